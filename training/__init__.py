@@ -1,0 +1,1 @@
+"""Training and evaluation of Tillbridge's models; called by the notebooks and the CLI."""
