@@ -74,7 +74,7 @@ class TokenBucket:
         return (1.0 - self.tokens) / self.rate
 
 
-class ConnectionReset(Exception):
+class ConnectionReset(ConnectionResetError):
     """Raised to make the server drop the connection without an HTTP response."""
 
 
