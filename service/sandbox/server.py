@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 
@@ -19,10 +20,8 @@ class _QuietHandler(WSGIRequestHandler):
         if isinstance(error, ConnectionReset):
             # Drop the connection without a response, as a reset network path would.
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(2)
-            except OSError:
-                pass
 
 
 @dataclass

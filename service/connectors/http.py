@@ -1,0 +1,218 @@
+"""The HTTP plumbing every connector shares: pooled sessions, timeouts, a per-destination rate
+limiter, failure classes from status codes, and an exchange hook for traces (redacted)."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from service.engine.errors import RetryableError, SyncError, error_for_status
+
+SECRET_KEYS = re.compile(r"(authorization|token|secret|password|passwd|signature|cc_number|card_number|cvv|cvc)", re.I)
+CARD_RUN = re.compile(r"(?<!\d)(\d[ -]?){12,18}\d(?!\d)")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def find_card_numbers(text: str) -> list[str]:
+    """Luhn-valid runs of 13–19 digits (spaces or dashes allowed between digits)."""
+    found = []
+    for match in CARD_RUN.finditer(text):
+        digits = re.sub(r"[ -]", "", match.group(0))
+        if 13 <= len(digits) <= 19 and luhn_valid(digits):
+            found.append(digits)
+    return found
+
+
+def mask_card_numbers(text: str) -> str:
+    def _mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"[ -]", "", match.group(0))
+        if 13 <= len(digits) <= 19 and luhn_valid(digits):
+            return "*" * (len(digits) - 4) + digits[-4:]
+        return match.group(0)
+
+    return CARD_RUN.sub(_mask, text)
+
+
+def redact(value: Any) -> Any:
+    """A copy of a JSON-like value with secrets replaced and card numbers masked."""
+    if isinstance(value, Mapping):
+        return {k: ("[redacted]" if SECRET_KEYS.search(str(k)) else redact(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return mask_card_numbers(value)
+    return value
+
+
+@dataclass
+class Exchange:
+    """One request and its answer, as recorded in a trace (already redacted)."""
+
+    destination: str
+    method: str
+    url: str
+    request_body: Any
+    status: int | None
+    response_body: Any
+    ms: float
+    error: str = ""
+
+
+ExchangeHook = Callable[[Exchange], None]
+
+
+class RateLimiter:
+    """A token bucket shared by the threads of one process; ``rate <= 0`` disables it."""
+
+    def __init__(self, rate_per_second: float, burst: float | None = None) -> None:
+        self.rate = rate_per_second
+        self.capacity = burst if burst is not None else max(1.0, rate_per_second)
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+        self.lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if self.rate <= 0:
+            return
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+                self.stamp = now
+                if self.tokens >= 1.0:
+                    self.tokens -= 1.0
+                    return
+                wait = (1.0 - self.tokens) / self.rate
+            time.sleep(wait)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class HttpConnector:
+    """Base for API clients: one pooled session, timeouts on every call, classified failures."""
+
+    destination = "http"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 15.0,
+        connect_timeout: float = 5.0,
+        rate_per_second: float = 0.0,
+        on_exchange: ExchangeHook | None = None,
+        pool_size: int = 16,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (connect_timeout, timeout)
+        self.limiter = RateLimiter(rate_per_second)
+        self.on_exchange = on_exchange
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def url(self, path: str) -> str:
+        if path.startswith("http://") or path.startswith("https://"):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def send(self, method: str, path: str, *, json_body: Any = None, params: Any = None,
+             headers: dict[str, str] | None = None) -> requests.Response:
+        """Send one request; raise a classified SyncError for anything but 2xx/3xx."""
+        url = self.url(path)
+        kwargs: dict[str, Any] = {"params": params, "headers": dict(headers or {}), "timeout": self.timeout}
+        if json_body is not None:
+            kwargs["data"] = json.dumps(json_body, separators=(",", ":"))
+            kwargs["headers"].setdefault("Content-Type", "application/json")
+        kwargs["headers"].setdefault("Accept", "application/json")
+        self.prepare_request(method, url, kwargs)
+        self.limiter.acquire()
+        started = time.perf_counter()
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except requests.RequestException as exc:
+            ms = (time.perf_counter() - started) * 1000
+            self._record(method, url, json_body, None, None, ms, f"{type(exc).__name__}: {exc}")
+            raise RetryableError(
+                f"{self.destination} {method} {path}: {type(exc).__name__}",
+                hint=f"{self.destination} did not answer; will retry",
+                destination=self.destination,
+            ) from exc
+        ms = (time.perf_counter() - started) * 1000
+        body = self._body(response)
+        self._record(method, url, json_body, response.status_code, body, ms, "")
+        if response.status_code >= 400:
+            raise self.error_from(method, path, response, body)
+        return response
+
+    def prepare_request(self, method: str, url: str, kwargs: dict[str, Any]) -> None:
+        """Subclasses add authentication here (headers or signing)."""
+
+    def error_from(self, method: str, path: str, response: requests.Response, body: Any) -> SyncError:
+        message = body.get("message") if isinstance(body, dict) else None
+        text = message or (body if isinstance(body, str) else "") or response.reason
+        return error_for_status(
+            response.status_code,
+            f"{self.destination} {method} {path} answered {response.status_code}: {text}",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            details=body,
+            destination=self.destination,
+        )
+
+    @staticmethod
+    def _body(response: requests.Response) -> Any:
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text[:2000]
+
+    def _record(self, method: str, url: str, request_body: Any, status: int | None, response_body: Any,
+                ms: float, error: str) -> None:
+        if self.on_exchange is None:
+            return
+        self.on_exchange(
+            Exchange(
+                destination=self.destination,
+                method=method,
+                url=url,
+                request_body=redact(request_body),
+                status=status,
+                response_body=redact(response_body),
+                ms=round(ms, 2),
+                error=error,
+            )
+        )
