@@ -13,8 +13,10 @@ def main() -> None:
 def _register_commands() -> None:
     # Each area owns its command group; they are attached here, in one place.
     from service.sandbox.cli import sandbox
+    from training.cli import models
 
     main.add_command(sandbox)
+    main.add_command(models)
 
 
 _register_commands()

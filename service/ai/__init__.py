@@ -1,0 +1,1 @@
+"""The inference side of Tillbridge's AI: mapping suggestions, anomaly scoring, duplicate resolution."""
