@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -81,6 +81,17 @@ class Exchange:
 ExchangeHook = Callable[[Exchange], None]
 
 
+class Breaker(Protocol):
+    """A destination's circuit breaker (service/engine/breaker.py implements it on Redis)."""
+
+    def before_call(self) -> None:
+        """Raise DestinationUnavailable while the destination is known to be down."""
+
+    def record_success(self) -> None: ...
+
+    def record_failure(self) -> None: ...
+
+
 class RateLimiter:
     """A token bucket shared by the threads of one process; ``rate <= 0`` disables it."""
 
@@ -123,6 +134,7 @@ class HttpConnector:
     """Base for API clients: one pooled session, timeouts on every call, classified failures."""
 
     destination = "http"
+    breaker: Breaker | None = None  # set by the engine; None means no breaker
 
     def __init__(
         self,
@@ -158,6 +170,8 @@ class HttpConnector:
             kwargs["headers"].setdefault("Content-Type", "application/json")
         kwargs["headers"].setdefault("Accept", "application/json")
         self.prepare_request(method, url, kwargs)
+        if self.breaker is not None:
+            self.breaker.before_call()
         self.limiter.acquire()
         started = time.perf_counter()
         try:
@@ -165,6 +179,8 @@ class HttpConnector:
         except requests.RequestException as exc:
             ms = (time.perf_counter() - started) * 1000
             self._record(method, url, json_body, None, None, ms, f"{type(exc).__name__}: {exc}")
+            if self.breaker is not None:
+                self.breaker.record_failure()
             raise RetryableError(
                 f"{self.destination} {method} {path}: {type(exc).__name__}",
                 hint=f"{self.destination} did not answer; will retry",
@@ -173,6 +189,11 @@ class HttpConnector:
         ms = (time.perf_counter() - started) * 1000
         body = self._body(response)
         self._record(method, url, json_body, response.status_code, body, ms, "")
+        if self.breaker is not None:
+            if response.status_code >= 500:
+                self.breaker.record_failure()
+            else:
+                self.breaker.record_success()
         if response.status_code >= 400:
             raise self.error_from(method, path, response, body)
         return response
