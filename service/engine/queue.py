@@ -1,0 +1,25 @@
+"""Sending items to the RQ queue. Items are rows first; the queue only says "run this one now"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from redis import Redis
+from rq import Queue
+
+JOB_FUNCTION = "service.engine.jobs.run_item"
+
+
+def make_queue(redis: Redis, name: str, job_timeout: int) -> Queue:
+    return Queue(name, connection=redis, default_timeout=job_timeout)
+
+
+def enqueue_items(queue: Queue, item_ids: Iterable[int]) -> int:
+    """Enqueue one job per item; returns how many were sent."""
+    sent = 0
+    with queue.connection.pipeline() as pipe:
+        for item_id in item_ids:
+            queue.enqueue(JOB_FUNCTION, item_id, result_ttl=0, failure_ttl=7 * 86400, pipeline=pipe)
+            sent += 1
+        pipe.execute()
+    return sent

@@ -1,0 +1,114 @@
+"""Everything a process needs at run time, built once by create_app and shared by web, worker and CLI."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from redis import Redis
+
+from service.embedded import redis_url
+from service.engine.breaker import RedisBreaker
+from service.engine.pipeline import EngineSettings, Flow, Pipeline
+from service.engine.queue import enqueue_items, make_queue
+from service.engine.retry import RetryPolicy
+from service.engine.trace import record_exchange
+from service.rules import Rules
+from service.store.db import Store, database_url
+
+if TYPE_CHECKING:
+    from rq import Queue
+
+    from service.connectors.heartland.client import HeartlandClient
+    from service.connectors.magento.client import MagentoClient
+
+
+class Runtime:
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.store = Store(database_url(settings["DATABASE_URL"], settings["DATA_DIR"]))
+        self.redis_url = redis_url(settings)
+        self.redis = Redis.from_url(self.redis_url, health_check_interval=30)
+        self.rules = Rules(settings["RULES_DIR"])
+        self._lock = threading.Lock()
+        self._flows: dict[str, Flow] = {}
+
+    @cached_property
+    def queue(self) -> Queue:
+        return make_queue(self.redis, self.settings["QUEUE_NAME"], int(self.settings["JOB_TIMEOUT_SECONDS"]))
+
+    def enqueue(self, item_ids: list[int]) -> int:
+        return enqueue_items(self.queue, item_ids)
+
+    @cached_property
+    def policy(self) -> RetryPolicy:
+        s = self.settings
+        return RetryPolicy(base_seconds=float(s["RETRY_BASE_SECONDS"]), cap_seconds=float(s["RETRY_CAP_SECONDS"]),
+                           max_attempts=int(s["MAX_ATTEMPTS"]))
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        s = self.settings
+        engine_settings = EngineSettings(
+            lease_seconds=float(s["JOB_TIMEOUT_SECONDS"]) + 30.0,
+            lock_ttl_seconds=float(s["LOCK_TTL_SECONDS"]),
+            lock_wait_seconds=float(s["LOCK_WAIT_SECONDS"]),
+            policy=self.policy,
+        )
+        return Pipeline(self.store, self.redis, self.flow, engine_settings)
+
+    def breaker(self, destination: str) -> RedisBreaker:
+        s = self.settings
+        return RedisBreaker(self.redis, destination, threshold=int(s["BREAKER_FAILURE_THRESHOLD"]),
+                            open_seconds=float(s["BREAKER_OPEN_SECONDS"]))
+
+    @cached_property
+    def heartland(self) -> HeartlandClient:
+        from service.connectors.heartland.client import HeartlandClient
+
+        s = self.settings
+        client = HeartlandClient(
+            s["TILLBRIDGE_HEARTLAND_URL"],
+            s["TILLBRIDGE_HEARTLAND_TOKEN"],
+            timeout=float(s["HTTP_TIMEOUT_SECONDS"]),
+            connect_timeout=float(s["HTTP_CONNECT_TIMEOUT_SECONDS"]),
+            rate_per_second=float(s["HEARTLAND_RATE_PER_SECOND"]),
+            on_exchange=record_exchange,
+        )
+        client.breaker = self.breaker("heartland")
+        return client
+
+    @cached_property
+    def magento(self) -> MagentoClient:
+        from service.connectors.magento.client import MagentoClient
+
+        s = self.settings
+        client = MagentoClient(
+            s["TILLBRIDGE_MAGENTO_URL"],
+            store_code=s["TILLBRIDGE_MAGENTO_STORE_CODE"],
+            token=s["TILLBRIDGE_MAGENTO_TOKEN"] or None,
+            consumer_key=s["TILLBRIDGE_MAGENTO_CONSUMER_KEY"] or None,
+            consumer_secret=s["TILLBRIDGE_MAGENTO_CONSUMER_SECRET"] or None,
+            access_token=s["TILLBRIDGE_MAGENTO_ACCESS_TOKEN"] or None,
+            access_token_secret=s["TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET"] or None,
+            timeout=float(s["HTTP_TIMEOUT_SECONDS"]),
+            connect_timeout=float(s["HTTP_CONNECT_TIMEOUT_SECONDS"]),
+            rate_per_second=float(s["MAGENTO_RATE_PER_SECOND"]),
+            on_exchange=record_exchange,
+        )
+        client.breaker = self.breaker("magento")
+        return client
+
+    def flow(self, name: str) -> Flow:
+        with self._lock:
+            flow = self._flows.get(name)
+            if flow is None:
+                from service.flows import build_flow
+
+                flow = build_flow(name, self)
+                self._flows[name] = flow
+            return flow
+
+    def after_fork(self) -> None:
+        self.store.after_fork()

@@ -1,0 +1,1 @@
+"""The SQL store: tables, queries and migrations."""

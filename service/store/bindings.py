@@ -1,0 +1,80 @@
+"""Bindings: a record's id in an external system, unique per (entity, system, external id)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from service.store.db import Store
+from service.store.tables import Binding
+
+
+def find(store: Store, entity: str, key: str, system: str) -> Binding | None:
+    with store.session() as s:
+        return s.scalars(
+            select(Binding).where(Binding.entity == entity, Binding.key == key, Binding.system == system)
+        ).first()
+
+
+def find_external(store: Store, entity: str, system: str, external_id: str) -> Binding | None:
+    with store.session() as s:
+        return s.scalars(
+            select(Binding).where(
+                Binding.entity == entity, Binding.system == system, Binding.external_id == external_id
+            )
+        ).first()
+
+
+def bind(
+    store: Store,
+    *,
+    entity: str,
+    key: str,
+    system: str,
+    external_id: str,
+    external_ref: str = "",
+    source_version: str = "",
+    data: dict[str, Any] | None = None,
+) -> Binding:
+    """Record the binding, or update the one that exists for this key; idempotent."""
+    existing = find(store, entity, key, system)
+    with store.session() as s:
+        if existing is not None:
+            binding = s.merge(existing)
+            binding.external_id = external_id
+            binding.external_ref = external_ref or binding.external_ref
+            binding.source_version = source_version or binding.source_version
+            if data is not None:
+                binding.data = data
+            return binding
+        binding = Binding(
+            entity=entity,
+            key=key,
+            system=system,
+            external_id=external_id,
+            external_ref=external_ref,
+            source_version=source_version,
+            data=data or {},
+        )
+        s.add(binding)
+        try:
+            s.flush()
+        except IntegrityError:
+            s.rollback()
+            found = find(store, entity, key, system)
+            if found is None:
+                raise
+            return found
+        return binding
+
+
+def count(store: Store, entity: str, system: str) -> int:
+    from sqlalchemy import func
+
+    with store.session() as s:
+        return int(
+            s.scalar(select(func.count()).select_from(Binding).where(Binding.entity == entity, Binding.system == system))
+            or 0
+        )

@@ -1,0 +1,291 @@
+"""Queries on sync items and their trace steps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from service.store.db import Store
+from service.store.tables import DeadLetter, SyncItem, TraceStep, utcnow
+
+TERMINAL_STATES = ("done", "ignored", "review", "dead")
+STATES = ("received", "processing", *TERMINAL_STATES)
+
+
+def create(
+    session: Session,
+    *,
+    flow: str,
+    entity_key: str,
+    payload: dict[str, Any],
+    label: str = "",
+    direction: str = "",
+    source_version: str = "",
+    inbox_event_id: int | None = None,
+    state: str = "received",
+    reason: str = "",
+) -> SyncItem:
+    now = utcnow()
+    item = SyncItem(
+        flow=flow,
+        direction=direction,
+        entity_key=entity_key,
+        label=label,
+        payload=payload,
+        source_version=source_version,
+        inbox_event_id=inbox_event_id,
+        state=state,
+        reason=reason,
+        result={},
+        next_attempt_at=now,
+        # Marked as enqueued now: the caller enqueues right after commit, and the sweeper
+        # re-enqueues it if that never happened (process died between commit and enqueue).
+        enqueued_at=now if state == "received" else None,
+        finished_at=now if state in TERMINAL_STATES else None,
+    )
+    session.add(item)
+    session.flush()
+    return item
+
+
+def get(store: Store, item_id: int) -> SyncItem | None:
+    with store.session() as s:
+        return s.get(SyncItem, item_id)
+
+
+def claim(store: Store, item_id: int, lease_seconds: float) -> SyncItem | None:
+    """Move a due item from received to processing; None if another run has it or it is not due."""
+    now = utcnow()
+    with store.session() as s:
+        result = s.execute(
+            update(SyncItem)
+            .where(
+                SyncItem.id == item_id,
+                SyncItem.state == "received",
+                or_(SyncItem.next_attempt_at.is_(None), SyncItem.next_attempt_at <= now),
+            )
+            .values(state="processing", lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return s.get(SyncItem, item_id)
+
+
+def _add_steps(session: Session, item_id: int, attempt: int, steps: Sequence[dict[str, Any]]) -> None:
+    for step in steps:
+        session.add(TraceStep(item_id=item_id, attempt=attempt, **step))
+
+
+def finish(
+    store: Store,
+    item_id: int,
+    *,
+    state: str,
+    reason: str,
+    result: dict[str, Any],
+    attempts: int,
+    steps: Sequence[dict[str, Any]],
+    failure_class: str = "",
+    mapping_version: str = "",
+) -> None:
+    now = utcnow()
+    with store.session() as s:
+        s.execute(
+            update(SyncItem)
+            .where(SyncItem.id == item_id)
+            .values(
+                state=state,
+                reason=reason,
+                result=result,
+                attempts=attempts,
+                failure_class=failure_class,
+                mapping_version=mapping_version,
+                lease_until=None,
+                next_attempt_at=None,
+                finished_at=now,
+                updated_at=now,
+            )
+        )
+        _add_steps(s, item_id, attempts, steps)
+
+
+def reschedule(
+    store: Store,
+    item_id: int,
+    *,
+    delay_seconds: float,
+    reason: str,
+    attempts: int,
+    waits: int,
+    steps: Sequence[dict[str, Any]],
+    failure_class: str = "",
+) -> datetime:
+    now = utcnow()
+    due = now + timedelta(seconds=delay_seconds)
+    with store.session() as s:
+        s.execute(
+            update(SyncItem)
+            .where(SyncItem.id == item_id)
+            .values(
+                state="received",
+                reason=reason,
+                attempts=attempts,
+                waits=waits,
+                failure_class=failure_class,
+                next_attempt_at=due,
+                enqueued_at=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        _add_steps(s, item_id, attempts, steps)
+    return due
+
+
+def kill(
+    store: Store,
+    item: SyncItem,
+    *,
+    failure_class: str,
+    error: str,
+    attempts: int,
+    steps: Sequence[dict[str, Any]],
+) -> None:
+    """Move an item to dead letters, keeping its original payload."""
+    now = utcnow()
+    with store.session() as s:
+        s.execute(
+            update(SyncItem)
+            .where(SyncItem.id == item.id)
+            .values(
+                state="dead",
+                reason=error,
+                failure_class=failure_class,
+                attempts=attempts,
+                lease_until=None,
+                next_attempt_at=None,
+                finished_at=now,
+                updated_at=now,
+            )
+        )
+        s.add(
+            DeadLetter(
+                item_id=item.id,
+                flow=item.flow,
+                failure_class=failure_class,
+                error=error,
+                payload=item.payload,
+                attempts=attempts,
+            )
+        )
+        _add_steps(s, item.id, attempts, steps)
+
+
+def due_for_enqueue(store: Store, requeue_after_seconds: float, limit: int = 500) -> list[int]:
+    """Items that should be on the queue and may not be: due retries and lost enqueues.
+
+    Marks them enqueued in the same transaction so two schedulers do not both send them.
+    """
+    now = utcnow()
+    stale = now - timedelta(seconds=requeue_after_seconds)
+    with store.session() as s:
+        query = (
+            select(SyncItem.id)
+            .where(
+                SyncItem.state == "received",
+                or_(SyncItem.next_attempt_at.is_(None), SyncItem.next_attempt_at <= now),
+                or_(SyncItem.enqueued_at.is_(None), SyncItem.enqueued_at < stale),
+            )
+            .order_by(SyncItem.next_attempt_at, SyncItem.id)
+            .limit(limit)
+        )
+        if not store.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        ids = list(s.scalars(query))
+        if ids:
+            s.execute(
+                update(SyncItem)
+                .where(SyncItem.id.in_(ids))
+                .values(enqueued_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return ids
+
+
+def reclaim_expired(store: Store) -> list[int]:
+    """Items whose worker vanished mid-run (lease expired): back to received, with a trace step."""
+    now = utcnow()
+    with store.session() as s:
+        rows = list(
+            s.execute(
+                select(SyncItem.id, SyncItem.attempts).where(
+                    and_(SyncItem.state == "processing", SyncItem.lease_until < now)
+                )
+            )
+        )
+        for item_id, attempts in rows:
+            changed = s.execute(
+                update(SyncItem)
+                .where(SyncItem.id == item_id, SyncItem.state == "processing", SyncItem.lease_until < now)
+                .values(
+                    state="received",
+                    attempts=attempts + 1,
+                    reason="worker lost mid-run; retrying",
+                    next_attempt_at=now,
+                    enqueued_at=None,
+                    lease_until=None,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if changed.rowcount == 1:  # type: ignore[attr-defined]
+                s.add(
+                    TraceStep(
+                        item_id=item_id,
+                        attempt=attempts + 1,
+                        step="reclaim",
+                        status="retry",
+                        message="the worker running this item stopped before finishing (lease expired); re-queued",
+                    )
+                )
+        return [item_id for item_id, _ in rows]
+
+
+def steps(store: Store, item_id: int) -> list[TraceStep]:
+    with store.session() as s:
+        return list(s.scalars(select(TraceStep).where(TraceStep.item_id == item_id).order_by(TraceStep.id)))
+
+
+def counts_by_state(store: Store) -> dict[str, int]:
+    from sqlalchemy import func
+
+    with store.session() as s:
+        rows = s.execute(select(SyncItem.state, func.count()).group_by(SyncItem.state))
+        return {state: int(n) for state, n in rows}
+
+
+def search(
+    store: Store,
+    *,
+    state: str | None = None,
+    flow: str | None = None,
+    text: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[SyncItem]:
+    with store.session() as s:
+        query = select(SyncItem).order_by(SyncItem.id.desc()).limit(limit).offset(offset)
+        if state:
+            query = query.where(SyncItem.state == state)
+        if flow:
+            query = query.where(SyncItem.flow == flow)
+        if text:
+            like = f"%{text}%"
+            query = query.where(or_(SyncItem.label.ilike(like), SyncItem.entity_key.ilike(like),
+                                    SyncItem.reason.ilike(like)))
+        return list(s.scalars(query))
