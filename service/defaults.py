@@ -64,3 +64,7 @@ MODELS_DIR = "models"
 DEMO_HEARTLAND_PORT = 9001
 DEMO_MAGENTO_PORT = 9002
 DEMO_ORDERS = 20
+
+# Process
+AUTO_MIGRATE = True  # apply migrations when the app starts (`tillbridge db upgrade` does it explicitly)
+LOG_LEVEL = "INFO"

@@ -1,0 +1,1 @@
+"""Blueprints: webhooks (ingest), v1 (the REST API), admin actions."""

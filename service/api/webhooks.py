@@ -1,0 +1,131 @@
+"""Ingest: events from Magento (the module, or the sandbox) land here.
+
+Verify the signature, refuse card numbers, validate the envelope, keep the event in the inbox
+with its sync item (unique on source + event id), commit, then enqueue. 202 only after the
+commit; a replayed event id is acknowledged with 200 and not processed again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from service.api.envelope import EnvelopeSchema
+from service.connectors.http import find_card_numbers
+from service.flows import ENABLED_FLOWS, MAGENTO_EVENT_FLOWS
+from service.runtime import Runtime
+from service.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from service.store import inbox, items
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+
+
+def _error(status: int, error: str, message: str, **extra: Any) -> Response:
+    response = jsonify({"error": error, "message": message, **extra})
+    response.status_code = status
+    return response
+
+
+def card_number_paths(value: Any, path: str = "$") -> list[str]:
+    """JSON paths whose value holds a Luhn-valid 13–19 digit run."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in card_number_paths(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in card_number_paths(v, f"{path}[{i}]")]
+    if isinstance(value, str | int) and not isinstance(value, bool) and find_card_numbers(str(value)):
+        return [path]
+    return []
+
+
+@bp.post("/webhooks/magento")
+def magento_event() -> Response:
+    runtime: Runtime = current_app.extensions["tillbridge"]
+    settings = runtime.settings
+    body = request.get_data(cache=False)
+    if len(body) > settings["MAX_EVENT_BYTES"]:
+        return _error(413, "too_large", f"event body is {len(body)} bytes; the limit is {settings['MAX_EVENT_BYTES']}")
+    try:
+        verify(settings["TILLBRIDGE_WEBHOOK_SECRET"], request.headers.get(SIGNATURE_HEADER),
+               request.headers.get(TIMESTAMP_HEADER), body, settings["SIGNATURE_TOLERANCE_SECONDS"])
+    except SignatureError as exc:
+        log.warning("magento event refused: %s", exc)
+        return _error(401, "bad_signature", str(exc))
+    event_id = (request.headers.get(EVENT_ID_HEADER) or "").strip()
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        return _error(400, "invalid_json", f"body is not JSON: {exc}")
+    # Card numbers are refused before anything is stored; the answer names where, never the digits.
+    paths = card_number_paths(document)
+    if paths or find_card_numbers(body.decode("utf-8", "replace")):
+        return _error(422, "card_number_refused",
+                      "the event contains a card number; Tillbridge never accepts or stores card numbers. "
+                      "Send only the card type and last 4 digits.", fields=paths or ["$"])
+    field_errors: dict[str, Any] = {}
+    if not event_id or len(event_id) > 128:
+        field_errors[EVENT_ID_HEADER] = ["required header: the event's UUID (at most 128 characters)"]
+    try:
+        envelope = EnvelopeSchema().load(document) if isinstance(document, dict) else None
+        if envelope is None:
+            field_errors["_schema"] = ["the body must be a JSON object: {event, occurred_at, store_code, data}"]
+    except ValidationError as exc:
+        field_errors.update(exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages})
+    if field_errors:
+        return _error(400, "invalid_envelope",
+                      "the event envelope is not valid: " + "; ".join(f"{k}: {v}" for k, v in field_errors.items()),
+                      fields=field_errors)
+    assert envelope is not None
+
+    flow = MAGENTO_EVENT_FLOWS[envelope["event"]]
+    data = envelope["data"]
+    entity_id = data.get("entity_id", data.get("id"))
+    label = _label(envelope["event"], data)
+    enabled = flow in ENABLED_FLOWS
+    try:
+        with runtime.store.session() as session:
+            if inbox.find(session, "magento", event_id) is not None:
+                return jsonify({"status": "duplicate", "event_id": event_id})
+            event = inbox.add(session, source="magento", event_id=event_id, event_type=envelope["event"],
+                              store_code=envelope["store_code"], occurred_at=envelope["occurred_at"],
+                              payload=document)
+            item = items.create(
+                session,
+                flow=flow,
+                direction="magento→heartland",
+                entity_key=f"{flow}:magento:{envelope['store_code']}:{entity_id}",
+                label=label,
+                payload=document,
+                source_version=str(data.get("updated_at") or ""),
+                inbox_event_id=event.id,
+                state="received" if enabled else "ignored",
+                reason="" if enabled else f"the {flow} flow is not enabled yet; the event is kept for replay",
+            )
+            item_id = item.id
+    except IntegrityError:
+        # Another request stored the same event id first.
+        return jsonify({"status": "duplicate", "event_id": event_id})
+    if enabled:
+        try:
+            runtime.enqueue([item_id])
+        except Exception:  # noqa: BLE001 - the item is committed; the scheduler will enqueue it
+            log.exception("enqueue of item %s failed; the scheduler will send it", item_id)
+    response = jsonify({"status": "accepted", "event_id": event_id, "item_id": item_id})
+    response.status_code = 202
+    return response
+
+
+def _label(event: str, data: dict[str, Any]) -> str:
+    kind = event.split(".")[0]
+    if kind == "order":
+        return f"order #{data.get('increment_id') or data.get('entity_id')}"
+    if kind == "customer":
+        return f"customer {data.get('email') or data.get('id')}"
+    if kind == "product":
+        return f"product {data.get('sku') or data.get('id')}"
+    return f"{kind} {data.get('increment_id') or data.get('entity_id') or data.get('id')}"

@@ -1,0 +1,46 @@
+"""create_app(config): the one factory for the web service, the workers and the CLI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, jsonify
+
+from service.config import load_settings
+from service.runtime import Runtime
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    settings = load_settings(config)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = settings["SECRET_KEY"]
+    app.config["MAX_CONTENT_LENGTH"] = int(settings["MAX_EVENT_BYTES"]) + 1024
+    runtime = Runtime(settings)
+    app.extensions["tillbridge"] = runtime
+    if settings.get("AUTO_MIGRATE", True):
+        runtime.store.upgrade()
+
+    from service.api.webhooks import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)
+    _register_web(app)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        runtime.redis.ping()
+        with runtime.store.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        return jsonify({"status": "ok"})
+
+    logging.basicConfig(level=settings.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def _register_web(app: Flask) -> None:
+    from service.web import init_app
+
+    init_app(app)

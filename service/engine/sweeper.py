@@ -1,0 +1,46 @@
+"""The scheduler's duties: send due items to the queue, and take back items whose worker vanished.
+
+Items are rows first: the queue is only told "run this one now". Retries wait in the store
+until due; an enqueue lost between the commit and Redis (or dropped by Redis) is re-sent; an
+item whose worker died mid-run is reclaimed when its lease expires. Together they make sure every
+accepted event reaches a terminal state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from service.runtime import Runtime
+from service.store import items
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepResult:
+    reclaimed: int
+    enqueued: int
+
+
+def sweep(runtime: Runtime) -> SweepResult:
+    reclaimed = items.reclaim_expired(runtime.store)
+    if reclaimed:
+        log.warning("reclaimed %d items whose worker stopped mid-run", len(reclaimed))
+    due = items.due_for_enqueue(runtime.store, float(runtime.settings["STUCK_AFTER_SECONDS"]))
+    if due:
+        runtime.enqueue(due)
+    return SweepResult(reclaimed=len(reclaimed), enqueued=len(due))
+
+
+def run_forever(runtime: Runtime, tick_seconds: float, stop: list[bool] | None = None) -> None:
+    while not (stop and stop[0]):
+        started = time.monotonic()
+        try:
+            result = sweep(runtime)
+            if result.enqueued:
+                log.debug("enqueued %d due items", result.enqueued)
+        except Exception:  # noqa: BLE001 - keep sweeping; the next tick retries
+            log.exception("sweep failed")
+        time.sleep(max(0.05, tick_seconds - (time.monotonic() - started)))

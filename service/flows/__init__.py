@@ -1,0 +1,32 @@
+"""One module per touchpoint. Each says its direction, its owner and its steps."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service.engine.pipeline import Flow
+    from service.runtime import Runtime
+
+# Which flow handles each event from Magento. Events without a flow yet are kept in the inbox and
+# recorded as ignored items with that reason, so they can be replayed once their flow exists.
+MAGENTO_EVENT_FLOWS = {
+    "order.created": "orders",
+    "order.updated": "orders",
+    "customer.created": "customers",
+    "customer.updated": "customers",
+    "creditmemo.created": "refunds",
+    "product.saved": "products",
+}
+MAGENTO_EVENTS = tuple(MAGENTO_EVENT_FLOWS)
+ENABLED_FLOWS = ("orders",)
+
+
+def build_flow(name: str, runtime: Runtime) -> Flow:
+    if name == "orders":
+        from service.flows.orders import OrdersFlow
+
+        return OrdersFlow(runtime)
+    from service.engine.errors import FatalError
+
+    raise FatalError(f"no flow named {name!r}", hint=f"enabled flows: {', '.join(ENABLED_FLOWS)}")

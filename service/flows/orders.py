@@ -1,0 +1,305 @@
+"""Orders, Magento → Heartland. Magento owns the order; Heartland owns its fulfilment.
+
+Steps for one Magento order event:
+  1. bound already?  an order with a Heartland binding is not created again (ignored, with reason)
+  2. normalize       Magento order → canonical Order (rules/mappings/orders.magento_to_canonical.yaml)
+  3. check           field validation; the order's Magento state decides sync / wait / skip
+                     (rules/statuses.yaml)
+  4. customer        Heartland customer by binding, then by email, else created with its addresses
+  5. deliver         look up the Heartland sales order by our reference first (recovers a crash
+                     between create and bind), else create it with its lines
+                     (rules/mappings/orders.canonical_to_heartland.yaml); the deposit payment
+                     (rules/payment_methods.yaml) unless one exists; status open
+  6. confirm         Magento order comment "Heartland order #<number>" (once), then the binding
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from marshmallow import ValidationError
+
+from service.canonical.address import Address
+from service.canonical.order import Order, OrderSchema
+from service.engine.errors import DataError, FatalError, NotFoundInTargetError
+from service.engine.mapper import MappingError, Template
+from service.engine.outcome import Outcome
+from service.engine.trace import Trace
+from service.store import bindings
+from service.store.tables import SyncItem
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
+
+NORMALIZE_TEMPLATE = "mappings/orders.magento_to_canonical.yaml"
+HEARTLAND_TEMPLATE = "mappings/orders.canonical_to_heartland.yaml"
+REF_FIELD = "tillbridge_ref"
+
+
+def order_ref(store_code: str, number: str) -> str:
+    """Our reference on the Heartland sales order; deterministic, so a lookup finds what we created."""
+    return f"magento:{store_code}:{number}"
+
+
+def comment_text(heartland_number: str) -> str:
+    return f"Heartland order #{heartland_number}"
+
+
+class OrdersFlow:
+    name = "orders"
+    direction = "Magento → Heartland"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+        self._context: tuple[Any, Any] | None = None
+        self._payment_types: dict[str, Any] | None = None
+
+    # -- templates ---------------------------------------------------------------------------------
+    def template(self, name: str) -> Template:
+        rules = self.runtime.rules
+
+        def lookup(ref: str) -> dict[str, Any]:
+            file, _, key = ref.partition("#")
+            data = rules.load(file)
+            return dict(data.get(key, {}) if key else data)
+
+        return Template(rules.load(name), lookup=lookup)
+
+    def normalize(self, raw: dict[str, Any], store_code: str) -> tuple[Order, str]:
+        template = self.template(NORMALIZE_TEMPLATE)
+        label = f"Magento order #{raw.get('increment_id', raw.get('entity_id', '?'))}"
+        try:
+            mapped = template.apply(raw, {"store_code": store_code})
+        except MappingError as exc:
+            raise DataError(f"{label} cannot be mapped: {exc}",
+                            hint=f"fix the order in Magento or the template rules/{NORMALIZE_TEMPLATE}",
+                            details=exc.field_errors) from None
+        shipping = mapped.get("shipping") or {}
+        if not any(shipping.get(k) for k in ("street", "city", "postcode")):
+            mapped["shipping"] = None
+        try:
+            order: Order = OrderSchema().load(mapped)
+        except ValidationError as exc:
+            fields = "; ".join(f"{k}: {v}" for k, v in _flatten(exc.messages).items())
+            raise DataError(f"{label} is not valid: {fields}",
+                            hint=f"fix the order in Magento or the template rules/{NORMALIZE_TEMPLATE}",
+                            details=exc.messages) from None
+        return order, f"{template.name}@{template.version}"
+
+    # -- the run -----------------------------------------------------------------------------------
+    def run(self, item: SyncItem, trace: Trace) -> Outcome:
+        envelope = item.payload
+        raw = envelope.get("data") or {}
+        store_code = str(envelope.get("store_code") or "default")
+        key = f"magento:{store_code}:{raw.get('entity_id')}"
+
+        existing = bindings.find(self.store, "order", key, "heartland")
+        if existing is not None:
+            return Outcome.ignored(
+                f"already in Heartland as order #{existing.external_ref} (id {existing.external_id})",
+                heartland_id=existing.external_id, heartland_number=existing.external_ref)
+
+        with trace.step("normalize") as step:
+            order, version = self.normalize(raw, store_code)
+            step["message"] = f"{len(order.lines)} lines, total {order.grand_total:.2f} {order.currency}"
+
+        with trace.step("check") as step:
+            action = self.action_for(order)
+            step["message"] = f"Magento state {order.state!r}: {action}"
+        if action == "wait":
+            return Outcome("ignored", f"Magento order #{order.number} is {order.state}; it syncs when it "
+                           "leaves that state", {}, version)
+        if action == "skip":
+            return Outcome("ignored", f"Magento order #{order.number} is {order.state}; not sent to Heartland",
+                           {}, version)
+
+        heartland = self.runtime.heartland
+        ref = order_ref(store_code, order.number)
+        with trace.step("lookup", f"sales order with custom@{REF_FIELD} = {ref}"):
+            sales_order = heartland.find_sales_order_by_custom(REF_FIELD, ref)
+        resumed = sales_order is not None
+        if sales_order is None:
+            with trace.step("customer") as step:
+                customer_id, billing_id, shipping_id = self.customer_for(order, store_code)
+                step["message"] = f"Heartland customer {customer_id}"
+            with trace.step("deliver", "create the Heartland sales order"):
+                body = self.sales_order_body(order, ref, customer_id, billing_id, shipping_id)
+                sales_order = heartland.create_sales_order(body)
+        else:
+            trace.note("deliver", f"found Heartland order #{sales_order.get('public_id')} from an earlier run; "
+                       "completing it")
+        order_id = sales_order["id"]
+        number = str(sales_order.get("public_id") or order_id)
+
+        with trace.step("payment") as step:
+            step["message"] = self.ensure_payment(order, order_id)
+        target_status = self.heartland_status()
+        if sales_order.get("status") != target_status:
+            with trace.step("status", f"set to {target_status}"):
+                heartland.set_sales_order_status(order_id, target_status)
+
+        with trace.step("confirm", comment_text(number)):
+            self.write_back(raw, number, check_existing=resumed)
+            bindings.bind(self.store, entity="order", key=key, system="heartland", external_id=str(order_id),
+                          external_ref=number, source_version=order.updated_at,
+                          data={"magento_number": order.number})
+        return Outcome("done", f"Heartland order #{number}",
+                       {"heartland_id": order_id, "heartland_number": number, "resumed": resumed}, version)
+
+    # -- steps ----------------------------------------------------------------------------------
+    def action_for(self, order: Order) -> str:
+        rules = self.runtime.rules.load("statuses.yaml")["orders"]
+        return str(rules["magento_state"].get(order.state, rules.get("default", "sync")))
+
+    def heartland_status(self) -> str:
+        return str(self.runtime.rules.load("statuses.yaml")["orders"].get("heartland_status", "open"))
+
+    def selling_context(self) -> tuple[Any, Any]:
+        """The Heartland location and station web orders are placed at (configured, else the first)."""
+        if self._context is None:
+            s = self.runtime.settings
+            heartland = self.runtime.heartland
+            location_id = s["TILLBRIDGE_HEARTLAND_LOCATION_ID"]
+            if not location_id:
+                locations = heartland.locations()
+                if not locations:
+                    raise FatalError("Heartland has no locations",
+                                     hint="create a location or set TILLBRIDGE_HEARTLAND_LOCATION_ID")
+                location_id = locations[0]["id"]
+            station_id = s["TILLBRIDGE_HEARTLAND_STATION_ID"]
+            if not station_id:
+                stations = heartland.stations(location_id)
+                if not stations:
+                    raise FatalError(f"Heartland location {location_id} has no stations",
+                                     hint="create a station or set TILLBRIDGE_HEARTLAND_STATION_ID")
+                station_id = stations[0]["id"]
+            self._context = (int(location_id), int(station_id))
+        return self._context
+
+    def customer_for(self, order: Order, store_code: str) -> tuple[int, int | None, int | None]:
+        heartland = self.runtime.heartland
+        key = (f"magento:{store_code}:{order.customer_id}" if order.customer_id and not order.is_guest
+               else f"email:{order.email}")
+        binding = bindings.find(self.store, "customer", key, "heartland")
+        customer_id: int | None = int(binding.external_id) if binding else None
+        if customer_id is None:
+            # Heartland does not keep emails unique: take the oldest match. Duplicate resolution
+            # (service/ai) plugs in here to choose between candidates.
+            matches = heartland.find_customers_by_email(order.email)
+            if matches:
+                customer_id = int(min(matches, key=lambda c: int(c["id"]))["id"])
+        if customer_id is None:
+            first = order.first_name or order.billing.first_name
+            last = order.last_name or order.billing.last_name
+            created = heartland.create_customer({"first_name": first or "-", "last_name": last or "-",
+                                                 "email": order.email})
+            customer_id = int(created["id"])
+        known = heartland.customer_addresses(customer_id)
+        billing_id = self.address_id(customer_id, order.billing, known)
+        shipping_id = self.address_id(customer_id, order.shipping, known) if order.shipping else billing_id
+        bindings.bind(self.store, entity="customer", key=key, system="heartland", external_id=str(customer_id))
+        return customer_id, billing_id, shipping_id
+
+    def address_id(self, customer_id: int, address: Address, known: list[dict[str, Any]]) -> int | None:
+        if not address.street and not address.postcode:
+            return None
+        wanted = address.key()
+        for row in known:
+            if ((row.get("line_1") or "").strip().lower(), (row.get("postal_code") or "").strip().lower()) == wanted:
+                return int(row["id"])
+        body = {
+            "first_name": address.first_name or "-",
+            "last_name": address.last_name or "-",
+            "line_1": address.street[0] if address.street else "",
+            "line_2": " ".join(address.street[1:]),
+            "city": address.city,
+            "state": address.region_code or address.region,
+            "postal_code": address.postcode,
+            "country": address.country,
+            "phone": address.phone,
+        }
+        created = self.runtime.heartland.add_customer_address(customer_id, body)
+        known.append(created)
+        return int(created["id"])
+
+    def sales_order_body(self, order: Order, ref: str, customer_id: int, billing_id: int | None,
+                         shipping_id: int | None) -> dict[str, Any]:
+        heartland = self.runtime.heartland
+        skus = sorted({line.sku for line in order.lines})
+        items = {item["public_id"]: item for item in heartland.find_items_by_public_ids(skus)}
+        lines = []
+        for n, line in enumerate(order.lines, start=1):
+            item = items.get(line.sku)
+            if item is None:
+                raise NotFoundInTargetError(
+                    f"Magento SKU {line.sku!r} not found in Heartland (flow orders, order #{order.number}, line {n})",
+                    hint="add the item in Heartland (Item # = SKU) or map the SKU in "
+                         f"rules/{HEARTLAND_TEMPLATE}, then retry",
+                    details={"sku": line.sku, "line": n},
+                )
+            net = line.unit_price - (line.discount / line.qty if line.qty else 0.0)
+            lines.append({"item_id": item["id"], "qty": line.qty, "net_unit_price": round(net, 2)})
+        location_id, station_id = self.selling_context()
+        context = {"customer_id": customer_id, "station_id": station_id, "location_id": location_id,
+                   "billing_address_id": billing_id, "shipping_address_id": shipping_id, "ref": ref,
+                   "lines": lines}
+        try:
+            return self.template(HEARTLAND_TEMPLATE).apply(asdict(order), context)
+        except MappingError as exc:
+            raise DataError(str(exc), hint=f"fix rules/{HEARTLAND_TEMPLATE}", details=exc.field_errors) from None
+
+    def payment_type_id(self, name: str) -> Any:
+        if self._payment_types is None or name not in self._payment_types:
+            self._payment_types = {p["name"]: p["id"] for p in self.runtime.heartland.payment_types()}
+        if name not in self._payment_types:
+            raise NotFoundInTargetError(f"Heartland has no payment type {name!r}",
+                                        hint="create it in Heartland or change rules/payment_methods.yaml")
+        return self._payment_types[name]
+
+    def ensure_payment(self, order: Order, order_id: Any) -> str:
+        heartland = self.runtime.heartland
+        if order.payment is None or order.payment.amount <= 0:
+            return "no payment to record"
+        if heartland.sales_order_payments(order_id):
+            return "deposit already recorded"
+        rules = self.runtime.rules.load("payment_methods.yaml")
+        methods = rules.get("magento_to_heartland", {})
+        type_name = methods.get(order.payment.method, methods.get("_default", "External"))
+        body: dict[str, Any] = {
+            "type": rules.get("payment_kind", "ExternalPayment"),
+            "deposit": True,
+            "amount": round(order.payment.amount, 2),
+            "payment_type_id": self.payment_type_id(type_name),
+            "description": f"Magento {order.payment.method} (order #{order.number})",
+        }
+        custom = {k: v for k, v in {"transaction_id": order.payment.transaction_id,
+                                    "card_type": order.payment.card_type,
+                                    "card_last4": order.payment.last4}.items() if v}
+        if custom:
+            body["custom"] = custom
+        heartland.add_sales_order_payment(order_id, body)
+        return f"deposit {body['amount']:.2f} as {type_name}"
+
+    def write_back(self, raw: dict[str, Any], number: str, *, check_existing: bool) -> None:
+        magento = self.runtime.magento
+        entity_id = raw["entity_id"]
+        text = comment_text(number)
+        if check_existing:
+            current = magento.order(entity_id)
+            if any((h.get("comment") or "") == text for h in current.get("status_histories") or []):
+                return
+        magento.add_order_comment(entity_id, text)
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    if isinstance(messages, dict):
+        for k, v in messages.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out[prefix.rstrip(".")] = " ".join(messages)
+    else:
+        out[prefix.rstrip(".")] = str(messages)
+    return out
