@@ -2,12 +2,202 @@
 
 from __future__ import annotations
 
+import getpass
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
 import click
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 @click.group()
 def main() -> None:
     """Tillbridge keeps a Heartland Retail store and a Magento 2 shop in step."""
+
+
+def _app(**overrides: Any) -> Flask:
+    from service.app import create_app
+
+    return create_app(overrides or None)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default WEB_HOST).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default WEB_PORT).")
+@click.option("--workers", type=int, default=None, help="gunicorn worker processes (default WEB_WORKERS).")
+def web(host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the web service (ingest, API and pages) under gunicorn."""
+    from service.config import load_settings
+    from service.webserver import run_gunicorn
+
+    settings = load_settings()
+    _app()  # applies the migrations once (AUTO_MIGRATE) before gunicorn starts its workers
+    run_gunicorn(
+        host or settings["WEB_HOST"],
+        port or int(settings["WEB_PORT"]),
+        workers or int(settings["WEB_WORKERS"]),
+    )
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@click.option("--fork", is_flag=True, help="Fork a process per job (isolation over speed).")
+@click.option("--name", default=None, help="Worker name shown in RQ.")
+def worker(burst: bool, fork: bool, name: str | None) -> None:
+    """Run an RQ worker that syncs items."""
+    from service.engine.worker import make_worker
+
+    app = _app()
+    make_worker(app, fork=fork, name=name).work(burst=burst, with_scheduler=False, logging_level="WARNING")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Sweep once and exit.")
+def scheduler(once: bool) -> None:
+    """Run the scheduler: due retries, lost enqueues and stuck items back to the queue."""
+    from service.engine.sweeper import run_forever, sweep
+
+    runtime = _app().extensions["tillbridge"]
+    if once:
+        result = sweep(runtime)
+        click.echo(f"reclaimed {result.reclaimed}, enqueued {result.enqueued}")
+        return
+    run_forever(runtime, float(runtime.settings["SCHEDULER_TICK_SECONDS"]))
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations (SQLite file by default, PostgreSQL with DATABASE_URL)."""
+    app = _app(AUTO_MIGRATE=False)
+    store = app.extensions["tillbridge"].store
+    store.upgrade(revision)
+    click.echo(f"database at {store.engine.url.render_as_string(hide_password=True)} is at {revision}")
+
+
+@main.command()
+@click.option("--orders", type=int, default=None, help="Sample orders to place (default DEMO_ORDERS).")
+@click.option("--web-port", type=int, default=None)
+@click.option("--heartland-port", type=int, default=None)
+@click.option("--magento-port", type=int, default=None)
+@click.option("--exit-when-synced", is_flag=True, help="Stop once the sample orders are synced (for checks).")
+def demo(orders: int | None, web_port: int | None, heartland_port: int | None, magento_port: int | None,
+         exit_when_synced: bool) -> None:
+    """Run everything on one machine: sandboxes, web, worker, scheduler, and sample orders."""
+    from service.demo import Demo
+
+    code = Demo(orders=orders, web_port=web_port, heartland_port=heartland_port, magento_port=magento_port,
+                exit_when_synced=exit_when_synced).run()
+    sys.exit(code)
+
+
+@main.group("dead-letters")
+def dead_letters() -> None:
+    """List, show, retry and resolve dead letters."""
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@dead_letters.command("list")
+@click.option("--flow", default=None)
+@click.option("--class", "failure_class", default=None, help="retryable, auth, data, fatal, …")
+@click.option("--all", "show_all", is_flag=True, help="Include retried and resolved ones.")
+@click.option("--json", "as_json", is_flag=True)
+def dead_letters_list(flow: str | None, failure_class: str | None, show_all: bool, as_json: bool) -> None:
+    from service.engine.deadletters import DeadLetterFilter, query
+
+    store = _app().extensions["tillbridge"].store
+    rows = query(store, DeadLetterFilter(flow=flow, failure_class=failure_class, open_only=not show_all))
+    if as_json:
+        click.echo(json.dumps([_letter_dict(r) for r in rows], indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no dead letters")
+    for r in rows:
+        state = r.resolution or "open"
+        click.echo(f"{r.id:>6}  item {r.item_id:<6} {r.flow:<10} {r.failure_class:<12} {state:<8} {r.error[:90]}")
+
+
+@dead_letters.command("show")
+@click.argument("dead_letter_id", type=int)
+def dead_letters_show(dead_letter_id: int) -> None:
+    from service.engine.deadletters import get
+
+    letter = get(_app().extensions["tillbridge"].store, dead_letter_id)
+    if letter is None:
+        raise click.ClickException(f"dead letter {dead_letter_id} does not exist")
+    click.echo(json.dumps(_letter_dict(letter), indent=2, default=str))
+
+
+@dead_letters.command("retry")
+@click.argument("dead_letter_id", type=int, required=False)
+@click.option("--payload", "payload_file", type=click.File("r"), default=None,
+              help="Retry with this edited payload (JSON file) instead of the original.")
+@click.option("--flow", default=None, help="With --all-matching: only this flow.")
+@click.option("--class", "failure_class", default=None, help="With --all-matching: only this failure class.")
+@click.option("--all-matching", is_flag=True, help="Retry every open dead letter matching the filters.")
+def dead_letters_retry(dead_letter_id: int | None, payload_file: Any, flow: str | None,
+                       failure_class: str | None, all_matching: bool) -> None:
+    from service.engine.deadletters import DeadLetterError, DeadLetterFilter, retry, retry_matching
+
+    runtime = _app().extensions["tillbridge"]
+    try:
+        if all_matching:
+            ids = retry_matching(runtime.store, DeadLetterFilter(flow=flow, failure_class=failure_class),
+                                 actor=_actor())
+        elif dead_letter_id is not None:
+            payload = None
+            if payload_file is not None:
+                try:
+                    payload = json.load(payload_file)
+                except ValueError as exc:
+                    raise click.ClickException(f"--payload is not valid JSON: {exc}") from None
+            ids = [retry(runtime.store, dead_letter_id, actor=_actor(), payload=payload)]
+        else:
+            raise click.UsageError("give a dead letter id, or --all-matching with filters")
+    except DeadLetterError as exc:
+        raise click.ClickException(str(exc)) from None
+    runtime.enqueue(ids)
+    click.echo(f"retried {len(ids)} item(s): {', '.join(map(str, ids)) or '-'}")
+
+
+@dead_letters.command("resolve")
+@click.argument("dead_letter_id", type=int)
+@click.option("--note", required=True, help="How it was resolved.")
+def dead_letters_resolve(dead_letter_id: int, note: str) -> None:
+    from service.engine.deadletters import DeadLetterError, resolve
+
+    try:
+        resolve(_app().extensions["tillbridge"].store, dead_letter_id, actor=_actor(), note=note)
+    except DeadLetterError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"dead letter {dead_letter_id} resolved")
+
+
+def _letter_dict(letter: Any) -> dict[str, Any]:
+    return {
+        "id": letter.id,
+        "item_id": letter.item_id,
+        "flow": letter.flow,
+        "class": letter.failure_class,
+        "error": letter.error,
+        "attempts": letter.attempts,
+        "created_at": letter.created_at,
+        "resolution": letter.resolution or "open",
+        "resolved_by": letter.resolved_by,
+        "note": letter.note,
+        "payload": letter.payload,
+    }
 
 
 def _register_commands() -> None:

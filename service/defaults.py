@@ -39,6 +39,7 @@ HTTP_CONNECT_TIMEOUT_SECONDS = 5.0
 # Engine
 QUEUE_NAME = "tillbridge"
 JOB_TIMEOUT_SECONDS = 120
+LEASE_GRACE_SECONDS = 30  # an item is reclaimed this long after its job could have timed out
 MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 1.0
 RETRY_CAP_SECONDS = 300.0

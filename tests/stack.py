@@ -1,0 +1,166 @@
+"""The whole Tillbridge stack for end-to-end tests: both sandboxes and the web service on threads
+in this process (over real HTTP), workers and the scheduler as real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from flask import Flask
+
+from service.sandbox.server import RunningSandbox, start_in_thread
+from service.signing import signed_headers
+
+HEARTLAND_TOKEN = "heartland-test-token"
+MAGENTO_TOKEN = "magento-test-token"
+WEBHOOK_SECRET = "test-webhook-secret"
+
+
+@dataclass
+class Stack:
+    app: Flask
+    settings: dict[str, Any]
+    web: RunningSandbox
+    heartland: RunningSandbox
+    magento: RunningSandbox
+    workdir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.extensions["tillbridge"]
+
+    # -- processes --------------------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({k: str(v) for k, v in self.settings.items()})
+        env["AUTO_MIGRATE"] = "0"
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen([sys.executable, "-m", "service", *args], env=self.env(), stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes[name] = proc
+        return proc
+
+    def start_worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
+        return self.start(name, "worker", "--name", f"{name}-{uuid.uuid4().hex[:6]}")
+
+    def start_scheduler(self) -> subprocess.Popen[bytes]:
+        return self.start("scheduler", "scheduler")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.processes.pop(name)
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+        proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            self.kill(name, signal.SIGTERM if self.processes[name].poll() is None else signal.SIGKILL)
+        for server in (self.magento, self.web, self.heartland):
+            server.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.workdir.glob("*.log")))
+
+    # -- Magento side -------------------------------------------------------------------------------
+    def checkout(self, items: list[dict[str, Any]], email: str | None = None, **extra: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"items": items, **extra}
+        if email:
+            body["customer_email"] = email
+        response = requests.post(f"{self.magento.url}/__sandbox/checkout", json=body, timeout=10)
+        assert response.status_code in (200, 201), response.text
+        return dict(response.json())
+
+    def magento_get(self, path: str, **params: Any) -> Any:
+        response = requests.get(f"{self.magento.url}/rest/V1/{path.lstrip('/')}", params=params,
+                                headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"}, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def send_event(self, event: str, data: dict[str, Any], event_id: str | None = None,
+                   store_code: str = "default", secret: str = WEBHOOK_SECRET) -> requests.Response:
+        body = json.dumps({"event": event, "occurred_at": "2026-11-27T10:00:00+00:00", "store_code": store_code,
+                           "data": data}).encode()
+        headers = signed_headers(secret, event_id or str(uuid.uuid4()), body)
+        return requests.post(f"{self.web.url}/webhooks/magento", data=body, headers=headers, timeout=10)
+
+    # -- Heartland side -----------------------------------------------------------------------------
+    def heartland_get(self, path: str, **params: Any) -> Any:
+        response = requests.get(f"{self.heartland.url}/api/{path.lstrip('/')}", params=params,
+                                headers={"Authorization": f"Bearer {HEARTLAND_TOKEN}"}, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def heartland_orders(self) -> list[dict[str, Any]]:
+        return list(self.heartland_get("sales/orders", per_page=500)["results"])
+
+    def faults(self, server: RunningSandbox, **spec: Any) -> None:
+        requests.post(f"{server.url}/__sandbox/faults", json=spec, timeout=5).raise_for_status()
+
+    def requests_log(self, server: RunningSandbox, path: str = "") -> list[dict[str, Any]]:
+        response = requests.get(f"{server.url}/__sandbox/requests", params={"path": path}, timeout=10)
+        return list(response.json()["requests"])
+
+    # -- waiting --------------------------------------------------------------------------------------
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if condition():
+                return
+            for name, proc in self.processes.items():
+                if proc.poll() is not None and not name.startswith("killed"):
+                    raise AssertionError(f"{name} exited with {proc.returncode}\n{self.logs()}")
+            time.sleep(0.2)
+        from service.store import items
+
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; items by state: "
+                             f"{items.counts_by_state(self.runtime.store)}\n{self.logs()}")
+
+    def states(self) -> dict[str, int]:
+        from service.store import items
+
+        return items.counts_by_state(self.runtime.store)
+
+    def settled(self, expected: int) -> bool:
+        states = self.states()
+        return sum(v for k, v in states.items() if k not in ("received", "processing")) >= expected
+
+
+def build_stack(settings: dict[str, Any], workdir: Path) -> Stack:
+    from service.app import create_app
+    from service.sandbox.heartland.app import create_app as create_heartland
+    from service.sandbox.magento.app import create_app as create_magento
+
+    heartland = start_in_thread(create_heartland(seed="demo", token=HEARTLAND_TOKEN))
+    full = {
+        **settings,
+        "TILLBRIDGE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
+        "TILLBRIDGE_HEARTLAND_TOKEN": HEARTLAND_TOKEN,
+        "TILLBRIDGE_MAGENTO_TOKEN": MAGENTO_TOKEN,
+    }
+    # The Magento sandbox needs the web URL for its events, and the app needs the sandbox's URL:
+    # bind the web server first, then point the app at the sandbox before serving anything.
+    app = create_app({**full, "AUTO_MIGRATE": False, "TILLBRIDGE_MAGENTO_URL": "http://127.0.0.1:9/rest"})
+    web = start_in_thread(app)
+    magento = start_in_thread(create_magento(seed="demo", token=MAGENTO_TOKEN,
+                                             events_url=f"{web.url}/webhooks/magento",
+                                             webhook_secret=WEBHOOK_SECRET))
+    full["TILLBRIDGE_MAGENTO_URL"] = f"{magento.url}/rest"
+    app.config["TILLBRIDGE_MAGENTO_URL"] = full["TILLBRIDGE_MAGENTO_URL"]
+    app.extensions["tillbridge"].settings["TILLBRIDGE_MAGENTO_URL"] = full["TILLBRIDGE_MAGENTO_URL"]
+    return Stack(app=app, settings=full, web=web, heartland=heartland, magento=magento, workdir=workdir)
