@@ -68,6 +68,19 @@ def scheduler(once: bool) -> None:
     run_forever(runtime, float(runtime.settings["SCHEDULER_TICK_SECONDS"]))
 
 
+@main.command()
+def health() -> None:
+    """Exit 0 when Redis and the database answer (the container health check)."""
+    runtime = _app(AUTO_MIGRATE=False).extensions["tillbridge"]
+    try:
+        runtime.redis.ping()
+        with runtime.store.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+        raise click.ClickException(f"unhealthy: {exc}") from None
+    click.echo("ok")
+
+
 @main.group()
 def db() -> None:
     """Database migrations."""
