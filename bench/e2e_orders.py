@@ -1,0 +1,253 @@
+"""End-to-end orders benchmark: Magento events → ingest → RQ workers → Heartland sandbox.
+
+Starts the Heartland and Magento sandboxes, the web service (gunicorn), the scheduler and N
+workers as separate processes on the embedded defaults (or REDIS_URL / DATABASE_URL when set),
+places the sample orders in the Magento sandbox, then:
+
+  baseline   the same Heartland calls made directly in a loop (create with lines, deposit, open)
+  tillbridge signed events posted to ingest; timed until every order is done in the store
+
+and prints orders/s, end-to-end latency percentiles and the ratio. No latency is injected.
+
+    .venv/bin/python bench/e2e_orders.py [--orders 2000] [--workers 4] [--senders 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from service.sandbox.seed import generate  # noqa: E402
+from service.signing import signed_headers  # noqa: E402
+
+SECRET = "bench-secret"
+HL_TOKEN = "bench-heartland"
+MG_TOKEN = "bench-magento"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+class Processes:
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.env = env
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, *args: str) -> None:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115
+        self.procs.append(subprocess.Popen([sys.executable, "-m", "service", *args], env=self.env, stdout=log,
+                                           stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT))
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+def wait_up(url: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up")
+
+
+def place_orders(magento: str, n: int) -> list[dict[str, Any]]:
+    seed = generate("demo")
+    rng = random.Random(11)
+    session = requests.Session()
+    orders = []
+    for _ in range(n):
+        customer = rng.choice(seed.customers)
+        lines = [{"sku": p.sku, "qty": rng.randint(1, 3)} for p in rng.sample(seed.products[:200], rng.randint(1, 3))]
+        r = session.post(f"{magento}/__sandbox/checkout", json={"customer_email": customer.email, "items": lines,
+                                                                "payment_method": "checkmo"}, timeout=10)
+        r.raise_for_status()
+        orders.append(r.json())
+    return orders
+
+
+def baseline(heartland: str, orders: list[dict[str, Any]]) -> float:
+    """Orders/s creating the same orders with direct Heartland calls in one loop."""
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {HL_TOKEN}"
+    api = f"{heartland}/api"
+    location = s.get(f"{api}/locations").json()["results"][0]["id"]
+    station = s.get(f"{api}/locations/{location}/stations").json()["results"][0]["id"]
+    ptype = s.get(f"{api}/payment_types").json()["results"][0]["id"]
+    skus = sorted({i["sku"] for o in orders for i in o["items"]})
+    items: dict[str, int] = {}
+    for chunk in range(0, len(skus), 100):
+        flt = json.dumps({"public_id": {"$in": skus[chunk:chunk + 100]}})
+        for row in s.get(f"{api}/items", params={"_filter": flt, "per_page": 500}).json()["results"]:
+            items[row["public_id"]] = row["id"]
+    customer = s.get(f"{api}/customers", params={"per_page": 1}).json()["results"][0]["id"]
+    started = time.perf_counter()
+    for o in orders:
+        body = {"customer_id": customer, "station_id": station, "source_location_id": location,
+                "shipping_charge": o.get("shipping_amount", 0),
+                "lines": [{"item_id": items[i["sku"]], "qty": i["qty_ordered"], "adjusted_unit_price": i["price"]}
+                          for i in o["items"]]}
+        r = s.post(f"{api}/sales/orders", json=body)
+        order_id = int(r.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+        s.post(f"{api}/sales/orders/{order_id}/payments", json={"type": "ExternalPayment", "deposit": True,
+                                                                 "amount": o["grand_total"], "payment_type_id": ptype})
+        s.put(f"{api}/sales/orders/{order_id}", json={"status": "open"})
+    return len(orders) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--senders", type=int, default=8, help="concurrent event senders (the shop's outbox)")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="tillbridge-bench-"))
+    hl_port, mg_port, web_port = free_port(), free_port(), free_port()
+    env = dict(os.environ)
+    env.update({"DATA_DIR": str(workdir), "TILLBRIDGE_WEBHOOK_SECRET": SECRET,
+                "TILLBRIDGE_HEARTLAND_URL": f"http://127.0.0.1:{hl_port}/api", "TILLBRIDGE_HEARTLAND_TOKEN": HL_TOKEN,
+                "TILLBRIDGE_MAGENTO_URL": f"http://127.0.0.1:{mg_port}/rest", "TILLBRIDGE_MAGENTO_TOKEN": MG_TOKEN,
+                "HEARTLAND_RATE_PER_SECOND": "0", "MAGENTO_RATE_PER_SECOND": "0", "LOG_LEVEL": "WARNING"})
+    from service.embedded import embedded_redis_url
+    from service.store.db import Store, database_url
+
+    if not env.get("REDIS_URL"):
+        env["REDIS_URL"] = embedded_redis_url(str(workdir))
+    env["DATABASE_URL"] = database_url(env.get("DATABASE_URL", ""), str(workdir))
+    store = Store(env["DATABASE_URL"])
+    store.upgrade()
+    env["AUTO_MIGRATE"] = "0"
+    procs = Processes(workdir, env)
+    try:
+        procs.start("heartland", "sandbox", "heartland", "--port", str(hl_port), "--seed", "demo", "--token", HL_TOKEN)
+        procs.start("magento", "sandbox", "magento", "--port", str(mg_port), "--seed", "demo", "--token", MG_TOKEN)
+        procs.start("web", "web", "--port", str(web_port), "--workers", "2")
+        heartland, magento, web = (f"http://127.0.0.1:{p}" for p in (hl_port, mg_port, web_port))
+        for url in (f"{heartland}/__sandbox/faults", f"{magento}/__sandbox/faults", f"{web}/healthz"):
+            wait_up(url)
+        print(f"placing {args.orders} orders in the Magento sandbox…", flush=True)
+        orders = place_orders(magento, args.orders)
+
+        direct = baseline(heartland, orders)
+        requests.post(f"{heartland}/__sandbox/reset", timeout=30).raise_for_status()
+
+        for n in range(args.workers):
+            procs.start(f"worker-{n}", "worker", "--name", f"bench-{n}-{uuid.uuid4().hex[:4]}")
+        procs.start("scheduler", "scheduler")
+        time.sleep(2.0)
+
+        sent_at: dict[str, float] = {}
+        ingest_ms: list[float] = []
+        lock = threading.Lock()
+        session = requests.Session()
+
+        def send(order: dict[str, Any]) -> None:
+            event_id = str(uuid.uuid4())
+            body = json.dumps({"event": "order.created", "occurred_at": "2026-11-27T10:00:00+00:00",
+                               "store_code": "default", "data": order}).encode()
+            t0 = time.time()
+            r = session.post(f"{web}/webhooks/magento", data=body, headers=signed_headers(SECRET, event_id, body),
+                             timeout=30)
+            elapsed = (time.time() - t0) * 1000
+            if r.status_code != 202:
+                raise SystemExit(f"ingest answered {r.status_code}: {r.text[:300]}")
+            with lock:
+                sent_at[event_id] = t0
+                ingest_ms.append(elapsed)
+
+        print(f"sending {len(orders)} events with {args.senders} senders to {args.workers} workers…", flush=True)
+        t_start = time.time()
+        with ThreadPoolExecutor(args.senders) as pool:
+            list(pool.map(send, orders))
+        t_sent = time.time()
+
+        from sqlalchemy import func, select
+
+        from service.store.tables import InboxEvent, SyncItem
+
+        deadline = time.time() + max(120, args.orders / 5)
+        while time.time() < deadline:
+            with store.session() as s:
+                pending = s.scalar(select(func.count()).select_from(SyncItem)
+                                   .where(SyncItem.state.in_(["received", "processing"])))
+            if not pending:
+                break
+            time.sleep(0.25)
+        with store.session() as s:
+            rows = s.execute(select(InboxEvent.event_id, SyncItem.state, SyncItem.finished_at)
+                             .join(SyncItem, SyncItem.inbox_event_id == InboxEvent.id)).all()
+        states: dict[str, int] = {}
+        latencies = []
+        last_finish = t_start
+        for event_id, state, finished in rows:
+            states[state] = states.get(state, 0) + 1
+            if state == "done" and finished is not None and event_id in sent_at:
+                end = finished.timestamp()
+                latencies.append((end - sent_at[event_id]) * 1000)
+                last_finish = max(last_finish, end)
+        total = time.time() - t_start if len(latencies) < len(orders) else last_finish - t_start
+        throughput = len(latencies) / total if total > 0 else 0.0
+        heartland_orders = requests.get(f"{heartland}/api/sales/orders", params={"per_page": 1},
+                                        headers={"Authorization": f"Bearer {HL_TOKEN}"}).json()["total"]
+
+        print()
+        print(f"orders                 {len(orders)}   (workers {args.workers}, senders {args.senders}, "
+              f"store {'sqlite' if env['DATABASE_URL'].startswith('sqlite') else 'postgresql'}, "
+              f"redis {'embedded' if env['REDIS_URL'].startswith('unix') else 'server'})")
+        print(f"states                 {states}")
+        print(f"heartland orders       {heartland_orders}  (duplicates: {heartland_orders - states.get('done', 0)})")
+        print(f"ingest                 {len(orders) / (t_sent - t_start):8.1f} events/s   "
+              f"p50 {percentile(ingest_ms, 50):6.1f} ms  p99 {percentile(ingest_ms, 99):6.1f} ms")
+        print(f"tillbridge end to end  {throughput:8.1f} orders/s")
+        if latencies:
+            print(f"  latency              p50 {percentile(latencies, 50):7.0f} ms  p95 {percentile(latencies, 95):7.0f} ms"
+                  f"  p99 {percentile(latencies, 99):7.0f} ms  mean {statistics.mean(latencies):7.0f} ms")
+        print(f"direct heartland loop  {direct:8.1f} orders/s  (same orders, 3 calls each, one thread)")
+        print(f"ratio                  {throughput / direct:8.2f}x  (tillbridge / direct)")
+    finally:
+        procs.stop()
+        store.dispose()
+
+
+if __name__ == "__main__":
+    main()
