@@ -44,4 +44,5 @@ class AddressSchema(Schema):
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Address:
-        return Address(**{k: ("" if v is None else v) for k, v in data.items()})
+        cleaned: dict[str, Any] = {k: ("" if v is None else v) for k, v in data.items()}
+        return Address(**cleaned)

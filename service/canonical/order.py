@@ -78,7 +78,8 @@ class OrderLineSchema(Schema):
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> OrderLine:
-        return OrderLine(**{k: (0.0 if v is None else v) for k, v in data.items()})
+        cleaned: dict[str, Any] = {k: (0.0 if v is None else v) for k, v in data.items()}
+        return OrderLine(**cleaned)
 
 
 class PaymentSchema(Schema):
@@ -93,8 +94,9 @@ class PaymentSchema(Schema):
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Payment:
-        return Payment(**{k: ("" if v is None and k != "amount" else (0.0 if v is None else v))
-                          for k, v in data.items()})
+        cleaned: dict[str, Any] = {k: ("" if v is None and k != "amount" else (0.0 if v is None else v))
+                                   for k, v in data.items()}
+        return Payment(**cleaned)
 
 
 class OrderSchema(Schema):

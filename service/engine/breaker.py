@@ -52,7 +52,7 @@ class RedisBreaker:
             self.redis.hset(self.key, mapping={"failures": 0, "open_until": 0})
 
     def state(self) -> dict[str, float | int | str]:
-        raw = {k.decode(): v.decode() for k, v in self.redis.hgetall(self.key).items()}
+        raw = {_text(k): _text(v) for k, v in self.redis.hgetall(self.key).items()}
         until = float(raw.get("open_until", 0) or 0)
         return {
             "destination": self.destination,
@@ -61,3 +61,7 @@ class RedisBreaker:
             "opened": int(raw.get("opened", 0) or 0),
             "open_until": until,
         }
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask
 from rq import SimpleWorker, Worker
+from rq.worker import BaseWorker
 
 
 class AppWorkerMixin:
@@ -24,9 +25,9 @@ class AppForkWorker(AppWorkerMixin, Worker):
     """A fork per job: isolation from leaks and crashes, at the cost of a fork each time."""
 
 
-def make_worker(app: Flask, *, fork: bool = False, name: str | None = None) -> Worker:
+def make_worker(app: Flask, *, fork: bool = False, name: str | None = None) -> BaseWorker:
     runtime = app.extensions["tillbridge"]
-    cls = AppForkWorker if fork else AppSimpleWorker
-    worker = cls([runtime.queue], connection=runtime.redis, name=name)
+    cls: type[AppForkWorker] | type[AppSimpleWorker] = AppForkWorker if fork else AppSimpleWorker
+    worker: AppForkWorker | AppSimpleWorker = cls([runtime.queue], connection=runtime.redis, name=name)
     worker.app = app
     return worker

@@ -228,7 +228,7 @@ class OrdersFlow:
                          shipping_id: int | None) -> dict[str, Any]:
         heartland = self.runtime.heartland
         skus = sorted({line.sku for line in order.lines})
-        items = {item["public_id"]: item for item in heartland.find_items_by_public_ids(skus)}
+        items = heartland.find_items_by_public_ids(skus)
         lines = []
         for n, line in enumerate(order.lines, start=1):
             item = items.get(line.sku)
