@@ -66,9 +66,9 @@ def check_custom_values(state: State, check: Checker, group: str, values: dict[s
             continue
         key = definition["key"]
         value = merged.get(key)
-        if definition["required"] and (value is None or value == ""):
-            if record is None or (values is not None and key in values):
-                check.add(f"custom@{key}", "can't be blank")
+        blank = value is None or value == ""
+        if definition["required"] and blank and (record is None or (values is not None and key in values)):
+            check.add(f"custom@{key}", "can't be blank")
         if definition["unique"] and value not in (None, "") and values and key in values:
             owners = collection.ids_where(f"custom@{key}", value) or set()
             if owners - ({record["id"]} if record else set()):

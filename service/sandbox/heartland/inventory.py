@@ -83,7 +83,8 @@ def inventory_values(state: State, query: ListQuery, exclude_empty: bool) -> tup
             total = {g: row[g] for g in query.group}
             for name in (*QTY_FIELDS, "qty", "qty_available"):
                 total[name] = 0
-            total["unit_cost"] = row.get("unit_cost")
+            # A cost means something per item; summed over items it would mislead.
+            total["unit_cost"] = row.get("unit_cost") if "item_id" in query.group else None
             groups[key] = total
         for name in (*QTY_FIELDS, "qty", "qty_available"):
             total[name] = _tidy(total[name] + row[name])

@@ -88,7 +88,10 @@ class Collection:
 
     def add(self, record: Record) -> Record:
         if "id" not in record:
-            record["id"] = self.sequence.take()
+            fields = dict(record)
+            record.clear()
+            record["id"] = self.sequence.take()  # first, as Heartland lists it
+            record.update(fields)
         self.sequence.seen(record["id"])
         self.records[record["id"]] = record
         self._index(record, +1)
@@ -180,6 +183,7 @@ class State:
         self.lock = threading.RLock()
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.emit: EventSink = lambda event, record: None
+        self.make_uuid: Callable[[], str] = lambda: uuid_module.uuid4().hex
         self.settings: dict[str, Any] = {}
         self.public_counters: dict[str, int] = {}
         c = Collection
@@ -225,6 +229,5 @@ class State:
         self.public_counters[counter] = value + 1
         return str(value)
 
-    @staticmethod
-    def new_uuid() -> str:
-        return uuid_module.uuid4().hex
+    def new_uuid(self) -> str:
+        return self.make_uuid()
