@@ -1,0 +1,1 @@
+"""The Magento 2 / Adobe Commerce REST connector."""

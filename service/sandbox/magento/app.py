@@ -1,0 +1,278 @@
+"""The Magento 2 sandbox: a Flask app that answers ``/rest/[<store>/]V1/…`` as Magento 2.4 does.
+
+``create_app(seed="demo", token="magento-dev-token", events_url=None, webhook_secret=…, **options)``
+builds it; state lives in memory (service/sandbox/magento/state.py). Requests go through one
+dispatcher: store code → route → authentication and ACL → body contract → handler → ``fields=``
+trimming. Fault injection, the request log and reset come from service/sandbox/harness.py; the
+sandbox adds ``POST /__sandbox/checkout`` (place an order as the storefront would) and
+``GET /__sandbox/events`` (the signed events emitted). See README.md in this folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import secrets
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.datastructures import MultiDict
+
+from service.sandbox import seed as seed_data
+from service.sandbox.harness import Harness
+from service.sandbox.magento import contract as contract_module
+from service.sandbox.magento import search
+from service.sandbox.magento.auth import Authenticator, Credentials, Principal
+from service.sandbox.magento.errors import (
+    MagentoError,
+    invalid_type,
+    no_route,
+    not_authorized,
+    required_field,
+)
+from service.sandbox.magento.events import EventSender
+from service.sandbox.magento.state import MagentoState, Store, seed_catalog, snapshot
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOKEN = "magento-dev-token"
+DEFAULT_WEBHOOK_SECRET = "tillbridge-dev-secret"
+
+Handler = Callable[["Call"], Any]
+
+
+@dataclass
+class Route:
+    method: str
+    template: str
+    handler: Handler
+    resource: str | None  # None: anonymous
+    regex: re.Pattern[str] = field(init=False)
+    literal_segments: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template))
+        self.regex = re.compile(f"^{pattern}$")
+        self.literal_segments = sum(1 for part in self.template.split("/") if part and not part.startswith("{"))
+
+
+@dataclass
+class Call:
+    sandbox: MagentoSandbox
+    store: Store
+    scope_code: str  # the store code in the URL ("default" when absent, "all" for the admin scope)
+    params: dict[str, str]
+    body: Any
+    args: MultiDict[str, str]
+    principal: Principal | None
+
+    def int_param(self, name: str) -> int:
+        raw = self.params[name]
+        try:
+            return int(raw)
+        except ValueError:
+            raise invalid_type(raw, "int") from None
+
+    def arg(self, name: str, default: Any = None) -> Any:
+        """A top-level body argument, by camelCase or snake_case name."""
+        if not isinstance(self.body, dict):
+            return default
+        wanted = contract_module.normalise_name(name)
+        for key, value in self.body.items():
+            if contract_module.normalise_name(key) == wanted:
+                return value
+        return default
+
+
+class MagentoSandbox:
+    """State, credentials, event sender and options of one sandbox app."""
+
+    def __init__(self, seed: str | None, credentials: Credentials, events: EventSender,
+                 options: dict[str, Any]) -> None:
+        self.seed = seed
+        self.credentials = credentials
+        self.auth = Authenticator(credentials)
+        self.events = events
+        self.options = options
+        self.contract = contract_module.load()
+        self.unknown_property_status = int(options.get("unknown_property_status", 400))
+        self.state = MagentoState()
+        self.routes: list[Route] = []
+        self.rng = random.Random(zlib.crc32((seed or "").encode("utf-8")))
+        self.load()
+
+    def load(self) -> None:
+        from service.sandbox.magento.history import seed_history
+
+        state = MagentoState()
+        data = seed_data.generate(
+            self.seed or "empty",
+            products=int(self.options.get("products", 500)) if self.seed else 0,
+            customers=int(self.options.get("customers", 200)) if self.seed else 0,
+        )
+        seed_catalog(state, data, self.options.get("seeded_at", "2026-01-05 09:00:00"))
+        for state_name, extra in (self.options.get("extra_statuses") or {}).items():
+            state.statuses.setdefault(state_name, []).extend(s for s in extra if s not in state.statuses[state_name])
+        if self.seed and int(self.options.get("history_orders", 300)) > 0:
+            seed_history(state, data, int(self.options.get("history_orders", 300)), self.seed)
+        self.state = state
+
+    def reset(self) -> None:
+        self.events.clear()
+        self.auth.reset()
+        with self.state.lock:
+            self.load()
+
+    def emit(self, name: str, entity: dict[str, Any], store_code: str = "default") -> None:
+        """Queue a signed event carrying the entity as GET returns it (call under the state lock)."""
+        self.events.emit(name, snapshot(entity), store_code)
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def add_route(self, method: str, template: str, handler: Handler, resource: str | None) -> None:
+        self.routes.append(Route(method, template, handler, resource))
+        self.routes.sort(key=lambda r: -r.literal_segments)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        for route in self.routes:
+            if route.method != method:
+                continue
+            found = route.regex.match(path)
+            if found:
+                return route, found.groupdict()
+        raise no_route()
+
+    def split_store(self, rest: str) -> tuple[Store, str, str]:
+        head, _, tail = rest.partition("/")
+        if head == "V1":
+            return self.state.stores["default"], "default", "/" + rest
+        store = self.state.store(head)
+        if store is None or not tail.startswith("V1/"):
+            raise no_route()
+        return store, head, "/" + tail
+
+    def dispatch(self, rest: str) -> Response:
+        try:
+            store, code, path = self.split_store(rest)
+            route, params = self.match(request.method, path)
+            body = self.read_body()
+            principal = self.auth.authenticate(request)
+            if route.resource is not None and (principal is None or not principal.allowed(route.resource)):
+                raise not_authorized(route.resource)
+            if request.method in ("POST", "PUT"):
+                self.check_body(route, body)
+            call = Call(self, store, code, params, body, request.args, principal)
+            result = route.handler(call)
+            fields = request.args.get("fields")
+            if fields and isinstance(result, (dict, list)):
+                result = search.trim(result, search.parse_fields(fields))
+            return json_response(result, 200)
+        except MagentoError as exc:
+            return json_response(exc.body(), exc.status)
+        except Exception:
+            report = secrets.token_hex(8)
+            log.exception("magento sandbox internal error (report webapi-%s)", report)
+            return json_response(
+                {"message": f"Internal Error. Details are available in Magento log file. Report ID: webapi-{report}"},
+                500,
+            )
+
+    @staticmethod
+    def read_body() -> Any:
+        raw = request.get_data(cache=True)
+        if not raw or not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise MagentoError("Decoding error.") from None
+
+    def check_body(self, route: Route, body: Any) -> None:
+        problems = self.contract.check_body(route.method, route.template, body if body is not None else {})
+        if not problems:
+            return
+        missing = [p for p in problems if p.kind == "required"]
+        if len(missing) == 1:
+            raise required_field(missing[0].detail)
+        if missing:
+            raise MagentoError(
+                "One or more input exceptions have occurred.",
+                errors=[{"message": '"%fieldName" is required. Enter and try again.',
+                         "parameters": {"fieldName": p.detail}} for p in missing],
+            )
+        first = problems[0]
+        if first.kind == "unknown":
+            if self.unknown_property_status >= 500:
+                raise MagentoError(
+                    f"Internal Error. Details are available in Magento log file. Report ID: webapi-{secrets.token_hex(8)}",
+                    status=500,
+                )
+            camel = "".join(part[:1].upper() + part[1:] for part in first.detail.split("_"))
+            raise MagentoError(
+                'Property "%1" does not have accessor method "%2" in class "%3".',
+                [camel, f"get{camel}", first.path],
+                status=self.unknown_property_status,
+            )
+        raise invalid_type(first.path, first.detail)
+
+
+def json_response(value: Any, status: int) -> Response:
+    return Response(json.dumps(value, separators=(",", ":")), status=status, mimetype="application/json")
+
+
+def create_app(
+    seed: str | None = "demo",
+    token: str = DEFAULT_TOKEN,
+    events_url: str | None = None,
+    webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
+    **options: Any,
+) -> Flask:
+    """Build the sandbox app.
+
+    Options: ``consumer_key``, ``consumer_secret``, ``access_token_secret`` (OAuth 1.0a integration,
+    whose access token is ``token``); ``enable_integration_as_bearer`` (default True, so ``token``
+    works as Bearer; False rehearses Magento 2.4.4+'s default); ``integration_resources`` (ACL
+    resources granted to the integration; default all); ``admin_users`` ({username: password},
+    default {"admin": "admin123"}); ``two_factor_auth``; ``unknown_property_status`` (400 default,
+    500 to answer unknown body properties as production Magento does); ``products``,
+    ``customers``, ``history_orders`` (seed sizes); ``extra_statuses`` ({state: [status, …]}).
+    """
+    resources = options.get("integration_resources")
+    credentials = Credentials(
+        consumer_key=options.get("consumer_key", "tillbridge-consumer-key"),
+        consumer_secret=options.get("consumer_secret", "tillbridge-consumer-secret"),
+        access_token=token,
+        access_token_secret=options.get("access_token_secret", "tillbridge-access-token-secret"),
+        enable_integration_as_bearer=bool(options.get("enable_integration_as_bearer", True)),
+        integration_resources=frozenset(resources) if resources is not None else None,
+        admin_users=dict(options.get("admin_users") or {"admin": "admin123"}),
+        two_factor_auth=bool(options.get("two_factor_auth", False)),
+    )
+    events = EventSender(events_url, webhook_secret)
+    sandbox = MagentoSandbox(seed, credentials, events, options)
+
+    from service.sandbox.magento.routes import register
+
+    register(sandbox)
+    app = Flask(__name__)
+    app.extensions["magento_sandbox"] = sandbox
+    harness = Harness("magento", on_reset=sandbox.reset, seed=zlib.crc32((seed or "").encode("utf-8")))
+    harness.init_app(app)
+
+    def rest(rest: str) -> Response:
+        return sandbox.dispatch(rest)
+
+    app.add_url_rule("/rest/<path:rest>", "magento_rest", rest, methods=["GET", "POST", "PUT", "DELETE"])
+
+    from service.sandbox.magento.routes import register_sandbox_views
+
+    register_sandbox_views(app, sandbox)
+    return app
+
+
+def sandbox_of(app: Flask) -> MagentoSandbox:
+    return app.extensions["magento_sandbox"]

@@ -1,0 +1,563 @@
+"""Orders, and the rules that move them: placement, comments, hold, unhold, cancel.
+
+The state machine follows Magento's Order model and StateResolver (reference magento-rest-api.md
+§3.4–3.5): guards use Magento's messages; a comment may change the status only to one assigned to
+the order's current state; hold remembers the state and status that unhold restores.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from service.sandbox.magento.errors import MagentoError, entity_missing, product_missing
+from service.sandbox.magento.state import DEFAULT_STORE_ID, STORE_NAME, MagentoState, now_text
+
+TAX_RATES = {"TX": 8.25, "CO": 2.9, "OR": 0.0, "MA": 6.25, "IL": 6.25, "WA": 6.5, "GA": 4.0}
+PAYMENT_TITLES = {
+    "checkmo": "Check / Money order",
+    "banktransfer": "Bank Transfer Payment",
+    "cashondelivery": "Cash On Delivery",
+    "purchaseorder": "Purchase Order",
+    "free": "No Payment Information Required",
+    "braintree": "Credit Card (Braintree)",
+    "paypal_express": "PayPal Express Checkout",
+}
+CARD_METHODS = {"braintree"}
+AUTHORIZED_METHODS = {"braintree", "paypal_express"}  # authorize-only: the order starts in processing
+SHIPPING_METHODS = {
+    "flatrate_flatrate": ("Flat Rate - Fixed", 5.0),
+    "freeshipping_freeshipping": ("Free Shipping - Free", 0.0),
+    "tablerate_bestway": ("Best Way - Table Rate", 9.5),
+}
+COUPONS = {"SAVE10": 10.0, "WELCOME15": 15.0}
+CARD_TYPES = [("VI", "Visa"), ("MC", "MasterCard"), ("AE", "American Express"), ("DI", "Discover")]
+
+
+def money(value: float) -> float:
+    return round(value + 0.0, 2)
+
+
+def get_order(state: MagentoState, order_id: int) -> dict[str, Any]:
+    order = state.orders.get(order_id)
+    if order is None:
+        raise entity_missing()
+    return order
+
+
+# -- placing orders ---------------------------------------------------------------------------------
+
+
+def order_address(state: MagentoState, kind: str, source: dict[str, Any], email: str, customer_id: int | None,
+                  order_id: int) -> dict[str, Any]:
+    raw_region = source.get("region")
+    region: dict[str, Any] = raw_region if isinstance(raw_region, dict) else {}
+    address: dict[str, Any] = {
+        "address_type": kind,
+        "city": source["city"],
+        "country_id": source.get("country_id", "US"),
+        "email": email,
+        "entity_id": state.counters.next("order_address"),
+        "firstname": source["firstname"],
+        "lastname": source["lastname"],
+        "parent_id": order_id,
+        "postcode": source["postcode"],
+        "region": region.get("region") or source.get("region_name") or "",
+        "region_code": region.get("region_code") or source.get("region_code") or "",
+        "region_id": source.get("region_id") or region.get("region_id"),
+        "street": list(source.get("street", [])),
+        "telephone": source.get("telephone", ""),
+    }
+    if customer_id is not None:
+        address["customer_id"] = customer_id
+        if source.get("id"):
+            address["customer_address_id"] = source["id"]
+    return {k: v for k, v in address.items() if v is not None}
+
+
+def place_order(
+    state: MagentoState,
+    *,
+    items: list[dict[str, Any]],
+    customer_email: str | None = None,
+    guest: bool = False,
+    payment_method: str = "checkmo",
+    shipping_method: str = "flatrate_flatrate",
+    coupon_code: str | None = None,
+    address: dict[str, Any] | None = None,
+    firstname: str | None = None,
+    lastname: str | None = None,
+    created_at: str | None = None,
+    rng: random.Random | None = None,
+    remote_ip: str = "203.0.113.10",
+    check_stock: bool = True,
+) -> dict[str, Any]:
+    """Place an order as the storefront checkout does: catalog prices, totals, customer addresses."""
+    rng = rng or random.Random()
+    if not items:
+        raise MagentoError("The shopping cart is empty. Add items and try again.")
+    if payment_method not in PAYMENT_TITLES:
+        raise MagentoError("The requested Payment Method is not available.")
+    if shipping_method not in SHIPPING_METHODS:
+        raise MagentoError('Carrier with such method not found: %1, %2', shipping_method.split("_", 1))
+    customer: dict[str, Any] | None = None
+    if customer_email and not guest:
+        customer_id = state.customer_ids_by_email.get((1, customer_email.lower()))
+        if customer_id is None:
+            raise MagentoError("No such entity with %fieldName = %fieldValue, %field2Name = %field2Value",
+                               {"fieldName": "email", "fieldValue": customer_email, "field2Name": "websiteId",
+                                "field2Value": 1}, status=404)
+        customer = state.customers[customer_id]
+    if customer is not None:
+        addresses = customer.get("addresses") or []
+        billing_source = next((a for a in addresses if str(a.get("id")) == str(customer.get("default_billing"))),
+                              addresses[0] if addresses else None)
+        shipping_source = next((a for a in addresses if str(a.get("id")) == str(customer.get("default_shipping"))),
+                               billing_source)
+        if billing_source is None:
+            raise MagentoError('"%fieldName" is required. Enter and try again.', {"fieldName": "address"})
+        email = customer["email"]
+    else:
+        if address is None or not customer_email:
+            raise MagentoError("A guest checkout needs customer_email and an address.")
+        billing_source = shipping_source = address
+        email = customer_email
+    assert shipping_source is not None
+    coupon_percent = 0.0
+    if coupon_code:
+        coupon_percent = COUPONS.get(coupon_code.upper(), -1.0)
+        if coupon_percent < 0:
+            raise MagentoError('The coupon code "%1" is not valid.', [coupon_code])
+    region_code = (shipping_source.get("region") or {}).get("region_code") if isinstance(
+        shipping_source.get("region"), dict) else shipping_source.get("region_code")
+    tax_rate = TAX_RATES.get(region_code or "", 0.0)
+    stamp = created_at or now_text()
+    order_id = state.counters.next("order")
+    lines = []
+    for line in items:
+        product = state.products.get(str(line.get("sku")))
+        if product is None:
+            raise product_missing()
+        qty = float(line.get("qty", 1))
+        if qty <= 0:
+            raise MagentoError("The quantity must be greater than zero.")
+        stock = product["extension_attributes"]["stock_item"]
+        salable = stock["qty"] - state.reservations.get(product["sku"], 0.0)
+        if check_stock and stock.get("manage_stock", True) and not stock.get("backorders") and qty > salable:
+            raise MagentoError('The requested qty of "%1" is not available.', [product["sku"]])
+        lines.append((product, qty))
+    order_items = []
+    subtotal = discount = tax = 0.0
+    qty_total = weight_total = 0.0
+    for product, qty in lines:
+        price = float(product["price"])
+        row_total = money(price * qty)
+        line_discount = money(row_total * coupon_percent / 100)
+        line_tax = money((row_total - line_discount) * tax_rate / 100)
+        subtotal += row_total
+        discount += line_discount
+        tax += line_tax
+        qty_total += qty
+        weight_total += float(product.get("weight") or 0) * qty
+        item_id = state.counters.next("order_item")
+        item: dict[str, Any] = {
+            "amount_refunded": 0, "base_amount_refunded": 0,
+            "base_discount_amount": line_discount, "base_discount_invoiced": 0,
+            "base_discount_tax_compensation_amount": 0,
+            "base_original_price": price, "base_price": price, "base_price_incl_tax": money(price * (1 + tax_rate / 100)),
+            "base_row_invoiced": 0, "base_row_total": row_total, "base_row_total_incl_tax": money(row_total + line_tax),
+            "base_tax_amount": line_tax, "base_tax_invoiced": 0,
+            "created_at": stamp, "discount_amount": line_discount, "discount_invoiced": 0,
+            "discount_percent": coupon_percent, "free_shipping": 0, "discount_tax_compensation_amount": 0,
+            "is_qty_decimal": 0, "is_virtual": 0, "item_id": item_id, "name": product["name"], "no_discount": 0,
+            "order_id": order_id, "original_price": price, "price": price,
+            "price_incl_tax": money(price * (1 + tax_rate / 100)), "product_id": product["id"],
+            "product_type": product.get("type_id", "simple"), "qty_canceled": 0, "qty_invoiced": 0,
+            "qty_ordered": qty, "qty_refunded": 0, "qty_shipped": 0, "quote_item_id": item_id,
+            "row_invoiced": 0, "row_total": row_total, "row_total_incl_tax": money(row_total + line_tax),
+            "row_weight": money(float(product.get("weight") or 0) * qty), "sku": product["sku"],
+            "store_id": DEFAULT_STORE_ID, "tax_amount": line_tax, "tax_invoiced": 0, "tax_percent": tax_rate,
+            "updated_at": stamp, "weight": product.get("weight"),
+        }
+        if coupon_percent:
+            item["applied_rule_ids"] = "1"
+        order_items.append(item)
+    subtotal, discount, tax = money(subtotal), money(discount), money(tax)
+    ship_title, ship_rate = SHIPPING_METHODS[shipping_method]
+    shipping = ship_rate
+    if shipping_method == "freeshipping_freeshipping" and subtotal < 50:
+        raise MagentoError("Free shipping needs a subtotal of at least 50.00.")
+    grand_total = money(subtotal - discount + shipping + tax)
+    customer_id = customer["id"] if customer else None
+    first = customer["firstname"] if customer else (firstname or billing_source["firstname"])
+    last = customer["lastname"] if customer else (lastname or billing_source["lastname"])
+    billing = order_address(state, "billing", billing_source, email, customer_id, order_id)
+    shipping_address = order_address(state, "shipping", shipping_source, email, customer_id, order_id)
+    title = PAYMENT_TITLES[payment_method]
+    payment: dict[str, Any] = {
+        "account_status": None,
+        "additional_information": [title],
+        "amount_ordered": grand_total,
+        "base_amount_ordered": grand_total,
+        "base_shipping_amount": shipping,
+        "cc_last4": None,
+        "entity_id": order_id,
+        "method": payment_method,
+        "parent_id": order_id,
+        "shipping_amount": shipping,
+    }
+    info = [{"key": "method_title", "value": title}]
+    histories: list[dict[str, Any]] = []
+    state_name, status = "new", "pending"
+    if payment_method in CARD_METHODS:
+        code, label = rng.choice(CARD_TYPES)
+        payment.update({
+            "cc_last4": f"{rng.randint(0, 9999):04d}",
+            "cc_type": code,
+            "cc_exp_month": str(rng.randint(1, 12)),
+            "cc_exp_year": str(2027 + rng.randint(0, 4)),
+            "cc_trans_id": f"{rng.getrandbits(40):x}",
+            "last_trans_id": f"{rng.getrandbits(40):x}",
+        })
+        info.append({"key": "cc_type", "value": label})
+    if payment_method in AUTHORIZED_METHODS:
+        state_name, status = "processing", "processing"
+        payment["amount_authorized"] = grand_total
+        payment["base_amount_authorized"] = grand_total
+        history_id = state.counters.next("status_history")
+        histories.append({
+            "comment": f"Authorized amount of ${grand_total:.2f}. Transaction ID: \"{payment.get('last_trans_id', '')}\"",
+            "created_at": stamp, "entity_id": history_id, "entity_name": "order", "is_customer_notified": 0,
+            "is_visible_on_front": 0, "parent_id": order_id, "status": "processing",
+        })
+    order: dict[str, Any] = {
+        "base_currency_code": "USD",
+        "base_discount_amount": -discount, "base_discount_canceled": 0, "base_discount_invoiced": 0,
+        "base_discount_refunded": 0,
+        "base_grand_total": grand_total,
+        "base_discount_tax_compensation_amount": 0,
+        "base_shipping_amount": shipping, "base_shipping_canceled": 0, "base_shipping_discount_amount": 0,
+        "base_shipping_incl_tax": shipping, "base_shipping_invoiced": 0, "base_shipping_refunded": 0,
+        "base_shipping_tax_amount": 0,
+        "base_subtotal": subtotal, "base_subtotal_canceled": 0, "base_subtotal_incl_tax": money(subtotal + tax),
+        "base_subtotal_invoiced": 0, "base_subtotal_refunded": 0,
+        "base_tax_amount": tax, "base_tax_canceled": 0, "base_tax_invoiced": 0, "base_tax_refunded": 0,
+        "base_total_canceled": 0, "base_total_due": grand_total, "base_total_invoiced": 0, "base_total_paid": 0,
+        "base_total_refunded": 0, "base_to_global_rate": 1, "base_to_order_rate": 1,
+        "billing_address_id": billing["entity_id"],
+        "created_at": stamp,
+        "customer_email": email,
+        "customer_firstname": first,
+        "customer_group_id": customer["group_id"] if customer else 0,
+        "customer_is_guest": 0 if customer else 1,
+        "customer_lastname": last,
+        "customer_note_notify": 1,
+        "discount_amount": -discount, "discount_canceled": 0, "discount_invoiced": 0, "discount_refunded": 0,
+        "email_sent": 1,
+        "entity_id": order_id,
+        "global_currency_code": "USD",
+        "grand_total": grand_total,
+        "discount_tax_compensation_amount": 0,
+        "increment_id": f"{order_id:09d}",
+        "is_virtual": 0,
+        "order_currency_code": "USD",
+        "protect_code": f"{rng.getrandbits(24):06x}",
+        "quote_id": order_id,
+        "remote_ip": remote_ip,
+        "shipping_amount": shipping, "shipping_canceled": 0, "shipping_description": ship_title,
+        "shipping_discount_amount": 0, "shipping_discount_tax_compensation_amount": 0,
+        "shipping_incl_tax": shipping, "shipping_invoiced": 0, "shipping_refunded": 0, "shipping_tax_amount": 0,
+        "state": state_name,
+        "status": status,
+        "store_currency_code": "USD",
+        "store_id": DEFAULT_STORE_ID,
+        "store_name": STORE_NAME,
+        "store_to_base_rate": 0, "store_to_order_rate": 0,
+        "subtotal": subtotal, "subtotal_canceled": 0, "subtotal_incl_tax": money(subtotal + tax),
+        "subtotal_invoiced": 0, "subtotal_refunded": 0,
+        "tax_amount": tax, "tax_canceled": 0, "tax_invoiced": 0, "tax_refunded": 0,
+        "total_canceled": 0, "total_due": grand_total, "total_invoiced": 0, "total_item_count": len(order_items),
+        "total_offline_refunded": 0, "total_online_refunded": 0, "total_paid": 0,
+        "total_qty_ordered": qty_total, "total_refunded": 0,
+        "updated_at": stamp,
+        "weight": money(weight_total),
+        "items": order_items,
+        "billing_address": billing,
+        "payment": payment,
+        "status_histories": histories,
+        "extension_attributes": {
+            "shipping_assignments": [{
+                "shipping": {
+                    "address": shipping_address,
+                    "method": shipping_method,
+                    "total": {
+                        "base_shipping_amount": shipping, "base_shipping_canceled": 0,
+                        "base_shipping_discount_amount": 0, "base_shipping_discount_tax_compensation_amnt": 0,
+                        "base_shipping_incl_tax": shipping, "base_shipping_invoiced": 0,
+                        "base_shipping_refunded": 0, "base_shipping_tax_amount": 0,
+                        "base_shipping_tax_refunded": 0, "shipping_amount": shipping, "shipping_canceled": 0,
+                        "shipping_discount_amount": 0, "shipping_discount_tax_compensation_amount": 0,
+                        "shipping_incl_tax": shipping, "shipping_invoiced": 0, "shipping_refunded": 0,
+                        "shipping_tax_amount": 0, "shipping_tax_refunded": 0,
+                    },
+                },
+                "items": [dict(i) for i in order_items],
+            }],
+            "payment_additional_info": info,
+            "applied_taxes": [],
+            "item_applied_taxes": [],
+            "converting_from_quote": True,
+        },
+    }
+    if customer is not None:
+        order["customer_id"] = customer["id"]
+        if customer.get("dob"):
+            order["customer_dob"] = customer["dob"]
+        order["customer_gender"] = customer.get("gender", 0)
+    if coupon_code:
+        order["coupon_code"] = coupon_code.upper()
+        order["applied_rule_ids"] = "1"
+        order["discount_description"] = coupon_code.upper()
+    store_order(state, order)
+    for product, qty in lines:
+        state.reservations[product["sku"]] = state.reservations.get(product["sku"], 0.0) + qty
+    return order
+
+
+def store_order(state: MagentoState, order: dict[str, Any]) -> None:
+    state.orders[order["entity_id"]] = order
+    state.order_ids_by_increment[order["increment_id"]] = order["entity_id"]
+
+
+def sync_assignment_items(order: dict[str, Any]) -> None:
+    """Keep the copy of the items inside shipping_assignments equal to the order's items."""
+    for assignment in order.get("extension_attributes", {}).get("shipping_assignments", []) or []:
+        assignment["items"] = [dict(i) for i in order.get("items", [])]
+
+
+def touch(order: dict[str, Any]) -> None:
+    order["updated_at"] = now_text()
+
+
+# -- persisting an entity (POST /V1/orders) ---------------------------------------------------------
+
+
+def save_order_entity(state: MagentoState, entity: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Persist an order entity as OrderRepository::save does; return it and whether it is new.
+
+    Like the real endpoint this does not compute totals or run the state machine: the caller's
+    values are stored as given.
+    """
+    entity_id = entity.get("entity_id")
+    if entity_id is not None:
+        try:
+            entity_id = int(entity_id)
+        except (TypeError, ValueError):
+            raise MagentoError('The "%value" value\'s type is invalid. The "%type" type was expected. Verify and try again.',
+                               {"value": entity_id, "type": "int"}) from None
+        existing = state.orders.get(entity_id)
+        if existing is None:
+            raise entity_missing()
+        for key, value in entity.items():
+            if key == "items":
+                existing["items"] = [_order_item(state, entity_id, i, existing.get("created_at", now_text()))
+                                     for i in value]
+                sync_assignment_items(existing)
+            elif key not in ("entity_id",):
+                existing[key] = value
+        touch(existing)
+        return existing, False
+    order_id = state.counters.next("order")
+    stamp = now_text()
+    order = dict(entity)
+    order["entity_id"] = order_id
+    increment = str(order.get("increment_id") or f"{order_id:09d}")
+    if increment in state.order_ids_by_increment:
+        raise MagentoError('Unique constraint violation found', status=400)
+    order["increment_id"] = increment
+    order.setdefault("state", "new")
+    order.setdefault("status", state.statuses.get(order["state"], ["pending"])[0])
+    order.setdefault("store_id", DEFAULT_STORE_ID)
+    order.setdefault("created_at", stamp)
+    order["updated_at"] = stamp
+    order.setdefault("status_histories", [])
+    order["items"] = [_order_item(state, order_id, i, stamp) for i in entity.get("items", [])]
+    if isinstance(order.get("billing_address"), dict):
+        billing = dict(order["billing_address"])
+        billing.setdefault("entity_id", state.counters.next("order_address"))
+        billing["parent_id"] = order_id
+        order["billing_address"] = billing
+        order["billing_address_id"] = billing["entity_id"]
+    if isinstance(order.get("payment"), dict):
+        payment = dict(order["payment"])
+        payment["entity_id"] = order_id
+        payment["parent_id"] = order_id
+        payment.setdefault("account_status", None)
+        payment.setdefault("additional_information", [])
+        payment.setdefault("cc_last4", None)
+        order["payment"] = payment
+    for assignment in (order.get("extension_attributes") or {}).get("shipping_assignments", []) or []:
+        shipping = assignment.get("shipping") or {}
+        if isinstance(shipping.get("address"), dict):
+            shipping["address"] = {**shipping["address"], "parent_id": order_id}
+            shipping["address"].setdefault("entity_id", state.counters.next("order_address"))
+    if order.get("extension_attributes", {}).get("shipping_assignments"):
+        sync_assignment_items(order)
+    store_order(state, order)
+    return order, True
+
+
+def _order_item(state: MagentoState, order_id: int, item: dict[str, Any], stamp: str) -> dict[str, Any]:
+    out = dict(item)
+    out.setdefault("item_id", state.counters.next("order_item"))
+    out["order_id"] = order_id
+    for key in ("qty_invoiced", "qty_shipped", "qty_refunded", "qty_canceled"):
+        out.setdefault(key, 0)
+    out.setdefault("created_at", stamp)
+    out["updated_at"] = stamp
+    return out
+
+
+# -- guards -----------------------------------------------------------------------------------------
+
+
+def qty_to_invoice(item: dict[str, Any]) -> float:
+    return max(0.0, float(item.get("qty_ordered") or 0) - float(item.get("qty_invoiced") or 0)
+               - float(item.get("qty_canceled") or 0))
+
+
+def qty_to_ship(item: dict[str, Any]) -> float:
+    return max(0.0, float(item.get("qty_ordered") or 0) - float(item.get("qty_shipped") or 0)
+               - float(item.get("qty_refunded") or 0) - float(item.get("qty_canceled") or 0))
+
+
+def qty_to_refund(item: dict[str, Any]) -> float:
+    return max(0.0, float(item.get("qty_invoiced") or 0) - float(item.get("qty_refunded") or 0))
+
+
+def can_unhold(order: dict[str, Any]) -> bool:
+    return order.get("state") == "holded"
+
+
+def can_hold(order: dict[str, Any]) -> bool:
+    return order.get("state") not in ("complete", "closed", "canceled", "holded", "payment_review")
+
+
+def can_cancel(order: dict[str, Any]) -> bool:
+    if order.get("state") in ("payment_review", "holded", "canceled", "complete", "closed"):
+        return False
+    return any(qty_to_invoice(i) > 0 for i in order.get("items", []))
+
+
+def can_invoice(order: dict[str, Any]) -> bool:
+    if order.get("state") in ("payment_review", "holded", "canceled", "complete", "closed"):
+        return False
+    return any(qty_to_invoice(i) > 0 for i in order.get("items", []))
+
+
+def can_ship(order: dict[str, Any]) -> bool:
+    if order.get("state") in ("payment_review", "holded", "canceled"):
+        return False
+    if order.get("is_virtual"):
+        return False
+    return any(qty_to_ship(i) > 0 for i in order.get("items", []))
+
+
+def can_creditmemo(order: dict[str, Any]) -> bool:
+    if order.get("state") in ("canceled", "closed", "holded", "payment_review"):
+        return False
+    paid = float(order.get("total_paid") or 0)
+    refunded = float(order.get("total_refunded") or 0)
+    return money(paid - refunded) > 0
+
+
+# -- status changes ---------------------------------------------------------------------------------
+
+
+def add_comment(state: MagentoState, order: dict[str, Any], history: dict[str, Any]) -> dict[str, Any]:
+    status = history.get("status")
+    if status:
+        allowed = state.statuses.get(order["state"], [])
+        if status not in allowed:
+            raise MagentoError(
+                'Unable to add comment: The status "%1" is not part of the order status history.', [status]
+            )
+        order["status"] = status
+    entry = {
+        "comment": history.get("comment", ""),
+        "created_at": now_text(),
+        "entity_id": state.counters.next("status_history"),
+        "entity_name": "order",
+        "is_customer_notified": int(bool(history.get("is_customer_notified") or 0)),
+        "is_visible_on_front": int(bool(history.get("is_visible_on_front") or 0)),
+        "parent_id": order["entity_id"],
+        "status": order["status"],
+    }
+    order.setdefault("status_histories", []).insert(0, entry)
+    touch(order)
+    return entry
+
+
+def hold(state: MagentoState, order: dict[str, Any]) -> None:
+    if not can_hold(order):
+        raise MagentoError("A hold action is not available.")
+    order["hold_before_state"] = order["state"]
+    order["hold_before_status"] = order["status"]
+    order["state"] = "holded"
+    order["status"] = state.statuses["holded"][0]
+    touch(order)
+
+
+def unhold(order: dict[str, Any]) -> None:
+    if not can_unhold(order):
+        raise MagentoError("You cannot remove the hold.")
+    order["state"] = order.pop("hold_before_state", None) or "new"
+    order["status"] = order.pop("hold_before_status", None) or "pending"
+    touch(order)
+
+
+def cancel(state: MagentoState, order: dict[str, Any]) -> bool:
+    """Cancel what is not invoiced; False (not an error) when the guard says no, as Magento does."""
+    if not can_cancel(order):
+        return False
+    subtotal = tax = discount = 0.0
+    for item in order.get("items", []):
+        qty = qty_to_invoice(item)
+        if qty <= 0:
+            continue
+        ordered = float(item.get("qty_ordered") or 0) or 1.0
+        share = qty / ordered
+        item["qty_canceled"] = float(item.get("qty_canceled") or 0) + qty
+        item["tax_canceled"] = money(float(item.get("tax_amount") or 0) * share)
+        subtotal += float(item.get("row_total") or 0) * share
+        tax += float(item.get("tax_amount") or 0) * share
+        discount += float(item.get("discount_amount") or 0) * share
+        release = min(qty, state.reservations.get(item["sku"], 0.0))
+        if release:
+            state.reservations[item["sku"]] = state.reservations.get(item["sku"], 0.0) - release
+    shipping = float(order.get("shipping_amount") or 0) - float(order.get("shipping_invoiced") or 0)
+    total = money(subtotal - discount + tax + shipping)
+    for prefix in ("", "base_"):
+        order[f"{prefix}subtotal_canceled"] = money(subtotal)
+        order[f"{prefix}tax_canceled"] = money(tax)
+        order[f"{prefix}discount_canceled"] = money(discount)
+        order[f"{prefix}shipping_canceled"] = money(shipping)
+        order[f"{prefix}total_canceled"] = total
+    order["state"] = "canceled"
+    order["status"] = state.statuses["canceled"][0]
+    sync_assignment_items(order)
+    touch(order)
+    return True
+
+
+def recount_reservations(state: MagentoState) -> None:
+    """Reserved quantity per SKU: what open orders still have to ship (MSI reservations)."""
+    reserved: dict[str, float] = {}
+    for order in state.orders.values():
+        if order.get("state") in ("canceled", "closed", "complete"):
+            continue
+        for item in order.get("items", []):
+            qty = qty_to_ship(item)
+            if qty > 0:
+                reserved[item["sku"]] = reserved.get(item["sku"], 0.0) + qty
+    state.reservations = reserved
