@@ -1,0 +1,39 @@
+<?php
+declare(strict_types=1);
+
+namespace Tillbridge\Connector\Cron;
+
+use Magento\Framework\Lock\LockManagerInterface;
+use Psr\Log\LoggerInterface;
+use Tillbridge\Connector\Model\Outbox\Sender;
+
+/**
+ * Every minute: send due outbox rows. A lock keeps a slow run and the next one from sending the
+ * same rows twice.
+ */
+class SendOutbox
+{
+    private const LOCK = 'tillbridge_connector_outbox_send';
+
+    public function __construct(
+        private readonly Sender $sender,
+        private readonly LockManagerInterface $locks,
+        private readonly LoggerInterface $logger
+    ) {
+    }
+
+    public function execute(): void
+    {
+        if (!$this->locks->lock(self::LOCK, 0)) {
+            return;
+        }
+        try {
+            $report = $this->sender->sendDue();
+            if ($report->sent + $report->retrying + $report->failed > 0) {
+                $this->logger->info('Tillbridge outbox: ' . $report);
+            }
+        } finally {
+            $this->locks->unlock(self::LOCK);
+        }
+    }
+}

@@ -1,0 +1,162 @@
+<?php
+declare(strict_types=1);
+
+namespace Tillbridge\Connector\Model\GiftCard;
+
+use Magento\Framework\DB\Adapter\DuplicateException;
+use Magento\Framework\Exception\InputException;
+use Magento\Framework\Exception\NoSuchEntityException;
+use Magento\Framework\Module\Manager as ModuleManager;
+use Magento\Framework\Webapi\Exception as WebapiException;
+use Tillbridge\Connector\Api\Data\GiftCardAccountInterface;
+use Tillbridge\Connector\Api\Data\GiftCardAdjustmentInterface;
+use Tillbridge\Connector\Api\Data\GiftCardInterface;
+use Tillbridge\Connector\Api\GiftCardAccountManagementInterface;
+use Tillbridge\Connector\Model\Clock;
+
+/**
+ * The /V1/tillbridge/giftcards routes. Errors map to HTTP as the webapi does: NoSuchEntity 404,
+ * InputException 400; conflicts answer 409 and a store without Adobe Commerce's gift cards 501.
+ */
+class AccountManagement implements GiftCardAccountManagementInterface
+{
+    public const GIFT_CARD_MODULE = 'Magento_GiftCardAccount';
+    public const MAX_CODE_LENGTH = 255;
+    public const MAX_KEY_LENGTH = 128;
+    private const HTTP_CONFLICT = 409;
+    private const HTTP_NOT_IMPLEMENTED = 501;
+    private const EPSILON = 0.00005;
+
+    public function __construct(
+        private readonly ModuleManager $moduleManager,
+        private readonly AccountStoreInterface $store,
+        private readonly AdjustmentLog $log,
+        private readonly Clock $clock
+    ) {
+    }
+
+    public function get(string $code): GiftCardAccountInterface
+    {
+        $this->requireGiftCards();
+        return $this->existing($this->validCode($code));
+    }
+
+    public function create(GiftCardInterface $giftcard): GiftCardAccountInterface
+    {
+        $this->requireGiftCards();
+        $code = $this->validCode($giftcard->getCode());
+        $balance = $giftcard->getBalance();
+        if (!is_finite($balance) || $balance < 0) {
+            throw new InputException(__('"balance" must be zero or more, got %1.', $balance));
+        }
+        $currency = $giftcard->getCurrency();
+        if ($currency !== null && !preg_match('/^[A-Z]{3}$/', $currency)) {
+            throw new InputException(__('"currency" must be a 3-letter ISO 4217 code such as USD, got "%1".', $currency));
+        }
+        if ($this->store->find($code) !== null) {
+            throw new WebapiException(
+                __('Gift card "%1" already exists; change its balance with POST /V1/tillbridge/giftcards/%1/adjustments.', $code),
+                0,
+                self::HTTP_CONFLICT
+            );
+        }
+        return $this->store->create($code, round($balance, 4), $currency);
+    }
+
+    public function adjust(string $code, GiftCardAdjustmentInterface $adjustment): GiftCardAccountInterface
+    {
+        $this->requireGiftCards();
+        $code = $this->validCode($code);
+        $amount = round($adjustment->getAmount(), 4);
+        if (!is_finite($amount) || abs($amount) < self::EPSILON) {
+            throw new InputException(__('"amount" must be a non-zero number: positive adds to the balance, negative takes from it.'));
+        }
+        $key = trim($adjustment->getIdempotencyKey());
+        if ($key === '' || strlen($key) > self::MAX_KEY_LENGTH) {
+            throw new InputException(__('"idempotency_key" is required (1 to %1 characters) so a retried request is applied once.', self::MAX_KEY_LENGTH));
+        }
+        $reason = $adjustment->getReason();
+        $reason = $reason === null || trim($reason) === '' ? null : mb_substr(trim($reason), 0, 255);
+
+        $previous = $this->log->find($key);
+        if ($previous !== null) {
+            return $this->replay($key, $previous, $code, $amount);
+        }
+        $account = $this->existing($code);
+        if ($account->getBalance() + $amount < -self::EPSILON) {
+            throw new InputException(__(
+                'Gift card "%1" has a balance of %2; an adjustment of %3 would take it below zero.',
+                $code,
+                $account->getBalance(),
+                $amount
+            ));
+        }
+        try {
+            return $this->log->transaction(function () use ($key, $code, $amount, $reason): GiftCardAccountInterface {
+                $this->log->claim($key, $code, $amount, $reason, $this->clock->format($this->clock->now()));
+                $updated = $this->store->addToBalance($code, $amount);
+                $this->log->setBalanceAfter($key, $updated->getBalance());
+                return $updated;
+            });
+        } catch (DuplicateException) {
+            // A concurrent request with the same key won; answer as its replay.
+            $previous = $this->log->find($key);
+            if ($previous === null) {
+                throw new WebapiException(__('Idempotency key "%1" is in use by a request still running; retry.', $key), 0, self::HTTP_CONFLICT);
+            }
+            return $this->replay($key, $previous, $code, $amount);
+        }
+    }
+
+    /**
+     * @param array{code: string, amount: float, balance_after: float, created_at: string} $previous
+     */
+    private function replay(string $key, array $previous, string $code, float $amount): GiftCardAccountInterface
+    {
+        if ($previous['code'] !== $code || abs($previous['amount'] - $amount) > self::EPSILON) {
+            throw new WebapiException(
+                __(
+                    'Idempotency key "%1" was already used for an adjustment of %2 on gift card "%3"; use a new key for a different adjustment.',
+                    $key,
+                    $previous['amount'],
+                    $previous['code']
+                ),
+                0,
+                self::HTTP_CONFLICT
+            );
+        }
+        return $this->existing($code);
+    }
+
+    private function existing(string $code): GiftCardAccountInterface
+    {
+        $account = $this->store->find($code);
+        if ($account === null) {
+            throw new NoSuchEntityException(__('Gift card "%1" does not exist.', $code));
+        }
+        return $account;
+    }
+
+    private function validCode(string $code): string
+    {
+        $code = trim($code);
+        if ($code === '' || strlen($code) > self::MAX_CODE_LENGTH) {
+            throw new InputException(__('"code" is required (1 to %1 characters).', self::MAX_CODE_LENGTH));
+        }
+        return $code;
+    }
+
+    private function requireGiftCards(): void
+    {
+        if (!$this->moduleManager->isEnabled(self::GIFT_CARD_MODULE)) {
+            throw new WebapiException(
+                __(
+                    'Gift card accounts need Adobe Commerce: the %1 module is not installed or not enabled in this store, so Tillbridge cannot read or change gift card balances here.',
+                    self::GIFT_CARD_MODULE
+                ),
+                0,
+                self::HTTP_NOT_IMPLEMENTED
+            );
+        }
+    }
+}

@@ -1,0 +1,9 @@
+<?php
+declare(strict_types=1);
+
+// Test double: the event carried by an Observer.
+namespace Magento\Framework;
+
+class Event extends DataObject
+{
+}
