@@ -134,10 +134,10 @@ def main() -> None:
                                                      headers=headers, timeout=10).json()["results"]
                          if loc["public_id"] == "WH")
         customer = requests.get(f"{api}/customers", headers=headers, timeout=10).json()["results"][0]
-        items = [i["id"] for i in requests.get(f"{api}/items", params={"per_page": 500, "_only[]": "id"},
-                                               headers=headers, timeout=10).json()["results"]]
-        skus = [i["public_id"] for i in requests.get(f"{api}/items", params={"per_page": 500, "_only[]": "public_id"},
-                                                     headers=headers, timeout=10).json()["results"]]
+        catalog = requests.get(f"{api}/items", params=[("per_page", "500"), ("_only[]", "id"), ("_only[]", "public_id")],
+                               headers=headers, timeout=10).json()["results"]
+        items = [i["id"] for i in catalog]
+        skus = [i["public_id"] for i in catalog]
 
         def get_item(session: requests.Session, rng: random.Random) -> int:
             return session.get(f"{api}/items/{rng.choice(items)}", timeout=10).status_code

@@ -10,7 +10,13 @@ import requests
 
 from service.connectors.heartland.client import HeartlandClient, api_root, normalise_webhook_payload
 from service.connectors.http import Exchange
-from service.engine.errors import AuthError, DataError, NotFoundInTargetError, RateLimitedError
+from service.engine.errors import (
+    AuthError,
+    DataError,
+    NotFoundInTargetError,
+    RateLimitedError,
+    RetryableError,
+)
 from service.sandbox.heartland.app import create_app
 from service.sandbox.seed import generate
 from service.sandbox.server import RunningSandbox, start_in_thread
@@ -244,3 +250,42 @@ def test_webhooks_register_and_payloads_normalise(client: HeartlandClient) -> No
     assert hook["id"] not in [w["id"] for w in client.webhooks()]
     assert normalise_webhook_payload({"id": 1, "active?": True, "completed?": False}) == {
         "id": 1, "active": True, "completed": False}
+
+
+def test_outages_and_dropped_connections_are_retryable(client: HeartlandClient, sandbox: RunningSandbox) -> None:
+    faults = f"{sandbox.url}/__sandbox/faults"
+    try:
+        requests.post(faults, json={"outage_seconds": 30}, timeout=10)
+        with pytest.raises(RetryableError) as outage:
+            client.create_customer({"first_name": "Out", "last_name": "Age"})
+        assert outage.value.status == 503
+        requests.post(faults, json={"reset_rate": 1.0}, timeout=10)
+        with pytest.raises(RetryableError) as dropped:
+            client.create_customer({"first_name": "Re", "last_name": "Set"})
+        assert dropped.value.status is None
+    finally:
+        requests.post(faults, json={}, timeout=10)
+    assert client.locations()
+
+
+def test_tickets_returns_and_invoices_read_back(client: HeartlandClient, context: dict[str, int]) -> None:
+    store = next(loc for loc in client.locations() if loc["public_id"] == "DT")
+    item = client.find_item_by_public_id(generate("demo").products[50].sku)
+    assert item is not None
+    ticket = client.create_ticket({"station_id": store["stations"][0]["id"],
+                                   "item_lines": [{"item_id": item["id"], "qty": 2}]})
+    done = client.complete_ticket(ticket["id"])
+    assert done["status"] == "complete" and done["completed_at"]
+    back = client.create_ticket({"type": "Return", "station_id": store["stations"][0]["id"], "status": "complete",
+                                 "parent_transaction_id": ticket["id"],
+                                 "item_lines": [{"item_id": item["id"], "qty": -1}]})
+    assert [r["id"] for r in client.returns_for(ticket["id"])] == [back["id"]]
+    assert [line["qty"] for line in client.ticket_lines(back["id"])] == [-1]
+    assert client.ticket(ticket["id"])["lines"][0]["item_id"] == item["id"]
+    recent = [t["id"] for t in client.iterate_tickets(completed_since=done["completed_at"], ticket_type="Return")]
+    assert back["id"] in recent and ticket["id"] not in recent
+    seeded_invoices = list(client.iterate_invoices(completed_since="2026-01-01T00:00:00Z"))
+    assert len(seeded_invoices) >= 20 and all(i["status"] == "complete" for i in seeded_invoices)
+    first = seeded_invoices[0]
+    assert client.invoices_for_order(first["order_id"])[0]["id"] == first["id"]
+    assert client.invoice_lines(first["id"])

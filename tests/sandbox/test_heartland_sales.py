@@ -157,6 +157,18 @@ def test_status_rules(api: Api, shop: dict[str, Any]) -> None:
     assert api.put(f"sales/orders/{order['id']}", {"status": "open"}).status_code == 422
 
 
+def test_invoices_of_a_cancelled_order_do_not_complete(api: Api, shop: dict[str, Any]) -> None:
+    item, wh = shop["items"][8], shop["wh"]["id"]
+    start = api.stock(item["id"], wh)
+    order = _order(api, shop, [{"item_id": item["id"], "qty": 2}], status="open")
+    invoice = api.created("sales/invoices", {"order_id": order["id"], "station_id": shop["station"],
+                                             "source_location_id": wh})
+    api.put(f"sales/orders/{order['id']}", {"status": "cancelled"})
+    refused = api.put(f"sales/invoices/{invoice['id']}", {"status": "complete"})
+    assert refused.status_code == 422 and "cancelled" in refused.json()["details"]["status"][0]
+    assert api.stock(item["id"], wh) == start
+
+
 def test_lines_of_an_open_order_recommit(api: Api, shop: dict[str, Any]) -> None:
     item, wh, dt = shop["items"][2], shop["wh"]["id"], shop["dt"]["id"]
     order = _order(api, shop, [{"item_id": item["id"], "qty": 2}], status="open")

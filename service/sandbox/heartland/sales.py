@@ -392,6 +392,9 @@ def update_invoice(state: State, invoice: Record, body: Any) -> Record:
             check.add("status", f"cannot change from {invoice['status']} to {status}")
         elif status == "complete" and not state.invoice_lines.where("invoice_id", invoice["id"]):
             check.add("status", "an invoice needs at least one line to complete")
+        elif status == "complete" and state.orders.records[invoice["order_id"]]["status"] != "open":
+            order_status = state.orders.records[invoice["order_id"]]["status"]
+            check.add("status", f"order {invoice['order_id']} is {order_status}; only invoices of open orders complete")
     custom = custom_values(body)
     check_custom_values(state, check, "sales.transaction", custom, state.invoices, invoice)
     check.done()
