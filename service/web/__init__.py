@@ -1,9 +1,54 @@
-"""Web pages for integrators, the risk team and operators."""
+"""Web pages for integrators, the risk team and operators.
+
+Later page areas (mappings, reviews) add a module here with a blueprint named ``bp``, list it in
+``PAGE_MODULES`` and its entry page in ``NAVIGATION``; they protect their views with
+``service.web.auth.require_role`` and render templates that extend ``layout.html`` (every form
+includes ``{{ csrf_field() }}``). See service/web/README.md.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+from importlib import import_module
+from typing import Any
+
+from flask import Flask, jsonify, render_template
+from werkzeug.exceptions import HTTPException
+
+from service.web.auth import init_auth, wants_json
+from service.web.csrf import init_csrf
+from service.web.format import init_format
+
+PAGE_MODULES = ("dashboard", "items", "deadletters")
+# (label, endpoint), in the order the navigation shows them.
+NAVIGATION = (
+    ("Dashboard", "dashboard.index"),
+    ("Items", "items.index"),
+    ("Dead letters", "dead_letters.index"),
+)
 
 
 def init_app(app: Flask) -> None:
     """Register login, pages and API-token authentication on the app."""
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    init_auth(app)
+    init_csrf(app)
+    init_format(app)
+    for name in PAGE_MODULES:
+        app.register_blueprint(import_module(f"service.web.{name}").bp)
+
+    @app.context_processor
+    def _layout() -> dict[str, Any]:
+        return {"navigation": NAVIGATION}
+
+    for code in (400, 403, 404, 405):
+        app.register_error_handler(code, _http_error)
+
+
+def _http_error(exc: HTTPException) -> Any:
+    code = exc.code or 500
+    if wants_json():
+        response = jsonify({"error": exc.name.lower().replace(" ", "_"), "message": exc.description})
+        response.status_code = code
+        return response
+    return render_template("error.html", title=exc.name, message=exc.description), code

@@ -1,0 +1,97 @@
+"""``tillbridge users …`` and ``tillbridge tokens …``: people and machines that use the web service."""
+
+from __future__ import annotations
+
+import click
+
+from service.store.db import Store
+from service.store.users import (
+    ROLES,
+    UserError,
+    create_token,
+    create_user,
+    list_tokens,
+    list_users,
+    revoke_token,
+)
+
+
+def _store() -> Store:
+    from service.app import create_app
+
+    store: Store = create_app().extensions["tillbridge"].store
+    return store
+
+
+@click.group()
+def users() -> None:
+    """Users of the web pages, with their roles."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(ROLES),
+              help="integrator (mappings), risk (reviews), operator (monitor, dead letters), admin (all).")
+@click.option("--password", default=None,
+              help="The password (at least 8 characters). Asked for when left out, which keeps it out of "
+                   "the shell history.")
+def users_create(username: str, role: str, password: str | None) -> None:
+    """Add a user who can sign in to the web pages."""
+    if password is None:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        account = create_user(_store(), username, password, role)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {account.username} created with role {account.role}")
+
+
+@users.command("list")
+def users_list() -> None:
+    """Every user and their role."""
+    accounts = list_users(_store())
+    if not accounts:
+        click.echo("no users: add one with `tillbridge users create NAME --role admin`")
+    for account in accounts:
+        click.echo(f"{account.username:<32} {account.role}")
+
+
+@click.group()
+def tokens() -> None:
+    """API tokens for machine access (sent as `Authorization: Bearer <token>`)."""
+
+
+@tokens.command("create")
+@click.argument("username")
+@click.option("--name", required=True, help="What uses the token, e.g. 'monitoring'.")
+def tokens_create(username: str, name: str) -> None:
+    """A new API token acting as USERNAME (with that user's role). Shown once: keep it safe."""
+    try:
+        info, token = create_token(_store(), username, name)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"token {info.id} ({info.name}) for {info.username}; it is shown only this once:", err=True)
+    click.echo(token)
+
+
+@tokens.command("list")
+@click.option("--user", "username", default=None, help="Only this user's tokens.")
+def tokens_list(username: str | None) -> None:
+    """Tokens by id, user and name (the tokens themselves are not kept)."""
+    rows = list_tokens(_store(), username)
+    if not rows:
+        click.echo("no API tokens")
+    for t in rows:
+        used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never used"
+        click.echo(f"{t.id:>5}  {t.username:<24} {t.name:<24} created {t.created_at:%Y-%m-%d %H:%M}  {used}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token by its id (from `tillbridge tokens list`); it stops working at once."""
+    try:
+        revoke_token(_store(), token_id)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"token {token_id} revoked")

@@ -1,0 +1,70 @@
+"""The dashboard: how much is where, per flow; the destinations' breakers; what is waiting or dead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, render_template
+from sqlalchemy import func, select
+
+from service.runtime import Runtime
+from service.store.items import STATES
+from service.store.tables import DeadLetter, SyncItem
+from service.web.auth import require_role, wants_json
+
+bp = Blueprint("dashboard", __name__)
+
+DESTINATIONS = ("heartland", "magento")
+PENDING_STATES = ("received", "processing")
+
+
+@dataclass
+class Overview:
+    counts: dict[str, dict[str, int]]  # flow → state → count
+    totals: dict[str, int]  # state → count over every flow
+    oldest_pending: datetime | None
+    open_dead_letters: int
+    breakers: list[dict[str, Any]] = field(default_factory=list)
+
+    def oldest_pending_seconds(self, now: datetime | None = None) -> float | None:
+        if self.oldest_pending is None:
+            return None
+        return ((now or datetime.now(UTC)) - self.oldest_pending).total_seconds()
+
+
+def overview(runtime: Runtime) -> Overview:
+    with runtime.store.session() as s:
+        rows = s.execute(select(SyncItem.flow, SyncItem.state, func.count())
+                         .group_by(SyncItem.flow, SyncItem.state))
+        counts: dict[str, dict[str, int]] = {}
+        totals = dict.fromkeys(STATES, 0)
+        for flow, state, n in rows:
+            counts.setdefault(flow, dict.fromkeys(STATES, 0))[state] = int(n)
+            totals[state] = totals.get(state, 0) + int(n)
+        oldest = s.scalar(select(func.min(SyncItem.created_at)).where(SyncItem.state.in_(PENDING_STATES)))
+        dead = s.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.resolved_at.is_(None)))
+    if isinstance(oldest, datetime) and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)  # func.min bypasses the column type on SQLite
+    elif isinstance(oldest, str):
+        oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
+    breakers = [runtime.breaker(d).state() for d in DESTINATIONS]
+    return Overview(counts=dict(sorted(counts.items())), totals=totals, oldest_pending=oldest,
+                    open_dead_letters=int(dead or 0), breakers=breakers)
+
+
+@bp.get("/")
+@require_role()
+def index() -> Any:
+    runtime: Runtime = current_app.extensions["tillbridge"]
+    view = overview(runtime)
+    if wants_json():
+        return jsonify({
+            "counts": view.counts,
+            "totals": view.totals,
+            "oldest_pending_seconds": view.oldest_pending_seconds(),
+            "open_dead_letters": view.open_dead_letters,
+            "breakers": view.breakers,
+        })
+    return render_template("dashboard.html", view=view, states=STATES, now=datetime.now(UTC))

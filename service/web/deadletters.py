@@ -1,0 +1,177 @@
+"""Dead letters: see what gave up and why, then retry (as-is or edited), resolve with a note, or
+retry in bulk by filter. Every action goes through service.engine.deadletters with who did it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from service.engine import deadletters
+from service.engine.deadletters import DeadLetterError, DeadLetterFilter
+from service.engine.errors import FailureClass
+from service.runtime import Runtime
+from service.store.tables import DeadLetter
+from service.web.auth import actor, require_role, wants_json
+from service.web.paging import Page, page_number
+
+bp = Blueprint("dead_letters", __name__)
+
+PAGE_SIZE = 50
+VIEW_ROLES = ("integrator", "risk", "operator")
+ACT_ROLES = ("operator",)  # and admin, who passes every check
+
+
+def _runtime() -> Runtime:
+    runtime: Runtime = current_app.extensions["tillbridge"]
+    return runtime
+
+
+def _filter_from(values: Any) -> DeadLetterFilter:
+    return DeadLetterFilter(
+        flow=values.get("flow") or None,
+        failure_class=values.get("class") or None,
+        open_only=values.get("status", "open") != "all",
+        text=(values.get("q") or "").strip() or None,
+    )
+
+
+def _flows(runtime: Runtime) -> list[str]:
+    with runtime.store.session() as s:
+        return sorted(f for f in s.scalars(select(DeadLetter.flow).distinct()) if f)
+
+
+def letter_dict(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "id": letter.id,
+        "item_id": letter.item_id,
+        "flow": letter.flow,
+        "class": letter.failure_class,
+        "error": letter.error,
+        "attempts": letter.attempts,
+        "created_at": letter.created_at.isoformat() if letter.created_at else None,
+        "resolution": letter.resolution or "open",
+        "resolved_by": letter.resolved_by,
+        "note": letter.note,
+    }
+
+
+def parse_payload(text: str) -> dict[str, Any]:
+    """The edited payload: a JSON object, or a DeadLetterError that says where it is wrong."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DeadLetterError(f"the payload is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                              f"column {exc.colno}") from None
+    if not isinstance(value, dict):
+        raise DeadLetterError(f"the payload must be a JSON object ({{…}}), not a {type(value).__name__}")
+    return value
+
+
+@bp.get("/dead-letters")
+@require_role(*VIEW_ROLES)
+def index() -> Any:
+    runtime = _runtime()
+    f = _filter_from(request.args)
+    number = page_number(request.args.get("page"))
+    rows = deadletters.query(runtime.store, f, limit=number * PAGE_SIZE + 1)
+    start = (number - 1) * PAGE_SIZE
+    page = Page(rows=rows[start:start + PAGE_SIZE], number=number, has_next=len(rows) > start + PAGE_SIZE)
+    if wants_json():
+        return jsonify({"dead_letters": [letter_dict(d) for d in page.rows], "page": page.number,
+                        "has_next": page.has_next})
+    filters = {"flow": f.flow or "", "class": f.failure_class or "", "q": f.text or "",
+               "status": "open" if f.open_only else "all"}
+    return render_template("dead_letters.html", page=page, filters=filters, flows=_flows(runtime),
+                           classes=[c.value for c in FailureClass])
+
+
+def _show(letter: DeadLetter, *, payload_text: str | None = None, error: str | None = None,
+          note: str = "", status: int = 200) -> Any:
+    text = payload_text if payload_text is not None else json.dumps(letter.payload, indent=2, ensure_ascii=False)
+    return render_template("dead_letter.html", letter=letter, payload_text=text, error=error, note=note), status
+
+
+@bp.get("/dead-letters/<int:letter_id>")
+@require_role(*VIEW_ROLES)
+def show(letter_id: int) -> Any:
+    letter = deadletters.get(_runtime().store, letter_id)
+    if letter is None:
+        abort(404, description=f"There is no dead letter {letter_id}.")
+    if wants_json():
+        return jsonify({**letter_dict(letter), "payload": letter.payload})
+    return _show(letter)
+
+
+def _failed(letter_id: int, message: str, **form: Any) -> Any:
+    if wants_json():
+        response = jsonify({"error": "not_done", "message": message})
+        response.status_code = 400
+        return response
+    letter = deadletters.get(_runtime().store, letter_id)
+    if letter is None:
+        abort(404, description=f"There is no dead letter {letter_id}.")
+    return _show(letter, error=message, status=400, **form)
+
+
+@bp.post("/dead-letters/<int:letter_id>/retry")
+@require_role(*ACT_ROLES)
+def retry(letter_id: int) -> Any:
+    runtime = _runtime()
+    body = request.get_json(silent=True) if request.is_json else None
+    payload: dict[str, Any] | None = None
+    payload_text: str | None = None
+    try:
+        if body is not None and isinstance(body.get("payload"), dict):
+            payload = body["payload"]
+        elif request.form.get("edited"):
+            payload_text = request.form.get("payload", "")
+            payload = parse_payload(payload_text)
+        item_id = deadletters.retry(runtime.store, letter_id, actor=actor(), payload=payload)
+    except DeadLetterError as exc:
+        return _failed(letter_id, str(exc), payload_text=payload_text)
+    runtime.enqueue([item_id])
+    how = "with the edited payload" if payload is not None else "as-is"
+    if wants_json():
+        return jsonify({"retried": [item_id], "payload_edited": payload is not None})
+    flash(f"Dead letter {letter_id} retried {how}: item {item_id} is queued again.", "ok")
+    return redirect(url_for("items.show", item_id=item_id))
+
+
+@bp.post("/dead-letters/<int:letter_id>/resolve")
+@require_role(*ACT_ROLES)
+def resolve(letter_id: int) -> Any:
+    body = request.get_json(silent=True) if request.is_json else None
+    note = str((body or request.form).get("note", "") or "")
+    try:
+        deadletters.resolve(_runtime().store, letter_id, actor=actor(), note=note)
+    except DeadLetterError as exc:
+        return _failed(letter_id, str(exc), note=note)
+    if wants_json():
+        return jsonify({"resolved": letter_id})
+    flash(f"Dead letter {letter_id} resolved.", "ok")
+    return redirect(url_for("dead_letters.index"))
+
+
+@bp.post("/dead-letters/retry-matching")
+@require_role(*ACT_ROLES)
+def retry_matching() -> Any:
+    runtime = _runtime()
+    body = request.get_json(silent=True) if request.is_json else None
+    f = _filter_from(body or request.form)
+    f.open_only = True  # only open ones can be retried
+    try:
+        ids = deadletters.retry_matching(runtime.store, f, actor=actor())
+    except DeadLetterError as exc:
+        if wants_json():
+            return jsonify({"error": "not_done", "message": str(exc)}), 400
+        flash(f"Bulk retry stopped: {exc}", "error")
+        return redirect(url_for("dead_letters.index"))
+    runtime.enqueue(ids)
+    if wants_json():
+        return jsonify({"retried": ids})
+    flash(f"Retried {len(ids)} dead letter(s); their items are queued again.", "ok")
+    args = {k: v for k, v in {"flow": f.flow, "class": f.failure_class, "q": f.text}.items() if v}
+    return redirect(url_for("dead_letters.index", **args))

@@ -1,0 +1,44 @@
+// Small helpers for the Tillbridge pages: JSON payload checks before submit, and confirmations.
+(function () {
+  "use strict";
+
+  function checkJson(textarea) {
+    var box = textarea.form.querySelector(".json-error");
+    var message = "";
+    try {
+      var value = JSON.parse(textarea.value);
+      if (value === null || typeof value !== "object" || Array.isArray(value)) {
+        message = "The payload must be a JSON object ({…}).";
+      }
+    } catch (err) {
+      message = "The payload is not valid JSON: " + err.message;
+    }
+    textarea.classList.toggle("invalid", message !== "");
+    textarea.setAttribute("aria-invalid", message !== "" ? "true" : "false");
+    if (box) {
+      box.textContent = message;
+      box.hidden = message === "";
+    }
+    return message === "";
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("textarea[data-json]").forEach(function (textarea) {
+      textarea.addEventListener("input", function () { checkJson(textarea); });
+      textarea.form.addEventListener("submit", function (event) {
+        if (!checkJson(textarea)) {
+          event.preventDefault();
+          textarea.focus();
+        }
+      });
+    });
+
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) {
+          event.preventDefault();
+        }
+      });
+    });
+  });
+})();

