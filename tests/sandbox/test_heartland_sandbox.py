@@ -324,3 +324,15 @@ def test_throttle_answers_429_with_retry_after(sandbox: RunningSandbox) -> None:
 def test_settings(api: Api) -> None:
     assert api.get("settings/company_name").json() == {"value": "Tillbridge Demo Outfitters"}
     assert api.get("settings/no.such.key").status_code == 404
+
+
+def test_bracket_lists_and_date_filters(api: Api) -> None:
+    skus = [p.sku for p in generate("demo").products[10:13]]
+    repeated = api.get("items", [("~[public_id][$in][]", s) for s in skus]).json()
+    assert sorted(r["public_id"] for r in repeated["results"]) == sorted(skus)
+    made = api.created("customers", {"first_name": "Late", "last_name": "Comer"})
+    since = api.get("customers", {"~[updated_at][$gte]": made["updated_at"].replace("+00:00", "Z")}).json()
+    assert made["id"] in [c["id"] for c in since["results"]]
+    assert api.get("customers", {"_filter": json.dumps({"updated_at": {"$lt": "2026-09-01"}})}).json()["total"] == 0
+    assert api.get("customers", {"_filter": json.dumps({"created_at": {"$lte": "2026-09-01T09:00:00+00:00"}})}
+                   ).json()["total"] == 200

@@ -28,6 +28,7 @@ EVENTS = (
     "sales_transaction_completed", "item_grid_updated", "location_updated",
 )
 MAX_LOGGED_DELIVERIES = 10_000
+IDLE_EXIT_SECONDS = 30.0
 
 
 def _check_webhook(check: Checker, webhook: Record | None) -> dict[str, Any]:
@@ -135,7 +136,8 @@ class Deliverer:
         with self.cond:
             self.stopped = True
             self.cond.notify_all()
-        for thread in self.threads:
+            threads = list(self.threads)
+        for thread in threads:
             thread.join(timeout=self.timeout + 1)
 
     def pending(self) -> int:
@@ -153,6 +155,7 @@ class Deliverer:
             thread.start()
 
     def _next(self) -> tuple[Delivery, int] | None:
+        """The next due delivery; None when stopped or idle long enough to let the thread go."""
         with self.cond:
             while not self.stopped:
                 if self.queue:
@@ -160,8 +163,11 @@ class Deliverer:
                     if wait <= 0:
                         return heapq.heappop(self.queue), self.generation
                     self.cond.wait(timeout=wait)
-                else:
-                    self.cond.wait()
+                elif not self.cond.wait(timeout=IDLE_EXIT_SECONDS) and not self.queue:
+                    # Idle threads end, so sandboxes built and dropped by tests leave none behind;
+                    # enqueue starts new ones.
+                    self.threads.remove(threading.current_thread())
+                    return None
             return None
 
     def _run(self) -> None:
