@@ -1,0 +1,195 @@
+<?php
+declare(strict_types=1);
+
+namespace Tillbridge\Connector\Test\Unit;
+
+use Magento\Framework\Exception\InputException;
+use Magento\Framework\Exception\NoSuchEntityException;
+use Magento\Framework\Module\Manager;
+use Magento\Framework\Webapi\Exception as WebapiException;
+use PHPUnit\Framework\TestCase;
+use Tillbridge\Connector\Model\GiftCard\AccountManagement;
+use Tillbridge\Connector\Model\GiftCard\Adjustment;
+use Tillbridge\Connector\Model\GiftCard\AdjustmentLog;
+use Tillbridge\Connector\Model\GiftCard\GiftCard;
+use Tillbridge\Connector\Test\Support\InMemoryAccountStore;
+use Tillbridge\Connector\Test\Support\World;
+
+final class GiftCardAccountManagementTest extends TestCase
+{
+    private World $world;
+    private InMemoryAccountStore $store;
+    private AccountManagement $api;
+
+    protected function setUp(): void
+    {
+        $this->world = new World();
+        $this->store = new InMemoryAccountStore($this->world->clock);
+        $this->api = $this->management(['Magento_GiftCardAccount']);
+    }
+
+    public function testWithoutAdobeCommerceEveryRouteAnswers501WithTheReason(): void
+    {
+        $api = $this->management([]);
+        $calls = [
+            static fn () => $api->get('GC-1'),
+            static fn () => $api->create((new GiftCard())->setCode('GC-1')->setBalance(10.0)),
+            static fn () => $api->adjust('GC-1', (new Adjustment())->setAmount(5.0)->setIdempotencyKey('k1')),
+        ];
+        foreach ($calls as $call) {
+            try {
+                $call();
+                self::fail('expected a 501');
+            } catch (WebapiException $e) {
+                self::assertSame(501, $e->getHttpCode());
+                self::assertStringContainsString('Gift card accounts need Adobe Commerce', $e->getMessage());
+                self::assertStringContainsString('Magento_GiftCardAccount', $e->getMessage());
+            }
+        }
+    }
+
+    public function testCreateThenGetReturnsTheAccount(): void
+    {
+        $created = $this->api->create((new GiftCard())->setCode(' GC-100 ')->setBalance(25.5)->setCurrency('USD'));
+        $read = $this->api->get('GC-100');
+
+        self::assertSame(['GC-100', 25.5, 'USD', 'active'], [$created->getCode(), $created->getBalance(), $created->getCurrency(), $created->getStatus()]);
+        self::assertEquals($created, $read);
+        self::assertMatchesRegularExpression('/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$/', $read->getUpdatedAt());
+    }
+
+    public function testCreatingAnExistingCodeIsAConflict(): void
+    {
+        $this->api->create((new GiftCard())->setCode('GC-1')->setBalance(10.0));
+
+        $this->expectException(WebapiException::class);
+        try {
+            $this->api->create((new GiftCard())->setCode('GC-1')->setBalance(99.0));
+        } catch (WebapiException $e) {
+            self::assertSame(409, $e->getHttpCode());
+            self::assertStringContainsString('already exists', $e->getMessage());
+            self::assertSame(10.0, $this->store->balances['GC-1']);
+            throw $e;
+        }
+    }
+
+    /** @dataProvider invalidCards */
+    public function testInvalidCardsAreRefusedWithTheFieldNamed(GiftCard $card, string $field): void
+    {
+        $this->expectException(InputException::class);
+        $this->expectExceptionMessage($field);
+
+        $this->api->create($card);
+    }
+
+    /** @return array<string, array{GiftCard, string}> */
+    public static function invalidCards(): array
+    {
+        return [
+            'empty code' => [(new GiftCard())->setCode(' ')->setBalance(1.0), '"code"'],
+            'negative balance' => [(new GiftCard())->setCode('A')->setBalance(-1.0), '"balance"'],
+            'bad currency' => [(new GiftCard())->setCode('A')->setBalance(1.0)->setCurrency('usd'), '"currency"'],
+            'other currency' => [(new GiftCard())->setCode('A')->setBalance(1.0)->setCurrency('EUR'), 'base currency USD'],
+        ];
+    }
+
+    public function testUnknownCodeIsNotFound(): void
+    {
+        $this->expectException(NoSuchEntityException::class);
+        $this->expectExceptionMessage('Gift card "NOPE" does not exist.');
+
+        $this->api->get('NOPE');
+    }
+
+    public function testAnAdjustmentIsAppliedOncePerIdempotencyKey(): void
+    {
+        $this->api->create((new GiftCard())->setCode('GC-7')->setBalance(50.0));
+        $spend = (new Adjustment())->setAmount(-20.0)->setIdempotencyKey('hl-adj-991')->setReason('POS sale 1001');
+
+        $first = $this->api->adjust('GC-7', $spend);
+        $again = $this->api->adjust('GC-7', $spend);
+        $topUp = $this->api->adjust('GC-7', (new Adjustment())->setAmount(5.25)->setIdempotencyKey('hl-adj-992'));
+
+        self::assertSame(30.0, $first->getBalance());
+        self::assertSame(30.0, $again->getBalance());
+        self::assertSame(35.25, $topUp->getBalance());
+        self::assertSame(2, $this->store->changes);
+        $logged = $this->world->db->fetchAll('SELECT idempotency_key, code, amount, reason, balance_after FROM tillbridge_giftcard_adjustment ORDER BY adjustment_id');
+        self::assertEquals([
+            ['idempotency_key' => 'hl-adj-991', 'code' => 'GC-7', 'amount' => -20, 'reason' => 'POS sale 1001', 'balance_after' => 30],
+            ['idempotency_key' => 'hl-adj-992', 'code' => 'GC-7', 'amount' => 5.25, 'reason' => null, 'balance_after' => 35.25],
+        ], $logged);
+    }
+
+    public function testReusingAKeyForADifferentAdjustmentIsAConflict(): void
+    {
+        $this->api->create((new GiftCard())->setCode('GC-7')->setBalance(50.0));
+        $this->api->adjust('GC-7', (new Adjustment())->setAmount(-20.0)->setIdempotencyKey('k'));
+
+        try {
+            $this->api->adjust('GC-7', (new Adjustment())->setAmount(-25.0)->setIdempotencyKey('k'));
+            self::fail('expected a 409');
+        } catch (WebapiException $e) {
+            self::assertSame(409, $e->getHttpCode());
+            self::assertStringContainsString('use a new key', $e->getMessage());
+        }
+        self::assertSame(30.0, $this->store->balances['GC-7']);
+    }
+
+    public function testABalanceCannotGoBelowZero(): void
+    {
+        $this->api->create((new GiftCard())->setCode('GC-7')->setBalance(10.0));
+
+        try {
+            $this->api->adjust('GC-7', (new Adjustment())->setAmount(-10.01)->setIdempotencyKey('k'));
+            self::fail('expected an InputException');
+        } catch (InputException $e) {
+            self::assertStringContainsString('below zero', $e->getMessage());
+        }
+        self::assertSame(10.0, $this->store->balances['GC-7']);
+        self::assertNull((new AdjustmentLog($this->world->resource))->find('k'), 'a refused adjustment does not use up its key');
+    }
+
+    public function testAFailedBalanceChangeReleasesTheKeySoTheRetryApplies(): void
+    {
+        $this->api->create((new GiftCard())->setCode('GC-7')->setBalance(10.0));
+        $this->store->failNextChange = new \RuntimeException('Deadlock found when trying to get lock');
+        $adjustment = (new Adjustment())->setAmount(-4.0)->setIdempotencyKey('retry-me');
+
+        try {
+            $this->api->adjust('GC-7', $adjustment);
+            self::fail('expected the database error');
+        } catch (\RuntimeException $e) {
+            self::assertStringContainsString('Deadlock', $e->getMessage());
+        }
+        $retried = $this->api->adjust('GC-7', $adjustment);
+
+        self::assertSame(6.0, $retried->getBalance());
+    }
+
+    /** @dataProvider invalidAdjustments */
+    public function testInvalidAdjustmentsAreRefused(Adjustment $adjustment, string $field): void
+    {
+        $this->api->create((new GiftCard())->setCode('GC-7')->setBalance(10.0));
+        $this->expectException(InputException::class);
+        $this->expectExceptionMessage($field);
+
+        $this->api->adjust('GC-7', $adjustment);
+    }
+
+    /** @return array<string, array{Adjustment, string}> */
+    public static function invalidAdjustments(): array
+    {
+        return [
+            'zero amount' => [(new Adjustment())->setAmount(0.0)->setIdempotencyKey('k'), '"amount"'],
+            'no key' => [(new Adjustment())->setAmount(1.0)->setIdempotencyKey('  '), '"idempotency_key"'],
+            'key too long' => [(new Adjustment())->setAmount(1.0)->setIdempotencyKey(str_repeat('k', 129)), '"idempotency_key"'],
+        ];
+    }
+
+    /** @param list<string> $modules */
+    private function management(array $modules): AccountManagement
+    {
+        return new AccountManagement(new Manager($modules), $this->store, new AdjustmentLog($this->world->resource), $this->world->clock);
+    }
+}
