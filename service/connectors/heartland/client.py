@@ -6,8 +6,9 @@ added when missing). Paths are relative to it: ``items``, ``sales/orders/100123/
 Writes are sequential per account within a process by default (``sequential_writes=True``):
 Heartland throttles parallel writes (parallel adjustment lines fail where sequential ones pass), so
 concurrent jobs queue on one lock per base URL instead of provoking errors. Reads run in parallel.
-Failed reads that are safe to repeat (network errors, 5xx, 429) are retried ``read_retries`` times,
-honouring ``Retry-After``; writes are never retried here — the engine decides, after a lookup.
+Failed reads that are safe to repeat (network errors, 5xx, 429) are retried ``read_retries`` times
+with the engine's RetryPolicy (full jitter, ``Retry-After`` as a floor) when the wait is short;
+longer waits and all writes are left to the engine, which retries a write only after a lookup.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import requests
 
 from service.connectors.http import ExchangeHook, HttpConnector
 from service.engine.errors import DestinationUnavailable, FatalError, NotFoundInTargetError, RetryableError
+from service.engine.retry import RetryPolicy
 
 Record = dict[str, Any]
 Filters = dict[str, Any] | list[dict[str, Any]] | None
@@ -37,7 +39,8 @@ DEFAULT_PER_PAGE = 20
 SCAN_PER_PAGE = 200
 MAX_IN_VALUES = 200  # values per ``$in`` query, to keep URLs well under server limits
 DEFAULT_KEY_FIELD = "tillbridge_key"
-RETRY_AFTER_CAP_SECONDS = 10.0
+MAX_READ_WAIT_SECONDS = 10.0
+READ_RETRY_POLICY = RetryPolicy(base_seconds=0.2, cap_seconds=2.0)
 
 _write_locks: dict[str, threading.Lock] = {}
 _write_locks_guard = threading.Lock()
@@ -117,11 +120,11 @@ class HeartlandClient(HttpConnector):
             except DestinationUnavailable:
                 raise  # the breaker is open: waiting here would only hold a worker
             except RetryableError as exc:
-                if attempt >= self.read_retries:
-                    raise
                 attempt += 1
-                wait = exc.retry_after if exc.retry_after is not None else 0.2 * 2 ** attempt
-                time.sleep(min(wait, RETRY_AFTER_CAP_SECONDS))
+                wait = READ_RETRY_POLICY.delay(attempt, exc.retry_after)
+                if attempt > self.read_retries or wait > MAX_READ_WAIT_SECONDS:
+                    raise  # long waits belong to the engine's schedule, not to a blocked worker
+                time.sleep(wait)
 
     def _writing(self) -> AbstractContextManager[Any]:
         return _write_lock(self.base_url) if self.sequential_writes else nullcontext()
