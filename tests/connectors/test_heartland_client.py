@@ -289,3 +289,15 @@ def test_tickets_returns_and_invoices_read_back(client: HeartlandClient, context
     first = seeded_invoices[0]
     assert client.invoices_for_order(first["order_id"])[0]["id"] == first["id"]
     assert client.invoice_lines(first["id"])
+
+
+def test_stock_changes_are_found_through_the_ledger(client: HeartlandClient, context: dict[str, int]) -> None:
+    latest = client.list("inventory/transactions", sort=["id,desc"], per_page=1).results[0]["created_at"]
+    assert client.stock_changed_item_ids("2099-01-01T00:00:00Z") == set()
+    item = client.find_item_by_public_id(generate("demo").products[60].sku)
+    assert item is not None
+    reason = client.adjustment_reasons()[0]
+    client.adjust_inventory(context["location_id"], reason["id"], [{"item_id": item["id"], "qty": 2}])
+    assert item["id"] in client.stock_changed_item_ids(latest, [context["location_id"]])
+    stores = [loc["id"] for loc in client.locations() if loc["id"] != context["location_id"]]
+    assert item["id"] not in client.stock_changed_item_ids("2026-09-01T09:00:01Z", stores)

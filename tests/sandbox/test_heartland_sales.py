@@ -318,3 +318,41 @@ def test_concurrent_orders_get_distinct_numbers_and_exact_commitments(api: Api, 
     assert len({o["id"] for o in made}) == 60 and len({o["public_id"] for o in made}) == 60
     after = api.stock(item["id"], wh)
     assert after["qty_committed"] == start["qty_committed"] + 60
+
+
+def test_concurrent_stock_moves_add_up_in_values_and_ledger(api: Api, shop: dict[str, Any]) -> None:
+    item, dt = shop["items"][9], shop["dt"]["id"]
+    reason = api.get("reason_codes/inventory_adjustment_reasons", {"per_page": "all"})["results"][0]
+    start = api.stock(item["id"], dt)
+    ledger_before = sum(t["qty"] for t in api.get("inventory/transactions", {
+        "item_id": item["id"], "location_id": dt, "per_page": 5000})["results"])
+    failures: list[str] = []
+
+    def adjust() -> None:
+        local = Api(api.base[: -len("/api")])
+        for _ in range(8):
+            response = local.post("inventory/adjustment_sets", {
+                "location_id": dt, "adjustment_reason_id": reason["id"], "status": "complete",
+                "lines": [{"item_id": item["id"], "qty": 3}]})
+            if response.status_code != 201:
+                failures.append(response.text)
+
+    def sell() -> None:
+        local = Api(api.base[: -len("/api")])
+        for _ in range(8):
+            response = local.post("sales/tickets", {"station_id": shop["pos"], "status": "complete",
+                                                    "item_lines": [{"item_id": item["id"], "qty": 1}]})
+            if response.status_code != 201:
+                failures.append(response.text)
+
+    threads = [threading.Thread(target=fn) for fn in (adjust, adjust, sell, sell)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    after = api.stock(item["id"], dt)
+    assert after["qty_on_hand"] == start["qty_on_hand"] + 2 * 8 * 3 - 2 * 8
+    ledger_after = sum(t["qty"] for t in api.get("inventory/transactions", {
+        "item_id": item["id"], "location_id": dt, "per_page": 5000})["results"])
+    assert ledger_after - ledger_before == after["qty_on_hand"] - start["qty_on_hand"]

@@ -13,6 +13,7 @@ longer waits and all writes are left to the engine, which retries a write only a
 
 from __future__ import annotations
 
+import builtins
 import json
 import threading
 import time
@@ -305,6 +306,17 @@ class HeartlandClient(HttpConnector):
         for row in self.inventory_values(wanted, list(location_ids), group=("item_id",)):
             out[row["item_id"]] = row["qty_available"]
         return out
+
+    def stock_changed_item_ids(self, since: str, location_ids: Iterable[int] | None = None) -> builtins.set[int]:
+        """Items whose stock moved since ``since`` (ISO-8601), read from the inventory ledger.
+
+        Filtering ``inventory/values`` by ``updated_at`` and grouping by item would sum only the
+        locations that changed; read the ledger for the ids, then ``available_by_item`` for totals.
+        """
+        flt: Record = {"created_at": {"$gte": since}}
+        if location_ids is not None:
+            flt["location_id"] = {"$in": list(location_ids)}
+        return {row["item_id"] for row in self.iterate("inventory/transactions", flt, only=["item_id"])}
 
     def adjustment_reasons(self) -> RecordList:
         return self.list("reason_codes/inventory_adjustment_reasons", per_page="all").results
