@@ -301,3 +301,16 @@ def test_stock_changes_are_found_through_the_ledger(client: HeartlandClient, con
     assert item["id"] in client.stock_changed_item_ids(latest, [context["location_id"]])
     stores = [loc["id"] for loc in client.locations() if loc["id"] != context["location_id"]]
     assert item["id"] not in client.stock_changed_item_ids("2026-09-01T09:00:01Z", stores)
+
+
+def test_updates_read_back_when_put_answers_no_body() -> None:
+    running = start_in_thread(create_app(seed=None, token=TOKEN, empty_put_responses=True))
+    try:
+        client = HeartlandClient(running.url, TOKEN)
+        raw = requests.put(f"{running.url}/api/payment_types/100001", json={"description": "x"},
+                           headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        assert raw.status_code == 200 and raw.content == b""
+        updated = client.update("payment_types/100001", {"description": "Cash in the till"})
+        assert updated["id"] == 100001 and updated["description"] == "Cash in the till"
+    finally:
+        running.stop()

@@ -31,6 +31,7 @@ Deleter = Callable[[State, Record | None, Record], None]
 OPTION_DEFAULTS: dict[str, Any] = {
     "tokens": (),  # more accepted Bearer tokens besides ``token``
     "auto_complete_invoices": False,  # some accounts complete invoices on create
+    "empty_put_responses": False,  # answer PUT with 200 and no body, as some integrations saw
     "rate_limit_per_second": 0.0,  # start with the harness throttle on (429 + Retry-After)
     "webhook_workers": 2,
     "webhook_timeout_seconds": 5.0,
@@ -135,6 +136,8 @@ def _created(resource: r.Resource, record: Record, parent_id: int | None = None)
 
 
 def _routes(app: Flask, sandbox: HeartlandSandbox, settings: dict[str, Any]) -> None:
+    empty_puts = bool(settings["empty_put_responses"])
+
     def state() -> State:
         return sandbox.state
 
@@ -187,6 +190,8 @@ def _routes(app: Flask, sandbox: HeartlandSandbox, settings: dict[str, Any]) -> 
                     return Response(status=204)
                 assert update is not None
                 updated = update(st, owner, record, body)
+                if empty_puts:
+                    return Response(status=200)
                 return jsonify(r.render(st, resource, updated))
 
         methods = ["GET"] + (["POST"] if create else [])
