@@ -99,8 +99,8 @@ def test_comment_hold_unhold_cancel(sandbox: RunningSandbox, client: MagentoClie
 def test_errors_are_classified_with_rendered_messages(sandbox: RunningSandbox, client: MagentoClient) -> None:
     with pytest.raises(NotFoundInTargetError, match="doesn't exist"):
         client.order(987654)
-    with pytest.raises(DataError, match='The status "complete" is not part of the order status history'):
-        client.add_order_comment(1, "x", status="complete")
+    with pytest.raises(DataError, match='The status "holded" is not part of the order status history'):
+        client.add_order_comment(1, "x", status="holded")
     wrong = MagentoClient(f"{sandbox.url}/rest", token="not-the-token")
     with pytest.raises(AuthError, match="isn't authorized to access Magento_Sales::actions_view"):
         wrong.order(1)

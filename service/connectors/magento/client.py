@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from requests_oauthlib import OAuth1
@@ -250,3 +251,212 @@ class MagentoClient(HttpConnector):
 
     def order_status(self, order_id: int) -> str:
         return str(self.call("GET", f"orders/{int(order_id)}/statuses"))
+
+    # -- invoices, shipments, credit memos -------------------------------------------------------
+    @staticmethod
+    def _items(items: Mapping[int, float] | Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+        if not items:
+            return []
+        if isinstance(items, Mapping):
+            return [{"order_item_id": int(k), "qty": float(v)} for k, v in items.items()]
+        return [{"order_item_id": int(i["order_item_id"]), "qty": float(i["qty"])} for i in items]
+
+    @staticmethod
+    def _comment(comment: str | None, visible: bool) -> dict[str, Any]:
+        if not comment:
+            return {}
+        return {"appendComment": True, "comment": {"comment": comment, "is_visible_on_front": int(visible)}}
+
+    def invoice(self, order_id: int, items: Mapping[int, float] | Sequence[Mapping[str, Any]] | None = None, *,
+                capture: bool = False, notify: bool = False, comment: str | None = None,
+                comment_visible: bool = False) -> int:
+        """Invoice the order (all remaining quantities when ``items`` is empty); return the invoice id.
+
+        ``items`` maps order item id → qty, or lists ``{"order_item_id", "qty"}``.
+        """
+        body: dict[str, Any] = {"capture": capture, "notify": notify, **self._comment(comment, comment_visible)}
+        if items:
+            body["items"] = self._items(items)
+        return int(self.call("POST", f"order/{int(order_id)}/invoice", body=body))
+
+    def ship(self, order_id: int, items: Mapping[int, float] | Sequence[Mapping[str, Any]] | None = None, *,
+             tracks: Sequence[Mapping[str, str]] | None = None, notify: bool = False, comment: str | None = None,
+             comment_visible: bool = False, source_code: str | None = None) -> int:
+        """Ship the order with its tracks (``track_number``, ``title``, ``carrier_code``); return the shipment id."""
+        body: dict[str, Any] = {"notify": notify, **self._comment(comment, comment_visible)}
+        if items:
+            body["items"] = self._items(items)
+        if tracks:
+            body["tracks"] = [{"track_number": str(t["track_number"]), "title": str(t.get("title") or t["carrier_code"]),
+                               "carrier_code": str(t["carrier_code"])} for t in tracks]
+        if source_code:
+            body["arguments"] = {"extension_attributes": {"source_code": source_code}}
+        return int(self.call("POST", f"order/{int(order_id)}/ship", body=body))
+
+    def refund(self, order_id: int, items: Mapping[int, float] | Sequence[Mapping[str, Any]] | None = None, *,
+               shipping_amount: float | None = None, adjustment_positive: float | None = None,
+               adjustment_negative: float | None = None, return_to_stock: Sequence[int] | None = None,
+               notify: bool = False, comment: str | None = None, comment_visible: bool = False) -> int:
+        """Refund offline (a credit memo; everything refundable when ``items`` is empty); return its id."""
+        body: dict[str, Any] = {"notify": notify, **self._comment(comment, comment_visible)}
+        if items:
+            body["items"] = self._items(items)
+        arguments: dict[str, Any] = {}
+        if shipping_amount is not None:
+            arguments["shipping_amount"] = float(shipping_amount)
+        if adjustment_positive is not None:
+            arguments["adjustment_positive"] = float(adjustment_positive)
+        if adjustment_negative is not None:
+            arguments["adjustment_negative"] = float(adjustment_negative)
+        if return_to_stock:
+            arguments["extension_attributes"] = {"return_to_stock_items": [int(i) for i in return_to_stock]}
+        if arguments:
+            body["arguments"] = arguments
+        return int(self.call("POST", f"order/{int(order_id)}/refund", body=body))
+
+    def add_track(self, shipment_id: int, order_id: int, track_number: str, carrier_code: str,
+                  title: str | None = None) -> dict[str, Any]:
+        entity = {"order_id": int(order_id), "parent_id": int(shipment_id), "track_number": track_number,
+                  "carrier_code": carrier_code, "title": title or carrier_code}
+        return dict(self.call("POST", "shipment/track", body={"entity": entity}))
+
+    def get_invoice(self, invoice_id: int) -> dict[str, Any]:
+        return dict(self.call("GET", f"invoices/{int(invoice_id)}"))
+
+    def search_invoices(self, filters: Sequence[FilterEntry] | Mapping[str, Any] | None = None,
+                        sort: Sequence[SortSpec] | None = None, page_size: int | None = None,
+                        current_page: int | None = None) -> dict[str, Any]:
+        return self.search("invoices", filters, sort, page_size, current_page)
+
+    def shipment(self, shipment_id: int) -> dict[str, Any]:
+        return dict(self.call("GET", f"shipment/{int(shipment_id)}"))
+
+    def search_shipments(self, filters: Sequence[FilterEntry] | Mapping[str, Any] | None = None,
+                         sort: Sequence[SortSpec] | None = None, page_size: int | None = None,
+                         current_page: int | None = None) -> dict[str, Any]:
+        return self.search("shipments", filters, sort, page_size, current_page)
+
+    def creditmemo(self, creditmemo_id: int) -> dict[str, Any]:
+        return dict(self.call("GET", f"creditmemo/{int(creditmemo_id)}"))
+
+    def search_creditmemos(self, filters: Sequence[FilterEntry] | Mapping[str, Any] | None = None,
+                           sort: Sequence[SortSpec] | None = None, page_size: int | None = None,
+                           current_page: int | None = None) -> dict[str, Any]:
+        return self.search("creditmemos", filters, sort, page_size, current_page)
+
+    def iter_creditmemos(self, filters: Sequence[FilterEntry] | Mapping[str, Any] | None = None,
+                         page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[dict[str, Any]]:
+        return self.iter_search("creditmemos", filters, [("entity_id", "ASC")], page_size)
+
+    # -- customers -------------------------------------------------------------------------------
+    def customer(self, customer_id: int) -> dict[str, Any]:
+        return dict(self.call("GET", f"customers/{int(customer_id)}"))
+
+    def search_customers(self, filters: Sequence[FilterEntry] | Mapping[str, Any] | None = None,
+                         sort: Sequence[SortSpec] | None = None, page_size: int | None = None,
+                         current_page: int | None = None) -> dict[str, Any]:
+        return self.search("customers/search", filters, sort, page_size, current_page)
+
+    def iter_customers(self, filters: Sequence[FilterEntry] | Mapping[str, Any] | None = None,
+                       page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[dict[str, Any]]:
+        return self.iter_search("customers/search", filters, [("entity_id", "ASC")], page_size)
+
+    def customer_by_email(self, email: str, website_id: int | None = None) -> dict[str, Any] | None:
+        filters: list[FilterEntry] = [("email", email)]
+        if website_id is not None:
+            filters.append(("website_id", website_id))
+        items = self.search_customers(filters, page_size=1).get("items") or []
+        return dict(items[0]) if items else None
+
+    def create_customer(self, customer: Mapping[str, Any], password: str | None = None) -> dict[str, Any]:
+        """Create a customer; ``addresses`` go inside ``customer``."""
+        body: dict[str, Any] = {"customer": dict(customer)}
+        if password:
+            body["password"] = password
+        return dict(self.call("POST", "customers", body=body))
+
+    def update_customer(self, customer_id: int, customer: Mapping[str, Any]) -> dict[str, Any]:
+        """Update a customer. Leave ``addresses`` out to keep them; a list given replaces them all
+        (addresses not listed are deleted), as Magento's repository does."""
+        payload = {**dict(customer), "id": int(customer_id)}
+        return dict(self.call("PUT", f"customers/{int(customer_id)}", body={"customer": payload}))
+
+    # -- products and stock ----------------------------------------------------------------------
+    @staticmethod
+    def _sku(sku: str) -> str:
+        return quote(str(sku), safe="")
+
+    def product(self, sku: str, *, store_code: str | None = None) -> dict[str, Any]:
+        return dict(self.call("GET", f"products/{self._sku(sku)}", store_code=store_code))
+
+    def search_products(self, filters: Sequence[FilterEntry] | Mapping[str, Any] | None = None,
+                        sort: Sequence[SortSpec] | None = None, page_size: int | None = None,
+                        current_page: int | None = None, *, store_code: str | None = None) -> dict[str, Any]:
+        return self.search("products", filters, sort, page_size, current_page, store_code=store_code)
+
+    def iter_products(self, filters: Sequence[FilterEntry] | Mapping[str, Any] | None = None,
+                      page_size: int = DEFAULT_PAGE_SIZE, *, store_code: str | None = None) -> Iterator[dict[str, Any]]:
+        return self.iter_search("products", filters, [("entity_id", "ASC")], page_size, store_code=store_code)
+
+    def update_product(self, sku: str, product: Mapping[str, Any], *, store_code: str | None = None) -> dict[str, Any]:
+        """Partial update. Store scope matters: ``store_code="all"`` writes global values; the
+        default store code writes store-view values for name, status, visibility, description…"""
+        payload = {**dict(product), "sku": product.get("sku", sku)}
+        return dict(self.call("PUT", f"products/{self._sku(sku)}", body={"product": payload},
+                              store_code=store_code))
+
+    def create_product(self, product: Mapping[str, Any], *, store_code: str | None = None) -> dict[str, Any]:
+        return dict(self.call("POST", "products", body={"product": dict(product)}, store_code=store_code))
+
+    def stock_item(self, sku: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"stockItems/{self._sku(sku)}"))
+
+    def update_stock_item(self, sku: str, item_id: int | str, stock_item: Mapping[str, Any]) -> int:
+        return int(self.call("PUT", f"products/{self._sku(sku)}/stockItems/{item_id}",
+                             body={"stockItem": dict(stock_item)}))
+
+    def set_stock_qty(self, sku: str, qty: float, *, is_in_stock: bool | None = None) -> int:
+        """The legacy single-source write: read the stock item id, then PUT the quantity."""
+        item_id = self.stock_item(sku)["item_id"]
+        values: dict[str, Any] = {"qty": qty, "is_in_stock": qty > 0 if is_in_stock is None else is_in_stock}
+        return self.update_stock_item(sku, item_id, values)
+
+    def search_source_items(self, filters: Sequence[FilterEntry] | Mapping[str, Any] | None = None,
+                            sort: Sequence[SortSpec] | None = None, page_size: int | None = None,
+                            current_page: int | None = None) -> dict[str, Any]:
+        return self.search("inventory/source-items", filters, sort, page_size, current_page)
+
+    def save_source_items(self, items: Sequence[Mapping[str, Any]], *, batch_size: int = 500) -> int:
+        """MSI batch write of ``{"sku", "source_code", "quantity", "status"}``; return the number sent."""
+        rows = [{"sku": str(i["sku"]), "source_code": str(i.get("source_code", "default")),
+                 "quantity": float(i["quantity"]), "status": int(i.get("status", 1 if float(i["quantity"]) > 0 else 0))}
+                for i in items]
+        for start in range(0, len(rows), max(1, batch_size)):
+            self.call("POST", "inventory/source-items", body={"sourceItems": rows[start:start + batch_size]})
+        return len(rows)
+
+    # -- gift cards (the Tillbridge module's route) -------------------------------------------------
+    def giftcard(self, code: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"tillbridge/giftcards/{quote(code, safe='')}"))
+
+    def search_giftcards(self, filters: Sequence[FilterEntry] | Mapping[str, Any] | None = None,
+                         sort: Sequence[SortSpec] | None = None, page_size: int | None = None,
+                         current_page: int | None = None) -> dict[str, Any]:
+        return self.search("tillbridge/giftcards", filters, sort, page_size, current_page)
+
+    def create_giftcard(self, code: str, balance: float, **fields: Any) -> dict[str, Any]:
+        card = {"code": code, "balance": float(balance), **fields}
+        return dict(self.call("POST", "tillbridge/giftcards", body={"giftCard": card}))
+
+    def adjust_giftcard(self, code: str, amount: float, idempotency_key: str, reason: str | None = None) -> dict[str, Any]:
+        """Add a signed amount; the same key never applies twice."""
+        adjustment: dict[str, Any] = {"amount": float(amount), "idempotency_key": idempotency_key}
+        if reason:
+            adjustment["reason"] = reason
+        return dict(self.call("POST", f"tillbridge/giftcards/{quote(code, safe='')}/adjustments",
+                              body={"adjustment": adjustment}))
+
+    # -- tokens ----------------------------------------------------------------------------------
+    def issue_admin_token(self, username: str, password: str) -> str:
+        """``POST /V1/integration/admin/token`` (refused by Magento when 2FA is on)."""
+        return str(self.call("POST", "integration/admin/token", body={"username": username, "password": password}))

@@ -107,6 +107,7 @@ class MagentoSandbox:
         self.load()
 
     def load(self) -> None:
+        from service.sandbox.magento.giftcards import seed_cards
         from service.sandbox.magento.history import seed_history
 
         state = MagentoState()
@@ -120,6 +121,8 @@ class MagentoSandbox:
             state.statuses.setdefault(state_name, []).extend(s for s in extra if s not in state.statuses[state_name])
         if self.seed and int(self.options.get("history_orders", 300)) > 0:
             seed_history(state, data, int(self.options.get("history_orders", 300)), self.seed)
+        if self.seed:
+            seed_cards(state, self.seed)
         self.state = state
 
     def reset(self) -> None:

@@ -7,8 +7,8 @@ The Tillbridge gift-card routes are not in Adobe's schema; their contract is dec
 merged in, marked ``x-tillbridge``.
 
 The body check follows Magento's ServiceInputProcessor: top-level keys are method arguments (camelCase
-or snake_case, required ones enforced); nested keys match a property when they differ only in case and
-underscores (PHP method names are case-insensitive); an unknown key at any level is refused; scalars
+or snake_case, required ones enforced); nested keys match a property when their UpperCamelCase forms are
+equal (Magento looks the setter up in a case-sensitive method map); an unknown key at any level is refused; scalars
 are cast the way Magento casts them, and a value that cannot be cast is refused. "Required" inside data
 interfaces is not enforced, as Magento does not enforce it.
 """
@@ -172,7 +172,9 @@ class BodyProblem:
 
 
 def normalise_name(name: str) -> str:
-    return name.replace("_", "").lower()
+    """snake_case → UpperCamelCase, as Magento turns a key into its setter name (``group_id`` and
+    ``groupId`` are ``GroupId``); the comparison is then exact, so ``groupid`` is unknown."""
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
 class Contract:

@@ -59,6 +59,8 @@ def seed_history(state: MagentoState, data: seed_data.SeedData, count: int, seed
             sales.cancel(state, order)
         elif fate < 0.13 and order["state"] == "new":
             sales.hold(state, order)
+        else:
+            sales.seed_lifecycle(state, order, fate, stamp)
         order["updated_at"] = stamp
         for history in order.get("status_histories", []):
             history["created_at"] = stamp

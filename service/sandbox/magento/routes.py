@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from service.sandbox.magento import sales, search
+from service.sandbox.magento import catalog, customers, giftcards, sales, search
 from service.sandbox.magento.app import Call, MagentoSandbox, json_response
-from service.sandbox.magento.errors import MagentoError, required_field
+from service.sandbox.magento.errors import MagentoError, entity_missing, invalid_type, required_field
 from service.sandbox.magento.state import snapshot
 
 SALES_VIEW = "Magento_Sales::actions_view"
@@ -24,11 +24,28 @@ def scalar_fields(sb: MagentoSandbox, definition: str) -> set[str]:
     return {name for name, spec in props.items() if spec.get("type") not in ("array", "object") and "$ref" not in spec}
 
 
-def search_result(sb: MagentoSandbox, call: Call, records: list[dict[str, Any]], definition: str,
-                  default_sort: str | None = None) -> dict[str, Any]:
+def search_result(sb: MagentoSandbox, call: Call, records: list[dict[str, Any]], definition: str | None,
+                  *, extra_fields: set[str] | None = None, getter: Any = search.top_level) -> dict[str, Any]:
+    """Search ``records``; ``definition`` names the schema type whose scalar fields are searchable
+    (None: any field)."""
     criteria = search.parse(call.args.items(multi=True))
-    page, total = search.apply(records, criteria, fields=scalar_fields(sb, definition), default_sort=default_sort)
+    fields = scalar_fields(sb, definition) | (extra_fields or set()) if definition else None
+    page, total = search.apply(records, criteria, fields=fields, getter=getter)
     return {"items": [snapshot(r) for r in page], "search_criteria": criteria.echo(), "total_count": total}
+
+
+def object_arg(call: Call, name: str) -> dict[str, Any]:
+    value = call.arg(name)
+    if not isinstance(value, dict):
+        raise required_field(name)
+    return value
+
+
+def list_arg(call: Call, name: str) -> list[dict[str, Any]]:
+    value = call.arg(name) or []
+    if not isinstance(value, list):
+        raise invalid_type(name, "array")
+    return value
 
 
 # -- auth -------------------------------------------------------------------------------------------
@@ -121,6 +138,189 @@ def order_status(call: Call) -> Any:
         return sales.get_order(sb.state, call.int_param("id"))["status"]
 
 
+# -- invoices, shipments, credit memos --------------------------------------------------------------
+
+
+def invoice_order(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        order = sales.get_order(sb.state, call.int_param("orderId"))
+        document = sales.invoice(sb.state, order, items=list_arg(call, "items"), capture=bool(call.arg("capture")),
+                                 comment=call.arg("comment"), append_comment=bool(call.arg("appendComment")))
+        sb.emit("order.updated", order)
+        return document["entity_id"]
+
+
+def ship_order(call: Call) -> Any:
+    sb = call.sandbox
+    arguments = call.arg("arguments") or {}
+    source_code = (arguments.get("extension_attributes") or {}).get("source_code")
+    with sb.state.lock:
+        order = sales.get_order(sb.state, call.int_param("orderId"))
+        document = sales.ship(sb.state, order, items=list_arg(call, "items"), tracks=list_arg(call, "tracks"),
+                              comment=call.arg("comment"), append_comment=bool(call.arg("appendComment")),
+                              source_code=source_code)
+        sb.emit("order.updated", order)
+        return document["entity_id"]
+
+
+def refund_order(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        order = sales.get_order(sb.state, call.int_param("orderId"))
+        memo = sales.refund(sb.state, order, items=list_arg(call, "items"), arguments=call.arg("arguments") or {},
+                            comment=call.arg("comment"), append_comment=bool(call.arg("appendComment")))
+        sb.emit("creditmemo.created", memo)
+        sb.emit("order.updated", order)
+        return memo["entity_id"]
+
+
+def document_views(collection: str, definition: str) -> tuple[Any, Any]:
+    def list_view(call: Call) -> Any:
+        sb = call.sandbox
+        with sb.state.lock:
+            return search_result(sb, call, list(getattr(sb.state, collection).values()), definition)
+
+    def get_view(call: Call) -> Any:
+        sb = call.sandbox
+        with sb.state.lock:
+            document = getattr(sb.state, collection).get(call.int_param("id"))
+            if document is None:
+                raise entity_missing()
+            return snapshot(document)
+
+    return list_view, get_view
+
+
+def add_track(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        return snapshot(sales.add_track(sb.state, object_arg(call, "entity")))
+
+
+# -- customers --------------------------------------------------------------------------------------
+
+
+def search_customers(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        return search_result(sb, call, list(sb.state.customers.values()), "customer-data-customer-interface",
+                             extra_fields=customers.SEARCH_EXTRA_FIELDS, getter=customers.search_value)
+
+
+def get_customer(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        return snapshot(customers.get_customer(sb.state, call.int_param("customerId")))
+
+
+def create_customer(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        customer = customers.create_customer(sb.state, object_arg(call, "customer"))
+        sb.emit("customer.created", customer, call.scope_code)
+        return snapshot(customer)
+
+
+def update_customer(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        customer = customers.update_customer(sb.state, call.int_param("customerId"), object_arg(call, "customer"))
+        sb.emit("customer.updated", customer, call.scope_code)
+        return snapshot(customer)
+
+
+# -- products and stock -----------------------------------------------------------------------------
+
+
+def list_products(call: Call) -> Any:
+    sb = call.sandbox
+    store_id = call.store.store_id
+    with sb.state.lock:
+        state = sb.state
+        records = [catalog.product_view(state, sku, store_id) if (sku, store_id) in state.store_overrides else p
+                   for sku, p in state.products.items()]
+        return search_result(sb, call, records, None, getter=catalog.search_value)
+
+
+def get_product(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        return catalog.product_view(sb.state, call.params["sku"], call.store.store_id)
+
+
+def save_product_view(call: Call, sku: str | None) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        product, _ = catalog.save_product(sb.state, sku, object_arg(call, "product"), call.store.store_id)
+        view = catalog.product_view(sb.state, product["sku"], call.store.store_id)
+        sb.emit("product.saved", view, call.scope_code)
+        return view
+
+
+def update_product(call: Call) -> Any:
+    return save_product_view(call, call.params["sku"])
+
+
+def create_product(call: Call) -> Any:
+    return save_product_view(call, None)
+
+
+def get_stock_item(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        return catalog.get_stock(sb.state, call.params["productSku"])
+
+
+def update_stock_item(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        return catalog.set_stock(sb.state, call.params["productSku"], object_arg(call, "stockItem"))
+
+
+def list_source_items(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        return search_result(sb, call, list(sb.state.source_items.values()), "inventory-api-data-source-item-interface")
+
+
+def save_source_items(call: Call) -> Any:
+    sb = call.sandbox
+    items = call.arg("sourceItems")
+    if not isinstance(items, list):
+        raise required_field("sourceItems")
+    with sb.state.lock:
+        catalog.save_source_items(sb.state, items)
+    return []
+
+
+# -- gift cards (Tillbridge route) ------------------------------------------------------------------
+
+
+def search_giftcards(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        return search_result(sb, call, list(sb.state.giftcards.values()), "tillbridge-data-gift-card-interface")
+
+
+def get_giftcard(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        return snapshot(giftcards.get_card(sb.state, call.params["code"]))
+
+
+def create_giftcard(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        return snapshot(giftcards.create_card(sb.state, object_arg(call, "giftCard")))
+
+
+def adjust_giftcard(call: Call) -> Any:
+    sb = call.sandbox
+    with sb.state.lock:
+        return snapshot(giftcards.adjust(sb.state, call.params["code"], object_arg(call, "adjustment")))
+
+
 def register(sb: MagentoSandbox) -> None:
     add = sb.add_route
     add("POST", "/V1/integration/admin/token", admin_token, None)
@@ -133,6 +333,37 @@ def register(sb: MagentoSandbox) -> None:
     add("POST", "/V1/orders/{id}/unhold", unhold_order, "Magento_Sales::unhold")
     add("POST", "/V1/orders/{id}/cancel", cancel_order, "Magento_Sales::cancel")
     add("GET", "/V1/orders/{id}/statuses", order_status, SALES_VIEW)
+    add("POST", "/V1/order/{orderId}/invoice", invoice_order, "Magento_Sales::invoice")
+    add("POST", "/V1/order/{orderId}/ship", ship_order, "Magento_Sales::ship")
+    add("POST", "/V1/order/{orderId}/refund", refund_order, "Magento_Sales::creditmemo")
+    for collection, definition, list_path, get_path, resource in (
+        ("invoices", "sales-data-invoice-interface", "/V1/invoices", "/V1/invoices/{id}", "Magento_Sales::sales_invoice"),
+        ("shipments", "sales-data-shipment-interface", "/V1/shipments", "/V1/shipment/{id}", "Magento_Sales::shipment"),
+        ("creditmemos", "sales-data-creditmemo-interface", "/V1/creditmemos", "/V1/creditmemo/{id}",
+         "Magento_Sales::sales_creditmemo"),
+    ):
+        list_view, get_view = document_views(collection, definition)
+        add("GET", list_path, list_view, resource)
+        add("GET", get_path, get_view, resource)
+    add("POST", "/V1/shipment/track", add_track, "Magento_Sales::ship")
+    add("GET", "/V1/customers/search", search_customers, "Magento_Customer::customer")
+    add("POST", "/V1/customers", create_customer, None)
+    add("GET", "/V1/customers/{customerId}", get_customer, "Magento_Customer::customer")
+    add("PUT", "/V1/customers/{customerId}", update_customer, "Magento_Customer::manage")
+    add("GET", "/V1/products", list_products, "Magento_Catalog::products")
+    add("POST", "/V1/products", create_product, "Magento_Catalog::products")
+    add("GET", "/V1/products/{sku}", get_product, "Magento_Catalog::products")
+    add("PUT", "/V1/products/{sku}", update_product, "Magento_Catalog::products")
+    add("GET", "/V1/stockItems/{productSku}", get_stock_item, "Magento_CatalogInventory::cataloginventory")
+    add("PUT", "/V1/products/{productSku}/stockItems/{itemId}", update_stock_item,
+        "Magento_CatalogInventory::cataloginventory")
+    add("GET", "/V1/inventory/source-items", list_source_items, "Magento_InventoryApi::source")
+    add("POST", "/V1/inventory/source-items", save_source_items, "Magento_InventoryApi::source")
+    giftcard_resource = "Tillbridge_Connector::giftcards"
+    add("GET", "/V1/tillbridge/giftcards", search_giftcards, giftcard_resource)
+    add("POST", "/V1/tillbridge/giftcards", create_giftcard, giftcard_resource)
+    add("GET", "/V1/tillbridge/giftcards/{code}", get_giftcard, giftcard_resource)
+    add("POST", "/V1/tillbridge/giftcards/{code}/adjustments", adjust_giftcard, giftcard_resource)
 
 
 # -- sandbox-only views -----------------------------------------------------------------------------

@@ -561,3 +561,386 @@ def recount_reservations(state: MagentoState) -> None:
             if qty > 0:
                 reserved[item["sku"]] = reserved.get(item["sku"], 0.0) + qty
     state.reservations = reserved
+
+
+# -- state resolution (Order\StateResolver) ---------------------------------------------------------
+
+
+def resolve_state(state: MagentoState, order: dict[str, Any], *, in_progress: bool) -> None:
+    """Move the order's state after an invoice, shipment or credit memo, and reset its status.
+
+    In progress (invoice, ship): new becomes processing; nothing left to invoice or ship makes it
+    complete (when a credit memo is still possible or the total is 0). After a credit memo: nothing
+    left to invoice, ship or refund makes it closed.
+    """
+    current = order.get("state") or "new"
+    target = current
+    if current not in ("canceled", "holded") and not can_invoice(order):
+        if in_progress:
+            if not can_ship(order) and (can_creditmemo(order) or not float(order.get("base_grand_total") or 0)):
+                target = "complete"
+            elif not can_ship(order) and not can_creditmemo(order) and float(order.get("total_refunded") or 0) > 0:
+                target = "closed"
+        elif current in ("processing", "complete", "new") and not can_creditmemo(order) and not can_ship(order):
+            target = "closed"
+    if target == "new" and in_progress:
+        target = "processing"
+    if target != current:
+        order["state"] = target
+        order["status"] = state.statuses[target][0]
+    touch(order)
+
+
+# -- documents --------------------------------------------------------------------------------------
+
+
+def _requested(order: dict[str, Any], items: list[dict[str, Any]] | None, remaining: Any,
+               document: str, verb: str) -> list[tuple[dict[str, Any], float]]:
+    """(order item, qty) pairs for a document; no items means every remaining quantity."""
+    by_id = {int(i["item_id"]): i for i in order.get("items", [])}
+    if not items:
+        return [(i, remaining(i)) for i in order.get("items", []) if remaining(i) > 0]
+    wanted: list[tuple[dict[str, Any], float]] = []
+    for line in items:
+        item = by_id.get(int(line.get("order_item_id") or 0))
+        if item is None:
+            raise MagentoError(f"{document} Document Validation Error(s):\n"
+                               f"The {verb} contains one or more items that are not part of the original order.")
+        qty = float(line.get("qty") or 0)
+        if qty < 0 or qty > remaining(item) + 1e-9:
+            raise MagentoError(f"{document} Document Validation Error(s):\n"
+                               f"We found an invalid quantity to {verb} item \"{item['sku']}\".")
+        if qty > 0:
+            wanted.append((item, qty))
+    if not wanted:
+        raise MagentoError(f"{document} Document Validation Error(s):\nYou can't create a {verb} without products.")
+    return wanted
+
+
+def _line_amounts(item: dict[str, Any], qty: float) -> dict[str, float]:
+    ordered = float(item.get("qty_ordered") or 0) or 1.0
+    share = qty / ordered
+    row = money(float(item.get("row_total") or 0) * share)
+    tax = money(float(item.get("tax_amount") or 0) * share)
+    discount = money(float(item.get("discount_amount") or 0) * share)
+    return {"row": row, "tax": tax, "discount": discount}
+
+
+def _document_comments(comment: dict[str, Any] | None, parent_id: int, stamp: str, append: bool) -> list[dict[str, Any]]:
+    if not comment or not append or not comment.get("comment"):
+        return []
+    return [{"comment": comment["comment"], "created_at": stamp, "is_customer_notified": 0,
+             "is_visible_on_front": int(bool(comment.get("is_visible_on_front"))), "parent_id": parent_id}]
+
+
+def invoice(state: MagentoState, order: dict[str, Any], *, items: list[dict[str, Any]] | None = None,
+            capture: bool = False, comment: dict[str, Any] | None = None, append_comment: bool = False,
+            created_at: str | None = None) -> dict[str, Any]:
+    """Invoice the order (InvoiceOrder): always paid, online or offline; return the invoice."""
+    if not can_invoice(order):
+        raise MagentoError("Invoice Document Validation Error(s):\nThe order does not allow an invoice to be created.")
+    lines = _requested(order, items, qty_to_invoice, "Invoice", "invoice")
+    stamp = created_at or now_text()
+    invoice_id = state.counters.next("invoice")
+    subtotal = tax = discount = 0.0
+    invoice_items = []
+    for item, qty in lines:
+        amounts = _line_amounts(item, qty)
+        subtotal += amounts["row"]
+        tax += amounts["tax"]
+        discount += amounts["discount"]
+        item["qty_invoiced"] = float(item.get("qty_invoiced") or 0) + qty
+        for prefix in ("", "base_"):
+            item[f"{prefix}row_invoiced"] = money(float(item.get(f"{prefix}row_invoiced") or 0) + amounts["row"])
+            item[f"{prefix}tax_invoiced"] = money(float(item.get(f"{prefix}tax_invoiced") or 0) + amounts["tax"])
+            item[f"{prefix}discount_invoiced"] = money(float(item.get(f"{prefix}discount_invoiced") or 0)
+                                                       + amounts["discount"])
+        item["updated_at"] = stamp
+        invoice_items.append({
+            "base_cost": 0, "base_price": item["price"], "base_row_total": amounts["row"],
+            "base_tax_amount": amounts["tax"], "base_discount_amount": amounts["discount"],
+            "entity_id": state.counters.next("invoice_item"), "name": item.get("name"),
+            "order_item_id": item["item_id"], "parent_id": invoice_id, "price": item["price"],
+            "product_id": item.get("product_id"), "qty": qty, "row_total": amounts["row"], "sku": item["sku"],
+            "tax_amount": amounts["tax"], "discount_amount": amounts["discount"],
+            "price_incl_tax": item.get("price_incl_tax"), "row_total_incl_tax": money(amounts["row"] + amounts["tax"]),
+        })
+    shipping = money(float(order.get("shipping_amount") or 0) - float(order.get("shipping_invoiced") or 0))
+    subtotal, tax, discount = money(subtotal), money(tax), money(discount)
+    grand_total = money(subtotal - discount + tax + shipping)
+    for prefix in ("", "base_"):
+        order[f"{prefix}subtotal_invoiced"] = money(float(order.get(f"{prefix}subtotal_invoiced") or 0) + subtotal)
+        order[f"{prefix}tax_invoiced"] = money(float(order.get(f"{prefix}tax_invoiced") or 0) + tax)
+        order[f"{prefix}discount_invoiced"] = money(float(order.get(f"{prefix}discount_invoiced") or 0) - discount)
+        order[f"{prefix}shipping_invoiced"] = money(float(order.get(f"{prefix}shipping_invoiced") or 0) + shipping)
+        order[f"{prefix}total_invoiced"] = money(float(order.get(f"{prefix}total_invoiced") or 0) + grand_total)
+        order[f"{prefix}total_paid"] = money(float(order.get(f"{prefix}total_paid") or 0) + grand_total)
+        order[f"{prefix}total_due"] = money(float(order.get(f"{prefix}grand_total") or 0)
+                                            - float(order[f"{prefix}total_paid"]))
+    payment = order.setdefault("payment", {})
+    for prefix in ("", "base_"):
+        payment[f"{prefix}amount_paid"] = money(float(payment.get(f"{prefix}amount_paid") or 0) + grand_total)
+    payment["base_shipping_captured"] = money(float(payment.get("base_shipping_captured") or 0) + shipping)
+    payment["shipping_captured"] = payment["base_shipping_captured"]
+    document = {
+        "base_currency_code": order.get("base_currency_code", "USD"), "base_discount_amount": -discount,
+        "base_grand_total": grand_total, "base_discount_tax_compensation_amount": 0,
+        "base_shipping_amount": shipping, "base_shipping_incl_tax": shipping, "base_shipping_tax_amount": 0,
+        "base_subtotal": subtotal, "base_subtotal_incl_tax": money(subtotal + tax), "base_tax_amount": tax,
+        "base_total_refunded": 0, "base_to_global_rate": 1, "base_to_order_rate": 1,
+        "billing_address_id": order.get("billing_address_id"), "can_void_flag": 0, "created_at": stamp,
+        "discount_amount": -discount, "email_sent": 0, "entity_id": invoice_id,
+        "global_currency_code": order.get("global_currency_code", "USD"), "grand_total": grand_total,
+        "discount_tax_compensation_amount": 0, "increment_id": f"{invoice_id:09d}", "is_used_for_refund": 0,
+        "order_currency_code": order.get("order_currency_code", "USD"), "order_id": order["entity_id"],
+        "shipping_address_id": _shipping_address_id(order), "shipping_amount": shipping,
+        "shipping_discount_tax_compensation_amount": 0, "shipping_incl_tax": shipping, "shipping_tax_amount": 0,
+        "state": 2, "store_currency_code": order.get("store_currency_code", "USD"),
+        "store_id": order.get("store_id", DEFAULT_STORE_ID), "store_to_base_rate": 0, "store_to_order_rate": 0,
+        "subtotal": subtotal, "subtotal_incl_tax": money(subtotal + tax), "tax_amount": tax,
+        "total_qty": sum(q for _, q in lines), "updated_at": stamp, "items": invoice_items,
+        "comments": _document_comments(comment, invoice_id, stamp, append_comment),
+    }
+    if capture and payment.get("last_trans_id"):
+        document["transaction_id"] = f"{payment['last_trans_id']}-capture"
+    document = {k: v for k, v in document.items() if v is not None}
+    state.invoices[invoice_id] = document
+    sync_assignment_items(order)
+    resolve_state(state, order, in_progress=True)
+    if created_at:
+        order["updated_at"] = created_at
+    return document
+
+
+def _shipping_address_id(order: dict[str, Any]) -> int | None:
+    for assignment in (order.get("extension_attributes") or {}).get("shipping_assignments", []) or []:
+        address = (assignment.get("shipping") or {}).get("address") or {}
+        if address.get("entity_id"):
+            return int(address["entity_id"])
+    return None
+
+
+def ship(state: MagentoState, order: dict[str, Any], *, items: list[dict[str, Any]] | None = None,
+         tracks: list[dict[str, Any]] | None = None, comment: dict[str, Any] | None = None,
+         append_comment: bool = False, source_code: str | None = None,
+         created_at: str | None = None) -> dict[str, Any]:
+    """Ship the order (ShipOrder): deduct the source, add tracks, resolve the state; return the shipment."""
+    if order.get("state") in ("payment_review", "holded", "canceled"):
+        raise MagentoError("Shipment Document Validation Error(s):\n"
+                           f"A shipment cannot be created when an order has a status of {order.get('status')}")
+    if not can_ship(order):
+        raise MagentoError("Shipment Document Validation Error(s):\nThe order does not allow a shipment to be created.")
+    source = source_code or "default"
+    if source not in state.sources:
+        raise MagentoError("Shipment Document Validation Error(s):\n"
+                           f"Source with code \"{source}\" does not exist.")
+    lines = _requested(order, items, qty_to_ship, "Shipment", "ship")
+    stamp = created_at or now_text()
+    shipment_id = state.counters.next("shipment")
+    shipment_items = []
+    for item, qty in lines:
+        item["qty_shipped"] = float(item.get("qty_shipped") or 0) + qty
+        item["updated_at"] = stamp
+        shipment_items.append({
+            "entity_id": state.counters.next("shipment_item"), "name": item.get("name"), "parent_id": shipment_id,
+            "price": item.get("price"), "product_id": item.get("product_id"), "sku": item["sku"],
+            "weight": item.get("weight"), "order_item_id": item["item_id"], "qty": qty,
+        })
+        deduct_source(state, item["sku"], source, qty)
+    shipment_tracks = [make_track(state, order["entity_id"], shipment_id, t, stamp) for t in tracks or []]
+    document = {
+        "billing_address_id": order.get("billing_address_id"), "created_at": stamp,
+        "customer_id": order.get("customer_id"), "email_sent": 0, "entity_id": shipment_id,
+        "increment_id": f"{shipment_id:09d}", "order_id": order["entity_id"], "packages": [],
+        "shipping_address_id": _shipping_address_id(order), "store_id": order.get("store_id", DEFAULT_STORE_ID),
+        "total_qty": sum(q for _, q in lines), "updated_at": stamp, "items": shipment_items,
+        "tracks": shipment_tracks, "comments": _document_comments(comment, shipment_id, stamp, append_comment),
+        "extension_attributes": {"source_code": source},
+    }
+    document = {k: v for k, v in document.items() if v is not None}
+    state.shipments[shipment_id] = document
+    for track in shipment_tracks:
+        state.tracks[track["entity_id"]] = track
+    sync_assignment_items(order)
+    resolve_state(state, order, in_progress=True)
+    if created_at:
+        order["updated_at"] = created_at
+    return document
+
+
+def deduct_source(state: MagentoState, sku: str, source: str, qty: float) -> None:
+    """Source deduction at shipment: the source quantity drops and the reservation is released."""
+    item = state.source_items.get((sku, source))
+    if item is not None:
+        item["quantity"] = max(0.0, float(item["quantity"]) - qty)
+        if item["quantity"] <= 0:
+            item["status"] = 0
+        if source == "default":
+            sync_legacy_stock(state, sku)
+    state.reservations[sku] = max(0.0, state.reservations.get(sku, 0.0) - qty)
+
+
+def sync_legacy_stock(state: MagentoState, sku: str) -> None:
+    """Keep the legacy stock item equal to the default source, as MSI's single-source mode does."""
+    product = state.products.get(sku)
+    source = state.source_items.get((sku, "default"))
+    if product is None or source is None:
+        return
+    stock = product["extension_attributes"]["stock_item"]
+    stock["qty"] = float(source["quantity"])
+    stock["is_in_stock"] = bool(source["status"]) and stock["qty"] > 0
+
+
+def make_track(state: MagentoState, order_id: int, shipment_id: int, spec: dict[str, Any], stamp: str) -> dict[str, Any]:
+    track_id = state.counters.next("track")
+    track = {
+        "order_id": order_id, "created_at": stamp, "entity_id": track_id, "parent_id": shipment_id,
+        "updated_at": stamp, "weight": spec.get("weight"), "qty": spec.get("qty"),
+        "description": spec.get("description"), "track_number": spec.get("track_number", ""),
+        "title": spec.get("title", ""), "carrier_code": spec.get("carrier_code", ""),
+    }
+    return {k: v for k, v in track.items() if v is not None}
+
+
+def add_track(state: MagentoState, spec: dict[str, Any]) -> dict[str, Any]:
+    """``POST /V1/shipment/track``: a track on an existing shipment of the same order."""
+    try:
+        shipment_id = int(spec.get("parent_id") or 0)
+    except (TypeError, ValueError):
+        shipment_id = 0
+    shipment = state.shipments.get(shipment_id)
+    if shipment is None:
+        raise MagentoError("The entity that was requested doesn't exist. Verify the entity and try again.", status=404)
+    if spec.get("order_id") is not None and int(spec["order_id"]) != shipment["order_id"]:
+        raise MagentoError("Could not save the shipment tracking.")
+    for name in ("track_number", "carrier_code"):
+        if not spec.get(name):
+            raise MagentoError('"%fieldName" is required. Enter and try again.', {"fieldName": name})
+    track = make_track(state, shipment["order_id"], shipment_id, spec, now_text())
+    shipment.setdefault("tracks", []).append(track)
+    shipment["updated_at"] = track["created_at"]
+    state.tracks[track["entity_id"]] = track
+    return track
+
+
+def refund(state: MagentoState, order: dict[str, Any], *, items: list[dict[str, Any]] | None = None,
+           arguments: dict[str, Any] | None = None, comment: dict[str, Any] | None = None,
+           append_comment: bool = False, created_at: str | None = None) -> dict[str, Any]:
+    """Refund offline (RefundOrder): create the credit memo, return stock, resolve the state."""
+    prefix = "Creditmemo Document Validation Error(s):\n"
+    if not can_creditmemo(order):
+        raise MagentoError(prefix + "We can't create creditmemo for the order.")
+    arguments = arguments or {}
+    lines = _requested(order, items, qty_to_refund, "Creditmemo", "refund") if (items or any(
+        qty_to_refund(i) > 0 for i in order.get("items", []))) else []
+    stamp = created_at or now_text()
+    memo_id = state.counters.next("creditmemo")
+    shipping_left = money(float(order.get("shipping_invoiced") or 0) - float(order.get("shipping_refunded") or 0))
+    shipping = arguments.get("shipping_amount")
+    shipping = shipping_left if shipping is None else money(float(shipping))
+    if shipping > shipping_left + 1e-9:
+        raise MagentoError(prefix + f"Maximum shipping amount allowed to refund is: {shipping_left:.2f}")
+    positive = money(float(arguments.get("adjustment_positive") or 0))
+    negative = money(float(arguments.get("adjustment_negative") or 0))
+    subtotal = tax = discount = 0.0
+    memo_items = []
+    returned = {int(i) for i in ((arguments.get("extension_attributes") or {}).get("return_to_stock_items") or [])}
+    for item, qty in lines:
+        amounts = _line_amounts(item, qty)
+        subtotal += amounts["row"]
+        tax += amounts["tax"]
+        discount += amounts["discount"]
+        memo_items.append({
+            "base_cost": 0, "base_price": item["price"], "base_row_total": amounts["row"],
+            "base_tax_amount": amounts["tax"], "base_discount_amount": amounts["discount"],
+            "entity_id": state.counters.next("creditmemo_item"), "name": item.get("name"),
+            "order_item_id": item["item_id"], "parent_id": memo_id, "price": item["price"],
+            "product_id": item.get("product_id"), "qty": qty, "row_total": amounts["row"], "sku": item["sku"],
+            "tax_amount": amounts["tax"], "discount_amount": amounts["discount"],
+            "price_incl_tax": item.get("price_incl_tax"),
+            "row_total_incl_tax": money(amounts["row"] + amounts["tax"]),
+        })
+    subtotal, tax, discount = money(subtotal), money(tax), money(discount)
+    grand_total = money(subtotal - discount + tax + shipping + positive - negative)
+    available = money(float(order.get("total_paid") or 0) - float(order.get("total_refunded") or 0))
+    if grand_total > available + 1e-9:
+        raise MagentoError(prefix + f"The most money available to refund is {available:.2f}.")
+    if grand_total <= 0:
+        raise MagentoError(prefix + "The credit memo's total must be positive.")
+    for item, qty in lines:
+        amounts = _line_amounts(item, qty)
+        unshipped = qty_to_ship(item)
+        item["qty_refunded"] = float(item.get("qty_refunded") or 0) + qty
+        for pre in ("", "base_"):
+            item[f"{pre}amount_refunded"] = money(float(item.get(f"{pre}amount_refunded") or 0) + amounts["row"])
+            item[f"{pre}tax_refunded"] = money(float(item.get(f"{pre}tax_refunded") or 0) + amounts["tax"])
+            item[f"{pre}discount_refunded"] = money(float(item.get(f"{pre}discount_refunded") or 0)
+                                                    + amounts["discount"])
+        item["updated_at"] = stamp
+        released = min(qty, unshipped)
+        if released:
+            state.reservations[item["sku"]] = max(0.0, state.reservations.get(item["sku"], 0.0) - released)
+        if int(item["item_id"]) in returned and qty - released > 0:
+            source = state.source_items.get((item["sku"], "default"))
+            if source is not None:
+                source["quantity"] = float(source["quantity"]) + qty - released
+                source["status"] = 1
+                sync_legacy_stock(state, item["sku"])
+    for pre in ("", "base_"):
+        order[f"{pre}subtotal_refunded"] = money(float(order.get(f"{pre}subtotal_refunded") or 0) + subtotal)
+        order[f"{pre}tax_refunded"] = money(float(order.get(f"{pre}tax_refunded") or 0) + tax)
+        order[f"{pre}discount_refunded"] = money(float(order.get(f"{pre}discount_refunded") or 0) - discount)
+        order[f"{pre}shipping_refunded"] = money(float(order.get(f"{pre}shipping_refunded") or 0) + shipping)
+        order[f"{pre}total_refunded"] = money(float(order.get(f"{pre}total_refunded") or 0) + grand_total)
+        order[f"{pre}total_offline_refunded"] = money(float(order.get(f"{pre}total_offline_refunded") or 0)
+                                                      + grand_total)
+        order[f"{pre}adjustment_positive"] = money(float(order.get(f"{pre}adjustment_positive") or 0) + positive)
+        order[f"{pre}adjustment_negative"] = money(float(order.get(f"{pre}adjustment_negative") or 0) + negative)
+    payment = order.setdefault("payment", {})
+    for pre in ("", "base_"):
+        payment[f"{pre}amount_refunded"] = money(float(payment.get(f"{pre}amount_refunded") or 0) + grand_total)
+    first_invoice = next((i["entity_id"] for i in state.invoices.values() if i["order_id"] == order["entity_id"]), None)
+    memo = {
+        "adjustment": money(positive - negative), "adjustment_negative": negative, "adjustment_positive": positive,
+        "base_adjustment": money(positive - negative), "base_adjustment_negative": negative,
+        "base_adjustment_positive": positive, "base_currency_code": order.get("base_currency_code", "USD"),
+        "base_discount_amount": -discount, "base_grand_total": grand_total,
+        "base_discount_tax_compensation_amount": 0, "base_shipping_amount": shipping,
+        "base_shipping_incl_tax": shipping, "base_shipping_tax_amount": 0, "base_subtotal": subtotal,
+        "base_subtotal_incl_tax": money(subtotal + tax), "base_tax_amount": tax, "base_to_global_rate": 1,
+        "base_to_order_rate": 1, "billing_address_id": order.get("billing_address_id"), "created_at": stamp,
+        "creditmemo_status": None, "discount_amount": -discount, "email_sent": 0, "entity_id": memo_id,
+        "global_currency_code": order.get("global_currency_code", "USD"), "grand_total": grand_total,
+        "discount_tax_compensation_amount": 0, "increment_id": f"{memo_id:09d}", "invoice_id": first_invoice,
+        "order_currency_code": order.get("order_currency_code", "USD"), "order_id": order["entity_id"],
+        "shipping_address_id": _shipping_address_id(order), "shipping_amount": shipping,
+        "shipping_discount_tax_compensation_amount": 0, "shipping_incl_tax": shipping, "shipping_tax_amount": 0,
+        "state": 2, "store_currency_code": order.get("store_currency_code", "USD"),
+        "store_id": order.get("store_id", DEFAULT_STORE_ID), "store_to_base_rate": 0, "store_to_order_rate": 0,
+        "subtotal": subtotal, "subtotal_incl_tax": money(subtotal + tax), "tax_amount": tax, "updated_at": stamp,
+        "items": memo_items, "comments": _document_comments(comment, memo_id, stamp, append_comment),
+    }
+    memo = {k: v for k, v in memo.items() if v is not None}
+    state.creditmemos[memo_id] = memo
+    sync_assignment_items(order)
+    resolve_state(state, order, in_progress=False)
+    if created_at:
+        order["updated_at"] = created_at
+    return memo
+
+
+def seed_lifecycle(state: MagentoState, order: dict[str, Any], fate: float, stamp: str) -> None:
+    """Move a seeded order on: most complete, some invoiced only, some refunded and closed."""
+    if order["state"] not in ("new", "processing"):
+        return
+    if fate < 0.70:
+        invoice(state, order, created_at=stamp)
+        ship(state, order, created_at=stamp,
+             tracks=[{"track_number": f"1Z{order['entity_id']:08d}", "title": "United Parcel Service",
+                      "carrier_code": "ups"}])
+    elif fate < 0.80:
+        invoice(state, order, created_at=stamp)
+    elif fate < 0.85:
+        invoice(state, order, created_at=stamp)
+        ship(state, order, created_at=stamp)
+        refund(state, order, created_at=stamp)
