@@ -1,0 +1,593 @@
+"""Training and evaluation of the mapping combiner (service/ai/mapping_model.py).
+
+Data (training/mapping_data/):
+
+- ``seed.yaml``: labelled schema pairs from other commerce systems, with a value kind per field from
+  which synthetic samples are drawn (``sample_values``). The combiner trains on these.
+- ``eval_pairs.yaml`` → ``eval.json``: real Magento 2 and Heartland Retail schemas with the right
+  pairs (``build-eval`` reads the Magento REST schema from the reference folder). Never trained on.
+
+Commands::
+
+    python -m training.mapping train [--output models/mapping/combiner.joblib] [--feedback FILE.jsonl]
+    python -m training.mapping evaluate
+    python -m training.mapping build-eval --reference /path/to/reference
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import yaml
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from service.ai.mapping import Feedback, JsonlFeedbackStore, suggest
+from service.ai.mapping_features import FEATURES, feature_matrix, prepare
+from service.ai.mapping_model import MODEL_CARD, MODEL_FILE, Combiner
+from service.ai.mapping_schema import Field
+from service.config import repo_path
+from service.sandbox.seed import CITIES, FIRST_NAMES, LAST_NAMES, STREETS
+
+DATA_DIR = "training/mapping_data"
+SEED_FILE = f"{DATA_DIR}/seed.yaml"
+EVAL_PAIRS_FILE = f"{DATA_DIR}/eval_pairs.yaml"
+EVAL_FILE = f"{DATA_DIR}/eval.json"
+# A decision an integrator made counts as much as this many seed examples.
+FEEDBACK_WEIGHT = 5.0
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+@dataclass(frozen=True)
+class LabelledPair:
+    name: str
+    source: list[Field]
+    target: list[Field]
+    pairs: dict[str, str]  # source field → right target field
+
+
+# --- Seed set and synthetic samples --------------------------------------------------------------
+
+_WORDS = ["classic", "trail", "harbor", "summit", "urban", "coastal", "vintage", "canyon", "meadow", "arctic"]
+_NOUNS = ["jacket", "tee", "hoodie", "cap", "boot", "sock", "pack", "bottle", "scarf", "glove"]
+_SIZES = ["XS", "S", "M", "L", "XL"]
+_COLORS = ["Black", "White", "Navy", "Olive", "Red", "Sand", "Teal"]
+_COUNTRIES = [("US", "United States"), ("CA", "Canada"), ("GB", "United Kingdom"), ("DE", "Germany")]
+
+
+def _money(lo: float, hi: float) -> Callable[[random.Random], str]:
+    return lambda r: f"{r.uniform(lo, hi):.2f}"
+
+
+def _pick(options: Sequence[str]) -> Callable[[random.Random], str]:
+    return lambda r: r.choice(list(options))
+
+
+def _product(r: random.Random) -> str:
+    return f"{r.choice(_WORDS).title()} {r.choice(_NOUNS).title()}"
+
+
+def _sentence(r: random.Random) -> str:
+    return " ".join(r.choice(_WORDS + _NOUNS + ["with", "for", "and", "the"]) for _ in range(r.randint(8, 16)))
+
+
+SAMPLE_KINDS: dict[str, Callable[[random.Random], Any]] = {
+    "order_number": lambda r: str(r.randint(100000001, 100099999)),
+    "email": lambda r: f"{r.choice(FIRST_NAMES).lower()}.{r.choice(LAST_NAMES).lower()}{r.randint(1, 99)}@example.com",
+    "status": _pick(["pending", "processing", "complete", "paid", "refunded"]),
+    "status_id": lambda r: str(r.randint(1, 11)),
+    "yesno": _pick(["yes", "no"]),
+    "currency": _pick(["USD", "EUR", "GBP", "CAD"]),
+    "money": _money(20, 400),
+    "money_small": _money(0, 25),
+    "money_big": _money(30, 600),
+    "money_unit": _money(5, 150),
+    "money_row": _money(5, 450),
+    "money_msrp": _money(20, 200),
+    "money_cost": _money(2, 60),
+    "money_zero": _pick(["0.00", "0.00", "0.00", "12.50"]),
+    "coupon": _pick(["SAVE10", "WELCOME15", "FREESHIP", "VIP20"]),
+    "carrier": _pick(["Flat Rate", "UPS Ground", "USPS Priority", "Free Shipping", "FedEx 2Day"]),
+    "qty": lambda r: str(r.randint(1, 5)),
+    "qty_total": lambda r: str(r.randint(1, 40)),
+    "qty_zero": _pick(["0"]),
+    "stock": lambda r: str(r.randint(0, 250)),
+    "product_name": _product,
+    "sku": lambda r: f"{r.choice(_NOUNS)[:3].upper()}-{r.randint(1000, 9999)}-{r.choice(_COLORS)[:3].upper()}",
+    "barcode": lambda r: str(r.randint(10**11, 10**12 - 1)),
+    "full_name": lambda r: f"{r.choice(FIRST_NAMES)} {r.choice(LAST_NAMES)}",
+    "first_name": _pick(FIRST_NAMES),
+    "last_name": _pick(LAST_NAMES),
+    "prefix": _pick(["Mr", "Ms", "Mrs", "Dr"]),
+    "street": lambda r: f"{r.randint(10, 9999)} {r.choice(STREETS)}",
+    "street2": _pick(["Apt 4", "Suite 200", "Unit 12B", "Floor 3"]),
+    "company": _pick(["Acme Outfitters", "Northwind Traders", "Blue Ridge Co", "Harbor Supply LLC"]),
+    "city": lambda r: r.choice(CITIES)[0],
+    "region2": lambda r: r.choice(CITIES)[1],
+    "region_name": lambda r: r.choice(CITIES)[2],
+    "postcode": lambda r: f"{r.choice(CITIES)[3]}{r.randint(10, 99)}",
+    "country2": lambda r: r.choice(_COUNTRIES)[0],
+    "country_name": lambda r: r.choice(_COUNTRIES)[1],
+    "phone": lambda r: r.choice(["+1 {}-555-{:04d}", "({}) 555-{:04d}", "{}555{:04d}"]).format(
+        r.randint(201, 989), r.randint(0, 9999)),
+    "note": _sentence,
+    "text": _sentence,
+    "html": lambda r: f"<p>{_sentence(r)}</p>",
+    "payment_method": _pick(["Credit Card", "PayPal", "Check / Money order", "Gift Card"]),
+    "payment_code": _pick(["stripe", "paypal", "checkmo", "cod"]),
+    "brand": _pick(["Acme", "Northwind", "Summit Gear", "Harbor & Co"]),
+    "id_big": lambda r: str(r.randint(10**9, 10**10)),
+    "id_small": lambda r: str(r.randint(1, 5000)),
+    "id_tiny": lambda r: str(r.randint(1, 20)),
+    "id_zero": _pick(["0"]),
+    "tags": lambda r: ", ".join(r.sample(["summer", "sale", "new", "outdoor", "gift", "vip"], 2)),
+    "risk": _pick(["Low", "Medium", "High"]),
+    "system": _pick(["shopify", "woocommerce"]),
+    "store_code": _pick(["default", "us", "wholesale"]),
+    "bool": _pick(["true", "false"]),
+    "date": lambda r: f"{r.randint(1950, 2005)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}",
+    "datetime": lambda r: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=r.randint(0, 300 * 86400)),
+    "datetime_rfc": lambda r: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=r.randint(0, 300 * 86400)),
+    "txn": lambda r: "ch_" + "".join(r.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(14)),
+    "card_type": _pick(["VI", "MC", "AE", "DI"]),
+    "last4": lambda r: f"{r.randint(0, 9999):04d}",
+    "order_key": lambda r: "wc_order_" + "".join(r.choice("abcdefghijkmnpqrstuvwxyz23456789") for _ in range(13)),
+    "channel": _pick(["checkout", "admin", "rest-api"]),
+    "version": _pick(["8.2.1", "8.3.0", "8.4.2"]),
+    "ip": lambda r: f"{r.randint(11, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}",
+    "user_agent": _pick(["Mozilla/5.0 (Windows NT 10.0; Win64; x64)", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0)"]),
+    "role": _pick(["customer", "subscriber"]),
+    "username": lambda r: f"{r.choice(FIRST_NAMES).lower()}{r.randint(1, 999)}",
+    "url": lambda r: f"https://cdn.example.com/images/{r.randint(1000, 9999)}.jpg",
+    "handle": lambda r: f"{r.choice(_WORDS)}-{r.choice(_NOUNS)}",
+    "category": _pick(["Apparel", "Footwear", "Accessories", "Outdoor"]),
+    "option_name": _pick(["Size", "Color"]),
+    "size": _pick(_SIZES),
+    "color": _pick(_COLORS),
+    "weight_grams": lambda r: str(r.randint(50, 2500)),
+    "weight_kg": lambda r: f"{r.uniform(0.05, 2.5):.2f}",
+    "dimension": lambda r: str(r.randint(2, 60)),
+    "product_status": _pick(["active", "draft", "archived"]),
+    "product_type": _pick(["simple", "variable", "grouped"]),
+    "tax_status": _pick(["taxable", "shipping", "none"]),
+    "stock_status": _pick(["instock", "outofstock", "onbackorder"]),
+    "year": lambda r: str(r.randint(2018, 2026)),
+    "shop_name": _pick(["Downtown Store", "Warehouse", "Airport Kiosk", "Online"]),
+}
+
+_DATETIME_FORMATS = ("%Y-%m-%dT%H:%M:%S+00:00", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S -0500", "%Y-%m-%dT%H:%M:%S")
+_POOL = 30
+_PER_FIELD = 15
+
+
+def _kind_parts(kind: str) -> tuple[str, str]:
+    if kind in SAMPLE_KINDS:
+        return kind, ""
+    if kind.endswith("_s") and kind[:-2] in SAMPLE_KINDS:
+        return kind[:-2], "s"
+    base = kind.rstrip("0123456789")
+    if base in SAMPLE_KINDS:
+        return base, kind[len(base):]
+    raise ValueError(f"unknown sample kind {kind!r}: add it to SAMPLE_KINDS in training/mapping.py")
+
+
+def _stable_seed(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256("\x1f".join(parts).encode()).digest()[:8], "big")
+
+
+def sample_values(kind: str, *, pair: str, schema: str, field: str) -> tuple[str, ...]:
+    """Synthetic samples: fields of the same kind (and role) in one pair draw from the same records."""
+    base, role = _kind_parts(kind)
+    pool_rng = random.Random(_stable_seed(pair, base, role))
+    pool = [SAMPLE_KINDS[base](pool_rng) for _ in range(_POOL)]
+    pick = random.Random(_stable_seed(pair, schema, field)).sample(range(_POOL), _PER_FIELD)
+    values = [pool[i] for i in pick]
+    if base == "datetime_rfc":
+        return tuple(v.strftime("%a, %d %b %Y %H:%M:%S +0000") for v in values)
+    if base == "datetime":
+        fmt = _DATETIME_FORMATS[_stable_seed(schema) % len(_DATETIME_FORMATS)]
+        return tuple(v.strftime(fmt) for v in values)
+    return tuple(values)
+
+
+def _parse_seed_field(spec: str, *, pair: str, schema: str) -> Field:
+    parts = [p.strip() for p in spec.split("|")]
+    if len(parts) < 3:
+        raise ValueError(f"seed field {spec!r} in {schema}: write 'name | type | kind[ | description]'")
+    name, type_, kind = parts[:3]
+    description = " | ".join(parts[3:])
+    return Field(name, type_, description, sample_values(kind, pair=pair, schema=schema, field=name))
+
+
+def load_seed(path: str | Path = SEED_FILE) -> list[LabelledPair]:
+    data = yaml.safe_load(repo_path(str(path)).read_text(encoding="utf-8"))
+    schemas = data["schemas"]
+    out = []
+    for entry in data["pairs"]:
+        name = f"{entry['source']}->{entry['target']}"
+        source = [_parse_seed_field(s, pair=name, schema=entry["source"]) for s in schemas[entry["source"]]]
+        target = [_parse_seed_field(s, pair=name, schema=entry["target"]) for s in schemas[entry["target"]]]
+        pairs = {str(k): str(v) for k, v in entry["pairs"].items()}
+        _check_pairs(name, source, target, pairs)
+        out.append(LabelledPair(name, source, target, pairs))
+    return out
+
+
+def _check_pairs(name: str, source: list[Field], target: list[Field], pairs: Mapping[str, str]) -> None:
+    s_names = {f.name for f in source}
+    t_names = {f.name for f in target}
+    for s, t in pairs.items():
+        if s not in s_names or t not in t_names:
+            raise ValueError(f"{name}: pair {s!r} → {t!r} names a field the schemas do not have")
+    if len(set(pairs.values())) != len(pairs):
+        raise ValueError(f"{name}: a target field is paired twice; mappings are one-to-one")
+
+
+# --- Evaluation set ------------------------------------------------------------------------------
+
+
+def build_eval(reference: str | Path, output: str | Path = EVAL_FILE) -> Path:
+    """Write eval.json from eval_pairs.yaml and the Magento REST schema in ``reference``."""
+    ref = Path(reference)
+    schema = json.loads((ref / "magento-schema" / "adobe-commerce-admin-schema-2.4.9.json").read_text())
+    definitions = schema["definitions"]
+    spec = yaml.safe_load(repo_path(EVAL_PAIRS_FILE).read_text(encoding="utf-8"))
+    out = []
+    for entry in spec:
+        sides = {}
+        for side in ("source", "target"):
+            s = entry[side]
+            fields: list[dict[str, Any]] = list(s.get("fields") or [])
+            for prefix, definition in (s.get("definitions") or {}).items():
+                fields.extend(_magento_fields(definitions, definition, prefix))
+            fields.extend(s.get("extra") or [])
+            sides[side] = {"system": s["system"], "fields": fields}
+        source = [Field(f["name"], f.get("type"), f.get("description", "")) for f in sides["source"]["fields"]]
+        target = [Field(f["name"], f.get("type"), f.get("description", "")) for f in sides["target"]["fields"]]
+        _check_pairs(entry["name"], source, target, entry["pairs"])
+        out.append({"name": entry["name"], "source": sides["source"], "target": sides["target"],
+                    "pairs": entry["pairs"]})
+    target_file = repo_path(str(output))
+    target_file.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    return target_file
+
+
+def _magento_fields(definitions: Mapping[str, Any], name: str, prefix: str) -> list[dict[str, Any]]:
+    if name not in definitions:
+        raise ValueError(f"Magento schema has no definition {name!r}")
+    out = []
+    for prop, body in definitions[name].get("properties", {}).items():
+        if "$ref" in body or prop in ("extension_attributes", "custom_attributes"):
+            continue  # nested objects are listed with their own prefix in eval_pairs.yaml
+        path = f"{prefix}.{prop}" if prefix else prop
+        description = (body.get("description") or "").strip()
+        type_ = body.get("type")
+        if type_ == "array":
+            items = body.get("items") or {}
+            if "$ref" in items:
+                continue
+            # Scalar lists (street lines) appear as indexed fields, as in the records.
+            out.extend({"name": f"{path}[{i}]", "type": items.get("type", "string"), "description": description}
+                       for i in range(2))
+            continue
+        out.append({"name": path, "type": type_, "description": description})
+    return out
+
+
+def load_eval(path: str | Path = EVAL_FILE) -> list[LabelledPair]:
+    data = json.loads(repo_path(str(path)).read_text(encoding="utf-8"))
+    out = []
+    for entry in data:
+        source = [Field(f["name"], f.get("type"), f.get("description", "")) for f in entry["source"]["fields"]]
+        target = [Field(f["name"], f.get("type"), f.get("description", "")) for f in entry["target"]["fields"]]
+        out.append(LabelledPair(entry["name"], source, target, dict(entry["pairs"])))
+    return out
+
+
+# --- Training ------------------------------------------------------------------------------------
+
+
+def without_samples(fields: Iterable[Field]) -> list[Field]:
+    return [replace(f, samples=()) for f in fields]
+
+
+def training_rows(pairs: Sequence[LabelledPair]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Evidence, labels and group (pair index) for every combination; each pair with and without samples,
+    so the combiner works on schemas with sample records and on bare field lists."""
+    xs, ys, groups = [], [], []
+    for g, pair in enumerate(pairs):
+        for source, target in ((pair.source, pair.target),
+                               (without_samples(pair.source), without_samples(pair.target))):
+            evidence = feature_matrix(prepare(source), prepare(target))
+            labels = np.zeros(evidence.shape[:2])
+            t_index = {f.name: j for j, f in enumerate(target)}
+            for i, f in enumerate(source):
+                if f.name in pair.pairs:
+                    labels[i, t_index[pair.pairs[f.name]]] = 1
+            xs.append(evidence.reshape(-1, len(FEATURES)))
+            ys.append(labels.reshape(-1))
+            groups.append(np.full(labels.size, g))
+    return np.vstack(xs), np.concatenate(ys), np.concatenate(groups)
+
+
+def _logistic() -> Any:
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+
+
+def _boosted() -> Any:
+    trees = HistGradientBoostingClassifier(max_iter=120, learning_rate=0.08, max_leaf_nodes=15,
+                                           min_samples_leaf=20, l2_regularization=1.0, random_state=7)
+    # ensemble=False: one boosted model plus one calibrator, so scoring 160k pairs stays fast.
+    return CalibratedClassifierCV(trees, method="isotonic", cv=3, ensemble=False)
+
+
+CANDIDATES: dict[str, Callable[[], Any]] = {"logistic": _logistic, "boosted": _boosted}
+
+
+@dataclass
+class TrainingResult:
+    combiner: Combiner
+    path: Path
+    cross_validation: dict[str, dict[str, float]]
+
+
+def train(*, feedback: Sequence[Feedback] = (), output: str | Path | None = None,
+          seed_path: str | Path = SEED_FILE, write_card: bool | None = None) -> TrainingResult:
+    """Fit the combiner on the seed set (and decisions), choosing the model by leave-one-pair-out CV."""
+    pairs = load_seed(seed_path)
+    x, y, groups = training_rows(pairs)
+    cv = {name: _cross_validate(make, pairs, x, y, groups) for name, make in CANDIDATES.items()}
+    best = max(cv, key=lambda n: (round(cv[n]["mrr"], 3), -cv[n]["log_loss"]))
+    weights = np.ones(len(y))
+    if feedback:
+        fx = np.array([f.feature_vector() for f in feedback])
+        fy = np.array([1.0 if f.accepted else 0.0 for f in feedback])
+        x = np.vstack([x, fx])
+        y = np.concatenate([y, fy])
+        weights = np.concatenate([weights, np.full(len(fy), FEEDBACK_WEIGHT)])
+    model = CANDIDATES[best]()
+    _fit(model, x, y, weights)
+    threshold = cv[best]["best_threshold"]
+    meta = {
+        "model": best,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seed_pairs": len(pairs),
+        "rows": int(len(y)),
+        "positives": int(y.sum()),
+        "feedback": len(feedback),
+        "cross_validation": cv,
+    }
+    combiner = Combiner(model, FEATURES, threshold, meta)
+    path = combiner.save(output)
+    if write_card if write_card is not None else output is None:
+        _write_card(combiner)
+    return TrainingResult(combiner, path, cv)
+
+
+def _fit(model: Any, x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> None:
+    with threadpool_limits(limits=1):
+        _fit_now(model, x, y, weights)
+
+
+def _fit_now(model: Any, x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> None:
+    if hasattr(model, "steps"):
+        model.fit(x, y, **{f"{model.steps[-1][0]}__sample_weight": weights})
+    else:
+        model.fit(x, y, sample_weight=weights)
+
+
+def _cross_validate(make: Callable[[], Any], pairs: Sequence[LabelledPair], x: np.ndarray, y: np.ndarray,
+                    groups: np.ndarray) -> dict[str, float]:
+    """Leave one seed pair out: rank metrics on its rows, calibration (log loss) and the best threshold."""
+    reciprocal, top1, losses = [], [], []
+    scored: list[tuple[float, bool, bool]] = []  # (top score, top is right, has a right target)
+    for g, pair in enumerate(pairs):
+        train_rows = groups != g
+        model = make()
+        _fit(model, x[train_rows], y[train_rows], np.ones(int(train_rows.sum())))
+        held = ~train_rows
+        with threadpool_limits(limits=1):
+            proba = np.clip(model.predict_proba(x[held])[:, 1], 1e-6, 1 - 1e-6)
+        truth = y[held]
+        losses.append(float(-np.mean(truth * np.log(proba) + (1 - truth) * np.log(1 - proba))))
+        n_s, n_t = len(pair.source), len(pair.target)
+        # The held-out rows are this pair with samples, then without: score each cube on its own.
+        for cube, labels in zip(proba.reshape(2, n_s, n_t), truth.reshape(2, n_s, n_t), strict=True):
+            for i in range(n_s):
+                order = np.argsort(-cube[i], kind="stable")
+                has_right = bool(labels[i].any())
+                if has_right:
+                    rank = int(np.where(labels[i][order] == 1)[0][0]) + 1
+                    reciprocal.append(1.0 / rank)
+                    top1.append(rank == 1)
+                scored.append((float(cube[i, order[0]]), bool(labels[i, order[0]] == 1), has_right))
+    best_threshold, best_f1 = 0.5, -1.0
+    total_right = sum(1 for s in scored if s[2])
+    for t in np.arange(0.1, 0.91, 0.05):
+        proposed = [s for s in scored if s[0] >= t]
+        correct = sum(1 for s in proposed if s[1])
+        precision = correct / len(proposed) if proposed else 0.0
+        recall = correct / total_right if total_right else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        if f1 > best_f1:
+            best_threshold, best_f1 = float(round(t, 2)), f1
+    return {"mrr": float(np.mean(reciprocal)), "precision_at_1": float(np.mean(top1)),
+            "log_loss": float(np.mean(losses)), "best_threshold": best_threshold, "best_f1": best_f1}
+
+
+# --- Evaluation ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PairReport:
+    name: str
+    sources: int
+    targets: int
+    labelled: int
+    precision_at_1: float
+    mrr: float
+    recall_at_3: float
+    seconds: float
+    misses: list[tuple[str, str, str]]  # (source, right target, suggested target)
+
+
+def evaluate(combiner: Combiner, pairs: Sequence[LabelledPair],
+             thresholds: Sequence[float] = THRESHOLDS) -> tuple[list[PairReport], list[dict[str, float]]]:
+    """Rank quality per schema pair, and coverage vs precision of the one-to-one mapping per threshold."""
+    reports = []
+    curve: dict[float, list[int]] = {t: [0, 0, 0] for t in thresholds}  # proposed, correct, labelled
+    for pair in pairs:
+        started = time.perf_counter()
+        result = suggest(pair.source, pair.target, top=3, combiner=combiner)
+        seconds = time.perf_counter() - started
+        ranks = []
+        misses = []
+        t_index = {n: j for j, n in enumerate(result.targets)}
+        for i, s in enumerate(result.sources):
+            right = pair.pairs.get(s)
+            if right is None:
+                continue
+            row = result.scores[i]
+            rank = int((row > row[t_index[right]]).sum()) + 1
+            ranks.append(rank)
+            if rank != 1:
+                misses.append((s, right, result.targets[int(np.argmax(row))]))
+        ranks_a = np.array(ranks)
+        reports.append(PairReport(pair.name, len(pair.source), len(pair.target), len(ranks),
+                                  float(np.mean(ranks_a == 1)), float(np.mean(1.0 / ranks_a)),
+                                  float(np.mean(ranks_a <= 3)), seconds, misses))
+        for t in thresholds:
+            assigned = suggest(pair.source, pair.target, top=1, threshold=t, combiner=combiner).assignment
+            proposed = {s: c.target for s, c in assigned.items() if c is not None}
+            curve[t][0] += len(proposed)
+            curve[t][1] += sum(1 for s, target in proposed.items() if pair.pairs.get(s) == target)
+            curve[t][2] += len(pair.pairs)
+    rows = []
+    for t, (proposed, correct, labelled) in curve.items():
+        rows.append({"threshold": t, "proposed": proposed, "correct": correct,
+                     "precision": correct / proposed if proposed else 1.0,
+                     "coverage": correct / labelled if labelled else 0.0})
+    return reports, rows
+
+
+def _write_card(combiner: Combiner) -> None:
+    meta = combiner.meta
+    cv_lines = "\n".join(
+        f"| {name} | {m['precision_at_1']:.3f} | {m['mrr']:.3f} | {m['log_loss']:.4f} | {m['best_threshold']:.2f} |"
+        for name, m in meta["cross_validation"].items())
+    eval_lines = ""
+    if repo_path(EVAL_FILE).exists():
+        reports, curve = evaluate(combiner, load_eval())
+        eval_lines = "\n".join(
+            f"| {r.name} | {r.sources} × {r.targets} | {r.labelled} | {r.precision_at_1:.3f} | {r.mrr:.3f} "
+            f"| {r.recall_at_3:.3f} |" for r in reports)
+        eval_lines += "\n\nOne-to-one mapping at confidence thresholds (all evaluation pairs):\n\n"
+        eval_lines += "| threshold | proposed | correct | precision | coverage |\n| --- | --- | --- | --- | --- |\n"
+        eval_lines += "\n".join(f"| {c['threshold']:.1f} | {c['proposed']} | {c['correct']} | {c['precision']:.3f} "
+                                f"| {c['coverage']:.3f} |" for c in curve)
+    text = f"""# Mapping combiner
+
+Turns the evidence for one (source field, target field) pair into a calibrated confidence that the
+pair is a correct mapping. Used by `service/ai/mapping.py` (suggestions, CLI, `POST /v1/mappings/suggest`).
+
+- **Model:** {meta['model']} (chosen by leave-one-pair-out cross-validation between a logistic
+  regression and isotonic-calibrated gradient boosting), file `{MODEL_FILE}`.
+- **Inputs:** {len(combiner.features)} evidence features: {', '.join(combiner.features)}
+  (see `service/ai/mapping_features.py`).
+- **Training data:** `training/mapping_data/seed.yaml`: {meta['seed_pairs']} labelled schema pairs from
+  Shopify, WooCommerce, BigCommerce and Lightspeed exports and Tillbridge's canonical order, each once
+  with synthetic sample values and once as bare field lists; {meta['rows']} pairs, {meta['positives']}
+  positive; {meta['feedback']} integrator decisions (weight {FEEDBACK_WEIGHT:g} each).
+- **Trained:** {meta['trained_at']} by `python -m training.mapping train`.
+- **Default threshold:** {combiner.threshold:.2f} (best F1 of the top suggestion in cross-validation);
+  pairs below it are not proposed ("no match").
+
+## Cross-validation on the seed set (leave one schema pair out)
+
+| model | precision@1 | MRR | log loss | best threshold |
+| --- | --- | --- | --- | --- |
+{cv_lines}
+
+## Evaluation set (real Magento 2 and Heartland field names, never trained on)
+
+Names, types and descriptions only (no sample values): `training/mapping_data/eval.json`.
+
+| schema pair | fields | labelled | precision@1 | MRR | recall@3 |
+| --- | --- | --- | --- | --- | --- |
+{eval_lines}
+
+## Limits
+
+- The seed set is small and hand-labelled; sample values in it are synthetic.
+- Fields whose meaning differs from their name (Heartland `description` is the product name) rely on
+  integrators' decisions; record them with `record_feedback` and retrain.
+- Confidence is calibrated on seed-like schemas; on very wide schemas most pairs are negatives and the
+  threshold matters more than the absolute score.
+"""
+    repo_path(MODEL_CARD).write_text(text, encoding="utf-8")
+
+
+# --- Commands ------------------------------------------------------------------------------------
+
+
+@click.group()
+def cli() -> None:
+    """Train and evaluate the mapping combiner."""
+
+
+@cli.command("train")
+@click.option("--output", default=None, help=f"Where to write the combiner (default {MODEL_FILE}).")
+@click.option("--feedback", "feedback_file", default=None, type=click.Path(dir_okay=False),
+              help="Integrators' decisions (JSON lines from record_feedback) to learn from as well.")
+def train_command(output: str | None, feedback_file: str | None) -> None:
+    """Fit the combiner on the seed set (and decisions) and write it with its model card."""
+    feedback = JsonlFeedbackStore(feedback_file).all() if feedback_file else []
+    result = train(feedback=feedback, output=output)
+    for name, m in result.cross_validation.items():
+        click.echo(f"{name:<9} CV precision@1 {m['precision_at_1']:.3f}  MRR {m['mrr']:.3f}  "
+                   f"log loss {m['log_loss']:.4f}  threshold {m['best_threshold']:.2f}")
+    click.echo(f"chose {result.combiner.meta['model']}; wrote {result.path}")
+
+
+@cli.command("evaluate")
+@click.option("--model", "model_path", default=None, help=f"Combiner file (default {MODEL_FILE}).")
+def evaluate_command(model_path: str | None) -> None:
+    """Print precision@1, MRR and recall@3 on the evaluation set."""
+    reports, curve = evaluate(Combiner.load(model_path), load_eval())
+    for r in reports:
+        click.echo(f"{r.name:<34} {r.sources:>4}×{r.targets:<4} P@1 {r.precision_at_1:.3f}  MRR {r.mrr:.3f}  "
+                   f"R@3 {r.recall_at_3:.3f}")
+    for c in curve:
+        click.echo(f"threshold {c['threshold']:.1f}: proposed {c['proposed']:>3}  precision {c['precision']:.3f}  "
+                   f"coverage {c['coverage']:.3f}")
+
+
+@cli.command("build-eval")
+@click.option("--reference", required=True, type=click.Path(file_okay=False, exists=True),
+              help="The reference folder holding magento-schema/.")
+def build_eval_command(reference: str) -> None:
+    """Write training/mapping_data/eval.json from eval_pairs.yaml and the Magento REST schema."""
+    click.echo(f"wrote {build_eval(reference)}")
+
+
+def register(models: click.Group, train_group: click.Group, score: click.Group) -> None:
+    """Attach ``tillbridge models train mapping`` (training/cli.py calls this for each model family)."""
+    train_group.add_command(train_command, "mapping")
+
+
+if __name__ == "__main__":
+    cli()
