@@ -1,9 +1,76 @@
-"""Commands of the dedup model family."""
+"""Commands of the dedup model family: ``tillbridge models train dedup`` and ``models score dedup``."""
 
 from __future__ import annotations
+
+import csv
+import json
 
 import click
 
 
 def register(models: click.Group, train: click.Group, score: click.Group) -> None:
     """Attach this family's commands to ``tillbridge models``."""
+    train.add_command(train_dedup)
+    score.add_command(score_dedup)
+
+
+@click.command("dedup")
+@click.option("--pairs", "pairs_paths", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Labelled pairs CSV: left_<field>, right_<field> and label columns (repeatable).")
+@click.option("--synthetic", type=int, default=0, show_default=True,
+              help="Also train on pairs from this many generated customers (training/dedup_data.py).")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--holdout", type=float, default=0.2, show_default=True, help="Share of pairs held out for the model card.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Where to write model.joblib and the model card (default: models/dedup).")
+@click.option("--write-pairs", type=click.Path(dir_okay=False), default=None,
+              help="Write the generated labelled pairs to this CSV as well (with --synthetic).")
+def train_dedup(
+    pairs_paths: tuple[str, ...], synthetic: int, seed: int, holdout: float, out_dir: str | None, write_pairs: str | None
+) -> None:
+    """Train the duplicate-customer classifier on labelled pairs; write the artifact and model card."""
+    from service.ai.dedup import load_rules
+    from training import dedup
+
+    if not pairs_paths and synthetic <= 0:
+        raise click.UsageError("give --pairs labelled.csv, --synthetic N, or both")
+    rules = load_rules()
+    parts = []
+    for path in pairs_paths:
+        try:
+            parts.append(dedup.read_pairs(path, rules))
+        except dedup.PairsError as exc:
+            raise click.ClickException(str(exc)) from None
+    if synthetic > 0:
+        from training.dedup_data import generate
+
+        dataset = generate(synthetic, seed=seed)
+        profiles, pairs, labels = dedup.dataset_pairs(dataset, rules)
+        parts.append(dedup.Pairs(dedup.pair_features(profiles, pairs), labels, f"synthetic: {synthetic} entities, seed {seed}"))
+        if write_pairs:
+            dedup.write_pairs(write_pairs, dataset, pairs, labels)
+    card = dedup.train(dedup.combine(parts), out_dir=out_dir, seed=seed, holdout=holdout, rules=rules)
+    summary = {k: card[k] for k in ("version", "training_pairs", "training_positives", "holdout_metrics")}
+    click.echo(json.dumps(summary, indent=2))
+
+
+@click.command("dedup")
+@click.option("--pairs", "pairs_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Pairs CSV with left_<field> and right_<field> columns (a label column is kept as is).")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="CSV to write: the input plus score and decision.")
+def score_dedup(pairs_path: str, output: str) -> None:
+    """Score record pairs with the trained duplicate-customer classifier."""
+    from service.ai.dedup import Resolver
+
+    resolver = Resolver()
+    with open(pairs_path, newline="", encoding="utf-8-sig") as src, open(output, "w", newline="", encoding="utf-8") as dst:
+        reader = csv.DictReader(src)
+        header = list(reader.fieldnames or [])
+        fields = sorted({h[5:] for h in header if h.startswith("left_")} & {h[6:] for h in header if h.startswith("right_")})
+        if not fields:
+            raise click.ClickException(f"{pairs_path}: no left_<field>/right_<field> column pairs in {header}")
+        writer = csv.writer(dst)
+        writer.writerow([*header, "score", "decision"])
+        for row in reader:
+            score, _ = resolver.compare({f: row[f"left_{f}"] for f in fields}, {f: row[f"right_{f}"] for f in fields})
+            writer.writerow([*(row[h] for h in header), f"{score:.4f}", resolver.rules.thresholds.decide(score)])

