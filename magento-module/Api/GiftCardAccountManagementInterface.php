@@ -4,8 +4,8 @@ declare(strict_types=1);
 namespace Tillbridge\Connector\Api;
 
 /**
- * Gift card accounts for Tillbridge (Adobe Commerce's Magento_GiftCardAccount has no REST create or
- * update on-premise). Routes in etc/webapi.xml; the contract is in README.md.
+ * Gift card accounts for Tillbridge: on-premise Adobe Commerce has no REST create or update for
+ * Magento_GiftCardAccount. Routes in etc/webapi.xml; the contract is in README.md.
  *
  * @api
  */
@@ -15,21 +15,33 @@ interface GiftCardAccountManagementInterface
      * GET /V1/tillbridge/giftcards/:code
      *
      * @param string $code
-     * @return \Tillbridge\Connector\Api\Data\GiftCardAccountInterface
+     * @return \Tillbridge\Connector\Api\Data\GiftCardInterface
      * @throws \Magento\Framework\Exception\NoSuchEntityException
      * @throws \Magento\Framework\Webapi\Exception
      */
-    public function get(string $code): Data\GiftCardAccountInterface;
+    public function get(string $code): Data\GiftCardInterface;
 
     /**
-     * POST /V1/tillbridge/giftcards {"giftcard": {"code", "balance", "currency"?}}
+     * GET /V1/tillbridge/giftcards?searchCriteria[...]
      *
-     * @param \Tillbridge\Connector\Api\Data\GiftCardInterface $giftcard
-     * @return \Tillbridge\Connector\Api\Data\GiftCardAccountInterface
+     * @param \Magento\Framework\Api\SearchCriteriaInterface $searchCriteria
+     * @return \Tillbridge\Connector\Api\Data\GiftCardSearchResultsInterface
+     * @throws \Magento\Framework\Webapi\Exception
+     */
+    public function getList(
+        \Magento\Framework\Api\SearchCriteriaInterface $searchCriteria
+    ): Data\GiftCardSearchResultsInterface;
+
+    /**
+     * POST /V1/tillbridge/giftcards {"giftCard": {"code", "balance", "currency_code"?, "status"?,
+     * "is_redeemable"?, "date_expires"?, "website_id"?}}
+     *
+     * @param \Tillbridge\Connector\Api\Data\GiftCardInterface $giftCard
+     * @return \Tillbridge\Connector\Api\Data\GiftCardInterface
      * @throws \Magento\Framework\Exception\InputException
      * @throws \Magento\Framework\Webapi\Exception
      */
-    public function create(Data\GiftCardInterface $giftcard): Data\GiftCardAccountInterface;
+    public function create(Data\GiftCardInterface $giftCard): Data\GiftCardInterface;
 
     /**
      * POST /V1/tillbridge/giftcards/:code/adjustments
@@ -37,10 +49,10 @@ interface GiftCardAccountManagementInterface
      *
      * @param string $code
      * @param \Tillbridge\Connector\Api\Data\GiftCardAdjustmentInterface $adjustment
-     * @return \Tillbridge\Connector\Api\Data\GiftCardAccountInterface
+     * @return \Tillbridge\Connector\Api\Data\GiftCardInterface
      * @throws \Magento\Framework\Exception\NoSuchEntityException
      * @throws \Magento\Framework\Exception\InputException
      * @throws \Magento\Framework\Webapi\Exception
      */
-    public function adjust(string $code, Data\GiftCardAdjustmentInterface $adjustment): Data\GiftCardAccountInterface;
+    public function adjust(string $code, Data\GiftCardAdjustmentInterface $adjustment): Data\GiftCardInterface;
 }

@@ -6,6 +6,7 @@ a tampered body."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from service.flows import MAGENTO_EVENTS
 from service.sandbox.server import RunningSandbox, start_in_thread
 from service.store.tables import InboxEvent, SyncItem
 from tests.php.php import MODULE, require_php
@@ -132,3 +134,8 @@ def unused_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def test_the_module_sends_exactly_the_events_the_service_knows() -> None:
+    source = (MODULE / "Model" / "Outbox" / "EventName.php").read_text()
+    assert tuple(re.findall(r"public const \w+ = '([a-z]+\.[a-z]+)';", source)) == MAGENTO_EVENTS

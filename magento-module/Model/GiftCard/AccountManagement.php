@@ -3,20 +3,21 @@ declare(strict_types=1);
 
 namespace Tillbridge\Connector\Model\GiftCard;
 
+use Magento\Framework\Api\SearchCriteriaInterface;
 use Magento\Framework\DB\Adapter\DuplicateException;
 use Magento\Framework\Exception\InputException;
 use Magento\Framework\Exception\NoSuchEntityException;
 use Magento\Framework\Module\Manager as ModuleManager;
 use Magento\Framework\Webapi\Exception as WebapiException;
-use Tillbridge\Connector\Api\Data\GiftCardAccountInterface;
 use Tillbridge\Connector\Api\Data\GiftCardAdjustmentInterface;
 use Tillbridge\Connector\Api\Data\GiftCardInterface;
+use Tillbridge\Connector\Api\Data\GiftCardSearchResultsInterface;
 use Tillbridge\Connector\Api\GiftCardAccountManagementInterface;
 use Tillbridge\Connector\Model\Clock;
 
 /**
  * The /V1/tillbridge/giftcards routes. Errors map to HTTP as the webapi does: NoSuchEntity 404,
- * InputException 400; conflicts answer 409 and a store without Adobe Commerce's gift cards 501.
+ * InputException 400; a store without Adobe Commerce's gift cards answers 501.
  */
 class AccountManagement implements GiftCardAccountManagementInterface
 {
@@ -35,35 +36,50 @@ class AccountManagement implements GiftCardAccountManagementInterface
     ) {
     }
 
-    public function get(string $code): GiftCardAccountInterface
+    public function get(string $code): GiftCardInterface
     {
         $this->requireGiftCards();
         return $this->existing($this->validCode($code));
     }
 
-    public function create(GiftCardInterface $giftcard): GiftCardAccountInterface
+    public function getList(SearchCriteriaInterface $searchCriteria): GiftCardSearchResultsInterface
     {
         $this->requireGiftCards();
-        $code = $this->validCode($giftcard->getCode());
-        $balance = $giftcard->getBalance();
+        return $this->store->search($searchCriteria);
+    }
+
+    public function create(GiftCardInterface $giftCard): GiftCardInterface
+    {
+        $this->requireGiftCards();
+        $code = $this->validCode($giftCard->getCode());
+        $giftCard->setCode($code);
+        $balance = $giftCard->getBalance();
         if (!is_finite($balance) || $balance < 0) {
             throw new InputException(__('"balance" must be zero or more, got %1.', $balance));
         }
-        $currency = $giftcard->getCurrency();
+        $giftCard->setBalance(round($balance, 4));
+        $currency = $giftCard->getCurrencyCode();
         if ($currency !== null && !preg_match('/^[A-Z]{3}$/', $currency)) {
-            throw new InputException(__('"currency" must be a 3-letter ISO 4217 code such as USD, got "%1".', $currency));
+            throw new InputException(__('"currency_code" must be a 3-letter ISO 4217 code such as USD, got "%1".', $currency));
+        }
+        $status = $giftCard->getStatus();
+        if ($status !== null && !in_array($status, [GiftCardInterface::STATUS_DISABLED, GiftCardInterface::STATUS_ENABLED], true)) {
+            throw new InputException(__('"status" must be 1 (enabled) or 0 (disabled), got %1.', $status));
+        }
+        $expires = $giftCard->getDateExpires();
+        if ($expires !== null && $expires !== '' && \DateTimeImmutable::createFromFormat('!Y-m-d', $expires) === false) {
+            throw new InputException(__('"date_expires" must be a date as YYYY-MM-DD, got "%1".', $expires));
         }
         if ($this->store->find($code) !== null) {
-            throw new WebapiException(
-                __('Gift card "%1" already exists; change its balance with POST /V1/tillbridge/giftcards/%1/adjustments.', $code),
-                0,
-                self::HTTP_CONFLICT
-            );
+            throw new InputException(__(
+                'A gift card account with code "%1" already exists; change its balance with POST /V1/tillbridge/giftcards/%1/adjustments.',
+                $code
+            ));
         }
-        return $this->store->create($code, round($balance, 4), $currency);
+        return $this->store->create($giftCard);
     }
 
-    public function adjust(string $code, GiftCardAdjustmentInterface $adjustment): GiftCardAccountInterface
+    public function adjust(string $code, GiftCardAdjustmentInterface $adjustment): GiftCardInterface
     {
         $this->requireGiftCards();
         $code = $this->validCode($code);
@@ -82,17 +98,17 @@ class AccountManagement implements GiftCardAccountManagementInterface
         if ($previous !== null) {
             return $this->replay($key, $previous, $code, $amount);
         }
-        $account = $this->existing($code);
-        if ($account->getBalance() + $amount < -self::EPSILON) {
+        $card = $this->existing($code);
+        if ($card->getBalance() + $amount < -self::EPSILON) {
             throw new InputException(__(
-                'Gift card "%1" has a balance of %2; an adjustment of %3 would take it below zero.',
-                $code,
-                $account->getBalance(),
+                'The gift card balance is %1; an adjustment of %2 would take it below zero.',
+                $card->getBalance(),
                 $amount
             ));
         }
+        $code = $card->getCode();
         try {
-            return $this->log->transaction(function () use ($key, $code, $amount, $reason): GiftCardAccountInterface {
+            return $this->log->transaction(function () use ($key, $code, $amount, $reason): GiftCardInterface {
                 $this->log->claim($key, $code, $amount, $reason, $this->clock->format($this->clock->now()));
                 $updated = $this->store->addToBalance($code, $amount);
                 $this->log->setBalanceAfter($key, $updated->getBalance());
@@ -111,30 +127,26 @@ class AccountManagement implements GiftCardAccountManagementInterface
     /**
      * @param array{code: string, amount: float, balance_after: float, created_at: string} $previous
      */
-    private function replay(string $key, array $previous, string $code, float $amount): GiftCardAccountInterface
+    private function replay(string $key, array $previous, string $code, float $amount): GiftCardInterface
     {
-        if ($previous['code'] !== $code || abs($previous['amount'] - $amount) > self::EPSILON) {
-            throw new WebapiException(
-                __(
-                    'Idempotency key "%1" was already used for an adjustment of %2 on gift card "%3"; use a new key for a different adjustment.',
-                    $key,
-                    $previous['amount'],
-                    $previous['code']
-                ),
-                0,
-                self::HTTP_CONFLICT
-            );
+        if (strcasecmp($previous['code'], $code) !== 0 || abs($previous['amount'] - $amount) > self::EPSILON) {
+            throw new InputException(__(
+                'The idempotency key "%1" was already used for another adjustment (%2 on gift card "%3"); use a new key for a different adjustment.',
+                $key,
+                $previous['amount'],
+                $previous['code']
+            ));
         }
         return $this->existing($code);
     }
 
-    private function existing(string $code): GiftCardAccountInterface
+    private function existing(string $code): GiftCardInterface
     {
-        $account = $this->store->find($code);
-        if ($account === null) {
+        $card = $this->store->find($code);
+        if ($card === null) {
             throw new NoSuchEntityException(__('Gift card "%1" does not exist.', $code));
         }
-        return $account;
+        return $card;
     }
 
     private function validCode(string $code): string

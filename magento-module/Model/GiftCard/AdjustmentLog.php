@@ -60,16 +60,6 @@ class AdjustmentLog
         );
     }
 
-    /** When Tillbridge last changed the card's balance, or null. */
-    public function lastChangeAt(string $code): ?string
-    {
-        $value = $this->resource->getConnection()->fetchOne(
-            'SELECT MAX(created_at) FROM ' . $this->table() . ' WHERE code = ?',
-            [$code]
-        );
-        return $value ? (string) $value : null;
-    }
-
     /**
      * @template T
      * @param callable(): T $work

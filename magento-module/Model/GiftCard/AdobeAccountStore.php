@@ -3,74 +3,75 @@ declare(strict_types=1);
 
 namespace Tillbridge\Connector\Model\GiftCard;
 
+use Magento\Framework\Api\SearchCriteria\CollectionProcessorInterface;
+use Magento\Framework\Api\SearchCriteriaInterface;
 use Magento\Framework\App\ResourceConnection;
 use Magento\Framework\Exception\InputException;
 use Magento\Framework\Exception\NoSuchEntityException;
 use Magento\Framework\ObjectManagerInterface;
 use Magento\Store\Model\StoreManagerInterface;
-use Tillbridge\Connector\Api\Data\GiftCardAccountInterface;
+use Tillbridge\Connector\Api\Data\GiftCardInterface;
+use Tillbridge\Connector\Api\Data\GiftCardSearchResultsInterface;
+use Tillbridge\Connector\Api\Data\GiftCardSearchResultsInterfaceFactory;
 
 /**
  * Gift card accounts in Adobe Commerce's Magento_GiftCardAccount tables.
  *
- * The Adobe Commerce model is named as a string and created on demand, so this module installs and
- * compiles (setup:di:compile) on Magento Open Source too, where AccountManagement answers 501
+ * The Adobe Commerce classes are named as strings and created on demand, so this module installs
+ * and compiles (setup:di:compile) on Magento Open Source too, where AccountManagement answers 501
  * before this class is used.
  */
 class AdobeAccountStore implements AccountStoreInterface
 {
     private const MODEL = 'Magento\\GiftCardAccount\\Model\\Giftcardaccount';
+    private const COLLECTION = 'Magento\\GiftCardAccount\\Model\\ResourceModel\\Giftcardaccount\\Collection';
     private const TABLE = 'magento_giftcardaccount';
     private const HISTORY_TABLE = 'magento_giftcardaccount_history';
-    private const STATUS_ENABLED = 1;
-    private const STATE_AVAILABLE = 0;
-    private const STATES = [
-        0 => GiftCardAccountInterface::STATUS_ACTIVE,
-        1 => GiftCardAccountInterface::STATUS_USED,
-        2 => GiftCardAccountInterface::STATUS_REDEEMED,
-        3 => GiftCardAccountInterface::STATUS_EXPIRED,
-    ];
 
     public function __construct(
         private readonly ObjectManagerInterface $objectManager,
         private readonly StoreManagerInterface $storeManager,
         private readonly ResourceConnection $resource,
-        private readonly AdjustmentLog $log
+        private readonly CollectionProcessorInterface $collectionProcessor,
+        private readonly GiftCardSearchResultsInterfaceFactory $searchResultsFactory
     ) {
     }
 
-    public function find(string $code): ?GiftCardAccountInterface
+    public function find(string $code): ?GiftCardInterface
     {
-        $model = $this->load($code);
-        return $model === null ? null : $this->toAccount($model);
+        $model = $this->objectManager->create(self::MODEL);
+        $model->loadByCode($code);
+        return $model->getId() ? $this->toCard($model) : null;
     }
 
-    public function create(string $code, float $balance, ?string $currency): GiftCardAccountInterface
+    public function create(GiftCardInterface $card): GiftCardInterface
     {
-        $websiteId = (int) $this->storeManager->getDefaultStoreView()->getWebsiteId();
-        $baseCurrency = (string) $this->storeManager->getWebsite($websiteId)->getBaseCurrencyCode();
+        $websiteId = $card->getWebsiteId() ?? (int) $this->storeManager->getDefaultStoreView()->getWebsiteId();
+        $baseCurrency = $this->baseCurrency($websiteId);
+        $currency = $card->getCurrencyCode();
         if ($currency !== null && $currency !== $baseCurrency) {
             throw new InputException(__(
-                'Gift card currency %1 differs from the website base currency %2; send %2 or leave "currency" out.',
+                'Gift card currency %1 differs from the base currency %2 of website %3; send %2 or leave "currency_code" out.',
                 $currency,
-                $baseCurrency
+                $baseCurrency,
+                $websiteId
             ));
         }
         $model = $this->objectManager->create(self::MODEL);
-        $model->setCode($code)
-            ->setBalance($balance)
+        $model->setCode($card->getCode())
+            ->setBalance($card->getBalance())
             ->setWebsiteId($websiteId)
-            ->setStatus(self::STATUS_ENABLED)
-            ->setState(self::STATE_AVAILABLE)
-            ->setIsRedeemable(1)
+            ->setStatus($card->getStatus() ?? GiftCardInterface::STATUS_ENABLED)
+            ->setState($card->getBalance() > 0 ? GiftCardInterface::STATE_AVAILABLE : GiftCardInterface::STATE_USED)
+            ->setIsRedeemable(($card->getIsRedeemable() ?? true) ? 1 : 0)
+            ->setDateExpires($card->getDateExpires() ?: null)
             ->save();
-        return $this->toAccount($model);
+        return $this->toCard($model);
     }
 
-    public function addToBalance(string $code, float $amount): GiftCardAccountInterface
+    public function addToBalance(string $code, float $amount): GiftCardInterface
     {
-        $connection = $this->resource->getConnection();
-        $id = $connection->fetchOne(
+        $id = $this->resource->getConnection()->fetchOne(
             'SELECT giftcardaccount_id FROM ' . $this->resource->getTableName(self::TABLE) . ' WHERE code = ? FOR UPDATE',
             [$code]
         );
@@ -81,46 +82,71 @@ class AdobeAccountStore implements AccountStoreInterface
         $balance = round((float) $model->getBalance() + $amount, 4);
         if ($balance < 0) {
             throw new InputException(__(
-                'Gift card "%1" has a balance of %2; an adjustment of %3 would take it below zero.',
-                $code,
+                'The gift card balance is %1; an adjustment of %2 would take it below zero.',
                 (float) $model->getBalance(),
                 $amount
             ));
         }
+        $state = (int) $model->getState();
+        if ($state === GiftCardInterface::STATE_AVAILABLE || $state === GiftCardInterface::STATE_USED) {
+            $model->setState($balance > 0 ? GiftCardInterface::STATE_AVAILABLE : GiftCardInterface::STATE_USED);
+        }
         $model->setBalance($balance)->save();
-        return $this->toAccount($model);
+        return $this->toCard($model);
     }
 
-    private function load(string $code): ?object
+    public function search(SearchCriteriaInterface $criteria): GiftCardSearchResultsInterface
     {
-        $model = $this->objectManager->create(self::MODEL);
-        $model->loadByCode($code);
-        return $model->getId() ? $model : null;
+        $collection = $this->objectManager->create(self::COLLECTION);
+        $this->collectionProcessor->process($criteria, $collection);
+        $items = [];
+        foreach ($collection->getItems() as $model) {
+            $items[] = $this->toCard($model);
+        }
+        $results = $this->searchResultsFactory->create();
+        $results->setSearchCriteria($criteria);
+        $results->setItems($items);
+        $results->setTotalCount((int) $collection->getSize());
+        return $results;
     }
 
-    private function toAccount(object $model): GiftCardAccountInterface
+    private function toCard(object $model): GiftCardInterface
     {
-        $status = (int) $model->getStatus() === self::STATUS_ENABLED
-            ? (self::STATES[(int) $model->getState()] ?? GiftCardAccountInterface::STATUS_ACTIVE)
-            : GiftCardAccountInterface::STATUS_DISABLED;
-        return new Account(
-            (string) $model->getCode(),
-            (float) $model->getBalance(),
-            (string) $this->storeManager->getWebsite((int) $model->getWebsiteId())->getBaseCurrencyCode(),
-            $status,
-            $this->updatedAt((int) $model->getId(), (string) $model->getCode(), (string) $model->getDateCreated())
-        );
+        $websiteId = (int) $model->getWebsiteId();
+        $created = (string) $model->getDateCreated();
+        $createdAt = $created === '' ? null : gmdate('Y-m-d H:i:s', (int) strtotime($created . ' UTC'));
+        return (new GiftCard())
+            ->setId((int) $model->getId())
+            ->setCode((string) $model->getCode())
+            ->setBalance((float) $model->getBalance())
+            ->setCurrencyCode($this->baseCurrency($websiteId))
+            ->setStatus((int) $model->getStatus())
+            ->setState((int) $model->getState())
+            ->setIsRedeemable((bool) $model->getIsRedeemable())
+            ->setDateExpires($model->getDateExpires() ? (string) $model->getDateExpires() : null)
+            ->setWebsiteId($websiteId)
+            ->setCreatedAt($createdAt)
+            ->setUpdatedAt($this->updatedAt((int) $model->getId(), (string) $model->getCode()) ?? $createdAt);
     }
 
-    private function updatedAt(int $id, string $code, string $created): string
+    /** The latest balance change: Adobe's history table, or Tillbridge's adjustment log. */
+    private function updatedAt(int $id, string $code): ?string
     {
-        $history = $this->resource->getConnection()->fetchOne(
+        $connection = $this->resource->getConnection();
+        $history = $connection->fetchOne(
             'SELECT MAX(updated_at) FROM ' . $this->resource->getTableName(self::HISTORY_TABLE) . ' WHERE giftcardaccount_id = ?',
             [$id]
         );
-        $candidates = array_filter([(string) $history, (string) $this->log->lastChangeAt($code), $created]);
-        $latest = $candidates === [] ? gmdate('Y-m-d H:i:s') : max($candidates);
-        $time = new \DateTimeImmutable($latest, new \DateTimeZone('UTC'));
-        return $time->format(DATE_ATOM);
+        $adjusted = $connection->fetchOne(
+            'SELECT MAX(created_at) FROM ' . $this->resource->getTableName(AdjustmentLog::TABLE) . ' WHERE code = ?',
+            [$code]
+        );
+        $candidates = array_filter([(string) $history, (string) $adjusted]);
+        return $candidates === [] ? null : max($candidates);
+    }
+
+    private function baseCurrency(int $websiteId): string
+    {
+        return (string) $this->storeManager->getWebsite($websiteId)->getBaseCurrencyCode();
     }
 }

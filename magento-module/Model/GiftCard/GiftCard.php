@@ -7,9 +7,28 @@ use Tillbridge\Connector\Api\Data\GiftCardInterface;
 
 class GiftCard implements GiftCardInterface
 {
+    private ?int $id = null;
     private string $code = '';
     private float $balance = 0.0;
-    private ?string $currency = null;
+    private ?string $currencyCode = null;
+    private ?int $status = null;
+    private ?int $state = null;
+    private ?bool $isRedeemable = null;
+    private ?string $dateExpires = null;
+    private ?int $websiteId = null;
+    private ?string $createdAt = null;
+    private ?string $updatedAt = null;
+
+    public function getId(): ?int
+    {
+        return $this->id;
+    }
+
+    public function setId(?int $id): self
+    {
+        $this->id = $id;
+        return $this;
+    }
 
     public function getCode(): string
     {
@@ -33,14 +52,91 @@ class GiftCard implements GiftCardInterface
         return $this;
     }
 
-    public function getCurrency(): ?string
+    public function getCurrencyCode(): ?string
     {
-        return $this->currency;
+        return $this->currencyCode;
     }
 
-    public function setCurrency(?string $currency): self
+    public function setCurrencyCode(?string $currencyCode): self
     {
-        $this->currency = $currency;
+        $this->currencyCode = $currencyCode;
+        return $this;
+    }
+
+    public function getStatus(): ?int
+    {
+        return $this->status;
+    }
+
+    public function setStatus(?int $status): self
+    {
+        $this->status = $status;
+        return $this;
+    }
+
+    public function getState(): ?int
+    {
+        return $this->state;
+    }
+
+    public function setState(?int $state): self
+    {
+        $this->state = $state;
+        return $this;
+    }
+
+    public function getIsRedeemable(): ?bool
+    {
+        return $this->isRedeemable;
+    }
+
+    public function setIsRedeemable(?bool $isRedeemable): self
+    {
+        $this->isRedeemable = $isRedeemable;
+        return $this;
+    }
+
+    public function getDateExpires(): ?string
+    {
+        return $this->dateExpires;
+    }
+
+    public function setDateExpires(?string $dateExpires): self
+    {
+        $this->dateExpires = $dateExpires;
+        return $this;
+    }
+
+    public function getWebsiteId(): ?int
+    {
+        return $this->websiteId;
+    }
+
+    public function setWebsiteId(?int $websiteId): self
+    {
+        $this->websiteId = $websiteId;
+        return $this;
+    }
+
+    public function getCreatedAt(): ?string
+    {
+        return $this->createdAt;
+    }
+
+    public function setCreatedAt(?string $createdAt): self
+    {
+        $this->createdAt = $createdAt;
+        return $this;
+    }
+
+    public function getUpdatedAt(): ?string
+    {
+        return $this->updatedAt;
+    }
+
+    public function setUpdatedAt(?string $updatedAt): self
+    {
+        $this->updatedAt = $updatedAt;
         return $this;
     }
 }

@@ -3,20 +3,23 @@ declare(strict_types=1);
 
 namespace Tillbridge\Connector\Test\Support;
 
+use Magento\Framework\Api\SearchCriteriaInterface;
 use Magento\Framework\Exception\InputException;
 use Magento\Framework\Exception\NoSuchEntityException;
-use Tillbridge\Connector\Api\Data\GiftCardAccountInterface;
-use Tillbridge\Connector\Model\GiftCard\Account;
+use Tillbridge\Connector\Api\Data\GiftCardInterface;
+use Tillbridge\Connector\Api\Data\GiftCardSearchResultsInterface;
 use Tillbridge\Connector\Model\GiftCard\AccountStoreInterface;
+use Tillbridge\Connector\Model\GiftCard\GiftCard;
+use Tillbridge\Connector\Model\GiftCard\GiftCardSearchResults;
 
 /**
- * Stands in for Adobe Commerce's gift card accounts (not installable here): USD website, balances
- * kept in an array; a balance change fails when asked to, as a database error would.
+ * Stands in for Adobe Commerce's gift card accounts (not installable here): one USD website,
+ * accounts kept in an array; a balance change fails when asked to, as a database error would.
  */
 final class InMemoryAccountStore implements AccountStoreInterface
 {
-    /** @var array<string, float> */
-    public array $balances = [];
+    /** @var array<string, GiftCard> by upper-case code, as MySQL's collation matches codes */
+    public array $cards = [];
     public ?\Throwable $failNextChange = null;
     public int $changes = 0;
 
@@ -24,44 +27,65 @@ final class InMemoryAccountStore implements AccountStoreInterface
     {
     }
 
-    public function find(string $code): ?GiftCardAccountInterface
+    public function balance(string $code): float
     {
-        return isset($this->balances[$code]) ? $this->account($code) : null;
+        return $this->cards[strtoupper($code)]->getBalance();
     }
 
-    public function create(string $code, float $balance, ?string $currency): GiftCardAccountInterface
+    public function find(string $code): ?GiftCardInterface
     {
+        $card = $this->cards[strtoupper($code)] ?? null;
+        return $card === null ? null : clone $card;
+    }
+
+    public function create(GiftCardInterface $card): GiftCardInterface
+    {
+        $currency = $card->getCurrencyCode();
         if ($currency !== null && $currency !== 'USD') {
-            throw new InputException(__('Gift card currency %1 differs from the website base currency %2; send %2 or leave "currency" out.', $currency, 'USD'));
+            throw new InputException(__('Gift card currency %1 differs from the base currency %2 of website %3; send %2 or leave "currency_code" out.', $currency, 'USD', 1));
         }
-        $this->balances[$code] = $balance;
-        return $this->account($code);
+        $now = $this->clock->format($this->clock->now());
+        $stored = (new GiftCard())
+            ->setId(count($this->cards) + 1)
+            ->setCode($card->getCode())
+            ->setBalance($card->getBalance())
+            ->setCurrencyCode('USD')
+            ->setStatus($card->getStatus() ?? GiftCardInterface::STATUS_ENABLED)
+            ->setState($card->getBalance() > 0 ? GiftCardInterface::STATE_AVAILABLE : GiftCardInterface::STATE_USED)
+            ->setIsRedeemable($card->getIsRedeemable() ?? true)
+            ->setDateExpires($card->getDateExpires())
+            ->setWebsiteId($card->getWebsiteId() ?? 1)
+            ->setCreatedAt($now)
+            ->setUpdatedAt($now);
+        $this->cards[strtoupper($card->getCode())] = $stored;
+        return clone $stored;
     }
 
-    public function addToBalance(string $code, float $amount): GiftCardAccountInterface
+    public function addToBalance(string $code, float $amount): GiftCardInterface
     {
-        if (!isset($this->balances[$code])) {
-            throw new NoSuchEntityException(__('Gift card "%1" does not exist.', $code));
-        }
+        $card = $this->cards[strtoupper($code)] ?? throw new NoSuchEntityException(__('Gift card "%1" does not exist.', $code));
         if ($this->failNextChange !== null) {
             $error = $this->failNextChange;
             $this->failNextChange = null;
             throw $error;
         }
-        $this->balances[$code] = round($this->balances[$code] + $amount, 4);
+        $balance = round($card->getBalance() + $amount, 4);
+        $card->setBalance($balance)
+            ->setState($balance > 0 ? GiftCardInterface::STATE_AVAILABLE : GiftCardInterface::STATE_USED)
+            ->setUpdatedAt($this->clock->format($this->clock->now()));
         $this->changes++;
-        return $this->account($code);
+        return clone $card;
     }
 
-    private function account(string $code): Account
+    public function search(SearchCriteriaInterface $criteria): GiftCardSearchResultsInterface
     {
-        $balance = $this->balances[$code];
-        return new Account(
-            $code,
-            $balance,
-            'USD',
-            $balance > 0 ? GiftCardAccountInterface::STATUS_ACTIVE : GiftCardAccountInterface::STATUS_USED,
-            gmdate(DATE_ATOM, $this->clock->now())
-        );
+        $all = array_values($this->cards);
+        $size = (int) ($criteria->getPageSize() ?: count($all));
+        $page = max(1, (int) $criteria->getCurrentPage());
+        $results = new GiftCardSearchResults();
+        $results->setSearchCriteria($criteria);
+        $results->setItems(array_slice($all, ($page - 1) * $size, $size));
+        $results->setTotalCount(count($all));
+        return $results;
     }
 }

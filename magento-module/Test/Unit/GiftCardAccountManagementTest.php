@@ -13,6 +13,7 @@ use Tillbridge\Connector\Model\GiftCard\Adjustment;
 use Tillbridge\Connector\Model\GiftCard\AdjustmentLog;
 use Tillbridge\Connector\Model\GiftCard\GiftCard;
 use Tillbridge\Connector\Test\Support\InMemoryAccountStore;
+use Tillbridge\Connector\Test\Support\Paging;
 use Tillbridge\Connector\Test\Support\World;
 
 final class GiftCardAccountManagementTest extends TestCase
@@ -33,6 +34,7 @@ final class GiftCardAccountManagementTest extends TestCase
         $api = $this->management([]);
         $calls = [
             static fn () => $api->get('GC-1'),
+            static fn () => $api->getList(new Paging(10, 1)),
             static fn () => $api->create((new GiftCard())->setCode('GC-1')->setBalance(10.0)),
             static fn () => $api->adjust('GC-1', (new Adjustment())->setAmount(5.0)->setIdempotencyKey('k1')),
         ];
@@ -50,27 +52,30 @@ final class GiftCardAccountManagementTest extends TestCase
 
     public function testCreateThenGetReturnsTheAccount(): void
     {
-        $created = $this->api->create((new GiftCard())->setCode(' GC-100 ')->setBalance(25.5)->setCurrency('USD'));
+        $created = $this->api->create((new GiftCard())->setCode(' GC-100 ')->setBalance(25.5)->setCurrencyCode('USD'));
         $read = $this->api->get('GC-100');
 
-        self::assertSame(['GC-100', 25.5, 'USD', 'active'], [$created->getCode(), $created->getBalance(), $created->getCurrency(), $created->getStatus()]);
+        self::assertSame(
+            ['GC-100', 25.5, 'USD', 1, 0, true, 1],
+            [$created->getCode(), $created->getBalance(), $created->getCurrencyCode(), $created->getStatus(),
+                $created->getState(), $created->getIsRedeemable(), $created->getWebsiteId()]
+        );
         self::assertEquals($created, $read);
-        self::assertMatchesRegularExpression('/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$/', $read->getUpdatedAt());
+        self::assertEquals($created, $this->api->get('gc-100'), 'codes match case-insensitively, as in MySQL');
+        self::assertSame('2026-09-21 14:13:20', $read->getUpdatedAt());
     }
 
-    public function testCreatingAnExistingCodeIsAConflict(): void
+    public function testCreatingAnExistingCodeIsRefused(): void
     {
         $this->api->create((new GiftCard())->setCode('GC-1')->setBalance(10.0));
 
-        $this->expectException(WebapiException::class);
         try {
             $this->api->create((new GiftCard())->setCode('GC-1')->setBalance(99.0));
-        } catch (WebapiException $e) {
-            self::assertSame(409, $e->getHttpCode());
-            self::assertStringContainsString('already exists', $e->getMessage());
-            self::assertSame(10.0, $this->store->balances['GC-1']);
-            throw $e;
+            self::fail('expected an InputException (400)');
+        } catch (InputException $e) {
+            self::assertStringContainsString('A gift card account with code "GC-1" already exists', $e->getMessage());
         }
+        self::assertSame(10.0, $this->store->balance('GC-1'));
     }
 
     /** @dataProvider invalidCards */
@@ -88,9 +93,23 @@ final class GiftCardAccountManagementTest extends TestCase
         return [
             'empty code' => [(new GiftCard())->setCode(' ')->setBalance(1.0), '"code"'],
             'negative balance' => [(new GiftCard())->setCode('A')->setBalance(-1.0), '"balance"'],
-            'bad currency' => [(new GiftCard())->setCode('A')->setBalance(1.0)->setCurrency('usd'), '"currency"'],
-            'other currency' => [(new GiftCard())->setCode('A')->setBalance(1.0)->setCurrency('EUR'), 'base currency USD'],
+            'bad currency' => [(new GiftCard())->setCode('A')->setBalance(1.0)->setCurrencyCode('usd'), '"currency_code"'],
+            'bad status' => [(new GiftCard())->setCode('A')->setBalance(1.0)->setStatus(2), '"status"'],
+            'bad expiry' => [(new GiftCard())->setCode('A')->setBalance(1.0)->setDateExpires('31/12/2027'), '"date_expires"'],
+            'other currency' => [(new GiftCard())->setCode('A')->setBalance(1.0)->setCurrencyCode('EUR'), 'base currency USD'],
         ];
+    }
+
+    public function testListPagesThroughTheAccounts(): void
+    {
+        foreach (['GC-1', 'GC-2', 'GC-3'] as $code) {
+            $this->api->create((new GiftCard())->setCode($code)->setBalance(5.0));
+        }
+
+        $page = $this->api->getList(new Paging(2, 2));
+
+        self::assertSame(3, $page->getTotalCount());
+        self::assertSame(['GC-3'], array_map(static fn ($card): string => $card->getCode(), $page->getItems()));
     }
 
     public function testUnknownCodeIsNotFound(): void
@@ -113,27 +132,30 @@ final class GiftCardAccountManagementTest extends TestCase
         self::assertSame(30.0, $first->getBalance());
         self::assertSame(30.0, $again->getBalance());
         self::assertSame(35.25, $topUp->getBalance());
-        self::assertSame(2, $this->store->changes);
+        self::assertSame(0, $topUp->getState());
+        $spent = $this->api->adjust('gc-7', (new Adjustment())->setAmount(-35.25)->setIdempotencyKey('hl-adj-993'));
+        self::assertSame([0.0, 1], [$spent->getBalance(), $spent->getState()], 'a card at zero is "used"');
+        self::assertSame(3, $this->store->changes);
         $logged = $this->world->db->fetchAll('SELECT idempotency_key, code, amount, reason, balance_after FROM tillbridge_giftcard_adjustment ORDER BY adjustment_id');
         self::assertEquals([
             ['idempotency_key' => 'hl-adj-991', 'code' => 'GC-7', 'amount' => -20, 'reason' => 'POS sale 1001', 'balance_after' => 30],
             ['idempotency_key' => 'hl-adj-992', 'code' => 'GC-7', 'amount' => 5.25, 'reason' => null, 'balance_after' => 35.25],
+            ['idempotency_key' => 'hl-adj-993', 'code' => 'GC-7', 'amount' => -35.25, 'reason' => null, 'balance_after' => 0],
         ], $logged);
     }
 
-    public function testReusingAKeyForADifferentAdjustmentIsAConflict(): void
+    public function testReusingAKeyForADifferentAdjustmentIsRefused(): void
     {
         $this->api->create((new GiftCard())->setCode('GC-7')->setBalance(50.0));
         $this->api->adjust('GC-7', (new Adjustment())->setAmount(-20.0)->setIdempotencyKey('k'));
 
         try {
             $this->api->adjust('GC-7', (new Adjustment())->setAmount(-25.0)->setIdempotencyKey('k'));
-            self::fail('expected a 409');
-        } catch (WebapiException $e) {
-            self::assertSame(409, $e->getHttpCode());
-            self::assertStringContainsString('use a new key', $e->getMessage());
+            self::fail('expected an InputException (400)');
+        } catch (InputException $e) {
+            self::assertStringContainsString('already used for another adjustment', $e->getMessage());
         }
-        self::assertSame(30.0, $this->store->balances['GC-7']);
+        self::assertSame(30.0, $this->store->balance('GC-7'));
     }
 
     public function testABalanceCannotGoBelowZero(): void
@@ -146,7 +168,7 @@ final class GiftCardAccountManagementTest extends TestCase
         } catch (InputException $e) {
             self::assertStringContainsString('below zero', $e->getMessage());
         }
-        self::assertSame(10.0, $this->store->balances['GC-7']);
+        self::assertSame(10.0, $this->store->balance('GC-7'));
         self::assertNull((new AdjustmentLog($this->world->resource))->find('k'), 'a refused adjustment does not use up its key');
     }
 

@@ -121,12 +121,13 @@ final class ModuleFilesTest extends TestCase
         }
         self::assertSame([
             'GET /V1/tillbridge/giftcards/:code' => 'get',
+            'GET /V1/tillbridge/giftcards' => 'getList',
             'POST /V1/tillbridge/giftcards' => 'create',
             'POST /V1/tillbridge/giftcards/:code/adjustments' => 'adjust',
         ], $routes);
         $create = new \ReflectionMethod('Tillbridge\\Connector\\Api\\GiftCardAccountManagementInterface', 'create');
         $adjust = new \ReflectionMethod('Tillbridge\\Connector\\Api\\GiftCardAccountManagementInterface', 'adjust');
-        self::assertSame('giftcard', $create->getParameters()[0]->getName(), 'body key "giftcard"');
+        self::assertSame('giftCard', $create->getParameters()[0]->getName(), 'body key "giftCard"');
         self::assertSame(['code', 'adjustment'], array_map(static fn (\ReflectionParameter $p): string => $p->getName(), $adjust->getParameters()));
     }
 
