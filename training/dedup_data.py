@@ -417,7 +417,7 @@ def _record(
         if dob.day <= 12 and dob.day != dob.month and r() < 0.1:
             dob = date(dob.year, dob.day, dob.month)
         elif r() < 0.03:
-            dob = dob.replace(year=dob.year + rnd.choice((-1, 1)))
+            dob = dob.replace(year=dob.year + rnd.choice((-1, 1)), day=min(dob.day, 28) if dob.month == 2 else dob.day)
         if r() < 0.04:
             first, last = last, first
     r = rnd.random
