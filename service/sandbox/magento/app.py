@@ -116,7 +116,8 @@ class MagentoSandbox:
             products=int(self.options.get("products", 500)) if self.seed else 0,
             customers=int(self.options.get("customers", 200)) if self.seed else 0,
         )
-        seed_catalog(state, data, self.options.get("seeded_at", "2026-01-05 09:00:00"))
+        seed_catalog(state, data, self.options.get("seeded_at", "2026-01-05 09:00:00"),
+                     backorders=int(self.options.get("backorders", 1)))
         for state_name, extra in (self.options.get("extra_statuses") or {}).items():
             state.statuses.setdefault(state_name, []).extend(s for s in extra if s not in state.statuses[state_name])
         if self.seed and int(self.options.get("history_orders", 300)) > 0:
@@ -241,7 +242,9 @@ def create_app(
     works as Bearer; False rehearses Magento 2.4.4+'s default); ``integration_resources`` (ACL
     resources granted to the integration; default all); ``admin_users`` ({username: password},
     default {"admin": "admin123"}); ``two_factor_auth``; ``unknown_property_status`` (400 default,
-    500 to answer unknown body properties as production Magento does); ``products``,
+    500 to answer unknown body properties as production Magento does); ``backorders`` (the seeded
+    products' backorder setting: 1 "Allow Qty Below 0", the default, so long benchmarks never run
+    out of stock; 0 refuses a checkout beyond the salable quantity); ``products``,
     ``customers``, ``history_orders`` (seed sizes); ``extra_statuses`` ({state: [status, …]}).
     """
     resources = options.get("integration_resources")

@@ -103,11 +103,8 @@ def place_order(
     customer: dict[str, Any] | None = None
     if customer_email and not guest:
         customer_id = state.customer_ids_by_email.get((1, customer_email.lower()))
-        if customer_id is None:
-            raise MagentoError("No such entity with %fieldName = %fieldValue, %field2Name = %field2Value",
-                               {"fieldName": "email", "fieldValue": customer_email, "field2Name": "websiteId",
-                                "field2Value": 1}, status=404)
-        customer = state.customers[customer_id]
+        # An email with no account checks out as a guest, as the storefront allows.
+        customer = state.customers.get(customer_id) if customer_id is not None else None
     if customer is not None:
         addresses = customer.get("addresses") or []
         billing_source = next((a for a in addresses if str(a.get("id")) == str(customer.get("default_billing"))),
@@ -118,8 +115,10 @@ def place_order(
             raise MagentoError('"%fieldName" is required. Enter and try again.', {"fieldName": "address"})
         email = customer["email"]
     else:
-        if address is None or not customer_email:
-            raise MagentoError("A guest checkout needs customer_email and an address.")
+        if not customer_email:
+            raise MagentoError('"%fieldName" is required. Enter and try again.', {"fieldName": "email"})
+        if address is None:
+            address = _guest_address(state, rng, customer_email, firstname, lastname)
         billing_source = shipping_source = address
         email = customer_email
     assert shipping_source is not None
@@ -145,11 +144,11 @@ def place_order(
         salable = stock["qty"] - state.reservations.get(product["sku"], 0.0)
         if check_stock and stock.get("manage_stock", True) and not stock.get("backorders") and qty > salable:
             raise MagentoError('The requested qty of "%1" is not available.', [product["sku"]])
-        lines.append((product, qty))
+        lines.append((product, qty, max(0.0, qty - max(0.0, salable))))
     order_items = []
     subtotal = discount = tax = 0.0
     qty_total = weight_total = 0.0
-    for product, qty in lines:
+    for product, qty, backordered in lines:
         price = float(product["price"])
         row_total = money(price * qty)
         line_discount = money(row_total * coupon_percent / 100)
@@ -181,6 +180,8 @@ def place_order(
         }
         if coupon_percent:
             item["applied_rule_ids"] = "1"
+        if backordered and check_stock:
+            item["qty_backordered"] = backordered
         order_items.append(item)
     subtotal, discount, tax = money(subtotal), money(discount), money(tax)
     ship_title, ship_rate = SHIPPING_METHODS[shipping_method]
@@ -319,9 +320,23 @@ def place_order(
         order["applied_rule_ids"] = "1"
         order["discount_description"] = coupon_code.upper()
     store_order(state, order)
-    for product, qty in lines:
+    for product, qty, _ in lines:
         state.reservations[product["sku"]] = state.reservations.get(product["sku"], 0.0) + qty
     return order
+
+
+def _guest_address(state: MagentoState, rng: random.Random, email: str, firstname: str | None,
+                   lastname: str | None) -> dict[str, Any]:
+    """A plausible address for a guest who gave none: a seeded shopper's, under the guest's name."""
+    if not state.customers:
+        raise MagentoError('"%fieldName" is required. Enter and try again.', {"fieldName": "address"})
+    donor = state.customers[rng.choice(list(state.customers))]
+    source = dict((donor.get("addresses") or [{}])[0])
+    local = email.split("@", 1)[0].replace(".", " ").replace("_", " ").split()
+    source.pop("id", None)
+    source["firstname"] = firstname or (local[0].capitalize() if local else "Guest")
+    source["lastname"] = lastname or (local[1].capitalize() if len(local) > 1 else "Shopper")
+    return source
 
 
 def store_order(state: MagentoState, order: dict[str, Any]) -> None:

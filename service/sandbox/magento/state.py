@@ -104,7 +104,7 @@ DEFAULT_STATUSES: dict[str, list[str]] = {
 }
 
 
-def stock_item(product_id: int, qty: float) -> dict[str, Any]:
+def stock_item(product_id: int, qty: float, backorders: int = 0) -> dict[str, Any]:
     return {
         "item_id": product_id,
         "product_id": product_id,
@@ -119,8 +119,8 @@ def stock_item(product_id: int, qty: float) -> dict[str, Any]:
         "min_sale_qty": 1,
         "use_config_max_sale_qty": True,
         "max_sale_qty": 10000,
-        "use_config_backorders": True,
-        "backorders": 0,
+        "use_config_backorders": not backorders,
+        "backorders": backorders,
         "use_config_notify_stock_qty": True,
         "notify_stock_qty": 1,
         "use_config_qty_increments": True,
@@ -141,7 +141,7 @@ def url_key(name: str, sku: str) -> str:
     return f"{slug}-{sku.lower()}"
 
 
-def product_entity(product_id: int, p: seed_data.SeedProduct, stamp: str) -> dict[str, Any]:
+def product_entity(product_id: int, p: seed_data.SeedProduct, stamp: str, backorders: int = 0) -> dict[str, Any]:
     qty = float(sum(p.stock))
     return {
         "id": product_id,
@@ -158,7 +158,7 @@ def product_entity(product_id: int, p: seed_data.SeedProduct, stamp: str) -> dic
         "extension_attributes": {
             "website_ids": [WEBSITE_ID],
             "category_links": [{"position": 0, "category_id": str(CATEGORY_IDS.get(p.category, 2))}],
-            "stock_item": stock_item(product_id, qty),
+            "stock_item": stock_item(product_id, qty, backorders),
         },
         "product_links": [],
         "options": [],
@@ -229,7 +229,7 @@ def index_product(state: MagentoState, product: dict[str, Any]) -> None:
     state.product_skus_by_id[product["id"]] = product["sku"]
 
 
-def seed_catalog(state: MagentoState, data: seed_data.SeedData, stamp: str) -> None:
+def seed_catalog(state: MagentoState, data: seed_data.SeedData, stamp: str, backorders: int = 0) -> None:
     state.stores = {
         "default": Store("default", DEFAULT_STORE_ID, "Default Store View"),
         "all": Store("all", 0, "Admin"),
@@ -237,7 +237,7 @@ def seed_catalog(state: MagentoState, data: seed_data.SeedData, stamp: str) -> N
     state.statuses = {k: list(v) for k, v in DEFAULT_STATUSES.items()}
     for p in data.products:
         product_id = state.counters.next("product")
-        product = product_entity(product_id, p, stamp)
+        product = product_entity(product_id, p, stamp, backorders)
         index_product(state, product)
         state.source_items[(p.sku, DEFAULT_SOURCE)] = {
             "sku": p.sku, "source_code": DEFAULT_SOURCE, "quantity": float(sum(p.stock)), "status": 1 if sum(p.stock) else 0,
