@@ -39,11 +39,12 @@ HTTP_CONNECT_TIMEOUT_SECONDS = 5.0
 # Engine
 QUEUE_NAME = "tillbridge"
 JOB_TIMEOUT_SECONDS = 120
-LEASE_GRACE_SECONDS = 30  # an item is reclaimed this long after its job could have timed out
+# An item's lease (and its entity lock) lasts JOB_TIMEOUT_SECONDS + LEASE_GRACE_SECONDS: past that its
+# worker is taken for dead, the scheduler reclaims the item and the lock expires for the next run.
+LEASE_GRACE_SECONDS = 30
 MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 1.0
 RETRY_CAP_SECONDS = 300.0
-LOCK_TTL_SECONDS = 120
 LOCK_WAIT_SECONDS = 30.0
 BREAKER_FAILURE_THRESHOLD = 5
 BREAKER_OPEN_SECONDS = 10.0

@@ -50,9 +50,10 @@ class Runtime:
     @cached_property
     def pipeline(self) -> Pipeline:
         s = self.settings
+        lease = float(s["JOB_TIMEOUT_SECONDS"]) + float(s["LEASE_GRACE_SECONDS"])
         engine_settings = EngineSettings(
-            lease_seconds=float(s["JOB_TIMEOUT_SECONDS"]) + float(s["LEASE_GRACE_SECONDS"]),
-            lock_ttl_seconds=float(s["LOCK_TTL_SECONDS"]),
+            lease_seconds=lease,
+            lock_ttl_seconds=lease,
             lock_wait_seconds=float(s["LOCK_WAIT_SECONDS"]),
             policy=self.policy,
         )
