@@ -245,6 +245,10 @@ def _card(model: AnomalyModel, dataset: Dataset, train: Dataset, test: Dataset, 
 def save_anomaly(result: TrainingResult, out_dir: str | Path, *, promote: bool = False) -> ModelVersion:
     """Write ``<out>/anomaly/<version>/`` (model.joblib, card.json, card.md) and register it."""
     root = Path(out_dir)
+    base, n = result.model.version, 1
+    while (root / FAMILY / result.model.version).exists():  # trained twice within a second
+        n += 1
+        result.model.version = result.card["version"] = f"{base}-{n}"
     directory = root / FAMILY / result.model.version
     artifact = directory / "model.joblib"
     result.model.save(artifact)

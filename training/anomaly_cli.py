@@ -66,8 +66,10 @@ def train_anomaly_command(data_path: str, features: str | None, label_column: st
         raise _fail(exc) from None
     click.echo(result.card["summary"])
     for split, metrics in result.card["metrics"].items():
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+        shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
         click.echo(f"  {split}: {shown}")
+    if dataset.labels is None and dataset.truth is None:
+        click.echo("  no labels to evaluate against: pass --label-column (review decisions) or --truth-column")
     if comparison and comparison.get("comparable"):
         before = comparison["promoted_metrics"].get("precision_at_budget")
         click.echo(f"  promoted {comparison['promoted']} on the same held-out rows: precision at budget {before}")
@@ -126,7 +128,8 @@ def list_command(family: str | None, as_json: bool, models_dir: str | None) -> N
         raise _fail(exc) from None
     if as_json:
         click.echo(json.dumps([{"family": v.family, "version": v.version, "promoted": v.promoted,
-                                "artifact": v.artifact, "created_at": v.created_at, "metrics": v.metrics}
+                                "artifact": v.artifact, "card": v.card, "created_at": v.created_at,
+                                "metrics": v.metrics}
                                for v in versions], indent=2))
         return
     if not versions:

@@ -90,6 +90,14 @@ class Registry:
     def _family(data: dict[str, Any], family: str) -> dict[str, Any]:
         return data["families"].setdefault(family, {"promoted": None, "previous": [], "versions": {}})
 
+    def signature(self) -> tuple[int, int, int] | None:
+        """Changes whenever the index is rewritten (a new file each time, so even within one clock tick)."""
+        try:
+            stat = self.index_path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_ino, stat.st_size
+
     def families(self) -> list[str]:
         return sorted(self._read()["families"])
 

@@ -343,15 +343,12 @@ class AnomalyScorer:
             return model.score_matrix(rows)
         return model.score_matrix(np.array([model.vector(row) for row in rows]).reshape(-1, len(model.feature_names)))
 
-    def _mtime(self) -> int | None:
+    def _mtime(self) -> tuple[int, int, int] | None:
         if self._registry_root is None:
             return None
         from training.registry import Registry
 
-        try:
-            return Registry(self._registry_root).index_path.stat().st_mtime_ns
-        except FileNotFoundError:
-            return None
+        return Registry(self._registry_root).signature()
 
     def _maybe_reload(self) -> None:
         if self._registry_root is None:
