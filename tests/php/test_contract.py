@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,10 +17,9 @@ from sqlalchemy import func, select
 from service.flows import MAGENTO_EVENTS
 from service.sandbox.server import RunningSandbox, start_in_thread
 from service.store.tables import InboxEvent, SyncItem
-from tests.php.php import MODULE, require_php
+from tests.php.php import MODULE, send_event
 
 SECRET = "contract-secret-ü"
-SCRIPT = MODULE / "Test" / "Contract" / "send_event.php"
 ORDER = {
     "entity_id": 1001, "increment_id": "000001001", "state": "new", "status": "pending", "store_id": 1,
     "customer_email": "zoë@example.com", "grand_total": 59.9, "updated_at": "2026-11-27 10:00:00",
@@ -40,12 +38,7 @@ def service(app: Flask) -> Iterator[RunningSandbox]:
 
 def send(url: str, *flags: str, secret: str = SECRET, event: str = "order.created",
          data: dict[str, Any] | None = None) -> dict[str, Any]:
-    php = require_php(phpunit=False)
-    command = [php, str(SCRIPT), f"--url={url}", f"--secret={secret}", f"--event={event}",
-               f"--data={json.dumps(data if data is not None else ORDER)}", *flags]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, f"send_event.php failed:\n{result.stdout}\n{result.stderr}"
-    return dict(json.loads(result.stdout))
+    return send_event(url, secret, data if data is not None else ORDER, *flags, event=event)
 
 
 def inbox(app: Flask) -> list[InboxEvent]:

@@ -7,7 +7,7 @@ declare(strict_types=1);
  * then prints the outbox row as JSON. Used by tests/php/test_contract.py.
  *
  *   php send_event.php --url=http://127.0.0.1:8000 --secret=S [--event=order.created]
- *       [--data='{"entity_id":1,...}'] [--store=default] [--tamper] [--twice]
+ *       [--data='{"entity_id":1,...}'] [--store=default] [--timeout=10] [--tamper] [--twice]
  *
  * --tamper changes the body after signing; --twice sends the same event (same ID) again.
  */
@@ -33,9 +33,9 @@ use Tillbridge\Connector\Test\Support\Stores;
 
 require dirname(__DIR__) . '/bootstrap.php';
 
-$options = getopt('', ['url:', 'secret:', 'event::', 'data::', 'store::', 'tamper', 'twice']);
+$options = getopt('', ['url:', 'secret:', 'event::', 'data::', 'store::', 'timeout::', 'tamper', 'twice']);
 if (!isset($options['url'], $options['secret'])) {
-    fwrite(STDERR, "usage: php send_event.php --url=URL --secret=SECRET [--event=NAME] [--data=JSON] [--store=CODE] [--tamper] [--twice]\n");
+    fwrite(STDERR, "usage: php send_event.php --url=URL --secret=SECRET [--event=NAME] [--data=JSON] [--store=CODE] [--timeout=S] [--tamper] [--twice]\n");
     exit(2);
 }
 $event = (string) ($options['event'] ?? 'order.created');
@@ -49,7 +49,7 @@ $config = new Config(new ArrayScopeConfig([
     Config::XML_ENABLED => '1',
     Config::XML_URL => (string) $options['url'],
     Config::XML_SECRET => $encryptor->encrypt((string) $options['secret']),
-    Config::XML_TIMEOUT => '10',
+    Config::XML_TIMEOUT => (string) ($options['timeout'] ?? '10'),
 ]), $encryptor);
 $clock = new Clock();
 $logger = new RecordingLogger();
@@ -85,6 +85,9 @@ for ($round = 1; $round <= $rounds; $round++) {
         'http_status' => $stored->lastHttpStatus,
         'attempts' => $stored->attempts,
         'last_error' => $stored->lastError,
+        'retry_in_seconds' => $stored->nextAttemptAt === null || $stored->status !== OutboxEvent::STATUS_PENDING
+            ? null
+            : strtotime($stored->nextAttemptAt . ' UTC') - $clock->now(),
     ];
 }
 
