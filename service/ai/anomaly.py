@@ -147,10 +147,14 @@ class AnomalyModel:
 
     def vector(self, features: Mapping[str, float]) -> NDArray[np.float64]:
         try:
-            return np.array([float(features[name]) for name in self.feature_names])
+            x = np.array([float(features[name]) for name in self.feature_names])
         except KeyError as exc:
             raise ValueError(f"feature {exc.args[0]!r} is missing; model {self.version} needs "
                              f"{', '.join(self.feature_names)}") from None
+        if not np.isfinite(x).all():
+            bad = [name for name, value in zip(self.feature_names, x, strict=True) if not np.isfinite(value)]
+            raise ValueError(f"features {bad} are not finite numbers; fill them before scoring")
+        return x
 
     def score_vector(self, x: NDArray[np.float64]) -> tuple[float, float | None]:
         """(final score, review-model probability or None) of one feature vector."""

@@ -66,10 +66,13 @@ class TreeEnsemble:
 
     def leaves_batch(self, X: FloatArray) -> IntArray:
         """Leaves for many rows at once: shape (rows, trees)."""
-        node = np.broadcast_to(self.roots, (X.shape[0], self.n_trees)).copy()
-        rows = np.arange(X.shape[0])[:, None]
+        n, width = X.shape
+        flat = np.ascontiguousarray(X).ravel()
+        row_start = (np.arange(n) * width)[:, None]
+        node = np.broadcast_to(self.roots, (n, self.n_trees)).copy()
         for _ in range(self.depth):
-            node = np.where(X[rows, self.feature[node]] <= self.threshold[node], self.left[node], self.right[node])
+            node = np.where(flat[row_start + self.feature[node]] <= self.threshold[node],
+                            self.left[node], self.right[node])
         return node
 
     def to_dict(self) -> dict[str, Any]:
