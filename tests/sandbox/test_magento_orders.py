@@ -192,6 +192,7 @@ def test_comment_status_must_belong_to_the_state(sandbox: RunningSandbox) -> Non
 
 def test_hold_unhold_cancel_guards(sandbox: RunningSandbox) -> None:
     oid = checkout(sandbox, items=[{"sku": "SCK-1005", "qty": 1}])["entity_id"]
+    assert get(sandbox, f"orders/{oid}").json()["state"] == "new"  # read before the write: no stale answer after
     assert post(sandbox, f"orders/{oid}/hold").json() is True
     held = get(sandbox, f"orders/{oid}").json()
     assert (held["state"], held["status"], held["hold_before_state"]) == ("holded", "holded", "new")

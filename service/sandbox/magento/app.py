@@ -36,7 +36,7 @@ from service.sandbox.magento.errors import (
     required_field,
 )
 from service.sandbox.magento.events import EventSender
-from service.sandbox.magento.state import MagentoState, Store, seed_catalog, snapshot
+from service.sandbox.magento.state import Encoded, MagentoState, Store, seed_catalog
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +133,9 @@ class MagentoSandbox:
             self.load()
 
     def emit(self, name: str, entity: dict[str, Any], store_code: str = "default") -> None:
-        """Queue a signed event carrying the entity as GET returns it (call under the state lock)."""
-        self.events.emit(name, snapshot(entity), store_code)
+        """Queue a signed event carrying the entity as GET returns it (call under the state lock: the
+        envelope is serialised at once)."""
+        self.events.emit(name, entity, store_code)
 
     # -- dispatch ------------------------------------------------------------------------------
     def add_route(self, method: str, template: str, handler: Handler, resource: str | None) -> None:
@@ -170,8 +171,20 @@ class MagentoSandbox:
             if request.method in ("POST", "PUT"):
                 self.check_body(route, body)
             call = Call(self, store, code, params, body, request.args, principal)
-            result = route.handler(call)
+            if request.method == "GET":
+                result = route.handler(call)
+            else:
+                state = self.state
+                with state.lock:
+                    try:
+                        result = route.handler(call)
+                    finally:
+                        state.order_json.clear()
             fields = request.args.get("fields")
+            if isinstance(result, Encoded):
+                if not fields:
+                    return Response(result.text, status=200, mimetype="application/json")
+                result = result.value()
             if fields and isinstance(result, (dict, list)):
                 result = search.trim(result, search.parse_fields(fields))
             return json_response(result, 200)

@@ -23,7 +23,6 @@ from service.sandbox.magento.state import (
     MagentoState,
     index_product,
     now_text,
-    snapshot,
     stock_item,
 )
 
@@ -34,11 +33,15 @@ SOURCE_FIELDS = {"sku", "source_code", "quantity", "status"}
 
 
 def product_view(state: MagentoState, sku: str, store_id: int) -> dict[str, Any]:
+    """The product as that store view sees it: the stored dict itself when nothing is overridden, else a
+    shallow merge; serialise it before releasing the lock."""
     product = state.products.get(sku)
     if product is None:
         raise product_missing()
-    view = snapshot(product)
     override = state.store_overrides.get((sku, store_id)) if store_id else None
+    if not override:
+        return product
+    view = dict(product)
     if override:
         for key, value in override.items():
             if key == "custom_attributes":

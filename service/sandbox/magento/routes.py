@@ -6,7 +6,9 @@ its siblings), queue events, and return what Magento returns: entities, ``true``
 
 from __future__ import annotations
 
+import json
 import random
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -14,24 +16,30 @@ from flask import Flask, Response, jsonify, request
 from service.sandbox.magento import catalog, customers, giftcards, sales, search
 from service.sandbox.magento.app import Call, MagentoSandbox, json_response
 from service.sandbox.magento.errors import MagentoError, entity_missing, invalid_type, required_field
-from service.sandbox.magento.state import snapshot
+from service.sandbox.magento.state import Encoded
 
 SALES_VIEW = "Magento_Sales::actions_view"
 
 
-def scalar_fields(sb: MagentoSandbox, definition: str) -> set[str]:
-    props = sb.contract.definitions[definition]["properties"]
-    return {name for name, spec in props.items() if spec.get("type") not in ("array", "object") and "$ref" not in spec}
+def scalar_fields(sb: MagentoSandbox, definition: str) -> frozenset[str]:
+    return _scalar_fields(sb.contract, definition)
+
+
+@lru_cache(maxsize=64)
+def _scalar_fields(contract: Any, definition: str) -> frozenset[str]:
+    props = contract.definitions[definition]["properties"]
+    return frozenset(name for name, spec in props.items()
+                     if spec.get("type") not in ("array", "object") and "$ref" not in spec)
 
 
 def search_result(sb: MagentoSandbox, call: Call, records: list[dict[str, Any]], definition: str | None,
-                  *, extra_fields: set[str] | None = None, getter: Any = search.top_level) -> dict[str, Any]:
+                  *, extra_fields: set[str] | None = None, getter: Any = search.top_level) -> Encoded:
     """Search ``records``; ``definition`` names the schema type whose scalar fields are searchable
     (None: any field)."""
     criteria = search.parse(call.args.items(multi=True))
-    fields = scalar_fields(sb, definition) | (extra_fields or set()) if definition else None
+    fields = set(scalar_fields(sb, definition)) | (extra_fields or set()) if definition else None
     page, total = search.apply(records, criteria, fields=fields, getter=getter)
-    return {"items": [snapshot(r) for r in page], "search_criteria": criteria.echo(), "total_count": total}
+    return Encoded({"items": page, "search_criteria": criteria.echo(), "total_count": total})
 
 
 def object_arg(call: Call, name: str) -> dict[str, Any]:
@@ -63,14 +71,20 @@ def admin_token(call: Call) -> Any:
 
 def list_orders(call: Call) -> Any:
     sb = call.sandbox
+    criteria = search.parse(call.args.items(multi=True))
     with sb.state.lock:
-        return search_result(sb, call, list(sb.state.orders.values()), "sales-data-order-interface")
+        state = sb.state
+        page, total = search.apply(list(state.orders.values()), criteria,
+                                   fields=scalar_fields(sb, "sales-data-order-interface"))
+        items = ",".join(state.encoded_order(order) for order in page)
+    echo = json.dumps(criteria.echo(), separators=(",", ":"))
+    return Encoded.from_text(f'{{"items":[{items}],"search_criteria":{echo},"total_count":{total}}}')
 
 
 def get_order(call: Call) -> Any:
     sb = call.sandbox
     with sb.state.lock:
-        return snapshot(sales.get_order(sb.state, call.int_param("id")))
+        return Encoded.from_text(sb.state.encoded_order(sales.get_order(sb.state, call.int_param("id"))))
 
 
 def create_order(call: Call) -> Any:
@@ -81,15 +95,15 @@ def create_order(call: Call) -> Any:
     with sb.state.lock:
         order, created = sales.save_order_entity(sb.state, entity)
         sb.emit("order.created" if created else "order.updated", order)
-        return snapshot(order)
+        return Encoded(order)
 
 
 def list_order_comments(call: Call) -> Any:
     sb = call.sandbox
     with sb.state.lock:
         order = sales.get_order(sb.state, call.int_param("id"))
-        items = snapshot(order.get("status_histories", []))
-    return {"items": items, "search_criteria": {"filter_groups": []}, "total_count": len(items)}
+        items = order.get("status_histories", [])
+        return Encoded({"items": items, "search_criteria": {"filter_groups": []}, "total_count": len(items)})
 
 
 def add_order_comment(call: Call) -> Any:
@@ -187,7 +201,7 @@ def document_views(collection: str, definition: str) -> tuple[Any, Any]:
             document = getattr(sb.state, collection).get(call.int_param("id"))
             if document is None:
                 raise entity_missing()
-            return snapshot(document)
+            return Encoded(document)
 
     return list_view, get_view
 
@@ -195,7 +209,7 @@ def document_views(collection: str, definition: str) -> tuple[Any, Any]:
 def add_track(call: Call) -> Any:
     sb = call.sandbox
     with sb.state.lock:
-        return snapshot(sales.add_track(sb.state, object_arg(call, "entity")))
+        return Encoded(sales.add_track(sb.state, object_arg(call, "entity")))
 
 
 # -- customers --------------------------------------------------------------------------------------
@@ -211,7 +225,7 @@ def search_customers(call: Call) -> Any:
 def get_customer(call: Call) -> Any:
     sb = call.sandbox
     with sb.state.lock:
-        return snapshot(customers.get_customer(sb.state, call.int_param("customerId")))
+        return Encoded(customers.get_customer(sb.state, call.int_param("customerId")))
 
 
 def create_customer(call: Call) -> Any:
@@ -219,7 +233,7 @@ def create_customer(call: Call) -> Any:
     with sb.state.lock:
         customer = customers.create_customer(sb.state, object_arg(call, "customer"))
         sb.emit("customer.created", customer, call.scope_code)
-        return snapshot(customer)
+        return Encoded(customer)
 
 
 def update_customer(call: Call) -> Any:
@@ -227,7 +241,7 @@ def update_customer(call: Call) -> Any:
     with sb.state.lock:
         customer = customers.update_customer(sb.state, call.int_param("customerId"), object_arg(call, "customer"))
         sb.emit("customer.updated", customer, call.scope_code)
-        return snapshot(customer)
+        return Encoded(customer)
 
 
 # -- products and stock -----------------------------------------------------------------------------
@@ -246,7 +260,7 @@ def list_products(call: Call) -> Any:
 def get_product(call: Call) -> Any:
     sb = call.sandbox
     with sb.state.lock:
-        return catalog.product_view(sb.state, call.params["sku"], call.store.store_id)
+        return Encoded(catalog.product_view(sb.state, call.params["sku"], call.store.store_id))
 
 
 def save_product_view(call: Call, sku: str | None) -> Any:
@@ -255,7 +269,7 @@ def save_product_view(call: Call, sku: str | None) -> Any:
         product, _ = catalog.save_product(sb.state, sku, object_arg(call, "product"), call.store.store_id)
         view = catalog.product_view(sb.state, product["sku"], call.store.store_id)
         sb.emit("product.saved", view, call.scope_code)
-        return view
+        return Encoded(view)
 
 
 def update_product(call: Call) -> Any:
@@ -306,19 +320,19 @@ def search_giftcards(call: Call) -> Any:
 def get_giftcard(call: Call) -> Any:
     sb = call.sandbox
     with sb.state.lock:
-        return snapshot(giftcards.get_card(sb.state, call.params["code"]))
+        return Encoded(giftcards.get_card(sb.state, call.params["code"]))
 
 
 def create_giftcard(call: Call) -> Any:
     sb = call.sandbox
     with sb.state.lock:
-        return snapshot(giftcards.create_card(sb.state, object_arg(call, "giftCard")))
+        return Encoded(giftcards.create_card(sb.state, object_arg(call, "giftCard")))
 
 
 def adjust_giftcard(call: Call) -> Any:
     sb = call.sandbox
     with sb.state.lock:
-        return snapshot(giftcards.adjust(sb.state, call.params["code"], object_arg(call, "adjustment")))
+        return Encoded(giftcards.adjust(sb.state, call.params["code"], object_arg(call, "adjustment")))
 
 
 def register(sb: MagentoSandbox) -> None:
@@ -377,6 +391,7 @@ def register_sandbox_views(app: Flask, sb: MagentoSandbox) -> None:
                                   '"customer_email"?: …, "guest"?: bool, "payment_method"?: …}'}, 400)
         try:
             with sb.state.lock:
+                sb.state.order_json.clear()
                 email = spec.get("customer_email")
                 if not email and sb.state.customers:
                     # No email: a seeded shopper (or, for a guest, that shopper's email and address).
@@ -395,7 +410,7 @@ def register_sandbox_views(app: Flask, sb: MagentoSandbox) -> None:
                     rng=random.Random(sb.rng.random()),
                 )
                 sb.emit("order.created", order)
-                return json_response(snapshot(order), 200)
+                return Response(Encoded(order).text, status=200, mimetype="application/json")
         except MagentoError as exc:
             return json_response(exc.body(), exc.status)
 

@@ -10,7 +10,7 @@ or snake_case with any indices, as Magento's input processor accepts both.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,7 +237,7 @@ def apply(
     records: Iterable[Mapping[str, Any]],
     criteria: Criteria,
     *,
-    fields: set[str] | None = None,
+    fields: Collection[str] | None = None,
     getter: Callable[[Mapping[str, Any], str], Any] = top_level,
     default_sort: str | None = None,
 ) -> tuple[list[Mapping[str, Any]], int]:
@@ -266,7 +266,7 @@ def _sorter(getter: Callable[[Mapping[str, Any], str], Any], name: str) -> Calla
     return lambda record: _sort_key(getter(record, name))
 
 
-def _check_field(name: str, fields: set[str] | None) -> None:
+def _check_field(name: str, fields: Collection[str] | None) -> None:
     if fields is not None and name not in fields:
         raise MagentoError('Invalid attribute name: %1', [name])
 

@@ -2,13 +2,15 @@
 
 One re-entrant lock guards every collection, so a request sees and leaves a consistent store;
 lookups by id, SKU, email and code are dictionary reads. Entities are kept in the shape the REST API
-returns them; readers get deep copies (``snapshot``), never the live objects.
+returns them; a reader serialises what it answers while it holds the lock (``Encoded``), so it never
+hands out live objects and never pays for a deep copy.
 """
 
 from __future__ import annotations
 
-import copy
+import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,8 +30,22 @@ def now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def snapshot(value: Any) -> Any:
-    return copy.deepcopy(value)
+class Encoded:
+    """A JSON answer serialised under the state lock; the dispatcher sends the text as it is."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: Any) -> None:
+        self.text = json.dumps(value, separators=(",", ":"))
+
+    @classmethod
+    def from_text(cls, text: str) -> Encoded:
+        encoded = cls.__new__(cls)
+        encoded.text = text
+        return encoded
+
+    def value(self) -> Any:
+        return json.loads(self.text)
 
 
 @dataclass
@@ -87,9 +103,18 @@ class MagentoState:
     giftcards: dict[str, dict[str, Any]] = field(default_factory=dict)  # by upper-cased code
     giftcard_adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
     statuses: dict[str, list[str]] = field(default_factory=dict)
+    # Serialised orders, emptied by every write (the dispatcher does it under the lock).
+    order_json: dict[int, str] = field(default_factory=dict)
 
     def store(self, code: str) -> Store | None:
         return self.stores.get(code)
+
+    def encoded_order(self, order: Mapping[str, Any]) -> str:
+        text = self.order_json.get(order["entity_id"])
+        if text is None:
+            text = json.dumps(order, separators=(",", ":"))
+            self.order_json[order["entity_id"]] = text
+        return text
 
 
 DEFAULT_STATUSES: dict[str, list[str]] = {
