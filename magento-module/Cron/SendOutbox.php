@@ -8,12 +8,14 @@ use Psr\Log\LoggerInterface;
 use Tillbridge\Connector\Model\Outbox\Sender;
 
 /**
- * Every minute: send due outbox rows. A lock keeps a slow run and the next one from sending the
- * same rows twice.
+ * Every minute: send due outbox rows, batch after batch for up to 45 seconds. A lock keeps a slow
+ * run and the next one from sending the same rows twice.
  */
 class SendOutbox
 {
     private const LOCK = 'tillbridge_connector_outbox_send';
+    /** Leaves room before the next minute's run. */
+    public const BUDGET_SECONDS = 45;
 
     public function __construct(
         private readonly Sender $sender,
@@ -28,7 +30,7 @@ class SendOutbox
             return;
         }
         try {
-            $report = $this->sender->sendDue();
+            $report = $this->sender->drain(self::BUDGET_SECONDS);
             if ($report->sent + $report->retrying + $report->failed > 0) {
                 $this->logger->info('Tillbridge outbox: ' . $report);
             }

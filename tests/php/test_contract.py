@@ -62,6 +62,16 @@ def test_service_accepts_the_modules_signed_event(app: Flask, service: RunningSa
         assert session.scalar(select(func.count()).select_from(SyncItem)) == 1
 
 
+def test_a_backlog_drains_in_batches_and_arrives_in_outbox_order(app: Flask, service: RunningSandbox) -> None:
+    result = send(service.url, "--count=12", "--batch=5")
+
+    assert result["statuses"] == {"sent": 12}, result
+    assert result["runs"] == 4, "three runs of 5, 5 and 2 events, then one that finds nothing"
+    with app.extensions["tillbridge"].store.session() as session:
+        arrived = list(session.scalars(select(InboxEvent.event_id).order_by(InboxEvent.id)))
+    assert arrived == result["event_ids"]
+
+
 def test_a_resent_event_is_acknowledged_once(app: Flask, service: RunningSandbox) -> None:
     result = send(service.url, "--twice")
 

@@ -10,6 +10,8 @@ declare(strict_types=1);
  *       [--data='{"entity_id":1,...}'] [--store=default] [--timeout=10] [--tamper] [--twice]
  *
  * --tamper changes the body after signing; --twice sends the same event (same ID) again.
+ * --count=N [--batch=B] writes N events (entity_id 1..N) and runs the sender until the outbox is
+ * drained, then prints the event IDs in outbox order, the status counts, cron runs and seconds.
  */
 
 use Magento\Framework\App\ResourceConnection;
@@ -33,7 +35,7 @@ use Tillbridge\Connector\Test\Support\Stores;
 
 require dirname(__DIR__) . '/bootstrap.php';
 
-$options = getopt('', ['url:', 'secret:', 'event::', 'data::', 'store::', 'timeout::', 'tamper', 'twice']);
+$options = getopt('', ['url:', 'secret:', 'event::', 'data::', 'store::', 'timeout::', 'count::', 'batch::', 'tamper', 'twice']);
 if (!isset($options['url'], $options['secret'])) {
     fwrite(STDERR, "usage: php send_event.php --url=URL --secret=SECRET [--event=NAME] [--data=JSON] [--store=CODE] [--timeout=S] [--tamper] [--twice]\n");
     exit(2);
@@ -50,6 +52,7 @@ $config = new Config(new ArrayScopeConfig([
     Config::XML_URL => (string) $options['url'],
     Config::XML_SECRET => $encryptor->encrypt((string) $options['secret']),
     Config::XML_TIMEOUT => (string) ($options['timeout'] ?? '10'),
+    Config::XML_BATCH_SIZE => (string) ($options['batch'] ?? '50'),
 ]), $encryptor);
 $clock = new Clock();
 $logger = new RecordingLogger();
@@ -64,6 +67,28 @@ $sender = new Sender(
     $clock,
     $logger
 );
+
+$count = (int) ($options['count'] ?? 1);
+if ($count > 1) {
+    $eventIds = [];
+    for ($i = 1; $i <= $count; $i++) {
+        $eventIds[] = $writer->record($event, explode('.', $event)[0], (string) $i, $storeId, static fn (): array => ['entity_id' => $i] + $data)?->eventId;
+    }
+    $started = microtime(true);
+    $runs = 0;
+    do {
+        $report = $sender->sendDue();
+        $runs++;
+    } while ($report->sent > 0 && $report->stopReason === '' && $runs < $count + 1);
+    echo json_encode([
+        'event_ids' => $eventIds,
+        'statuses' => $repository->countByStatus(),
+        'runs' => $runs,
+        'seconds' => round(microtime(true) - $started, 3),
+        'log' => $logger->lines,
+    ], JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES), "\n";
+    exit(0);
+}
 
 $row = $writer->record($event, explode('.', $event)[0], (string) ($data['entity_id'] ?? $data['id'] ?? '0'), $storeId, static fn (): array => $data);
 if ($row === null) {

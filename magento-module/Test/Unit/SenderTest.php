@@ -75,6 +75,48 @@ final class SenderTest extends TestCase
         ));
     }
 
+    public function testDrainSendsBatchAfterBatchUntilTheBacklogIsGone(): void
+    {
+        $this->world->scopeConfig->values[Config::XML_BATCH_SIZE] = '2';
+        foreach (['1', '2', '3', '4', '5'] as $ref) {
+            $this->record('order.created', $ref, ['entity_id' => (int) $ref]);
+        }
+
+        $report = $this->world->sender->drain(45);
+
+        self::assertSame(5, $report->sent);
+        self::assertCount(5, $this->world->transport->requests);
+    }
+
+    public function testDrainStopsWhenTillbridgeIsDown(): void
+    {
+        $this->world->scopeConfig->values[Config::XML_BATCH_SIZE] = '2';
+        foreach (['1', '2', '3', '4', '5'] as $ref) {
+            $this->record('order.created', $ref, ['entity_id' => (int) $ref]);
+        }
+        $this->world->transport->push(new Response(202, ''));
+        $this->world->transport->push(new Response(202, ''));
+        $this->world->transport->push(new Response(503, ''));
+
+        $report = $this->world->sender->drain(45);
+
+        self::assertSame([2, 1], [$report->sent, $report->retrying]);
+        self::assertCount(3, $this->world->transport->requests);
+        self::assertStringContainsString('Tillbridge unavailable', $report->stopReason);
+    }
+
+    public function testDrainRespectsItsTimeBudget(): void
+    {
+        $this->world->scopeConfig->values[Config::XML_BATCH_SIZE] = '2';
+        foreach (['1', '2', '3', '4', '5'] as $ref) {
+            $this->record('order.created', $ref, ['entity_id' => (int) $ref]);
+        }
+
+        $report = $this->world->sender->drain(0);
+
+        self::assertSame(2, $report->sent, 'one batch, then the budget is spent');
+    }
+
     /** @dataProvider permanentAnswers */
     public function testAnAnswerThatRepeatingCannotFixFailsTheRowAtOnce(int $status, string $body, string $expected): void
     {
