@@ -17,6 +17,9 @@ use Tillbridge\Connector\Model\Payload\EntityRenderer;
  */
 class CreditmemoSaved implements ObserverInterface
 {
+    /** @var array<int, true> credit memos recorded in this request (observers are shared instances) */
+    private array $recorded = [];
+
     public function __construct(
         private readonly Writer $writer,
         private readonly EntityRenderer $renderer
@@ -34,10 +37,16 @@ class CreditmemoSaved implements ObserverInterface
         if ($creditmemo instanceof AbstractModel && $creditmemo->getOrigData('entity_id') !== null) {
             return;
         }
+        // A payment integration may save the new credit memo again before the request ends.
+        $id = (int) $creditmemo->getEntityId();
+        if (isset($this->recorded[$id])) {
+            return;
+        }
+        $this->recorded[$id] = true;
         $this->writer->record(
             EventName::CREDITMEMO_CREATED,
             EntityRenderer::CREDITMEMO,
-            (string) $creditmemo->getEntityId(),
+            (string) $id,
             (int) $creditmemo->getStoreId(),
             fn (): array => $this->renderer->creditmemo($creditmemo)
         );

@@ -106,12 +106,13 @@ final class ObserversTest extends TestCase
         );
     }
 
-    public function testCreditmemoIsWrittenWhenCreatedAndNotOnLaterSaves(): void
+    public function testCreditmemoIsWrittenOnceWhenCreatedAndNotOnLaterSaves(): void
     {
         $observer = new CreditmemoSaved($this->world->writer, $this->world->renderer);
         $new = Entities::creditmemo(['entity_id' => 4, 'order_id' => 42, 'grand_total' => 20.0]);
         $loaded = Entities::creditmemo(['entity_id' => 4, 'order_id' => 42, 'grand_total' => 20.0], true);
 
+        $this->dispatch($observer, ['creditmemo' => $new, 'data_object' => $new]);
         $this->dispatch($observer, ['creditmemo' => $new, 'data_object' => $new]);
         $this->dispatch($observer, ['creditmemo' => $loaded, 'data_object' => $loaded]);
 
