@@ -13,6 +13,7 @@ from service.connectors.magento.client import MagentoClient, criteria_params, re
 from service.engine.errors import AuthError, DataError, NotFoundInTargetError, RateLimitedError
 from service.sandbox.magento.app import create_app
 from service.sandbox.server import RunningSandbox, start_in_thread
+from tests.connectors.magento_schema import schema_path, validate_request
 
 TOKEN = "magento-client-token"
 OAUTH = {"consumer_key": "ck", "consumer_secret": "cs", "access_token": TOKEN, "access_token_secret": "ats"}
@@ -23,7 +24,13 @@ def sandbox() -> Iterator[RunningSandbox]:
     running = start_in_thread(create_app(seed="demo", token=TOKEN, consumer_key="ck", consumer_secret="cs",
                                          access_token_secret="ats"))
     yield running
+    # Every request these tests made through the client must also conform to Adobe's schema.
+    logged = requests.get(f"{running.url}/__sandbox/requests", params={"path": "/rest/"}, timeout=10).json()
     running.stop()
+    if schema_path().exists():
+        problems = [p for r in logged["requests"]
+                    for p in validate_request(r["method"], r["path"], r["body"], r["query"])]
+        assert problems == []
 
 
 @pytest.fixture()

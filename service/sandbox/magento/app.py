@@ -164,10 +164,10 @@ class MagentoSandbox:
         try:
             store, code, path = self.split_store(rest)
             route, params = self.match(request.method, path)
-            body = self.read_body()
             principal = self.auth.authenticate(request)
             if route.resource is not None and (principal is None or not principal.allowed(route.resource)):
                 raise not_authorized(route.resource)
+            body = self.read_body()
             if request.method in ("POST", "PUT"):
                 self.check_body(route, body)
             call = Call(self, store, code, params, body, request.args, principal)
