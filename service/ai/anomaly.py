@@ -281,9 +281,9 @@ class AnomalyScorer:
 
     def __init__(self, model: AnomalyModel, *, budget: float | None = None, max_reasons: int = 3,
                  registry_root: Path | None = None, reload_check_seconds: float = 1.0) -> None:
-        self._model = model
         self._budget = budget if budget is not None else model.review_budget
-        self._threshold = model.threshold_for(self._budget)
+        # Swapped as one tuple so a reload never pairs one model with another's threshold.
+        self._current = (model, model.threshold_for(self._budget))
         self.max_reasons = max_reasons
         self._registry_root = registry_root
         self._reload_check_seconds = reload_check_seconds
@@ -314,11 +314,12 @@ class AnomalyScorer:
     @property
     def model(self) -> AnomalyModel:
         self._maybe_reload()
-        return self._model
+        return self._current[0]
 
     @property
     def threshold(self) -> float:
-        return self._threshold
+        self._maybe_reload()
+        return self._current[1]
 
     def score(self, order: Mapping[str, Any], history: OrderHistory) -> Assessment:
         """Assess one Magento order (as GET /V1/orders/{id} returns it) against its customer's history."""
@@ -330,8 +331,8 @@ class AnomalyScorer:
 
     def score_features(self, features: Mapping[str, float]) -> Assessment:
         """Assess one row given its features by name."""
-        model = self.model
-        threshold = self._threshold
+        self._maybe_reload()
+        model, threshold = self._current
         x = model.vector(features)
         score, review_probability = model.score_vector(x)
         flagged = score >= threshold
@@ -377,12 +378,12 @@ class AnomalyScorer:
         registry = Registry(self._registry_root)
         try:
             version = registry.promoted(FAMILY)
-            if version is None or version.version == self._model.version:
+            if version is None or version.version == self._current[0].version:
                 return
             model = AnomalyModel.load(registry.artifact_path(version))
         except (OSError, ValueError, KeyError) as exc:
             log.warning("keeping anomaly model %s: the promoted model could not be loaded (%s)",
-                        self._model.version, exc)
+                        self._current[0].version, exc)
             return
-        self._model, self._threshold = model, model.threshold_for(self._budget)
+        self._current = (model, model.threshold_for(self._budget))
         log.info("anomaly model %s promoted; now scoring with it", model.version)

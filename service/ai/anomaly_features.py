@@ -228,8 +228,10 @@ def order_features(order: Mapping[str, Any], history: OrderHistory) -> dict[str,
     method = str((order.get("payment") or {}).get("method") or "")
     local, _, domain = facts.email.partition("@")
     since = facts.created_at - VELOCITY_WINDOW
-    cards = history.card_fingerprints(facts.email, since, facts.created_at)
-    addresses = history.address_keys(facts.email, since, facts.created_at)
+    # Without an email there is no customer to follow: no history rather than everyone's.
+    customer = history if facts.email else _NO_HISTORY
+    cards = customer.card_fingerprints(facts.email, since, facts.created_at)
+    addresses = customer.address_keys(facts.email, since, facts.created_at)
     if facts.card:
         cards.add(facts.card)
     if facts.shipping_address:
@@ -247,8 +249,8 @@ def order_features(order: Mapping[str, Any], history: OrderHistory) -> dict[str,
         "address_mismatch": float(mismatch),
         "country_mismatch": float(country_mismatch),
         "is_guest": float(bool(_num(order.get("customer_is_guest")))),
-        "is_returning": float(history.has_ordered_before(facts.email, facts.created_at)),
-        "orders_email_24h": float(history.count_orders(facts.email, since, facts.created_at)),
+        "is_returning": float(customer.has_ordered_before(facts.email, facts.created_at)),
+        "orders_email_24h": float(customer.count_orders(facts.email, since, facts.created_at)),
         "cards_email_24h": float(len(cards)),
         "addresses_email_24h": float(len(addresses)),
         "orders_address_24h": float(history.orders_to_address(facts.shipping_address, since, facts.created_at)
@@ -261,3 +263,5 @@ def order_features(order: Mapping[str, Any], history: OrderHistory) -> dict[str,
         "email_digit_share": (sum(ch.isdigit() for ch in local) / len(local)) if local else 0.0,
     }
 
+
+_NO_HISTORY = InMemoryOrderHistory()

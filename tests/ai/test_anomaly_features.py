@@ -144,3 +144,11 @@ def test_features_do_not_mutate_the_order() -> None:
     before = copy.deepcopy(order)
     order_features(order, InMemoryOrderHistory([order]))
     assert order == before
+
+
+def test_orders_without_email_share_no_history() -> None:
+    earlier = [magento_order(i, email="", created_at=f"2026-09-01 1{i}:00:00") for i in range(1, 4)]
+    scored = magento_order(9, email="", created_at="2026-09-01 14:30:00")
+    features = order_features(scored, InMemoryOrderHistory(earlier))
+    assert features["orders_email_24h"] == 0 and features["is_returning"] == 0
+    assert features["orders_address_24h"] == 3  # the address is still followed

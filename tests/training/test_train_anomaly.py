@@ -147,3 +147,23 @@ def test_data_errors_say_what_to_fix(tmp_path: Path) -> None:
     result = CliRunner().invoke(models, ["train", "anomaly", "--data", str(tmp_path / "missing.csv"),
                                          "--out", str(tmp_path / "m")])
     assert result.exit_code != 0 and "does not exist" in result.output
+
+
+def test_parquet_table_trains_like_its_csv(files: dict[str, Path], tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from_csv = load_dataset(files["table"], label_column="review_label", truth_column="is_fraud")
+    with files["table"].open() as file:
+        rows = list(csv.DictReader(file))
+    columns = {name: [float(r[name]) for r in rows] for name in from_csv.feature_names}
+    columns["created_at"] = [r["created_at"] for r in rows]
+    columns["review_label"] = [r["review_label"] or None for r in rows]
+    columns["is_fraud"] = [int(r["is_fraud"]) for r in rows]
+    path = tmp_path / "features.parquet"
+    pq.write_table(pa.table(columns), path)
+    from_parquet = load_dataset(path, label_column="review_label", truth_column="is_fraud")
+    assert from_parquet.feature_names == from_csv.feature_names
+    assert np.allclose(from_parquet.X, from_csv.X)
+    assert np.array_equal(np.isnan(from_parquet.labels), np.isnan(from_csv.labels))
+    assert from_parquet.times == from_csv.times
