@@ -134,7 +134,8 @@ class OrdersFlow:
         number = str(sales_order.get("public_id") or order_id)
 
         with trace.step("payment") as step:
-            step["message"] = self.ensure_payment(order, order_id)
+            # An order this run just created has no payment yet; one found from an earlier run may.
+            step["message"] = self.ensure_payment(order, order_id, check_existing=resumed)
         target_status = self.heartland_status()
         if sales_order.get("status") != target_status:
             with trace.step("status", f"set to {target_status}"):
@@ -184,6 +185,7 @@ class OrdersFlow:
                else f"email:{order.email}")
         binding = bindings.find(self.store, "customer", key, "heartland")
         customer_id: int | None = int(binding.external_id) if binding else None
+        known_ids: dict[str, int] = dict((binding.data or {}).get("addresses", {})) if binding else {}
         if customer_id is None:
             # Heartland does not keep emails unique: take the oldest match. Duplicate resolution
             # (service/ai) plugs in here to choose between candidates.
@@ -196,19 +198,24 @@ class OrdersFlow:
             created = heartland.create_customer({"first_name": first or "-", "last_name": last or "-",
                                                  "email": order.email})
             customer_id = int(created["id"])
-        known = heartland.customer_addresses(customer_id)
-        billing_id = self.address_id(customer_id, order.billing, known)
-        shipping_id = self.address_id(customer_id, order.shipping, known) if order.shipping else billing_id
-        bindings.bind(self.store, entity="customer", key=key, system="heartland", external_id=str(customer_id))
+        # Address ids we resolved before are kept on the customer's binding: a returning customer
+        # at a known address costs no address calls.
+        wanted = [a for a in (order.billing, order.shipping) if a is not None and (a.street or a.postcode)]
+        if any(_address_key(a) not in known_ids for a in wanted):
+            for row in heartland.customer_addresses(customer_id):
+                line = (row.get("line_1") or "").strip().lower()
+                known_ids.setdefault(f"{line}|{(row.get('postal_code') or '').strip().lower()}", int(row["id"]))
+        billing_id = self.address_id(customer_id, order.billing, known_ids)
+        shipping_id = self.address_id(customer_id, order.shipping, known_ids) if order.shipping else billing_id
+        bindings.bind(self.store, entity="customer", key=key, system="heartland", external_id=str(customer_id),
+                      data={"addresses": known_ids})
         return customer_id, billing_id, shipping_id
 
-    def address_id(self, customer_id: int, address: Address, known: list[dict[str, Any]]) -> int | None:
+    def address_id(self, customer_id: int, address: Address, known: dict[str, int]) -> int | None:
         if not address.street and not address.postcode:
             return None
-        wanted = address.key()
-        for row in known:
-            if ((row.get("line_1") or "").strip().lower(), (row.get("postal_code") or "").strip().lower()) == wanted:
-                return int(row["id"])
+        if _address_key(address) in known:
+            return known[_address_key(address)]
         body = {
             "first_name": address.first_name or "-",
             "last_name": address.last_name or "-",
@@ -221,7 +228,7 @@ class OrdersFlow:
             "phone": address.phone,
         }
         created = self.runtime.heartland.add_customer_address(customer_id, body)
-        known.append(created)
+        known[_address_key(address)] = int(created["id"])
         return int(created["id"])
 
     def sales_order_body(self, order: Order, ref: str, customer_id: int, billing_id: int | None,
@@ -258,11 +265,11 @@ class OrdersFlow:
                                         hint="create it in Heartland or change rules/payment_methods.yaml")
         return self._payment_types[name]
 
-    def ensure_payment(self, order: Order, order_id: Any) -> str:
+    def ensure_payment(self, order: Order, order_id: Any, *, check_existing: bool) -> str:
         heartland = self.runtime.heartland
         if order.payment is None or order.payment.amount <= 0:
             return "no payment to record"
-        if heartland.sales_order_payments(order_id):
+        if check_existing and heartland.sales_order_payments(order_id):
             return "deposit already recorded"
         rules = self.runtime.rules.load("payment_methods.yaml")
         methods = rules.get("magento_to_heartland", {})
@@ -291,6 +298,11 @@ class OrdersFlow:
             if any((h.get("comment") or "") == text for h in current.get("status_histories") or []):
                 return
         magento.add_order_comment(entity_id, text)
+
+
+def _address_key(address: Address) -> str:
+    line, postcode = address.key()
+    return f"{line}|{postcode}"
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:

@@ -207,10 +207,23 @@ class HeartlandClient(HttpConnector):
         location = response.headers.get("Location")
         if location:
             return self.get(self._relative(location))
-        if response.content:
-            created = response.json()
-            if isinstance(created, dict) and "id" in created:
-                return created
+        return self._created_body(path, response)
+
+    def create_id(self, path: str, body: Record) -> int:
+        """POST and return the new id from ``Location``, without reading the record back."""
+        with self._writing():
+            response = self.send("POST", path, json_body=body)
+        location = response.headers.get("Location")
+        if location:
+            return self.id_from_location(location)
+        return int(self._created_body(path, response)["id"])
+
+    @staticmethod
+    def _created_body(path: str, response: requests.Response) -> Record:
+        """The record a create answered in its body, for the few resources that send one."""
+        created = response.json() if response.content else None
+        if isinstance(created, dict) and "id" in created:
+            return created
         raise FatalError(f"heartland POST {path} answered {response.status_code} with neither a Location nor an id",
                          hint="the record may exist: look it up by its external reference before creating again")
 
@@ -420,8 +433,9 @@ class HeartlandClient(HttpConnector):
     def update_sales_order_line(self, order_id: int, line_id: int, body: Record) -> Record:
         return self.update(f"sales/orders/{order_id}/lines/{line_id}", body)
 
-    def add_sales_order_payment(self, order_id: int, body: Record) -> Record:
-        return self.create(f"sales/orders/{order_id}/payments", body)
+    def add_sales_order_payment(self, order_id: int, body: Record) -> int:
+        """Record a payment (e.g. a deposit) on the order; returns the payment's id."""
+        return self.create_id(f"sales/orders/{order_id}/payments", body)
 
     def sales_order_payments(self, order_id: int) -> RecordList:
         return self.list_all(f"sales/orders/{order_id}/payments")

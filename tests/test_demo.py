@@ -1,0 +1,32 @@
+"""`tillbridge demo` (what `make run` starts) brings everything up and syncs its sample orders."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_demo_syncs_its_sample_orders_and_stops_cleanly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}  # embedded defaults
+    env["DATA_DIR"] = str(tmp_path)
+    ports = [str(free_port()) for _ in range(3)]
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "demo", "--orders", "4", "--exit-when-synced",
+         "--web-port", ports[0], "--heartland-port", ports[1], "--magento-port", ports[2]],
+        env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 of 4 orders in Heartland" in result.stdout
+    assert result.stdout.count("→ Heartland order #") == 4
+    assert f"http://127.0.0.1:{ports[0]}/items" in result.stdout
+    leftovers = subprocess.run(["pgrep", "-f", f"--port {ports[0]}"], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == "", "demo left processes running"
