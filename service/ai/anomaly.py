@@ -103,7 +103,8 @@ class FeatureProfile:
         if self.values is not None and self.shares is not None:
             below = float(self.shares[self.values < value].sum())
             equal = float(self.shares[self.values == value].sum())
-            return below, equal, max(0.0, 1.0 - below - equal)
+            above = 1.0 - below - equal
+            return below, equal, above if above > 1e-9 else 0.0
         below = float(np.interp(value, self.quantiles, QUANTILE_LEVELS, left=0.0, right=1.0))
         return below, 0.0, 1.0 - below
 
@@ -265,10 +266,14 @@ def describe(name: str, value: float, profile: FeatureProfile, noun: str = "orde
     subject = f"{label}: {shown}," if spec and spec.kind == "count" else f"{label} {shown} is"
     if above <= below:
         if above == 0.0:
-            return 0.0, f"{subject} higher than any of the {noun} the model was trained on"
+            if equal == 0.0:
+                return 0.0, f"{subject} higher than any of the {noun} the model was trained on"
+            return equal, f"{subject} the highest seen in training, as in only {_percent(equal)} of {noun}"
         return above + equal, f"{subject} above {_percent(below)} of {noun}"
     if below == 0.0:
-        return 0.0, f"{subject} lower than any of the {noun} the model was trained on"
+        if equal == 0.0:
+            return 0.0, f"{subject} lower than any of the {noun} the model was trained on"
+        return equal, f"{subject} the lowest seen in training, as in only {_percent(equal)} of {noun}"
     return below + equal, f"{subject} below {_percent(above)} of {noun}"
 
 

@@ -117,6 +117,12 @@ def test_describe_phrases() -> None:
     assert describe("address_mismatch", 1.0, flags)[1] == "billing and shipping addresses differ: only 3.0% of orders"
     assert describe("my_column", 5000.0, totals, "training rows")[1] == \
         "my_column 5000 is higher than any of the training rows the model was trained on"
+    counts = FeatureProfile.of(np.array([0.0] * 90 + [1.0] * 8 + [5.0] * 2))
+    rarity, text = describe("orders_address_24h", 0.0, counts)
+    assert rarity == pytest.approx(0.9)  # the most common value is not a reason
+    rarity, text = describe("max_line_qty", 5.0, counts)
+    assert rarity == pytest.approx(0.02)
+    assert text == "largest quantity on one line: 5, the highest seen in training, as in only 2.0% of orders"
 
 
 def test_scorer_follows_promotions_without_a_restart(small: tuple, tmp_path: Path) -> None:
