@@ -198,7 +198,7 @@ def _card(model: AnomalyModel, dataset: Dataset, train: Dataset, test: Dataset, 
           counts: dict[str, int], metrics: dict[str, Any], eval_name: str | None,
           blend_scores: dict[str, float]) -> dict[str, Any]:
     if dataset.kind == "orders":
-        features = [{"name": n, "description": FEATURE_SPECS[n].label, "kind": FEATURE_SPECS[n].kind}
+        features = [{"name": n, "description": FEATURE_SPECS[n].doc, "kind": FEATURE_SPECS[n].kind}
                     for n in model.feature_names]
     else:
         features = [{"name": n, "description": f"column {n} of {Path(dataset.source).name}", "kind": "number"}

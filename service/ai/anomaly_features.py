@@ -39,6 +39,11 @@ class FeatureSpec:
     when_true: str = ""  # flags: the phrase when the value is 1
     when_false: str = ""  # flags: the phrase when the value is 0
 
+    @property
+    def doc(self) -> str:
+        """How the feature is computed, for model cards."""
+        return FEATURE_DOCS[self.name]
+
 
 FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("grand_total", "grand total", "money"),
@@ -70,6 +75,30 @@ FEATURES: tuple[FeatureSpec, ...] = (
                 "email at a disposable-address provider", "email at a permanent provider"),
     FeatureSpec("email_digit_share", "share of digits in the email name", "share"),
 )
+FEATURE_DOCS: dict[str, str] = {
+    "grand_total": "order grand total (Magento grand_total), in the order currency",
+    "item_count": "number of order lines, child lines of configurable and bundle products not counted",
+    "total_qty": "sum of qty_ordered over the lines",
+    "max_line_qty": "largest qty_ordered on a single line",
+    "avg_unit_price": "quantity-weighted mean unit price (line price) of the lines",
+    "max_unit_price": "highest unit price among the lines",
+    "discount_share": "discount amount divided by subtotal (0 to 1)",
+    "shipping_share": "shipping amount divided by grand total (0 to 1)",
+    "address_mismatch": "1 if the billing address differs from the first shipping assignment's address (street, city, postcode, country, case and punctuation folded)",
+    "country_mismatch": "1 if the billing and shipping countries differ",
+    "is_guest": "1 for a guest checkout (customer_is_guest)",
+    "is_returning": "1 if the same email placed an order at any time before this one",
+    "orders_email_24h": "orders from the same email in the 24 hours before this one",
+    "cards_email_24h": "distinct cards (type, last 4, expiry, hashed) used by the email in the last 24 hours, this order included",
+    "addresses_email_24h": "distinct shipping addresses used by the email in the last 24 hours, this order included",
+    "orders_address_24h": "orders from any email to the same shipping address in the 24 hours before this one",
+    "hour_of_day": "hour of created_at (UTC, 0-23)",
+    "pays_by_card": "1 if the payment method is a card gateway or the payment carries card details",
+    "pays_offline": "1 for check / money order, bank transfer, cash on delivery or purchase order",
+    "email_free_domain": "1 if the email domain is a free provider (gmail.com, yahoo.com, ...)",
+    "email_disposable": "1 if the email domain is a known disposable-address provider",
+    "email_digit_share": "share of digits among the characters before the @",
+}
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 FEATURE_SPECS: dict[str, FeatureSpec] = {spec.name: spec for spec in FEATURES}
 
