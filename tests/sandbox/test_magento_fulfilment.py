@@ -166,3 +166,18 @@ def test_new_email_checks_out_as_guest_with_an_address() -> None:
                                                       "items": [{"sku": "MUG-1003", "qty": 1}]}).get_json()
     assert placed["customer_is_guest"] == 1 and placed["customer_firstname"] == "Jane"
     assert placed["billing_address"]["lastname"] == "Doe" and placed["billing_address"]["street"]
+
+
+def test_shipping_from_another_source_deducts_that_source() -> None:
+    client = create_app(seed="demo", token=TOKEN, history_orders=0, sources=["wh"]).test_client()
+    batch = {"sourceItems": [{"sku": "TEE-1000", "source_code": "wh", "quantity": 10, "status": 1}]}
+    assert client.post("/rest/V1/inventory/source-items", json=batch, headers=AUTH).status_code == 200
+    legacy = client.get("/rest/V1/stockItems/TEE-1000", headers=AUTH).get_json()["qty"]
+    oid = client.post("/__sandbox/checkout", json={"items": [{"sku": "TEE-1000", "qty": 3}]}).get_json()["entity_id"]
+    body = {"arguments": {"extension_attributes": {"source_code": "wh"}}}
+    assert client.post(f"/rest/V1/order/{oid}/ship", json=body, headers=AUTH).status_code == 200
+    items = client.get("/rest/V1/inventory/source-items", headers=AUTH, query_string={
+        "searchCriteria[filter_groups][0][filters][0][field]": "sku",
+        "searchCriteria[filter_groups][0][filters][0][value]": "TEE-1000"}).get_json()["items"]
+    assert {i["source_code"]: i["quantity"] for i in items} == {"default": legacy, "wh": 7.0}
+    assert client.get("/rest/V1/stockItems/TEE-1000", headers=AUTH).get_json()["qty"] == legacy

@@ -118,6 +118,7 @@ class MagentoSandbox:
         )
         seed_catalog(state, data, self.options.get("seeded_at", "2026-01-05 09:00:00"),
                      backorders=int(self.options.get("backorders", 1)))
+        state.sources.update(self.options.get("sources") or ())
         for state_name, extra in (self.options.get("extra_statuses") or {}).items():
             state.statuses.setdefault(state_name, []).extend(s for s in extra if s not in state.statuses[state_name])
         if self.seed and int(self.options.get("history_orders", 300)) > 0:
@@ -161,6 +162,7 @@ class MagentoSandbox:
         return store, head, "/" + tail
 
     def dispatch(self, rest: str) -> Response:
+        request.get_data(cache=True)  # keep the raw body for the request log and OAuth form parameters
         try:
             store, code, path = self.split_store(rest)
             route, params = self.match(request.method, path)
@@ -258,7 +260,8 @@ def create_app(
     500 to answer unknown body properties as production Magento does); ``backorders`` (the seeded
     products' backorder setting: 1 "Allow Qty Below 0", the default, so long benchmarks never run
     out of stock; 0 refuses a checkout beyond the salable quantity); ``products``,
-    ``customers``, ``history_orders`` (seed sizes); ``extra_statuses`` ({state: [status, …]}).
+    ``customers``, ``history_orders`` (seed sizes); ``extra_statuses`` ({state: [status, …]});
+    ``sources`` (MSI source codes besides ``default``, which start empty).
     """
     resources = options.get("integration_resources")
     credentials = Credentials(

@@ -814,7 +814,8 @@ def make_track(state: MagentoState, order_id: int, shipment_id: int, spec: dict[
         "description": spec.get("description"), "track_number": spec.get("track_number", ""),
         "title": spec.get("title", ""), "carrier_code": spec.get("carrier_code", ""),
     }
-    return {k: v for k, v in track.items() if v is not None}
+    # Magento prints required getters even when null (weight, qty, description) and skips other nulls.
+    return {k: v for k, v in track.items() if v is not None or k in ("weight", "qty", "description")}
 
 
 def add_track(state: MagentoState, spec: dict[str, Any]) -> dict[str, Any]:
