@@ -187,3 +187,51 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class OrderFact(Base):
+    """What later orders' velocity features need from an order, keyed by the order (no card number)."""
+
+    __tablename__ = "order_facts"
+    __table_args__ = (
+        Index("ix_order_facts_email_at", "email", "created_at"),
+        Index("ix_order_facts_address_at", "address_key", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    order_key: Mapped[str] = mapped_column(String(200), unique=True)  # e.g. magento:default:order:42
+    entity_id: Mapped[str] = mapped_column(String(64), default="")
+    increment_id: Mapped[str] = mapped_column(String(64), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    address_key: Mapped[str] = mapped_column(String(64), default="")
+    card: Mapped[str] = mapped_column(String(64), default="")  # hashed type + last 4 + expiry
+    total: Mapped[float] = mapped_column(default=0.0)
+    currency: Mapped[str] = mapped_column(String(8), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the order was placed
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrderReview(Base):
+    """An order the anomaly scorer flagged, held in Magento until the risk team decides."""
+
+    __tablename__ = "order_reviews"
+    __table_args__ = (Index("ix_order_reviews_state_score", "state", "score"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("sync_items.id", ondelete="CASCADE"), index=True)
+    order_key: Mapped[str] = mapped_column(String(200), unique=True)
+    entity_id: Mapped[str] = mapped_column(String(64))
+    increment_id: Mapped[str] = mapped_column(String(64), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    grand_total: Mapped[float] = mapped_column(default=0.0)
+    currency: Mapped[str] = mapped_column(String(8), default="")
+    score: Mapped[float] = mapped_column(default=0.0)
+    threshold: Mapped[float] = mapped_column(default=0.0)
+    explanation: Mapped[list[Any]] = mapped_column(JSON, default=list)  # sentences, most telling first
+    features: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    model_version: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|approved|rejected|escalated
+    decided_by: Mapped[str] = mapped_column(String(64), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
