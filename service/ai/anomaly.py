@@ -63,7 +63,15 @@ class AnomalyRules:
         unknown = set(data) - known
         if unknown:
             raise RuleError(f"rules file {RULES_FILE}: unknown settings {sorted(unknown)}; known ones: {sorted(known)}")
-        rules = cls(**data)
+        defaults = cls()
+        values = {}
+        for name, value in data.items():
+            kind = type(getattr(defaults, name))
+            try:
+                values[name] = kind(value)
+            except (TypeError, ValueError):
+                raise RuleError(f"rules file {RULES_FILE}: {name} must be a {kind.__name__}, got {value!r}") from None
+        rules = cls(**values)
         if not 0 < rules.review_budget < 1:
             raise RuleError(f"rules file {RULES_FILE}: review_budget is a share of orders between 0 and 1 "
                             f"(0.005 flags the top 0.5%), got {rules.review_budget}")
@@ -280,20 +288,24 @@ def describe(name: str, value: float, profile: FeatureProfile, noun: str = "orde
 class AnomalyScorer:
     """Scores orders with a model; when built from a registry, follows its promoted version.
 
-    The registry index's modification time is checked at most every ``reload_check_seconds``
-    (one ``stat``), and a new promoted version is loaded without a restart.
+    At most every ``reload_check_seconds`` the scorer stats the registry index and the rules file
+    (two ``stat`` calls): a newly promoted model, or a changed review budget, takes effect without
+    a restart.
     """
 
     def __init__(self, model: AnomalyModel, *, budget: float | None = None, max_reasons: int = 3,
-                 registry_root: Path | None = None, reload_check_seconds: float = 1.0) -> None:
+                 registry_root: Path | None = None, rules_dir: str | Path | None = None,
+                 reload_check_seconds: float = 1.0) -> None:
         self._budget = budget if budget is not None else model.review_budget
         # Swapped as one tuple so a reload never pairs one model with another's threshold.
         self._current = (model, model.threshold_for(self._budget))
         self.max_reasons = max_reasons
         self._registry_root = registry_root
+        self._rules_file = repo_path(str(rules_dir)) / RULES_FILE if rules_dir is not None else None
         self._reload_check_seconds = reload_check_seconds
         self._next_check = time.monotonic() + reload_check_seconds
-        self._index_mtime = self._mtime()
+        self._index_signature = self._signature()
+        self._rules_signature = self._rules_stat()
         self._lock = threading.Lock()
 
     @classmethod
@@ -303,6 +315,7 @@ class AnomalyScorer:
         rules = AnomalyRules.load(rules_dir)
         interval = rules.reload_check_seconds if reload_check_seconds is None else reload_check_seconds
         target = repo_path(str(path))
+        registry_root = None
         if target.is_dir():
             from training.registry import Registry
 
@@ -311,10 +324,9 @@ class AnomalyScorer:
             if version is None:
                 raise FileNotFoundError(f"no promoted anomaly model in {registry.index_path}: train one with "
                                         "`tillbridge models train anomaly` and `tillbridge models promote`")
-            model = AnomalyModel.load(registry.artifact_path(version))
-            return cls(model, budget=rules.review_budget, max_reasons=rules.max_reasons, registry_root=target,
-                       reload_check_seconds=interval)
-        return cls(AnomalyModel.load(target), budget=rules.review_budget, max_reasons=rules.max_reasons)
+            registry_root, target = target, registry.artifact_path(version)
+        return cls(AnomalyModel.load(target), budget=rules.review_budget, max_reasons=rules.max_reasons,
+                   registry_root=registry_root, rules_dir=rules_dir, reload_check_seconds=interval)
 
     @property
     def model(self) -> AnomalyModel:
@@ -325,6 +337,10 @@ class AnomalyScorer:
     def threshold(self) -> float:
         self._maybe_reload()
         return self._current[1]
+
+    @property
+    def budget(self) -> float:
+        return self._budget
 
     def score(self, order: Mapping[str, Any], history: OrderHistory) -> Assessment:
         """Assess one Magento order (as GET /V1/orders/{id} returns it) against its customer's history."""
@@ -353,33 +369,57 @@ class AnomalyScorer:
             return model.score_matrix(rows)
         return model.score_matrix(np.array([model.vector(row) for row in rows]).reshape(-1, len(model.feature_names)))
 
-    def _mtime(self) -> tuple[int, int, int] | None:
+    def _signature(self) -> tuple[int, int, int] | None:
         if self._registry_root is None:
             return None
         from training.registry import Registry
 
         return Registry(self._registry_root).signature()
 
+    def _rules_stat(self) -> tuple[int, int, int] | None:
+        if self._rules_file is None:
+            return None
+        try:
+            stat = self._rules_file.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_ino, stat.st_size
+
     def _maybe_reload(self) -> None:
-        if self._registry_root is None:
+        if self._registry_root is None and self._rules_file is None:
             return
         now = time.monotonic()
         if now < self._next_check:
             return
         self._next_check = now + self._reload_check_seconds
-        mtime = self._mtime()
-        if mtime == self._index_mtime:
+        index, rules = self._signature(), self._rules_stat()
+        if index == self._index_signature and rules == self._rules_signature:
             return
         with self._lock:
-            if mtime == self._index_mtime:
-                return
-            self._index_mtime = mtime
-            self._reload()
+            if rules != self._rules_signature:
+                self._rules_signature = rules
+                self._reload_rules()
+            if index != self._index_signature:
+                self._index_signature = index
+                self._reload_model()
 
-    def _reload(self) -> None:
+    def _reload_rules(self) -> None:
+        assert self._rules_file is not None
+        try:
+            rules = AnomalyRules.load(self._rules_file.parent)
+        except RuleError as exc:
+            log.warning("keeping review budget %s: %s", self._budget, exc)
+            return
+        self._budget, self.max_reasons = rules.review_budget, rules.max_reasons
+        model = self._current[0]
+        self._current = (model, model.threshold_for(self._budget))
+        log.info("anomaly review budget now %s", self._budget)
+
+    def _reload_model(self) -> None:
         from training.registry import Registry
 
-        assert self._registry_root is not None
+        if self._registry_root is None:
+            return
         registry = Registry(self._registry_root)
         try:
             version = registry.promoted(FAMILY)

@@ -152,3 +152,16 @@ def test_a_table_model_refuses_orders_with_a_hint(tmp_path: Path) -> None:
     result = train_anomaly(dataset, AnomalyRules())
     with pytest.raises(ValueError, match="score_features"):
         AnomalyScorer(result.model).score(history.orders[0], InMemoryOrderHistory())
+
+
+def test_a_changed_review_budget_applies_without_a_restart(small: tuple, tmp_path: Path) -> None:
+    _, _, forest_only, _ = small
+    artifact = tmp_path / "model.joblib"
+    forest_only.model.save(artifact)
+    rules = write_rules(tmp_path / "rules", review_budget=0.005)
+    scorer = AnomalyScorer.load(artifact, rules_dir=rules, reload_check_seconds=0)
+    tight = scorer.threshold
+    write_rules(rules, review_budget=0.05)
+    assert scorer.threshold == forest_only.model.threshold_for(0.05) < tight
+    write_rules(rules, review_budget="lots")  # a broken edit keeps the last good budget
+    assert scorer.threshold == forest_only.model.threshold_for(0.05)
