@@ -18,10 +18,12 @@ from service import defaults
 @click.option("--events-url", default=None, help="Where to post signed events, e.g. http://127.0.0.1:8000/webhooks/magento.")
 @click.option("--integration-as-bearer/--no-integration-as-bearer", default=True, show_default=True,
               help="Accept the integration token as a Bearer token (Magento 2.4.4+ refuses it by default).")
+@click.option("--backorders/--no-backorders", default=True, show_default=True,
+              help="Let checkouts go beyond the salable quantity (no: refuse them as Magento does by default).")
 @click.option("--unknown-property-status", type=click.Choice(["400", "500"]), default="400", show_default=True,
               help="Answer unknown body properties with 400 (strict) or 500 (as production Magento).")
 def magento(port: int, host: str, token: str, seed: str, events_url: str | None, integration_as_bearer: bool,
-            unknown_property_status: str) -> None:
+            backorders: bool, unknown_property_status: str) -> None:
     """Run the Magento 2 sandbox (REST under /rest/V1 and /rest/<store>/V1).
 
     Events are signed with TILLBRIDGE_WEBHOOK_SECRET. OAuth 1.0a credentials: consumer key
@@ -33,7 +35,7 @@ def magento(port: int, host: str, token: str, seed: str, events_url: str | None,
 
     secret = os.environ.get("TILLBRIDGE_WEBHOOK_SECRET", defaults.TILLBRIDGE_WEBHOOK_SECRET)
     app = create_app(seed=seed, token=token, events_url=events_url, webhook_secret=secret,
-                     enable_integration_as_bearer=integration_as_bearer,
+                     enable_integration_as_bearer=integration_as_bearer, backorders=int(backorders),
                      unknown_property_status=int(unknown_property_status))
     click.echo(f"Magento sandbox on http://{host}:{port}/rest/V1 (seed {seed!r}"
                f"{', events to ' + events_url if events_url else ''})", err=True)
