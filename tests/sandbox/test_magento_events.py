@@ -81,7 +81,7 @@ def test_events_are_signed_ordered_and_retried(receiver: tuple[Receiver, Running
         assert first["store_code"] == "default" and first["occurred_at"].endswith("+00:00")
         assert first["data"] == placed
         assert len({e["id"] for e in events}) == 3
-        assert events[0]["raw"] == json.dumps(first, separators=(",", ":")).encode()
+        assert events[0]["raw"] == json.dumps(first, separators=(",", ":"), ensure_ascii=False).encode()
         assert hook.attempts == 5  # two refusals, retried, then three deliveries
         current = requests.get(f"{sandbox.url}/rest/V1/orders/{oid}", headers=auth, timeout=10).json()
         assert events[-1]["body"]["data"] == current
@@ -100,3 +100,12 @@ def test_without_a_url_events_are_only_recorded() -> None:
     assert log["events"][0]["delivered"] is False
     client.post("/__sandbox/reset")
     assert client.get("/__sandbox/events").get_json()["events"] == []
+
+
+def test_envelope_bytes_follow_the_module_json_flags() -> None:
+    from service.sandbox.magento.events import envelope
+
+    raw = envelope("customer.updated", {"lastname": "Müller/Şahin", "note": "a\u2028b", "total": 5.0})
+    assert b'"lastname":"M\xc3\xbcller/\xc5\x9eahin"' in raw
+    assert b'"note":"a\\u2028b"' in raw and b'"total":5.0' in raw
+    assert raw.startswith(b'{"event":"customer.updated","occurred_at":"') and b'+00:00","store_code":"default"' in raw

@@ -1,7 +1,8 @@
 """Signed events posted to the Tillbridge service, exactly as the Magento module posts them.
 
-Body: ``{"event", "occurred_at", "store_code", "data"}`` as compact JSON, ``data`` being the entity as
-the matching GET returns it; headers from service.signing. Delivery runs on one background thread,
+Body: ``{"event", "occurred_at", "store_code", "data"}`` as compact JSON with unescaped slashes and
+unicode (the flags of magento-module/Model/Outbox/PayloadJson.php), ``data`` being the entity as the
+matching GET returns it; headers from service.signing. Delivery runs on one background thread,
 in order: a failed delivery (non-2xx, connection error) is retried with capped exponential backoff
 before the next event is sent, as the module's outbox does. 200 and 202 (any 2xx) mean delivered.
 """
@@ -58,7 +59,10 @@ def envelope(name: str, data: dict[str, Any], store_code: str = "default") -> by
         "store_code": store_code,
         "data": data,
     }
-    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+    # The module's flags: JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION,
+    # which still escape U+2028/U+2029; compact separators. Same entity, same bytes.
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode("utf-8")
 
 
 class EventSender:
