@@ -73,7 +73,8 @@ def test_store_scope_of_product_writes(sandbox: RunningSandbox) -> None:
     assert listed["items"][0]["name"] == "Kapuzenpulli"
     events = requests.get(f"{sandbox.url}/__sandbox/events", timeout=10).json()["events"]
     saved = [e["envelope"] for e in events if e["event"] == "product.saved"]
-    assert saved[-1]["store_code"] == "all" and saved[-1]["data"]["name"] == "Hoodie (global)"
+    assert saved[-1]["store_code"] == "admin" and saved[-1]["data"]["name"] == "Hoodie (global)"
+    assert saved[-2]["store_code"] == "default" and saved[-2]["data"]["name"] == "Kapuzenpulli"
 
 
 def test_put_with_an_unknown_sku_creates_the_product(sandbox: RunningSandbox) -> None:

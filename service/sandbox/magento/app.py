@@ -133,10 +133,18 @@ class MagentoSandbox:
         with self.state.lock:
             self.load()
 
-    def emit(self, name: str, entity: dict[str, Any], store_code: str = "default") -> None:
+    def emit(self, name: str, entity: dict[str, Any], store_id: int | None = None) -> None:
         """Queue a signed event carrying the entity as GET returns it (call under the state lock: the
-        envelope is serialised at once)."""
-        self.events.emit(name, entity, store_code)
+        envelope is serialised at once). ``store_code`` is the code of the entity's store (or of the
+        scope a product was saved in), ``admin`` for store 0, as the module's outbox writer sends it."""
+        if store_id is None:
+            store_id = int(entity.get("store_id") or 0) if "store_id" in entity else 1
+        self.events.emit(name, entity, self.store_code_of(store_id))
+
+    def store_code_of(self, store_id: int) -> str:
+        if store_id == 0:
+            return "admin"
+        return next((s.code for s in self.state.stores.values() if s.store_id == store_id), "default")
 
     # -- dispatch ------------------------------------------------------------------------------
     def add_route(self, method: str, template: str, handler: Handler, resource: str | None) -> None:

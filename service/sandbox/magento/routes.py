@@ -232,7 +232,7 @@ def create_customer(call: Call) -> Any:
     sb = call.sandbox
     with sb.state.lock:
         customer = customers.create_customer(sb.state, object_arg(call, "customer"))
-        sb.emit("customer.created", customer, call.scope_code)
+        sb.emit("customer.created", customer)
         return Encoded(customer)
 
 
@@ -240,7 +240,7 @@ def update_customer(call: Call) -> Any:
     sb = call.sandbox
     with sb.state.lock:
         customer = customers.update_customer(sb.state, call.int_param("customerId"), object_arg(call, "customer"))
-        sb.emit("customer.updated", customer, call.scope_code)
+        sb.emit("customer.updated", customer)
         return Encoded(customer)
 
 
@@ -268,7 +268,7 @@ def save_product_view(call: Call, sku: str | None) -> Any:
     with sb.state.lock:
         product, _ = catalog.save_product(sb.state, sku, object_arg(call, "product"), call.store.store_id)
         view = catalog.product_view(sb.state, product["sku"], call.store.store_id)
-        sb.emit("product.saved", view, call.scope_code)
+        sb.emit("product.saved", view, call.store.store_id)
         return Encoded(view)
 
 
