@@ -65,7 +65,6 @@ class Route:
 class Call:
     sandbox: MagentoSandbox
     store: Store
-    scope_code: str  # the store code in the URL ("default" when absent, "all" for the admin scope)
     params: dict[str, str]
     body: Any
     args: MultiDict[str, str]
@@ -160,19 +159,19 @@ class MagentoSandbox:
                 return route, found.groupdict()
         raise no_route()
 
-    def split_store(self, rest: str) -> tuple[Store, str, str]:
+    def split_store(self, rest: str) -> tuple[Store, str]:
         head, _, tail = rest.partition("/")
         if head == "V1":
-            return self.state.stores["default"], "default", "/" + rest
+            return self.state.stores["default"], "/" + rest
         store = self.state.store(head)
         if store is None or not tail.startswith("V1/"):
             raise no_route()
-        return store, head, "/" + tail
+        return store, "/" + tail
 
     def dispatch(self, rest: str) -> Response:
         request.get_data(cache=True)  # keep the raw body for the request log and OAuth form parameters
         try:
-            store, code, path = self.split_store(rest)
+            store, path = self.split_store(rest)
             route, params = self.match(request.method, path)
             principal = self.auth.authenticate(request)
             if route.resource is not None and (principal is None or not principal.allowed(route.resource)):
@@ -180,7 +179,7 @@ class MagentoSandbox:
             body = self.read_body()
             if request.method in ("POST", "PUT"):
                 self.check_body(route, body)
-            call = Call(self, store, code, params, body, request.args, principal)
+            call = Call(self, store, params, body, request.args, principal)
             if request.method == "GET":
                 result = route.handler(call)
             else:
