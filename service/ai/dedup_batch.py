@@ -86,12 +86,11 @@ def candidate_pairs(profiles: Sequence[Profile], settings: BlockingSettings, lef
         h, o = h[order], o[order]
         starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
         sizes = np.diff(np.r_[starts, len(h)])
-        for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
-            if size > settings.max_block:
-                continue
-            members = o[start : start + size]
-            a, b = np.triu_indices(int(size), k=1)
-            chunks.append(np.stack([members[a], members[b]], axis=1))
+        # All blocks of one size at once: a (blocks, size) matrix of members, then its pairs.
+        for size in np.unique(sizes[(sizes > 1) & (sizes <= settings.max_block)]).tolist():
+            members = o[starts[sizes == size][:, None] + np.arange(size)]
+            a, b = np.triu_indices(size, k=1)
+            chunks.append(np.stack([members[:, a].ravel(), members[:, b].ravel()], axis=1))
     if names and settings.neighbourhood:
         names.sort()
         ordered = np.array([i for _, i in names], dtype=np.int64)

@@ -86,18 +86,24 @@ class FlatForest:
         )
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
-        n = len(matrix)
-        node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
-        rows = np.arange(n)[:, None]
-        for _ in range(self.max_depth):
-            leaf = self.is_leaf[node]
-            if leaf.all():
+        n, width = matrix.shape
+        trees = len(self.roots)
+        flat = np.ascontiguousarray(matrix, dtype=np.float64).ravel()
+        node = np.tile(self.roots, n)  # (row, tree) pairs, row-major
+        row_base = np.repeat(np.arange(n) * width, trees)
+        active = np.arange(n * trees)
+        # Walk only the (row, tree) pairs not yet at a leaf: most trees end after a few levels,
+        # so the work shrinks each step instead of staying rows x trees x depth.
+        for _ in range(self.max_depth + 1):
+            current = node[active]
+            inner = ~self.is_leaf[current]
+            active, current = active[inner], current[inner]
+            if not len(active):
                 break
-            x = matrix[rows, self.feature[node]]
-            go_left = np.where(np.isnan(x), self.missing_left[node], x <= self.threshold[node])
-            step = np.where(go_left, self.left[node], self.right[node])
-            node = np.where(leaf, node, step)
-        leaf_values = self.value[node]
+            x = flat[row_base[active] + self.feature[current]]
+            go_left = np.where(np.isnan(x), self.missing_left[current], x <= self.threshold[current])
+            node[active] = np.where(go_left, self.left[current], self.right[current])
+        leaf_values = self.value[node].reshape(n, trees)
         folds = len(self.baselines)
         out = np.zeros(n, dtype=np.float64)
         for fold in range(folds):

@@ -14,6 +14,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from service.ai.dedup_compare import FEATURES, GROUPS, describe
 from service.ai.dedup_forest import FlatForest
@@ -37,8 +38,9 @@ class MatchModel:
     version: str = ""
     forest: FlatForest | None = None
 
-    #: Up to this many rows the flattened forest is faster; above it scikit-learn's threaded predict.
-    FOREST_ROWS = 64
+    #: Up to this many rows (a record's candidates) the flattened forest is faster; above it
+    #: (batches) scikit-learn's predict.
+    FOREST_ROWS = 1000
 
     def __post_init__(self) -> None:
         if self.forest is None:
@@ -65,7 +67,10 @@ class MatchModel:
             return np.empty(0, dtype=np.float64)
         if self.forest is not None and len(matrix) <= self.FOREST_ROWS:
             return self.forest.probabilities(matrix)
-        return np.asarray(self.estimator.predict_proba(matrix)[:, 1], dtype=np.float64)
+        # One thread: on a machine shared by web, workers and other jobs, OpenMP's thread team
+        # waits on busy cores and runs slower than a single thread.
+        with threadpool_limits(1):
+            return np.asarray(self.estimator.predict_proba(matrix)[:, 1], dtype=np.float64)
 
     def drivers(self, a: Profile, b: Profile, vector: list[float], score: float, limit: int = 4) -> list[str]:
         """The field groups that moved this pair's score most, in words, strongest first.
