@@ -14,6 +14,7 @@ approved; an empty value means the row was never reviewed (unlabelled).
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,7 @@ from training.model_card import file_sha256
 
 POSITIVE = {"1", "1.0", "true", "yes", "fraud", "fraudulent", "reject", "rejected", "chargeback"}
 NEGATIVE = {"0", "0.0", "false", "no", "legitimate", "legit", "approve", "approved", "genuine"}
+UNDECIDED = {"", "nan", "none", "null", "queued", "escalated", "pending", "unknown"}
 TIME_COLUMNS = ("created_at", "timestamp", "time", "date")
 
 
@@ -74,7 +76,7 @@ def parse_label(value: Any, where: str) -> float:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return math.nan
     text = str(value).strip().lower()
-    if text in ("", "nan", "none", "null"):
+    if text in UNDECIDED:
         return math.nan
     if text in POSITIVE:
         return 1.0
@@ -112,14 +114,17 @@ def load_dataset(path: str | Path, *, features: Sequence[str] | None = None, lab
             for row in reader:
                 for name in columns:
                     columns[name].append(row.get(name, ""))
-        return _from_columns(path, columns, features, label_column, truth_column, time_column)
+        return dataset_from_columns(columns, source=str(path), sha256=file_sha256(path), features=features,
+                                    label_column=label_column, truth_column=truth_column, time_column=time_column)
     if suffix in (".parquet", ".pq"):
         try:
             import pyarrow.parquet as pq
         except ImportError:
             raise DataError(f"{path} is Parquet: install pyarrow (`.venv/bin/pip install pyarrow`) "
                             "or export the table as CSV") from None
-        return _from_columns(path, pq.read_table(path).to_pydict(), features, label_column, truth_column, time_column)
+        return dataset_from_columns(pq.read_table(path).to_pydict(), source=str(path), sha256=file_sha256(path),
+                                    features=features, label_column=label_column, truth_column=truth_column,
+                                    time_column=time_column)
     raise DataError(f"{path}: unknown data format {suffix!r}; use .json (order history), .csv or .parquet")
 
 
@@ -131,8 +136,27 @@ def _numeric(values: list[Any]) -> NDArray[np.float64] | None:
     return column
 
 
-def _from_columns(path: Path, columns: Mapping[str, list[Any]], features: Sequence[str] | None,
-                  label_column: str | None, truth_column: str | None, time_column: str | None) -> Dataset:
+def dataset_from_records(records: Sequence[Mapping[str, Any]], *, features: Sequence[str] | None = None,
+                         label_column: str | None = None, truth_column: str | None = None,
+                         time_column: str | None = None, source: str = "records") -> Dataset:
+    """A dataset from rows as dicts, e.g. stored order features with their review decision and time:
+
+        dataset_from_records([{**fact.features, "created_at": fact.created_at, "label": "fraud"}, ...],
+                             label_column="label")
+    """
+    names = list(dict.fromkeys(key for record in records for key in record))
+    columns = {name: [record.get(name, "") for record in records] for name in names}
+    digest = hashlib.sha256(json.dumps(list(records), sort_keys=True, default=str).encode()).hexdigest()
+    return dataset_from_columns(columns, source=source, sha256=digest, features=features, label_column=label_column,
+                                truth_column=truth_column, time_column=time_column)
+
+
+def dataset_from_columns(columns: Mapping[str, list[Any]], *, source: str, sha256: str,
+                         features: Sequence[str] | None = None, label_column: str | None = None,
+                         truth_column: str | None = None, time_column: str | None = None) -> Dataset:
+    """A dataset from named columns. When every feature is an order feature (service/ai/anomaly_features.py),
+    the model trained on it can score Magento orders directly."""
+    path = source
     for wanted in (label_column, truth_column, time_column, *(features or ())):
         if wanted and wanted not in columns:
             raise DataError(f"column {wanted!r} is not in {path} (columns: {', '.join(columns)})")
@@ -161,8 +185,9 @@ def _from_columns(path: Path, columns: Mapping[str, list[Any]], features: Sequen
     truth = np.array([parse_label(v, f"column {truth_column}, row {i + 2}") for i, v in
                       enumerate(columns[truth_column])]) if truth_column else None
     times = [parse_time(v) for v in columns[time_column]] if time_column else None
+    kind = "orders" if set(chosen) <= set(FEATURE_NAMES) else "table"
     return Dataset(X=np.column_stack(matrix) if n else np.empty((0, len(chosen))), feature_names=chosen,
-                   kind="table", source=str(path), sha256=file_sha256(path), times=times, labels=labels, truth=truth)
+                   kind=kind, source=source, sha256=sha256, times=times, labels=labels, truth=truth)
 
 
 def _load_orders(path: Path, features: Sequence[str] | None, label_column: str | None,
@@ -192,8 +217,6 @@ def dataset_from_orders(orders: Sequence[Mapping[str, Any]], *, features: Sequen
     truth = np.array([parse_label(o.get(truth_column), f"order {o.get('increment_id')}") for o in ordered]) \
         if truth_column else None
     if not sha256:
-        import hashlib
-
         sha256 = hashlib.sha256(json.dumps(list(ordered), sort_keys=True, default=str).encode()).hexdigest()
     times = [parse_magento_time(str(o["created_at"])) for o in ordered]
     return Dataset(X=X, feature_names=names, kind="orders", source=source, sha256=sha256, times=times,

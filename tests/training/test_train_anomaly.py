@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from service.ai.anomaly import AnomalyModel, AnomalyRules
 from training.anomaly import evaluate, time_split, train_anomaly
 from training.cli import models
-from training.data import DataError, load_dataset, write_csv
+from training.data import DataError, dataset_from_records, load_dataset, write_csv
 from training.synthetic import PATTERNS, generate_history, synthetic_dataset
 
 
@@ -167,3 +168,24 @@ def test_parquet_table_trains_like_its_csv(files: dict[str, Path], tmp_path: Pat
     assert np.allclose(from_parquet.X, from_csv.X)
     assert np.array_equal(np.isnan(from_parquet.labels), np.isnan(from_csv.labels))
     assert from_parquet.times == from_csv.times
+
+
+def test_records_of_stored_order_features_train_a_model_that_scores_orders() -> None:
+    from service.ai.anomaly import AnomalyScorer
+    from service.ai.anomaly_features import InMemoryOrderHistory, order_features
+
+    history = generate_history(2000, seed=8)
+    store = InMemoryOrderHistory(history.orders)
+    decisions = ["rejected", "approved", "escalated", ""]
+    records = []
+    for i, order in enumerate(history.orders):  # as the service keeps them: features, order time, decision
+        when = datetime.strptime(order["created_at"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        records.append({**order_features(order, store), "created_at": when, "decision": decisions[i % 4]})
+    dataset = dataset_from_records(records, label_column="decision")
+    assert dataset.kind == "orders"
+    rejected = sum(r["decision"] == "rejected" for r in records)
+    decided = sum(r["decision"] in ("rejected", "approved") for r in records)
+    assert int(np.nansum(dataset.labels)) == rejected and int((~np.isnan(dataset.labels)).sum()) == decided
+    result = train_anomaly(dataset, AnomalyRules(min_labels=100_000))
+    assessment = AnomalyScorer(result.model).score(history.orders[0], store)
+    assert assessment.model_version == result.model.version and 0 < assessment.score <= 1
