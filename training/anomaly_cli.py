@@ -87,7 +87,7 @@ def train_anomaly_command(data_path: str, features: str | None, label_column: st
 @click.option("--rules-dir", default=None, help="Rules directory with anomaly.yaml (default RULES_DIR).")
 def score_anomaly_command(model_path: str | None, data_path: str, output: str, rules_dir: str | None) -> None:
     """Score every row of a data file; one score per row, in input order, higher = more anomalous."""
-    from service.ai.anomaly import AnomalyRules, AnomalyScorer
+    from service.ai.anomaly import AnomalyScorer
     from service.rules import RuleError
     from training.data import DataError, load_dataset
     from training.registry import RegistryError
@@ -98,7 +98,7 @@ def score_anomaly_command(model_path: str | None, data_path: str, output: str, r
     try:
         scorer = AnomalyScorer.load(target, rules_dir=_rules_dir(rules_dir))
         model = scorer.model
-        budget = AnomalyRules.load(_rules_dir(rules_dir)).review_budget
+        budget = scorer.budget
         dataset = load_dataset(data_path, features=model.feature_names)
         scores = scorer.score_rows(dataset.X)
     except (DataError, RuleError, RegistryError, ValueError, FileNotFoundError) as exc:
