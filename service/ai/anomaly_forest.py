@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
+BATCH_ROWS = 1024  # rows x trees of node ids per step: small enough to stay in cache
 IntArray = NDArray[np.intp]
 
 
@@ -160,10 +161,10 @@ class IsolationForestScorer:
     def score_batch(self, X: FloatArray) -> FloatArray:
         X = np.asarray(X, dtype=np.float32).astype(np.float64)
         out = np.empty(X.shape[0])
-        for start in range(0, X.shape[0], 4096):  # bounded memory: rows x trees of node ids
-            leaves = self.trees.leaves_batch(X[start:start + 4096])
+        for start in range(0, X.shape[0], BATCH_ROWS):  # bounded memory, and faster while it fits in cache
+            leaves = self.trees.leaves_batch(X[start:start + BATCH_ROWS])
             depth = self.trees.leaf_value[leaves].sum(axis=1)
-            out[start:start + 4096] = 2.0 ** (-depth / self.normaliser) if self.normaliser else 1.0
+            out[start:start + BATCH_ROWS] = 2.0 ** (-depth / self.normaliser) if self.normaliser else 1.0
         return out
 
     def attribution(self, x: FloatArray) -> FloatArray:
@@ -212,9 +213,9 @@ class ForestClassifierScorer:
     def probability_batch(self, X: FloatArray) -> FloatArray:
         X = np.asarray(X, dtype=np.float32).astype(np.float64)
         out = np.empty(X.shape[0])
-        for start in range(0, X.shape[0], 4096):
-            leaves = self.trees.leaves_batch(X[start:start + 4096])
-            out[start:start + 4096] = self.trees.leaf_value[leaves].sum(axis=1) / self.trees.n_trees
+        for start in range(0, X.shape[0], BATCH_ROWS):
+            leaves = self.trees.leaves_batch(X[start:start + BATCH_ROWS])
+            out[start:start + BATCH_ROWS] = self.trees.leaf_value[leaves].sum(axis=1) / self.trees.n_trees
         return out
 
     def to_dict(self) -> dict[str, Any]:
