@@ -216,6 +216,7 @@ def _letter_dict(letter: Any) -> dict[str, Any]:
 def _register_commands() -> None:
     # Each area owns its command group; they are attached here, in one place.
     from service.ai.dedup_cli import customers
+    from service.ai.mapping_cli import mappings
     from service.sandbox.cli import sandbox
     from service.users_cli import tokens, users
     from training.cli import models
@@ -223,6 +224,7 @@ def _register_commands() -> None:
     main.add_command(sandbox)
     main.add_command(customers)
     main.add_command(models)
+    main.add_command(mappings)
     main.add_command(users)
     main.add_command(tokens)
 

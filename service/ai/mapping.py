@@ -104,7 +104,7 @@ def suggest(
     if decisions is not None:
         _apply_decisions(scores, sources, targets, decisions.decisions())
     return Suggestions(sources, targets, scores, _top(scores, sources, targets, top, min_score),
-                       _assign(scores, sources, targets, cut), cut)
+                       assign(scores, sources, targets, cut), cut)
 
 
 def score_matrix(source: Sequence[Field], target: Sequence[Field], combiner: Combiner | None = None,
@@ -124,15 +124,16 @@ def _top(scores: np.ndarray, sources: list[str], targets: list[str], k: int,
         if k == 0:
             out[name] = []
             continue
-        best = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
+        picked = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
         # Stable order: equal scores keep the target schema's order.
-        best = sorted(best.tolist(), key=lambda j: (-row[j], j))
+        best = sorted(picked.tolist(), key=lambda j: (-row[j], j))
         out[name] = [Candidate(targets[j], float(row[j])) for j in best if row[j] >= min_score]
     return out
 
 
-def _assign(scores: np.ndarray, sources: list[str], targets: list[str],
-            threshold: float) -> dict[str, Candidate | None]:
+def assign(scores: np.ndarray, sources: list[str], targets: list[str],
+           threshold: float) -> dict[str, Candidate | None]:
+    """The one-to-one mapping with the highest total confidence among pairs at or above ``threshold``."""
     assignment: dict[str, Candidate | None] = dict.fromkeys(sources)
     if not sources or not targets:
         return assignment

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -155,9 +156,13 @@ def pair_features(source: Field, target: Field, vocabulary: Vocabulary | None = 
     return feature_matrix(prepare([source], vocabulary), prepare([target], vocabulary))[0, 0]
 
 
-def _cdist(a: list[str], b: list[str], scorer: object) -> np.ndarray:
-    # One worker: the service shares its cores with the sync workers.
-    return process.cdist(a, b, scorer=scorer, processor=None, workers=1, dtype=np.float32) / 100.0
+def _cdist(a: list[str], b: list[str], scorer: Any) -> np.ndarray:
+    # Leaves, parents and descriptions repeat a lot (city, postcode, "billing address" …): compare each
+    # distinct string once. One worker: the service shares its cores with the sync workers.
+    ua, ia = np.unique(np.array(a, dtype=object), return_inverse=True)
+    ub, ib = np.unique(np.array(b, dtype=object), return_inverse=True)
+    scores = process.cdist(ua.tolist(), ub.tolist(), scorer=scorer, processor=None, workers=1, dtype=np.float32)
+    return scores[np.ix_(ia.ravel(), ib.ravel())] / 100.0
 
 
 def _trigram_cosine(a: list[str], b: list[str]) -> np.ndarray:
