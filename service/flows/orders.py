@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError
 
+from service.ai import anomaly_service, dedup_service
 from service.canonical.address import Address
 from service.canonical.order import Order, OrderSchema
 from service.engine.errors import DataError, FatalError, NotFoundInTargetError
@@ -27,6 +28,7 @@ from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
 from service.store import bindings
+from service.store import reviews as order_reviews
 from service.store.tables import SyncItem
 
 if TYPE_CHECKING:
@@ -65,7 +67,10 @@ class OrdersFlow:
             data = rules.load(file)
             return dict(data.get(key, {}) if key else data)
 
-        return Template(rules.load(name), lookup=lookup)
+        # The active version saved on the mapping page wins over the file in rules/mappings/.
+        from service.mappings_service import template_spec
+
+        return Template(template_spec(self.runtime, name), lookup=lookup)
 
     def normalize(self, raw: dict[str, Any], store_code: str) -> tuple[Order, str]:
         template = self.template(NORMALIZE_TEMPLATE)
@@ -108,6 +113,10 @@ class OrdersFlow:
         with trace.step("check") as step:
             action = self.action_for(order)
             step["message"] = f"Magento state {order.state!r}: {action}"
+            screened = self.screen(item, raw, step) if action == "sync" else None
+        if screened is not None:
+            screened.mapping_version = version
+            return screened
         if action == "wait":
             return Outcome("ignored", f"Magento order #{order.number} is {order.state}; it syncs when it "
                            "leaves that state", {}, version)
@@ -150,6 +159,53 @@ class OrdersFlow:
                        {"heartland_id": order_id, "heartland_number": number, "resumed": resumed}, version)
 
     # -- steps ----------------------------------------------------------------------------------
+    def screen(self, item: SyncItem, raw: dict[str, Any], step: dict[str, Any]) -> Outcome | None:
+        """The anomaly check: None lets the order sync; an Outcome holds it for (or after) review.
+
+        An order already reviewed is not scored again: approved ones sync, rejected ones stop, and
+        open ones stay in review without a second hold.
+        """
+        review = order_reviews.find(self.store, item.entity_key)
+        if review is not None and review.state == "approved":
+            step["message"] += f"; fraud review approved by {review.decided_by}, not scored again"
+            return None
+        if review is not None and review.state == "rejected":
+            return Outcome.ignored(f"rejected by {review.decided_by} in the fraud review; cancelled in Magento")
+        if review is not None and review.item_id != item.id:
+            # Another event for an order in review (e.g. our own hold or comment coming back): the
+            # review's own item syncs the order once it is approved.
+            return Outcome.ignored(f"Magento order #{raw.get('increment_id')} is {review.state} in the fraud "
+                                   f"review (item {review.item_id}); it syncs from there once approved")
+        if review is not None:
+            anomaly_service.ensure_held(self.runtime, review)  # completes a hold a crash interrupted
+            step["message"] += f"; already {review.state} in the fraud review (review {review.id})"
+            return Outcome.review(anomaly_service.review_reason(review.score, review.threshold, review.explanation),
+                                  review_id=review.id)
+        try:
+            scorer = anomaly_service.scorer_for(self.runtime)
+            assessment = scorer.score(raw, anomaly_service.StoreOrderHistory(self.store))
+        except FileNotFoundError as exc:
+            raise FatalError(f"no anomaly model to score orders with: {exc}",
+                             hint="train and promote one (`tillbridge models train anomaly --promote`), "
+                                  "then retry") from None
+        except ValueError as exc:
+            raise DataError(f"Magento order #{raw.get('increment_id')} cannot be scored: {exc}",
+                            hint="fix the order in Magento, or retry once the model is fixed") from None
+        anomaly_service.record_order(self.store, item.entity_key, raw, assessment)
+        step["detail"]["anomaly"] = {"score": round(assessment.score, 6), "threshold": round(assessment.threshold, 6),
+                                     "flagged": assessment.flagged, "explanation": assessment.explanation,
+                                     "model_version": assessment.model_version}
+        step["message"] += (f"; anomaly score {assessment.score:.3f} "
+                            f"{'above' if assessment.flagged else 'below'} threshold {assessment.threshold:.3f} "
+                            f"({assessment.model_version})")
+        if not assessment.flagged:
+            return None
+        review, _ = anomaly_service.hold_for_review(self.runtime, item_id=item.id, order_key=item.entity_key,
+                                                    order=raw, assessment=assessment)
+        return Outcome.review(anomaly_service.review_reason(assessment.score, assessment.threshold,
+                                                            assessment.explanation),
+                              review_id=review.id, score=assessment.score, threshold=assessment.threshold)
+
     def action_for(self, order: Order) -> str:
         rules = self.runtime.rules.load("statuses.yaml")["orders"]
         return str(rules["magento_state"].get(order.state, rules.get("default", "sync")))
@@ -186,18 +242,26 @@ class OrdersFlow:
         binding = bindings.find(self.store, "customer", key, "heartland")
         customer_id: int | None = int(binding.external_id) if binding else None
         known_ids: dict[str, int] = dict((binding.data or {}).get("addresses", {})) if binding else {}
+        link = None
         if customer_id is None:
-            # Heartland does not keep emails unique: take the oldest match. Duplicate resolution
-            # (service/ai) plugs in here to choose between candidates.
+            # Duplicate resolution first: a match is the Heartland customer this person already is.
+            link = dedup_service.link_order_customer(self.runtime, order, key)
+            customer_id = link.heartland_id
+        if customer_id is None:
+            # Heartland does not keep emails unique: take the oldest match.
             matches = heartland.find_customers_by_email(order.email)
             if matches:
                 customer_id = int(min(matches, key=lambda c: int(c["id"]))["id"])
+        is_new = customer_id is None
         if customer_id is None:
             first = order.first_name or order.billing.first_name
             last = order.last_name or order.billing.last_name
             created = heartland.create_customer({"first_name": first or "-", "last_name": last or "-",
                                                  "email": order.email})
             customer_id = int(created["id"])
+        if link is not None:
+            # Indexed before anything else can fail: a retry then finds this customer, not a new one.
+            link.settle(customer_id, created=is_new)
         # Address ids we resolved before are kept on the customer's binding: a returning customer
         # at a known address costs no address calls.
         wanted = [a for a in (order.billing, order.shipping) if a is not None and (a.street or a.postcode)]
@@ -207,8 +271,7 @@ class OrdersFlow:
                 known_ids.setdefault(f"{line}|{(row.get('postal_code') or '').strip().lower()}", int(row["id"]))
         billing_id = self.address_id(customer_id, order.billing, known_ids)
         shipping_id = self.address_id(customer_id, order.shipping, known_ids) if order.shipping else billing_id
-        bindings.bind(self.store, entity="customer", key=key, system="heartland", external_id=str(customer_id),
-                      data={"addresses": known_ids})
+        dedup_service.bind_customer(self.runtime, key, customer_id, {"addresses": known_ids})
         return customer_id, billing_id, shipping_id
 
     def address_id(self, customer_id: int, address: Address, known: dict[str, int]) -> int | None:
