@@ -240,37 +240,3 @@ class OrderReview(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-
-class MappingVersion(Base):
-    """One saved version of a mapping template; the active one (at most one per template) is what flows use."""
-
-    __tablename__ = "mapping_versions"
-    __table_args__ = (
-        UniqueConstraint("template", "version", name="uq_mapping_template_version"),
-        Index("ix_mapping_versions_active", "template", "active"),
-    )
-
-    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    template: Mapped[str] = mapped_column(String(128))  # e.g. orders.magento_to_canonical
-    version: Mapped[int] = mapped_column(Integer)
-    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
-    note: Mapped[str] = mapped_column(Text, default="")
-    created_by: Mapped[str] = mapped_column(String(64), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    active: Mapped[bool] = mapped_column(default=False)
-    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    activated_by: Mapped[str] = mapped_column(String(64), default="")
-
-
-class MappingDecision(Base):
-    """An integrator's accept or reject of a suggested field pair (no sample values), for the suggestion engine."""
-
-    __tablename__ = "mapping_decisions"
-
-    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    source_field: Mapped[str] = mapped_column(String(300))
-    target_field: Mapped[str] = mapped_column(String(300))
-    accepted: Mapped[bool] = mapped_column(default=False)
-    record: Mapped[dict[str, Any]] = mapped_column(JSON)  # Feedback.to_json()
-    decided_by: Mapped[str] = mapped_column(String(64), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
