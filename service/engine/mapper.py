@@ -82,6 +82,58 @@ def _money(value: Any) -> float | None:
     return None if _empty(value) else round(float(value), 2)
 
 
+_STREET_WORDS = {"street": "St", "avenue": "Ave", "road": "Rd", "boulevard": "Blvd", "drive": "Dr",
+                 "lane": "Ln", "court": "Ct", "place": "Pl", "suite": "Ste", "apartment": "Apt",
+                 "north": "N", "south": "S", "east": "E", "west": "W"}
+
+
+def _address(value: Any) -> Any:
+    """Street lines with single spaces and the usual postal abbreviations (Street → St)."""
+    if isinstance(value, list):
+        return [line for line in (_address(v) for v in value) if line]
+    if not isinstance(value, str):
+        return value
+    words = re.sub(r"\s+", " ", value).strip(" ,").split(" ")
+    return " ".join(_STREET_WORDS.get(w.lower().rstrip("."), w) for w in words if w)
+
+
+def _phone(value: Any) -> str | None:
+    """E.164 where the number says enough: +<digits>; ten-digit numbers are taken as North American."""
+    if _empty(value):
+        return None
+    text = str(value).strip()
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("+"):
+        return "+" + digits
+    if text.startswith("00"):  # the international prefix dialled from most of Europe
+        return "+" + digits[2:]
+    if len(digits) == 10:
+        return "+1" + digits
+    if len(digits) == 11 and digits.startswith("1"):
+        return "+" + digits
+    return digits
+
+
+def _date(value: Any) -> str | None:
+    """An ISO date (YYYY-MM-DD) from an ISO date or datetime, or from US-style MM/DD/YYYY."""
+    if _empty(value):
+        return None
+    text = str(value).strip()
+    if re.match(r"^\d{4}-\d{2}-\d{2}", text):
+        return datetime.strptime(text[:10], "%Y-%m-%d").date().isoformat()
+    return datetime.strptime(text, "%m/%d/%Y").date().isoformat()
+
+
+def _split(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return [part.strip() for part in re.split(r"[,\n]", value) if part.strip()]
+
+
+def _join(sep: str) -> Callable[[Any], Any]:
+    return lambda v: sep.join(str(x) for x in v if not _empty(x)) if isinstance(v, list) else v
+
+
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "str": lambda v: None if v is None else str(v),
     "int": lambda v: None if _empty(v) else int(float(v)),
@@ -95,6 +147,13 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "digits": lambda v: None if v is None else re.sub(r"\D", "", str(v)),
     "iso_datetime": _iso_datetime,
     "empty_to_none": lambda v: None if _empty(v) else v,
+    "title": lambda v: v.title() if isinstance(v, str) else v,
+    "split": _split,
+    "join": _join(", "),
+    "join_lines": _join("\n"),
+    "address": _address,
+    "phone": _phone,
+    "date": _date,
 }
 
 

@@ -67,7 +67,10 @@ class OrdersFlow:
             data = rules.load(file)
             return dict(data.get(key, {}) if key else data)
 
-        return Template(rules.load(name), lookup=lookup)
+        # The active version saved on the mapping page wins over the file in rules/mappings/.
+        from service.mappings_service import template_spec
+
+        return Template(template_spec(self.runtime, name), lookup=lookup)
 
     def normalize(self, raw: dict[str, Any], store_code: str) -> tuple[Order, str]:
         template = self.template(NORMALIZE_TEMPLATE)

@@ -240,3 +240,72 @@ class OrderReview(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+
+class MappingVersion(Base):
+    """One saved version of a mapping template; the active one (at most one per template) is what flows use."""
+
+    __tablename__ = "mapping_versions"
+    __table_args__ = (
+        UniqueConstraint("template", "version", name="uq_mapping_template_version"),
+        Index("ix_mapping_versions_active", "template", "active"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    template: Mapped[str] = mapped_column(String(128))  # e.g. orders.magento_to_canonical
+    version: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(default=False)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    activated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class MappingDecision(Base):
+    """An integrator's accept or reject of a suggested field pair (no sample values), for the suggestion engine."""
+
+    __tablename__ = "mapping_decisions"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    source_field: Mapped[str] = mapped_column(String(300))
+    target_field: Mapped[str] = mapped_column(String(300))
+    accepted: Mapped[bool] = mapped_column(default=False)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)  # Feedback.to_json()
+    decided_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerReview(Base):
+    """A pair of customer records that may be one person, waiting for (or decided by) a person.
+
+    ``left`` is the incoming record (a Magento customer, canonical fields), ``right`` the known
+    Heartland customer it resembles; ``linked_id`` is the Heartland customer the sync used meanwhile.
+    """
+
+    __tablename__ = "customer_reviews"
+    __table_args__ = (
+        UniqueConstraint("left_key", "right_id", name="uq_customer_review_pair"),
+        Index("ix_customer_reviews_state_created", "state", "created_at"),
+        Index("ix_customer_reviews_left_key", "left_key"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    left_system: Mapped[str] = mapped_column(String(32), default="magento")
+    left_key: Mapped[str] = mapped_column(String(200))  # the customer's binding key, e.g. magento:default:42
+    left_id: Mapped[str] = mapped_column(String(128), default="")  # Magento customer id ("" for a guest)
+    left: Mapped[dict[str, Any]] = mapped_column(JSON)
+    right_system: Mapped[str] = mapped_column(String(32), default="heartland")
+    right_id: Mapped[str] = mapped_column(String(128))  # the Heartland customer id
+    right: Mapped[dict[str, Any]] = mapped_column(JSON)
+    linked_id: Mapped[str] = mapped_column(String(128), default="")
+    linked_created: Mapped[bool] = mapped_column(default=False)  # the sync created linked_id for this record
+    origin: Mapped[str] = mapped_column(String(200), default="")  # e.g. "Magento order #000000042"
+    score: Mapped[float] = mapped_column(default=0.0)
+    drivers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    model_version: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|merged|not_same|skipped
+    decided_by: Mapped[str] = mapped_column(String(64), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
