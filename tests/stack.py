@@ -67,11 +67,26 @@ class Stack:
             os.killpg(proc.pid, sig)
         proc.wait(timeout=10)
 
+    def magento_nonconforming(self) -> list[str]:
+        """Requests Tillbridge sent to the Magento sandbox that Adobe's published schema refuses."""
+        from tests.connectors.magento_schema import schema_path, validate_request
+
+        if not schema_path().exists():
+            return []
+        problems = []
+        for r in self.requests_log(self.magento, "/rest"):
+            for problem in validate_request(r["method"], r["path"], r["body"], r["query"]):
+                problems.append(f"{r['method']} {r['path']}: {problem}")
+        return problems
+
     def stop(self) -> None:
+        # Every request our Magento client sent during the scenario must conform to the schema.
+        nonconforming = self.magento_nonconforming()
         for name in list(self.processes):
             self.kill(name, signal.SIGTERM if self.processes[name].poll() is None else signal.SIGKILL)
         for server in (self.magento, self.web, self.heartland):
             server.stop()
+        assert not nonconforming, "requests outside the Magento schema:\n" + "\n".join(nonconforming)
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.workdir.glob("*.log")))
