@@ -51,6 +51,7 @@ EVAL_FILE = f"{DATA_DIR}/eval.json"
 # A decision an integrator made counts as much as this many seed examples.
 FEEDBACK_WEIGHT = 5.0
 MRR_TOLERANCE = 0.01
+TARGET_PRECISION = 0.9
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -307,6 +308,45 @@ def load_eval(path: str | Path = EVAL_FILE) -> list[LabelledPair]:
     return out
 
 
+def sandbox_pairs(*, products: int = 60, customers: int = 40, seed: str = "mapping-eval") -> list[LabelledPair]:
+    """The customers and products schema pairs of the evaluation set, read from sample records.
+
+    The Heartland and Magento sandboxes are seeded with the same store (service/sandbox/seed.py), so
+    the records carry real values: the right pairs share them, as a merchant's two systems do. The
+    labels are the evaluation set's, for the fields the records have.
+    """
+    from service.ai.mapping_schema import fields_from_heartland, fields_from_magento
+    from service.sandbox.heartland.seeding import seed_state
+    from service.sandbox.heartland.state import State
+    from service.sandbox.magento.state import MagentoState, seed_catalog
+    from service.sandbox.seed import generate
+
+    heartland = State()
+    seed_state(heartland, seed, products=products, customers=customers)
+    magento = MagentoState()
+    seed_catalog(magento, generate(seed, products=products, customers=customers), "2026-09-01 09:00:00")
+    heartland_customers = []
+    for c in heartland.customers.records.values():
+        record = dict(c)
+        record["addresses"] = [dict(a) for a in heartland.addresses.where("customer_id", c["id"])]
+        heartland_customers.append(record)
+    labels = {p.name: p for p in load_eval()}
+    out = []
+    for name, source, target in (
+        ("customers.magento_to_heartland", fields_from_magento(magento.customers.values()),
+         fields_from_heartland(heartland_customers)),
+        ("products.heartland_to_magento", fields_from_heartland(heartland.items.records.values()),
+         fields_from_magento(magento.products.values())),
+    ):
+        s_names = {f.name for f in source}
+        t_names = {f.name for f in target}
+        known = labels[name]
+        pairs = {s: t for s, t in known.pairs.items() if s in s_names and t in t_names}
+        acceptable = {s: t for s, t in known.acceptable.items() if s in s_names and t in t_names}
+        out.append(LabelledPair(f"{name} (sandbox records)", source, target, pairs, acceptable=acceptable))
+    return out
+
+
 # --- Training ------------------------------------------------------------------------------------
 
 
@@ -443,7 +483,7 @@ def _cross_validate(make: Callable[[], Any], pairs: Sequence[LabelledPair], x: n
                     reciprocal.append(1.0 / rank)
                     top1.append(rank == 1)
                 scored.append((float(cube[i, order[0]]), bool(labels[i, order[0]] == 1), has_right))
-    best_threshold, best_f1 = 0.5, -1.0
+    best_threshold, best_f1, precise_threshold = 0.5, -1.0, None
     total_right = sum(1 for s in scored if s[2])
     for t in np.arange(0.1, 0.91, 0.05):
         proposed = [s for s in scored if s[0] >= t]
@@ -453,6 +493,12 @@ def _cross_validate(make: Callable[[], Any], pairs: Sequence[LabelledPair], x: n
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         if f1 > best_f1:
             best_threshold, best_f1 = float(round(t, 2)), f1
+        if precise_threshold is None and precision >= TARGET_PRECISION:
+            precise_threshold = float(round(t, 2))
+    # A wrong link that an integrator accepts unread costs more than a missing one they add by hand:
+    # propose from the confidence where held-out precision reaches TARGET_PRECISION.
+    if precise_threshold is not None:
+        best_threshold = max(best_threshold, precise_threshold)
     return {"mrr": float(np.mean(reciprocal)), "precision_at_1": float(np.mean(top1)),
             "log_loss": float(np.mean(losses)), "best_threshold": best_threshold, "best_f1": best_f1}
 
@@ -550,7 +596,8 @@ pair is a correct mapping. Used by `service/ai/mapping.py` (suggestions, CLI, `P
   with synthetic sample values and once as bare field lists; {meta['rows']} pairs, {meta['positives']}
   positive; {meta['feedback']} integrator decisions (weight {FEEDBACK_WEIGHT:g} each).
 - **Trained:** {meta['trained_at']} by `python -m training.mapping train`.
-- **Default threshold:** {combiner.threshold:.2f} (best F1 of the top suggestion in cross-validation);
+- **Default threshold:** {combiner.threshold:.2f}: the confidence from which the held-out top suggestions
+  reach {TARGET_PRECISION:.0%} precision in cross-validation (or the best-F1 one if that is higher);
   pairs below it are not proposed ("no match").
 
 ## Cross-validation on the seed set (leave one schema pair out)
