@@ -56,3 +56,29 @@ def generate(entities: int, seed: int, duplicate_rate: float, household_rate: fl
     dataset = make(entities, duplicate_rate=duplicate_rate, household_rate=household_rate, seed=seed)
     dataset.write_csv(output, truth=truth)
     click.echo(f"{len(dataset)} records of {entities} people written to {output}")
+
+
+@customers.command("index")
+def index_command() -> None:
+    """Index every Heartland customer for duplicate resolution in the sync (first run, or after Redis lost it)."""
+    from service.ai.dedup_service import for_runtime
+    from service.app import create_app
+
+    app = create_app()
+    started = time.perf_counter()
+    count = for_runtime(app.extensions["tillbridge"]).backfill()
+    click.echo(f"{count} Heartland customers indexed in {time.perf_counter() - started:.1f}s")
+
+
+@customers.command("labels")
+@click.option("--output", required=True, type=click.Path(dir_okay=False),
+              help="CSV of labelled pairs for `tillbridge models train dedup --pairs`.")
+def labels_command(output: str) -> None:
+    """Write the decisions of the customer review page (merged: 1, not the same: 0) as training labels."""
+    from service.app import create_app
+    from service.store.customer_reviews import write_labels
+
+    app = create_app()
+    with open(output, "w", newline="", encoding="utf-8") as out:
+        count = write_labels(app.extensions["tillbridge"].store, out)
+    click.echo(f"{count} labelled pairs written to {output}")

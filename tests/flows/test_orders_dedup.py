@@ -1,0 +1,128 @@
+"""Duplicate-customer resolution in the orders flow, end to end: the sandboxes over HTTP, the real app,
+a real RQ worker, the shared Redis index and the trained model shipped in models/dedup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from service.ai import dedup_service
+from service.store import bindings, customer_reviews, items
+from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
+
+
+@pytest.fixture
+def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
+    s = build_stack(settings, tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def heartland_post(stack: Stack, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = requests.post(f"{stack.heartland.url}/api/{path}", json=body, timeout=10,
+                             headers={"Authorization": f"Bearer {HEARTLAND_TOKEN}"})
+    assert response.status_code in (200, 201), response.text
+    if response.content:
+        return dict(response.json())
+    return dict(stack.heartland_get(response.headers["Location"].split("/api/", 1)[1]))
+
+
+def till_customer(stack: Stack, first: str, last: str, email: str | None, *, phone: str, line_1: str,
+                  postcode: str) -> int:
+    """A customer made at the till: in Heartland only, never synced by Tillbridge."""
+    body: dict[str, Any] = {"first_name": first, "last_name": last}
+    if email:
+        body["email"] = email
+    customer_id = int(heartland_post(stack, "customers", body)["id"])
+    heartland_post(stack, f"customers/{customer_id}/addresses", {
+        "first_name": first, "last_name": last, "line_1": line_1, "city": "Portland", "state": "OR",
+        "postal_code": postcode, "country": "US", "phone": phone})
+    return customer_id
+
+
+def web_order(stack: Stack, email: str, first: str, last: str, *, phone: str, street: str,
+              postcode: str) -> dict[str, Any]:
+    address = {"firstname": first, "lastname": last, "street": [street], "city": "Portland",
+               "region": "Oregon", "region_code": "OR", "region_id": 49, "postcode": postcode,
+               "country_id": "US", "telephone": phone}
+    return stack.checkout([{"sku": "TEE-1000", "qty": 1}], email=email, guest=True, firstname=first,
+                          lastname=last, address=address)
+
+
+def customers_named(stack: Stack, last: str) -> list[dict[str, Any]]:
+    return list(stack.heartland_get("customers", _filter=f'{{"last_name":"{last}"}}', per_page=100)["results"])
+
+
+def synced_order(stack: Stack, order: dict[str, Any]) -> dict[str, Any]:
+    key = f"magento:default:{order['entity_id']}"
+    stack.wait_for(lambda: bindings.find(stack.runtime.store, "order", key, "heartland") is not None,
+                   timeout=60, what=f"order #{order['increment_id']} in Heartland")
+    binding = bindings.find(stack.runtime.store, "order", key, "heartland")
+    assert binding is not None
+    return dict(stack.heartland_get(f"sales/orders/{binding.external_id}"))
+
+
+def dedup_notes(stack: Stack) -> list[Any]:
+    done = items.search(stack.runtime.store, flow="orders", state="done")
+    assert done, "no order item is done"
+    return [s for s in items.steps(stack.runtime.store, done[0].id) if s.step == "dedup"]
+
+
+def test_jonathan_online_is_jon_at_the_till_linked_without_a_new_customer(stack: Stack) -> None:
+    jon = till_customer(stack, "Jon", "Smith", None, phone="(503) 555-0142", line_1="12 Oak Street",
+                        postcode="97201")
+    indexed = dedup_service.for_runtime(stack.runtime).backfill()
+    assert indexed >= 1
+    before = len(customers_named(stack, "Smith"))
+    stack.start_worker()
+    order = web_order(stack, "jonathan.smith@example.com", "Jonathan", "Smith", phone="503-555-0142",
+                      street="12 Oak St", postcode="97201")
+    heartland_order = synced_order(stack, order)
+
+    assert heartland_order["customer_id"] == jon
+    assert len(customers_named(stack, "Smith")) == before, "a second Heartland customer was created"
+    notes = dedup_notes(stack)
+    assert len(notes) == 1
+    assert notes[0].detail["kind"] == "match" and notes[0].detail["score"] >= 0.93
+    assert notes[0].detail["candidate_id"] == f"heartland:{jon}"
+    assert any("phone" in d for d in notes[0].detail["drivers"])
+    assert f"Heartland customer {jon}" in notes[0].message
+    binding = bindings.find(stack.runtime.store, "customer", "email:jonathan.smith@example.com", "heartland")
+    assert binding is not None and binding.external_id == str(jon)
+    assert customer_reviews.counts(stack.runtime.store)["pending"] == 0
+
+
+def test_borderline_customer_is_queued_for_review_and_the_order_still_syncs(stack: Stack) -> None:
+    maria = till_customer(stack, "Maria", "Garcia", "maria.garcia@example.com", phone="(503) 555-0177",
+                          line_1="40 Elm Avenue", postcode="97205")
+    dedup_service.for_runtime(stack.runtime).backfill()
+    stack.start_worker()
+    # Married and moved house: same phone, new surname, new street, new email.
+    order = web_order(stack, "marie.lopez@example.net", "Marie", "Lopez", phone="503-555-0177",
+                      street="9 Pine Rd", postcode="97205")
+    heartland_order = synced_order(stack, order)
+
+    assert heartland_order["customer_id"] != maria
+    created = customers_named(stack, "Lopez")
+    assert [c["id"] for c in created] == [heartland_order["customer_id"]]
+    pending = customer_reviews.search(stack.runtime.store, ["pending"])
+    assert len(pending) == 1
+    pair = pending[0]
+    assert pair.right_id == str(maria) and pair.linked_id == str(heartland_order["customer_id"])
+    assert pair.linked_created is True
+    assert pair.left["last_name"] == "Lopez" and pair.right["last_name"] == "Garcia"
+    assert pair.right["phone"] == "(503) 555-0177"
+    assert 0.45 <= pair.score < 0.93 and pair.drivers
+    assert pair.origin == f"Magento order #{order['increment_id']}"
+    notes = dedup_notes(stack)
+    assert [n.detail["kind"] for n in notes] == ["review", "review"]
+    assert f"customer review #{pair.id}" in notes[1].message
+    # The new customer is indexed: the same shopper again is a match now, not another review.
+    again = dedup_service.for_runtime(stack.runtime).resolve(pair.left, "email:someone-else@example.net")
+    assert again.kind == "match" and again.candidate_id == f"heartland:{heartland_order['customer_id']}"
