@@ -50,7 +50,9 @@ class Demo:
             self.start_processes(env)
             self.wait_ready()
             placed = self.place_orders()
+            web_only = self.place_web_only_order()
             synced = self.follow(placed)
+            self.show_review(web_only)
             self.print_where_to_look()
             if self.exit_when_synced:
                 return 0 if synced else 1
@@ -158,6 +160,38 @@ class Demo:
             response.raise_for_status()
             placed.append(response.json())
         return placed
+
+    def place_web_only_order(self) -> dict[str, Any] | None:
+        """An order for a product Magento sells but Heartland does not know: it waits in review."""
+        from service.connectors.magento.client import MagentoClient
+
+        magento = MagentoClient(f"http://127.0.0.1:{self.magento_port}/rest",
+                                token=self.settings["TILLBRIDGE_MAGENTO_TOKEN"])
+        magento.create_product({"sku": "WEB-ONLY-1", "name": "Web-only gift wrap", "price": 4.5,
+                                "attribute_set_id": 4, "type_id": "simple", "status": 1, "visibility": 4,
+                                "extension_attributes": {"stock_item": {"qty": 100, "is_in_stock": True}}})
+        response = requests.post(f"http://127.0.0.1:{self.magento_port}/__sandbox/checkout",
+                                 json={"items": [{"sku": "WEB-ONLY-1", "qty": 1}, {"sku": "TEE-1000", "qty": 1}]},
+                                 timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def show_review(self, order: dict[str, Any] | None, timeout: float = 20.0) -> None:
+        if order is None:
+            return
+        store = Store(database_url(self.settings["DATABASE_URL"], str(self.data_dir)))
+        from service.store import items
+
+        deadline = time.time() + timeout
+        try:
+            while time.time() < deadline:
+                for item in items.search(store, state="review", limit=20):
+                    if str(order.get("increment_id")) in item.label:
+                        print(f"  Magento order #{order['increment_id']} waits in review: {item.reason}", flush=True)
+                        return
+                time.sleep(0.3)
+        finally:
+            store.dispose()
 
     def follow(self, placed: list[dict[str, Any]], timeout: float = 60.0) -> bool:
         """Print each order as it arrives in Heartland; True when all did."""
