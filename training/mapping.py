@@ -355,8 +355,7 @@ def without_samples(fields: Iterable[Field]) -> list[Field]:
 
 
 def training_rows(pairs: Sequence[LabelledPair]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Evidence, labels and group (pair index) for every combination; each pair with and without samples,
-    so the combiner works on schemas with sample records and on bare field lists."""
+    """Evidence, labels and group (pair index) for every combination of every variant of each pair."""
     xs, ys, groups = [], [], []
     for g, pair in enumerate(pairs):
         for source, target in _variants(pair):
@@ -372,11 +371,17 @@ def training_rows(pairs: Sequence[LabelledPair]) -> tuple[np.ndarray, np.ndarray
     return np.vstack(xs), np.concatenate(ys), np.concatenate(groups)
 
 
+def names_only(fields: Iterable[Field]) -> list[Field]:
+    return [Field(f.name) for f in fields]
+
+
 def _variants(pair: LabelledPair) -> list[tuple[list[Field], list[Field]]]:
+    """The pair as sample records, as a typed field list, and as bare names: the three ways schemas arrive."""
     with_samples = (pair.source, pair.target)
     if pair.values_only:
         return [with_samples]
-    return [with_samples, (without_samples(pair.source), without_samples(pair.target))]
+    return [with_samples, (without_samples(pair.source), without_samples(pair.target)),
+            (names_only(pair.source), names_only(pair.target))]
 
 
 def _logistic() -> Any:
@@ -471,7 +476,7 @@ def _cross_validate(make: Callable[[], Any], pairs: Sequence[LabelledPair], x: n
         truth = y[held]
         losses.append(float(-np.mean(truth * np.log(proba) + (1 - truth) * np.log(1 - proba))))
         n_s, n_t = len(pair.source), len(pair.target)
-        # The held-out rows are this pair with samples, then (usually) without: score each cube on its own.
+        # The held-out rows are the pair's variants one after the other: score each cube on its own.
         n_variants = len(_variants(pair))
         for cube, labels in zip(proba.reshape(n_variants, n_s, n_t), truth.reshape(n_variants, n_s, n_t),
                                 strict=True):
@@ -592,8 +597,8 @@ pair is a correct mapping. Used by `service/ai/mapping.py` (suggestions, CLI, `P
 - **Inputs:** {len(combiner.features)} evidence features: {', '.join(combiner.features)}
   (see `service/ai/mapping_features.py`).
 - **Training data:** `training/mapping_data/seed.yaml`: {meta['seed_pairs']} labelled schema pairs from
-  Shopify, WooCommerce, BigCommerce and Lightspeed exports and Tillbridge's canonical order, each once
-  with synthetic sample values and once as bare field lists; {meta['rows']} pairs, {meta['positives']}
+  Shopify, WooCommerce, BigCommerce and Lightspeed exports and Tillbridge's canonical order, each with
+  synthetic sample values, as a typed field list and as bare names; {meta['rows']} pairs, {meta['positives']}
   positive; {meta['feedback']} integrator decisions (weight {FEEDBACK_WEIGHT:g} each).
 - **Trained:** {meta['trained_at']} by `python -m training.mapping train`.
 - **Default threshold:** {combiner.threshold:.2f}: the confidence from which the held-out top suggestions

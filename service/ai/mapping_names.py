@@ -64,7 +64,10 @@ class Vocabulary:
         for w in raw:
             expanded.extend(self.expansions.get(w, [w]))
         folded = self._fold(expanded)
-        return [w for w in self._rewrite(folded) if w not in _STOPWORDS and w not in self.ignored]
+        words = self._rewrite(folded)
+        kept = [w for w in words if w not in _STOPWORDS and w not in self.ignored]
+        # A name made only of small words ("a", "to") is still a name.
+        return kept or words
 
     def forms(self, name: str) -> NameForms:
         segments = [s for s in name_segments(name) if s]
