@@ -226,6 +226,7 @@ def escalate(runtime: Runtime, review_id: int, *, actor: str, note: str = "") ->
 
 
 ACTIONS = {"approve": approve, "reject": reject, "escalate": escalate}
+ACTION_PAST = {"approve": "approved", "reject": "rejected", "escalate": "escalated"}
 
 
 def decide(runtime: Runtime, review_id: int, decision: str, *, actor: str, note: str = "") -> Decision:
