@@ -18,12 +18,13 @@ from service.web.auth import init_auth, wants_json
 from service.web.csrf import init_csrf
 from service.web.format import init_format
 
-PAGE_MODULES = ("dashboard", "items", "deadletters", "reviews_customers", "reviews_orders")
+PAGE_MODULES = ("dashboard", "items", "deadletters", "reviews_customers", "mappings_page", "reviews_orders")
 # (label, endpoint), in the order the navigation shows them.
 NAVIGATION = (
     ("Dashboard", "dashboard.index"),
     ("Items", "items.index"),
     ("Dead letters", "dead_letters.index"),
+    ("Mappings", "mappings.index"),
     ("Customer reviews", "reviews_customers.index"),
     ("Order reviews", "reviews_orders.index"),
 )

@@ -173,5 +173,5 @@ def retry_matching() -> Any:
     if wants_json():
         return jsonify({"retried": ids})
     flash(f"Retried {len(ids)} dead letter(s); their items are queued again.", "ok")
-    args = {k: v for k, v in {"flow": f.flow, "class": f.failure_class, "q": f.text}.items() if v}
+    args: dict[str, Any] = {k: v for k, v in {"flow": f.flow, "class": f.failure_class, "q": f.text}.items() if v}
     return redirect(url_for("dead_letters.index", **args))

@@ -20,10 +20,11 @@ class Page:
 
     def url(self, number: int) -> str:
         """This page's URL with the same filters, at page ``number``."""
-        args = {k: v for k, v in request.args.items() if k != "page" and v}
+        args: dict[str, Any] = {**(request.view_args or {})}
+        args.update((k, v) for k, v in request.args.items() if k != "page" and v)
         if number > 1:
             args["page"] = str(number)
-        return url_for(str(request.endpoint), **(request.view_args or {}), **args)
+        return url_for(str(request.endpoint), **args)
 
 
 def page_number(raw: str | None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask.testing import FlaskClient
 
@@ -60,7 +61,7 @@ def add_item(runtime: Runtime, *, label: str, entity_key: str, flow: str = "orde
 def exchange_step(method: str, url: str, request: Any, status: int, response: Any) -> dict[str, Any]:
     """A trace step shaped as the engine records an HTTP exchange (service/engine/trace.py)."""
     return {"step": "heartland", "status": "ok" if status < 400 else "error",
-            "message": f"{method} {url.split('://', 1)[-1].split('/', 1)[-1]} → {status}",
+            "message": f"{method} {urlsplit(url).path} → {status}",
             "detail": {"method": method, "url": url, "request": request, "status": status,
                        "response": response, "error": None},
             "ms": 12.5}

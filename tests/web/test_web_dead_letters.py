@@ -36,7 +36,8 @@ def test_retry_as_is_requeues_the_item(signed_in: Callable[[str], FlaskClient], 
 def test_retry_with_an_edited_payload(signed_in: Callable[[str], FlaskClient], runtime: Runtime,
                                       seeded: Seeded) -> None:
     edited = {**seeded.dead.payload, "customer_email": "ann@example.com"}
-    response = post_form(signed_in("operator"), f"/dead-letters/{seeded.dead_letter_id}/retry",
+    client = signed_in("operator")
+    response = post_form(client, f"/dead-letters/{seeded.dead_letter_id}/retry",
                          {"edited": "1", "payload": json.dumps(edited)})
     assert response.status_code == 302
     item = items.get(runtime.store, seeded.dead.id)
@@ -45,6 +46,9 @@ def test_retry_with_an_edited_payload(signed_in: Callable[[str], FlaskClient], r
     assert len(runtime.queue) == 1
     steps = items.steps(runtime.store, seeded.dead.id)
     assert steps[-1].message.endswith("with an edited payload")
+    page = client.get(f"/items/{seeded.dead.id}").get_data(as_text=True)
+    assert "Payload, as edited on the last retry" in page
+    assert "Original payload, before the edit" in page and "not-an-email" in page
 
 
 def test_invalid_edited_payload_is_refused_with_the_reason(signed_in: Callable[[str], FlaskClient],

@@ -78,7 +78,7 @@ def test_item_page_shows_trace_exchange_and_payload(signed_in: Callable[[str], F
     assert "Response got: 201" in page
     assert "&#34;public_id&#34;: &#34;S-1001&#34;" in page  # the response body, pretty-printed
     assert "12 ms" in page  # step timing
-    assert "Original payload, as received" in page and "TEE-RED-M" in page
+    assert "Payload, as received" in page and "TEE-RED-M" in page
 
 
 def test_dead_item_page_links_its_dead_letter(signed_in: Callable[[str], FlaskClient], seeded: Seeded) -> None:
