@@ -203,5 +203,8 @@ def register(models: click.Group, train: click.Group, score: click.Group) -> Non
     """Attach this family's commands, and the registry commands every family shares, to ``tillbridge models``."""
     train.add_command(train_anomaly_command)
     score.add_command(score_anomaly_command)
-    for command in (list_command, promote_command, rollback_command, synthetic_orders_command):
+    from training.anomaly_store import export_anomaly_command
+
+    for command in (list_command, promote_command, rollback_command, synthetic_orders_command,
+                    export_anomaly_command):
         models.add_command(command)

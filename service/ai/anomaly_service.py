@@ -49,8 +49,13 @@ def scorer_for(runtime: Runtime) -> AnomalyScorer:
     follows models/registry.json and rules/anomaly.yaml, so a promote or a new review budget takes
     effect without a restart.
     """
-    models = str(repo_path(str(runtime.settings["MODELS_DIR"])))
-    rules = str(repo_path(str(runtime.settings["RULES_DIR"])))
+    return scorer_for_paths(str(runtime.settings["MODELS_DIR"]), str(runtime.settings["RULES_DIR"]))
+
+
+def scorer_for_paths(models_dir: str, rules_dir: str) -> AnomalyScorer:
+    """The process's scorer for a models directory and a rules directory (relative to the checkout)."""
+    models = str(repo_path(models_dir))
+    rules = str(repo_path(rules_dir))
     key = (models, rules)
     with _scorers_lock:
         scorer = _scorers.get(key)
