@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError
 
-from service.ai import anomaly_service
+from service.ai import anomaly_service, dedup_service
 from service.canonical.address import Address
 from service.canonical.order import Order, OrderSchema
 from service.engine.errors import DataError, FatalError, NotFoundInTargetError
@@ -242,18 +242,26 @@ class OrdersFlow:
         binding = bindings.find(self.store, "customer", key, "heartland")
         customer_id: int | None = int(binding.external_id) if binding else None
         known_ids: dict[str, int] = dict((binding.data or {}).get("addresses", {})) if binding else {}
+        link = None
         if customer_id is None:
-            # Heartland does not keep emails unique: take the oldest match. Duplicate resolution
-            # (service/ai) plugs in here to choose between candidates.
+            # Duplicate resolution first: a match is the Heartland customer this person already is.
+            link = dedup_service.link_order_customer(self.runtime, order, key)
+            customer_id = link.heartland_id
+        if customer_id is None:
+            # Heartland does not keep emails unique: take the oldest match.
             matches = heartland.find_customers_by_email(order.email)
             if matches:
                 customer_id = int(min(matches, key=lambda c: int(c["id"]))["id"])
+        is_new = customer_id is None
         if customer_id is None:
             first = order.first_name or order.billing.first_name
             last = order.last_name or order.billing.last_name
             created = heartland.create_customer({"first_name": first or "-", "last_name": last or "-",
                                                  "email": order.email})
             customer_id = int(created["id"])
+        if link is not None:
+            # Indexed before anything else can fail: a retry then finds this customer, not a new one.
+            link.settle(customer_id, created=is_new)
         # Address ids we resolved before are kept on the customer's binding: a returning customer
         # at a known address costs no address calls.
         wanted = [a for a in (order.billing, order.shipping) if a is not None and (a.street or a.postcode)]
@@ -263,8 +271,7 @@ class OrdersFlow:
                 known_ids.setdefault(f"{line}|{(row.get('postal_code') or '').strip().lower()}", int(row["id"]))
         billing_id = self.address_id(customer_id, order.billing, known_ids)
         shipping_id = self.address_id(customer_id, order.shipping, known_ids) if order.shipping else billing_id
-        bindings.bind(self.store, entity="customer", key=key, system="heartland", external_id=str(customer_id),
-                      data={"addresses": known_ids})
+        dedup_service.bind_customer(self.runtime, key, customer_id, {"addresses": known_ids})
         return customer_id, billing_id, shipping_id
 
     def address_id(self, customer_id: int, address: Address, known: dict[str, int]) -> int | None:
