@@ -20,6 +20,7 @@ from service.sandbox.magento.app import create_app as create_magento
 from service.sandbox.server import RunningSandbox, start_in_thread
 from service.store import items, reviews
 from service.store.tables import OrderReview, utcnow
+from service.store.users import create_token
 from tests.web.browser import sign_in_browser
 from tests.web.support import post_form
 
@@ -229,3 +230,20 @@ def test_browser_risk_user_approves_one_and_it_leaves_the_queue(
     assert page.locator(f"tr[data-test=review-{staying.review.id}]").count() == 1
     review = reviews.get(runtime.store, leaving.review.id)
     assert review is not None and review.state == "approved" and review.decided_by == "risk-user"
+
+
+def test_api_token_decides_with_json_and_is_recorded_as_api_user(
+        hold: Callable[..., Held], runtime: Runtime, magento: RunningSandbox, client: FlaskClient,
+        make_user: Callable[..., str]) -> None:
+    held = hold("max@example.com", 0.995, ["a"])
+    _, token = create_token(runtime.store, make_user("risk", "risk-bot"), "triage")
+    headers = {"Authorization": f"Bearer {token}"}
+    queue = client.get("/reviews/orders", headers=headers).get_json()
+    assert [r["id"] for r in queue["reviews"]] == [held.review.id]
+    answer = client.post(f"/reviews/orders/{held.review.id}/reject", headers=headers, json={"note": "chargeback"})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["state"] == "rejected" and answer.get_json()["decided_by"] == "api:risk-bot"
+    again = client.post(f"/reviews/orders/{held.review.id}/approve", headers=headers, json={})
+    assert again.status_code == 409 and "already rejected" in again.get_json()["message"]
+    assert magento_order(magento, held.order["entity_id"])["state"] == "canceled"
+    assert client.get(f"/reviews/orders/{held.review.id}", headers=headers).get_json()["lines"][0]["sku"] == "TEE-1000"
