@@ -28,24 +28,36 @@ from tests.web.support import PASSWORD, Seeded, make_dead, make_done, sign_in
 TOUCHED_TABLES = ("api_tokens", "users", "trace_steps", "dead_letters", "sync_items", "inbox_events")
 
 
-def _clean_shared(url: str) -> None:
+@pytest.fixture(scope="session")
+def shared_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """DATABASE_URL from the environment, migrated once per run; empty when unset."""
+    configured = os.environ.get("DATABASE_URL", "")
+    if not configured:
+        return ""
+    url = database_url(configured, str(tmp_path_factory.mktemp("unused")))
     store = Store(url)
     store.upgrade()
+    store.dispose()
+    return url
+
+
+def _clean_shared(url: str) -> None:
+    store = Store(url)
     with store.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(TOUCHED_TABLES)} RESTART IDENTITY CASCADE"))
     store.dispose()
 
 
 @pytest.fixture
-def web_config(tmp_path: Path) -> dict[str, Any]:
-    shared_db = os.environ.get("DATABASE_URL", "")
-    if shared_db:
-        _clean_shared(database_url(shared_db, str(tmp_path)))
+def web_config(tmp_path: Path, shared_database_url: str) -> dict[str, Any]:
+    if shared_database_url:
+        _clean_shared(shared_database_url)
     return {
-        "DATABASE_URL": shared_db or f"sqlite:///{tmp_path / 'web.sqlite'}",
+        "DATABASE_URL": shared_database_url or f"sqlite:///{tmp_path / 'web.sqlite'}",
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "DATA_DIR": str(tmp_path),
         "SECRET_KEY": "web-tests-session-key",
+        "AUTO_MIGRATE": not shared_database_url,  # a new SQLite file needs its tables; PostgreSQL has them
     }
 
 
