@@ -78,9 +78,15 @@ def _store_from_settings() -> Store:
 @click.option("--until", type=click.DateTime(), default=None, help="Only orders placed before (UTC).")
 def export_anomaly_command(output: str, since: datetime | None, until: datetime | None) -> None:
     """Export scored orders with the risk team's decisions as labels (fraud / legitimate / empty)."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
     store = _store_from_settings()
     try:
         summary = export_training_table(store, output, since=since, until=until)
+    except (OperationalError, ProgrammingError) as exc:
+        raise click.ClickException(f"cannot read order facts and reviews from {store.engine.url!r} "
+                                   f"({type(exc.orig).__name__}): point DATABASE_URL (and DATA_DIR) at the "
+                                   "service's database, or run `tillbridge db upgrade` on it") from None
     finally:
         store.dispose()
     click.echo(f"wrote {summary.rows} orders to {summary.path}: {summary.fraud} fraud, {summary.legitimate} "
