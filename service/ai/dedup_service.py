@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -285,13 +286,15 @@ def link_order_customer(runtime: Runtime, order: Order, key: str) -> OrderCustom
     customer = order_customer(order)
     origin = f"Magento order #{order.number}"
     service = for_runtime(runtime)
+    started = time.perf_counter()
     try:
         decision = service.resolve(customer, key)
     except ModelError as exc:
         log.warning("duplicate resolution is off for %s: %s", origin, exc)
         tracing_note(f"duplicate resolution skipped: {exc}", status="error")
         return OrderCustomerLink(None, key, customer, origin)
-    _note(describe(decision), decision)
+    tracing_note(describe(decision), detail={**decision.as_trace(),
+                                             "resolve_ms": round((time.perf_counter() - started) * 1000, 2)})
     return OrderCustomerLink(service, key, customer, origin, decision)
 
 

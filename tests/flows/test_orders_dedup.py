@@ -98,6 +98,7 @@ def test_jonathan_online_is_jon_at_the_till_linked_without_a_new_customer(stack:
     assert notes[0].detail["candidate_id"] == f"heartland:{jon}"
     assert any("phone" in d for d in notes[0].detail["drivers"])
     assert f"Heartland customer {jon}" in notes[0].message
+    assert 0 < notes[0].detail["resolve_ms"] < 5_000
     binding = bindings.find(stack.runtime.store, "customer", "email:jonathan.smith@example.com", "heartland")
     assert binding is not None and binding.external_id == str(jon)
     assert customer_reviews.counts(stack.runtime.store)["pending"] == 0
