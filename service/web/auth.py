@@ -149,7 +149,7 @@ def _local_path(target: str | None) -> str:
     if not target:
         return url_for("dashboard.index")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc or not target.startswith("/") or target[1:2] in ("/", "\\"):
         return url_for("dashboard.index")
     return target.rstrip("?") or "/"
 

@@ -48,11 +48,12 @@ def test_wrong_password_is_refused_and_not_logged(client: FlaskClient, make_user
     assert "not the password" not in caplog.text and PASSWORD not in caplog.text
 
 
-def test_sign_in_only_follows_local_next(client: FlaskClient, make_user: Callable[..., str]) -> None:
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example/", "items"])
+def test_sign_in_only_follows_local_next(client: FlaskClient, make_user: Callable[..., str], target: str) -> None:
     make_user("risk", "rita")
     client.get("/login")
     response = client.post("/login", data={"username": "rita", "password": PASSWORD,
-                                           "next": "https://evil.example/", "csrf_token": csrf_from(client)})
+                                           "next": target, "csrf_token": csrf_from(client)})
     assert response.headers["Location"] == "/"
 
 
