@@ -217,8 +217,9 @@ def decide(template: str) -> Response:
     """An accept or reject of a suggested pair, fed to the suggestion engine."""
     _known(template)
     body = _body()
-    pair = _as_fields([body.get("source"), body.get("target")])
-    record_decision(_runtime().store, pair[0], pair[1], bool(body.get("accepted")), by=actor())
+    source = _as_fields([body.get("source")])[0]
+    target = _as_fields([body.get("target")])[0]
+    record_decision(_runtime().store, source, target, bool(body.get("accepted")), by=actor())
     return jsonify({"recorded": True})
 
 
