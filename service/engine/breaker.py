@@ -4,10 +4,14 @@ After ``threshold`` consecutive failures (5xx or no answer) the destination is o
 ``open_seconds``: calls raise DestinationUnavailable without going out, and the engine
 reschedules the item for when it closes without burning an attempt. The first call after that
 is the probe: a success closes the breaker, a failure opens it again at once.
+
+The shared state is read at most every ``refresh_seconds`` per process, so a healthy destination
+costs no Redis round trip per request; a breaker opened by another worker is seen within that time.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 from redis import Redis
@@ -18,16 +22,32 @@ PREFIX = "tb:breaker:"
 
 
 class RedisBreaker:
-    def __init__(self, redis: Redis, destination: str, threshold: int = 5, open_seconds: float = 10.0) -> None:
+    def __init__(self, redis: Redis, destination: str, threshold: int = 5, open_seconds: float = 10.0,
+                 refresh_seconds: float = 0.25) -> None:
         self.redis = redis
         self.destination = destination
         self.key = PREFIX + destination
         self.threshold = threshold
         self.open_seconds = open_seconds
+        self.refresh_seconds = refresh_seconds
+        self._lock = threading.Lock()
+        self._read_at = float("-inf")
+        self._failures = 0
+        self._open_until = 0.0
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._read_at < self.refresh_seconds:
+            return
+        failures, until = self.redis.hmget(self.key, ["failures", "open_until"])
+        with self._lock:
+            self._failures = int(failures or 0)
+            self._open_until = float(until or 0)
+            self._read_at = now
 
     def open_until(self) -> float:
-        raw = self.redis.hget(self.key, "open_until")
-        return float(raw) if raw else 0.0
+        self._refresh()
+        return self._open_until
 
     def before_call(self) -> None:
         until = self.open_until()
@@ -42,14 +62,22 @@ class RedisBreaker:
 
     def record_failure(self) -> None:
         failures = int(self.redis.hincrby(self.key, "failures", 1))
+        with self._lock:
+            self._failures = failures
         if failures >= self.threshold:
-            self.redis.hset(self.key, "open_until", str(time.time() + self.open_seconds))
+            until = time.time() + self.open_seconds
+            self.redis.hset(self.key, "open_until", str(until))
             self.redis.hincrby(self.key, "opened", 1)
+            with self._lock:
+                self._open_until = until
 
     def record_success(self) -> None:
-        # Cheap on the hot path: only write when there is something to reset.
-        if self.redis.hget(self.key, "failures") not in (None, b"0"):
+        # Only write when some worker counted failures: a healthy destination costs nothing here.
+        if self._failures:
             self.redis.hset(self.key, mapping={"failures": 0, "open_until": 0})
+            with self._lock:
+                self._failures = 0
+                self._open_until = 0.0
 
     def state(self) -> dict[str, float | int | str]:
         raw = {_text(k): _text(v) for k, v in self.redis.hgetall(self.key).items()}
