@@ -217,6 +217,7 @@ def _register_commands() -> None:
     # Each area owns its command group; they are attached here, in one place.
     from service.ai.dedup_cli import customers
     from service.ai.mapping_cli import mappings
+    from service.mapping_versions_cli import COMMANDS as MAPPING_VERSION_COMMANDS
     from service.sandbox.cli import sandbox
     from service.users_cli import tokens, users
     from training.cli import models
@@ -225,6 +226,8 @@ def _register_commands() -> None:
     main.add_command(customers)
     main.add_command(models)
     main.add_command(mappings)
+    for command in MAPPING_VERSION_COMMANDS:
+        mappings.add_command(command)
     main.add_command(users)
     main.add_command(tokens)
 

@@ -1,0 +1,63 @@
+"""`tillbridge mappings import|versions|activate|rollback|export` against a real store and a copy of rules/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from service.cli import main
+from service.config import repo_path
+
+TEMPLATE = "orders.canonical_to_heartland"
+
+
+@pytest.fixture
+def rules_dir(settings: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "rules"
+    shutil.copytree(repo_path("rules"), folder)
+    for key in ("DATABASE_URL", "REDIS_URL", "DATA_DIR"):
+        monkeypatch.setenv(key, str(settings[key]))
+    monkeypatch.setenv("RULES_DIR", str(folder))
+    monkeypatch.setenv("AUTO_MIGRATE", "0")
+    return folder
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, ["mappings", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_import_edit_export_round_trip(rules_dir: Path) -> None:
+    assert f"{TEMPLATE}: saved as version 1 (active)" in run("import", TEMPLATE, "--activate")
+    assert f"{TEMPLATE}: unchanged, already version 1 (active)" in run("import", TEMPLATE)
+
+    path = rules_dir / "mappings" / f"{TEMPLATE}.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec["fields"]["custom.magento_store"] = {"value": "web"}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    assert f"{TEMPLATE}: saved as version 2 (not active)" in run("import", TEMPLATE)
+    assert "orders.canonical_to_heartland@2 is active" in run("activate", TEMPLATE, "2")
+    listing = run("versions", TEMPLATE)
+    assert listing.splitlines()[0].startswith("*    2") and "imported from" in listing
+    assert "rolled back: orders.canonical_to_heartland@1 is active" in run("rollback", TEMPLATE)
+
+    path.unlink()
+    out = run("export", TEMPLATE)
+    assert f"{TEMPLATE}: wrote {path}" in out
+    assert yaml.safe_load(path.read_text())["fields"]["custom.magento_store"] == "store_code"
+    run("export", TEMPLATE, "--version", "2")
+    assert yaml.safe_load(path.read_text())["version"] == 2
+
+
+def test_unknown_templates_and_versions_are_refused(rules_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["mappings", "export", "orders.nope"])
+    assert result.exit_code == 1 and "no mapping template 'orders.nope'" in result.output
+    result = CliRunner().invoke(main, ["mappings", "activate", TEMPLATE, "7"])
+    assert result.exit_code == 1 and "has no version 7" in result.output
+    assert "no active version" in run("export")
