@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import csv
 import difflib
+import functools
 import io
 import json
 import re
@@ -48,6 +49,7 @@ SUGGESTION_TOP = 3
 RULE_KEYS = ("transform", "default", "required", "map", "map_default", "lookup", "sep")
 _TARGET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_@]*(\.[A-Za-z_][A-Za-z0-9_@]*)*$")
 _INDEX = re.compile(r"\[\d+\]")
+_LOOKUP_REF = re.compile(r"^[A-Za-z0-9_.-]+\.ya?ml(#[A-Za-z0-9_.-]+)?$")
 
 
 class TemplateError(Exception):
@@ -317,7 +319,7 @@ def spec_from_rows(template: str, rows: Sequence[Mapping[str, Any]], base: Mappi
                 continue
             prefix = groups[group][0] + "[]."
             into = groups[group][1]
-        value = _rule(row, prefix, rules, lambda message, t=target: fail(t, message))
+        value = _rule(row, prefix, rules, functools.partial(fail, target))
         if value is not None:
             into[name] = value
     for target, (_each, children) in groups.items():
@@ -327,6 +329,15 @@ def spec_from_rows(template: str, rows: Sequence[Mapping[str, Any]], base: Mappi
     spec["name"] = template
     spec["fields"] = fields
     return spec, errors
+
+
+def _lookups(value: Any) -> list[str]:
+    if isinstance(value, Mapping):
+        found = [str(value["lookup"])] if "lookup" in value else []
+        return found + [ref for v in value.values() for ref in _lookups(v)]
+    if isinstance(value, list):
+        return [ref for v in value for ref in _lookups(v)]
+    return []
 
 
 def _rule(row: Mapping[str, Any], prefix: str, rules: Rules, fail: Callable[[str], None]) -> Any:
@@ -350,7 +361,12 @@ def _rule(row: Mapping[str, Any], prefix: str, rules: Rules, fail: Callable[[str
         return text
 
     if kind == "raw":
-        return copy.deepcopy(row.get("raw"))
+        raw = copy.deepcopy(row.get("raw"))
+        bad = [ref for ref in _lookups(raw) if not _LOOKUP_REF.match(ref) or ".." in ref]
+        if bad:
+            fail(f"lookup {bad[0]!r} is not a rules file name: use rules-file.yaml#key")
+            return None
+        return raw
     spec: dict[str, Any] = {}
     if kind == "value":
         spec["value"] = row.get("value")
@@ -386,10 +402,13 @@ def _rule(row: Mapping[str, Any], prefix: str, rules: Rules, fail: Callable[[str
                 spec["map_default"] = row["map_default"]
     if row.get("lookup"):
         ref = str(row["lookup"])
-        try:
-            table = lookup_for(rules)(ref)
-        except (RuleError, AttributeError):
-            table = {}
+        table: Any = {}
+        # Only a rules file by name: a path could read files outside rules/ into the preview.
+        if _LOOKUP_REF.match(ref) and ".." not in ref:
+            try:
+                table = lookup_for(rules)(ref)
+            except (RuleError, AttributeError):
+                table = {}
         if not table:
             fail(f"lookup {ref!r} finds no table: use rules-file.yaml#key, e.g. payment_methods.yaml#magento_to_heartland")
         spec["lookup"] = ref
@@ -585,7 +604,7 @@ def uploaded_samples(text: str, filename: str = "") -> Samples:
             data = data["records"]
         elif isinstance(data, Mapping) and isinstance(data.get("items"), list):
             data = data["items"]  # a Magento search result
-        records = [data] if isinstance(data, Mapping) else list(data) if isinstance(data, list) else []
+        records = [dict(data)] if isinstance(data, Mapping) else list(data) if isinstance(data, list) else []
         if not records or not all(isinstance(r, Mapping) for r in records):
             raise TemplateError("the JSON must be a record or a list of records (objects)")
     records = [dict(r) for r in records[:SAMPLE_LIMIT * 4]]

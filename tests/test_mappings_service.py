@@ -88,6 +88,12 @@ def test_edits_that_cannot_work_are_reported_per_field() -> None:
     assert "not in items" in errors["lines[].sku"][0]
     assert "unknown transform shout" in errors["currency"][0]
     assert "finds no table" in errors["payment.method"][0]
+    by_target["payment.method"]["lookup"] = "../rules/payment_methods.yaml#magento_to_heartland"
+    _, errors = spec_from_rows("orders.magento_to_canonical", rows, spec, RULES)
+    assert "finds no table" in errors["payment.method"][0]  # rules files by name only, nothing outside rules/
+    rows.append({"target": "secret", "kind": "raw", "raw": {"first_of": [{"path": "a", "lookup": "/etc/x.yaml"}]}})
+    _, errors = spec_from_rows("orders.magento_to_canonical", rows, spec, RULES)
+    assert "not a rules file name" in errors["secret"][0]
     assert "dotted name" in errors["bad name"][0]
     assert "inside a list" in errors["notes"][0]
 
