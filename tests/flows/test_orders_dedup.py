@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 import requests
+from click.testing import CliRunner
 
 from service.ai import dedup_service
+from service.cli import main
 from service.store import bindings, customer_reviews, items
 from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
 
@@ -82,8 +84,12 @@ def dedup_notes(stack: Stack) -> list[Any]:
 def test_jonathan_online_is_jon_at_the_till_linked_without_a_new_customer(stack: Stack) -> None:
     jon = till_customer(stack, "Jon", "Smith", None, phone="(503) 555-0142", line_1="12 Oak Street",
                         postcode="97201")
-    indexed = dedup_service.for_runtime(stack.runtime).backfill()
-    assert indexed >= 1
+    # `tillbridge customers index`: the first run indexes what Heartland already has.
+    result = CliRunner().invoke(main, ["customers", "index"], env={k: str(v) for k, v in stack.settings.items()})
+    assert result.exit_code == 0, result.output
+    total = int(stack.heartland_get("customers", per_page=1)["total"])
+    assert result.output.startswith(f"{total} Heartland customers indexed")
+    assert dedup_service.for_runtime(stack.runtime).is_indexed(jon)
     before = len(customers_named(stack, "Smith"))
     stack.start_worker()
     order = web_order(stack, "jonathan.smith@example.com", "Jonathan", "Smith", phone="503-555-0142",
