@@ -7,14 +7,15 @@ produced by the same blocking as production so the classifier learns the cases i
 
 The model is a histogram gradient-boosted tree ensemble (handles missing fields natively) wrapped
 in isotonic calibration, so its output is a probability the thresholds in rules/dedup.yaml can
-mean something against.
+mean something against. :func:`save` writes ``models/dedup/<version>/`` (model.joblib, card.json,
+card.md) and registers the version in the model registry; promotion makes the service use it.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import platform
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,14 +28,16 @@ import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from service.ai.dedup import DedupRules, load_rules
 from service.ai.dedup_batch import candidate_pairs, pair_features
 from service.ai.dedup_compare import FEATURES, features
-from service.ai.dedup_model import ARTIFACT
 from service.ai.dedup_normalise import FIELDS, Profile, normalise
 from service.config import repo_path
 from training.dedup_data import Dataset
+from training.model_card import write_model_card
+from training.registry import ModelVersion, Registry
 
 _TRUE = {"1", "true", "yes", "match", "same", "merge", "duplicate"}
 _FALSE = {"0", "false", "no", "no_match", "not_same", "different", "distinct", "create"}
@@ -122,7 +125,10 @@ def fit(pairs: Pairs, seed: int = 0) -> Any:
     # ensemble=False: one booster fitted on all pairs, calibrated on cross-validated predictions;
     # a third of the trees of a per-fold ensemble, so a record's candidates score three times faster.
     model = CalibratedClassifierCV(base, method="isotonic", cv=3, ensemble=False)
-    model.fit(pairs.matrix, pairs.labels)
+    # One thread: OpenMP's thread team stalls on cores shared with the service and other jobs,
+    # turning seconds of fitting into minutes.
+    with threadpool_limits(1):
+        model.fit(pairs.matrix, pairs.labels)
     return model
 
 
@@ -159,82 +165,83 @@ def split(pairs: Pairs, holdout: float, seed: int) -> tuple[Pairs, Pairs]:
     )
 
 
-def train(
-    pairs: Pairs,
-    out_dir: str | Path | None = None,
-    seed: int = 0,
-    holdout: float = 0.2,
-    rules: DedupRules | None = None,
-) -> dict[str, Any]:
-    """Fit on ``pairs`` (less a held-out share for the model card), refit on all, write the artifact.
+FAMILY = "dedup"
 
-    Returns the model card. The artifact is ``<out_dir>/model.joblib`` with ``model_card.json`` and
-    ``model_card.md`` beside it (``out_dir`` defaults to models/dedup).
-    """
+FEATURE_TEXT = {
+    "first_jw": "Jaro-Winkler similarity of the first names",
+    "first_equiv": "first names share a formal name (nickname table), or one is the other's initial",
+    "last_jw": "Jaro-Winkler similarity of the last names",
+    "swapped": "first name of each against the last name of the other (transposed names)",
+    "name_tokens": "token-set similarity of the full names",
+    "middle": "middle names equal or initial-compatible",
+    "email_equal": "normalised emails equal (gmail dots and +tags removed)",
+    "email_local": "Jaro-Winkler similarity of the email local parts",
+    "phone": "E.164 phones equal (1), same last seven digits (0.6)",
+    "street": "token-sort similarity of the standardised street lines",
+    "house": "house numbers equal",
+    "postcode": "postcodes equal (1) or same first three characters (0.5)",
+    "city": "Jaro-Winkler similarity of the cities",
+    "dob": "dates of birth equal (1), day and month swapped (0.8), one part different (0.5)",
+}
+
+
+@dataclass
+class TrainedModel:
+    estimator: Any
+    card: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.card["version"])
+
+
+def train(pairs: Pairs, seed: int = 0, holdout: float = 0.2, rules: DedupRules | None = None,
+          data: Mapping[str, Any] | None = None) -> TrainedModel:
+    """Fit on ``pairs`` less a held-out share (measured for the model card), then refit on all."""
     rules = rules or load_rules()
-    out = Path(out_dir) if out_dir is not None else repo_path("models") / Path(ARTIFACT).parent
     train_part, test_part = split(pairs, holdout, seed)
     probe = fit(train_part, seed)
     metrics = evaluate(probe, test_part, rules.thresholds.match, rules.thresholds.review)
     model = fit(pairs, seed)
-    version = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    now = datetime.now(UTC)
     card = {
-        "model": "dedup",
-        "version": version,
-        "task": "probability that two customer records are the same person",
-        "estimator": "CalibratedClassifierCV(HistGradientBoostingClassifier, isotonic, cv=3, ensemble=False)",
-        "features": list(FEATURES),
-        "training_data": pairs.source,
-        "training_pairs": len(pairs),
-        "training_positives": int(pairs.labels.sum()),
-        "holdout": holdout,
-        "holdout_metrics": metrics,
-        "thresholds": {"match": rules.thresholds.match, "review": rules.thresholds.review},
-        "seed": seed,
-        "sklearn": sklearn.__version__,
-        "python": platform.python_version(),
-        "limitations": [
-            "trained on the pairs given; synthetic data is US-shaped (names, ZIP codes, NANP phones)",
-            "households (same surname and address) are separated mainly by first name and date of birth",
+        "family": FAMILY,
+        "version": f"{FAMILY}-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}",
+        "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "summary": "Probability that two customer records are the same person; service/ai/dedup.py decides "
+                   "match (link), review or create on it with the thresholds in rules/dedup.yaml.",
+        "data": {"source": pairs.source, "pairs": len(pairs), "positives": int(pairs.labels.sum()),
+                 **(dict(data) if data else {})},
+        "features": [{"name": name, "description": FEATURE_TEXT[name]} for name in FEATURES],
+        "threshold": {"match": rules.thresholds.match, "review": rules.thresholds.review},
+        "metrics": {f"held out ({holdout:.0%} of pairs)": metrics},
+        "training": {
+            "estimator": "CalibratedClassifierCV(HistGradientBoostingClassifier, isotonic, cv=3, ensemble=False)",
+            "seed": seed, "holdout": holdout, "sklearn": sklearn.__version__, "python": platform.python_version(),
+        },
+        "notes": [
+            "missing fields are missing values, not disagreements; the trees route them natively",
+            "households (same surname and address) are told apart mainly by first name and date of birth",
             "a changed surname with a new address and no shared email or phone is rarely found",
+            "synthetic training data is US-shaped (names, ZIP codes, NANP phones); retrain on review "
+            "decisions for other markets: tillbridge models train dedup --pairs labelled.csv",
         ],
     }
-    out.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"estimator": model, "features": list(FEATURES), "version": version}, out / "model.joblib", compress=3)
-    (out / "model_card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    (out / "model_card.md").write_text(model_card_markdown(card), encoding="utf-8")
-    return card
+    return TrainedModel(model, card)
 
 
-def model_card_markdown(card: Mapping[str, Any]) -> str:
-    m = card["holdout_metrics"]
-    lines = [
-        f"# Model card: {card['model']} ({card['version']})",
-        "",
-        f"**Task.** {card['task']}. Used by `service/ai/dedup.py` on every customer record; decisions by the "
-        f"thresholds in `rules/dedup.yaml` (match ≥ {card['thresholds']['match']}, review ≥ {card['thresholds']['review']}).",
-        "",
-        f"**Estimator.** {card['estimator']}; scikit-learn {card['sklearn']}, Python {card['python']}, seed {card['seed']}.",
-        "",
-        f"**Features** (similarities in [0, 1], missing when a side lacks the field): {', '.join(card['features'])}.",
-        "",
-        f"**Training data.** {card['training_data']}: {card['training_pairs']} candidate pairs, "
-        f"{card['training_positives']} of them the same person.",
-        "",
-        f"**Held-out quality** ({card['holdout']:.0%} of pairs, model refitted on all afterwards):",
-        "",
-        "| metric | value |",
-        "| --- | --- |",
-        *(f"| {k} | {v} |" for k, v in m.items()),
-        "",
-        "**Limitations.**",
-        "",
-        *(f"- {item}" for item in card["limitations"]),
-        "",
-        "Retrain: `tillbridge models train dedup --pairs labelled.csv` (or `--synthetic 40000`).",
-        "",
-    ]
-    return "\n".join(lines)
+def save(trained: TrainedModel, models_dir: str | Path | None = None, *, promote: bool = False) -> ModelVersion:
+    """Write ``<models>/dedup/<version>/`` (model.joblib, card.json, card.md) and register it."""
+    root = Path(models_dir) if models_dir is not None else repo_path("models")
+    directory = root / FAMILY / trained.version
+    artifact = directory / "model.joblib"
+    directory.mkdir(parents=True, exist_ok=True)
+    joblib.dump({"estimator": trained.estimator, "features": list(FEATURES), "version": trained.version},
+                artifact, compress=3)
+    card_json, _ = write_model_card(directory, trained.card)
+    headline = {split: {k: v for k, v in values.items() if k in ("precision", "recall", "f1", "roc_auc")}
+                for split, values in trained.card["metrics"].items()}
+    return Registry(root).add(FAMILY, trained.version, artifact, card=card_json, metrics=headline, promote=promote)
 
 
 def combine(parts: Sequence[Pairs]) -> Pairs:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import click
 
@@ -22,25 +23,32 @@ def register(models: click.Group, train: click.Group, score: click.Group) -> Non
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--holdout", type=float, default=0.2, show_default=True, help="Share of pairs held out for the model card.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Where to write model.joblib and the model card (default: models/dedup).")
+              help="Models directory to write dedup/<version>/ into and register in (default: MODELS_DIR).")
+@click.option("--promote", is_flag=True, help="Promote the new version at once (the service picks it up).")
 @click.option("--write-pairs", type=click.Path(dir_okay=False), default=None,
               help="Write the generated labelled pairs to this CSV as well (with --synthetic).")
 def train_dedup(
-    pairs_paths: tuple[str, ...], synthetic: int, seed: int, holdout: float, out_dir: str | None, write_pairs: str | None
+    pairs_paths: tuple[str, ...], synthetic: int, seed: int, holdout: float, out_dir: str | None, promote: bool,
+    write_pairs: str | None,
 ) -> None:
-    """Train the duplicate-customer classifier on labelled pairs; write the artifact and model card."""
+    """Train the duplicate-customer classifier on labelled pairs; write, register (and promote) it."""
     from service.ai.dedup import load_rules
+    from service.config import load_settings, repo_path
     from training import dedup
+    from training.model_card import file_sha256
+    from training.registry import RegistryError
 
     if not pairs_paths and synthetic <= 0:
         raise click.UsageError("give --pairs labelled.csv, --synthetic N, or both")
     rules = load_rules()
     parts = []
+    hashes = {}
     for path in pairs_paths:
         try:
             parts.append(dedup.read_pairs(path, rules))
         except dedup.PairsError as exc:
             raise click.ClickException(str(exc)) from None
+        hashes[path] = file_sha256(path)
     if synthetic > 0:
         from training.dedup_data import generate
 
@@ -49,9 +57,19 @@ def train_dedup(
         parts.append(dedup.Pairs(dedup.pair_features(profiles, pairs), labels, f"synthetic: {synthetic} entities, seed {seed}"))
         if write_pairs:
             dedup.write_pairs(write_pairs, dataset, pairs, labels)
-    card = dedup.train(dedup.combine(parts), out_dir=out_dir, seed=seed, holdout=holdout, rules=rules)
-    summary = {k: card[k] for k in ("version", "training_pairs", "training_positives", "holdout_metrics")}
+    trained = dedup.train(dedup.combine(parts), seed=seed, holdout=holdout, rules=rules,
+                          data={"sha256": hashes} if hashes else None)
+    root = Path(out_dir).resolve() if out_dir else repo_path(str(load_settings()["MODELS_DIR"]))
+    try:
+        version = dedup.save(trained, root, promote=promote)
+    except RegistryError as exc:
+        raise click.ClickException(str(exc)) from None
+    card = trained.card
+    summary = {"version": version.version, "promoted": promote, "artifact": str(root / version.artifact),
+               "pairs": card["data"]["pairs"], "positives": card["data"]["positives"], "metrics": card["metrics"]}
     click.echo(json.dumps(summary, indent=2))
+    if not promote:
+        click.echo(f"not promoted; to use it: tillbridge models promote dedup {version.version}", err=True)
 
 
 @click.command("dedup")

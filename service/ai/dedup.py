@@ -16,6 +16,8 @@ Usage::
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -24,7 +26,7 @@ import numpy as np
 
 from service.ai.dedup_compare import features
 from service.ai.dedup_index import BlockingSettings, CustomerIndex, MemoryIndex, RedisIndex
-from service.ai.dedup_model import MatchModel
+from service.ai.dedup_model import MatchModel, ModelError
 from service.ai.dedup_normalise import (
     FIELDS,
     ID_FIELDS,
@@ -34,7 +36,10 @@ from service.ai.dedup_normalise import (
     normalise,
     vocabulary_from_rules,
 )
+from service.config import repo_path
 from service.rules import RuleError, Rules
+
+log = logging.getLogger(__name__)
 
 DecisionKind = Literal["match", "review", "create"]
 
@@ -103,17 +108,27 @@ def load_rules(rules: Rules | None = None) -> DedupRules:
 
 
 class Resolver:
-    """Finds the known customer an incoming one duplicates, if any, and says why."""
+    """Finds the known customer an incoming one duplicates, if any, and says why.
+
+    Without an explicit ``model`` it uses the promoted dedup model of ``models_dir`` and picks up a
+    newly promoted (or rolled back) version within ``reload_seconds``.
+    """
 
     def __init__(
         self,
         index: CustomerIndex | None = None,
         model: MatchModel | None = None,
         rules: DedupRules | None = None,
+        models_dir: str = "models",
+        reload_seconds: float = 30.0,
     ) -> None:
         self.rules = rules or load_rules()
         self.index = index if index is not None else MemoryIndex(self.rules.blocking)
-        self.model = model or MatchModel.load()
+        self._models_dir = None if model is not None else models_dir
+        self._reload_seconds = reload_seconds
+        self._next_check = time.monotonic() + reload_seconds
+        self._registry_signature = self._signature()
+        self.model = model or MatchModel.load(models_dir)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], model: MatchModel | None = None) -> Resolver:
@@ -124,11 +139,31 @@ class Resolver:
 
         rules = load_rules(Rules(settings.get("RULES_DIR", "rules")))
         client = redis.Redis.from_url(redis_url(dict(settings)))
-        if model is None:
-            from service.ai.dedup_model import artifact_path
+        return cls(RedisIndex(client, rules.blocking), model, rules, models_dir=settings.get("MODELS_DIR", "models"))
 
-            model = MatchModel.load(artifact_path(settings.get("MODELS_DIR", "models")))
-        return cls(RedisIndex(client, rules.blocking), model, rules)
+    def _signature(self) -> Any:
+        if self._models_dir is None:
+            return None
+        from training.registry import Registry
+
+        return Registry(repo_path(self._models_dir)).signature()
+
+    def _refresh_model(self) -> None:
+        if self._models_dir is None or time.monotonic() < self._next_check:
+            return
+        self._next_check = time.monotonic() + self._reload_seconds
+        signature = self._signature()
+        if signature == self._registry_signature:
+            return
+        self._registry_signature = signature
+        try:
+            model = MatchModel.load(self._models_dir)
+        except (ModelError, OSError, ValueError, KeyError) as exc:
+            log.warning("keeping dedup model %s: the promoted model could not be loaded (%s)", self.model.version, exc)
+            return
+        if model.version != self.model.version:
+            log.info("dedup model %s promoted; resolving with it", model.version)
+            self.model = model
 
     def profile(self, customer: Any) -> Profile:
         return normalise(customer, self.rules.vocabulary)
@@ -145,6 +180,7 @@ class Resolver:
 
     def resolve(self, customer: Any, exclude: Collection[str] = (), top: int = 5) -> Decision:
         """Decide whether ``customer`` is a known customer (``exclude``: ids that are this very record)."""
+        self._refresh_model()
         profile = self.profile(customer)
         found = [(cid, other) for cid, other in self.index.candidates(profile) if cid not in exclude]
         if not found:
@@ -161,6 +197,7 @@ class Resolver:
 
     def compare(self, a: Any, b: Any) -> tuple[float, list[str]]:
         """Score two customers against each other, with the drivers (for the review page)."""
+        self._refresh_model()
         pa, pb = self.profile(a), self.profile(b)
         vector = features(pa, pb)
         score = float(self.model.probabilities(np.array([vector], dtype=np.float64))[0])

@@ -1,8 +1,9 @@
 """The trained match classifier: calibrated probability that two profiles are one person, and why.
 
-The artifact is written by ``training/dedup.py`` (``tillbridge models train dedup``) as
-``models/dedup/model.joblib``: a dict with the fitted estimator and the feature names it was
-trained on.
+Artifacts are written by ``training/dedup.py`` (``tillbridge models train dedup``) under
+``models/dedup/<version>/`` and registered in the model registry (models/registry.json); the service
+uses the promoted version. An artifact is a dict with the fitted estimator and the feature names it
+was trained on.
 """
 
 from __future__ import annotations
@@ -21,15 +22,33 @@ from service.ai.dedup_forest import FlatForest
 from service.ai.dedup_normalise import Profile
 from service.config import repo_path
 
-ARTIFACT = "dedup/model.joblib"
+FAMILY = "dedup"
 
 
 class ModelError(Exception):
     """The dedup model is missing or does not fit this code; the message says how to fix it."""
 
 
-def artifact_path(models_dir: str = "models") -> Path:
-    return repo_path(models_dir) / ARTIFACT
+def promoted_artifact(models_dir: str | Path = "models") -> tuple[Path, str]:
+    """The promoted dedup artifact in the registry of ``models_dir``, and its version."""
+    from training.registry import Registry, RegistryError
+
+    registry = Registry(repo_path(str(models_dir)))
+    try:
+        version = registry.promoted(FAMILY)
+    except RegistryError as exc:
+        raise ModelError(str(exc)) from None
+    if version is None:
+        raise ModelError(
+            f"no promoted dedup model in {registry.index_path}: train one with "
+            "`tillbridge models train dedup --synthetic 40000 --promote` (or --pairs labelled.csv)"
+        )
+    return registry.artifact_path(version), version.version
+
+
+def artifact_path(models_dir: str | Path = "models") -> Path:
+    """The artifact the service uses: the promoted dedup version in the registry of ``models_dir``."""
+    return promoted_artifact(models_dir)[0]
 
 
 @dataclass
@@ -47,17 +66,20 @@ class MatchModel:
             self.forest = FlatForest.from_estimator(self.estimator)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> MatchModel:
-        path = Path(path) if path is not None else artifact_path()
-        if not path.exists():
+    def load(cls, path: str | Path = "models") -> MatchModel:
+        """The promoted model of a models directory (its registry), or an artifact file."""
+        target = repo_path(str(path))
+        if target.is_dir():
+            target, _ = promoted_artifact(target)
+        if not target.exists():
             raise ModelError(
-                f"dedup model {path} is missing: train one with "
-                "`tillbridge models train dedup --pairs labelled.csv` (or --synthetic N)"
+                f"dedup model {target} is missing: train one with "
+                "`tillbridge models train dedup --synthetic 40000 --promote` (or --pairs labelled.csv)"
             )
-        artifact = joblib.load(path)
+        artifact = joblib.load(target)
         if tuple(artifact.get("features", ())) != FEATURES:
             raise ModelError(
-                f"dedup model {path} was trained on features {artifact.get('features')}, this code computes "
+                f"dedup model {target} was trained on features {artifact.get('features')}, this code computes "
                 f"{list(FEATURES)}: retrain it with `tillbridge models train dedup`"
             )
         return cls(estimator=artifact["estimator"], version=str(artifact.get("version", "")))

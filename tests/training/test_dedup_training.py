@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from service.ai.dedup import load_rules
+from service.ai.dedup import Resolver, load_rules
 from service.ai.dedup_forest import FlatForest
 from service.ai.dedup_model import MatchModel, ModelError
 from service.cli import main
-from training.dedup import PairsError, dataset_pairs, read_pairs, synthetic_pairs, train, write_pairs
+from training.dedup import PairsError, dataset_pairs, read_pairs, save, synthetic_pairs, train, write_pairs
 from training.dedup_data import generate
+from training.registry import Registry
 
 
 def test_generator_is_seeded_and_has_duplicates_and_households() -> None:
@@ -58,19 +59,40 @@ def test_labelled_pairs_round_trip_and_bad_labels_are_named(tmp_path: Path) -> N
         read_pairs(bad, rules)
 
 
-def test_training_writes_a_model_the_resolver_loads(tmp_path: Path) -> None:
+def test_training_writes_registers_and_promotes_a_model_the_resolver_loads(tmp_path: Path) -> None:
     pairs = synthetic_pairs(1500, seed=4)
-    card = train(pairs, out_dir=tmp_path, seed=4)
-    assert {p.name for p in tmp_path.iterdir()} == {"model.joblib", "model_card.json", "model_card.md"}
-    assert json.loads((tmp_path / "model_card.json").read_text())["holdout_metrics"]["roc_auc"] > 0.95
-    assert card["holdout_metrics"]["precision"] > 0.9
-    assert "Held-out quality" in (tmp_path / "model_card.md").read_text()
-    model = MatchModel.load(tmp_path / "model.joblib")
+    trained = train(pairs, seed=4)
+    assert trained.card["metrics"]["held out (20% of pairs)"]["roc_auc"] > 0.95
+    assert trained.card["metrics"]["held out (20% of pairs)"]["precision"] > 0.9
+    first = save(trained, tmp_path)
+    directory = tmp_path / "dedup" / first.version
+    assert {p.name for p in directory.iterdir()} == {"model.joblib", "card.json", "card.md"}
+    assert json.loads((directory / "card.json").read_text())["family"] == "dedup"
+    assert "Metrics" in (directory / "card.md").read_text()
+    with pytest.raises(ModelError, match="no promoted dedup model"):
+        MatchModel.load(tmp_path)
+    Registry(tmp_path).promote("dedup", first.version)
+    model = MatchModel.load(tmp_path)
+    assert model.version == first.version
     assert model.forest is not None
     probe = pairs.matrix[:500]
     expected = model.estimator.predict_proba(probe)[:, 1]
     assert np.allclose(model.forest.probabilities(probe), expected, atol=1e-9)
     assert np.allclose(model.probabilities(probe[:10]), expected[:10], atol=1e-9)
+
+
+def test_a_resolver_follows_promotion_and_rollback(tmp_path: Path) -> None:
+    pairs = synthetic_pairs(800, seed=12)
+    first = save(train(pairs, seed=1), tmp_path, promote=True)
+    second = save(train(pairs, seed=2), tmp_path)
+    resolver = Resolver(models_dir=str(tmp_path), reload_seconds=0.0)
+    assert resolver.model.version == first.version
+    Registry(tmp_path).promote("dedup", second.version)
+    resolver.compare({"first_name": "Ann"}, {"first_name": "Ann"})
+    assert resolver.model.version == second.version
+    Registry(tmp_path).rollback("dedup")
+    resolver.resolve({"first_name": "Ann", "last_name": "Lee"})
+    assert resolver.model.version == first.version
 
 
 def test_a_missing_model_says_how_to_train_one(tmp_path: Path) -> None:
@@ -92,12 +114,13 @@ def test_cli_trains_from_a_pairs_file_and_scores_pairs(tmp_path: Path) -> None:
     dataset = generate(1200, seed=9)
     _, pairs, labels = dataset_pairs(dataset, load_rules())
     write_pairs(pairs_csv, dataset, pairs, labels)
-    result = runner.invoke(main, ["models", "train", "dedup", "--pairs", str(pairs_csv), "--out", str(out)])
+    result = runner.invoke(main, ["models", "train", "dedup", "--pairs", str(pairs_csv), "--out", str(out), "--promote"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
-    assert summary["training_pairs"] == len(pairs)
-    assert summary["holdout_metrics"]["precision"] > 0.9
-    assert (out / "model.joblib").exists()
+    summary = json.loads(result.stdout)
+    assert summary["pairs"] == len(pairs) and summary["promoted"]
+    assert summary["metrics"]["held out (20% of pairs)"]["precision"] > 0.9
+    assert Path(summary["artifact"]).exists()
+    assert Registry(out).promoted("dedup").version == summary["version"]
     scored = tmp_path / "scored.csv"
     result = runner.invoke(main, ["models", "score", "dedup", "--pairs", str(pairs_csv), "--output", str(scored)])
     assert result.exit_code == 0, result.output
