@@ -109,6 +109,15 @@ def test_jonathan_online_is_jon_at_the_till_linked_without_a_new_customer(stack:
     assert binding is not None and binding.external_id == str(jon)
     assert customer_reviews.counts(stack.runtime.store)["pending"] == 0
 
+    # Jon again with his work email: another binding key for the same Heartland customer, which
+    # holds one binding only; the order still goes to Jon, linked through resolution.
+    work = synced_order(stack, web_order(stack, "jon@smith-plumbing.example", "Jon", "Smith", phone="5035550142",
+                                         street="12 Oak Street", postcode="97201"))
+    assert work["customer_id"] == jon
+    assert len(customers_named(stack, "Smith")) == before
+    assert bindings.find(stack.runtime.store, "customer", "email:jon@smith-plumbing.example", "heartland") is None
+    assert not items.search(stack.runtime.store, state="dead")
+
 
 def test_borderline_customer_is_queued_for_review_and_the_order_still_syncs(stack: Stack) -> None:
     maria = till_customer(stack, "Maria", "Garcia", None, phone="(503) 555-0177",
@@ -139,3 +148,26 @@ def test_borderline_customer_is_queued_for_review_and_the_order_still_syncs(stac
     # The new customer is indexed: the same shopper again is a match now, not another review.
     again = dedup_service.for_runtime(stack.runtime).resolve(pair.left, "email:someone-else@example.net")
     assert again.kind == "match" and again.candidate_id == f"heartland:{heartland_order['customer_id']}"
+
+
+def test_after_a_merge_the_shoppers_next_orders_go_to_the_surviving_customer(stack: Stack) -> None:
+    maria = till_customer(stack, "Maria", "Garcia", None, phone="(503) 555-0177", line_1="40 Elm Avenue",
+                          postcode="97205")
+    dedup_service.for_runtime(stack.runtime).backfill()
+    stack.start_worker()
+    first = synced_order(stack, web_order(stack, "marie.lopez@example.net", "Marie", "Lopez", phone="503-555-0177",
+                                          street="9 Pine Rd", postcode="97205"))
+    pair = customer_reviews.search(stack.runtime.store, ["pending"])[0]
+    result = dedup_service.merge_pair(stack.runtime, pair.id, actor="integrator-user")
+    assert result.survivor_id == maria and result.bound
+
+    second = synced_order(stack, web_order(stack, "marie.lopez@example.net", "Marie", "Lopez",
+                                           phone="503-555-0177", street="9 Pine Rd", postcode="97205"))
+    assert first["customer_id"] != maria
+    assert second["customer_id"] == maria
+    survivor = stack.heartland_get(f"customers/{maria}")
+    assert (survivor["last_name"], survivor["email"]) == ("Lopez", "marie.lopez@example.net")
+    # The web address came along with the order; the till address stays.
+    lines = {a["line_1"] for a in stack.heartland_get(f"customers/{maria}/addresses")["results"]}
+    assert lines == {"40 Elm Avenue", "9 Pine Rd"}
+    assert customer_reviews.counts(stack.runtime.store)["pending"] == 0
