@@ -57,6 +57,17 @@ def _known(template: str) -> str:
     return template
 
 
+def _base(runtime: Runtime, template: str) -> dict[str, Any]:
+    """The spec whose name, version and other top-level keys the edited rows go with."""
+    try:
+        return current_spec(runtime, template)[0]
+    except TemplateError:
+        latest = versions_store.latest_version(runtime.store, template)
+        if latest is None:
+            abort(404, description=f"there is no mapping template {template!r}")
+        return latest.spec
+
+
 def _error(status: int, message: str, fields: dict[str, list[str]] | None = None) -> Response:
     response = jsonify({"error": "invalid" if status == 400 else "conflict", "message": message,
                         "fields": fields or {}})
@@ -125,8 +136,11 @@ def state(template: str) -> Response:
             spec, origin = versions_store.get(runtime.store, template, requested).spec, f"version {requested}"
         else:
             spec, origin = current_spec(runtime, template)
-    except (TemplateError, VersionError) as exc:
+    except VersionError as exc:
         abort(404, description=str(exc))
+    except TemplateError:
+        spec = _base(runtime, template)
+        origin = f"version {spec.get('version')} (latest; none active and no file)"
     rows = rows_from_spec(spec)
     notes: list[str] = []
     try:
@@ -188,7 +202,7 @@ def preview_payload(template: str) -> Response:
     runtime = _runtime()
     _known(template)
     body = _body()
-    base, _ = current_spec(runtime, template)
+    base = _base(runtime, template)
     spec, errors = spec_from_rows(template, body.get("rows") or [], base, runtime.rules)
     result: dict[str, Any] = {"payload": None, "errors": dict(errors)}
     record = body.get("record")
@@ -229,7 +243,7 @@ def save(template: str) -> Response:
     runtime = _runtime()
     _known(template)
     body = _body()
-    base, _ = current_spec(runtime, template)
+    base = _base(runtime, template)
     spec, errors = spec_from_rows(template, body.get("rows") or [], base, runtime.rules)
     if errors:
         return _error(400, "fix the fields marked before saving", errors)
@@ -266,6 +280,19 @@ def rollback(template: str) -> Response:
         return _error(409, str(exc))
     return jsonify({"version": _version_json(done),
                     "versions": [_version_json(v) for v in versions_store.versions(runtime.store, template)]})
+
+
+@bp.post("/<template>/deactivate")
+@require_role(*ROLES)
+def deactivate(template: str) -> Response:
+    """Put the file in rules/mappings/ back in force (the saved versions stay)."""
+    runtime = _runtime()
+    _known(template)
+    if file_spec(runtime.rules, template) is None:
+        return _error(409, f"rules/mappings/{template}.yaml does not exist, so a version must stay active: "
+                           "activate the one you want instead")
+    versions_store.deactivate(runtime.store, template)
+    return jsonify({"versions": [_version_json(v) for v in versions_store.versions(runtime.store, template)]})
 
 
 @bp.get("/<template>/diff")

@@ -139,6 +139,10 @@ def test_versions_are_saved_activated_rolled_back_and_compared(stack: Stack) -> 
     assert "--- rules/mappings/orders.canonical_to_heartland.yaml" in from_file
     assert client.get(f"/mappings/{HEARTLAND}/diff?to=9").status_code == 404
 
+    assert post(client, f"/mappings/{HEARTLAND}/deactivate").status_code == 200
+    assert client.get(f"/mappings/{HEARTLAND}/state").get_json()["origin"].startswith("file rules/mappings/")
+    assert versions_store.active(stack.runtime.store, HEARTLAND) is None
+
 
 def test_decisions_and_uploaded_samples(stack: Stack) -> None:
     client = client_as(stack, "integrator")

@@ -497,5 +497,15 @@
     });
   });
 
+  $("map-deactivate").addEventListener("click", function () {
+    api("POST", "/deactivate").then(function (answer) {
+      if (!answer.ok) { note(answer.data.message, "error"); return; }
+      S.versions = answer.data.versions;
+      renderVersions();
+      $("map-origin").textContent = "file in force";
+      note("No version is active: the flow uses the file in rules/mappings/ from its next record on.", "ok");
+    });
+  });
+
   load(null);
 })();
