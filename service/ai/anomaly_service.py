@@ -72,25 +72,33 @@ def _utc(value: datetime) -> datetime:
 
 
 class StoreOrderHistory:
-    """The :class:`~service.ai.anomaly_features.OrderHistory` of orders recorded in the store."""
+    """The :class:`~service.ai.anomaly_features.OrderHistory` of orders recorded in the store.
+
+    The three per-email questions of one order share their window, so it is read once.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._window: tuple[tuple[str, datetime, datetime], list[tuple[str, str]]] | None = None
 
-    def _email_window(self, column: Any, email: str, since: datetime, until: datetime) -> list[Any]:
-        with self.store.session() as s:
-            return list(s.scalars(select(column).where(
-                OrderFact.email == email.lower(), OrderFact.created_at >= _utc(since),
-                OrderFact.created_at < _utc(until))))
+    def _email_window(self, email: str, since: datetime, until: datetime) -> list[tuple[str, str]]:
+        key = (email.lower(), since, until)
+        if self._window is None or self._window[0] != key:
+            with self.store.session() as s:
+                rows = s.execute(select(OrderFact.card, OrderFact.address_key).where(
+                    OrderFact.email == key[0], OrderFact.created_at >= _utc(since),
+                    OrderFact.created_at < _utc(until)))
+                self._window = (key, [(card, address) for card, address in rows])
+        return self._window[1]
 
     def count_orders(self, email: str, since: datetime, until: datetime) -> int:
-        return len(self._email_window(OrderFact.id, email, since, until))
+        return len(self._email_window(email, since, until))
 
     def card_fingerprints(self, email: str, since: datetime, until: datetime) -> set[str]:
-        return {card for card in self._email_window(OrderFact.card, email, since, until) if card}
+        return {card for card, _ in self._email_window(email, since, until) if card}
 
     def address_keys(self, email: str, since: datetime, until: datetime) -> set[str]:
-        return {key for key in self._email_window(OrderFact.address_key, email, since, until) if key}
+        return {address for _, address in self._email_window(email, since, until) if address}
 
     def orders_to_address(self, address_key: str, since: datetime, until: datetime) -> int:
         with self.store.session() as s:

@@ -52,14 +52,12 @@ def record_fact(store: Store, *, order_key: str, entity_id: str, increment_id: s
         "created_at": _naive_utc(created_at), "features": dict(features), "score": score,
         "model_version": model_version,
     }
-    with store.session() as s:
-        changed = s.execute(update(OrderFact).where(OrderFact.order_key == order_key).values(**values))
-        if changed.rowcount:  # type: ignore[attr-defined]
-            return
     try:
         with store.session() as s:
-            s.add(OrderFact(order_key=order_key, **values))
-    except IntegrityError:  # another run of the same order recorded it first: keep theirs
+            changed = s.execute(update(OrderFact).where(OrderFact.order_key == order_key).values(**values))
+            if not changed.rowcount:  # type: ignore[attr-defined]
+                s.add(OrderFact(order_key=order_key, **values))
+    except IntegrityError:  # another run of the same order recorded it first: theirs is as good
         pass
 
 
