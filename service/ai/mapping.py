@@ -236,12 +236,18 @@ def latest_decisions(records: Iterable[Feedback]) -> dict[tuple[str, str], bool]
 
 
 def record_feedback(source_field: Field | Mapping[str, Any], target_field: Field | Mapping[str, Any],
-                    accepted: bool, *, store: FeedbackStore) -> Feedback:
-    """Store an integrator's accept (True) or reject (False) of ``source_field`` → ``target_field``."""
+                    accepted: bool, *, store: FeedbackStore,
+                    context: tuple[Sequence[Field], Sequence[Field]] | None = None) -> Feedback:
+    """Store an integrator's accept (True) or reject (False) of ``source_field`` → ``target_field``.
+
+    Pass ``context=(source_schema, target_schema)``, the schemas the suggestion came from, so the
+    recorded evidence includes how the pair stood against its rivals.
+    """
     source = _as_field(source_field, "source_field")
     target = _as_field(target_field, "target_field")
+    evidence = pair_features(source, target, context=context)
     feedback = Feedback(source, target, bool(accepted), datetime.now(UTC).isoformat(timespec="seconds"),
-                        tuple(float(x) for x in pair_features(source, target)), FEATURES)
+                        tuple(float(x) for x in evidence), FEATURES)
     store.add(feedback)
     return feedback
 

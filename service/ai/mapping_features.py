@@ -42,7 +42,12 @@ FEATURES = (
     "value_overlap",  # Jaccard of the sample values
     "dist_sim",  # alike magnitude (numbers) or length (text)
     "has_values",
+    "row_margin",  # how far this pair's base similarity is ahead of the source's next-best target
+    "col_margin",  # … and of the target's next-best source
+    "mutual_best",  # the source's best target and the target's best source at once
 )
+# The base similarity the competition features compare: names, plus shared values when there are some.
+_BASE = ("name_tokens", "name_order", "leaf_tokens", "name_trigrams", "value_overlap")
 
 _TYPE_INDEX = {t: i for i, t in enumerate(("string", "integer", "number", "boolean", "datetime", "date",
                                              "object", "array"))}
@@ -148,12 +153,45 @@ def feature_matrix(source: Sequence[PreparedField], target: Sequence[PreparedFie
         out[:, :, col("pattern_sim")] = pattern_similarity(vs, vt) * has_values
         out[:, :, col("value_overlap")] = value_overlap(vs, vt) * has_values
         out[:, :, col("dist_sim")] = distribution_similarity(vs, vt) * has_values
+    _competition(out)
     return out
 
 
-def pair_features(source: Field, target: Field, vocabulary: Vocabulary | None = None) -> np.ndarray:
-    """Evidence for one pair (used to learn from an integrator's accept or reject)."""
-    return feature_matrix(prepare([source], vocabulary), prepare([target], vocabulary))[0, 0]
+def _competition(out: np.ndarray) -> None:
+    """Margins against the other candidates: a pair that clearly beats its rivals on both sides is
+    likelier right than an equally similar pair among many look-alikes (Magento's base_* twins)."""
+    base = out[:, :, [FEATURES.index(f) for f in _BASE]].mean(axis=2)
+    out[:, :, FEATURES.index("row_margin")] = base - _best_other(base)
+    out[:, :, FEATURES.index("col_margin")] = base - _best_other(base.T).T
+    row_best = base >= base.max(axis=1, keepdims=True)
+    col_best = base >= base.max(axis=0, keepdims=True)
+    out[:, :, FEATURES.index("mutual_best")] = row_best & col_best
+
+
+def _best_other(m: np.ndarray) -> np.ndarray:
+    """For each cell, the largest value among the other cells of its row (0 when it is alone)."""
+    if m.shape[1] < 2:
+        return np.zeros_like(m)
+    top2 = -np.partition(-m, 1, axis=1)[:, :2]
+    first, second = top2[:, :1], top2[:, 1:2]
+    return np.where(m >= first, second, first)
+
+
+def pair_features(source: Field, target: Field, vocabulary: Vocabulary | None = None,
+                  context: tuple[Sequence[Field], Sequence[Field]] | None = None) -> np.ndarray:
+    """Evidence for one pair (used to learn from an integrator's accept or reject).
+
+    ``context`` is the two schemas the pair was chosen from; without it the pair competes with no one.
+    """
+    if context is None:
+        return feature_matrix(prepare([source], vocabulary), prepare([target], vocabulary))[0, 0]
+    sources, targets = list(context[0]), list(context[1])
+    if source not in sources:
+        sources.append(source)
+    if target not in targets:
+        targets.append(target)
+    cube = feature_matrix(prepare(sources, vocabulary), prepare(targets, vocabulary))
+    return cube[sources.index(source), targets.index(target)]
 
 
 def _cdist(a: list[str], b: list[str], scorer: Any) -> np.ndarray:

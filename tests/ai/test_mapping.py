@@ -174,7 +174,7 @@ def test_decisions_are_stored_without_samples_and_applied(tmp_path: Path) -> Non
     store = JsonlFeedbackStore(tmp_path / "decisions.jsonl")
     source = [Field("description", "string", "short name shown on receipts", ("Trail Jacket",))]
     target = [Field("name", "string", "Name"), Field("custom_attributes.description", "string", "Description")]
-    record_feedback(source[0], target[0], True, store=store)
+    record_feedback(source[0], target[0], True, store=store, context=(source, target))
     record_feedback({"name": "description"}, {"name": "custom_attributes.description"}, False, store=store)
     text = (tmp_path / "decisions.jsonl").read_text()
     assert "Trail Jacket" not in text
