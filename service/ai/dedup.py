@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -209,7 +210,8 @@ def merge(a: Any, b: Any, policy: Mapping[str, Any] | None = None) -> dict[str, 
 
     ``policy`` is the ``merge`` section of rules/dedup.yaml (loaded when not given). Each record may
     carry ``source`` ("magento" or "heartland") and ``updated_at`` (ISO text) for the strategies
-    that need them; without them ``a`` wins ties.
+    that need them. Ties go to ``a``, except for ``most_recent``, where the merged-in ``b`` is
+    taken as the newer record.
     """
     if policy is None:
         policy = load_rules().merge_policy
@@ -237,6 +239,18 @@ def merge(a: Any, b: Any, policy: Mapping[str, Any] | None = None) -> dict[str, 
 
 
 _STRATEGIES = ("most_recent", "longest", "first_non_empty")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _timestamp(text: str) -> datetime:
+    """An ``updated_at`` as an aware UTC datetime; Heartland and Magento write ISO 8601 differently
+    ("2026-03-01T09:00:00.123Z", "2026-03-01 09:00:00"), so text order is not time order. Naive
+    times are UTC (Magento stores UTC); an unreadable or missing one counts as oldest."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace(" ", "T"))
+    except ValueError:
+        return _EPOCH
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _meta(record: Any) -> dict[str, str]:
@@ -263,7 +277,8 @@ def _choose(strategy: Any, va: list[str], vb: list[str], ma: dict[str, str], mb:
         rank_b = order.index(mb["source"]) if mb["source"] in order else len(order)
         return "b" if rank_b < rank_a else "a"
     if strategy == "most_recent":
-        return "b" if mb["updated_at"] > ma["updated_at"] else "a"
+        # On a tie the merged-in record wins: it reached Tillbridge after the survivor was stored.
+        return "b" if _timestamp(mb["updated_at"]) >= _timestamp(ma["updated_at"]) else "a"
     if strategy == "longest":
         return "b" if sum(map(len, vb)) > sum(map(len, va)) else "a"
     return "a"  # first_non_empty

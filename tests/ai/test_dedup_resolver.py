@@ -115,6 +115,11 @@ def test_merge_follows_survivorship_rules() -> None:
     assert (merged["street"], merged["city"], merged["postcode"]) == ("9 Pine Road", "Tacoma", "98402")  # whole address
     assert merged["region"] == "WA"
     assert (merged["heartland_id"], merged["magento_id"]) == ("100", "42")
+    # Times compare as times, whatever their spelling: 08:30 UTC is newer than 10:00+02:00.
+    older = {"last_name": "Garcia", "updated_at": "2026-03-01T10:00:00+02:00"}
+    newer = {"last_name": "Lopez", "updated_at": "2026-03-01 08:30:00"}
+    assert merge(newer, older)["last_name"] == "Lopez"
+    assert merge(older, newer)["last_name"] == "Lopez"
     with pytest.raises(RuleError, match="unknown strategy"):
         merge(till, web, {"fields": {"email": "loudest"}})
 
