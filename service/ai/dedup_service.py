@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -79,7 +80,7 @@ def order_customer(order: Order) -> dict[str, str]:
         "magento_id": order.customer_id if order.customer_id and not order.is_guest else "",
         "heartland_id": "",
         "source": "magento",
-        "updated_at": (order.updated_at or order.created_at or "").replace(" ", "T"),
+        "updated_at": utc_text(order.updated_at or order.created_at),
     }
 
 
@@ -107,8 +108,26 @@ def heartland_customer(record: Mapping[str, Any], addresses: list[Mapping[str, A
         "magento_id": "",
         "heartland_id": str(record.get("id") or ""),
         "source": "heartland",
-        "updated_at": str(record.get("updated_at") or ""),
+        "updated_at": utc_text(record.get("updated_at")),
     }
+
+
+def utc_text(value: Any) -> str:
+    """A timestamp as UTC ISO text of one shape, so survivorship's "most recent" compares like with like.
+
+    Magento writes "2026-11-27 10:00:00" (UTC), Heartland ISO 8601 with an offset; text without an
+    offset is taken as UTC. Unreadable values become "" (never the most recent).
+    """
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def describe(decision: Decision) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def magento_customer(first: str, last: str, email: str, phone: str, street: str,
     return {"first_name": first, "middle_name": "", "last_name": last, "email": email, "phone": phone,
             "street": street, "city": "Portland", "region": "OR", "postcode": postcode, "country": "US",
             "dob": "", "magento_id": "", "heartland_id": "", "source": "magento",
-            "updated_at": "2026-11-27T10:00:00"}
+            "updated_at": datetime.now(UTC).isoformat()}  # newer than the till records made before it
 
 
 def queue_pair(runtime: Runtime, left: dict[str, str], key: str, right_id: int, linked_id: int,
