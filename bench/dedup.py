@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.ai.dedup import Resolver, load_rules  # noqa: E402
 from service.ai.dedup_batch import candidate_pairs, dedupe, read_customers, write_pairs  # noqa: E402
-from service.ai.dedup_index import MemoryIndex, RedisIndex  # noqa: E402
+from service.ai.dedup_index import CustomerIndex, MemoryIndex, RedisIndex  # noqa: E402
 from service.ai.dedup_model import MatchModel  # noqa: E402
 from service.ai.dedup_normalise import FIELDS, normalise  # noqa: E402
 from training.dedup_data import generate  # noqa: E402
@@ -55,14 +55,16 @@ def known_customers(known: int, queries: int, backend: str, seed: int, model: Ma
     extra = max(queries, 1000)
     data = generate(known + extra, seed=seed)
     print(f"generated {len(data):,} records of {known + extra:,} people in {time.perf_counter() - started:.1f}s")
+    index: CustomerIndex
     if backend == "redis":
         import redis
 
         from service.embedded import embedded_redis_url
 
         url = os.environ.get("REDIS_URL") or embedded_redis_url(tempfile.mkdtemp(prefix="tb-bench-redis-"))
-        index = RedisIndex(redis.Redis.from_url(url), rules.blocking, prefix="tb:bench:dedup:")
-        index.clear()
+        shared = RedisIndex(redis.Redis.from_url(url), rules.blocking, prefix="tb:bench:dedup:")
+        shared.clear()
+        index = shared
     else:
         index = MemoryIndex(rules.blocking)
     resolver = Resolver(index, model, rules)
@@ -112,7 +114,7 @@ def known_customers(known: int, queries: int, backend: str, seed: int, model: Ma
     print(f"  pair completeness of blocking {found / max(dup_count, 1):.4f}")
     print(f"  latency p50 {np.percentile(lat, 50):.2f} ms  p95 {np.percentile(lat, 95):.2f} ms  "
           f"p99 {np.percentile(lat, 99):.2f} ms  (index of {len(index):,})")
-    if backend == "redis":
+    if isinstance(index, RedisIndex):
         index.clear()
 
 

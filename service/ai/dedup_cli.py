@@ -1,4 +1,4 @@
-"""``tillbridge customers …``: deduplicate customer files, generate test data."""
+"""``tillbridge customers …``: deduplicate customer files, generate test data, index and label for the sync."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 @click.group()
 def customers() -> None:
-    """Find duplicate customers in files (first clean-up, evaluation)."""
+    """Duplicate customers: in files (first clean-up, evaluation) and in the sync's index."""
 
 
 @customers.command()
