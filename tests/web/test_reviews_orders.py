@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from service.ai import anomaly_service
 from service.ai.anomaly_service import StoreOrderHistory
@@ -19,7 +19,7 @@ from service.runtime import Runtime
 from service.sandbox.magento.app import create_app as create_magento
 from service.sandbox.server import RunningSandbox, start_in_thread
 from service.store import items, reviews
-from service.store.tables import OrderReview, utcnow
+from service.store.tables import OrderFact, OrderReview, utcnow
 from service.store.users import create_token
 from tests.web.browser import sign_in_browser
 from tests.web.support import post_form
@@ -29,6 +29,8 @@ TOKEN = "magento-review-token"
 
 @pytest.fixture
 def magento(runtime: Runtime) -> Iterator[RunningSandbox]:
+    with runtime.store.session() as s:  # a shared PostgreSQL keeps facts of earlier tests' orders
+        s.execute(delete(OrderFact))
     server = start_in_thread(create_magento(seed="demo", token=TOKEN))
     runtime.settings["TILLBRIDGE_MAGENTO_URL"] = f"{server.url}/rest"
     runtime.settings["TILLBRIDGE_MAGENTO_TOKEN"] = TOKEN
