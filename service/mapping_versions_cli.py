@@ -121,4 +121,19 @@ def rollback_command(template: str) -> None:
     click.echo(f"rolled back: {done.label} is active")
 
 
-COMMANDS = (export_command, import_command, versions_command, activate_command, rollback_command)
+@click.command("retrain")
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the combiner (default models/mapping/combiner.joblib, which the service uses).")
+def retrain_command(output: str | None) -> None:
+    """Refit the suggestion engine on its seed set plus every accept/reject made on the mapping page."""
+    from service.ai.mapping import retrain
+    from service.mappings_service import StoreFeedback
+
+    feedback = StoreFeedback(_runtime().store)
+    decisions = len(feedback.all())
+    combiner = retrain(feedback, output=output)
+    click.echo(f"retrained on the seed set and {decisions} decision(s); threshold {combiner.threshold:.3f}; "
+               f"wrote {output or 'models/mapping/combiner.joblib'}")
+
+
+COMMANDS = (export_command, import_command, versions_command, activate_command, rollback_command, retrain_command)

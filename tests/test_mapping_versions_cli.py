@@ -61,3 +61,21 @@ def test_unknown_templates_and_versions_are_refused(rules_dir: Path) -> None:
     result = CliRunner().invoke(main, ["mappings", "activate", TEMPLATE, "7"])
     assert result.exit_code == 1 and "has no version 7" in result.output
     assert "no active version" in run("export")
+
+
+@pytest.mark.slow  # the engine's training cross-validates its model choice: about two minutes
+def test_retrain_learns_from_the_decisions_made_on_the_page(rules_dir: Path, settings: dict[str, Any],
+                                                            tmp_path: Path) -> None:
+    from service.ai.mapping_model import Combiner
+    from service.ai.mapping_schema import Field
+    from service.mappings_service import record_decision
+    from service.store.db import Store
+
+    store = Store(settings["DATABASE_URL"])
+    record_decision(store, Field("cust_mail", "string"), Field("email", "string"), True, by="ann")
+    record_decision(store, Field("cust_mail", "string"), Field("first_name", "string"), False, by="ann")
+    store.dispose()
+    output = tmp_path / "combiner.joblib"
+    out = run("retrain", "--output", str(output))
+    assert "the seed set and 2 decision(s)" in out
+    assert Combiner.load(output).threshold > 0
