@@ -6,7 +6,7 @@ looks a customer up by email or creates one:
 - ``match``: the incoming customer is a Heartland customer Tillbridge knows; the flow uses it (a
   binding, no new Heartland record).
 - ``review``: it may be; the flow does not wait for a person: it goes on as without resolution and
-  :meth:`OrderCustomerLink.settle` queues the pair for the review page (/reviews/customers).
+  :meth:`CustomerLink.settle` queues the pair for the review page (/reviews/customers).
 - ``create``: nobody like it is known.
 
 Every Heartland customer the flow binds or creates is indexed (``heartland:<id>``), so the next
@@ -33,6 +33,7 @@ from service.ai.dedup_index import RedisIndex
 from service.ai.dedup_model import ModelError
 from service.ai.dedup_normalise import FIELDS, Profile, normalise
 from service.engine import trace as tracing
+from service.engine.errors import NotFoundInTargetError
 from service.store import bindings, customer_reviews
 from service.store.customer_reviews import NewPair, ReviewError
 from service.store.tables import Binding
@@ -255,7 +256,7 @@ def for_runtime(runtime: Runtime) -> CustomerDedup:
 # -- the orders flow's customer step --------------------------------------------------------------
 
 @dataclass
-class OrderCustomerLink:
+class CustomerLink:
     """What duplicate resolution says about an order's customer, and what to do once the flow chose one."""
 
     service: CustomerDedup | None
@@ -286,9 +287,16 @@ class OrderCustomerLink:
         candidate = heartland_id_of(decision.candidate_id)
         if candidate is None or candidate == heartland_id:
             return
+        try:
+            right = self.service.fetch_heartland(candidate)
+        except NotFoundInTargetError:
+            self.service.unindex_heartland(candidate)
+            _note(f"not queued for review: Heartland customer {candidate} no longer exists (dropped from the index)",
+                  decision)
+            return
         pair = customer_reviews.queue(self.service.store, NewPair(
             left_key=self.key, left_id=self.customer.get("magento_id", ""), left=self.customer,
-            right_id=str(candidate), right=self.service.fetch_heartland(candidate),
+            right_id=str(candidate), right=right,
             linked_id=str(heartland_id), linked_created=created, score=decision.score,
             drivers=list(decision.drivers), origin=self.origin, model_version=self.service.model_version,
         ))
@@ -296,14 +304,18 @@ class OrderCustomerLink:
               f"this order uses Heartland customer {heartland_id} meanwhile", decision, status="review")
 
 
-def link_order_customer(runtime: Runtime, order: Order, key: str) -> OrderCustomerLink:
-    """Resolve the order's customer against the known Heartland customers, noting the decision in the trace.
+def link_order_customer(runtime: Runtime, order: Order, key: str) -> CustomerLink:
+    """Resolve a Magento order's customer (bound under ``key`` once synced); see :func:`link_customer`."""
+    return link_customer(runtime, order_customer(order), key, f"Magento order #{order.number}")
 
-    A missing model does not hold orders up: the decision is noted as an error and the flow goes on
-    as without duplicate resolution (email lookup, else a new customer).
+
+def link_customer(runtime: Runtime, customer: dict[str, str], key: str, origin: str) -> CustomerLink:
+    """Resolve a canonical customer against the known Heartland customers, noting the decision in the trace.
+
+    ``key`` is the record's binding key, ``origin`` what a person calls the record that brought it
+    ("Magento order #42"). A missing model does not hold the sync up: the decision is noted as an
+    error and the flow goes on as without duplicate resolution (email lookup, else a new customer).
     """
-    customer = order_customer(order)
-    origin = f"Magento order #{order.number}"
     service = for_runtime(runtime)
     try:
         service.resolver  # noqa: B018 - loads the model on first use, outside the timing below
@@ -312,10 +324,10 @@ def link_order_customer(runtime: Runtime, order: Order, key: str) -> OrderCustom
     except ModelError as exc:
         log.warning("duplicate resolution is off for %s: %s", origin, exc)
         tracing_note(f"duplicate resolution skipped: {exc}", status="error")
-        return OrderCustomerLink(None, key, customer, origin)
+        return CustomerLink(None, key, customer, origin)
     tracing_note(describe(decision), detail={**decision.as_trace(),
                                              "resolve_ms": round((time.perf_counter() - started) * 1000, 2)})
-    return OrderCustomerLink(service, key, customer, origin, decision)
+    return CustomerLink(service, key, customer, origin, decision)
 
 
 def _note(message: str, decision: Decision, *, status: str = "ok") -> None:
