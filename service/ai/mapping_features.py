@@ -42,6 +42,7 @@ FEATURES = (
     "value_overlap",  # Jaccard of the sample values
     "dist_sim",  # alike magnitude (numbers) or length (text)
     "has_values",
+    "both_ids",  # both fields are identifiers: each system assigns its own, so equal names mislead
     "row_margin",  # how far this pair's base similarity is ahead of the source's next-best target
     "col_margin",  # … and of the target's next-best source
     "mutual_best",  # the source's best target and the target's best source at once
@@ -52,6 +53,7 @@ _BASE = ("name_tokens", "name_order", "leaf_tokens", "name_trigrams", "value_ove
 _TYPE_INDEX = {t: i for i, t in enumerate(("string", "integer", "number", "boolean", "datetime", "date",
                                              "object", "array"))}
 _UNKNOWN = len(_TYPE_INDEX)
+_ID_WORDS = frozenset({"id", "uuid", "guid", "key"})
 
 
 def _type_table() -> np.ndarray:
@@ -153,8 +155,15 @@ def feature_matrix(source: Sequence[PreparedField], target: Sequence[PreparedFie
         out[:, :, col("pattern_sim")] = pattern_similarity(vs, vt) * has_values
         out[:, :, col("value_overlap")] = value_overlap(vs, vt) * has_values
         out[:, :, col("dist_sim")] = distribution_similarity(vs, vt) * has_values
+    out[:, :, col("both_ids")] = np.outer([_is_identifier(p.names) for p in source],
+                                          [_is_identifier(p.names) for p in target])
     _competition(out)
     return out
+
+
+def _is_identifier(names: NameForms) -> bool:
+    words = names.leaf.split()
+    return bool(words) and words[-1] in _ID_WORDS
 
 
 def _competition(out: np.ndarray) -> None:
