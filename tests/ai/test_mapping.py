@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.ai.mapping import JsonlFeedbackStore, record_feedback, suggest
+from service.ai.mapping import Feedback, JsonlFeedbackStore, record_feedback, suggest
+from service.ai.mapping_features import FEATURES
 from service.ai.mapping_model import load_combiner
 from service.ai.mapping_names import default_vocabulary
 from service.ai.mapping_schema import (
@@ -230,3 +231,15 @@ def test_sample_files_are_read_by_extension(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(SchemaError, match="is not valid JSON"):
         load_schema_file(tmp_path / "bad.json")
+
+
+def test_decisions_recorded_before_the_evidence_changed_are_recomputed(tmp_path: Path) -> None:
+    store = JsonlFeedbackStore(tmp_path / "decisions.jsonl")
+    record = record_feedback(Field("Billing Zip"), Field("postal_code"), True, store=store,
+                             context=([Field("Billing Zip"), Field("Shipping Zip")], [Field("postal_code")]))
+    assert len(record.evidence) == len(FEATURES)
+    old = Feedback(record.source, record.target, True, record.at, (0.5, 0.5), ("name_tokens", "retired"))
+    assert old.feature_vector().shape == (len(FEATURES),)
+    (tmp_path / "decisions.jsonl").write_text((tmp_path / "decisions.jsonl").read_text() + "{broken\n")
+    with pytest.raises(SchemaError, match="line 2 is not a feedback record"):
+        store.all()
