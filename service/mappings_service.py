@@ -681,28 +681,53 @@ class StoreFeedback:
         return out
 
 
+def usable_source(source: str, target: str, blocks: Mapping[str, str]) -> str | None:
+    """``source`` as ``target`` can take it, or None: a repeated block's field comes from a field of its
+    list (or the context); any other field takes the first element of a list (``a[].b`` → ``a[0].b``)."""
+    group, _, child = target.partition("[].")
+    if child:
+        each = blocks.get(group)
+        if each is None:
+            return None
+        if source.startswith(f"{each}[].") or (source.startswith("$.") and "[]" not in source):
+            return source
+        return None
+    return source.replace("[]", "[0]")
+
+
 def suggestions_by_target(store: Store, sources: Sequence[Field], targets: Sequence[Field],
-                          top: int = SUGGESTION_TOP) -> dict[str, list[dict[str, Any]]]:
+                          rows: Sequence[Mapping[str, Any]] = (), top: int = SUGGESTION_TOP
+                          ) -> dict[str, list[dict[str, Any]]]:
     """For each target field, the source fields it most likely comes from, best first, with confidence.
 
-    The best one is the engine's one-to-one proposal when it has one; integrators' earlier decisions apply.
+    The best one is the engine's one-to-one proposal when it has one; integrators' earlier decisions
+    apply. Only sources the target can take are offered (see ``usable_source``).
     """
     from service.ai.mapping import suggest
 
     if not sources or not targets:
         return {}
+    blocks = {str(r["target"]): str(r.get("each")) for r in rows if r.get("kind") == "each"}
     result = suggest(list(sources), list(targets), top=1, decisions=StoreFeedback(store))
     proposed = {c.target: (s, c.score) for s, c in result.assignment.items() if c is not None}
     out: dict[str, list[dict[str, Any]]] = {}
     for j, target in enumerate(result.targets):
         column = result.scores[:, j]
-        order = sorted(range(len(column)), key=lambda i: -float(column[i]))[:top]
-        options = [{"source": result.sources[i], "score": round(float(column[i]), 4)} for i in order
-                   if float(column[i]) >= 0.05]
+        ranked = [(result.sources[i], float(column[i])) for i in
+                  sorted(range(len(column)), key=lambda i: -float(column[i])) if float(column[i]) >= 0.05]
         if target in proposed:
-            best, score = proposed[target]
-            options = [{"source": best, "score": round(score, 4), "proposed": True}] + [
-                o for o in options if o["source"] != best][: top - 1]
+            ranked.insert(0, proposed[target])
+        options: list[dict[str, Any]] = []
+        for n, (source, score) in enumerate(ranked):
+            usable = usable_source(source, target, blocks)
+            if usable is None or any(o["source"] == usable for o in options):
+                continue
+            option: dict[str, Any] = {"source": usable, "score": round(score, 4)}
+            if n == 0 and target in proposed:
+                option["proposed"] = True
+            options.append(option)
+            if len(options) == top:
+                break
         out[target] = options
     return out
 

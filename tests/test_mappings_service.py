@@ -139,3 +139,19 @@ def test_uploaded_csv_and_json_become_records_and_fields() -> None:
     assert "lines[].q" in {f.name for f in source_fields(json_samples, [])}
     with pytest.raises(TemplateError, match="not valid JSON"):
         uploaded_samples("[{", "x.json")
+
+
+@pytest.mark.parametrize(("source", "target", "usable"), [
+    ("items[].sku", "lines[].sku", "items[].sku"),
+    ("$.store_code", "lines[].store", "$.store_code"),
+    ("billing_address.city", "lines[].sku", None),  # not a field of the repeated list
+    ("payment.items[].sku", "lines[].sku", None),
+    ("items[].sku", "first_sku", "items[0].sku"),
+    ("extension_attributes.shipping_assignments[].shipping.address.city", "shipping.city",
+     "extension_attributes.shipping_assignments[0].shipping.address.city"),
+    ("items[].sku", "notes[].sku", None),  # no such block
+])
+def test_suggestions_only_offer_sources_the_target_can_take(source: str, target: str, usable: str | None) -> None:
+    from service.mappings_service import usable_source
+
+    assert usable_source(source, target, {"lines": "items"}) == usable

@@ -156,7 +156,7 @@ def state(template: str) -> Response:
         "template": template, "origin": origin, "spec": spec, "yaml": spec_yaml(spec), "rows": rows,
         "samples": samples.to_json(), "notes": notes,
         "source_fields": _fields_json(sources), "target_fields": _fields_json(targets),
-        "suggestions": _suggest(sources, targets), "preview": first,
+        "suggestions": _suggest(sources, targets, rows), "preview": first,
         "versions": [_version_json(v) for v in versions_store.versions(runtime.store, template)],
         "transforms": sorted(TRANSFORMS),
     })
@@ -166,11 +166,11 @@ def _no_samples(message: str) -> Samples:
     return Samples([], [], [], "none", notes=[f"could not fetch live samples ({message}): upload sample records"])
 
 
-def _suggest(sources: list[Any], targets: list[Any]) -> dict[str, Any]:
+def _suggest(sources: list[Any], targets: list[Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     from service.ai.mapping_model import ModelError
 
     try:
-        return suggestions_by_target(_runtime().store, sources, targets)
+        return suggestions_by_target(_runtime().store, sources, targets, rows)
     except ModelError as exc:
         return {"_error": str(exc)}
 
@@ -222,7 +222,7 @@ def suggest(template: str) -> Response:
     payload = body.get("payload")
     targets = target_fields(template, rows, extra=[str(t) for t in body.get("extra_targets") or []],
                             payloads=[payload] if isinstance(payload, dict) else [])
-    return jsonify({"suggestions": _suggest(sources, targets), "target_fields": _fields_json(targets)})
+    return jsonify({"suggestions": _suggest(sources, targets, rows), "target_fields": _fields_json(targets)})
 
 
 @bp.post("/<template>/decisions")

@@ -65,7 +65,7 @@ def test_the_editor_starts_from_live_samples_with_suggestions(stack: Stack) -> N
     names = {f["name"] for f in state["source_fields"]}
     assert {"increment_id", "customer_email", "items[].sku", "billing_address.city", "$.store_code"} <= names
     # The engine agrees with the shipped template where the names say it plainly.
-    assert state["suggestions"]["email"][0]["source"] == "customer_email"
+    assert state["suggestions"]["email"][0]["source"] in ("customer_email", "billing_address.email")
     assert state["suggestions"]["lines[].sku"][0]["source"] == "items[].sku"
     assert "phone" in state["transforms"] and "date" in state["transforms"]
 
@@ -190,6 +190,17 @@ def test_integrator_edits_in_the_browser_and_the_next_order_uses_the_active_vers
     first_name.locator(".map-accept").click()
     assert first_name.locator(".map-current").get_attribute("data-source") == suggested
 
+    # Reject a suggestion the engine makes for another field: it goes, and the field keeps its source.
+    other = page.locator("tr.map-row:not([data-target='first_name']):not([data-target='store_code'])",
+                         has=page.locator(".map-reject")).first
+    other_target = other.get_attribute("data-target")
+    other = page.locator(f"tr[data-target='{other_target}']")  # the row itself, not "the first with a suggestion"
+    rejected = other.locator(".map-suggested").get_attribute("data-source")
+    kept = other.locator(".map-source-cell").inner_text()
+    other.locator(".map-reject").click()
+    assert other.locator(f".map-suggested[data-source='{rejected}']").count() == 0
+    assert other.locator(".map-source-cell").inner_text() == kept
+
     # Correct store_code by dragging store_id onto it: the preview flags it until it is made text.
     store_code = page.locator("tr[data-target='store_code']")
     page.drag_and_drop("li.map-source[data-source='store_id']", "tr[data-target='store_code']")
@@ -214,7 +225,7 @@ def test_integrator_edits_in_the_browser_and_the_next_order_uses_the_active_vers
 
     decisions = versions_store.decision_records(stack.runtime.store)
     assert {(d["source"]["name"], d["target"]["name"], d["accepted"]) for d in decisions} >= {
-        (suggested, "first_name", True), ("store_id", "store_code", True)}
+        (suggested, "first_name", True), (rejected, other_target, False), ("store_id", "store_code", True)}
 
     # The next order placed in Magento syncs with version 2 and carries its store id into Heartland.
     stack.start_worker()
