@@ -68,7 +68,9 @@ def synced_order(stack: Stack, order: dict[str, Any]) -> dict[str, Any]:
     def synced() -> bool:
         dead = items.search(stack.runtime.store, state="dead")
         assert not dead, f"dead items: {[(i.label, i.reason) for i in dead]}"
-        return bindings.find(stack.runtime.store, "order", key, "heartland") is not None
+        done = items.search(stack.runtime.store, flow="orders", state="done")
+        return bindings.find(stack.runtime.store, "order", key, "heartland") is not None and any(
+            i.entity_key == f"orders:{key}" for i in done)
 
     stack.wait_for(synced, timeout=60, what=f"order #{order['increment_id']} in Heartland")
     binding = bindings.find(stack.runtime.store, "order", key, "heartland")
@@ -76,10 +78,10 @@ def synced_order(stack: Stack, order: dict[str, Any]) -> dict[str, Any]:
     return dict(stack.heartland_get(f"sales/orders/{binding.external_id}"))
 
 
-def dedup_notes(stack: Stack) -> list[Any]:
-    done = items.search(stack.runtime.store, flow="orders", state="done")
-    assert done, "no order item is done"
-    return [s for s in items.steps(stack.runtime.store, done[0].id) if s.step == "dedup"]
+def dedup_notes(stack: Stack, order: dict[str, Any]) -> list[Any]:
+    key = f"orders:magento:default:{order['entity_id']}"
+    item = next(i for i in items.search(stack.runtime.store, flow="orders", state="done") if i.entity_key == key)
+    return [s for s in items.steps(stack.runtime.store, item.id) if s.step == "dedup"]
 
 
 def test_jonathan_online_is_jon_at_the_till_linked_without_a_new_customer(stack: Stack) -> None:
@@ -99,7 +101,7 @@ def test_jonathan_online_is_jon_at_the_till_linked_without_a_new_customer(stack:
 
     assert heartland_order["customer_id"] == jon
     assert len(customers_named(stack, "Smith")) == before, "a second Heartland customer was created"
-    notes = dedup_notes(stack)
+    notes = dedup_notes(stack, order)
     assert len(notes) == 1
     assert notes[0].detail["kind"] == "match" and notes[0].detail["score"] >= 0.93
     assert notes[0].detail["candidate_id"] == f"heartland:{jon}"
@@ -143,7 +145,7 @@ def test_borderline_customer_is_queued_for_review_and_the_order_still_syncs(stac
     assert pair.right["phone"] == "(503) 555-0177"
     assert 0.45 <= pair.score < 0.93 and pair.drivers
     assert pair.origin == f"Magento order #{order['increment_id']}"
-    notes = dedup_notes(stack)
+    notes = dedup_notes(stack, order)
     assert [n.detail["kind"] for n in notes] == ["review", "review"]
     assert f"customer review #{pair.id}" in notes[1].message
     # The new customer is indexed: the same shopper again is a match now, not another review.

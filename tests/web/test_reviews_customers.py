@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from service.ai import dedup_service
 from service.runtime import Runtime
@@ -22,6 +23,7 @@ from service.sandbox.heartland.app import create_app as create_heartland
 from service.sandbox.server import RunningSandbox, start_in_thread
 from service.store import bindings, customer_reviews
 from service.store.customer_reviews import NewPair
+from service.store.db import Store, database_url
 from service.store.tables import CustomerReview
 from tests.web.browser import sign_in_browser
 from tests.web.support import post_form
@@ -40,6 +42,13 @@ def heartland() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def web_config(web_config: dict[str, Any], heartland: RunningSandbox) -> dict[str, Any]:
+    if web_config["DATABASE_URL"].startswith("postgresql"):
+        # A shared PostgreSQL (CI): the tables these tests write start empty too.
+        store = Store(database_url(web_config["DATABASE_URL"], web_config["DATA_DIR"]))
+        store.upgrade()
+        with store.engine.begin() as conn:
+            conn.execute(text("TRUNCATE customer_reviews, bindings RESTART IDENTITY CASCADE"))
+        store.dispose()
     return {**web_config, "TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
             "TILLBRIDGE_HEARTLAND_TOKEN": HEARTLAND_TOKEN}
 
