@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
@@ -259,12 +259,11 @@ def for_runtime(runtime: Runtime) -> CustomerDedup:
 class CustomerLink:
     """What duplicate resolution says about an order's customer, and what to do once the flow chose one."""
 
-    service: CustomerDedup | None
+    service: CustomerDedup
     key: str
     customer: dict[str, str]
     origin: str
-    decision: Decision | None = None
-    notes: list[str] = field(default_factory=list)
+    decision: Decision | None = None  # None: resolution was off (no model); the customer is still indexed
 
     @property
     def heartland_id(self) -> int | None:
@@ -275,8 +274,6 @@ class CustomerLink:
 
     def settle(self, heartland_id: int, *, created: bool) -> None:
         """Index the customer the flow used and, for a ``review``, queue the pair for a person."""
-        if self.service is None:
-            return
         decision = self.decision
         if created:
             self.service.index_heartland(heartland_id, self.customer)
@@ -324,7 +321,7 @@ def link_customer(runtime: Runtime, customer: dict[str, str], key: str, origin: 
     except ModelError as exc:
         log.warning("duplicate resolution is off for %s: %s", origin, exc)
         tracing_note(f"duplicate resolution skipped: {exc}", status="error")
-        return CustomerLink(None, key, customer, origin)
+        return CustomerLink(service, key, customer, origin)
     tracing_note(describe(decision), detail={**decision.as_trace(),
                                              "resolve_ms": round((time.perf_counter() - started) * 1000, 2)})
     return CustomerLink(service, key, customer, origin, decision)
