@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 
 from service.config import load_settings
 from service.runtime import Runtime
@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(webhooks_bp)
     _register_web(app)
+    _register_api(app)
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -38,6 +39,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=settings.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
+
+
+def _register_api(app: Flask) -> None:
+    """The v1 API, for signed-in integrators or their API tokens."""
+    from service.api.mappings import mappings_api
+    from service.web.auth import require_role
+
+    app.register_blueprint(mappings_api)
+    guard = require_role("integrator")(lambda: None)
+
+    @app.before_request
+    def _integrators_only() -> Any:
+        if request.blueprint == mappings_api.name:
+            return guard()
+        return None
 
 
 def _register_web(app: Flask) -> None:

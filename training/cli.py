@@ -24,7 +24,7 @@ def _register() -> None:
     # Each model family owns its commands in its own module.
     import importlib
 
-    for name in ("training.anomaly_cli", "training.dedup_cli"):
+    for name in ("training.anomaly_cli", "training.dedup_cli", "training.mapping"):
         module = importlib.import_module(name)
         module.register(models, train, score)
 

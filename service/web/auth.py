@@ -71,7 +71,7 @@ def bearer_token() -> str | None:
 
 def wants_json() -> bool:
     """API callers get JSON errors; browsers get pages and redirects."""
-    if bearer_token() is not None or request.path.startswith("/api/"):
+    if bearer_token() is not None or request.path.startswith(("/api/", "/v1/")) or request.is_json:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
