@@ -167,13 +167,19 @@ class AnomalyModel:
 
     def score_vector(self, x: NDArray[np.float64]) -> tuple[float, float | None]:
         """(final score, review-model probability or None) of one feature vector."""
-        raw = self.forest.score(x)
-        if self.review_model is None or self.review_grid is None:
-            return raw, None
-        probability = self.review_model.probability(np.append(x, raw))
-        final = (1.0 - self.review_weight) * float(_rank(self.forest_grid, raw)) \
-            + self.review_weight * float(_rank(self.review_grid, probability))
+        final, probability, _ = self.score_parts(x)
         return final, probability
+
+    def score_parts(self, x: NDArray[np.float64]) -> tuple[float, float | None, float]:
+        """(final score, review-model probability or None, the forest's rank among training rows)."""
+        raw = self.forest.score(x)
+        forest_rank = float(_rank(self.forest_grid, raw))
+        if self.review_model is None or self.review_grid is None:
+            return raw, None, forest_rank
+        probability = self.review_model.probability(np.append(x, raw))
+        final = (1.0 - self.review_weight) * forest_rank \
+            + self.review_weight * float(_rank(self.review_grid, probability))
+        return final, probability, forest_rank
 
     def score_matrix(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         raw = self.forest.score_batch(X)
@@ -355,9 +361,16 @@ class AnomalyScorer:
         self._maybe_reload()
         model, threshold = self._current
         x = model.vector(features)
-        score, review_probability = model.score_vector(x)
-        flagged = score >= threshold
+        score, review_probability, forest_rank = model.score_parts(x)
+        # A blend with the review model can pull an order of a kind reviewers never met below the
+        # threshold; an order stranger to the forest alone than (1 - budget) of the training orders
+        # is flagged as well, so the queue can hold up to twice the budget.
+        outlier = model.review_model is not None and forest_rank >= 1.0 - self._budget
+        flagged = score >= threshold or outlier
         explanation = model.explain(x, review_probability, self.max_reasons) if flagged else []
+        if outlier and score < threshold:
+            share = "any order" if forest_rank >= 1.0 else f"{_percent(forest_rank)} of the orders"
+            explanation.insert(0, f"stranger than {share} the model was trained on")
         return Assessment(score=score, flagged=flagged, threshold=threshold, explanation=explanation,
                           features={name: float(v) for name, v in zip(model.feature_names, x, strict=True)},
                           model_version=model.version)

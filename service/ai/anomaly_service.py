@@ -128,7 +128,9 @@ def record_order(store: Store, order_key: str, order: Mapping[str, Any], assessm
 def review_reason(score: float, threshold: float, explanation: list[str], limit: int = 2) -> str:
     """The item's review reason: score, threshold and the top reasons."""
     top = "; ".join(explanation[:limit]) or "an unusual combination of features"
-    return f"anomaly score {score:.2f} above threshold {threshold:.2f}: {top}"
+    if score >= threshold:
+        return f"anomaly score {score:.2f} above threshold {threshold:.2f}: {top}"
+    return f"anomaly score {score:.2f} (threshold {threshold:.2f}), flagged as an outlier: {top}"
 
 
 def hold_for_review(runtime: Runtime, *, item_id: int, order_key: str, order: Mapping[str, Any],

@@ -195,9 +195,10 @@ class OrdersFlow:
         step["detail"]["anomaly"] = {"score": round(assessment.score, 6), "threshold": round(assessment.threshold, 6),
                                      "flagged": assessment.flagged, "explanation": assessment.explanation,
                                      "model_version": assessment.model_version}
-        step["message"] += (f"; anomaly score {assessment.score:.3f} "
-                            f"{'above' if assessment.flagged else 'below'} threshold {assessment.threshold:.3f} "
-                            f"({assessment.model_version})")
+        verdict = "above" if assessment.score >= assessment.threshold else "below"
+        outlier = ", flagged as an outlier" if assessment.flagged and verdict == "below" else ""
+        step["message"] += (f"; anomaly score {assessment.score:.3f} {verdict} threshold "
+                            f"{assessment.threshold:.3f}{outlier} ({assessment.model_version})")
         if not assessment.flagged:
             return None
         review, _ = anomaly_service.hold_for_review(self.runtime, item_id=item.id, order_key=item.entity_key,

@@ -49,7 +49,8 @@ def test_the_shipped_model_loads_and_flags_fraud_out_of_the_box() -> None:
     frauds = sum(history.is_fraud[i] for i, a in enumerate(assessments) if a.flagged)
     assert frauds / len(flagged) >= 0.5  # far above the 1.5% base rate
     for assessment in flagged:
-        assert assessment.score >= assessment.threshold
+        # Above the blended threshold, or an outlier the forest alone ranks beyond the budget.
+        assert assessment.score >= assessment.threshold or assessment.explanation[0].startswith("stranger than")
         assert assessment.explanation and all(isinstance(line, str) and line for line in assessment.explanation)
     calm = [a for a in assessments if not a.flagged]
     assert all(a.explanation == [] for a in calm)

