@@ -2,14 +2,18 @@
 
 Steps for one Magento order event:
   1. bound already?  an order with a Heartland binding is not created again (ignored, with reason)
-  2. normalize       Magento order → canonical Order (rules/mappings/orders.magento_to_canonical.yaml)
+  2. normalize       Magento order → canonical Order through the active version of
+                     orders.magento_to_canonical (the mapping page's, else rules/mappings/)
   3. check           field validation; the order's Magento state decides sync / wait / skip
-                     (rules/statuses.yaml)
-  4. customer        Heartland customer by binding, then by email, else created with its addresses
+                     (rules/statuses.yaml); the anomaly score: a flagged order is held in Magento
+                     and waits in the risk team's review (rules/anomaly.yaml, service/ai/anomaly*)
+  4. customer        Heartland customer by binding, then by duplicate resolution (match: link;
+                     possible: queue the pair for review; rules/dedup.yaml), then by email, else
+                     created with its addresses
   5. deliver         look up the Heartland sales order by our reference first (recovers a crash
                      between create and bind), else create it with its lines
-                     (rules/mappings/orders.canonical_to_heartland.yaml); the deposit payment
-                     (rules/payment_methods.yaml) unless one exists; status open
+                     (orders.canonical_to_heartland); the deposit payment (rules/payment_methods.yaml)
+                     unless one exists; status open
   6. confirm         Magento order comment "Heartland order #<number>" (once), then the binding
 """
 
