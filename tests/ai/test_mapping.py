@@ -26,7 +26,8 @@ from service.ai.mapping_schema import (
 )
 from training.mapping import EVAL_FILE, build_eval, evaluate, load_eval, train
 
-REFERENCE = Path("/work/shared/reference")
+# The shared reference folder sits next to the checkout (CI lays it out the same way).
+REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
 
 MAGENTO_ORDER = {
     "entity_id": 12,
