@@ -363,14 +363,14 @@ class AnomalyScorer:
         x = model.vector(features)
         score, review_probability, forest_rank = model.score_parts(x)
         # A blend with the review model can pull an order of a kind reviewers never met below the
-        # threshold; an order stranger to the forest alone than (1 - budget) of the training orders
-        # is flagged as well, so the queue can hold up to twice the budget.
-        outlier = model.review_model is not None and forest_rank >= 1.0 - self._budget
+        # threshold. The review model has no basis for an order stranger to the forest than every
+        # training order, so such an order is held as well; within the training range the learned
+        # blend decides.
+        outlier = model.review_model is not None and forest_rank >= 1.0
         flagged = score >= threshold or outlier
         explanation = model.explain(x, review_probability, self.max_reasons) if flagged else []
         if outlier and score < threshold:
-            share = "any order" if forest_rank >= 1.0 else f"{_percent(forest_rank)} of the orders"
-            explanation.insert(0, f"stranger than {share} the model was trained on")
+            explanation.insert(0, "stranger than any order the model was trained on")
         return Assessment(score=score, flagged=flagged, threshold=threshold, explanation=explanation,
                           features={name: float(v) for name, v in zip(model.feature_names, x, strict=True)},
                           model_version=model.version)
