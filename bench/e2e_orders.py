@@ -90,6 +90,19 @@ def wait_up(url: str, timeout: float = 60) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+def wait_for_workers(redis_url: str, count: int, timeout: float = 120) -> None:
+    """Until every worker has loaded its models and registered with RQ, so none of the timing is start-up."""
+    from redis import Redis
+    from rq import Worker
+
+    redis = Redis.from_url(redis_url)
+    deadline = time.time() + timeout
+    while Worker.count(connection=redis) < count:
+        if time.time() > deadline:
+            raise SystemExit(f"only {Worker.count(connection=redis)} of {count} workers started")
+        time.sleep(0.2)
+
+
 def place_orders(magento: str, n: int) -> list[dict[str, Any]]:
     seed = generate("demo")
     rng = random.Random(11)
@@ -148,6 +161,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--senders", type=int, default=8, help="concurrent event senders (the shop's outbox)")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="events per second to send (0: as fast as the senders go, a burst)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="tillbridge-bench-"))
@@ -184,14 +199,17 @@ def main() -> None:
         for n in range(args.workers):
             procs.start(f"worker-{n}", "worker", "--name", f"bench-{n}-{uuid.uuid4().hex[:4]}")
         procs.start("scheduler", "scheduler")
-        time.sleep(2.0)
+        wait_for_workers(env["REDIS_URL"], args.workers)
 
         sent_at: dict[str, float] = {}
         ingest_ms: list[float] = []
         lock = threading.Lock()
         session = requests.Session()
 
-        def send(order: dict[str, Any]) -> None:
+        def send(numbered: tuple[int, dict[str, Any]]) -> None:
+            index, order = numbered
+            if args.rate > 0:  # paced arrivals: latency without a backlog in front of the workers
+                time.sleep(max(0.0, t_start + index / args.rate - time.time()))
             event_id = str(uuid.uuid4())
             body = json.dumps({"event": "order.created", "occurred_at": "2026-11-27T10:00:00+00:00",
                                "store_code": "default", "data": order}).encode()
@@ -208,7 +226,7 @@ def main() -> None:
         print(f"sending {len(orders)} events with {args.senders} senders to {args.workers} workers…", flush=True)
         t_start = time.time()
         with ThreadPoolExecutor(args.senders) as pool:
-            list(pool.map(send, orders))
+            list(pool.map(send, enumerate(orders)))
         t_sent = time.time()
 
         from sqlalchemy import func, select
@@ -243,6 +261,7 @@ def main() -> None:
 
         print()
         print(f"orders                 {len(orders)}   (workers {args.workers}, senders {args.senders}, "
+              f"{f'paced at {args.rate:g}/s' if args.rate else 'burst'}, "
               f"store {'sqlite' if env['DATABASE_URL'].startswith('sqlite') else 'postgresql'}, "
               f"redis {'embedded' if env['REDIS_URL'].startswith('unix') else 'server'})")
         print(f"states                 {states}")

@@ -51,7 +51,20 @@ def worker(burst: bool, fork: bool, name: str | None) -> None:
     from service.engine.worker import make_worker
 
     app = _app()
+    _load_models(app.extensions["tillbridge"])
     make_worker(app, fork=fork, name=name).work(burst=burst, with_scheduler=False, logging_level="WARNING")
+
+
+def _load_models(runtime: Any) -> None:
+    """Load the promoted models before the first job, so no order waits seconds for a model to load."""
+    from service.ai import anomaly_service, dedup_service
+
+    for name, load in (("anomaly", lambda: anomaly_service.scorer_for(runtime)),
+                       ("dedup", lambda: dedup_service.for_runtime(runtime).model_version)):
+        try:
+            load()
+        except Exception as exc:  # noqa: BLE001 - the flows report a missing model per item, with a hint
+            click.echo(f"note: no {name} model loaded yet ({exc})", err=True)
 
 
 @main.command()
