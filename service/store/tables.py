@@ -309,3 +309,18 @@ class CustomerReview(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PollCursor(Base):
+    """How far the scheduler has read one source resource's changes (polling backstop).
+
+    ``position`` is the moment the last committed poll started reading; the next poll reads from
+    ``position`` minus the overlap window, so a change stamped late by the source is not missed.
+    """
+
+    __tablename__ = "poll_cursors"
+
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. heartland:inventory
+    position: Mapped[datetime] = mapped_column(UTCDateTime)
+    polled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changes: Mapped[int] = mapped_column(Integer, default=0)  # changes the last poll saw
