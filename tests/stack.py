@@ -55,8 +55,8 @@ class Stack:
         self.processes[name] = proc
         return proc
 
-    def start_worker(self, name: str = "worker") -> subprocess.Popen[bytes]:
-        return self.start(name, "worker", "--name", f"{name}-{uuid.uuid4().hex[:6]}")
+    def start_worker(self, name: str = "worker", *, fork: bool = False) -> subprocess.Popen[bytes]:
+        return self.start(name, "worker", "--name", f"{name}-{uuid.uuid4().hex[:6]}", *(["--fork"] if fork else []))
 
     def start_scheduler(self) -> subprocess.Popen[bytes]:
         return self.start("scheduler", "scheduler")

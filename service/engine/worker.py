@@ -24,6 +24,11 @@ class AppSimpleWorker(AppWorkerMixin, SimpleWorker):
 class AppForkWorker(AppWorkerMixin, Worker):
     """A fork per job: isolation from leaks and crashes, at the cost of a fork each time."""
 
+    def main_work_horse(self, job: Any, queue: Any) -> None:
+        # The child must not share the parent's pooled database connections.
+        self.app.extensions["tillbridge"].after_fork()
+        super().main_work_horse(job, queue)
+
 
 def make_worker(app: Flask, *, fork: bool = False, name: str | None = None) -> BaseWorker:
     runtime = app.extensions["tillbridge"]

@@ -84,6 +84,14 @@ def test_happy_path_orders_reach_heartland_once_with_number_written_back(stack: 
     assert any("already in Heartland" in i.reason for i in items.search(stack.runtime.store, state="ignored"))
 
 
+def test_a_forking_worker_syncs_orders_too(stack: Stack) -> None:
+    stack.start_worker(fork=True)
+    stack.start_scheduler()
+    placed = place(stack, 3)
+    stack.wait_for(lambda: all_done(stack, placed), timeout=60, what="3 orders through a forking worker")
+    assert_exactly_once(stack, placed)
+
+
 def test_same_event_delivered_three_times_makes_one_order(stack: Stack) -> None:
     stack.faults(stack.magento, error_rate=0)  # keep the sandbox's own event out of the way below
     order = stack.checkout([{"sku": "TEE-1000", "qty": 2}])
