@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 from sqlalchemy import func, select
 
 from service.runtime import Runtime
+from service.store import customer_reviews, reviews
 from service.store.items import STATES
 from service.store.tables import DeadLetter, SyncItem
 from service.web.auth import require_role, wants_json
@@ -27,6 +28,8 @@ class Overview:
     oldest_pending: datetime | None
     open_dead_letters: int
     breakers: list[dict[str, Any]] = field(default_factory=list)
+    open_order_reviews: int = 0  # queued or escalated, waiting for the risk team
+    pending_customer_pairs: int = 0  # possible duplicates waiting for an integrator
 
     def oldest_pending_seconds(self, now: datetime | None = None) -> float | None:
         if self.oldest_pending is None:
@@ -50,8 +53,11 @@ def overview(runtime: Runtime) -> Overview:
     elif isinstance(oldest, str):
         oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
     breakers = [runtime.breaker(d).state() for d in DESTINATIONS]
+    order_reviews = reviews.counts_by_state(runtime.store)
     return Overview(counts=dict(sorted(counts.items())), totals=totals, oldest_pending=oldest,
-                    open_dead_letters=int(dead or 0), breakers=breakers)
+                    open_dead_letters=int(dead or 0), breakers=breakers,
+                    open_order_reviews=order_reviews.get("queued", 0) + order_reviews.get("escalated", 0),
+                    pending_customer_pairs=customer_reviews.counts(runtime.store).get("pending", 0))
 
 
 @bp.get("/")
@@ -66,5 +72,7 @@ def index() -> Any:
             "oldest_pending_seconds": view.oldest_pending_seconds(),
             "open_dead_letters": view.open_dead_letters,
             "breakers": view.breakers,
+            "open_order_reviews": view.open_order_reviews,
+            "pending_customer_pairs": view.pending_customer_pairs,
         })
     return render_template("dashboard.html", view=view, states=STATES, now=datetime.now(UTC))

@@ -142,3 +142,17 @@ def test_static_files_are_served_locally(client: FlaskClient) -> None:
     assert "http://" not in login and "https://" not in login  # no CDN: the pages work offline
     assert client.get("/static/app.css").status_code == 200
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_dashboard_counts_what_waits_for_a_person(signed_in: Callable[[str], FlaskClient], runtime: Runtime) -> None:
+    from service.store import reviews
+
+    client = signed_in("operator")
+    page = _text(client.get("/"))
+    assert 'data-test="order-reviews">0<' in page and 'data-test="customer-reviews">0<' in page
+    item = add_item(runtime, label="order #000000061", entity_key="orders:magento:default:61")
+    reviews.open_review(runtime.store, item_id=item.id, order_key="orders:magento:default:61", entity_id="61",
+                        increment_id="000000061", score=0.99, threshold=0.98, explanation=["countries differ"])
+    page = _text(client.get("/"))
+    assert 'data-test="order-reviews">1<' in page
+    assert client.get("/", headers={"Accept": "application/json"}).json["open_order_reviews"] == 1
