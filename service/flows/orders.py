@@ -64,17 +64,10 @@ class OrdersFlow:
 
     # -- templates ---------------------------------------------------------------------------------
     def template(self, name: str) -> Template:
-        rules = self.runtime.rules
-
-        def lookup(ref: str) -> dict[str, Any]:
-            file, _, key = ref.partition("#")
-            data = rules.load(file)
-            return dict(data.get(key, {}) if key else data)
-
         # The active version saved on the mapping page wins over the file in rules/mappings/.
-        from service.mappings_service import template_spec
+        from service.mappings_service import lookup_for, template_spec
 
-        return Template(template_spec(self.runtime, name), lookup=lookup)
+        return Template(template_spec(self.runtime, name), lookup=lookup_for(self.runtime.rules))
 
     def normalize(self, raw: dict[str, Any], store_code: str) -> tuple[Order, str]:
         template = self.template(NORMALIZE_TEMPLATE)
