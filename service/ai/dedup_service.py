@@ -333,7 +333,7 @@ def _note(message: str, decision: Decision, *, status: str = "ok") -> None:
 
 def tracing_note(message: str, *, status: str = "ok", detail: dict[str, Any] | None = None) -> None:
     # The flow's run() owns the Trace; the engine makes it current for the run (service.engine.trace).
-    current = tracing._current.get()
+    current = tracing.current_trace()
     if current is not None:
         current.note("dedup", message, status=status, detail=detail)
 

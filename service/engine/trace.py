@@ -68,6 +68,11 @@ def tracing(trace: Trace) -> Iterator[Trace]:
         _current.reset(token)
 
 
+def current_trace() -> Trace | None:
+    """The trace of the run in progress in this context, if any (for steps deep inside a flow)."""
+    return _current.get()
+
+
 def record_exchange(ex: Exchange) -> None:
     """The connectors' exchange hook: adds the exchange to the trace of the run in progress."""
     trace = _current.get()
