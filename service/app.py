@@ -23,9 +23,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.get("AUTO_MIGRATE", True):
         runtime.store.upgrade()
 
+    from service.api.heartland_hooks import bp as heartland_hooks_bp
     from service.api.webhooks import bp as webhooks_bp
 
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(heartland_hooks_bp)
     _register_web(app)
     _register_api(app)
 
@@ -34,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         runtime.redis.ping()
         with runtime.store.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
-        return jsonify({"status": "ok"})
+        return jsonify({"status": "ok", "warnings": runtime.redis_warnings()})
 
     logging.basicConfig(level=settings.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

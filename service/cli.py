@@ -91,6 +91,8 @@ def health() -> None:
             connection.exec_driver_sql("SELECT 1")
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
         raise click.ClickException(f"unhealthy: {exc}") from None
+    for warning in runtime.redis_warnings():
+        click.echo(f"warning: {warning}", err=True)
     click.echo("ok")
 
 
@@ -230,12 +232,14 @@ def _register_commands() -> None:
     # Each area owns its command group; they are attached here, in one place.
     from service.ai.dedup_cli import customers
     from service.ai.mapping_cli import mappings
+    from service.heartland_cli import heartland
     from service.mapping_versions_cli import COMMANDS as MAPPING_VERSION_COMMANDS
     from service.sandbox.cli import sandbox
     from service.users_cli import tokens, users
     from training.cli import models
 
     main.add_command(sandbox)
+    main.add_command(heartland)
     main.add_command(customers)
     main.add_command(models)
     main.add_command(mappings)

@@ -111,5 +111,15 @@ class Runtime:
                 self._flows[name] = flow
             return flow
 
+    def redis_warnings(self) -> list[str]:
+        """What in the Redis configuration can lose work (an evicted job or lock is silently gone)."""
+        try:
+            policy = self.redis.config_get("maxmemory-policy").get("maxmemory-policy")
+        except Exception:  # noqa: BLE001 - managed Redis may refuse CONFIG; nothing to say then
+            return []
+        if policy not in (None, "noeviction", b"noeviction"):
+            return [f"Redis maxmemory-policy is {policy!r}: set it to noeviction, or queued work can be evicted"]
+        return []
+
     def after_fork(self) -> None:
         self.store.after_fork()

@@ -100,11 +100,23 @@ def test_a_non_luhn_long_number_is_accepted(app: Any, runtime: Any) -> None:
 
 def test_events_without_a_flow_yet_are_kept_as_ignored_for_replay(app: Any, runtime: Any) -> None:
     runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"] = SECRET
-    customer = {"id": 5, "email": "ann@example.com", "firstname": "Ann", "lastname": "Lee"}
-    response = post(app.test_client(), envelope(customer, event="customer.updated"))
+    creditmemo = {"entity_id": 5, "order_id": 42, "increment_id": "000000005", "grand_total": 25.0}
+    response = post(app.test_client(), envelope(creditmemo, event="creditmemo.created"))
     assert response.status_code == 202
     assert counts(runtime) == (1, 1, 0)
     with runtime.store.session() as s:
         item = s.get(SyncItem, response.json["item_id"])
         assert item is not None and item.state == "ignored"
         assert "not enabled yet" in item.reason
+
+
+def test_healthz_warns_when_redis_may_evict_work(app: Any, runtime: Any) -> None:
+    previous = runtime.redis.config_get("maxmemory-policy")["maxmemory-policy"]
+    try:
+        runtime.redis.config_set("maxmemory-policy", "allkeys-lru")
+        answer = app.test_client().get("/healthz").json
+        assert answer["status"] == "ok" and "noeviction" in answer["warnings"][0]
+        runtime.redis.config_set("maxmemory-policy", "noeviction")
+        assert app.test_client().get("/healthz").json["warnings"] == []
+    finally:
+        runtime.redis.config_set("maxmemory-policy", previous)
