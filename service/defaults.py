@@ -12,6 +12,7 @@ DATA_DIR = "var"  # where the embedded SQLite file and Redis socket live
 # Ingest
 TILLBRIDGE_WEBHOOK_SECRET = "tillbridge-dev-secret"
 TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN = "tillbridge-dev-heartland-hook"
+TILLBRIDGE_PUBLIC_URL = "http://127.0.0.1:8000"  # how Heartland reaches us, for `heartland webhooks register`
 SIGNATURE_TOLERANCE_SECONDS = 300
 MAX_EVENT_BYTES = 2 * 1024 * 1024
 

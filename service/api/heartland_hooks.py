@@ -1,0 +1,131 @@
+"""Ingest: Heartland webhooks land here.
+
+Heartland signs nothing, so the URL carries a secret token (compared in constant time). A delivery
+is the bare record with ``?``-suffixed booleans and no event name: it is only a hint. It is
+classified by sniffing (customer: ``first_name`` + ``email``; transaction: ``type`` Ticket, Return or
+Invoice; else item), kept in the inbox under ``<kind>:<id>:<updated_at>`` (a redelivered identical
+hint is a duplicate, 200) with its sync item, committed, then enqueued (202). The flow re-reads the
+record from Heartland by id before doing anything with it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import IntegrityError
+
+from service.api.webhooks import card_number_paths
+from service.connectors.heartland.client import normalise_webhook_payload
+from service.connectors.http import find_card_numbers
+from service.flows import ENABLED_FLOWS
+from service.runtime import Runtime
+from service.store import inbox, items
+
+log = logging.getLogger(__name__)
+bp = Blueprint("heartland_hooks", __name__)
+
+SOURCE = "heartland"
+# The events Tillbridge subscribes to (reference §3.12).
+EVENTS = ("item_created", "item_updated", "customer_created", "customer_updated", "sales_transaction_completed")
+ITEM_FLOW = "products"
+CUSTOMER_FLOW = "customers"
+# A completed transaction's flow depends on its type: sales tickets, returns (Magento credit memos),
+# invoices (fulfilment → Magento shipments).
+TRANSACTION_FLOWS = {"Ticket": "sales", "Return": "refunds", "Invoice": "shipments"}
+
+
+def _error(status: int, error: str, message: str, **extra: Any) -> Response:
+    response = jsonify({"error": error, "message": message, **extra})
+    response.status_code = status
+    return response
+
+
+def classify(record: dict[str, Any]) -> tuple[str, str]:
+    """(kind, flow) of a webhook record, by sniffing its fields: deliveries carry no event name."""
+    if record.get("first_name") is not None and "email" in record:
+        return "customer", CUSTOMER_FLOW
+    kind = record.get("type")
+    if isinstance(kind, str) and kind in TRANSACTION_FLOWS:
+        return "transaction", TRANSACTION_FLOWS[kind]
+    return "item", ITEM_FLOW
+
+
+def event_id_for(kind: str, record: dict[str, Any]) -> str:
+    """Identical redeliveries share this id; a real change moves ``updated_at`` and so the id."""
+    return f"{kind}:{record.get('id')}:{record.get('updated_at') or ''}"
+
+
+def _label(kind: str, record: dict[str, Any]) -> str:
+    if kind == "customer":
+        return f"Heartland customer {record.get('email') or record.get('id')}"
+    if kind == "transaction":
+        return f"Heartland {str(record.get('type') or 'transaction').lower()} {record.get('public_id') or record.get('id')}"
+    return f"Heartland item #{record.get('public_id') or record.get('id')}"
+
+
+@bp.post("/webhooks/heartland/<token>")
+def heartland_event(token: str) -> Response:
+    runtime: Runtime = current_app.extensions["tillbridge"]
+    settings = runtime.settings
+    expected = str(settings["TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN"] or "")
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        # The token is never logged: a wrong one may be a near miss of the real one.
+        log.warning("heartland event refused: wrong token in the URL")
+        return _error(401, "bad_token", "the URL's token is not Tillbridge's Heartland webhook token; "
+                      "register the URL again with `tillbridge heartland webhooks register`")
+    body = request.get_data(cache=False)
+    if len(body) > settings["MAX_EVENT_BYTES"]:
+        return _error(413, "too_large", f"event body is {len(body)} bytes; the limit is {settings['MAX_EVENT_BYTES']}")
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        return _error(400, "invalid_json", f"body is not JSON: {exc}")
+    paths = card_number_paths(document)
+    if paths or find_card_numbers(body.decode("utf-8", "replace")):
+        return _error(422, "card_number_refused",
+                      "the event contains a card number; Tillbridge never accepts or stores card numbers.",
+                      fields=paths or ["$"])
+    if not isinstance(document, dict) or document.get("id") in (None, ""):
+        return _error(400, "invalid_record", "the body must be a Heartland record (a JSON object with an id)",
+                      fields={"id": ["required"]})
+    record = normalise_webhook_payload(document)
+    kind, flow = classify(record)
+    event_id = event_id_for(kind, record)
+    if len(event_id) > 128:
+        return _error(400, "invalid_record", "the record's id and updated_at are too long to be a Heartland record")
+    enabled = flow in ENABLED_FLOWS
+    event_type = f"{kind}.{record['type']}" if kind == "transaction" else kind
+    try:
+        with runtime.store.session() as session:
+            if inbox.find(session, SOURCE, event_id) is not None:
+                return jsonify({"status": "duplicate", "event_id": event_id})
+            event = inbox.add(session, source=SOURCE, event_id=event_id, event_type=event_type, store_code="",
+                              occurred_at=None, payload=document)
+            item = items.create(
+                session,
+                flow=flow,
+                direction="heartland→magento",
+                entity_key=f"{flow}:heartland:{kind}:{record['id']}",
+                label=_label(kind, record),
+                payload={"kind": kind, "id": record["id"], "record": record},
+                source_version=str(record.get("updated_at") or ""),
+                inbox_event_id=event.id,
+                state="received" if enabled else "ignored",
+                reason="" if enabled else f"the {flow} flow is not enabled yet; the event is kept for replay",
+            )
+            item_id = item.id
+    except IntegrityError:
+        # Another delivery of the same hint was stored first.
+        return jsonify({"status": "duplicate", "event_id": event_id})
+    if enabled:
+        try:
+            runtime.enqueue([item_id])
+        except Exception:  # noqa: BLE001 - the item is committed; the scheduler will enqueue it
+            log.exception("enqueue of item %s failed; the scheduler will send it", item_id)
+    response = jsonify({"status": "accepted", "event_id": event_id, "item_id": item_id, "flow": flow})
+    response.status_code = 202
+    return response

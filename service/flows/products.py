@@ -1,0 +1,179 @@
+"""Products, Heartland → Magento. Heartland owns the product; Item # (public_id) is the Magento SKU.
+
+Steps for one Heartland item hint (a webhook delivery or a poll):
+  1. fetch      re-read the item from Heartland by id; the hint itself is never trusted
+  2. stale?     an item older (``updated_at``) than the version last synced is ignored, with reason
+  3. transform  Heartland item → Magento product through products.heartland_to_magento (the
+                mapping page's active version, else rules/mappings/); selling price below the
+                original price becomes Magento's special price
+  4. unchanged? the product we would write equals the one we last wrote (kept on the binding):
+                ignored, so a replayed or echoed event costs no Magento write
+  5. deliver    at global scope (/rest/all/…): binding's SKU first, else a lookup by SKU (recovers
+                a crash between create and bind), then update or create
+  6. confirm    the binding (entity product) with the Heartland version and what was written
+
+Items in a Heartland grid are sent as simple products, with the reason in the trace: building
+Magento configurable products needs the grid's attributes mapped to Magento option ids, which
+this flow does not do yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from service.connectors.heartland.client import normalise_webhook_payload
+from service.engine.errors import DataError, NotFoundInTargetError
+from service.engine.mapper import MappingError, Template
+from service.engine.outcome import Outcome
+from service.engine.trace import Trace
+from service.store import bindings
+from service.store.tables import SyncItem
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "mappings/products.heartland_to_magento.yaml"
+SCOPE = "all"  # global values: the product is the same in every store view
+ENTITY = "product"
+SYSTEM = "magento"
+GRID_REASON = ("item belongs to Heartland grid {grid}: sent as a simple product, because configurable "
+               "products need the grid's attributes mapped to Magento options")
+
+
+def binding_key(heartland_id: Any) -> str:
+    return f"heartland:{heartland_id}"
+
+
+def _instant(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def is_older(version: str, than: str) -> bool:
+    """Whether Heartland ``updated_at`` ``version`` is strictly older than ``than``."""
+    if not version or not than:
+        return False
+    a, b = _instant(version), _instant(than)
+    if a is None or b is None:
+        return version < than
+    return a < b
+
+
+def magento_product(mapped: dict[str, Any], last_written: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Magento product payload from the template's output.
+
+    A special price we wrote before and no longer want is cleared with an empty value; one we
+    never wrote is left out, so a merchant's own special price on a product we never priced stays.
+    """
+    product = {k: v for k, v in mapped.items()
+               if k not in ("attributes", "heartland_price", "heartland_original_price") and v is not None}
+    price = float(mapped.get("heartland_price") or 0.0)
+    original = mapped.get("heartland_original_price")
+    attributes = {code: str(value) for code, value in (mapped.get("attributes") or {}).items()
+                  if value not in (None, "")}
+    if original is not None and float(original) > price:
+        product["price"] = float(original)
+        attributes["special_price"] = f"{price:.2f}"
+    else:
+        product["price"] = price
+        written = {a["attribute_code"] for a in (last_written or {}).get("custom_attributes", [])}
+        if "special_price" in written:
+            # Kept as an empty value from then on, so the next comparison sees no change.
+            attributes["special_price"] = ""
+    product["custom_attributes"] = [{"attribute_code": code, "value": value}
+                                    for code, value in sorted(attributes.items())]
+    return product
+
+
+class ProductsFlow:
+    name = "products"
+    direction = "Heartland → Magento"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+
+    def template(self) -> Template:
+        from service.mappings_service import lookup_for, template_spec
+
+        return Template(template_spec(self.runtime, TEMPLATE), lookup=lookup_for(self.runtime.rules))
+
+    def run(self, item: SyncItem, trace: Trace) -> Outcome:
+        if "event" in item.payload:
+            # A Magento product.saved event: Heartland owns products, and most of these are our own
+            # writes coming back, so nothing flows from Magento to Heartland.
+            sku = (item.payload.get("data") or {}).get("sku")
+            return Outcome.ignored(f"Magento product {sku} changed in Magento; Heartland owns products, so the "
+                                   "change is not synced back (edit the item in Heartland)")
+        heartland_id = item.payload.get("id")
+        if heartland_id in (None, ""):
+            raise DataError(f"item {item.id} names no Heartland item id",
+                            hint="retry after editing the payload: {\"id\": <Heartland item id>}")
+        with trace.step("fetch", f"Heartland item {heartland_id}"):
+            try:
+                record = normalise_webhook_payload(self.runtime.heartland.item(int(heartland_id)))
+            except NotFoundInTargetError:
+                return Outcome.ignored(f"Heartland item {heartland_id} no longer exists; nothing to sync")
+        version = str(record.get("updated_at") or "")
+        key = binding_key(heartland_id)
+        binding = bindings.find(self.store, ENTITY, key, SYSTEM)
+        if binding is not None and is_older(version, binding.source_version):
+            return Outcome.ignored(f"stale: Heartland item {heartland_id} at {version} is older than the version "
+                                   f"already synced ({binding.source_version})", sku=binding.external_ref)
+        last_written: dict[str, Any] = dict((binding.data or {}).get("written") or {}) if binding else {}
+
+        template = self.template()
+        mapping_version = f"{template.name}@{template.version}"
+        with trace.step("transform") as step:
+            try:
+                mapped = template.apply(record)
+            except MappingError as exc:
+                raise DataError(f"Heartland item {heartland_id} cannot be mapped: {exc}",
+                                hint=f"fix the item in Heartland or the template rules/{TEMPLATE}",
+                                details=exc.field_errors) from None
+            product = magento_product(mapped, last_written)
+            step["message"] = f"SKU {product['sku']}, price {product['price']:.2f}"
+        notes: list[str] = []
+        if record.get("grid_id"):
+            reason = GRID_REASON.format(grid=record["grid_id"])
+            log.info("Heartland item %s: %s", heartland_id, reason)
+            trace.note("grid", reason)
+            notes.append(reason)
+
+        if binding is not None and last_written == product:
+            bindings.bind(self.store, entity=ENTITY, key=key, system=SYSTEM, external_id=binding.external_id,
+                          external_ref=binding.external_ref, source_version=version)
+            return Outcome("ignored", f"no changes to SKU {product['sku']} since the last write",
+                           {"sku": product["sku"]}, mapping_version)
+
+        magento = self.runtime.magento
+        sku = str(product["sku"])
+        current_sku = binding.external_ref if binding is not None and binding.external_ref else sku
+        with trace.step("lookup", f"Magento product {current_sku}") as step:
+            try:
+                existing: dict[str, Any] | None = magento.product(current_sku, store_code=SCOPE)
+            except NotFoundInTargetError:
+                existing = None
+            step["message"] = f"Magento product {current_sku}: {'found' if existing else 'not there yet'}"
+        with trace.step("deliver", f"{'update' if existing else 'create'} {sku} at /rest/{SCOPE}") as step:
+            if existing is not None:
+                saved = magento.update_product(current_sku, product, store_code=SCOPE)
+            else:
+                saved = magento.create_product(product, store_code=SCOPE)
+            step["message"] = f"{'updated' if existing else 'created'} Magento product {sku} (id {saved.get('id')})"
+        with trace.step("confirm", f"binding Heartland item {heartland_id} → {sku}"):
+            bindings.bind(self.store, entity=ENTITY, key=key, system=SYSTEM, external_id=str(saved.get("id") or ""),
+                          external_ref=sku, source_version=version,
+                          data={"written": product, "heartland_public_id": record.get("public_id")})
+        reason = f"Magento product {sku} {'updated' if existing else 'created'}"
+        if notes:
+            reason += "; " + "; ".join(notes)
+        return Outcome("done", reason, {"sku": sku, "magento_id": saved.get("id"), "created": existing is None},
+                       mapping_version)
