@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
-from service.api.heartland_hooks import classify, event_id_for
+from service.api.heartland_hooks import EVENTS, classify, event_id_for
 from service.flows import ENABLED_FLOWS
 from service.store.tables import InboxEvent, SyncItem
 
@@ -123,3 +124,42 @@ def test_classification_by_sniffing() -> None:
     assert classify({"id": 1, "type": "Item", "description": "Tee"}) == ("item", "products")
     assert classify({"id": 1, "description": "Tee"}) == ("item", "products")
     assert event_id_for("item", {"id": 4, "updated_at": "t"}) == "item:4:t"
+
+
+def test_the_cli_registers_lists_and_removes_our_webhook(settings: dict[str, Any]) -> None:
+    from click.testing import CliRunner
+
+    from service.cli import main
+    from service.sandbox.heartland.app import create_app as create_heartland
+    from service.sandbox.server import start_in_thread
+
+    sandbox = start_in_thread(create_heartland(seed="demo", token="cli-token"))
+    try:
+        env = {**{k: str(v) for k, v in settings.items()}, "TILLBRIDGE_HEARTLAND_URL": f"{sandbox.url}/api",
+               "TILLBRIDGE_HEARTLAND_TOKEN": "cli-token", "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": TOKEN,
+               "TILLBRIDGE_PUBLIC_URL": "http://127.0.0.1:8000"}
+        headers = {"Authorization": "Bearer cli-token"}
+        other = requests.post(f"{sandbox.url}/api/webhooks", headers=headers, timeout=10,
+                              json={"url": "http://127.0.0.1:9/elsewhere", "events": ["item_created"]})
+        assert other.status_code in (200, 201)
+
+        def run(*args: str) -> Any:
+            result = CliRunner().invoke(main, ["heartland", "webhooks", *args], env=env)
+            assert result.exit_code == 0, result.output
+            assert TOKEN not in result.output  # the URL's secret is never printed
+            return result
+
+        assert "registered webhook" in run("register").output
+        assert "already registered" in run("register").output
+        hooks = requests.get(f"{sandbox.url}/api/webhooks", headers=headers, timeout=10).json()["results"]
+        ours = [h for h in hooks if h["url"] == f"http://127.0.0.1:8000/webhooks/heartland/{TOKEN}"]
+        assert len(ours) == 1 and sorted(ours[0]["events"]) == sorted(EVENTS)
+        listed = run("list").output.splitlines()
+        assert sum(line.startswith("*") for line in listed) == 1 and len(listed) == 2
+        assert "removed 1 webhook(s)" in run("remove", "--all-ours").output
+        left = requests.get(f"{sandbox.url}/api/webhooks", headers=headers, timeout=10).json()["results"]
+        assert [h["url"] for h in left] == ["http://127.0.0.1:9/elsewhere"]
+        bad = CliRunner().invoke(main, ["heartland", "webhooks", "remove"], env=env)
+        assert bad.exit_code != 0 and "--all-ours" in bad.output
+    finally:
+        sandbox.stop()
