@@ -19,7 +19,7 @@ MAGENTO_EVENT_FLOWS = {
     "product.saved": "products",
 }
 MAGENTO_EVENTS = tuple(MAGENTO_EVENT_FLOWS)
-ENABLED_FLOWS = ("orders", "products")
+ENABLED_FLOWS = ("orders", "customers")
 
 
 def build_flow(name: str, runtime: Runtime) -> Flow:
@@ -27,10 +27,10 @@ def build_flow(name: str, runtime: Runtime) -> Flow:
         from service.flows.orders import OrdersFlow
 
         return OrdersFlow(runtime)
-    if name == "products":
-        from service.flows.products import ProductsFlow
+    if name == "customers":
+        from service.flows.customers import CustomersFlow
 
-        return ProductsFlow(runtime)
+        return CustomersFlow(runtime)
     from service.engine.errors import FatalError
 
     raise FatalError(f"no flow named {name!r}", hint=f"enabled flows: {', '.join(ENABLED_FLOWS)}")

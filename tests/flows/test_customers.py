@@ -1,0 +1,218 @@
+"""Customers, both ways, end to end: sandboxes over HTTP, the real app, a real RQ worker and the
+scheduler as subprocesses, on real Redis and a real database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from service.flows.customers import ECHO_REASON, customer_key
+from service.store import bindings, items
+from service.store.tables import SyncItem
+from tests.stack import HEARTLAND_TOKEN, MAGENTO_TOKEN, Stack, build_stack
+
+MAGENTO_ID = 1
+KEY = customer_key("default", MAGENTO_ID)
+
+
+@pytest.fixture
+def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
+    s = build_stack(settings, tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+# -- the two shops, as a merchant edits them -----------------------------------------------------------
+
+def magento_put(stack: Stack, magento_id: int, customer: dict[str, Any]) -> dict[str, Any]:
+    response = requests.put(f"{stack.magento.url}/rest/V1/customers/{magento_id}", json={"customer": customer},
+                            headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"}, timeout=10)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def heartland_put(stack: Stack, path: str, body: dict[str, Any]) -> None:
+    response = requests.put(f"{stack.heartland.url}/api/{path}", json=body,
+                            headers={"Authorization": f"Bearer {HEARTLAND_TOKEN}"}, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def heartland_hint(stack: Stack, heartland_id: int) -> int:
+    """A Heartland customer hint, as the Heartland webhook (or a poll) records it, enqueued."""
+    record = stack.heartland_get(f"customers/{heartland_id}")
+    with stack.runtime.store.session() as session:
+        item = items.create(session, flow="customers", direction="heartland→magento",
+                            entity_key=f"customers:heartland:customer:{heartland_id}",
+                            label=f"Heartland customer {heartland_id}",
+                            payload={"kind": "customer", "id": heartland_id, "record": record},
+                            source_version=str(record.get("updated_at") or ""))
+        item_id = int(item.id)
+    stack.runtime.enqueue([item_id])
+    return item_id
+
+
+def finished(stack: Stack, item_id: int) -> SyncItem | None:
+    item = items.get(stack.runtime.store, item_id)
+    return item if item is not None and item.state in items.TERMINAL_STATES else None
+
+
+def wait_item(stack: Stack, item_id: int) -> SyncItem:
+    stack.wait_for(lambda: finished(stack, item_id) is not None, timeout=30, what=f"item {item_id}")
+    item = finished(stack, item_id)
+    assert item is not None
+    return item
+
+
+def customer_items(stack: Stack) -> list[SyncItem]:
+    return sorted(items.search(stack.runtime.store, flow="customers"), key=lambda i: i.id)
+
+
+def wait_settled(stack: Stack, count: int) -> list[SyncItem]:
+    def settled() -> bool:
+        rows = customer_items(stack)
+        return len(rows) >= count and all(i.state in items.TERMINAL_STATES for i in rows)
+
+    stack.wait_for(settled, timeout=40, what=f"{count} customer items settled")
+    rows = customer_items(stack)
+    dead = [(i.label, i.reason) for i in rows if i.state == "dead"]
+    assert not dead, dead
+    return rows
+
+
+def heartland_id(stack: Stack) -> int:
+    binding = bindings.find(stack.runtime.store, "customer", KEY, "heartland")
+    assert binding is not None, "the Magento customer has no Heartland binding"
+    return int(binding.external_id)
+
+
+def customer_writes(stack: Stack, hid: int) -> list[dict[str, Any]]:
+    return [r for r in stack.requests_log(stack.heartland, f"/api/customers/{hid}") if r["method"] in ("PUT", "POST")]
+
+
+def first_address(stack: Stack) -> dict[str, Any]:
+    return dict(stack.magento_get(f"customers/{MAGENTO_ID}")["addresses"][0])
+
+
+def sync_magento_edit(stack: Stack, **changes: Any) -> None:
+    """Edit the Magento customer (its sandbox sends customer.updated) and wait for the sync."""
+    before = len(customer_items(stack))
+    current = stack.magento_get(f"customers/{MAGENTO_ID}")
+    magento_put(stack, MAGENTO_ID, {"email": current["email"], "firstname": current["firstname"],
+                                    "lastname": current["lastname"], **changes})
+    wait_settled(stack, before + 1)
+
+
+def moved_address(stack: Stack) -> dict[str, Any]:
+    address = first_address(stack)
+    return {"id": address["id"], "firstname": address["firstname"], "lastname": address["lastname"],
+            "street": ["77 Harbour Street", "Suite 5"], "city": "Austin", "region": {"region_code": "TX"},
+            "postcode": "73301", "country_id": "US", "telephone": "(512) 555-0199",
+            "default_billing": True, "default_shipping": True}
+
+
+# -- scenarios ----------------------------------------------------------------------------------------
+
+def test_magento_customer_update_reaches_heartland_with_address_and_phone(stack: Stack) -> None:
+    stack.start_worker()
+    sync_magento_edit(stack, addresses=[moved_address(stack)])
+    done = [i for i in customer_items(stack) if i.state == "done"]
+    assert len(done) == 1, [(i.state, i.reason) for i in customer_items(stack)]
+    hid = heartland_id(stack)
+    customer = stack.heartland_get(f"customers/{hid}")
+    magento = stack.magento_get(f"customers/{MAGENTO_ID}")
+    assert customer["email"] == magento["email"].lower()
+    assert (customer["first_name"], customer["last_name"]) == (magento["firstname"], magento["lastname"])
+    rows = stack.heartland_get(f"customers/{hid}/addresses")["results"]
+    moved = [r for r in rows if r["postal_code"] == "73301"]
+    assert len(moved) == 1, rows
+    assert (moved[0]["line_1"], moved[0]["line_2"]) == ("77 Harbour St", "Ste 5")
+    assert (moved[0]["city"], moved[0]["state"], moved[0]["country"]) == ("Austin", "TX", "US")
+    assert moved[0]["phone"] == "+15125550199"
+
+    # The same event again changes nothing in Heartland: its version is already synced.
+    writes = len(customer_writes(stack, hid))
+    stack.send_event("customer.updated", magento)
+    rows_after = wait_settled(stack, 2)
+    assert rows_after[-1].state == "ignored" and "already synced" in rows_after[-1].reason
+    assert len(customer_writes(stack, hid)) == writes
+
+
+def test_heartland_change_reaches_magento_and_its_echo_is_ignored(stack: Stack) -> None:
+    stack.start_worker()
+    sync_magento_edit(stack, addresses=[moved_address(stack)])
+    hid = heartland_id(stack)
+    address = next(r for r in stack.heartland_get(f"customers/{hid}/addresses")["results"]
+                   if r["postal_code"] == "73301")
+    time.sleep(1.1)  # Magento keeps whole seconds: the change is newer than the last sync
+    heartland_put(stack, f"customers/{hid}", {"last_name": "Okafor"})
+    heartland_put(stack, f"customers/{hid}/addresses/{address['id']}", {"phone": "512-555-0142"})
+    writes = len(customer_writes(stack, hid))
+
+    hint = wait_item(stack, heartland_hint(stack, hid))
+    assert hint.state == "done", hint.reason
+    magento = stack.magento_get(f"customers/{MAGENTO_ID}")
+    assert magento["lastname"] == "Okafor"
+    assert [a["telephone"] for a in magento["addresses"]] == ["+15125550142"]
+    assert magento["addresses"][0]["street"] == ["77 Harbour St", "Ste 5"]
+
+    # Our PUT made the Magento sandbox send customer.updated: it is our own write coming back.
+    rows = wait_settled(stack, 3)
+    echo = rows[-1]
+    assert echo.payload.get("event") == "customer.updated"
+    assert (echo.state, echo.reason) == ("ignored", ECHO_REASON)
+    assert len(customer_writes(stack, hid)) == writes, "the echo wrote to Heartland again"
+
+
+def test_conflicting_edits_on_both_sides_follow_the_rules_file(stack: Stack) -> None:
+    stack.start_worker()
+    sync_magento_edit(stack, addresses=[moved_address(stack)])
+    hid = heartland_id(stack)
+    original_email = stack.magento_get(f"customers/{MAGENTO_ID}")["email"]
+    stack.kill("worker")  # both sides are edited before either change is synced
+
+    time.sleep(1.1)
+    heartland_put(stack, f"customers/{hid}", {"first_name": "Hanna", "last_name": "Heartside",
+                                              "email": "hanna.changed@example.com"})
+    heartland_hint(stack, hid)
+    time.sleep(1.1)
+    current = stack.magento_get(f"customers/{MAGENTO_ID}")
+    magento_put(stack, MAGENTO_ID, {"email": current["email"], "firstname": "Magda",
+                                    "lastname": current["lastname"]})
+    stack.wait_for(lambda: len(customer_items(stack)) >= 3, what="the Magento event recorded")
+    stack.start_worker()
+    wait_settled(stack, 3)
+    # Settle any echoes of the writes the two changes made.
+    time.sleep(1.0)
+    wait_settled(stack, len(customer_items(stack)))
+
+    magento = stack.magento_get(f"customers/{MAGENTO_ID}")
+    heartland = stack.heartland_get(f"customers/{hid}")
+    # first_name: newest wins, and Magento's edit came last.
+    assert magento["firstname"] == heartland["first_name"] == "Magda"
+    # last_name: only Heartland changed it, so it reaches Magento.
+    assert magento["lastname"] == heartland["last_name"] == "Heartside"
+    # email: Magento owns it (rules/customers.yaml); Heartland's edit is overruled on both sides.
+    assert magento["email"] == original_email
+    assert heartland["email"] == original_email.lower()
+
+
+def test_out_of_order_magento_event_is_ignored(stack: Stack) -> None:
+    stack.start_worker()
+    old = stack.magento_get(f"customers/{MAGENTO_ID}")  # updated_at of the seed, long ago
+    sync_magento_edit(stack, lastname="Newer")
+    hid = heartland_id(stack)
+    writes = len(customer_writes(stack, hid))
+
+    stack.send_event("customer.updated", old)
+    rows = wait_settled(stack, 2)
+    late = rows[-1]
+    assert late.state == "ignored" and late.reason.startswith("stale:"), late.reason
+    assert stack.heartland_get(f"customers/{hid}")["last_name"] == "Newer"
+    assert len(customer_writes(stack, hid)) == writes
