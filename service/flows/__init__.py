@@ -19,7 +19,7 @@ MAGENTO_EVENT_FLOWS = {
     "product.saved": "products",
 }
 MAGENTO_EVENTS = tuple(MAGENTO_EVENT_FLOWS)
-ENABLED_FLOWS = ("orders", "customers")
+ENABLED_FLOWS = ("orders", "products", "customers")
 
 
 def build_flow(name: str, runtime: Runtime) -> Flow:
@@ -27,6 +27,10 @@ def build_flow(name: str, runtime: Runtime) -> Flow:
         from service.flows.orders import OrdersFlow
 
         return OrdersFlow(runtime)
+    if name == "products":
+        from service.flows.products import ProductsFlow
+
+        return ProductsFlow(runtime)
     if name == "customers":
         from service.flows.customers import CustomersFlow
 
