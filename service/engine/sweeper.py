@@ -12,6 +12,8 @@ import logging
 import time
 from dataclasses import dataclass
 
+from service.engine import polling
+from service.engine.polling import PollResult
 from service.runtime import Runtime
 from service.store import items
 
@@ -22,16 +24,30 @@ log = logging.getLogger(__name__)
 class SweepResult:
     reclaimed: int
     enqueued: int
+    polled: int = 0  # items the polling backstop created this sweep
+
+
+def poll_sources(runtime: Runtime) -> list[PollResult]:
+    """Poll each source resource whose interval has passed (POLL_INTERVAL_SECONDS; 0 turns it off)."""
+    interval = float(runtime.settings["POLL_INTERVAL_SECONDS"])
+    if interval <= 0:
+        return []
+    from service.flows import build_pollers
+
+    return polling.poll_due(runtime.store, build_pollers(runtime), interval_seconds=interval,
+                            overlap_seconds=float(runtime.settings["POLL_OVERLAP_SECONDS"]),
+                            enqueue=runtime.enqueue)
 
 
 def sweep(runtime: Runtime) -> SweepResult:
+    polled = sum(len(result.item_ids) for result in poll_sources(runtime))
     reclaimed = items.reclaim_expired(runtime.store)
     if reclaimed:
         log.warning("reclaimed %d items whose worker stopped mid-run", len(reclaimed))
     due = items.due_for_enqueue(runtime.store, float(runtime.settings["STUCK_AFTER_SECONDS"]))
     if due:
         runtime.enqueue(due)
-    return SweepResult(reclaimed=len(reclaimed), enqueued=len(due))
+    return SweepResult(reclaimed=len(reclaimed), enqueued=len(due), polled=polled)
 
 
 def run_forever(runtime: Runtime, tick_seconds: float, stop: list[bool] | None = None) -> None:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from service.engine.pipeline import Flow
+    from service.engine.polling import Poller
     from service.runtime import Runtime
 
 # Which flow handles each event from Magento. Events without a flow yet are kept in the inbox and
@@ -19,7 +20,7 @@ MAGENTO_EVENT_FLOWS = {
     "product.saved": "products",
 }
 MAGENTO_EVENTS = tuple(MAGENTO_EVENT_FLOWS)
-ENABLED_FLOWS = ("orders", "products", "customers")
+ENABLED_FLOWS = ("orders", "products", "customers", "inventory")
 
 
 def build_flow(name: str, runtime: Runtime) -> Flow:
@@ -27,6 +28,10 @@ def build_flow(name: str, runtime: Runtime) -> Flow:
         from service.flows.orders import OrdersFlow
 
         return OrdersFlow(runtime)
+    if name == "inventory":
+        from service.flows.inventory import InventoryFlow
+
+        return InventoryFlow(runtime)
     if name == "products":
         from service.flows.products import ProductsFlow
 
@@ -38,3 +43,15 @@ def build_flow(name: str, runtime: Runtime) -> Flow:
     from service.engine.errors import FatalError
 
     raise FatalError(f"no flow named {name!r}", hint=f"enabled flows: {', '.join(ENABLED_FLOWS)}")
+
+
+def build_pollers(runtime: Runtime) -> list[Poller]:
+    """The source resources the scheduler polls, for the enabled flows that poll."""
+    pollers = []
+    if "inventory" in ENABLED_FLOWS:
+        from service.flows.inventory import InventoryFlow
+
+        flow = runtime.flow("inventory")
+        assert isinstance(flow, InventoryFlow)
+        pollers.append(flow.poller())
+    return pollers
