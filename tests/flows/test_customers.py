@@ -216,3 +216,39 @@ def test_out_of_order_magento_event_is_ignored(stack: Stack) -> None:
     assert late.state == "ignored" and late.reason.startswith("stale:"), late.reason
     assert stack.heartland_get(f"customers/{hid}")["last_name"] == "Newer"
     assert len(customer_writes(stack, hid)) == writes
+
+
+def test_new_heartland_customer_is_created_in_magento_and_bound(stack: Stack) -> None:
+    stack.start_worker()
+    headers = {"Authorization": f"Bearer {HEARTLAND_TOKEN}"}
+    created = requests.post(f"{stack.heartland.url}/api/customers", headers=headers, timeout=10,
+                            json={"first_name": "Ines", "last_name": "Moreau", "email": "Ines.Moreau@example.org"})
+    assert created.status_code == 201, created.text
+    hid = int(created.headers["Location"].rstrip("/").rsplit("/", 1)[1])  # 201 with the Location only
+    response = requests.post(f"{stack.heartland.url}/api/customers/{hid}/addresses", headers=headers, timeout=10,
+                             json={"first_name": "Ines", "last_name": "Moreau", "line_1": "5 Rue Street",
+                                   "line_2": "Apt 2", "city": "Portland", "state": "OR", "postal_code": "97201",
+                                   "country": "US", "phone": "503 555 0123"})
+    assert response.status_code == 201, response.text
+
+    hint = wait_item(stack, heartland_hint(stack, hid))
+    assert hint.state == "done", hint.reason
+    found = stack.magento_get("customers/search", **{
+        "searchCriteria[filterGroups][0][filters][0][field]": "email",
+        "searchCriteria[filterGroups][0][filters][0][value]": "ines.moreau@example.org"})["items"]
+    assert len(found) == 1
+    magento = found[0]
+    assert (magento["firstname"], magento["lastname"]) == ("Ines", "Moreau")
+    [address] = magento["addresses"]
+    assert address["street"] == ["5 Rue St", "Apt 2"]
+    assert (address["city"], address["region"]["region_code"], address["postcode"]) == ("Portland", "OR", "97201")
+    assert address["telephone"] == "+15035550123"
+    assert address["default_billing"] and address["default_shipping"]
+    binding = bindings.find_external(stack.runtime.store, "customer", "heartland", str(hid))
+    assert binding is not None and binding.key == customer_key("default", magento["id"])
+
+    # Creating it made Magento send customer.created: our own write, ignored; Heartland untouched.
+    rows = wait_settled(stack, 2)
+    assert (rows[-1].payload.get("event"), rows[-1].state, rows[-1].reason) == \
+        ("customer.created", "ignored", ECHO_REASON)
+    assert not [r for r in customer_writes(stack, hid) if r["method"] == "PUT"]
