@@ -22,15 +22,18 @@ email, else created; survive; PUT (addresses in full, Magento replaces the list)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError
+from redis.exceptions import LockError
 from sqlalchemy.exc import IntegrityError
 
 from service.ai import dedup_service
 from service.canonical.customer import SURVIVING_FIELDS, Customer, CustomerAddress, CustomerSchema
-from service.engine.errors import DataError, NotFoundInTargetError
+from service.engine.errors import DataError, NotFoundInTargetError, RetryableError
 from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
@@ -46,6 +49,7 @@ CANONICAL_TO_HEARTLAND = "mappings/customers.canonical_to_heartland.yaml"
 CANONICAL_TO_MAGENTO = "mappings/customers.canonical_to_magento.yaml"
 RULES_FILE = "customers.yaml"
 ECHO_REASON = "echo of our own write"
+LOCK_PREFIX = "tillbridge:lock:customer-email:"
 #: Magento refuses an address without these (CustomerRepository validation).
 MAGENTO_ADDRESS_REQUIRED = ("firstname", "lastname", "street", "city", "country_id", "telephone", "postcode")
 
@@ -165,9 +169,33 @@ class CustomersFlow:
 
     # -- the run ----------------------------------------------------------------------------------
     def run(self, item: SyncItem, trace: Trace) -> Outcome:
-        if is_heartland_hint(item.payload):
-            return self.from_heartland(item.payload, trace)
-        return self.from_magento(item.payload, trace)
+        heartland_side = is_heartland_hint(item.payload)
+        record = (item.payload.get("record") if heartland_side else item.payload.get("data")) or {}
+        # One customer's two directions run one at a time: the event our own write causes on the
+        # other side then finds the binding and the hash of that write, however many workers run.
+        with self.customer_lock(str(record.get("email") or "")):
+            if heartland_side:
+                return self.from_heartland(item.payload, trace)
+            return self.from_magento(item.payload, trace)
+
+    @contextmanager
+    def customer_lock(self, email: str) -> Iterator[None]:
+        if not email.strip():
+            yield
+            return
+        s = self.runtime.settings
+        lock = self.runtime.redis.lock(f"{LOCK_PREFIX}{email.strip().lower()}",
+                                       timeout=float(s["JOB_TIMEOUT_SECONDS"]) + float(s["LEASE_GRACE_SECONDS"]),
+                                       blocking_timeout=float(s["LOCK_WAIT_SECONDS"]))
+        if not lock.acquire():
+            raise RetryableError(f"customer {email} is being synced in the other direction right now",
+                                 hint="nothing to do: it is retried once that run ends", retry_after=1.0)
+        try:
+            yield
+        finally:
+            # It may have expired during a very long run; the other direction may hold it now.
+            with suppress(LockError):
+                lock.release()
 
     # -- Magento → Heartland ----------------------------------------------------------------------
     def from_magento(self, envelope: dict[str, Any], trace: Trace) -> Outcome:

@@ -145,7 +145,9 @@ def test_magento_customer_update_reaches_heartland_with_address_and_phone(stack:
 
 
 def test_heartland_change_reaches_magento_and_its_echo_is_ignored(stack: Stack) -> None:
+    # Two workers: the echo may be picked up while the write that caused it is still confirming.
     stack.start_worker()
+    stack.start_worker("worker-2")
     sync_magento_edit(stack, addresses=[moved_address(stack)])
     hid = heartland_id(stack)
     address = next(r for r in stack.heartland_get(f"customers/{hid}/addresses")["results"]
