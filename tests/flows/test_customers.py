@@ -254,3 +254,58 @@ def test_new_heartland_customer_is_created_in_magento_and_bound(stack: Stack) ->
     assert (rows[-1].payload.get("event"), rows[-1].state, rows[-1].reason) == \
         ("customer.created", "ignored", ECHO_REASON)
     assert not [r for r in customer_writes(stack, hid) if r["method"] == "PUT"]
+
+
+HOOK_TOKEN = "customers-hook-token-81d0"
+
+
+@pytest.fixture
+def hooked_stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
+    s = build_stack({**settings, "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": HOOK_TOKEN}, tmp_path)
+    try:
+        response = requests.post(f"{s.heartland.url}/api/webhooks", timeout=10,
+                                 headers={"Authorization": f"Bearer {HEARTLAND_TOKEN}"},
+                                 json={"url": f"{s.web.url}/webhooks/heartland/{HOOK_TOKEN}",
+                                       "events": ["customer_created", "customer_updated"]})
+        assert response.status_code in (200, 201), response.text
+        yield s
+    finally:
+        s.stop()
+
+
+def magento_writes(stack: Stack) -> int:
+    return len([r for r in stack.requests_log(stack.magento, "/rest/V1/customers") if r["method"] in ("PUT", "POST")])
+
+
+def test_both_directions_through_heartland_webhooks_without_ping_pong(hooked_stack: Stack) -> None:
+    stack = hooked_stack
+    stack.start_worker()
+    stack.start_scheduler()
+    before = magento_writes(stack)
+    current = stack.magento_get(f"customers/{MAGENTO_ID}")
+    magento_put(stack, MAGENTO_ID, {"email": current["email"], "firstname": current["firstname"],
+                                    "lastname": current["lastname"], "addresses": [moved_address(stack)]})
+    stack.wait_for(lambda: bindings.find(stack.runtime.store, "customer", KEY, "heartland") is not None,
+                   what="the Heartland binding")
+    hid = heartland_id(stack)
+    stack.wait_for(lambda: any(i.payload.get("kind") == "customer" for i in customer_items(stack)),
+                   what="Heartland's webhook for our writes")
+    time.sleep(1.0)  # lets the sandbox deliver every hint of our writes
+    rows = wait_settled(stack, len(customer_items(stack)))
+    hints = [i for i in rows if i.payload.get("kind") == "customer"]
+    assert hints and all(i.state == "ignored" and i.reason.startswith(ECHO_REASON) for i in hints), \
+        [(i.state, i.reason) for i in hints]
+    assert magento_writes(stack) == before + 1, "Tillbridge wrote our own Heartland write back to Magento"
+
+    # A real Heartland edit comes in by webhook, reaches Magento, and Magento's event of it stops there.
+    time.sleep(1.1)
+    writes = len(customer_writes(stack, hid))
+    count = len(rows)
+    heartland_put(stack, f"customers/{hid}", {"last_name": "Whitfield"})
+    stack.wait_for(lambda: stack.magento_get(f"customers/{MAGENTO_ID}")["lastname"] == "Whitfield",
+                   what="the Heartland edit in Magento")
+    stack.wait_for(lambda: len(customer_items(stack)) >= count + 2, what="Magento's event of our write")
+    time.sleep(1.0)
+    rows = wait_settled(stack, len(customer_items(stack)))
+    assert [(i.state, i.reason) for i in rows[count:]][-1] == ("ignored", ECHO_REASON)
+    assert len(customer_writes(stack, hid)) == writes + 1  # only the merchant's own edit
