@@ -46,7 +46,9 @@ def _error(status: int, error: str, message: str, **extra: Any) -> Response:
 
 def classify(record: dict[str, Any]) -> tuple[str, str]:
     """(kind, flow) of a webhook record, by sniffing its fields: deliveries carry no event name."""
-    if record.get("first_name") is not None and "email" in record:
+    # Keys, not values: a customer without a first name is still a customer, and an item never
+    # carries these fields.
+    if "first_name" in record and "email" in record:
         return "customer", CUSTOMER_FLOW
     kind = record.get("type")
     if isinstance(kind, str) and kind in TRANSACTION_FLOWS:

@@ -119,6 +119,7 @@ def test_customers_and_transactions_wait_as_ignored_until_their_flow_exists(clie
 
 def test_classification_by_sniffing() -> None:
     assert classify({"id": 1, "first_name": "A", "email": None}) == ("customer", "customers")
+    assert classify({"id": 1, "first_name": None, "last_name": "Co", "email": "a@b.c"}) == ("customer", "customers")
     assert classify({"id": 1, "type": "Return"}) == ("transaction", "refunds")
     assert classify({"id": 1, "type": "Invoice"}) == ("transaction", "shipments")
     assert classify({"id": 1, "type": "Item", "description": "Tee"}) == ("item", "products")
