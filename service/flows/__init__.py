@@ -40,10 +40,6 @@ def build_flow(name: str, runtime: Runtime) -> Flow:
         from service.flows.customers import CustomersFlow
 
         return CustomersFlow(runtime)
-    if name == "products":
-        from service.flows.products import ProductsFlow
-
-        return ProductsFlow(runtime)
     from service.engine.errors import FatalError
 
     raise FatalError(f"no flow named {name!r}", hint=f"enabled flows: {', '.join(ENABLED_FLOWS)}")
