@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, fields, post_load
+from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
 from service.canonical.address import Address, AddressSchema
 
@@ -77,7 +77,7 @@ class CustomerSchema(Schema):
 
     source = fields.String(required=True)
     source_id = fields.String(required=True)
-    email = fields.Email(required=True)
+    email = fields.String(required=True, validate=lambda v: v == "" or validate.Email()(v) == v)
     first_name = fields.String(load_default="", allow_none=True)
     last_name = fields.String(load_default="", allow_none=True)
     addresses = fields.List(fields.Nested(CustomerAddressSchema), load_default=list)

@@ -80,6 +80,9 @@ def survive(incoming: Customer, target: Customer, base: dict[str, Any] | None,
     for name in SURVIVING_FIELDS:
         if source[name] == other[name]:
             continue
+        if name == "email" and not source[name]:
+            why[name] = f"kept: {incoming.source} has no email"
+            continue
         rule = str(policy.get(name, "newest"))
         if rule in (incoming.source, target.source):
             if rule == incoming.source:
@@ -333,6 +336,9 @@ class CustomersFlow:
         if skip:
             return Outcome.ignored(skip)
 
+        if not incoming.email and to_heartland is None:
+            return Outcome.ignored(f"Heartland customer {heartland_id} has no email and no Magento account: "
+                                   "Magento needs an email to open one")
         magento = self.runtime.magento
         magento_id: int | None = int(to_magento.external_id) if to_magento else None
         if magento_id is None and key.startswith("magento:"):

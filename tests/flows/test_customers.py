@@ -309,3 +309,84 @@ def test_both_directions_through_heartland_webhooks_without_ping_pong(hooked_sta
     rows = wait_settled(stack, len(customer_items(stack)))
     assert [(i.state, i.reason) for i in rows[count:]][-1] == ("ignored", ECHO_REASON)
     assert len(customer_writes(stack, hid)) == writes + 1  # only the merchant's own edit
+
+
+# -- duplicate resolution (the model shipped in models/dedup) --------------------------------------------
+
+def heartland_post(stack: Stack, path: str, body: dict[str, Any]) -> int:
+    response = requests.post(f"{stack.heartland.url}/api/{path}", json=body, timeout=10,
+                             headers={"Authorization": f"Bearer {HEARTLAND_TOKEN}"})
+    assert response.status_code == 201, response.text
+    return int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+
+
+def till_customer(stack: Stack, first: str, last: str, *, phone: str, line_1: str, postcode: str) -> int:
+    """A customer made at the till: in Heartland only, without an email, never synced."""
+    customer_id = heartland_post(stack, "customers", {"first_name": first, "last_name": last})
+    heartland_post(stack, f"customers/{customer_id}/addresses", {
+        "first_name": first, "last_name": last, "line_1": line_1, "city": "Portland", "state": "OR",
+        "postal_code": postcode, "country": "US", "phone": phone})
+    return customer_id
+
+
+def magento_signup(stack: Stack, email: str, first: str, last: str, *, phone: str, street: str,
+                   postcode: str) -> int:
+    """A shopper opens an account in Magento (its sandbox sends customer.created)."""
+    address = {"firstname": first, "lastname": last, "street": [street], "city": "Portland",
+               "region": {"region_code": "OR", "region": "Oregon", "region_id": 49}, "region_id": 49,
+               "postcode": postcode, "country_id": "US", "telephone": phone,
+               "default_billing": True, "default_shipping": True}
+    response = requests.post(f"{stack.magento.url}/rest/V1/customers", timeout=10,
+                             headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"},
+                             json={"customer": {"email": email, "firstname": first, "lastname": last,
+                                                "addresses": [address]}})
+    assert response.status_code == 200, response.text
+    return int(response.json()["id"])
+
+
+def customers_named(stack: Stack, last: str) -> list[dict[str, Any]]:
+    return list(stack.heartland_get("customers", _filter=f'{{"last_name":"{last}"}}', per_page=100)["results"])
+
+
+def test_magento_signup_matching_a_till_customer_is_linked_without_a_new_heartland_record(stack: Stack) -> None:
+    from service.ai import dedup_service
+
+    jon = till_customer(stack, "Jon", "Smith", phone="(503) 555-0142", line_1="12 Oak Street", postcode="97201")
+    dedup_service.for_runtime(stack.runtime).backfill()
+    before = len(customers_named(stack, "Smith"))
+    stack.start_worker()
+    time.sleep(1.1)  # the account is newer than the till record
+    magento_id = magento_signup(stack, "jonathan.smith@example.com", "Jonathan", "Smith", phone="503-555-0142",
+                                street="12 Oak St", postcode="97201")
+    [item] = wait_settled(stack, 1)
+    assert item.state == "done", item.reason
+    assert len(customers_named(stack, "Smith")) == before, "a second Heartland customer was created"
+    binding = bindings.find(stack.runtime.store, "customer", customer_key("default", magento_id), "heartland")
+    assert binding is not None and binding.external_id == str(jon)
+    notes = [s for s in items.steps(stack.runtime.store, item.id) if s.step == "dedup"]
+    assert notes and notes[0].detail["kind"] == "match"
+    # Linked for the first time: the email is Magento's (it owns it), the rest the newest record's.
+    heartland = stack.heartland_get(f"customers/{jon}")
+    assert (heartland["email"], heartland["first_name"]) == ("jonathan.smith@example.com", "Jonathan")
+    [address] = stack.heartland_get(f"customers/{jon}/addresses")["results"]
+    assert address["phone"] == "+15035550142"
+
+
+def test_borderline_magento_signup_is_created_and_queued_for_review(stack: Stack) -> None:
+    from service.ai import dedup_service
+    from service.store import customer_reviews
+
+    maria = till_customer(stack, "Maria", "Garcia", phone="(503) 555-0177", line_1="40 Elm Avenue",
+                          postcode="97205")
+    dedup_service.for_runtime(stack.runtime).backfill()
+    stack.start_worker()
+    magento_id = magento_signup(stack, "marie.lopez@example.net", "Marie", "Lopez", phone="503-555-0177",
+                                street="9 Pine Rd", postcode="97205")
+    [item] = wait_settled(stack, 1)
+    assert item.state == "done", item.reason
+    binding = bindings.find(stack.runtime.store, "customer", customer_key("default", magento_id), "heartland")
+    assert binding is not None and binding.external_id != str(maria)
+    assert stack.heartland_get(f"customers/{binding.external_id}")["last_name"] == "Lopez"
+    [pair] = customer_reviews.search(stack.runtime.store, ["pending"])
+    assert pair.right_id == str(maria) and pair.linked_id == binding.external_id and pair.linked_created
+    assert pair.origin == f"Magento customer {magento_id}"
