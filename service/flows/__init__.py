@@ -54,4 +54,10 @@ def build_pollers(runtime: Runtime) -> list[Poller]:
         flow = runtime.flow("inventory")
         assert isinstance(flow, InventoryFlow)
         pollers.append(flow.poller())
+    if "customers" in ENABLED_FLOWS:
+        from service.flows.customers import CustomersFlow
+
+        customers = runtime.flow("customers")
+        assert isinstance(customers, CustomersFlow)
+        pollers.extend(customers.pollers())
     return pollers

@@ -15,6 +15,10 @@ Steps for a Magento ``customer.*`` event (the envelope carries the whole custome
   6. confirm       bindings under magento:<store>:<id> for both systems: versions synced, a hash
                    of what we wrote per side, the address id map and the synced values
 
+Polling backstop (webhooks get lost): :meth:`CustomersFlow.pollers` reads Heartland and Magento
+customers changed since a cursor and records the same items a webhook would; a change already
+synced at that version is ignored with a reason.
+
 Steps for a Heartland customer hint (``{"kind": "customer", "id": …}``, from the Heartland webhook
 or a poll): re-read by id; stale/echo checks as above; the Magento customer by binding, else by
 email, else created; survive; PUT (addresses in full, Magento replaces the list); confirm.
@@ -22,14 +26,16 @@ email, else created; survive; PUT (addresses in full, Magento replaces the list)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError
 from redis.exceptions import LockError
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from service.ai import dedup_service
 from service.canonical.customer import SURVIVING_FIELDS, Customer, CustomerAddress, CustomerSchema
@@ -37,10 +43,11 @@ from service.engine.errors import DataError, NotFoundInTargetError, RetryableErr
 from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
-from service.store import bindings
+from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
 
 if TYPE_CHECKING:
+    from service.engine.polling import Poller
     from service.runtime import Runtime
 
 MAGENTO_TO_CANONICAL = "mappings/customers.magento_to_canonical.yaml"
@@ -48,6 +55,8 @@ HEARTLAND_TO_CANONICAL = "mappings/customers.heartland_to_canonical.yaml"
 CANONICAL_TO_HEARTLAND = "mappings/customers.canonical_to_heartland.yaml"
 CANONICAL_TO_MAGENTO = "mappings/customers.canonical_to_magento.yaml"
 RULES_FILE = "customers.yaml"
+HEARTLAND_POLL = "heartland:customers"
+MAGENTO_POLL = "magento:customers"
 ECHO_REASON = "echo of our own write"
 LOCK_PREFIX = "tillbridge:lock:customer-email:"
 #: Magento refuses an address without these (CustomerRepository validation).
@@ -336,6 +345,9 @@ class CustomersFlow:
         if skip:
             return Outcome.ignored(skip)
 
+        if to_heartland is not None and not key.startswith("magento:"):
+            return Outcome.ignored(f"Heartland customer {heartland_id} is the customer of Magento guest orders "
+                                   f"({key}); guests have no Magento account to update and none is opened")
         if not incoming.email and to_heartland is None:
             return Outcome.ignored(f"Heartland customer {heartland_id} has no email and no Magento account: "
                                    "Magento needs an email to open one")
@@ -438,6 +450,23 @@ class CustomersFlow:
         body["addresses"] = addresses
         return body
 
+    # -- polling backstop ----------------------------------------------------------------------------
+    def pollers(self) -> list[Poller]:
+        """Heartland and Magento customers changed since each cursor, as sync items of this flow."""
+        from service.engine.polling import Poller
+
+        def read_heartland(since: datetime) -> list[dict[str, Any]]:
+            moment = since.astimezone(UTC).replace(microsecond=0).isoformat()
+            return list(self.runtime.heartland.iterate_customers(updated_since=moment))
+
+        def read_magento(since: datetime) -> list[dict[str, Any]]:
+            # Magento filters updated_at in its own text form, UTC.
+            moment = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            return list(self.runtime.magento.iter_customers([("updated_at", moment, "gteq")]))
+
+        return [Poller(resource=HEARTLAND_POLL, read=read_heartland, record=record_heartland_changes),
+                Poller(resource=MAGENTO_POLL, read=read_magento, record=record_magento_changes)]
+
     # -- checks and bindings ----------------------------------------------------------------------
     def stale(self, side: str, record_id: Any, version: str, synced: Binding | None) -> str:
         """Why an event at ``version`` is not a change to sync: older than, or the same as, the version
@@ -474,6 +503,29 @@ class CustomersFlow:
             holder = bindings.find_external(self.store, "customer", system, str(external_id))
             dedup_service.tracing_note(f"{system} customer {external_id} is bound to "
                                        f"{holder.key if holder else 'another record'}; {key} is not bound again")
+
+
+def record_heartland_changes(session: Session, records: Sequence[dict[str, Any]]) -> list[int]:
+    """Sync items for polled Heartland customers, shaped as the Heartland webhook records them."""
+    created = [items.create(session, flow="customers", direction="heartland→magento",
+                            entity_key=f"customers:heartland:customer:{r['id']}",
+                            label=f"Heartland customer {r.get('email') or r['id']} (poll)",
+                            payload={"kind": "customer", "id": r["id"], "record": dict(r)},
+                            source_version=str(r.get("updated_at") or "")) for r in records]
+    return [int(i.id) for i in created]
+
+
+def record_magento_changes(session: Session, records: Sequence[dict[str, Any]]) -> list[int]:
+    """Sync items for polled Magento customers, shaped as Magento's customer.updated event."""
+    created = []
+    for r in records:
+        envelope = {"event": "customer.updated", "occurred_at": str(r.get("updated_at") or ""),
+                    "store_code": "default", "data": dict(r)}
+        created.append(items.create(session, flow="customers", direction="magento→heartland",
+                                    entity_key=f"customers:magento:default:{r['id']}",
+                                    label=f"Magento customer {r.get('email') or r['id']} (poll)",
+                                    payload=envelope, source_version=str(r.get("updated_at") or "")))
+    return [int(i.id) for i in created]
 
 
 def dedup_record(customer: Customer) -> dict[str, str]:

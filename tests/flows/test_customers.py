@@ -390,3 +390,32 @@ def test_borderline_magento_signup_is_created_and_queued_for_review(stack: Stack
     [pair] = customer_reviews.search(stack.runtime.store, ["pending"])
     assert pair.right_id == str(maria) and pair.linked_id == binding.external_id and pair.linked_created
     assert pair.origin == f"Magento customer {magento_id}"
+
+
+# -- polling backstop --------------------------------------------------------------------------------
+
+@pytest.fixture
+def polling_stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
+    s = build_stack({**settings, "POLL_INTERVAL_SECONDS": 1.0, "POLL_OVERLAP_SECONDS": 5.0}, tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def test_lost_heartland_webhook_is_caught_by_the_poll(polling_stack: Stack) -> None:
+    stack = polling_stack
+    stack.start_worker()
+    stack.start_scheduler()
+    sync_magento_edit(stack, addresses=[moved_address(stack)])
+    hid = heartland_id(stack)
+    time.sleep(1.1)
+    heartland_put(stack, f"customers/{hid}", {"first_name": "Polly"})  # no webhook is registered
+    stack.wait_for(lambda: stack.magento_get(f"customers/{MAGENTO_ID}")["firstname"] == "Polly", timeout=30,
+                   what="the Heartland edit in Magento through the poll")
+    time.sleep(2.5)  # further polls read the same changes again (overlap) and Magento's event of our write
+    rows = wait_settled(stack, len(customer_items(stack)))
+    done = [i for i in rows if i.payload.get("kind") == "customer" and i.state == "done"]
+    assert len(done) == 1, [(i.label, i.state, i.reason) for i in rows]
+    others = [i for i in rows if i.state != "done"]
+    assert all(i.state == "ignored" for i in others), [(i.label, i.state, i.reason) for i in others]
