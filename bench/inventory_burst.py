@@ -10,7 +10,11 @@ the SKUs, then waits until Magento shows Heartland's salable quantity for every 
                        (p50 / p95 over all SKUs and rounds)
   writes               Magento stock writes per round against changes per round (coalescing)
 
+The delay is bounded below by INVENTORY_SETTLE_SECONDS (the wait that lets a burst coalesce) and
+the poll interval; --settle 0 shows the raw pipeline and how many extra writes that costs.
+
     .venv/bin/python bench/inventory_burst.py [--changes 1000] [--skus 50] [--rounds 3] [--workers 2]
+                                              [--poll-interval 0.5] [--settle 2]
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--poll-interval", type=float, default=0.5, help="POLL_INTERVAL_SECONDS")
+    parser.add_argument("--settle", type=float, default=2.0, help="INVENTORY_SETTLE_SECONDS")
     args = parser.parse_args()
 
     from service.embedded import embedded_redis_url
@@ -89,6 +94,7 @@ def main() -> None:
     store.dispose()
     settings = {"DATABASE_URL": db, "REDIS_URL": os.environ.get("REDIS_URL") or embedded_redis_url(str(workdir)),
                 "DATA_DIR": str(workdir), "POLL_INTERVAL_SECONDS": args.poll_interval, "POLL_OVERLAP_SECONDS": 30,
+                "INVENTORY_SETTLE_SECONDS": args.settle,
                 "SCHEDULER_TICK_SECONDS": 0.2, "LOG_LEVEL": "WARNING"}
     stack = build_stack(settings, workdir)
     client = HeartlandClient(f"{stack.heartland.url}/api", HEARTLAND_TOKEN, rate_per_second=10_000)
@@ -135,7 +141,7 @@ def main() -> None:
     print(f"\nchanges/s absorbed: mean {sum(absorbed) / len(absorbed):.0f}, min {min(absorbed):.0f}")
     if delays:
         print(f"delay last change → Magento updated: p50 {percentile(delays, 50):.2f} s, "
-              f"p95 {percentile(delays, 95):.2f} s (poll interval {args.poll_interval} s)")
+              f"p95 {percentile(delays, 95):.2f} s (poll interval {args.poll_interval} s, settle {args.settle} s)")
     print(f"Magento stock writes per round: {writes_per_round} for {sets * lines_per_set} changes to {args.skus} SKUs")
 
 

@@ -54,6 +54,7 @@ STUCK_AFTER_SECONDS = 120
 SCHEDULER_TICK_SECONDS = 1.0
 POLL_INTERVAL_SECONDS = 30.0  # how often the scheduler asks each source what changed; 0 turns polling off
 POLL_OVERLAP_SECONDS = 120.0  # each poll re-reads this far behind its cursor (source clock skew, late writes)
+INVENTORY_SETTLE_SECONDS = 2.0  # a SKU whose stock moved waits this long before its sync, so a burst is one write
 
 # Web
 SECRET_KEY = "tillbridge-dev-session-key"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
@@ -34,7 +34,7 @@ from service.engine.outcome import Outcome
 from service.engine.polling import Poller
 from service.engine.trace import Trace
 from service.store import items
-from service.store.tables import SyncItem
+from service.store.tables import SyncItem, utcnow
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -127,12 +127,15 @@ def _version(text: str) -> int:
     return int(text) if text.isdigit() else 0
 
 
-def record_changes(session: Session, changes: Sequence[StockChange]) -> list[int]:
-    """Items for stock changes not yet covered: the overlap window re-reads changes, and a burst
-    touches one SKU many times, but one run per SKU and ledger version is enough.
+def record_changes(session: Session, changes: Sequence[StockChange], settle_seconds: float = 0.0) -> list[int]:
+    """Items for stock changes not yet covered; returns the ids to enqueue now. The overlap window
+    re-reads changes, and a burst touches one SKU many times, but one run per SKU and ledger
+    version is enough.
 
     A change is covered by an item still waiting to run (it reads the level when it starts; its
-    version is raised to say so) or by any item already created at that version or later.
+    version is raised to say so) or by any item already created at that version or later. With
+    ``settle_seconds`` a new item waits that long before it is due (the scheduler enqueues it
+    then), so the rest of a burst still finds it waiting instead of making a second write.
     """
     by_key = {entity_key(c.item_id): c for c in changes}
     names = list(by_key)
@@ -158,7 +161,11 @@ def record_changes(session: Session, changes: Sequence[StockChange]) -> list[int
         item = items.create(session, flow=InventoryFlow.name, direction=InventoryFlow.direction, entity_key=key,
                             payload={"item_id": change.item_id}, source_version=str(change.version),
                             label=f"stock of Heartland item {change.item_id}")
-        created.append(item.id)
+        if settle_seconds > 0:
+            item.next_attempt_at = utcnow() + timedelta(seconds=settle_seconds)
+            item.enqueued_at = None
+        else:
+            created.append(item.id)
     return created
 
 
@@ -192,7 +199,10 @@ class InventoryFlow:
             return latest_changes(self.runtime.heartland.iterate("inventory/transactions", flt,
                                                                  only=["item_id", "id"]))
 
-        return Poller(resource=POLL_RESOURCE, read=read, record=record_changes)
+        def record(session: Session, changes: Sequence[StockChange]) -> list[int]:
+            return record_changes(session, changes, float(self.runtime.settings["INVENTORY_SETTLE_SECONDS"]))
+
+        return Poller(resource=POLL_RESOURCE, read=read, record=record)
 
     # -- one item --------------------------------------------------------------------------------------
     def run(self, item: SyncItem, trace: Trace) -> Outcome:
