@@ -54,11 +54,10 @@ def adjust(client: HeartlandClient, location_id: int, deltas: dict[int, float]) 
 
 
 def magento_writes(stack: Stack, since_seq: int) -> list[dict[str, Any]]:
-    response = requests.get(f"{stack.magento.url}/__sandbox/requests", params={"path": "/rest", "since": since_seq},
-                            timeout=30)
-    return [r for r in response.json()["requests"]
-            if (r["method"] == "PUT" and "/stockItems/" in r["path"])
-            or (r["method"] == "POST" and r["path"].endswith("/inventory/source-items"))]
+    response = requests.get(f"{stack.magento.url}/__sandbox/requests",
+                            params={"path": "/rest", "since": str(since_seq)}, timeout=30)
+    # Single-source stores (the shipped rules/inventory.yaml): one PUT per SKU written.
+    return [r for r in response.json()["requests"] if r["method"] == "PUT" and "/stockItems/" in r["path"]]
 
 
 def last_seq(stack: Stack) -> int:
