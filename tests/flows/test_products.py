@@ -148,3 +148,20 @@ def test_special_price_written_before_is_cleared_and_versions_compare_as_instant
     assert is_older("2026-11-27T09:00:00Z", "2026-11-27T10:00:00+01:00") is False
     assert is_older("2026-11-27T08:59:59Z", "2026-11-27T09:00:00+00:00") is True
     assert is_older("", "2026-11-27T09:00:00Z") is False
+
+
+def test_a_product_already_in_magento_is_updated_not_created_again(stack: Stack) -> None:
+    """No binding yet (first sync, or a crash between create and bind): the lookup by SKU finds it."""
+    stack.start_worker()
+    heartland(stack, "POST", "webhooks", {"url": f"{stack.web.url}/webhooks/heartland/{HOOK_TOKEN}",
+                                          "events": list(EVENTS)})
+    existing = heartland(stack, "GET", "items?per_page=500", None)["results"]
+    tee = next(i for i in existing if i["public_id"] == "TEE-1000")
+    assert stack.magento_get("products/TEE-1000")["sku"] == "TEE-1000"
+    heartland(stack, "PUT", f"items/{tee['id']}", {"description": "Classic Tee", "price": 31.0})
+    stack.wait_for(lambda: settled(stack, 1), timeout=40, what="the item update synced")
+    assert product_writes(stack) == ["PUT /rest/all/V1/products/TEE-1000"]
+    product = stack.magento_get("products/TEE-1000")
+    assert (product["name"], product["price"]) == ("Classic Tee", 31.0)
+    done = [i for i in product_items(stack) if i.state == "done"]
+    assert len(done) == 1 and "updated" in done[0].reason
