@@ -77,6 +77,16 @@ def test_store_scope_of_product_writes(sandbox: RunningSandbox) -> None:
     assert saved[-2]["store_code"] == "default" and saved[-2]["data"]["name"] == "Kapuzenpulli"
 
 
+def test_a_global_write_keeps_store_and_global_custom_attributes_together(sandbox: RunningSandbox) -> None:
+    attributes = [{"attribute_code": "description", "value": "Warm."},
+                  {"attribute_code": "special_price", "value": "39.00"}]
+    call(sandbox, "PUT", "products/CAP-1002", {"product": {"sku": "CAP-1002", "custom_attributes": attributes}},
+         store="all")
+    saved = call(sandbox, "GET", "products/CAP-1002", store="all").json()
+    values = {a["attribute_code"]: a["value"] for a in saved["custom_attributes"]}
+    assert values["description"] == "Warm." and values["special_price"] == "39.00"
+
+
 def test_put_with_an_unknown_sku_creates_the_product(sandbox: RunningSandbox) -> None:
     created = call(sandbox, "PUT", "products/NEW-9", {"product": {"sku": "NEW-9", "name": "Brand new", "price": 9.5,
                                                                   "type_id": "simple"}}).json()

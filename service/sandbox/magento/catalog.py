@@ -65,6 +65,14 @@ def search_value(product: Any, name: str) -> Any:
     return None
 
 
+def _whole(global_part: dict[str, Any], store_part: dict[str, Any]) -> dict[str, Any]:
+    """Both parts of a write at global scope, with their custom attributes kept together."""
+    whole = {**global_part, **store_part}
+    whole["custom_attributes"] = _merge_attributes(global_part.get("custom_attributes", []),
+                                                   store_part.get("custom_attributes", []))
+    return whole
+
+
 def _split(raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(global part, store-view part) of a product payload."""
     global_part: dict[str, Any] = {}
@@ -136,7 +144,7 @@ def save_product(state: MagentoState, sku: str | None, raw: dict[str, Any], stor
         state.source_items[(target_sku, DEFAULT_SOURCE)] = {"sku": target_sku, "source_code": DEFAULT_SOURCE,
                                                            "quantity": 0.0, "status": 0}
         index_product(state, product)
-        _apply_global(state, product, {**global_part, **store_part, "sku": target_sku})
+        _apply_global(state, product, {**_whole(global_part, store_part), "sku": target_sku})
         product["updated_at"] = stamp
         return product, True
     product = state.products[existing_sku]
@@ -146,7 +154,7 @@ def save_product(state: MagentoState, sku: str | None, raw: dict[str, Any], stor
         _rename(state, existing_sku, target_sku)
         product = state.products[target_sku]
     if store_id == 0:
-        _apply_global(state, product, {**global_part, **store_part})
+        _apply_global(state, product, _whole(global_part, store_part))
     else:
         _apply_global(state, product, global_part)
         if store_part:
