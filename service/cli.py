@@ -76,7 +76,7 @@ def scheduler(once: bool) -> None:
     runtime = _app().extensions["tillbridge"]
     if once:
         result = sweep(runtime)
-        click.echo(f"reclaimed {result.reclaimed}, enqueued {result.enqueued}")
+        click.echo(f"reclaimed {result.reclaimed}, enqueued {result.enqueued}, polled {result.polled}")
         return
     run_forever(runtime, float(runtime.settings["SCHEDULER_TICK_SECONDS"]))
 
