@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from service.engine.errors import SyncError
 from service.store import cursors
 from service.store.db import Store
 from service.store.tables import utcnow
@@ -74,7 +75,10 @@ def poll_due(store: Store, pollers: Sequence[Poller], *, interval_seconds: float
             continue
         try:
             result = poll(store, poller, overlap_seconds=overlap_seconds)
-        except Exception:  # noqa: BLE001 - the source may be down; retry on the next tick
+        except SyncError as exc:  # the source is down or refusing: say so in one line, retry next tick
+            log.warning("polling %s failed (%s); the cursor stays where it was", poller.resource, exc)
+            continue
+        except Exception:  # noqa: BLE001 - a bug: keep the traceback, and keep the other sources going
             log.exception("polling %s failed; the cursor stays where it was", poller.resource)
             continue
         if result.item_ids:
