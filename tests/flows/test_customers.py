@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 import requests
 
-from service.flows.customers import ECHO_REASON, customer_key
+from service.canonical.customer import Customer
+from service.engine.errors import DataError
+from service.flows.customers import ECHO_REASON, customer_key, survive
 from service.store import bindings, items
 from service.store.tables import SyncItem
 from tests.stack import HEARTLAND_TOKEN, MAGENTO_TOKEN, Stack, build_stack
@@ -27,6 +29,51 @@ def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
+
+
+# -- survivorship on its own ---------------------------------------------------------------------------
+
+RULES = {"survivorship": {"email": "magento", "first_name": "newest", "last_name": "newest",
+                          "addresses": "newest"}, "tie": "magento"}
+
+
+def customer(source: str, updated_at: str, **values: Any) -> Customer:
+    fields = {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", **values}
+    return Customer(source=source, source_id="1", updated_at=updated_at, **fields)
+
+
+def test_a_field_only_one_side_changed_keeps_that_sides_value() -> None:
+    base = customer("magento", "").values()
+    magento = customer("magento", "2026-11-27T10:00:00+00:00", first_name="Anne")
+    heartland = customer("heartland", "2026-11-27T11:00:00+00:00", last_name="Leigh")
+    take, why = survive(magento, heartland, base, RULES)
+    assert take == {"first_name"}  # last_name: only Heartland changed it, though Magento is older
+    assert why["last_name"] == "kept: only heartland changed it"
+
+
+def test_a_field_both_sides_changed_goes_to_the_newest_and_owned_fields_to_their_owner() -> None:
+    base = customer("magento", "").values()
+    magento = customer("magento", "2026-11-27T10:00:00+00:00", first_name="Anne", email="ann@shop.example")
+    heartland = customer("heartland", "2026-11-27T10:00:01+00:00", first_name="Annie", email="a@till.example")
+    take, why = survive(magento, heartland, base, RULES)
+    assert take == {"email"}
+    assert why["first_name"].startswith("conflict, kept: newest wins")
+    back, _ = survive(heartland, magento, base, RULES)
+    assert back == {"first_name"}  # Heartland's newer name, never its email
+    tied = customer("heartland", "2026-11-27T10:00:00+00:00", first_name="Annie")
+    assert "first_name" in survive(magento, tied, base, RULES)[0]  # tie: rules say Magento
+
+
+def test_a_heartland_customer_without_email_never_blanks_magentos() -> None:
+    magento = customer("magento", "2026-11-27T10:00:00+00:00")
+    heartland = customer("heartland", "2026-11-27T11:00:00+00:00", email="")
+    assert "email" not in survive(heartland, magento, None, {"survivorship": {"email": "newest"}})[0]
+
+
+def test_an_unknown_rule_is_a_data_error_naming_the_rules_file() -> None:
+    with pytest.raises(DataError, match="rules/customers.yaml"):
+        survive(customer("magento", "", first_name="B"), customer("heartland", ""), None,
+                {"survivorship": {"first_name": "sometimes"}})
 
 
 # -- the two shops, as a merchant edits them -----------------------------------------------------------
