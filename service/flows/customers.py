@@ -484,13 +484,10 @@ class CustomersFlow:
     def echo(self, incoming: Customer, written: Binding | None) -> str:
         """ECHO_REASON when ``incoming`` is what we last wrote into its side (the binding of that side)."""
         data = (written.data or {}) if written is not None else {}
+        # Hints of our intermediate writes (Heartland takes one call per address) wait on the
+        # customer lock and re-read the record, so they see the final write and match it too.
         if data.get("written") and data["written"] == incoming.fingerprint():
             return ECHO_REASON
-        version = dedup_service.utc_text(incoming.updated_at)
-        written_version = dedup_service.utc_text(data.get("written_version"))
-        if incoming.source == "heartland" and version and written_version and version <= written_version:
-            # A hint for one of our own intermediate writes (Heartland takes one call per address).
-            return f"{ECHO_REASON} (Heartland version {incoming.updated_at} is not newer than our write)"
         return ""
 
     def bind(self, key: str, system: str, external_id: Any, version: str, data: dict[str, Any]) -> None:
