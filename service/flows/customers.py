@@ -132,10 +132,9 @@ def remember_write(data: dict[str, Any], written: Customer, source: Customer) ->
     next event from it is a real change, not an echo.
     """
     if written.values() == source.values():
-        data.update({"written": written.fingerprint(), "written_version": written.updated_at})
+        data["written"] = written.fingerprint()
     else:
         data.pop("written", None)
-        data.pop("written_version", None)
 
 
 class CustomersFlow:
