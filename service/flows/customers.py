@@ -1,29 +1,32 @@
 """Customers, both ways: Magento customer ⇄ Heartland customer with addresses and phones.
 
-Neither side owns a customer outright: rules/customers.yaml says, field by field, which side wins
-a field both sides changed since the last sync (or the newest by updated_at).
+Neither side owns a customer outright: rules/customers.yaml says, field by field, which side owns
+it, or that the newest record (updated_at) wins a field both sides changed since they last agreed.
+One customer's two directions run one at a time (a Redis lock on the email).
 
-Steps for a Magento ``customer.*`` event (the envelope carries the whole customer):
-  1. normalize     Magento customer → canonical Customer (customers.magento_to_canonical)
-  2. check         stale (updated_at older than the Magento version last synced: ignored) and echo
-                   (equal to what we last wrote into Magento: ignored, "echo of our own write")
-  3. resolve       Heartland customer by binding, else duplicate resolution (match: link it;
+Steps for a Magento ``customer.*`` event:
+  1. check         the event's updated_at against the Magento version last synced: older is
+                   stale, equal is already synced (both ignored, with the reason)
+  2. fetch         the customer as Magento holds it now (events arrive out of order)
+  3. normalize     Magento customer → canonical Customer (customers.magento_to_canonical)
+  4. echo          equal to the hash of what we last wrote into Magento: ignored, "echo of our own write"
+  5. resolve       Heartland customer by binding, else duplicate resolution (match: link it;
                    review: create one and queue the pair; create), else by email when resolution
-                   is off, else created with its addresses (customers.canonical_to_heartland)
-  4. survive       for a known customer, the fields to write per rules/customers.yaml
-  5. deliver       customer fields, then each address (line_1/line_2, phone, region code)
-  6. confirm       bindings under magento:<store>:<id> for both systems: versions synced, a hash
-                   of what we wrote per side, the address id map and the synced values
-
-Polling backstop (webhooks get lost): :meth:`CustomersFlow.pollers` reads Heartland and Magento
-customers changed since a cursor and records the same items a webhook would; a change already
-synced at that version is ignored with a reason.
+                   is off, else created (customers.canonical_to_heartland)
+  6. survive       the fields to write per rules/customers.yaml
+  7. deliver       customer fields, then each address (line_1/line_2, phone, region code)
+  8. confirm       bindings under magento:<store>:<id> for both systems: versions synced, the
+                   hash of what we wrote (kept only while both sides agree in full), the address
+                   id map and the values both sides last agreed on
 
 Steps for a Heartland customer hint (``{"kind": "customer", "id": …}``, from the Heartland webhook
-or a poll): re-read by id; stale/echo checks as above; the Magento customer by binding, else by
-email, else created; survive; PUT (addresses in full, Magento replaces the list); confirm.
-"""
+or a poll): re-read by id; stale and echo checks as above; the customer of guest orders is left
+alone (no Magento account); the Magento customer by binding, else by email, else created; survive;
+PUT (addresses in full: Magento replaces the list; addresses Heartland lacks are kept); confirm.
 
+Polling backstop (webhooks get lost): :meth:`CustomersFlow.pollers` reads Heartland and Magento
+customers changed since a cursor and records the same items a webhook would.
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
