@@ -38,7 +38,7 @@ def bind(
     source_version: str = "",
     data: dict[str, Any] | None = None,
 ) -> Binding:
-    """Record the binding, or update the one that exists for this key; idempotent."""
+    """Record the binding, or update the one that exists for this key (``data`` merged in); idempotent."""
     existing = find(store, entity, key, system)
     with store.session() as s:
         if existing is not None:
@@ -47,7 +47,9 @@ def bind(
             binding.external_ref = external_ref or binding.external_ref
             binding.source_version = source_version or binding.source_version
             if data is not None:
-                binding.data = data
+                # Several flows keep their own keys on one binding (the orders flow its address ids,
+                # the customers flow what it last wrote): each write merges, none wipes the others.
+                binding.data = {**(binding.data or {}), **data}
             return binding
         binding = Binding(
             entity=entity,
