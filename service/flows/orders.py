@@ -15,6 +15,10 @@ Steps for one Magento order event:
                      (orders.canonical_to_heartland); the deposit payment (rules/payment_methods.yaml)
                      unless one exists; status open
   6. confirm         Magento order comment "Heartland order #<number>" (once), then the binding
+
+A later event for a bound order is ignored, except a cancellation: a Magento order cancelled after
+it reached Heartland cancels the Heartland order (releasing its stock); one Heartland already
+fulfilled goes to review instead.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from service.engine.outcome import Outcome
 from service.engine.trace import Trace
 from service.store import bindings
 from service.store import reviews as order_reviews
-from service.store.tables import SyncItem
+from service.store.tables import Binding, SyncItem
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -98,6 +102,8 @@ class OrdersFlow:
         key = f"magento:{store_code}:{raw.get('entity_id')}"
 
         existing = bindings.find(self.store, "order", key, "heartland")
+        if existing is not None and raw.get("state") == "canceled":
+            return self.cancel(existing, raw, trace)
         if existing is not None:
             return Outcome.ignored(
                 f"already in Heartland as order #{existing.external_ref} (id {existing.external_id})",
@@ -154,6 +160,24 @@ class OrdersFlow:
                           data={"magento_number": order.number})
         return Outcome("done", f"Heartland order #{number}",
                        {"heartland_id": order_id, "heartland_number": number, "resumed": resumed}, version)
+
+    def cancel(self, binding: Binding, raw: dict[str, Any], trace: Trace) -> Outcome:
+        """Magento cancelled an order already in Heartland: cancel it there too (stock is released)."""
+        heartland = self.runtime.heartland
+        number, order_id = binding.external_ref, int(binding.external_id)
+        label = f"Magento order #{raw.get('increment_id')}"
+        with trace.step("cancel", f"Heartland order #{number}") as step:
+            status = heartland.sales_order(order_id).get("status")
+            if status == "cancelled":
+                step["message"] = f"Heartland order #{number} is already cancelled"
+                return Outcome.ignored(f"{label} was cancelled; Heartland order #{number} already is")
+            if status not in ("pending", "open"):
+                return Outcome.review(f"{label} was cancelled in Magento, but Heartland order #{number} is "
+                                      f"{status}: cancel or return it in Heartland by hand",
+                                      heartland_id=order_id, heartland_number=number)
+            heartland.set_sales_order_status(order_id, "cancelled")
+        return Outcome.done(f"Heartland order #{number} cancelled ({label} was cancelled)",
+                            heartland_id=order_id, heartland_number=number)
 
     # -- steps ----------------------------------------------------------------------------------
     def screen(self, item: SyncItem, raw: dict[str, Any], step: dict[str, Any]) -> Outcome | None:

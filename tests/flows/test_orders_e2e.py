@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from service.store import bindings, items
 from tests.stack import Stack, build_stack
@@ -179,3 +180,21 @@ def test_unknown_sku_goes_to_review_with_the_reason(stack: Stack) -> None:
     assert "line 1" in item.reason and "rules/mappings" in item.reason
     assert not items.search(stack.runtime.store, state="dead")
     assert "900000001" not in heartland_orders_by_number(stack)
+
+
+def test_a_magento_cancellation_cancels_the_heartland_order(stack: Stack) -> None:
+    stack.start_worker()
+    stack.start_scheduler()
+    [order] = place(stack, 1)
+    stack.wait_for(lambda: all_done(stack, [order]), timeout=60, what="the order synced")
+    response = requests.post(f"{stack.magento.url}/rest/V1/orders/{order['entity_id']}/cancel",
+                             headers={"Authorization": "Bearer magento-test-token"}, timeout=10)
+    assert response.status_code == 200 and response.json() is True, response.text
+
+    def cancelled() -> bool:
+        rows = heartland_orders_by_number(stack)[str(order["increment_id"])]
+        return len(rows) == 1 and rows[0]["status"] == "cancelled"
+
+    stack.wait_for(cancelled, timeout=60, what="the Heartland order cancelled")
+    done = [i for i in items.search(stack.runtime.store, state="done") if "cancelled" in i.reason]
+    assert len(done) == 1 and done[0].reason.startswith("Heartland order #")
