@@ -16,14 +16,12 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy.exc import IntegrityError
 
+from service.api.intake import IncomingEvent, accept
 from service.api.webhooks import card_number_paths
 from service.connectors.heartland.client import normalise_webhook_payload
 from service.connectors.http import find_card_numbers
-from service.flows import ENABLED_FLOWS
 from service.runtime import Runtime
-from service.store import inbox, items
 
 log = logging.getLogger(__name__)
 bp = Blueprint("heartland_hooks", __name__)
@@ -99,35 +97,16 @@ def heartland_event(token: str) -> Response:
     event_id = event_id_for(kind, record)
     if len(event_id) > 128:
         return _error(400, "invalid_record", "the record's id and updated_at are too long to be a Heartland record")
-    enabled = flow in ENABLED_FLOWS
     event_type = f"{kind}.{record['type']}" if kind == "transaction" else kind
-    try:
-        with runtime.store.session() as session:
-            if inbox.find(session, SOURCE, event_id) is not None:
-                return jsonify({"status": "duplicate", "event_id": event_id})
-            event = inbox.add(session, source=SOURCE, event_id=event_id, event_type=event_type, store_code="",
-                              occurred_at=None, payload=document)
-            item = items.create(
-                session,
-                flow=flow,
-                direction="heartland→magento",
-                entity_key=f"{flow}:heartland:{kind}:{record['id']}",
-                label=_label(kind, record),
-                payload={"kind": kind, "id": record["id"], "record": record},
-                source_version=str(record.get("updated_at") or ""),
-                inbox_event_id=event.id,
-                state="received" if enabled else "ignored",
-                reason="" if enabled else f"the {flow} flow is not enabled yet; the event is kept for replay",
-            )
-            item_id = item.id
-    except IntegrityError:
-        # Another delivery of the same hint was stored first.
+    item_id = accept(runtime, IncomingEvent(
+        source=SOURCE, event_id=event_id, event_type=event_type, store_code="", occurred_at=None,
+        document=document, flow=flow, direction="heartland→magento",
+        entity_key=f"{flow}:heartland:{kind}:{record['id']}", label=_label(kind, record),
+        payload={"kind": kind, "id": record["id"], "record": record},
+        source_version=str(record.get("updated_at") or ""),
+    ))
+    if item_id is None:
         return jsonify({"status": "duplicate", "event_id": event_id})
-    if enabled:
-        try:
-            runtime.enqueue([item_id])
-        except Exception:  # noqa: BLE001 - the item is committed; the scheduler will enqueue it
-            log.exception("enqueue of item %s failed; the scheduler will send it", item_id)
     response = jsonify({"status": "accepted", "event_id": event_id, "item_id": item_id, "flow": flow})
     response.status_code = 202
     return response

@@ -13,14 +13,13 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
 
 from service.api.envelope import EnvelopeSchema
+from service.api.intake import IncomingEvent, accept
 from service.connectors.http import find_card_numbers
-from service.flows import ENABLED_FLOWS, MAGENTO_EVENT_FLOWS
+from service.flows import MAGENTO_EVENT_FLOWS
 from service.runtime import Runtime
 from service.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
-from service.store import inbox, items
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -85,36 +84,14 @@ def magento_event() -> Response:
     flow = MAGENTO_EVENT_FLOWS[envelope["event"]]
     data = envelope["data"]
     entity_id = data.get("entity_id", data.get("id"))
-    label = _label(envelope["event"], data)
-    enabled = flow in ENABLED_FLOWS
-    try:
-        with runtime.store.session() as session:
-            if inbox.find(session, "magento", event_id) is not None:
-                return jsonify({"status": "duplicate", "event_id": event_id})
-            event = inbox.add(session, source="magento", event_id=event_id, event_type=envelope["event"],
-                              store_code=envelope["store_code"], occurred_at=envelope["occurred_at"],
-                              payload=document)
-            item = items.create(
-                session,
-                flow=flow,
-                direction="magento→heartland",
-                entity_key=f"{flow}:magento:{envelope['store_code']}:{entity_id}",
-                label=label,
-                payload=document,
-                source_version=str(data.get("updated_at") or ""),
-                inbox_event_id=event.id,
-                state="received" if enabled else "ignored",
-                reason="" if enabled else f"the {flow} flow is not enabled yet; the event is kept for replay",
-            )
-            item_id = item.id
-    except IntegrityError:
-        # Another request stored the same event id first.
+    item_id = accept(runtime, IncomingEvent(
+        source="magento", event_id=event_id, event_type=envelope["event"], store_code=envelope["store_code"],
+        occurred_at=envelope["occurred_at"], document=document, flow=flow, direction="magento→heartland",
+        entity_key=f"{flow}:magento:{envelope['store_code']}:{entity_id}", label=_label(envelope["event"], data),
+        payload=document, source_version=str(data.get("updated_at") or ""),
+    ))
+    if item_id is None:
         return jsonify({"status": "duplicate", "event_id": event_id})
-    if enabled:
-        try:
-            runtime.enqueue([item_id])
-        except Exception:  # noqa: BLE001 - the item is committed; the scheduler will enqueue it
-            log.exception("enqueue of item %s failed; the scheduler will send it", item_id)
     response = jsonify({"status": "accepted", "event_id": event_id, "item_id": item_id})
     response.status_code = 202
     return response
