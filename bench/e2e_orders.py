@@ -19,7 +19,6 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,18 +35,14 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sandboxes import free_port, wait_up  # noqa: E402
+
 from service.sandbox.seed import generate  # noqa: E402
 from service.signing import signed_headers  # noqa: E402
 
 SECRET = "bench-secret"
 HL_TOKEN = "bench-heartland"
 MG_TOKEN = "bench-magento"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -76,18 +71,6 @@ class Processes:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
-
-
-def wait_up(url: str, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"{url} did not come up")
 
 
 def wait_for_workers(redis_url: str, count: int, timeout: float = 120) -> None:
@@ -188,7 +171,7 @@ def main() -> None:
         procs.start("web", "web", "--port", str(web_port), "--workers", "2")
         heartland, magento, web = (f"http://127.0.0.1:{p}" for p in (hl_port, mg_port, web_port))
         for url in (f"{heartland}/__sandbox/faults", f"{magento}/__sandbox/faults", f"{web}/healthz"):
-            wait_up(url)
+            wait_up(url, timeout=60)
         print(f"placing {args.orders} orders in the Magento sandbox…", flush=True)
         orders = place_orders(magento, args.orders)
 

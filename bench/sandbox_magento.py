@@ -12,52 +12,22 @@ from __future__ import annotations
 
 import argparse
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import requests
 from requests_oauthlib import OAuth1
+from sandboxes import start_sandbox
 
 TOKEN = "magento-bench-token"
-ROOT = Path(__file__).resolve().parent.parent
 OAUTH = OAuth1("tillbridge-consumer-key", "tillbridge-consumer-secret", TOKEN, "tillbridge-access-token-secret",
                signature_method="HMAC-SHA256")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_subprocess() -> tuple[str, Callable[[], None]]:
-    port = free_port()
-    command = [sys.executable, "-c", "from service.cli import main; main()", "sandbox", "magento",
-               "--port", str(port), "--token", TOKEN]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{url}/__sandbox/faults", timeout=1)
-            break
-        except requests.ConnectionError:
-            if proc.poll() is not None:
-                stderr = proc.stderr.read().decode() if proc.stderr else ""
-                raise SystemExit(f"the sandbox did not start: {stderr}") from None
-            time.sleep(0.1)
-
-    def stop() -> None:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-    return url, stop
+    return start_sandbox("magento", TOKEN)
 
 
 def start_in_process() -> tuple[str, Callable[[], None]]:
