@@ -553,8 +553,7 @@ def _canonical_orders(runtime: Runtime, limit: int) -> Samples:
             out.notes.append(f"{label}: {exc}")
             continue
         lines = [{"item_id": (items.get(line.sku) or {}).get("id"), "qty": line.qty,
-                  "net_unit_price": round(line.unit_price - (line.discount / line.qty if line.qty else 0.0), 2)}
-                 for line in order.lines]
+                  "net_unit_price": line.net_unit_price} for line in order.lines]
         # A customer or address that does not exist yet is created at sync time; the preview shows that.
         customer_id: Any = int(min(customers, key=lambda c: int(c["id"]))["id"]) if customers else "(created at sync)"
         out.records.append(asdict(order))

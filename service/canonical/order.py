@@ -20,6 +20,11 @@ class OrderLine:
     tax: float = 0.0
     row_total: float = 0.0
 
+    @property
+    def net_unit_price(self) -> float:
+        """The unit price after this line's discount, as Heartland's adjusted unit price takes it."""
+        return round(self.unit_price - (self.discount / self.qty if self.qty else 0.0), 2)
+
 
 @dataclass
 class Payment:

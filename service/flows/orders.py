@@ -331,8 +331,7 @@ class OrdersFlow:
                          f"rules/{HEARTLAND_TEMPLATE}, then retry",
                     details={"sku": line.sku, "line": n},
                 )
-            net = line.unit_price - (line.discount / line.qty if line.qty else 0.0)
-            lines.append({"item_id": item["id"], "qty": line.qty, "net_unit_price": round(net, 2)})
+            lines.append({"item_id": item["id"], "qty": line.qty, "net_unit_price": line.net_unit_price})
         location_id, station_id = self.selling_context()
         context = {"customer_id": customer_id, "station_id": station_id, "location_id": location_id,
                    "billing_address_id": billing_id, "shipping_address_id": shipping_id, "ref": ref,
