@@ -1,7 +1,13 @@
-"""One module per touchpoint. Each says its direction, its owner and its steps."""
+"""One module per touchpoint. Each says its direction, its owner and its steps.
+
+A flow is registered here by name as ``module:Class``; the class takes the Runtime and has
+``run(item, trace)``. A flow that polls its sources also has ``pollers()`` returning the
+resources the scheduler reads (service/engine/polling.py).
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -9,8 +15,8 @@ if TYPE_CHECKING:
     from service.engine.polling import Poller
     from service.runtime import Runtime
 
-# Which flow handles each event from Magento. Events without a flow yet are kept in the inbox and
-# recorded as ignored items with that reason, so they can be replayed once their flow exists.
+# Which flow handles each event from Magento. Events without an enabled flow are kept in the inbox
+# and recorded as ignored items with that reason, so they can be replayed once their flow exists.
 MAGENTO_EVENT_FLOWS = {
     "order.created": "orders",
     "order.updated": "orders",
@@ -20,44 +26,37 @@ MAGENTO_EVENT_FLOWS = {
     "product.saved": "products",
 }
 MAGENTO_EVENTS = tuple(MAGENTO_EVENT_FLOWS)
-ENABLED_FLOWS = ("orders", "products", "customers", "inventory")
+
+# name → "module:Class". Only these flows run; an item for any other name is kept, ignored.
+FLOWS: dict[str, str] = {
+    "orders": "service.flows.orders:OrdersFlow",
+    "products": "service.flows.products:ProductsFlow",
+    "customers": "service.flows.customers:CustomersFlow",
+    "inventory": "service.flows.inventory:InventoryFlow",
+}
+ENABLED_FLOWS = tuple(FLOWS)
+
+
+def flow_class(name: str) -> type:
+    from service.engine.errors import FatalError
+
+    target = FLOWS.get(name)
+    if target is None:
+        raise FatalError(f"no flow named {name!r}", hint=f"enabled flows: {', '.join(ENABLED_FLOWS)}")
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
 
 
 def build_flow(name: str, runtime: Runtime) -> Flow:
-    if name == "orders":
-        from service.flows.orders import OrdersFlow
-
-        return OrdersFlow(runtime)
-    if name == "inventory":
-        from service.flows.inventory import InventoryFlow
-
-        return InventoryFlow(runtime)
-    if name == "products":
-        from service.flows.products import ProductsFlow
-
-        return ProductsFlow(runtime)
-    if name == "customers":
-        from service.flows.customers import CustomersFlow
-
-        return CustomersFlow(runtime)
-    from service.engine.errors import FatalError
-
-    raise FatalError(f"no flow named {name!r}", hint=f"enabled flows: {', '.join(ENABLED_FLOWS)}")
+    return flow_class(name)(runtime)  # type: ignore[no-any-return]
 
 
 def build_pollers(runtime: Runtime) -> list[Poller]:
     """The source resources the scheduler polls, for the enabled flows that poll."""
-    pollers = []
-    if "inventory" in ENABLED_FLOWS:
-        from service.flows.inventory import InventoryFlow
-
-        flow = runtime.flow("inventory")
-        assert isinstance(flow, InventoryFlow)
-        pollers.append(flow.poller())
-    if "customers" in ENABLED_FLOWS:
-        from service.flows.customers import CustomersFlow
-
-        customers = runtime.flow("customers")
-        assert isinstance(customers, CustomersFlow)
-        pollers.extend(customers.pollers())
+    pollers: list[Poller] = []
+    for name in ENABLED_FLOWS:
+        flow = runtime.flow(name)
+        make = getattr(flow, "pollers", None)
+        if make is not None:
+            pollers.extend(make())
     return pollers

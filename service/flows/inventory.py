@@ -191,6 +191,9 @@ class InventoryFlow:
         return resolved
 
     # -- trigger ---------------------------------------------------------------------------------------
+    def pollers(self) -> list[Poller]:
+        return [self.poller()]
+
     def poller(self) -> Poller:
         def read(since: datetime) -> list[StockChange]:
             # The ledger, not inventory/values: it names every movement with an id that orders them.
