@@ -44,11 +44,11 @@ def flow_class(name: str) -> type:
     if target is None:
         raise FatalError(f"no flow named {name!r}", hint=f"enabled flows: {', '.join(ENABLED_FLOWS)}")
     module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), cls)
 
 
 def build_flow(name: str, runtime: Runtime) -> Flow:
-    return flow_class(name)(runtime)  # type: ignore[no-any-return]
+    return flow_class(name)(runtime)
 
 
 def build_pollers(runtime: Runtime) -> list[Poller]:
