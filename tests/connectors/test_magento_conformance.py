@@ -155,6 +155,17 @@ def exercise(m: Any, sandbox: RunningSandbox) -> None:
     m.create_product({"sku": "NEW-0001", "name": "New Thing", "price": 12.0, "attribute_set_id": 4,
                       "type_id": "simple", "weight": 0.5, "status": 1, "visibility": 4,
                       "extension_attributes": {"website_ids": [1], "stock_item": {"qty": 5, "is_in_stock": True}}})
+    color = m.product_attribute("color")
+    teal = m.add_attribute_option("color", "Teal", sort_order=9)
+    assert teal in {o["value"] for o in m.attribute_options("color")}
+    m.create_product({"sku": "CONF-0001", "name": "Conf Tee", "price": 20.0, "attribute_set_id": 4,
+                      "type_id": "configurable", "visibility": 4, "status": 1})
+    m.add_configurable_option("CONF-0001", color["attribute_id"], "Color", [teal])
+    m.update_product("NEW-0001", {"visibility": 1, "custom_attributes": [{"attribute_code": "color", "value": teal}]},
+                     store_code="all")
+    m.link_configurable_child("CONF-0001", "NEW-0001")
+    m.configurable_options("CONF-0001")
+    m.configurable_children("CONF-0001")
     item = m.stock_item("TEE-1000")
     m.update_stock_item("TEE-1000", item["item_id"], {"qty": 12, "is_in_stock": True})
     m.set_stock_qty("HOD-1001", 3)

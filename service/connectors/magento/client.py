@@ -408,6 +408,39 @@ class MagentoClient(HttpConnector):
     def create_product(self, product: Mapping[str, Any], *, store_code: str | None = None) -> dict[str, Any]:
         return dict(self.call("POST", "products", body={"product": dict(product)}, store_code=store_code))
 
+    # -- select attributes and configurable products -----------------------------------------------
+    def product_attribute(self, code: str) -> dict[str, Any]:
+        return dict(self.call("GET", f"products/attributes/{quote(code, safe='')}"))
+
+    def attribute_options(self, code: str) -> list[dict[str, Any]]:
+        """A select attribute's options (``label``, ``value`` = option id); Magento lists an empty
+        option first, which is left out here."""
+        options = self.call("GET", f"products/attributes/{quote(code, safe='')}/options") or []
+        return [dict(o) for o in options if str(o.get("value") or "").strip()]
+
+    def add_attribute_option(self, code: str, label: str, sort_order: int | None = None) -> str:
+        """Add an option by its admin label; the new option id."""
+        option: dict[str, Any] = {"label": label, "value": ""}
+        if sort_order is not None:
+            option["sort_order"] = sort_order
+        return str(self.call("POST", f"products/attributes/{quote(code, safe='')}/options", body={"option": option}))
+
+    def configurable_options(self, sku: str) -> list[dict[str, Any]]:
+        return [dict(o) for o in self.call("GET", f"configurable-products/{self._sku(sku)}/options/all") or []]
+
+    def add_configurable_option(self, sku: str, attribute_id: int | str, label: str, value_ids: Sequence[int | str],
+                                position: int = 0) -> int:
+        """Let the configurable product vary on an attribute; the new option's id."""
+        option = {"attribute_id": str(attribute_id), "label": label, "position": position, "is_use_default": True,
+                  "values": [{"value_index": int(v)} for v in value_ids]}
+        return int(self.call("POST", f"configurable-products/{self._sku(sku)}/options", body={"option": option}))
+
+    def configurable_children(self, sku: str) -> list[dict[str, Any]]:
+        return [dict(p) for p in self.call("GET", f"configurable-products/{self._sku(sku)}/children") or []]
+
+    def link_configurable_child(self, sku: str, child_sku: str) -> bool:
+        return bool(self.call("POST", f"configurable-products/{self._sku(sku)}/child", body={"childSku": child_sku}))
+
     def stock_item(self, sku: str) -> dict[str, Any]:
         return dict(self.call("GET", f"stockItems/{self._sku(sku)}"))
 

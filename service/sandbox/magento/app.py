@@ -106,6 +106,7 @@ class MagentoSandbox:
         self.load()
 
     def load(self) -> None:
+        from service.sandbox.magento.configurable import seed_attributes
         from service.sandbox.magento.giftcards import seed_cards
         from service.sandbox.magento.history import seed_history
 
@@ -117,6 +118,7 @@ class MagentoSandbox:
         )
         seed_catalog(state, data, self.options.get("seeded_at", "2026-01-05 09:00:00"),
                      backorders=int(self.options.get("backorders", 1)))
+        seed_attributes(state)
         state.sources.update(self.options.get("sources") or ())
         for state_name, extra in (self.options.get("extra_statuses") or {}).items():
             state.statuses.setdefault(state_name, []).extend(s for s in extra if s not in state.statuses[state_name])

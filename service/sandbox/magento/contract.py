@@ -59,6 +59,13 @@ SERVED_ROUTES: list[tuple[str, str]] = [
     ("put", "/V1/products/{productSku}/stockItems/{itemId}"),
     ("get", "/V1/inventory/source-items"),
     ("post", "/V1/inventory/source-items"),
+    ("get", "/V1/products/attributes/{attributeCode}"),
+    ("get", "/V1/products/attributes/{attributeCode}/options"),
+    ("post", "/V1/products/attributes/{attributeCode}/options"),
+    ("get", "/V1/configurable-products/{sku}/options/all"),
+    ("post", "/V1/configurable-products/{sku}/options"),
+    ("get", "/V1/configurable-products/{sku}/children"),
+    ("post", "/V1/configurable-products/{sku}/child"),
 ]
 
 # Our own route, implemented by the Tillbridge Magento module (magento-module/) on top of

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from service.sandbox.magento import catalog, customers, giftcards, sales, search
+from service.sandbox.magento import catalog, configurable, customers, giftcards, sales, search
 from service.sandbox.magento.app import Call, MagentoSandbox, json_response
 from service.sandbox.magento.errors import MagentoError, entity_missing, invalid_type, required_field
 from service.sandbox.magento.state import Encoded
@@ -373,6 +373,7 @@ def register(sb: MagentoSandbox) -> None:
         "Magento_CatalogInventory::cataloginventory")
     add("GET", "/V1/inventory/source-items", list_source_items, "Magento_InventoryApi::source")
     add("POST", "/V1/inventory/source-items", save_source_items, "Magento_InventoryApi::source")
+    configurable.register(sb)
     giftcard_resource = "Tillbridge_Connector::giftcards"
     add("GET", "/V1/tillbridge/giftcards", search_giftcards, giftcard_resource)
     add("POST", "/V1/tillbridge/giftcards", create_giftcard, giftcard_resource)

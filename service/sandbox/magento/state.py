@@ -74,6 +74,8 @@ class Counters:
     customer_address: int = 0
     product: int = 0
     giftcard: int = 0
+    attribute_option: int = 0
+    configurable_option: int = 0
 
     def next(self, name: str) -> int:
         value = getattr(self, name) + 1
@@ -101,6 +103,7 @@ class MagentoState:
     source_items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     reservations: dict[str, float] = field(default_factory=dict)
     giftcards: dict[str, dict[str, Any]] = field(default_factory=dict)  # by upper-cased code
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)  # product EAV attributes by code
     giftcard_adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
     statuses: dict[str, list[str]] = field(default_factory=dict)
     # Serialised orders, emptied by every write (the dispatcher does it under the lock).
