@@ -33,7 +33,7 @@ FLOWS: dict[str, str] = {
     "products": "service.flows.products:ProductsFlow",
     "customers": "service.flows.customers:CustomersFlow",
     "inventory": "service.flows.inventory:InventoryFlow",
-    "shipments": "service.flows.shipments:ShipmentsFlow",
+    "refunds": "service.flows.refunds:RefundsFlow",
 }
 ENABLED_FLOWS = tuple(FLOWS)
 
