@@ -34,6 +34,7 @@ FLOWS: dict[str, str] = {
     "customers": "service.flows.customers:CustomersFlow",
     "inventory": "service.flows.inventory:InventoryFlow",
     "refunds": "service.flows.refunds:RefundsFlow",
+    "shipments": "service.flows.shipments:ShipmentsFlow",
 }
 ENABLED_FLOWS = tuple(FLOWS)
 

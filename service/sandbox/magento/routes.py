@@ -173,7 +173,7 @@ def ship_order(call: Call) -> Any:
         order = sales.get_order(sb.state, call.int_param("orderId"))
         document = sales.ship(sb.state, order, items=list_arg(call, "items"), tracks=list_arg(call, "tracks"),
                               comment=call.arg("comment"), append_comment=bool(call.arg("appendComment")),
-                              source_code=source_code)
+                              source_code=source_code, notify=bool(call.arg("notify")))
         sb.emit("order.updated", order)
         return document["entity_id"]
 

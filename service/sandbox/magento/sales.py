@@ -738,8 +738,11 @@ def _shipping_address_id(order: dict[str, Any]) -> int | None:
 def ship(state: MagentoState, order: dict[str, Any], *, items: list[dict[str, Any]] | None = None,
          tracks: list[dict[str, Any]] | None = None, comment: dict[str, Any] | None = None,
          append_comment: bool = False, source_code: str | None = None,
-         created_at: str | None = None) -> dict[str, Any]:
-    """Ship the order (ShipOrder): deduct the source, add tracks, resolve the state; return the shipment."""
+         created_at: str | None = None, notify: bool = False) -> dict[str, Any]:
+    """Ship the order (ShipOrder): deduct the source, add tracks, resolve the state; return the shipment.
+
+    ``notify`` sends the shipment email, which Magento records as ``email_sent`` 1 on the shipment.
+    """
     if order.get("state") in ("payment_review", "holded", "canceled"):
         raise MagentoError("Shipment Document Validation Error(s):\n"
                            f"A shipment cannot be created when an order has a status of {order.get('status')}")
@@ -765,7 +768,7 @@ def ship(state: MagentoState, order: dict[str, Any], *, items: list[dict[str, An
     shipment_tracks = [make_track(state, order["entity_id"], shipment_id, t, stamp) for t in tracks or []]
     document = {
         "billing_address_id": order.get("billing_address_id"), "created_at": stamp,
-        "customer_id": order.get("customer_id"), "email_sent": 0, "entity_id": shipment_id,
+        "customer_id": order.get("customer_id"), "email_sent": int(notify), "entity_id": shipment_id,
         "increment_id": f"{shipment_id:09d}", "order_id": order["entity_id"], "packages": [],
         "shipping_address_id": _shipping_address_id(order), "store_id": order.get("store_id", DEFAULT_STORE_ID),
         "total_qty": sum(q for _, q in lines), "updated_at": stamp, "items": shipment_items,

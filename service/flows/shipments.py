@@ -1,0 +1,349 @@
+"""Shipments, Heartland → Magento. Magento owns the order; Heartland owns its fulfilment.
+
+A Heartland web order is fulfilled by invoicing it (reference §3.8): each completed invoice is one
+Magento shipment of the invoiced lines, with the invoice's tracking numbers as tracks, and the
+customer notified by Magento's shipment email. Whether the order is then complete is Magento's
+rule (everything invoiced and shipped), not ours: Tillbridge never invoices in Magento.
+
+Trigger: Heartland's ``sales_transaction_completed`` webhook for an invoice (the hint
+``{"kind": "transaction", "id", "record"}``), and the poller as its backstop: complete invoices
+updated since the cursor, recorded unless an item already covers that version of the invoice.
+
+Steps for one invoice:
+  1. fetch      the invoice, re-read by id; not complete: ignored (its completion brings it back)
+  2. shipped?   bound already: tracking numbers typed in since are added as tracks, else ignored
+  3. order      the Magento order of the invoice's Heartland order: the orders flow's binding, else
+                the order's Tillbridge reference (``custom@tillbridge_ref``); neither: an order
+                Tillbridge did not create, ignored with the reason
+  4. lines      invoice lines → Magento order items by SKU (Heartland Item #), with the quantity
+                still to ship; a line Magento cannot ship goes to review, saying what to fix
+  5. lookup     a Magento shipment of that order carrying our comment (recovers a crash between
+                create and bind)
+  6. deliver    POST /V1/order/{id}/ship: items, tracks (rules/shipments.yaml), notify, our comment
+  7. confirm    the binding of the invoice to the shipment, with the tracking numbers sent
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.engine.errors import DataError
+from service.engine.outcome import Outcome
+from service.engine.trace import Trace
+from service.store import bindings, items
+from service.store.tables import Binding, SyncItem
+
+if TYPE_CHECKING:
+    from service.engine.polling import Poller
+    from service.runtime import Runtime
+
+RULES_FILE = "shipments.yaml"
+POLL_RESOURCE = "heartland:invoices"
+ENTITY = "shipment"
+ORDER_REF_FIELD = "tillbridge_ref"  # the orders flow's reference on the Heartland sales order
+NOT_SHIPPABLE = ("canceled", "closed", "holded", "payment_review")
+
+
+def entity_key(invoice_id: Any) -> str:
+    """The sync item key of an invoice: the one the Heartland webhook gives its transaction hints."""
+    return f"shipments:heartland:transaction:{invoice_id}"
+
+
+def binding_key(invoice_id: Any) -> str:
+    return f"heartland:invoice:{invoice_id}"
+
+
+def comment_text(invoice_number: str) -> str:
+    """Our comment on the Magento shipment; a lookup by it finds a shipment we created."""
+    return f"Heartland invoice #{invoice_number}"
+
+
+def moment(text: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def is_newer(version: str, than: str) -> bool:
+    """Whether the invoice version (its ``updated_at``) ``version`` is later than ``than``."""
+    mine, theirs = moment(version), moment(than)
+    if mine is None or theirs is None:
+        return bool(version) and version != than
+    return mine > theirs
+
+
+# -- tracking ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Track:
+    number: str
+    carrier_code: str
+    title: str
+
+    def payload(self) -> dict[str, str]:
+        return {"track_number": self.number, "carrier_code": self.carrier_code, "title": self.title}
+
+
+def tracks_of(invoice: dict[str, Any], rules: dict[str, Any]) -> list[Track]:
+    """The invoice's tracking numbers (custom fields named in rules/shipments.yaml) as Magento tracks."""
+    custom = invoice.get("custom") or {}
+    numbers = [n for n in re.split(r"[,;\s]+", str(custom.get(rules.get("tracking_number_field") or "") or "")) if n]
+    if not numbers:
+        return []
+    typed = str(custom.get(rules.get("carrier_field") or "") or "").strip()
+    carriers = {str(k).strip().casefold(): v for k, v in (rules.get("carriers") or {}).items()}
+    known = carriers.get(typed.casefold())
+    if isinstance(known, dict) and known.get("code"):
+        code, title = str(known["code"]), str(known.get("title") or typed or known["code"])
+    else:
+        code = str(rules.get("unknown_carrier_code") or "custom")
+        title = typed or str(rules.get("unknown_carrier_title") or "Carrier")
+    return [Track(n, code, title) for n in dict.fromkeys(numbers)]
+
+
+# -- lines -------------------------------------------------------------------------------------------
+
+def qty_to_ship(item: dict[str, Any]) -> float:
+    """What Magento still lets us ship of an order item (Order\\Item::getQtyToShip)."""
+    return max(0.0, float(item.get("qty_ordered") or 0) - float(item.get("qty_shipped") or 0)
+               - float(item.get("qty_refunded") or 0) - float(item.get("qty_canceled") or 0))
+
+
+def shipment_items(invoice_lines: Sequence[dict[str, Any]], order: dict[str, Any],
+                   ) -> tuple[dict[int, float], list[str]]:
+    """Invoice lines → {Magento order item id: qty}, and what stops each line that cannot ship.
+
+    A line's SKU is its Heartland Item #. Only items without a parent take a quantity (a configurable
+    product ships through its parent line, which carries the child's SKU); a SKU on several Magento
+    lines fills them in order.
+    """
+    left: dict[int, float] = {}
+    by_sku: dict[str, list[dict[str, Any]]] = {}
+    for item in order.get("items") or []:
+        if item.get("parent_item_id"):
+            continue
+        by_sku.setdefault(str(item.get("sku") or "").strip(), []).append(item)
+        left[int(item["item_id"])] = qty_to_ship(item)
+    wanted: dict[int, float] = {}
+    problems: list[str] = []
+    for n, line in enumerate(invoice_lines, start=1):
+        if line.get("type", "ItemLine") != "ItemLine":
+            continue
+        sku = str(line.get("item_public_id") or "").strip()
+        qty = float(line.get("qty") or 0)
+        if qty <= 0:
+            continue
+        candidates = by_sku.get(sku, [])
+        if not candidates:
+            problems.append(f"line {n}: Heartland item {sku or line.get('item_id')!r} is not on the Magento order "
+                            f"(no order item with SKU {sku!r})")
+            continue
+        for item in candidates:
+            item_id = int(item["item_id"])
+            take = min(qty, left[item_id])
+            if take > 0:
+                wanted[item_id] = wanted.get(item_id, 0.0) + take
+                left[item_id] -= take
+                qty -= take
+        if qty > 1e-9:
+            problems.append(f"line {n}: {float(line.get('qty') or 0):g} × {sku} invoiced, but Magento has only "
+                            f"{float(line.get('qty') or 0) - qty:g} left to ship")
+    return wanted, problems
+
+
+# -- the poller's records ----------------------------------------------------------------------------
+
+def record_changes(session: Session, invoices: Sequence[dict[str, Any]]) -> list[int]:
+    """Items for polled complete invoices, shaped as the Heartland webhook records them; returns ids.
+
+    The overlap window reads invoices again and the webhook may have brought them already: an
+    invoice is recorded only when no item of it exists at this version (its ``updated_at``) or later.
+    """
+    keys = [entity_key(r["id"]) for r in invoices]
+    seen: dict[str, list[str]] = {}
+    for key, version in session.execute(select(SyncItem.entity_key, SyncItem.source_version).where(
+            SyncItem.flow == ShipmentsFlow.name, SyncItem.entity_key.in_(keys))):
+        seen.setdefault(key, []).append(version)
+    created = []
+    for record in invoices:
+        version = str(record.get("updated_at") or "")
+        if any(not is_newer(version, known) for known in seen.get(entity_key(record["id"]), [])):
+            continue
+        item = items.create(session, flow=ShipmentsFlow.name, direction=ShipmentsFlow.direction,
+                            entity_key=entity_key(record["id"]), source_version=version,
+                            label=f"Heartland invoice {record.get('public_id') or record['id']} (poll)",
+                            payload={"kind": "transaction", "id": record["id"], "record": dict(record)})
+        created.append(int(item.id))
+    return created
+
+
+class ShipmentsFlow:
+    name = "shipments"
+    direction = "Heartland → Magento"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+
+    def rules(self) -> dict[str, Any]:
+        raw = self.runtime.rules.load(RULES_FILE)
+        if not isinstance(raw, dict):
+            raise DataError(f"rules/{RULES_FILE} must be a mapping",
+                            hint="see the comments in the shipped rules/shipments.yaml")
+        return dict(raw)
+
+    # -- trigger ---------------------------------------------------------------------------------------
+    def pollers(self) -> list[Poller]:
+        from service.engine.polling import Poller
+
+        def read(since: datetime) -> list[dict[str, Any]]:
+            # updated_at, not completed_at: a tracking number typed in after completion is news too.
+            stamp = since.astimezone(UTC).replace(microsecond=0).isoformat()
+            return list(self.runtime.heartland.iterate(
+                "sales/invoices", {"status": "complete", "updated_at": {"$gte": stamp}}))
+
+        return [Poller(resource=POLL_RESOURCE, read=read, record=record_changes)]
+
+    # -- one invoice -----------------------------------------------------------------------------------
+    def run(self, item: SyncItem, trace: Trace) -> Outcome:
+        invoice_id = int(item.payload["id"])
+        heartland = self.runtime.heartland
+        with trace.step("fetch", f"Heartland invoice {invoice_id}") as step:
+            invoice = heartland.invoice(invoice_id)
+            number = str(invoice.get("public_id") or invoice_id)
+            step["message"] = f"Heartland invoice #{number} is {invoice.get('status')}"
+        label = f"Heartland invoice #{number}"
+        if invoice.get("type", "Invoice") != "Invoice":
+            return Outcome.ignored(f"Heartland transaction {invoice_id} is a {invoice.get('type')}, not an invoice")
+        if invoice.get("status") != "complete":
+            return Outcome.ignored(f"{label} is {invoice.get('status')}; it ships in Magento once it is complete",
+                                   invoice_number=number)
+        rules = self.rules()
+        tracks = tracks_of(invoice, rules)
+        version = str(invoice.get("updated_at") or "")
+
+        shipped = bindings.find(self.store, ENTITY, binding_key(invoice_id), "magento")
+        if shipped is not None:
+            return self.add_new_tracks(shipped, label, tracks, version, trace)
+
+        with trace.step("order") as step:
+            found = self.magento_order_for(int(invoice["order_id"]))
+            if isinstance(found, str):
+                step["message"] = found
+                return Outcome.ignored(f"{label}: {found}", invoice_number=number)
+            order = found
+            magento_label = f"Magento order #{order.get('increment_id')}"
+            step["message"] = f"{magento_label} ({order.get('state')})"
+        order_id = int(order["entity_id"])
+
+        text = comment_text(number)
+        with trace.step("lookup", f"Magento shipment of order {order_id} with comment {text!r}"):
+            existing = self.shipment_with_comment(order_id, text)
+        if existing is not None:
+            trace.note("deliver", f"found Magento shipment #{existing.get('increment_id')} from an earlier run")
+            shipment_id, resumed = int(existing["entity_id"]), True
+            sent = [str(t.get("track_number")) for t in existing.get("tracks") or []]
+            increment = str(existing.get("increment_id") or shipment_id)
+        elif order.get("state") in NOT_SHIPPABLE:
+            return Outcome.review(f"{label} fulfils {magento_label}, which is {order.get('state')} in Magento: "
+                                  "settle the order in Magento (unhold it, or ship it by hand), then replay this item",
+                                  magento_order_id=order_id, invoice_number=number)
+        else:
+            with trace.step("lines") as step:
+                lines = heartland.invoice_lines(invoice_id)
+                wanted, problems = shipment_items(lines, order)
+                step["message"] = ", ".join(f"item {k} × {v:g}" for k, v in wanted.items()) or "nothing to ship"
+            if problems:
+                return Outcome.review(
+                    f"{label} cannot ship in {magento_label}: " + "; ".join(problems)
+                    + ". Fix the invoice in Heartland (or ship the order by hand in Magento), then replay this item",
+                    magento_order_id=order_id, invoice_number=number, problems=problems)
+            if not wanted:
+                return Outcome.ignored(f"{label} has no item lines to ship", invoice_number=number)
+            with trace.step("deliver", f"ship {sum(wanted.values()):g} item(s), {len(tracks)} track(s)"):
+                shipment_id = self.runtime.magento.ship(
+                    order_id, wanted, tracks=[t.payload() for t in tracks],
+                    notify=bool(rules.get("notify_customer", True)), comment=text)
+            resumed, sent, increment = False, [t.number for t in tracks], str(shipment_id)
+        if resumed:
+            # Tracks the earlier run could not know of (typed in since) still go on.
+            for track in tracks:
+                if track.number not in sent:
+                    self.runtime.magento.add_track(shipment_id, order_id, track.number, track.carrier_code,
+                                                   track.title)
+                    sent.append(track.number)
+
+        with trace.step("confirm") as step:
+            bindings.bind(self.store, entity=ENTITY, key=binding_key(invoice_id), system="magento",
+                          external_id=str(shipment_id), external_ref=increment, source_version=version,
+                          data={"magento_order_id": order_id, "heartland_order_id": int(invoice["order_id"]),
+                                "tracks": sent})
+            state = str(self.runtime.magento.order(order_id).get("state") or "")
+            step["message"] = f"{magento_label} is {state} in Magento"
+        return Outcome.done(
+            f"Magento shipment {shipment_id} for {magento_label}"
+            + (f", tracking {', '.join(sent)}" if sent else ", no tracking number")
+            + f"; the order is {state}",
+            shipment_id=shipment_id, magento_order_id=order_id, invoice_number=number, tracks=sent,
+            order_state=state, resumed=resumed)
+
+    # -- steps -----------------------------------------------------------------------------------------
+    def add_new_tracks(self, shipped: Binding, label: str, tracks: Sequence[Track], version: str,
+                       trace: Trace) -> Outcome:
+        """An invoice already shipped: tracking numbers typed in since go on its shipment as tracks."""
+        data = shipped.data or {}
+        sent = [str(n) for n in data.get("tracks") or []]
+        new = [t for t in tracks if t.number not in sent]
+        if not new:
+            return Outcome.ignored(f"{label} is already shipped in Magento (shipment {shipped.external_id})",
+                                   shipment_id=int(shipped.external_id))
+        shipment_id, order_id = int(shipped.external_id), int(data["magento_order_id"])
+        with trace.step("track", ", ".join(t.number for t in new)):
+            # A track added by a run that failed before binding is on the shipment already.
+            on_shipment = {str(t.get("track_number")) for t in self.runtime.magento.shipment(shipment_id).get("tracks")
+                           or []}
+            for track in new:
+                if track.number not in on_shipment:
+                    self.runtime.magento.add_track(shipment_id, order_id, track.number, track.carrier_code,
+                                                   track.title)
+                sent.append(track.number)
+            bindings.bind(self.store, entity=ENTITY, key=shipped.key, system="magento", external_id=shipped.external_id,
+                          source_version=version, data={"tracks": sent})
+        return Outcome.done(f"tracking {', '.join(t.number for t in new)} added to Magento shipment {shipment_id}",
+                            shipment_id=shipment_id, magento_order_id=order_id, tracks=sent)
+
+    def magento_order_for(self, heartland_order_id: int) -> dict[str, Any] | str:
+        """The Magento order a Heartland order came from, or why there is none."""
+        magento = self.runtime.magento
+        bound = bindings.find_external(self.store, "order", "heartland", str(heartland_order_id))
+        if bound is not None:
+            _, _, entity_id = bound.key.rpartition(":")
+            return magento.order(int(entity_id))
+        # The orders flow may have created the Heartland order and not bound it yet (it completes
+        # that on its retry): its reference on the order names the Magento order.
+        sales_order = self.runtime.heartland.sales_order(heartland_order_id)
+        ref = str((sales_order.get("custom") or {}).get(ORDER_REF_FIELD) or "")
+        source, _, number = ref.rpartition(":")
+        if not source.startswith("magento:") or not number:
+            return (f"Heartland order #{sales_order.get('public_id') or heartland_order_id} did not come from "
+                    "Magento through Tillbridge (no order binding, no Tillbridge reference); not shipped in Magento")
+        found = magento.order_by_increment_id(number)
+        if found is None:
+            return f"Heartland order #{sales_order.get('public_id')} names Magento order #{number}, which Magento lacks"
+        return found
+
+    def shipment_with_comment(self, order_id: int, text: str) -> dict[str, Any] | None:
+        found = self.runtime.magento.search_shipments([("order_id", order_id)], page_size=100)
+        for shipment in found.get("items") or []:
+            if any((c.get("comment") or "") == text for c in shipment.get("comments") or []):
+                return dict(shipment)
+        return None

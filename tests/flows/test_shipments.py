@@ -1,0 +1,240 @@
+"""Shipments, Heartland → Magento, end to end: a Magento checkout reaches Heartland through the orders
+flow, the order is invoiced in the Heartland sandbox, and its webhook (or the poller) turns each
+completed invoice into one Magento shipment, by real workers over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from service.store import bindings, items
+from service.store.tables import Binding, SyncItem
+from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
+
+HOOK_TOKEN = "shipments-hook-token-5e21"
+POLLING = {"POLL_INTERVAL_SECONDS": 0.5, "POLL_OVERLAP_SECONDS": 30}
+
+
+def start(settings: dict[str, Any], tmp_path: Path, *, webhook: bool) -> Stack:
+    s = build_stack({**settings, **POLLING, "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": HOOK_TOKEN}, tmp_path)
+    if webhook:
+        response = requests.post(f"{s.heartland.url}/api/webhooks", timeout=10,
+                                 headers={"Authorization": f"Bearer {HEARTLAND_TOKEN}"},
+                                 json={"url": hook_url(s), "events": ["sales_transaction_completed"]})
+        assert response.status_code in (200, 201), response.text
+    s.start_worker()
+    s.start_scheduler()
+    return s
+
+
+@pytest.fixture
+def hooked(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
+    s = start(settings, tmp_path, webhook=True)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def unhooked(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
+    """No Heartland webhook registered: every delivery is lost, the poller alone finds the invoices."""
+    s = start(settings, tmp_path, webhook=False)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def hook_url(stack: Stack) -> str:
+    return f"{stack.web.url}/webhooks/heartland/{HOOK_TOKEN}"
+
+
+def synced_order(stack: Stack, lines: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
+    """A Magento checkout, synced to Heartland by the orders flow: (Magento order, Heartland order id)."""
+    order = stack.checkout(lines)
+    key = f"magento:default:{order['entity_id']}"
+    stack.wait_for(lambda: bindings.find(stack.runtime.store, "order", key, "heartland") is not None,
+                   what=f"Magento order #{order['increment_id']} in Heartland")
+    bound = bindings.find(stack.runtime.store, "order", key, "heartland")
+    assert bound is not None
+    return order, int(bound.external_id)
+
+
+def invoice(stack: Stack, order_id: int, skus: list[str] | None = None, **custom: str) -> dict[str, Any]:
+    """Invoice a Heartland order (the lines of ``skus``, else all it has left) and complete it."""
+    heartland = stack.runtime.heartland
+    order_lines = heartland.sales_order_lines(order_id)
+    location = int(order_lines[0]["ship_from_location_id"])
+    station = int(heartland.stations(location)[0]["id"])
+    chosen = None if skus is None else [{"order_line_id": line["id"], "qty": line["qty"]}
+                                        for line in order_lines if line["item_public_id"] in skus]
+    created = heartland.create_invoice(order_id, station, location, chosen, custom or None)
+    return heartland.complete_invoice(int(created["id"]))
+
+
+def shipped(stack: Stack, invoice_id: int) -> Binding | None:
+    return bindings.find(stack.runtime.store, "shipment", f"heartland:invoice:{invoice_id}", "magento")
+
+
+def wait_shipped(stack: Stack, invoice_id: int) -> Binding:
+    stack.wait_for(lambda: shipped(stack, invoice_id) is not None, what=f"the shipment of invoice {invoice_id}")
+    binding = shipped(stack, invoice_id)
+    assert binding is not None
+    return binding
+
+
+def shipments(stack: Stack, magento_order_id: int) -> list[dict[str, Any]]:
+    found = stack.runtime.magento.search_shipments([("order_id", magento_order_id)])
+    return sorted(found.get("items") or [], key=lambda s: int(s["entity_id"]))
+
+
+def invoice_items(stack: Stack, invoice_id: int) -> list[SyncItem]:
+    rows = [i for i in items.search(stack.runtime.store, flow="shipments", limit=500)
+            if i.entity_key == f"shipments:heartland:transaction:{invoice_id}"]
+    return sorted(rows, key=lambda i: i.id)
+
+
+def settled(stack: Stack, invoice_id: int, count: int) -> list[SyncItem]:
+    def ready() -> bool:
+        rows = invoice_items(stack, invoice_id)
+        return len(rows) >= count and all(i.state not in ("received", "processing") for i in rows)
+
+    stack.wait_for(ready, what=f"{count} settled item(s) of invoice {invoice_id}")
+    return invoice_items(stack, invoice_id)
+
+
+def earlier(record: dict[str, Any], seconds: int) -> str:
+    """Another version stamp for a redelivered record, before the real one."""
+    stamp = datetime.fromisoformat(str(record["updated_at"]).replace("Z", "+00:00"))
+    return (stamp - timedelta(seconds=seconds)).isoformat()
+
+
+def shipped_lines(shipment: dict[str, Any]) -> dict[str, float]:
+    return {i["sku"]: float(i["qty"]) for i in shipment["items"]}
+
+
+def test_partial_shipment_then_the_rest_completes_the_order(hooked: Stack) -> None:
+    stack = hooked
+    order, heartland_order = synced_order(stack, [{"sku": "TEE-1000", "qty": 2}, {"sku": "HOD-1001", "qty": 1}])
+    magento_id = int(order["entity_id"])
+
+    first = invoice(stack, heartland_order, ["TEE-1000"], tracking_number="1Z999AA10123456784", carrier="UPS")
+    wait_shipped(stack, first["id"])
+    [one] = shipments(stack, magento_id)
+    assert shipped_lines(one) == {"TEE-1000": 2.0}
+    assert [(t["track_number"], t["carrier_code"], t["title"]) for t in one["tracks"]] == \
+        [("1Z999AA10123456784", "ups", "United Parcel Service")]
+    assert one["email_sent"] == 1, "the customer was not notified"
+    assert [c["comment"] for c in one["comments"]] == [f"Heartland invoice #{first['public_id']}"]
+    assert stack.magento_get(f"orders/{magento_id}")["state"] == "processing"  # one line still to ship
+
+    # The shop captures the payment in Magento; Magento completes the order once all is shipped too.
+    stack.runtime.magento.invoice(magento_id)
+    rest = invoice(stack, heartland_order, tracking_number="9400111899223197428490, 9400111899223197428491",
+                   carrier="usps")
+    wait_shipped(stack, rest["id"])
+    first_again, two = shipments(stack, magento_id)
+    assert first_again["entity_id"] == one["entity_id"]
+    assert shipped_lines(two) == {"HOD-1001": 1.0}
+    assert [(t["track_number"], t["carrier_code"]) for t in two["tracks"]] == \
+        [("9400111899223197428490", "usps"), ("9400111899223197428491", "usps")]
+    assert two["email_sent"] == 1
+    magento = stack.magento_get(f"orders/{magento_id}")
+    assert magento["state"] == "complete"
+    assert {i["sku"]: i["qty_shipped"] for i in magento["items"]} == {"TEE-1000": 2, "HOD-1001": 1}
+    assert stack.runtime.heartland.sales_order(heartland_order)["status"] == "complete"
+    [done] = [i for i in settled(stack, rest["id"], 1) if i.state == "done"]
+    assert "the order is complete" in done.reason
+    assert not items.search(stack.runtime.store, state="dead")
+
+
+def test_same_invoice_twice_by_webhook_and_poll_makes_one_shipment(hooked: Stack) -> None:
+    stack = hooked
+    order, heartland_order = synced_order(stack, [{"sku": "CAP-1002", "qty": 1}])
+    magento_id = int(order["entity_id"])
+    done = invoice(stack, heartland_order, tracking_number="1Z999AA10000000001", carrier="ups")
+    binding = wait_shipped(stack, done["id"])
+    record = stack.runtime.heartland.invoice(done["id"])
+
+    # Heartland redelivers the same record: a duplicate at the door.
+    redelivered = requests.post(hook_url(stack), json={**record, "completed?": True}, timeout=10)
+    assert redelivered.json()["status"] == "duplicate"
+    # A delivery that looks new (another updated_at) reaches the flow, which knows the invoice is shipped.
+    again = requests.post(hook_url(stack), json={**record, "updated_at": earlier(record, 1)}, timeout=10)
+    assert again.status_code == 202, again.text
+    rows = settled(stack, done["id"], 2)
+    assert [i.state for i in rows].count("done") == 1
+    assert all(i.reason.startswith(f"Heartland invoice #{done['public_id']} is already shipped in Magento")
+               for i in rows if i.state == "ignored"), [(i.state, i.reason) for i in rows]
+
+    # A run that shipped but died before binding: the next one finds the shipment by our comment.
+    with stack.runtime.store.session() as s:
+        s.delete(s.get(Binding, binding.id))
+    third = requests.post(hook_url(stack), json={**record, "updated_at": earlier(record, 2)}, timeout=10)
+    assert third.status_code == 202, third.text
+    stack.wait_for(lambda: shipped(stack, done["id"]) is not None, what="the binding recovered")
+    rows = settled(stack, done["id"], 3)
+    assert rows[-1].state == "done" and rows[-1].result["resumed"] is True, (rows[-1].state, rows[-1].reason)
+
+    # A second parcel's number typed in later: the poller sees the edit, the shipment gets a track.
+    stack.runtime.heartland.update(f"sales/invoices/{done['id']}",
+                                   {"custom": {"tracking_number": "1Z999AA10000000001 1Z999AA10000000002"}})
+    stack.wait_for(lambda: len(shipments(stack, magento_id)[0]["tracks"]) == 2, what="the late track")
+    [only] = shipments(stack, magento_id)
+    assert [t["track_number"] for t in only["tracks"]] == ["1Z999AA10000000001", "1Z999AA10000000002"]
+    assert shipped_lines(only) == {"CAP-1002": 1.0}
+    late = settled(stack, done["id"], 4)[-1]
+    assert (late.state, late.reason) == ("done", f"tracking 1Z999AA10000000002 added to Magento shipment "
+                                                 f"{only['entity_id']}")
+    assert "(poll)" in late.label
+    ship_calls = [r for r in stack.requests_log(stack.magento, "/rest") if r["path"].endswith("/ship")]
+    assert len(ship_calls) == 1
+    assert not items.search(stack.runtime.store, state="dead")
+
+
+def test_lost_webhook_is_caught_by_the_poll_and_unknown_lines_or_orders_are_not_shipped(unhooked: Stack) -> None:
+    stack = unhooked
+    heartland = stack.runtime.heartland
+    order, heartland_order = synced_order(stack, [{"sku": "MUG-1003", "qty": 3}])
+    magento_id = int(order["entity_id"])
+
+    # A line added in Heartland only, invoiced on its own: Magento has no such item to ship.
+    extra = heartland.find_item_by_public_id("BAG-1004")
+    assert extra is not None
+    location = int(heartland.sales_order_lines(heartland_order)[0]["ship_from_location_id"])
+    heartland.add_sales_order_line(heartland_order, {"item_id": extra["id"], "qty": 1,
+                                                     "ship_from_location_id": location})
+    stray = invoice(stack, heartland_order, ["BAG-1004"], tracking_number="1Z999AA10000000009", carrier="UPS")
+    [review] = settled(stack, stray["id"], 1)
+    assert review.state == "review", review.reason
+    assert "BAG-1004" in review.reason and "not on the Magento order" in review.reason
+    assert "Fix the invoice in Heartland" in review.reason
+    assert shipments(stack, magento_id) == []
+
+    # The order's own line, its webhook lost: the poll ships it, with a carrier rules/ does not know.
+    done = invoice(stack, heartland_order, ["MUG-1003"], tracking_number="PKG-77", carrier="Bike Courier Co")
+    wait_shipped(stack, done["id"])
+    [one] = shipments(stack, magento_id)
+    assert shipped_lines(one) == {"MUG-1003": 3.0}
+    assert [(t["track_number"], t["carrier_code"], t["title"]) for t in one["tracks"]] == \
+        [("PKG-77", "custom", "Bike Courier Co")]
+    assert "(poll)" in invoice_items(stack, done["id"])[0].label
+
+    # A Heartland order Tillbridge did not create: its invoice is left alone, with the reason.
+    customer = next(heartland.iterate("customers", per_page=1))
+    foreign = heartland.create_sales_order({
+        "customer_id": customer["id"], "station_id": int(heartland.stations(location)[0]["id"]),
+        "source_location_id": location, "lines": [{"item_id": extra["id"], "qty": 1}]})
+    heartland.set_sales_order_status(int(foreign["id"]), "open")
+    walk_in = invoice(stack, int(foreign["id"]))
+    [ignored] = settled(stack, walk_in["id"], 1)
+    assert ignored.state == "ignored"
+    assert "did not come from Magento through Tillbridge" in ignored.reason
+    assert len(shipments(stack, magento_id)) == 1
+    assert not items.search(stack.runtime.store, state="dead")
