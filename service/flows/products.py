@@ -12,9 +12,9 @@ Steps for one Heartland item hint (a webhook delivery or a poll):
                 a crash between create and bind), then update or create
   6. confirm    the binding (entity product) with the Heartland version and what was written
 
-Items in a Heartland grid are sent as simple products, with the reason in the trace: building
-Magento configurable products needs the grid's attributes mapped to Magento option ids, which
-this flow does not do yet.
+Items in a Heartland grid whose attributes are all mapped in rules/grids.yaml become children of
+the grid's Magento configurable product (service/flows/grids.py); the items of other grids are sent
+as simple products, with the reason (the attribute to map, and where) in the trace.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from service.engine.errors import DataError, NotFoundInTargetError
 from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
+from service.flows.grids import GridVariants
 from service.store import bindings
 from service.store.tables import SyncItem
 
@@ -40,8 +41,6 @@ TEMPLATE = "mappings/products.heartland_to_magento.yaml"
 SCOPE = "all"  # global values: the product is the same in every store view
 ENTITY = "product"
 SYSTEM = "magento"
-GRID_REASON = ("item belongs to Heartland grid {grid}: sent as a simple product, because configurable "
-               "products need the grid's attributes mapped to Magento options")
 
 
 def binding_key(heartland_id: Any) -> str:
@@ -142,10 +141,11 @@ class ProductsFlow:
             step["message"] = f"SKU {product['sku']}, price {product['price']:.2f}"
         notes: list[str] = []
         if record.get("grid_id"):
-            reason = GRID_REASON.format(grid=record["grid_id"])
-            log.info("Heartland item %s: %s", heartland_id, reason)
-            trace.note("grid", reason)
-            notes.append(reason)
+            variant = GridVariants(self.runtime).sync(record, product, binding, version, mapping_version, trace)
+            if isinstance(variant, Outcome):
+                return variant
+            log.info("Heartland item %s: %s", heartland_id, variant)
+            notes.append(variant)
 
         if binding is not None and last_written == product:
             bindings.bind(self.store, entity=ENTITY, key=key, system=SYSTEM, external_id=binding.external_id,

@@ -324,3 +324,24 @@ class PollCursor(Base):
     position: Mapped[datetime] = mapped_column(UTCDateTime)
     polled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     changes: Mapped[int] = mapped_column(Integer, default=0)  # changes the last poll saw
+
+
+class BackfillProgress(Base):
+    """How far the initial load of one resource has got, so an interrupted run resumes there.
+
+    Records are read oldest id first; ``last_id`` is the last Heartland id of the last page whose
+    writes and bindings all committed. ``finished_at`` is set when the scan reached the end.
+    """
+
+    __tablename__ = "backfill_progress"
+
+    resource: Mapped[str] = mapped_column(String(32), primary_key=True)  # products | inventory | customers
+    since: Mapped[str] = mapped_column(String(40), default="")  # the --since moment, "" for everything
+    last_id: Mapped[int] = mapped_column(IdType, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)  # records handled
+    total: Mapped[int] = mapped_column(Integer, default=0)  # records the run set out to handle
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # outcome → records
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
