@@ -12,13 +12,21 @@ Steps for one Magento order event:
                      created with its addresses
   5. deliver         look up the Heartland sales order by our reference first (recovers a crash
                      between create and bind), else create it with its lines
-                     (orders.canonical_to_heartland); the deposit payment (rules/payment_methods.yaml)
-                     unless one exists; status open
-  6. confirm         Magento order comment "Heartland order #<number>" (once), then the binding
+                     (orders.canonical_to_heartland); status open
+  6. payment         what Magento has taken (service/flows/payments.py, rules/payment_methods.yaml):
+                     offline methods one deposit for the order, unless one exists; online-authorized
+                     methods one payment per capture already made (an authorize-only order has none
+                     yet)
+  7. confirm         Magento order comment "Heartland order #<number>" (once), then the binding
+                     (with the payments recorded)
 
-A later event for a bound order is ignored, except a cancellation: a Magento order cancelled after
-it reached Heartland cancels the Heartland order (releasing its stock); one Heartland already
-fulfilled goes to review instead.
+A later event for a bound order:
+  - cancelled        a Magento order cancelled after it reached Heartland cancels the Heartland
+                     order (releasing its stock); one Heartland already fulfilled goes to review
+  - payments         otherwise the payments flow follows it: a payment gateway failure marks the
+                     Heartland payment failed, gives the Magento order a status and a comment the
+                     customer is notified of, and goes to review; a new capture (an invoice) becomes
+                     a Heartland payment, once; anything else is ignored with its reason
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from service.engine.errors import DataError, FatalError, NotFoundInTargetError
 from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
+from service.flows.payments import Payments
 from service.store import bindings
 from service.store import reviews as order_reviews
 from service.store.tables import Binding, SyncItem
@@ -64,7 +73,7 @@ class OrdersFlow:
         self.runtime = runtime
         self.store = runtime.store
         self._context: tuple[Any, Any] | None = None
-        self._payment_types: dict[str, Any] | None = None
+        self.payments = Payments(runtime)
 
     # -- templates ---------------------------------------------------------------------------------
     def template(self, name: str) -> Template:
@@ -105,9 +114,7 @@ class OrdersFlow:
         if existing is not None and raw.get("state") == "canceled":
             return self.cancel(existing, raw, trace)
         if existing is not None:
-            return Outcome.ignored(
-                f"already in Heartland as order #{existing.external_ref} (id {existing.external_id})",
-                heartland_id=existing.external_id, heartland_number=existing.external_ref)
+            return self.payments.follow(existing, raw, trace)
 
         with trace.step("normalize") as step:
             order, version = self.normalize(raw, store_code)
@@ -147,7 +154,7 @@ class OrdersFlow:
 
         with trace.step("payment") as step:
             # An order this run just created has no payment yet; one found from an earlier run may.
-            step["message"] = self.ensure_payment(order, order_id, check_existing=resumed)
+            step["message"], payments = self.payments.at_order(order, raw, order_id, check_existing=resumed)
         target_status = self.heartland_status()
         if sales_order.get("status") != target_status:
             with trace.step("status", f"set to {target_status}"):
@@ -157,7 +164,7 @@ class OrdersFlow:
             self.write_back(raw, number, check_existing=resumed)
             bindings.bind(self.store, entity="order", key=key, system="heartland", external_id=str(order_id),
                           external_ref=number, source_version=order.updated_at,
-                          data={"magento_number": order.number})
+                          data={"magento_number": order.number, "payments": payments})
         return Outcome("done", f"Heartland order #{number}",
                        {"heartland_id": order_id, "heartland_number": number, "resumed": resumed}, version)
 
@@ -340,38 +347,6 @@ class OrdersFlow:
             return self.template(HEARTLAND_TEMPLATE).apply(asdict(order), context)
         except MappingError as exc:
             raise DataError(str(exc), hint=f"fix rules/{HEARTLAND_TEMPLATE}", details=exc.field_errors) from None
-
-    def payment_type_id(self, name: str) -> Any:
-        if self._payment_types is None or name not in self._payment_types:
-            self._payment_types = {p["name"]: p["id"] for p in self.runtime.heartland.payment_types()}
-        if name not in self._payment_types:
-            raise NotFoundInTargetError(f"Heartland has no payment type {name!r}",
-                                        hint="create it in Heartland or change rules/payment_methods.yaml")
-        return self._payment_types[name]
-
-    def ensure_payment(self, order: Order, order_id: Any, *, check_existing: bool) -> str:
-        heartland = self.runtime.heartland
-        if order.payment is None or order.payment.amount <= 0:
-            return "no payment to record"
-        if check_existing and heartland.sales_order_payments(order_id):
-            return "deposit already recorded"
-        rules = self.runtime.rules.load("payment_methods.yaml")
-        methods = rules.get("magento_to_heartland", {})
-        type_name = methods.get(order.payment.method, methods.get("_default", "External"))
-        body: dict[str, Any] = {
-            "type": rules.get("payment_kind", "ExternalPayment"),
-            "deposit": True,
-            "amount": round(order.payment.amount, 2),
-            "payment_type_id": self.payment_type_id(type_name),
-            "description": f"Magento {order.payment.method} (order #{order.number})",
-        }
-        custom = {k: v for k, v in {"transaction_id": order.payment.transaction_id,
-                                    "card_type": order.payment.card_type,
-                                    "card_last4": order.payment.last4}.items() if v}
-        if custom:
-            body["custom"] = custom
-        heartland.add_sales_order_payment(order_id, body)
-        return f"deposit {body['amount']:.2f} as {type_name}"
 
     def write_back(self, raw: dict[str, Any], number: str, *, check_existing: bool) -> None:
         magento = self.runtime.magento

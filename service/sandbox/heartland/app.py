@@ -253,7 +253,8 @@ def _routes(app: Flask, sandbox: HeartlandSandbox, settings: dict[str, Any]) -> 
     collection("/api/sales/orders/<int:parent_id>/payments", r.ORDER_PAYMENTS, parent=r.ORDERS,
                parent_key="order_id",
                create=child(lambda st, order, body: sales.add_payment(st, st.order_payments, "order_id", order,
-                                                                      body, True)))
+                                                                      body, True)),
+               update=lambda st, owner, record, body: sales.update_order_payment(st, _req(owner), record, body))
     auto_complete = bool(settings["auto_complete_invoices"])
     collection("/api/sales/invoices", r.INVOICES,
                create=top(lambda st, body: sales.create_invoice(st, body, auto_complete)),

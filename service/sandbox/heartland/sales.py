@@ -21,6 +21,7 @@ from service.sandbox.heartland.state import ApiError, Collection, Record, State,
 from service.sandbox.heartland.validation import Checker, custom_values
 
 PAYMENT_TYPES = ("ExternalPayment", "CustomPayment", "Payments::ExternalPayment", "Payments::CustomPayment")
+PAYMENT_STATUSES = ("complete", "failed")
 ORDER_TRANSITIONS = {"pending": {"open", "cancelled"}, "open": {"cancelled"}, "complete": set(), "cancelled": set()}
 
 
@@ -268,6 +269,9 @@ def add_payment(state: State, coll: Collection, owner_field: str, owner: Record,
         check.add("order_id", f"the order is {owner['status']}; it takes no more payments")
     deposit = check.boolean("deposit", deposit_default)
     description = check.string("description")
+    status = check.string("status", default="complete")
+    if status not in PAYMENT_STATUSES:
+        check.add("status", f"must be one of {', '.join(PAYMENT_STATUSES)}")
     custom = custom_values(body)
     check.done()
     now = state.now()
@@ -275,9 +279,41 @@ def add_payment(state: State, coll: Collection, owner_field: str, owner: Record,
         owner_field: owner["id"], "type": kind, "amount": _money(amount or 0), "deposit": bool(deposit),
         "payment_type_id": payment_type["id"] if payment_type else None,
         "payment_type_name": payment_type["name"] if payment_type else None,
-        "description": description, "custom": custom or {}, "status": "complete",
-        "created_at": body.get("created_at") or now, "completed_at": body.get("completed_at") or now,
+        "description": description, "custom": custom or {}, "status": status,
+        "created_at": body.get("created_at") or now,
+        "completed_at": (body.get("completed_at") or now) if status == "complete" else None,
     })
+    return payment
+
+
+def update_order_payment(state: State, order: Record, payment: Record, body: Any) -> Record:
+    """``PUT sales/orders/{id}/payments/{id}``: mark a payment failed, or change its description or
+    custom values. A failed payment no longer counts in the order's ``total_paid``; it cannot be
+    completed again (record a new payment instead)."""
+    check = Checker(body)
+    changes: dict[str, Any] = {}
+    if check.has("status"):
+        status = check.string("status", required=True)
+        if status not in PAYMENT_STATUSES:
+            check.add("status", f"must be one of {', '.join(PAYMENT_STATUSES)}")
+        elif status != payment["status"] and payment["status"] == "failed":
+            check.add("status", "a failed payment cannot be completed again; record a new payment")
+        else:
+            changes["status"] = status
+    if check.has("description"):
+        changes["description"] = check.string("description")
+    custom = custom_values(body)
+    if custom is not None:
+        changes["custom"] = {**payment["custom"], **custom}
+    unknown = sorted(set(body) - {"status", "description", "custom"} - {k for k in body if k.startswith("custom@")})
+    for name in unknown:
+        check.add(name, "cannot be changed on a payment")
+    check.done()
+    if changes.get("status") == "failed" and payment["status"] != "failed":
+        changes["failed_at"] = state.now()
+    if changes:
+        changes["updated_at"] = state.now()
+        state.order_payments.update(payment, changes)
     return payment
 
 
@@ -286,7 +322,8 @@ def render_order(state: State, order: Record) -> Record:
     out["custom"] = dict(order["custom"])
     lines = state.order_lines.where("order_id", order["id"])
     subtotal = _money(sum(line["qty"] * line["adjusted_unit_price"] for line in lines))
-    paid = _money(sum(p["amount"] for p in state.order_payments.where("order_id", order["id"])))
+    paid = _money(sum(p["amount"] for p in state.order_payments.where("order_id", order["id"])
+                      if p["status"] != "failed"))
     out["subtotal"] = subtotal
     out["tax_total"] = 0.0
     out["total"] = _money(subtotal + order["shipping_charge"])

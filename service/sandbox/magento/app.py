@@ -127,6 +127,9 @@ class MagentoSandbox:
         if self.seed:
             seed_cards(state, self.seed)
         self.state = state
+        # The payment gateway's answer to online captures: order id (0: every order) → the decline
+        # {"code", "message"} it answers with (POST /__sandbox/gateway); approved when absent.
+        self.gateway_declines: dict[int, dict[str, str]] = {}
 
     def reset(self) -> None:
         self.events.clear()

@@ -159,8 +159,10 @@ def invoice_order(call: Call) -> Any:
     sb = call.sandbox
     with sb.state.lock:
         order = sales.get_order(sb.state, call.int_param("orderId"))
+        decline = sb.gateway_declines.get(order["entity_id"]) or sb.gateway_declines.get(0)
         document = sales.invoice(sb.state, order, items=list_arg(call, "items"), capture=bool(call.arg("capture")),
-                                 comment=call.arg("comment"), append_comment=bool(call.arg("appendComment")))
+                                 comment=call.arg("comment"), append_comment=bool(call.arg("appendComment")),
+                                 decline=decline)
         sb.emit("order.updated", order)
         return document["entity_id"]
 
@@ -415,9 +417,24 @@ def register_sandbox_views(app: Flask, sb: MagentoSandbox) -> None:
         except MagentoError as exc:
             return json_response(exc.body(), exc.status)
 
+    def gateway() -> Response:
+        spec = request.get_json(silent=True)
+        if not isinstance(spec, dict) or spec.get("captures") not in ("approve", "decline"):
+            return json_response({"message": 'gateway needs {"captures": "approve"|"decline", "order_id"?: …, '
+                                  '"code"?: …, "message"?: …}'}, 400)
+        order_id = int(spec.get("order_id") or 0)
+        with sb.state.lock:
+            if spec["captures"] == "approve":
+                sb.gateway_declines.pop(order_id, None)
+            else:
+                sb.gateway_declines[order_id] = {"code": str(spec.get("code") or "2001"),
+                                                 "message": str(spec.get("message") or "Insufficient Funds")}
+            return jsonify({"declines": {str(k): v for k, v in sb.gateway_declines.items()}})
+
     def events() -> Response:
         since = int(request.args.get("since", 0))
         return jsonify({"events": sb.events.events(since), "pending": sb.events.pending()})
 
     app.add_url_rule("/__sandbox/checkout", "magento_checkout", checkout, methods=["POST"])
     app.add_url_rule("/__sandbox/events", "magento_events", events, methods=["GET"])
+    app.add_url_rule("/__sandbox/gateway", "magento_gateway", gateway, methods=["POST"])

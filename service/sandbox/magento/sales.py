@@ -650,10 +650,16 @@ def _document_comments(comment: dict[str, Any] | None, parent_id: int, stamp: st
 
 def invoice(state: MagentoState, order: dict[str, Any], *, items: list[dict[str, Any]] | None = None,
             capture: bool = False, comment: dict[str, Any] | None = None, append_comment: bool = False,
-            created_at: str | None = None) -> dict[str, Any]:
-    """Invoice the order (InvoiceOrder): always paid, online or offline; return the invoice."""
+            created_at: str | None = None, decline: dict[str, str] | None = None) -> dict[str, Any]:
+    """Invoice the order (InvoiceOrder): paid, online or offline; return the invoice.
+
+    ``decline`` ({"code", "message"}) is the gateway's answer to an online capture of an authorized
+    payment: the invoice stays open (unpaid), the order goes to payment review with the gateway's
+    response in the payment's additional information (see ``decline_capture``).
+    """
     if not can_invoice(order):
         raise MagentoError("Invoice Document Validation Error(s):\nThe order does not allow an invoice to be created.")
+    declined = bool(decline and capture and float((order.get("payment") or {}).get("amount_authorized") or 0) > 0)
     lines = _requested(order, items, qty_to_invoice, "Invoice", "invoice")
     stamp = created_at or now_text()
     invoice_id = state.counters.next("invoice")
@@ -689,14 +695,17 @@ def invoice(state: MagentoState, order: dict[str, Any], *, items: list[dict[str,
         order[f"{prefix}discount_invoiced"] = money(float(order.get(f"{prefix}discount_invoiced") or 0) - discount)
         order[f"{prefix}shipping_invoiced"] = money(float(order.get(f"{prefix}shipping_invoiced") or 0) + shipping)
         order[f"{prefix}total_invoiced"] = money(float(order.get(f"{prefix}total_invoiced") or 0) + grand_total)
-        order[f"{prefix}total_paid"] = money(float(order.get(f"{prefix}total_paid") or 0) + grand_total)
+        paid_now = 0.0 if declined else grand_total
+        order[f"{prefix}total_paid"] = money(float(order.get(f"{prefix}total_paid") or 0) + paid_now)
         order[f"{prefix}total_due"] = money(float(order.get(f"{prefix}grand_total") or 0)
                                             - float(order[f"{prefix}total_paid"]))
     payment = order.setdefault("payment", {})
     for prefix in ("", "base_"):
-        payment[f"{prefix}amount_paid"] = money(float(payment.get(f"{prefix}amount_paid") or 0) + grand_total)
-    payment["base_shipping_captured"] = money(float(payment.get("base_shipping_captured") or 0) + shipping)
-    payment["shipping_captured"] = payment["base_shipping_captured"]
+        if not declined:
+            payment[f"{prefix}amount_paid"] = money(float(payment.get(f"{prefix}amount_paid") or 0) + grand_total)
+    if not declined:
+        payment["base_shipping_captured"] = money(float(payment.get("base_shipping_captured") or 0) + shipping)
+        payment["shipping_captured"] = payment["base_shipping_captured"]
     document = {
         "base_currency_code": order.get("base_currency_code", "USD"), "base_discount_amount": -discount,
         "base_grand_total": grand_total, "base_discount_tax_compensation_amount": 0,
@@ -710,7 +719,7 @@ def invoice(state: MagentoState, order: dict[str, Any], *, items: list[dict[str,
         "order_currency_code": order.get("order_currency_code", "USD"), "order_id": order["entity_id"],
         "shipping_address_id": _shipping_address_id(order), "shipping_amount": shipping,
         "shipping_discount_tax_compensation_amount": 0, "shipping_incl_tax": shipping, "shipping_tax_amount": 0,
-        "state": 2, "store_currency_code": order.get("store_currency_code", "USD"),
+        "state": 1 if declined else 2, "store_currency_code": order.get("store_currency_code", "USD"),
         "store_id": order.get("store_id", DEFAULT_STORE_ID), "store_to_base_rate": 0, "store_to_order_rate": 0,
         "subtotal": subtotal, "subtotal_incl_tax": money(subtotal + tax), "tax_amount": tax,
         "total_qty": sum(q for _, q in lines), "updated_at": stamp, "items": invoice_items,
@@ -721,10 +730,40 @@ def invoice(state: MagentoState, order: dict[str, Any], *, items: list[dict[str,
     document = {k: v for k, v in document.items() if v is not None}
     state.invoices[invoice_id] = document
     sync_assignment_items(order)
-    resolve_state(state, order, in_progress=True)
+    if declined and decline:
+        decline_capture(state, order, document, decline, stamp)
+    else:
+        resolve_state(state, order, in_progress=True)
     if created_at:
         order["updated_at"] = created_at
     return document
+
+
+def decline_capture(state: MagentoState, order: dict[str, Any], document: dict[str, Any],
+                    decline: dict[str, str], stamp: str) -> None:
+    """The gateway declined an online capture: what a gateway module records before anyone acts.
+
+    Magento keeps the invoice open (``Payment::capture`` with the transaction not approved), moves the
+    order to payment review (``State\\CaptureCommand``), and the module stores the gateway's
+    response on the payment, as Braintree's does (``processorResponseCode``/``…Text``, 2000+ are
+    declines), with a comment for the merchant.
+    """
+    payment = order.setdefault("payment", {})
+    info = order.setdefault("extension_attributes", {}).setdefault("payment_additional_info", [])
+    answer = {"processorResponseCode": decline["code"], "processorResponseText": decline["message"]}
+    info[:] = [e for e in info if e.get("key") not in answer] + [{"key": k, "value": v} for k, v in answer.items()]
+    payment["additional_information"] = [*(payment.get("additional_information") or []), decline["message"]]
+    order["state"] = "payment_review"
+    order["status"] = state.statuses["payment_review"][0]
+    transaction = document.get("transaction_id", "")
+    order.setdefault("status_histories", []).insert(0, {
+        "comment": (f"The payment gateway declined the capture of ${float(document['grand_total']):.2f}: "
+                    f"{decline['message']} ({decline['code']}). Transaction ID: \"{transaction}\""),
+        "created_at": stamp, "entity_id": state.counters.next("status_history"), "entity_name": "order",
+        "is_customer_notified": 0, "is_visible_on_front": 0, "parent_id": order["entity_id"],
+        "status": order["status"],
+    })
+    touch(order)
 
 
 def _shipping_address_id(order: dict[str, Any]) -> int | None:

@@ -1,0 +1,168 @@
+"""Payments, Magento → Heartland, end to end: both sandboxes over HTTP, the real app, real RQ workers
+and the scheduler as subprocesses. Captures after the order synced, repeated events, a payment
+gateway failure, refunds of payments, and card data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from service.flows.payments import Payments, card_fields
+from service.store import bindings, items
+from tests.stack import MAGENTO_TOKEN, Stack, build_stack
+
+CARD_FIELDS_ALLOWED = {"magento_capture", "transaction_id", "card_type", "card_last4", "magento_refund"}
+
+
+@pytest.fixture
+def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
+    s = build_stack(settings, tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def magento_post(stack: Stack, path: str, body: dict[str, Any]) -> Any:
+    response = requests.post(f"{stack.magento.url}/rest/V1/{path}", json=body,
+                             headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def heartland_order(stack: Stack, number: str) -> dict[str, Any]:
+    rows = [r for r in stack.heartland_orders() if str((r.get("custom") or {}).get("magento_order_number")) == number]
+    assert len(rows) == 1, f"Magento order #{number} is in Heartland {len(rows)} times"
+    return rows[0]
+
+
+def payments_of(stack: Stack, order_id: int) -> list[dict[str, Any]]:
+    return list(stack.heartland_get(f"sales/orders/{order_id}/payments")["results"])
+
+
+def synced(stack: Stack, *orders: dict[str, Any]) -> bool:
+    dead = items.search(stack.runtime.store, state="dead")
+    assert not dead, f"dead items: {[(i.label, i.reason) for i in dead]}"
+    return all(bindings.find(stack.runtime.store, "order", f"magento:default:{o['entity_id']}", "heartland")
+               for o in orders)
+
+
+def test_a_capture_after_the_order_synced_is_one_heartland_payment(stack: Stack) -> None:
+    stack.start_worker()
+    stack.start_scheduler()
+    card = stack.checkout([{"sku": "TEE-1000", "qty": 2}], payment_method="braintree")
+    check = stack.checkout([{"sku": "MUG-1003", "qty": 1}])
+    assert card["state"] == "processing" and card["payment"]["amount_authorized"] == card["grand_total"]
+    stack.wait_for(lambda: synced(stack, card, check), timeout=60, what="both orders synced")
+    card_row = heartland_order(stack, card["increment_id"])
+    check_row = heartland_order(stack, check["increment_id"])
+    # Authorize-only: nothing is taken yet, so nothing is recorded; check / money order: the deposit.
+    assert payments_of(stack, card_row["id"]) == []
+    assert [p["amount"] for p in payments_of(stack, check_row["id"])] == [pytest.approx(check["grand_total"])]
+
+    invoice_id = magento_post(stack, f"order/{card['entity_id']}/invoice", {"capture": True})
+    magento_post(stack, f"order/{check['entity_id']}/invoice", {})  # offline: the deposit covers it
+
+    def captured() -> bool:
+        return len(payments_of(stack, card_row["id"])) == 1
+
+    stack.wait_for(captured, timeout=60, what="the capture in Heartland")
+    invoice = stack.magento_get(f"invoices/{invoice_id}")
+    [payment] = payments_of(stack, card_row["id"])
+    assert payment["amount"] == pytest.approx(invoice["grand_total"]) and payment["status"] == "complete"
+    assert payment["deposit"] is True and payment["payment_type_name"] == "Credit Card"
+    assert payment["custom"] == {"magento_capture": f"invoice:{invoice_id}",
+                                 "transaction_id": invoice["transaction_id"],
+                                 "card_type": card["payment"]["cc_type"], "card_last4": card["payment"]["cc_last4"]}
+    done = [i for i in items.search(stack.runtime.store, state="done") if "recorded captures" in i.reason]
+    assert len(done) == 1
+    names = [s.step for s in items.steps(stack.runtime.store, done[0].id)]
+    assert "captures" in names
+
+    # The same capture again: the event repeated (new event ids), and a run that lost what it had
+    # recorded (as after a crash between the Heartland write and the binding) both find it in Heartland.
+    data = stack.magento_get(f"orders/{card['entity_id']}")
+    key = f"magento:default:{card['entity_id']}"
+    binding = bindings.find(stack.runtime.store, "order", key, "heartland")
+    assert binding is not None and binding.data["payments"]["captured"] == pytest.approx(invoice["grand_total"])
+    before = stack.states()
+    for _ in range(2):
+        assert stack.send_event("order.updated", data).status_code == 202
+    bindings.bind(stack.runtime.store, entity="order", key=key, system="heartland",
+                  external_id=binding.external_id, data={"payments": {"mode": "capture", "captured": 0.0,
+                                                                      "keys": [], "failed": []}})
+    assert stack.send_event("order.updated", data).status_code == 202
+    stack.wait_for(lambda: stack.settled(sum(before.values()) + 3), timeout=60, what="the repeated events")
+    assert len(payments_of(stack, card_row["id"])) == 1
+    assert len(payments_of(stack, check_row["id"])) == 1
+
+    # Card data: only the type and the last 4 digits ever reached Heartland.
+    for r in stack.requests_log(stack.heartland, "/payments"):
+        body = r.get("body") or {}
+        if isinstance(body, dict):
+            assert set(body.get("custom") or {}) <= CARD_FIELDS_ALLOWED, body
+            assert not {"cc_exp_month", "cc_exp_year", "cc_owner", "cc_number"} & set(body)
+    assert card_fields({"cc_type": "VI", "cc_last4": "4111111111111111", "cc_exp_year": "2029",
+                        "cc_owner": "Ann Smith"}) == {"card_type": "VI"}
+
+    # A refund of the payment, while Heartland has not fulfilled the order: a negative payment, once.
+    payments = Payments(stack.runtime)
+    refund_id, created = payments.record_refund(card_row["id"], data, key="creditmemo:1", amount=10.0)
+    again_id, again = payments.record_refund(card_row["id"], data, key="creditmemo:1", amount=10.0)
+    assert created and not again and again_id == refund_id
+    refund = next(p for p in payments_of(stack, card_row["id"]) if p["id"] == refund_id)
+    assert refund["amount"] == -10.0 and refund["custom"]["magento_refund"] == "creditmemo:1"
+    totals = stack.heartland_get(f"sales/orders/{card_row['id']}")
+    assert totals["total_paid"] == pytest.approx(invoice["grand_total"] - 10.0)
+
+
+def test_a_payment_gateway_failure_marks_the_payment_failed_tells_the_customer_and_goes_to_review(
+        stack: Stack) -> None:
+    stack.start_worker()
+    stack.start_scheduler()
+    order = stack.checkout([{"sku": "HOD-1001", "qty": 1}], payment_method="braintree")
+    stack.wait_for(lambda: synced(stack, order), timeout=60, what="the order synced")
+    row = heartland_order(stack, order["increment_id"])
+    response = requests.post(f"{stack.magento.url}/__sandbox/gateway", timeout=5,
+                             json={"captures": "decline", "order_id": order["entity_id"], "code": "2001",
+                                   "message": "Insufficient Funds"})
+    assert response.status_code == 200, response.text
+    invoice_id = magento_post(stack, f"order/{order['entity_id']}/invoice", {"capture": True})
+
+    stack.wait_for(lambda: bool(items.search(stack.runtime.store, state="review")), timeout=60,
+                   what="the payment failure in review")
+    [item] = items.search(stack.runtime.store, state="review")
+    assert f"Magento order #{order['increment_id']}" in item.reason
+    assert "declined the capture" in item.reason and "Insufficient Funds" in item.reason and "2001" in item.reason
+    assert "marked failed" in item.reason and "customer was notified" in item.reason
+    assert "Next: take the payment again in Magento" in item.reason
+
+    invoice = stack.magento_get(f"invoices/{invoice_id}")
+    [payment] = payments_of(stack, row["id"])
+    assert payment["status"] == "failed" and payment["amount"] == pytest.approx(invoice["grand_total"])
+    assert payment["custom"]["transaction_id"] == invoice["transaction_id"]
+    assert stack.heartland_get(f"sales/orders/{row['id']}")["total_paid"] == 0
+
+    magento = stack.magento_get(f"orders/{order['entity_id']}")
+    assert magento["state"] == "payment_review" and magento["status"] == "payment_review"
+    told = [h for h in magento["status_histories"] if "We could not take the payment" in (h.get("comment") or "")]
+    assert len(told) == 1
+    assert told[0]["is_customer_notified"] == 1 and told[0]["is_visible_on_front"] == 1
+    assert "Insufficient Funds" in told[0]["comment"] and order["increment_id"] in told[0]["comment"]
+    steps = [s.step for s in items.steps(stack.runtime.store, item.id)]
+    for name in ("gateway failure", "heartland payment", "magento comment"):
+        assert name in steps
+
+    # Our comment comes back as order.updated: recognised, not a second review, no second write.
+    def echo_ignored() -> bool:
+        return any("payment failure is already recorded" in i.reason
+                   for i in items.search(stack.runtime.store, state="ignored"))
+
+    stack.wait_for(echo_ignored, timeout=30, what="the echo of our comment")
+    assert len(items.search(stack.runtime.store, state="review")) == 1
+    assert len(payments_of(stack, row["id"])) == 1
+    assert not items.search(stack.runtime.store, state="dead")
