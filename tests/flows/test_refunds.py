@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import delete
 
 from service.flows.refunds import Returnable, allocate, memo_key, price_adjustment, return_key
 from service.store import bindings, items
@@ -141,6 +142,12 @@ def wait_binding(stack: Stack, entity: str, key: str, system: str) -> Binding:
     return binding
 
 
+def forget(stack: Stack, entity: str, key: str) -> None:
+    """Drop a binding, as if the run that wrote to the target had died just before binding."""
+    with stack.runtime.store.session() as session:
+        session.execute(delete(Binding).where(Binding.entity == entity, Binding.key == key))
+
+
 def returns_of(stack: Stack, invoice_id: int) -> list[dict[str, Any]]:
     heartland = stack.runtime.heartland
     return [heartland.ticket(int(t["id"]), include=("lines",)) for t in heartland.returns_for(invoice_id)]
@@ -222,6 +229,14 @@ def test_partial_credit_memo_becomes_one_heartland_return_and_its_echo_is_ignore
                            f"#{made['public_id']}" for i in again)
     assert len(returns_of(stack, int(invoice["id"]))) == 1
 
+    # A run that created the return but died before binding it: the retry finds it by our reference.
+    forget(stack, "creditmemo", memo_key("default", memo_id))
+    assert stack.send_event("creditmemo.created", memo).status_code == 202
+    rows = settled(stack, count + 5)
+    assert (rows[-1].state, rows[-1].result.get("resumed")) == ("done", True), rows[-1].reason
+    assert len(returns_of(stack, int(invoice["id"]))) == 1
+    wait_binding(stack, "creditmemo", memo_key("default", memo_id), "heartland")
+
 
 # -- Heartland → Magento -----------------------------------------------------------------------------
 
@@ -262,6 +277,16 @@ def test_partial_heartland_return_becomes_an_offline_credit_memo_and_its_echo_is
     rows = settled(stack, 3)
     assert (rows[-1].state, rows[-1].reason) == (
         "ignored", f"Heartland return #{number} is already in Magento as credit memo #{memo['increment_id']}")
+    assert len(creditmemos(stack, magento_id)) == 1
+
+    # A run that made the credit memo but died before binding it: the retry finds it by its comment.
+    forget(stack, "return", return_key(ticket_id))
+    record["updated_at"] = "2026-11-28T00:00:01+00:00"
+    response = requests.post(hook_url(stack), data=json.dumps(record), timeout=10,
+                             headers={"Content-Type": "application/json"})
+    assert response.status_code == 202, response.text
+    rows = settled(stack, 4)
+    assert (rows[-1].state, rows[-1].result.get("resumed")) == ("done", True), rows[-1].reason
     assert len(creditmemos(stack, magento_id)) == 1
 
     # More than the invoice sold goes to review, saying what to fix; nothing reaches Magento.
