@@ -103,6 +103,11 @@ def test_a_mapped_grid_becomes_one_configurable_product_and_a_replay_writes_noth
                                                "price": 40.0, "cost": 15.0, "grid_id": fit,
                                                "custom": {"color": "Red", "fit": "Slim"}})
     stack.wait_for(lambda: settled(stack, 5), timeout=60, what="the grid items synced")
+    # Then an item with the same colour and size as a linked one: it cannot be a variant.
+    twin = heartland(stack, "POST", "items", {"public_id": "TRL-RED-S2", "description": "Trail Tee - Red S (2)",
+                                              "price": 24.0, "cost": 9.0, "grid_id": trail,
+                                              "custom": {"color": "red", "size": "Small"}})
+    stack.wait_for(lambda: settled(stack, 6), timeout=60, what="the twin item synced")
 
     parent = magento(stack, "products/G-TRAIL")
     assert (parent["type_id"], parent["name"], parent["visibility"]) == ("configurable", "Trail Tee", 4)
@@ -121,13 +126,18 @@ def test_a_mapped_grid_becomes_one_configurable_product_and_a_replay_writes_noth
     sent = writes(stack)
     assert sent.count("POST /rest/default/V1/products/attributes/color/options") == 1  # Storm, once
     assert not [w for w in sent if "attributes/size/options" in w]
-    assert sent.count("POST /rest/all/V1/products") == 6  # the parent, four children, the chino
+    assert sent.count("POST /rest/all/V1/products") == 7  # the parent, four children, the twin, the chino
     assert sent.count("POST /rest/default/V1/configurable-products/G-TRAIL/options") == 2
     assert sent.count("POST /rest/default/V1/configurable-products/G-TRAIL/child") == 4
     assert not [w for w in sent if w.startswith("PUT")]
     grid_binding = bindings.find(stack.runtime.store, "product_grid", f"heartland:{trail}", "magento")
     assert grid_binding is not None and grid_binding.external_ref == "G-TRAIL"
     assert grid_binding.data["children"] == sorted(sku for sku, _, _ in variants)
+
+    assert (magento(stack, "products/TRL-RED-S2")["type_id"], magento(stack, "products/TRL-RED-S2")["visibility"]) \
+        == ("simple", 4)
+    twin_item = next(i for i in product_items(stack) if i.entity_key.endswith(f":{twin['id']}"))
+    assert twin_item.state == "done" and "same Color/Size (red/Small) as SKU TRL-RED-S" in twin_item.reason
 
     # The grid with an unmapped attribute: a simple product, visible, with the reason in the trace.
     simple = magento(stack, "products/FIT-RED-SLIM")
@@ -144,10 +154,10 @@ def test_a_mapped_grid_becomes_one_configurable_product_and_a_replay_writes_noth
         forged = requests.post(f"{stack.web.url}/webhooks/heartland/{HOOK_TOKEN}", timeout=10,
                                json={**delivery["payload"], "updated_at": "2099-01-01T00:00:00Z"})
         assert forged.status_code == 202, forged.text
-    stack.wait_for(lambda: settled(stack, 10), timeout=60, what="the replayed hints")
+    stack.wait_for(lambda: settled(stack, 12), timeout=60, what="the replayed hints")
     assert len(writes(stack)) == before, writes(stack)[before:]
     replayed = [i for i in product_items(stack) if i.source_version.startswith("2099")]
-    assert len(replayed) == 5 and all(i.state == "ignored" or "sent as a simple product" in i.reason
+    assert len(replayed) == 6 and all(i.state == "ignored" or "sent as a simple product" in i.reason
                                       for i in replayed), [(i.state, i.reason) for i in replayed]
 
     # Lost bindings (a crash between the Magento writes and binding them): every step reads first,
@@ -156,11 +166,11 @@ def test_a_mapped_grid_becomes_one_configurable_product_and_a_replay_writes_noth
         from service.store.tables import Binding
 
         session.query(Binding).filter(Binding.entity.in_(["product", "product_grid"])).delete()
-    first = next(d for d in deliveries if d["event"] == "item_created")
+    first = next(d for d in deliveries if d["event"] == "item_created" and d["payload"]["public_id"] == "TRL-STORM-M")
     again = requests.post(f"{stack.web.url}/webhooks/heartland/{HOOK_TOKEN}", timeout=10,
                           json={**first["payload"], "updated_at": "2099-01-02T00:00:00Z"})
     assert again.status_code == 202
-    stack.wait_for(lambda: settled(stack, 11), timeout=60, what="the hint after lost bindings")
+    stack.wait_for(lambda: settled(stack, 13), timeout=60, what="the hint after lost bindings")
     assert len(writes(stack)) == before, writes(stack)[before:]
     recovered = items.get(stack.runtime.store, again.json()["item_id"])
     assert recovered is not None and recovered.state == "ignored" and "nothing to write" in recovered.reason
