@@ -55,4 +55,19 @@ interface GiftCardAccountManagementInterface
      * @throws \Magento\Framework\Webapi\Exception
      */
     public function adjust(string $code, Data\GiftCardAdjustmentInterface $adjustment): Data\GiftCardInterface;
+
+    /**
+     * GET /V1/tillbridge/giftcard-history?code=&since=&afterId=&pageSize=
+     * Balance changes, oldest first; page on by passing the last id as afterId.
+     *
+     * @param string|null $code one card's changes only
+     * @param string|null $since Y-m-d H:i:s UTC: changes at or after it
+     * @param int $afterId changes with a history id above it
+     * @param int $pageSize 1 to 1000
+     * @return \Tillbridge\Connector\Api\Data\GiftCardHistoryInterface[]
+     * @throws \Magento\Framework\Exception\NoSuchEntityException
+     * @throws \Magento\Framework\Exception\InputException
+     * @throws \Magento\Framework\Webapi\Exception
+     */
+    public function getHistory(?string $code = null, ?string $since = null, int $afterId = 0, int $pageSize = 100): array;
 }

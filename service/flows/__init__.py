@@ -33,6 +33,7 @@ FLOWS: dict[str, str] = {
     "products": "service.flows.products:ProductsFlow",
     "customers": "service.flows.customers:CustomersFlow",
     "inventory": "service.flows.inventory:InventoryFlow",
+    "giftcards": "service.flows.giftcards:GiftCardsFlow",
     "refunds": "service.flows.refunds:RefundsFlow",
     "shipments": "service.flows.shipments:ShipmentsFlow",
 }

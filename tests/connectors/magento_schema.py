@@ -241,9 +241,37 @@ class SchemaValidator:
         return problems
 
 
+def gift_card_paths() -> dict[str, Any]:
+    """Our gift-card contract (the Tillbridge module's route) as Swagger path items, so one
+    validator judges every request."""
+    from service.sandbox.magento.contract import GIFT_CARD_ROUTES
+
+    paths: dict[str, Any] = {}
+    for template, methods in GIFT_CARD_ROUTES.items():
+        for method, spec in methods.items():
+            params: list[dict[str, Any]] = [{"name": "code", "in": "path", "type": "string"}] if "{code}" in template else []
+            if spec["body"] is not None:
+                params.append({"name": "body", "in": "body", "schema": spec["body"]})
+            if "query" in spec:
+                params += [{"name": n, "in": "query", "type": t} for n, t in spec["query"].items()]
+            elif method == "get" and "{code}" not in template:
+                params += [{"name": f"searchCriteria[filterGroups][0][filters][0][{n}]", "in": "query", "type": "string"}
+                           for n in ("field", "value", "conditionType")]
+                params += [{"name": f"searchCriteria[sortOrders][0][{n}]", "in": "query", "type": "string"}
+                           for n in ("field", "direction")]
+                params += [{"name": f"searchCriteria[{n}]", "in": "query", "type": "integer"}
+                           for n in ("pageSize", "currentPage")]
+            paths.setdefault(template, {})[method] = {"parameters": params,
+                                                      "responses": {"200": {"schema": spec["response"]}}}
+    return paths
+
+
 @lru_cache(maxsize=1)
 def default_validator() -> SchemaValidator:
-    return SchemaValidator(json.loads(schema_path().read_text(encoding="utf-8")))
+    from service.sandbox.magento.contract import GIFT_CARD_DEFINITIONS
+
+    return SchemaValidator(json.loads(schema_path().read_text(encoding="utf-8")), gift_card_paths(),
+                           GIFT_CARD_DEFINITIONS)
 
 
 def validate_request(method: str, path: str, body: Any, query: str | dict[str, Any] | None = None) -> list[str]:

@@ -55,3 +55,12 @@ def test_same_adjustment_fields() -> None:
     definition = GIFT_CARD_DEFINITIONS["tillbridge-data-gift-card-adjustment-interface"]
     assert getters("GiftCardAdjustmentInterface") == set(definition["properties"])
     assert set(definition["required"]) == {"amount", "idempotency_key"}
+
+
+def test_same_history_fields() -> None:
+    definition = GIFT_CARD_DEFINITIONS["tillbridge-data-gift-card-history-interface"]
+    assert getters("GiftCardHistoryInterface") == set(definition["properties"])
+    source = (MODULE / "Api" / "GiftCardAccountManagementInterface.php").read_text()
+    # GET arguments come from the query string, by the method's parameter names.
+    assert ("public function getHistory(?string $code = null, ?string $since = null, int $afterId = 0, "
+            "int $pageSize = 100): array") in source

@@ -24,6 +24,7 @@ class AccountManagement implements GiftCardAccountManagementInterface
     public const GIFT_CARD_MODULE = 'Magento_GiftCardAccount';
     public const MAX_CODE_LENGTH = 255;
     public const MAX_KEY_LENGTH = 128;
+    public const MAX_HISTORY_PAGE = 1000;
     private const HTTP_CONFLICT = 409;
     private const HTTP_NOT_IMPLEMENTED = 501;
     private const EPSILON = 0.00005;
@@ -112,6 +113,7 @@ class AccountManagement implements GiftCardAccountManagementInterface
                 $this->log->claim($key, $code, $amount, $reason, $this->clock->format($this->clock->now()));
                 $updated = $this->store->addToBalance($code, $amount);
                 $this->log->setBalanceAfter($key, $updated->getBalance());
+                $this->log->setHistoryId($key, $this->store->latestHistoryId($code));
                 return $updated;
             });
         } catch (DuplicateException) {
@@ -122,6 +124,48 @@ class AccountManagement implements GiftCardAccountManagementInterface
             }
             return $this->replay($key, $previous, $code, $amount);
         }
+    }
+
+    public function getHistory(?string $code = null, ?string $since = null, int $afterId = 0, int $pageSize = 100): array
+    {
+        $this->requireGiftCards();
+        if ($pageSize < 1 || $pageSize > self::MAX_HISTORY_PAGE) {
+            throw new InputException(__('"pageSize" must be between 1 and %1, got %2.', self::MAX_HISTORY_PAGE, $pageSize));
+        }
+        if ($afterId < 0) {
+            throw new InputException(__('"afterId" must be zero or more, got %1.', $afterId));
+        }
+        if ($code !== null && trim($code) !== '') {
+            $code = $this->existing($this->validCode($code))->getCode();
+        } else {
+            $code = null;
+        }
+        if ($since !== null && trim($since) !== '') {
+            $moment = \DateTimeImmutable::createFromFormat('!Y-m-d H:i:s', trim($since), new \DateTimeZone('UTC'));
+            if ($moment === false) {
+                throw new InputException(__('"since" must be a UTC time as YYYY-MM-DD HH:MM:SS, got "%1".', $since));
+            }
+            $since = $moment->format('Y-m-d H:i:s');
+        } else {
+            $since = null;
+        }
+        $rows = $this->store->history($code, $since, $afterId, $pageSize);
+        $applied = $this->log->byHistoryIds(array_map(static fn (array $row): int => $row['id'], $rows));
+        $entries = [];
+        foreach ($rows as $row) {
+            $ours = $applied[$row['id']] ?? null;
+            $entries[] = new HistoryEntry(
+                $row['id'],
+                $row['code'],
+                $row['action'],
+                $row['balance_delta'],
+                $row['balance_amount'],
+                $row['updated_at'],
+                $ours['idempotency_key'] ?? null,
+                $ours['reason'] ?? null
+            );
+        }
+        return $entries;
     }
 
     /**

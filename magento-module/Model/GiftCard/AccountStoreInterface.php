@@ -27,4 +27,17 @@ interface AccountStoreInterface
     public function addToBalance(string $code, float $amount): GiftCardInterface;
 
     public function search(SearchCriteriaInterface $criteria): GiftCardSearchResultsInterface;
+
+    /**
+     * Balance changes from the gift card account history, oldest first: history id above
+     * $afterId, of one card when $code is given, at or after $since (Y-m-d H:i:s UTC) when given.
+     *
+     * @return list<array{id: int, code: string, action: string, balance_delta: float, balance_amount: float, updated_at: string}>
+     */
+    public function history(?string $code, ?string $since, int $afterId, int $pageSize): array;
+
+    /**
+     * The newest history id of a card: inside addToBalance's transaction, the row that change wrote.
+     */
+    public function latestHistoryId(string $code): ?int;
 }

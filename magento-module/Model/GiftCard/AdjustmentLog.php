@@ -7,7 +7,8 @@ use Magento\Framework\App\ResourceConnection;
 
 /**
  * tillbridge_giftcard_adjustment: one row per idempotency key, written in the same transaction as
- * the balance change, so a key is applied at most once.
+ * the balance change, so a key is applied at most once; history_id names the gift card history
+ * row that change wrote.
  */
 class AdjustmentLog
 {
@@ -58,6 +59,41 @@ class AdjustmentLog
             ['balance_after' => $balance],
             ['idempotency_key = ?' => $idempotencyKey]
         );
+    }
+
+    /** Links the key to the gift card history row its balance change wrote. */
+    public function setHistoryId(string $idempotencyKey, ?int $historyId): void
+    {
+        $this->resource->getConnection()->update(
+            $this->table(),
+            ['history_id' => $historyId],
+            ['idempotency_key = ?' => $idempotencyKey]
+        );
+    }
+
+    /**
+     * @param list<int> $historyIds
+     * @return array<int, array{idempotency_key: string, reason: ?string}> by history id
+     */
+    public function byHistoryIds(array $historyIds): array
+    {
+        $ids = array_values(array_unique(array_map('intval', $historyIds)));
+        if ($ids === []) {
+            return [];
+        }
+        $rows = $this->resource->getConnection()->fetchAll(
+            'SELECT history_id, idempotency_key, reason FROM ' . $this->table()
+            . ' WHERE history_id IN (' . implode(',', array_fill(0, count($ids), '?')) . ')',
+            $ids
+        );
+        $found = [];
+        foreach ($rows as $row) {
+            $found[(int) $row['history_id']] = [
+                'idempotency_key' => (string) $row['idempotency_key'],
+                'reason' => $row['reason'] === null ? null : (string) $row['reason'],
+            ];
+        }
+        return $found;
     }
 
     /**

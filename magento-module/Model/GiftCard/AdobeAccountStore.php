@@ -10,6 +10,7 @@ use Magento\Framework\Exception\InputException;
 use Magento\Framework\Exception\NoSuchEntityException;
 use Magento\Framework\ObjectManagerInterface;
 use Magento\Store\Model\StoreManagerInterface;
+use Tillbridge\Connector\Api\Data\GiftCardHistoryInterface;
 use Tillbridge\Connector\Api\Data\GiftCardInterface;
 use Tillbridge\Connector\Api\Data\GiftCardSearchResultsInterface;
 use Tillbridge\Connector\Api\Data\GiftCardSearchResultsInterfaceFactory;
@@ -108,6 +109,48 @@ class AdobeAccountStore implements AccountStoreInterface
         $results->setItems($items);
         $results->setTotalCount((int) $collection->getSize());
         return $results;
+    }
+
+    public function history(?string $code, ?string $since, int $afterId, int $pageSize): array
+    {
+        $sql = 'SELECT h.history_id, a.code, h.action, h.balance_delta, h.balance_amount, h.updated_at FROM '
+            . $this->resource->getTableName(self::HISTORY_TABLE) . ' h JOIN '
+            . $this->resource->getTableName(self::TABLE) . ' a ON a.giftcardaccount_id = h.giftcardaccount_id'
+            . ' WHERE h.history_id > ?';
+        $bind = [$afterId];
+        if ($code !== null) {
+            $sql .= ' AND a.code = ?';
+            $bind[] = $code;
+        }
+        if ($since !== null) {
+            $sql .= ' AND h.updated_at >= ?';
+            $bind[] = $since;
+        }
+        $sql .= ' ORDER BY h.history_id ASC LIMIT ' . max(1, $pageSize);
+        $rows = [];
+        foreach ($this->resource->getConnection()->fetchAll($sql, $bind) as $row) {
+            $rows[] = [
+                'id' => (int) $row['history_id'],
+                'code' => (string) $row['code'],
+                // Magento\GiftCardAccount\Model\History::ACTION_CREATED (0) … ACTION_UPDATED (5)
+                'action' => GiftCardHistoryInterface::ACTIONS[(int) $row['action']] ?? 'updated',
+                'balance_delta' => (float) $row['balance_delta'],
+                'balance_amount' => (float) $row['balance_amount'],
+                'updated_at' => gmdate('Y-m-d H:i:s', (int) strtotime((string) $row['updated_at'] . ' UTC')),
+            ];
+        }
+        return $rows;
+    }
+
+    public function latestHistoryId(string $code): ?int
+    {
+        $id = $this->resource->getConnection()->fetchOne(
+            'SELECT MAX(h.history_id) FROM ' . $this->resource->getTableName(self::HISTORY_TABLE) . ' h JOIN '
+            . $this->resource->getTableName(self::TABLE) . ' a ON a.giftcardaccount_id = h.giftcardaccount_id'
+            . ' WHERE a.code = ?',
+            [$code]
+        );
+        return $id ? (int) $id : null;
     }
 
     private function toCard(object $model): GiftCardInterface

@@ -22,6 +22,8 @@ final class InMemoryAccountStore implements AccountStoreInterface
     public array $cards = [];
     public ?\Throwable $failNextChange = null;
     public int $changes = 0;
+    /** @var list<array{id: int, code: string, action: string, balance_delta: float, balance_amount: float, updated_at: string}> */
+    public array $history = [];
 
     public function __construct(private readonly FixedClock $clock)
     {
@@ -58,6 +60,7 @@ final class InMemoryAccountStore implements AccountStoreInterface
             ->setCreatedAt($now)
             ->setUpdatedAt($now);
         $this->cards[strtoupper($card->getCode())] = $stored;
+        $this->record($stored, 'created', $stored->getBalance());
         return clone $stored;
     }
 
@@ -74,7 +77,45 @@ final class InMemoryAccountStore implements AccountStoreInterface
             ->setState($balance > 0 ? GiftCardInterface::STATE_AVAILABLE : GiftCardInterface::STATE_USED)
             ->setUpdatedAt($this->clock->format($this->clock->now()));
         $this->changes++;
+        $this->record($card, 'updated', $amount);
         return clone $card;
+    }
+
+    /** A change made in Magento itself (checkout, admin), as Magento_GiftCardAccount records it. */
+    public function changeInStore(string $code, float $amount, string $action = 'used'): void
+    {
+        $card = $this->cards[strtoupper($code)];
+        $card->setBalance(round($card->getBalance() + $amount, 4));
+        $this->record($card, $action, $amount);
+    }
+
+    public function history(?string $code, ?string $since, int $afterId, int $pageSize): array
+    {
+        $rows = array_values(array_filter(
+            $this->history,
+            static fn (array $row): bool => $row['id'] > $afterId
+                && ($code === null || strcasecmp($row['code'], $code) === 0)
+                && ($since === null || $row['updated_at'] >= $since)
+        ));
+        return array_slice($rows, 0, $pageSize);
+    }
+
+    public function latestHistoryId(string $code): ?int
+    {
+        $ids = array_column($this->history(strtoupper($code), null, 0, PHP_INT_MAX), 'id');
+        return $ids === [] ? null : max($ids);
+    }
+
+    private function record(GiftCard $card, string $action, float $delta): void
+    {
+        $this->history[] = [
+            'id' => count($this->history) + 1,
+            'code' => $card->getCode(),
+            'action' => $action,
+            'balance_delta' => round($delta, 4),
+            'balance_amount' => $card->getBalance(),
+            'updated_at' => $this->clock->format($this->clock->now()),
+        ];
     }
 
     public function search(SearchCriteriaInterface $criteria): GiftCardSearchResultsInterface

@@ -37,6 +37,7 @@ final class GiftCardAccountManagementTest extends TestCase
             static fn () => $api->getList(new Paging(10, 1)),
             static fn () => $api->create((new GiftCard())->setCode('GC-1')->setBalance(10.0)),
             static fn () => $api->adjust('GC-1', (new Adjustment())->setAmount(5.0)->setIdempotencyKey('k1')),
+            static fn () => $api->getHistory(),
         ];
         foreach ($calls as $call) {
             try {
@@ -197,6 +198,50 @@ final class GiftCardAccountManagementTest extends TestCase
         $this->expectExceptionMessage($field);
 
         $this->api->adjust('GC-7', $adjustment);
+    }
+
+    public function testHistoryListsEveryBalanceChangeWithTheKeysOfOurAdjustments(): void
+    {
+        $this->api->create((new GiftCard())->setCode('GC-H1')->setBalance(50.0));
+        $this->api->create((new GiftCard())->setCode('GC-H2')->setBalance(10.0));
+        $this->world->clock->advance(60);
+        $this->api->adjust('gc-h1', (new Adjustment())->setAmount(-20.0)->setIdempotencyKey('heartland-adj:7')->setReason('POS sale'));
+        $this->store->changeInStore('GC-H1', -5.0);
+        $this->api->adjust('GC-H1', (new Adjustment())->setAmount(-20.0)->setIdempotencyKey('heartland-adj:7'));
+
+        $all = $this->api->getHistory('GC-H1');
+        self::assertSame(
+            [[1, 'created', 50.0, 50.0, null, null], [3, 'updated', -20.0, 30.0, 'heartland-adj:7', 'POS sale'],
+                [4, 'used', -5.0, 25.0, null, null]],
+            array_map(static fn ($e) => [$e->getId(), $e->getAction(), $e->getBalanceDelta(), $e->getBalanceAmount(),
+                $e->getIdempotencyKey(), $e->getReason()], $all),
+            'a replayed key writes no second row; a change made in the store has no key'
+        );
+        self::assertSame('GC-H1', $all[0]->getCode());
+        $since = $this->world->clock->format($this->world->clock->now());
+        self::assertSame([3, 4], array_map(static fn ($e) => $e->getId(), $this->api->getHistory(null, $since)));
+        self::assertSame([2], array_map(static fn ($e) => $e->getId(), $this->api->getHistory(null, null, 1, 1)));
+        self::assertSame([4], array_map(static fn ($e) => $e->getId(), $this->api->getHistory('', null, 3)));
+    }
+
+    public function testHistoryRefusesBadArguments(): void
+    {
+        $this->api->create((new GiftCard())->setCode('GC-H3')->setBalance(5.0));
+        foreach ([
+            [static fn ($api) => $api->getHistory(null, null, 0, 0), '"pageSize"'],
+            [static fn ($api) => $api->getHistory(null, null, 0, 1001), '"pageSize"'],
+            [static fn ($api) => $api->getHistory(null, null, -1), '"afterId"'],
+            [static fn ($api) => $api->getHistory(null, '2026-13-01'), '"since"'],
+        ] as [$call, $field]) {
+            try {
+                $call($this->api);
+                self::fail("expected an InputException naming {$field}");
+            } catch (InputException $e) {
+                self::assertStringContainsString($field, $e->getMessage());
+            }
+        }
+        $this->expectException(NoSuchEntityException::class);
+        $this->api->getHistory('NOPE');
     }
 
     /** @return array<string, array{Adjustment, string}> */

@@ -124,6 +124,7 @@ final class ModuleFilesTest extends TestCase
             'GET /V1/tillbridge/giftcards' => 'getList',
             'POST /V1/tillbridge/giftcards' => 'create',
             'POST /V1/tillbridge/giftcards/:code/adjustments' => 'adjust',
+            'GET /V1/tillbridge/giftcard-history' => 'getHistory',
         ], $routes);
         $create = new \ReflectionMethod('Tillbridge\\Connector\\Api\\GiftCardAccountManagementInterface', 'create');
         $adjust = new \ReflectionMethod('Tillbridge\\Connector\\Api\\GiftCardAccountManagementInterface', 'adjust');

@@ -493,3 +493,19 @@ class MagentoClient(HttpConnector):
     def issue_admin_token(self, username: str, password: str) -> str:
         """``POST /V1/integration/admin/token`` (refused by Magento when 2FA is on)."""
         return str(self.call("POST", "integration/admin/token", body={"username": username, "password": password}))
+    def giftcard_history(self, code: str | None = None, since: str | None = None, after_id: int = 0,
+                         page_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Balance changes oldest first (one card's, or every card's at or after ``since``,
+        ``Y-m-d H:i:s`` UTC), page by page on the history id."""
+        while True:
+            params: dict[str, Any] = {"afterId": after_id, "pageSize": page_size}
+            if code:
+                params["code"] = code
+            if since:
+                params["since"] = since
+            page = list(self.call("GET", "tillbridge/giftcard-history", params=params) or [])
+            yield from page
+            if len(page) < page_size:
+                return
+            after_id = int(page[-1]["id"])
+

@@ -99,6 +99,21 @@ GIFT_CARD_DEFINITIONS: dict[str, Any] = {
             "reason": {"type": "string"},
         },
     },
+    "tillbridge-data-gift-card-history-interface": {
+        "type": "object",
+        "x-tillbridge": True,
+        "required": ["id", "code", "action", "balance_delta", "balance_amount", "updated_at"],
+        "properties": {
+            "id": {"type": "integer", "description": "history_id: grows with every balance change"},
+            "code": {"type": "string"},
+            "action": {"type": "string", "description": "created, used, sent, redeemed, expired or updated"},
+            "balance_delta": {"type": "number"},
+            "balance_amount": {"type": "number", "description": "the balance after this change"},
+            "updated_at": {"type": "string", "description": "Y-m-d H:i:s UTC"},
+            "idempotency_key": {"type": "string", "description": "set when applied through the adjustments route"},
+            "reason": {"type": "string"},
+        },
+    },
     "tillbridge-data-gift-card-search-results-interface": {
         "type": "object",
         "x-tillbridge": True,
@@ -130,6 +145,11 @@ GIFT_CARD_ROUTES: dict[str, dict[str, Any]] = {
             },
             "response": _CARD,
         }
+    },
+    "/V1/tillbridge/giftcard-history": {
+        "get": {"body": None, "query": {"code": "string", "since": "string", "afterId": "integer", "pageSize": "integer"},
+                "response": {
+            "type": "array", "items": {"$ref": "#/definitions/tillbridge-data-gift-card-history-interface"}}},
     },
 }
 

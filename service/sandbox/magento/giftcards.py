@@ -10,6 +10,9 @@ Adobe's SaaS gift-card-account contract (code, balance, status, state, is_redeem
 * ``POST /V1/tillbridge/giftcards/{code}/adjustments`` ``{"adjustment": {"amount", "idempotency_key",
   "reason"?}}``: add a signed amount to the balance. A key seen before returns the account without
   applying again; the same key with another code or amount is refused. A balance never goes below 0.
+* ``GET /V1/tillbridge/giftcard-history?code=&since=&afterId=&pageSize=``: balance changes, oldest
+  first, as Magento_GiftCardAccount's history records them (action created/used/…/updated, delta,
+  balance after), with the idempotency key and reason of the ones applied through the route above.
 
 ACL resource ``Tillbridge_Connector::giftcards``. Codes are matched case-insensitively.
 """
@@ -59,7 +62,43 @@ def create_card(state: MagentoState, raw: dict[str, Any], stamp: str | None = No
     if raw.get("date_expires"):
         card["date_expires"] = raw["date_expires"]
     state.giftcards[code.upper()] = card
+    record_history(state, card, "created", balance, stamp)
     return card
+
+
+ACTIONS = ("created", "used", "sent", "redeemed", "expired", "updated")
+
+
+def record_history(state: MagentoState, card: dict[str, Any], action: str, delta: float, stamp: str,
+                   key: str | None = None, reason: str | None = None) -> dict[str, Any]:
+    """One row of magento_giftcardaccount_history (joined with the module's adjustment log)."""
+    assert action in ACTIONS
+    entry = {"id": state.counters.next("giftcard_history"), "code": card["code"], "action": action,
+             "balance_delta": round(delta, 2), "balance_amount": card["balance"], "updated_at": stamp,
+             "idempotency_key": key, "reason": reason}
+    state.giftcard_history.append(entry)
+    return entry
+
+
+def history(state: MagentoState, code: str | None = None, since: str | None = None, after_id: int = 0,
+            page_size: int = 100) -> list[dict[str, Any]]:
+    """Balance changes, oldest first: of one card (``code``), at or after ``since`` (Y-m-d H:i:s UTC),
+    after the entry ``after_id``; at most ``page_size`` (1–1000)."""
+    if not 1 <= page_size <= 1000:
+        raise MagentoError('"pageSize" must be between 1 and 1000, got %1.', [page_size])
+    wanted = code.strip().upper() if code else None
+    if wanted is not None and wanted not in state.giftcards:
+        raise no_such_entity("code", code or "")
+    out = []
+    for entry in state.giftcard_history:  # ids grow with the list
+        if entry["id"] <= after_id or (wanted and entry["code"].upper() != wanted):
+            continue
+        if since and entry["updated_at"] < since:
+            continue
+        out.append(dict(entry))
+        if len(out) == page_size:
+            break
+    return out
 
 
 def adjust(state: MagentoState, code: str, raw: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +122,7 @@ def adjust(state: MagentoState, code: str, raw: dict[str, Any]) -> dict[str, Any
     card["updated_at"] = now_text()
     state.giftcard_adjustments[key] = {"code": card["code"].upper(), "amount": amount,
                                        "reason": raw.get("reason", ""), "at": card["updated_at"]}
+    record_history(state, card, "updated", amount, card["updated_at"], key, raw.get("reason") or None)
     return card
 
 

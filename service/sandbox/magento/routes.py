@@ -337,6 +337,24 @@ def adjust_giftcard(call: Call) -> Any:
         return Encoded(giftcards.adjust(sb.state, call.params["code"], object_arg(call, "adjustment")))
 
 
+def giftcard_history(call: Call) -> Any:
+    sb = call.sandbox
+
+    def number(*names: str, default: int) -> int:
+        raw = next((call.args[n] for n in names if call.args.get(n) not in (None, "")), None)
+        if raw is None:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise invalid_type(raw, "int") from None
+
+    after_id, page_size = number("afterId", "after_id", default=0), number("pageSize", "page_size", default=100)
+    with sb.state.lock:
+        return Encoded(giftcards.history(sb.state, call.args.get("code") or None, call.args.get("since") or None,
+                                         after_id, page_size))
+
+
 def register(sb: MagentoSandbox) -> None:
     add = sb.add_route
     add("POST", "/V1/integration/admin/token", admin_token, None)
@@ -381,6 +399,7 @@ def register(sb: MagentoSandbox) -> None:
     add("POST", "/V1/tillbridge/giftcards", create_giftcard, giftcard_resource)
     add("GET", "/V1/tillbridge/giftcards/{code}", get_giftcard, giftcard_resource)
     add("POST", "/V1/tillbridge/giftcards/{code}/adjustments", adjust_giftcard, giftcard_resource)
+    add("GET", "/V1/tillbridge/giftcard-history", giftcard_history, giftcard_resource)
 
 
 # -- sandbox-only views -----------------------------------------------------------------------------

@@ -76,6 +76,7 @@ class Counters:
     giftcard: int = 0
     attribute_option: int = 0
     configurable_option: int = 0
+    giftcard_history: int = 0
 
     def next(self, name: str) -> int:
         value = getattr(self, name) + 1
@@ -105,6 +106,7 @@ class MagentoState:
     giftcards: dict[str, dict[str, Any]] = field(default_factory=dict)  # by upper-cased code
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)  # product EAV attributes by code
     giftcard_adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
+    giftcard_history: list[dict[str, Any]] = field(default_factory=list)  # balance changes, oldest first
     statuses: dict[str, list[str]] = field(default_factory=dict)
     # Serialised orders, emptied by every write (the dispatcher does it under the lock).
     order_json: dict[int, str] = field(default_factory=dict)
