@@ -189,7 +189,8 @@ class Payments:
         number = str(raw.get("increment_id"))
         paid = [self.capture_of(i) for i in self.invoices(raw) if int(i.get("state") or 0) == INVOICE_PAID]
         existing = self.heartland_payments(order_id)
-        recorded = {str((p.get("custom") or {}).get(KEY_FIELD)) for p in existing}
+        # A capture recorded failed (a declined attempt) is recorded again once Magento has it paid.
+        recorded = {str((p.get("custom") or {}).get(KEY_FIELD)) for p in existing if p.get("status") != "failed"}
         # A deposit recorded without a capture key (before captures were followed) covers captures
         # up to its amount, so the money is never counted twice.
         cover = money(sum(p["amount"] for p in existing if not (p.get("custom") or {}).get(KEY_FIELD)
@@ -316,8 +317,7 @@ class Payments:
         """The customer-visible comment, once, with the status when Magento assigns it to the state."""
         magento = self.runtime.magento
         entity_id = int(raw["entity_id"])
-        current = magento.order(entity_id)
-        if any((h.get("comment") or "") == comment for h in current.get("status_histories") or []):
+        if any((h.get("comment") or "") == comment for h in magento.order_comments(entity_id)):
             return "comment already there"
         try:
             magento.add_order_comment(entity_id, comment, status=status, is_customer_notified=True,
@@ -327,7 +327,7 @@ class Payments:
             if UNASSIGNED_STATUS not in exc.message:
                 raise
         magento.add_order_comment(entity_id, comment, is_customer_notified=True, is_visible_on_front=True)
-        return f"comment added; status {status} not assigned to state {current.get('state')}"
+        return f"comment added; status {status} not assigned to state {raw.get('state')}"
 
     # -- refunds (called by the refunds flow) ----------------------------------------------------------
     def record_refund(self, order_id: int, raw_order: dict[str, Any], *, key: str, amount: float,

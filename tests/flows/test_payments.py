@@ -4,12 +4,14 @@ gateway failure, refunds of payments, and card data."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import yaml
 
 from service.flows.payments import Payments, card_fields
 from service.store import bindings, items
@@ -166,3 +168,33 @@ def test_a_payment_gateway_failure_marks_the_payment_failed_tells_the_customer_a
     assert len(items.search(stack.runtime.store, state="review")) == 1
     assert len(payments_of(stack, row["id"])) == 1
     assert not items.search(stack.runtime.store, state="dead")
+
+
+def test_a_failure_status_magento_does_not_assign_still_tells_the_customer(settings: dict[str, Any],
+                                                                         tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "rules", rules)
+    methods = yaml.safe_load((rules / "payment_methods.yaml").read_text())
+    methods["gateway_failure"]["magento_status"] = "payment_failed"  # a status nobody assigned in Magento
+    (rules / "payment_methods.yaml").write_text(yaml.safe_dump(methods))
+    stack = build_stack({**settings, "RULES_DIR": str(rules)}, tmp_path)
+    try:
+        stack.start_worker()
+        stack.start_scheduler()
+        order = stack.checkout([{"sku": "CAP-1002", "qty": 1}], payment_method="paypal_express")
+        stack.wait_for(lambda: synced(stack, order), timeout=60, what="the order synced")
+        requests.post(f"{stack.magento.url}/__sandbox/gateway", json={"captures": "decline"},
+                      timeout=5).raise_for_status()
+        magento_post(stack, f"order/{order['entity_id']}/invoice", {"capture": True})
+        stack.wait_for(lambda: bool(items.search(stack.runtime.store, state="review")), timeout=60,
+                       what="the payment failure in review")
+        [item] = items.search(stack.runtime.store, state="review")
+        assert "without status 'payment_failed'" in item.reason and "Stores > Order Status" in item.reason
+        magento = stack.magento_get(f"orders/{order['entity_id']}")
+        assert magento["status"] == "payment_review"
+        told = [h for h in magento["status_histories"] if "We could not take the payment" in (h.get("comment") or "")]
+        assert len(told) == 1 and told[0]["is_customer_notified"] == 1 and told[0]["is_visible_on_front"] == 1
+        [payment] = payments_of(stack, heartland_order(stack, order["increment_id"])["id"])
+        assert payment["status"] == "failed" and payment["payment_type_name"] == "PayPal"
+    finally:
+        stack.stop()
