@@ -24,10 +24,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         runtime.store.upgrade()
 
     from service.api.heartland_hooks import bp as heartland_hooks_bp
+    from service.api.metrics import bp as metrics_bp
     from service.api.webhooks import bp as webhooks_bp
 
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(heartland_hooks_bp)
+    app.register_blueprint(metrics_bp)
     _register_web(app)
     _register_api(app)
 

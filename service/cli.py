@@ -233,6 +233,7 @@ def _register_commands() -> None:
     from service.ai.dedup_cli import customers
     from service.ai.mapping_cli import mappings
     from service.backfill_cli import backfill
+    from service.drift_cli import drift
     from service.heartland_cli import heartland
     from service.mapping_versions_cli import COMMANDS as MAPPING_VERSION_COMMANDS
     from service.sandbox.cli import sandbox
@@ -242,6 +243,7 @@ def _register_commands() -> None:
     main.add_command(sandbox)
     main.add_command(heartland)
     main.add_command(backfill)
+    main.add_command(drift)
     main.add_command(customers)
     main.add_command(models)
     main.add_command(mappings)

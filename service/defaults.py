@@ -55,6 +55,11 @@ SCHEDULER_TICK_SECONDS = 1.0
 POLL_INTERVAL_SECONDS = 30.0  # how often the scheduler asks each source what changed; 0 turns polling off
 POLL_OVERLAP_SECONDS = 120.0  # each poll re-reads this far behind its cursor (source clock skew, late writes)
 INVENTORY_SETTLE_SECONDS = 2.0  # a SKU whose stock moved waits this long before its sync, so a burst is one write
+DRIFT_INTERVAL_SECONDS = 3600.0  # how often the scheduler compares stock and order statuses on both sides; 0: never
+DRIFT_BATCH_SIZE = 200  # SKUs or orders per Heartland list and Magento search in a drift check
+DRIFT_ORDER_DAYS = 30.0  # a drift check compares the statuses of orders synced this many days back
+DRIFT_RUNS_KEPT = 50  # drift checks kept in Redis, with what drifted
+METRICS_TOKEN = ""  # bearer token for GET /metrics; empty: /metrics answers only requests from this machine
 
 # Web
 SECRET_KEY = "tillbridge-dev-session-key"

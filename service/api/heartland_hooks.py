@@ -34,6 +34,12 @@ CUSTOMER_FLOW = "customers"
 # A completed transaction's flow depends on its type: sales tickets, returns (Magento credit memos),
 # invoices (fulfilment → Magento shipments).
 TRANSACTION_FLOWS = {"Ticket": "sales", "Return": "refunds", "Invoice": "shipments"}
+# A POS sale ticket has nothing of its own to send to Magento: the stock it moved reaches Magento
+# through the inventory flow (its poll reads Heartland's inventory ledger), gift cards sold or
+# redeemed on it through the gift cards flow, and Magento keeps no record of in-store sales.
+TICKET_REASON = ("a Heartland sale ticket has nothing to sync to Magento: its stock moves reach Magento through "
+                 "the inventory flow (Heartland's inventory ledger), gift cards on it through the gift cards flow, "
+                 "and Magento keeps no in-store sales; the event is kept in the inbox")
 
 
 def _error(status: int, error: str, message: str, **extra: Any) -> Response:
@@ -104,6 +110,7 @@ def heartland_event(token: str) -> Response:
         entity_key=f"{flow}:heartland:{kind}:{record['id']}", label=_label(kind, record),
         payload={"kind": kind, "id": record["id"], "record": record},
         source_version=str(record.get("updated_at") or ""),
+        ignored_reason=TICKET_REASON if flow == TRANSACTION_FLOWS["Ticket"] else "",
     ))
     if item_id is None:
         return jsonify({"status": "duplicate", "event_id": event_id})

@@ -31,6 +31,8 @@ class IncomingEvent:
     label: str
     payload: dict[str, Any]  # what the flow runs on
     source_version: str
+    # Set for an event that means nothing for the other system: kept, recorded as ignored with this reason.
+    ignored_reason: str = ""
 
 
 def accept(runtime: Runtime, event: IncomingEvent) -> int | None:
@@ -38,7 +40,8 @@ def accept(runtime: Runtime, event: IncomingEvent) -> int | None:
 
     Events whose flow is not enabled yet are kept as ignored items, ready to replay.
     """
-    enabled = event.flow in ENABLED_FLOWS
+    enabled = event.flow in ENABLED_FLOWS and not event.ignored_reason
+    reason = event.ignored_reason or f"the {event.flow} flow is not enabled yet; the event is kept for replay"
     try:
         with runtime.store.session() as session:
             if inbox.find(session, event.source, event.event_id) is not None:
@@ -55,7 +58,7 @@ def accept(runtime: Runtime, event: IncomingEvent) -> int | None:
                 source_version=event.source_version,
                 inbox_event_id=stored.id,
                 state="received" if enabled else "ignored",
-                reason="" if enabled else f"the {event.flow} flow is not enabled yet; the event is kept for replay",
+                reason="" if enabled else reason,
             )
             item_id = item.id
     except IntegrityError:

@@ -1,4 +1,5 @@
-"""The scheduler's duties: send due items to the queue, and take back items whose worker vanished.
+"""The scheduler's duties: send due items to the queue, and take back items whose worker vanished;
+poll the sources and check for drift when their intervals have passed.
 
 Items are rows first: the queue is only told "run this one now". Retries wait in the store
 until due; an enqueue lost between the commit and Redis (or dropped by Redis) is re-sent; an
@@ -39,8 +40,20 @@ def poll_sources(runtime: Runtime) -> list[PollResult]:
                             enqueue=runtime.enqueue)
 
 
+def check_drift(runtime: Runtime) -> None:
+    """Compare both sides once DRIFT_INTERVAL_SECONDS have passed (service/drift.py); its repairs are
+    enqueued there. A failing check never stops the sweep."""
+    from service import drift
+
+    try:
+        drift.run_due(runtime)
+    except Exception:  # noqa: BLE001 - a bug: keep the traceback, keep sweeping
+        log.exception("drift check failed")
+
+
 def sweep(runtime: Runtime) -> SweepResult:
     polled = sum(len(result.item_ids) for result in poll_sources(runtime))
+    check_drift(runtime)
     reclaimed = items.reclaim_expired(runtime.store)
     if reclaimed:
         log.warning("reclaimed %d items whose worker stopped mid-run", len(reclaimed))

@@ -39,6 +39,12 @@ FLOWS: dict[str, str] = {
 }
 ENABLED_FLOWS = tuple(FLOWS)
 
+# Pollers kept outside their flow's class, by flow name → "module:function" taking the Runtime and
+# returning Pollers; polled while that flow is enabled.
+EXTRA_POLLERS: dict[str, tuple[str, ...]] = {
+    "orders": ("service.flows.order_polling:pollers",),
+}
+
 
 def flow_class(name: str) -> type:
     from service.engine.errors import FatalError
@@ -62,4 +68,7 @@ def build_pollers(runtime: Runtime) -> list[Poller]:
         make = getattr(flow, "pollers", None)
         if make is not None:
             pollers.extend(make())
+        for target in EXTRA_POLLERS.get(name, ()):
+            module, _, function = target.partition(":")
+            pollers.extend(getattr(importlib.import_module(module), function)(runtime))
     return pollers

@@ -1,16 +1,24 @@
 """Products, Heartland → Magento. Heartland owns the product; Item # (public_id) is the Magento SKU.
 
 Steps for one Heartland item hint (a webhook delivery or a poll):
-  1. fetch      re-read the item from Heartland by id; the hint itself is never trusted
-  2. stale?     an item older (``updated_at``) than the version last synced is ignored, with reason
+  1. version    a hint whose ``updated_at`` is older than the version last synced (an event that
+                arrived out of order) is ignored as stale, with reason, before any call to Heartland
+  2. fetch      re-read the item from Heartland by id; the hint itself is never trusted; a re-read
+                item older than the version last synced is ignored as stale, with reason
   3. transform  Heartland item → Magento product through products.heartland_to_magento (the
                 mapping page's active version, else rules/mappings/); selling price below the
                 original price becomes Magento's special price
   4. unchanged? the product we would write equals the one we last wrote (kept on the binding):
-                ignored, so a replayed or echoed event costs no Magento write
+                ignored, so a replayed or echoed event, or a poll that saw a change its webhook
+                already brought, costs no Magento write
   5. deliver    at global scope (/rest/all/…): binding's SKU first, else a lookup by SKU (recovers
                 a crash between create and bind), then update or create
   6. confirm    the binding (entity product) with the Heartland version and what was written
+
+Polling backstop (webhooks get lost): :meth:`ProductsFlow.pollers` reads Heartland items updated
+since the cursor (``heartland:items``) and records the same items a webhook would (entity key
+``products:heartland:item:<id>``, version ``updated_at``), skipping a change an item at that version
+or later already covers.
 
 Items in a Heartland grid whose attributes are all mapped in rules/grids.yaml become children of
 the grid's Magento configurable product (service/flows/grids.py); the items of other grids are sent
@@ -20,8 +28,11 @@ as simple products, with the reason (the attribute to map, and where) in the tra
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
 
 from service.connectors.heartland.client import normalise_webhook_payload
 from service.engine.errors import DataError, NotFoundInTargetError
@@ -29,10 +40,11 @@ from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
 from service.flows.grids import GridVariants
-from service.store import bindings
+from service.store import bindings, items
 from service.store.tables import SyncItem
 
 if TYPE_CHECKING:
+    from service.engine.polling import Poller
     from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -41,10 +53,17 @@ TEMPLATE = "mappings/products.heartland_to_magento.yaml"
 SCOPE = "all"  # global values: the product is the same in every store view
 ENTITY = "product"
 SYSTEM = "magento"
+POLL_RESOURCE = "heartland:items"
+SAME_SECOND = timedelta(seconds=2)  # Heartland's one-second stamps, plus a second of clock skew
 
 
 def binding_key(heartland_id: Any) -> str:
     return f"heartland:{heartland_id}"
+
+
+def entity_key(heartland_id: Any) -> str:
+    """The sync item's key, the one the Heartland webhook gives an item hint (heartland_hooks)."""
+    return f"products:heartland:item:{heartland_id}"
 
 
 def _instant(value: str) -> datetime | None:
@@ -63,6 +82,45 @@ def is_older(version: str, than: str) -> bool:
     if a is None or b is None:
         return version < than
     return a < b
+
+
+def covers(last: SyncItem, version: str) -> bool:
+    """Whether an item already made for a Heartland item covers its change stamped ``version``.
+
+    A later version covers it; so does the same version while that item still waits (its run
+    re-reads the item). Heartland stamps whole seconds, so a finished item at the same version
+    covers it only if it was made after that second had passed (its re-read saw every edit
+    stamped then); otherwise one more item re-reads the item and finds nothing new, or the edit.
+    """
+    if not version or is_older(version, last.source_version):
+        return True
+    if is_older(last.source_version, version):
+        return False
+    if last.state == "received":
+        return True
+    stamped = _instant(version)
+    made = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=UTC)
+    return stamped is not None and made >= stamped + SAME_SECOND
+
+
+def record_item_changes(session: Session, records: Sequence[dict[str, Any]]) -> list[int]:
+    """Sync items for polled Heartland items, shaped as the Heartland webhook records them; returns
+    the ids to enqueue. A change already covered (an item for that Heartland item at this
+    ``updated_at`` or later, from a webhook or an earlier poll's overlap) gets none."""
+    by_key = {entity_key(r["id"]): r for r in records if r.get("id") not in (None, "")}
+    newest = items.latest_by_key(session, ProductsFlow.name, list(by_key), by="version")
+    created = []
+    for key, record in by_key.items():
+        version = str(record.get("updated_at") or "")
+        last = newest.get(key)
+        if last is not None and covers(last, version):
+            continue
+        item = items.create(session, flow=ProductsFlow.name, direction="heartland→magento", entity_key=key,
+                            label=f"Heartland item #{record.get('public_id') or record['id']} (poll)",
+                            payload={"kind": "item", "id": record["id"], "record": dict(record)},
+                            source_version=version)
+        created.append(int(item.id))
+    return created
 
 
 def magento_product(mapped: dict[str, Any], last_written: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -104,6 +162,16 @@ class ProductsFlow:
 
         return Template(template_spec(self.runtime, TEMPLATE), lookup=lookup_for(self.runtime.rules))
 
+    def pollers(self) -> list[Poller]:
+        """Heartland items updated since the cursor, as the sync items their webhooks would make."""
+        from service.engine.polling import Poller
+
+        def read(since: datetime) -> list[dict[str, Any]]:
+            moment = since.astimezone(UTC).replace(microsecond=0).isoformat()
+            return list(self.runtime.heartland.iterate_items(updated_since=moment))
+
+        return [Poller(resource=POLL_RESOURCE, read=read, record=record_item_changes)]
+
     def run(self, item: SyncItem, trace: Trace) -> Outcome:
         if "event" in item.payload:
             # A Magento product.saved event: Heartland owns products, and most of these are our own
@@ -115,14 +183,19 @@ class ProductsFlow:
         if heartland_id in (None, ""):
             raise DataError(f"item {item.id} names no Heartland item id",
                             hint="retry after editing the payload: {\"id\": <Heartland item id>}")
+        key = binding_key(heartland_id)
+        binding = bindings.find(self.store, ENTITY, key, SYSTEM)
+        hinted = str(item.source_version or "")
+        if binding is not None and is_older(hinted, binding.source_version):
+            return Outcome.ignored(f"stale: this change to Heartland item {heartland_id} (updated_at {hinted}) is "
+                                   f"older than the version already synced ({binding.source_version})",
+                                   sku=binding.external_ref)
         with trace.step("fetch", f"Heartland item {heartland_id}"):
             try:
                 record = normalise_webhook_payload(self.runtime.heartland.item(int(heartland_id)))
             except NotFoundInTargetError:
                 return Outcome.ignored(f"Heartland item {heartland_id} no longer exists; nothing to sync")
         version = str(record.get("updated_at") or "")
-        key = binding_key(heartland_id)
-        binding = bindings.find(self.store, ENTITY, key, SYSTEM)
         if binding is not None and is_older(version, binding.source_version):
             return Outcome.ignored(f"stale: Heartland item {heartland_id} at {version} is older than the version "
                                    f"already synced ({binding.source_version})", sku=binding.external_ref)
@@ -150,7 +223,8 @@ class ProductsFlow:
         if binding is not None and last_written == product:
             bindings.bind(self.store, entity=ENTITY, key=key, system=SYSTEM, external_id=binding.external_id,
                           external_ref=binding.external_ref, source_version=version)
-            return Outcome("ignored", f"no changes to SKU {product['sku']} since the last write",
+            return Outcome("ignored", f"no changes to SKU {product['sku']} since the last write: Heartland item "
+                           f"{heartland_id} at {version} is already in Magento",
                            {"sku": product["sku"]}, mapping_version)
 
         magento = self.runtime.magento

@@ -289,3 +289,30 @@ def search(
             query = query.where(or_(SyncItem.label.ilike(like), SyncItem.entity_key.ilike(like),
                                     SyncItem.reason.ilike(like)))
         return list(s.scalars(query))
+
+
+def latest_by_key(session: Session, flow: str, keys: Sequence[str], *, by: str = "id",
+                  chunk: int = 500) -> dict[str, SyncItem]:
+    """Per entity key of ``flow``, its newest item (``by="id"``) or the one at its greatest
+    ``source_version`` (``by="version"``: versions compare as text, so they must be stamps of one
+    shape, e.g. ISO 8601 from one source; ties go to the newest item). Pollers use it to skip
+    changes an item already covers; events arrive out of order, so the newest item is not always
+    the newest version."""
+    from sqlalchemy import func
+
+    names = list(dict.fromkeys(keys))
+    newest: dict[str, SyncItem] = {}
+    for start in range(0, len(names), chunk):
+        part = names[start:start + chunk]
+        scope = and_(SyncItem.flow == flow, SyncItem.entity_key.in_(part))
+        if by == "version":
+            top = (select(SyncItem.entity_key, func.max(SyncItem.source_version).label("version"))
+                   .where(scope).group_by(SyncItem.entity_key).subquery())
+            ids = (select(func.max(SyncItem.id)).join(top, and_(SyncItem.entity_key == top.c.entity_key,
+                                                                 SyncItem.source_version == top.c.version))
+                   .where(scope).group_by(SyncItem.entity_key))
+        else:
+            ids = select(func.max(SyncItem.id)).where(scope).group_by(SyncItem.entity_key)
+        for row in session.scalars(select(SyncItem).where(SyncItem.id.in_(ids))):
+            newest[row.entity_key] = row
+    return newest

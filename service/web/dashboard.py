@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, render_template
 from sqlalchemy import func, select
 
+from service import drift
 from service.runtime import Runtime
 from service.store import customer_reviews, reviews
 from service.store.items import STATES
@@ -30,6 +31,11 @@ class Overview:
     breakers: list[dict[str, Any]] = field(default_factory=list)
     open_order_reviews: int = 0  # queued or escalated, waiting for the risk team
     pending_customer_pairs: int = 0  # possible duplicates waiting for an integrator
+    drift: dict[str, Any] | None = None  # the last drift check (service/drift.py): when, checked, drifted by kind
+
+    @property
+    def drifted(self) -> int | None:
+        return sum(int(n) for n in self.drift["drifted"].values()) if self.drift else None
 
     def oldest_pending_seconds(self, now: datetime | None = None) -> float | None:
         if self.oldest_pending is None:
@@ -57,7 +63,8 @@ def overview(runtime: Runtime) -> Overview:
     return Overview(counts=dict(sorted(counts.items())), totals=totals, oldest_pending=oldest,
                     open_dead_letters=int(dead or 0), breakers=breakers,
                     open_order_reviews=order_reviews.get("queued", 0) + order_reviews.get("escalated", 0),
-                    pending_customer_pairs=customer_reviews.counts(runtime.store).get("pending", 0))
+                    pending_customer_pairs=customer_reviews.counts(runtime.store).get("pending", 0),
+                    drift=drift.last_run(runtime))
 
 
 @bp.get("/")
@@ -74,5 +81,6 @@ def index() -> Any:
             "breakers": view.breakers,
             "open_order_reviews": view.open_order_reviews,
             "pending_customer_pairs": view.pending_customer_pairs,
+            "drift": view.drift,
         })
     return render_template("dashboard.html", view=view, states=STATES, now=datetime.now(UTC))

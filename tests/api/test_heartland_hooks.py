@@ -9,7 +9,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from service.api.heartland_hooks import EVENTS, classify, event_id_for
+from service.api.heartland_hooks import EVENTS, TICKET_REASON, classify, event_id_for
 from service.flows import ENABLED_FLOWS
 from service.store.tables import InboxEvent, SyncItem
 
@@ -113,6 +113,10 @@ def test_customers_and_transactions_wait_as_ignored_until_their_flow_exists(clie
             assert stored is not None and stored.flow == flow
             if flow in ENABLED_FLOWS:
                 assert stored.state == "received"
+            elif flow == "sales":
+                # A sale ticket means nothing for Magento by itself: ignored, saying where its effects go.
+                assert stored.state == "ignored" and stored.reason == TICKET_REASON
+                assert "inventory flow" in stored.reason and "gift cards flow" in stored.reason
             else:
                 assert stored.state == "ignored" and "not enabled yet" in stored.reason
 

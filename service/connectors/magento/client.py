@@ -202,6 +202,11 @@ class MagentoClient(HttpConnector):
                 return
             page += 1
 
+    # -- stores ----------------------------------------------------------------------------------
+    def store_codes(self) -> dict[int, str]:
+        """Store view id → code (``GET /V1/store/storeViews``); an order names its store by id."""
+        return {int(view["id"]): str(view["code"]) for view in self.call("GET", "store/storeViews") or []}
+
     # -- orders ----------------------------------------------------------------------------------
     def order(self, order_id: int) -> dict[str, Any]:
         return dict(self.call("GET", f"orders/{int(order_id)}"))

@@ -152,6 +152,15 @@ def order_status(call: Call) -> Any:
         return sales.get_order(sb.state, call.int_param("id"))["status"]
 
 
+def list_store_views(call: Call) -> Any:
+    """Store views as ``GET /V1/store/storeViews`` lists them; the admin scope (id 0) is ``admin``."""
+    sb = call.sandbox
+    with sb.state.lock:
+        return [{"id": s.store_id, "code": "admin" if s.store_id == 0 else s.code, "name": s.name,
+                 "website_id": 0 if s.store_id == 0 else 1, "store_group_id": 0 if s.store_id == 0 else 1,
+                 "is_active": 1} for s in sorted(sb.state.stores.values(), key=lambda s: s.store_id)]
+
+
 # -- invoices, shipments, credit memos --------------------------------------------------------------
 
 
@@ -367,6 +376,7 @@ def register(sb: MagentoSandbox) -> None:
     add("POST", "/V1/orders/{id}/unhold", unhold_order, "Magento_Sales::unhold")
     add("POST", "/V1/orders/{id}/cancel", cancel_order, "Magento_Sales::cancel")
     add("GET", "/V1/orders/{id}/statuses", order_status, SALES_VIEW)
+    add("GET", "/V1/store/storeViews", list_store_views, "Magento_Backend::store")
     add("POST", "/V1/order/{orderId}/invoice", invoice_order, "Magento_Sales::invoice")
     add("POST", "/V1/order/{orderId}/ship", ship_order, "Magento_Sales::ship")
     add("POST", "/V1/order/{orderId}/refund", refund_order, "Magento_Sales::creditmemo")
