@@ -242,6 +242,7 @@ class Backfill:
         self._rules: inventory_flow.StockRules | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._grids_mapped = False
+        self._earlier: Counter[str] = Counter()  # outcomes of the invocations a resumed run continues
 
     # -- the run ------------------------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -279,7 +280,8 @@ class Backfill:
         return summary
 
     def _counts(self, summary: Summary) -> dict[str, int]:
-        return dict(summary.counts)
+        """Outcomes over the whole run, the invocations before a resume included."""
+        return dict(self._earlier + summary.counts)
 
     def _resume_point(self, summary: Summary) -> int:
         """The Heartland id to continue after, and the run's totals so far; 0 for a fresh run."""
@@ -294,6 +296,7 @@ class Backfill:
                 raise BackfillError(f"a {self.resource} backfill with {was} stopped after Heartland id {row.last_id}; "
                                     f"run it with the same --since to resume, or add --restart to start over")
             summary.resumed_after = int(row.last_id)
+            self._earlier = Counter({str(k): int(v) for k, v in (row.counts or {}).items()})
             summary.done = int(row.done)
             summary.pages = int(row.pages)
             summary.total = row.done + self._count(row.last_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ class Sides:
     magento: RunningSandbox
 
     def requests(self, server: RunningSandbox, path: str = "", since: int = 0) -> list[dict[str, Any]]:
-        got = requests.get(f"{server.url}/__sandbox/requests", params={"path": path, "since": since}, timeout=10)
+        got = requests.get(f"{server.url}/__sandbox/requests", params={"path": path, "since": str(since)}, timeout=10)
         return list(got.json()["requests"])
 
     def last(self, server: RunningSandbox) -> int:
@@ -200,7 +201,9 @@ def test_interrupted_run_resumes_after_the_last_finished_page(sides: Sides) -> N
     sku_of = {i["id"]: i["public_id"] for i in heartland_items}
     resumed_writes = {w["body"]["product"]["sku"] for w in _writes(sides.requests(sides.magento, "/rest", seq_m))}
     assert resumed_writes and not resumed_writes & {sku_of[i] for i in written_mid_page}
-    assert backfills.get(sides.runtime.store, "products").finished_at is not None  # type: ignore[union-attr]
+    row = backfills.get(sides.runtime.store, "products")
+    assert row is not None and row.finished_at is not None
+    assert sum(row.counts.values()) == ITEMS  # outcomes over the interrupted and the resumed invocations
     with pytest.raises(BackfillError):
         Backfill(sides.runtime, "products", since="yesterday").run()
 
@@ -309,3 +312,44 @@ def test_grid_items_go_through_the_products_flow_once_grids_are_mapped(sides: Si
     with sides.runtime.store.session() as s:
         ran = {i.payload["id"]: i.state for i in s.query(SyncItem).filter(SyncItem.flow == "products")}
     assert set(ran) == in_grids and set(ran.values()) <= {"done", "ignored"}
+
+
+def test_the_benchmark_runs_small(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}  # its own SQLite and Redis
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "backfill.py"), "--items", "60", "--baseline", "10",
+                           "--page-size", "20"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = {line.split("  ")[0].strip(): line for line in done.stdout.splitlines() if " items/s " in line}
+    # MSI: at most one source-items call per page of 20 SKUs, never a per-SKU write.
+    batches = re.search(r"\[(\d+) source-items\]", lines["stock (msi)"])
+    assert batches is not None and 1 <= int(batches.group(1)) <= 3, lines["stock (msi)"]
+    assert "[60 stockItems PUT]" in lines["stock (single)"]
+    assert "[no writes]" in lines["products re-run"] and "60 unchanged" in lines["products re-run"]
+    assert "[no writes]" in lines["stock re-run"]
+    assert "Magento  4.000 calls/item" in lines["baseline (flows)"]
+
+
+def test_the_command_prints_a_summary_and_the_status(sides: Sides, settings: dict[str, Any], tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    env = {k: str(v) for k, v in sides.runtime.settings.items()
+           if k.startswith("TILLBRIDGE_") or k in ("DATABASE_URL", "REDIS_URL", "DATA_DIR", "RULES_DIR")}
+    runner = CliRunner()
+    dry = runner.invoke(main, ["backfill", "products", "--dry-run", "--page-size", "25"], env=env)
+    assert dry.exit_code == 0, dry.output
+    assert "dry run, nothing written" in dry.output and f"{ITEMS - MAGENTO_PRODUCTS} created" in dry.output
+    assert "\r" not in dry.output  # no progress line when the output is not a terminal
+    assert bindings.count(sides.runtime.store, "product", "magento") == 0
+    ran = runner.invoke(main, ["backfill", "products", "--page-size", "25"], env=env)
+    assert ran.exit_code == 0, ran.output
+    assert f"products: {ITEMS} of {ITEMS} records handled" in ran.output
+    status = runner.invoke(main, ["backfill", "status"], env=env)
+    assert f"products: {ITEMS}/{ITEMS} records, finished" in status.output
+    bad = runner.invoke(main, ["backfill", "inventory", "--since", "last tuesday"], env=env)
+    assert bad.exit_code != 0 and "is not a date" in bad.output
