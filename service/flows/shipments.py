@@ -166,17 +166,21 @@ def record_changes(session: Session, invoices: Sequence[dict[str, Any]]) -> list
     """Items for polled complete invoices, shaped as the Heartland webhook records them; returns ids.
 
     The overlap window reads invoices again and the webhook may have brought them already: an
-    invoice is recorded only when no item of it exists at this version (its ``updated_at``) or later.
+    invoice is recorded only when no item of it exists at a later version (its ``updated_at``), nor
+    one at this version with the same custom values. Heartland stamps whole seconds: a tracking
+    number typed in the second the invoice completed leaves ``updated_at`` as it was.
     """
     keys = [entity_key(r["id"]) for r in invoices]
-    seen: dict[str, list[str]] = {}
-    for key, version in session.execute(select(SyncItem.entity_key, SyncItem.source_version).where(
-            SyncItem.flow == ShipmentsFlow.name, SyncItem.entity_key.in_(keys))):
-        seen.setdefault(key, []).append(version)
+    seen: dict[str, list[tuple[str, Any]]] = {}
+    for row in session.scalars(select(SyncItem).where(SyncItem.flow == ShipmentsFlow.name,
+                                                      SyncItem.entity_key.in_(keys))):
+        seen.setdefault(row.entity_key, []).append(
+            (row.source_version, ((row.payload or {}).get("record") or {}).get("custom")))
     created = []
     for record in invoices:
         version = str(record.get("updated_at") or "")
-        if any(not is_newer(version, known) for known in seen.get(entity_key(record["id"]), [])):
+        if any(is_newer(known, version) or (not is_newer(version, known) and custom == record.get("custom"))
+               for known, custom in seen.get(entity_key(record["id"]), [])):
             continue
         item = items.create(session, flow=ShipmentsFlow.name, direction=ShipmentsFlow.direction,
                             entity_key=entity_key(record["id"]), source_version=version,
@@ -227,6 +231,8 @@ class ShipmentsFlow:
         if invoice.get("status") != "complete":
             return Outcome.ignored(f"{label} is {invoice.get('status')}; it ships in Magento once it is complete",
                                    invoice_number=number)
+        if not invoice.get("order_id"):
+            return Outcome.ignored(f"{label} belongs to no sales order, so to no Magento order", invoice_number=number)
         rules = self.rules()
         tracks = tracks_of(invoice, rules)
         version = str(invoice.get("updated_at") or "")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from service.flows.shipments import record_changes
 from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
 from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
@@ -115,6 +116,10 @@ def earlier(record: dict[str, Any], seconds: int) -> str:
     return (stamp - timedelta(seconds=seconds)).isoformat()
 
 
+def orders_items(stack: Stack) -> list[SyncItem]:
+    return items.search(stack.runtime.store, flow="orders", limit=100)
+
+
 def shipped_lines(shipment: dict[str, Any]) -> dict[str, float]:
     return {i["sku"]: float(i["qty"]) for i in shipment["items"]}
 
@@ -151,6 +156,14 @@ def test_partial_shipment_then_the_rest_completes_the_order(hooked: Stack) -> No
     assert stack.runtime.heartland.sales_order(heartland_order)["status"] == "complete"
     [done] = [i for i in settled(stack, rest["id"], 1) if i.state == "done"]
     assert "the order is complete" in done.reason
+    # Magento's order.updated events of our shipments (and of the capture) reach the orders flow,
+    # which knows the order is in Heartland already: nothing goes back.
+    stack.wait_for(lambda: len(orders_items(stack)) >= 5 and all(i.state in ("done", "ignored")
+                                                                   for i in orders_items(stack)),
+                   what="Magento's order events settled")
+    assert [i.state for i in orders_items(stack)].count("done") == 1
+    assert len([r for r in stack.requests_log(stack.heartland, "/api/sales/orders") if r["method"] == "POST"
+                and r["path"].rstrip("/").endswith("sales/orders")]) == 1
     assert not items.search(stack.runtime.store, state="dead")
 
 
@@ -238,3 +251,21 @@ def test_lost_webhook_is_caught_by_the_poll_and_unknown_lines_or_orders_are_not_
     assert "did not come from Magento through Tillbridge" in ignored.reason
     assert len(shipments(stack, magento_id)) == 1
     assert not items.search(stack.runtime.store, state="dead")
+
+
+def test_a_polled_invoice_is_recorded_once_per_version_and_custom_values(runtime: Any) -> None:
+    """Heartland stamps whole seconds: a tracking number typed in the second the invoice completed
+    keeps its updated_at, and must still be news; the same invoice read again must not be."""
+    completed = {"id": 7, "public_id": "40007", "type": "Invoice", "status": "complete",
+                 "updated_at": "2026-11-27T10:00:05+00:00", "custom": {}}
+    typed_in = {**completed, "custom": {"tracking_number": "1Z1"}}
+    later = {**typed_in, "updated_at": "2026-11-27T10:09:00+00:00"}
+    older = {**completed, "updated_at": "2026-11-27T09:59:00+00:00", "custom": {"tracking_number": "old"}}
+    rounds = [[completed], [completed], [typed_in], [typed_in, completed], [older], [later], [later]]
+    created = []
+    for invoices in rounds:
+        with runtime.store.session() as s:
+            created.append(len(record_changes(s, invoices)))
+    assert created == [1, 0, 1, 0, 0, 1, 0]
+    rows = items.search(runtime.store, flow="shipments")
+    assert {(i.entity_key, i.state) for i in rows} == {("shipments:heartland:transaction:7", "received")}
