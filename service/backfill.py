@@ -12,6 +12,7 @@ source oldest id first, by keyset (``id > last``), one page at a time, and for e
                 client's rate limit). Stock: single source, one stockItems PUT per changed SKU;
                 MSI, the changed source items of many SKUs in one ``POST /V1/inventory/source-items``
                 (``msi_batch_size`` rows a call)
+                A product created in a single-source store carries its opening stock in the same write.
   4. bind       each write is followed by its binding (written payload, Heartland version), so the
                 products flow's events and polls see the record as in step afterwards
   5. progress   the page's last id is saved (table backfill_progress): a run stopped by Ctrl-C or a
@@ -210,6 +211,7 @@ class _ProductPlan:
     product: dict[str, Any]
     current_sku: str  # the SKU Magento knows it by (the binding's, before a rename)
     public_id: Any
+    stock: dict[str, Any] | None = None  # the opening stock item a create carries (single source)
 
 
 @dataclass
@@ -242,6 +244,7 @@ class Backfill:
         self._rules: inventory_flow.StockRules | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._grids_mapped = False
+        self._opening_stock: inventory_flow.StockRules | None = None
         self._earlier: Counter[str] = Counter()  # outcomes of the invocations a resumed run continues
 
     # -- the run ------------------------------------------------------------------------------------------
@@ -311,8 +314,17 @@ class Backfill:
         if self.resource == "products":
             self._template = products_flow.ProductsFlow(self.runtime).template()
             self._grids_mapped = self._maps_grids()
+            self._opening_stock = self._single_source_rules()
         elif self.resource == "inventory":
             self._rules = inventory_flow.InventoryFlow(self.runtime).stock_rules()
+
+    def _single_source_rules(self) -> inventory_flow.StockRules | None:
+        try:
+            rules = inventory_flow.InventoryFlow(self.runtime).stock_rules()
+        except (RuleError, DataError) as exc:
+            log.warning("new products are created without their stock (backfill inventory sets it): %s", exc)
+            return None
+        return rules if rules.mode == "single_source" else None
 
     def _maps_grids(self) -> bool:
         """Whether rules/grids.yaml maps any grid attribute (the products flow then builds configurable
@@ -529,8 +541,22 @@ class Backfill:
                 results.append(Result("updated" if current is not None else "created", plan.label))
             else:
                 writes.append((plan, current))
+        self._with_opening_stock([plan for plan, current in writes if current is None])
         results += self._parallel(self._write_product, writes)
         return results
+
+    def _with_opening_stock(self, creates: list[_ProductPlan]) -> None:
+        """Single-source stores: a product the backfill creates carries its Heartland stock in the same
+        write (the product's ``stock_item``), so it does not open at 0 and the stock backfill has
+        nothing left to write for it. One Heartland read per page; MSI stores get their source items
+        from the inventory backfill."""
+        rules = self._opening_stock
+        if rules is None or not creates:
+            return
+        levels = self.runtime.heartland.available_by_item([p.heartland_id for p in creates], rules.location_ids)
+        for plan in creates:
+            qty = float(levels.get(plan.heartland_id) or 0)
+            plan.stock = {"qty": qty, "is_in_stock": qty > 0}
 
     def _bind_product(self, plan: _ProductPlan, saved: dict[str, Any]) -> None:
         bindings.bind(self.store, entity=products_flow.ENTITY, key=products_flow.binding_key(plan.heartland_id),
@@ -548,7 +574,10 @@ class Backfill:
             else:
                 # A create is not repeated here: a retryable failure goes to the products flow,
                 # which looks the SKU up before writing.
-                saved = magento.create_product(plan.product, store_code=products_flow.SCOPE)
+                body = plan.product
+                if plan.stock is not None:
+                    body = {**plan.product, "extension_attributes": {"stock_item": plan.stock}}
+                saved = magento.create_product(body, store_code=products_flow.SCOPE)
             self._bind_product(plan, saved)
         except Exception as exc:  # noqa: BLE001 - every record's failure is kept and classified
             return self._product_failure(exc, plan.heartland_id, plan.label, plan.version)

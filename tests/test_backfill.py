@@ -129,16 +129,37 @@ def test_products_then_inventory_then_a_rerun_writes_nothing(sides: Sides) -> No
     outcome = flow.run(SyncItem(id=0, payload={"id": heartland_items[-1]["id"]}), Trace())
     assert outcome.state == "ignored" and "no changes" in outcome.reason
 
+    # Single source: a created product carries its opening stock in its create, no second write.
+    def available() -> dict[int, float]:
+        rows = sides.heartland_api("GET", "inventory/values", params={"group[]": "item_id", "per_page": 500})
+        return {row["item_id"]: float(row["qty_available"]) for row in rows["results"]}
+
+    opening = available()
+    creates = {w["body"]["product"]["sku"]: w["body"]["product"] for w in writes if w["method"] == "POST"}
+    assert len(creates) == products.counts["created"]
+    for item in heartland_items:
+        if item["public_id"] in creates:
+            stock_item = creates[item["public_id"]]["extension_attributes"]["stock_item"]
+            assert stock_item == {"qty": opening.get(item["id"], 0.0), "is_in_stock": opening.get(item["id"], 0.0) > 0}
+
+    # Stock moves in Heartland for three items: the stock backfill writes those three, nothing else.
+    moved = heartland_items[2:5]
+    adjustment = sides.heartland_api("POST", "inventory/adjustment_sets", json={
+        "location_id": 100001, "adjustment_reason_id": 100003,
+        "lines": [{"item_id": item["id"], "qty": 4} for item in moved]})
+    set_id = adjustment["id"] if adjustment else sides.heartland_api(
+        "GET", "inventory/adjustment_sets", params={"sort[]": "-id", "per_page": 1})["results"][0]["id"]
+    sides.heartland_api("PUT", f"inventory/adjustment_sets/{set_id}", json={"status": "complete"})
     seq = sides.last(sides.magento)
     stock = sides.backfill("inventory")
-    assert stock.done == ITEMS and stock.counts["updated"] + stock.counts["unchanged"] == ITEMS
+    assert stock.done == ITEMS and stock.counts == {"updated": 3, "unchanged": ITEMS - 3}
     stock_writes = _writes(sides.requests(sides.magento, "/rest", seq))
-    assert len(stock_writes) == stock.counts["updated"] > 0
+    assert sorted(w["path"].split("/products/")[1].split("/")[0] for w in stock_writes) == \
+        sorted(item["public_id"] for item in moved)
     assert all("/stockItems/" in w["path"] for w in stock_writes)
-    levels = sides.heartland_api("GET", "inventory/values", params={"group[]": "item_id", "per_page": 500})["results"]
-    available = {row["item_id"]: row["qty_available"] for row in levels}
-    for item in heartland_items[::7]:
-        assert float(sides.magento_api(f"stockItems/{item['public_id']}")["qty"]) == float(available.get(item["id"], 0))
+    levels = available()
+    for item in heartland_items[::7] + moved:
+        assert float(sides.magento_api(f"stockItems/{item['public_id']}")["qty"]) == levels.get(item["id"], 0.0)
 
     # Again: everything is in step, so nothing is written; products cost no Magento read at all.
     seq = sides.last(sides.magento)
