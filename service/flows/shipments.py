@@ -49,6 +49,8 @@ POLL_RESOURCE = "heartland:invoices"
 ENTITY = "shipment"
 ORDER_REF_FIELD = "tillbridge_ref"  # the orders flow's reference on the Heartland sales order
 NOT_SHIPPABLE = ("canceled", "closed", "holded", "payment_review")
+# How an invoice in review is tried again: the poller records any newer version of it.
+COMES_BACK = "any later edit of the invoice in Heartland brings it back here"
 
 
 def entity_key(invoice_id: Any) -> str:
@@ -261,7 +263,7 @@ class ShipmentsFlow:
             increment = str(existing.get("increment_id") or shipment_id)
         elif order.get("state") in NOT_SHIPPABLE:
             return Outcome.review(f"{label} fulfils {magento_label}, which is {order.get('state')} in Magento: "
-                                  "settle the order in Magento (unhold it, or ship it by hand), then replay this item",
+                                  f"unhold it (or ship it by hand) in Magento; {COMES_BACK}",
                                   magento_order_id=order_id, invoice_number=number)
         else:
             with trace.step("lines") as step:
@@ -271,7 +273,7 @@ class ShipmentsFlow:
             if problems:
                 return Outcome.review(
                     f"{label} cannot ship in {magento_label}: " + "; ".join(problems)
-                    + ". Fix the invoice in Heartland (or ship the order by hand in Magento), then replay this item",
+                    + f". Correct the invoice in Heartland (or ship these lines by hand in Magento); {COMES_BACK}",
                     magento_order_id=order_id, invoice_number=number, problems=problems)
             if not wanted:
                 return Outcome.ignored(f"{label} has no item lines to ship", invoice_number=number)
