@@ -77,6 +77,7 @@ def exercise(m: Any, sandbox: RunningSandbox) -> None:
     lines = {i["item_id"]: i["qty_ordered"] for i in placed["items"]}
     first_item = next(iter(lines))
     m.order(oid)
+    assert m.store_codes()[1] == "default"
     m.search_orders([("status", ["pending", "processing"], "in"), [("grand_total", 50, "gteq"),
                      ("customer_is_guest", 1)]], sort=["-created_at"], page_size=5, current_page=1,
                     fields="items[entity_id,increment_id],total_count")
