@@ -9,6 +9,7 @@ or snake_case with any indices, as Magento's input processor accepts both.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -167,6 +168,11 @@ def _compare(left: Any, right: str) -> int:
     return (sa > sb) - (sa < sb)
 
 
+@functools.lru_cache(maxsize=64)
+def _text_members(target: str) -> frozenset[str]:
+    return frozenset(v.strip().lower() for v in target.split(","))
+
+
 def _like(pattern: str) -> re.Pattern[str]:
     out = []
     for ch in pattern:
@@ -208,7 +214,11 @@ def matches(record: Mapping[str, Any], flt: Filter, getter: Callable[[Mapping[st
     if cond in ("lteq", "to"):
         return _compare(value, target) <= 0
     if cond in ("in", "nin"):
-        found = any(_compare(value, v.strip()) == 0 for v in target.split(","))
+        if isinstance(value, str):
+            # A text column equals a member as case-insensitive text: one set lookup, not a scan of the list.
+            found = value.lower() in _text_members(target)
+        else:
+            found = any(_compare(value, v.strip()) == 0 for v in target.split(","))
         return found if cond == "in" else not found
     if cond in ("like", "nlike"):
         hit = bool(_like(target).match(str(value)))
