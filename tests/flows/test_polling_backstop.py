@@ -202,3 +202,36 @@ def test_an_order_event_and_the_poll_make_one_item_and_a_bound_order_is_ignored_
     assert echo is not None and echo.entity_key == order_key("default", order["entity_id"])
     assert echo.reason.startswith("already in Heartland as order #")
     assert polling.poll(runtime.store, poller, overlap_seconds=60).item_ids == []
+
+
+def test_conflicting_product_edits_on_both_sides_heartland_owns_the_product(
+        app: Any, runtime: Any, sides: tuple[RunningSandbox, RunningSandbox]) -> None:
+    heartland, magento = sides
+    flow = runtime.flow("products")
+    assert isinstance(flow, ProductsFlow)
+    [poller] = flow.pollers()
+    polling.poll(runtime.store, poller, overlap_seconds=0)
+    tee = tee_item(heartland.url)
+    heartland_put(heartland.url, f"items/{tee['id']}", {"description": "Till Tee"})
+    [first] = polling.poll(runtime.store, poller, overlap_seconds=60).item_ids
+    assert runtime.pipeline.run_item(first) == "done"
+
+    # A merchant renames and reprices the product in Magento's admin; its event arrives.
+    edited = requests.put(f"{magento.url}/rest/all/V1/products/TEE-1000", headers=MAGENTO_AUTH, timeout=10,
+                          json={"product": {"sku": "TEE-1000", "name": "Web Tee", "price": 99.0}}).json()
+    body = json.dumps({"event": "product.saved", "occurred_at": "2026-11-27T10:00:00+00:00", "store_code": "admin",
+                       "data": edited}).encode()
+    saved = app.test_client().post("/webhooks/magento", data=body, headers=signed_headers(
+        runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"], "evt-product-1", body))
+    assert saved.status_code == 202, saved.json
+    assert runtime.pipeline.run_item(int(saved.json["item_id"])) == "ignored"
+    ignored = items.get(runtime.store, int(saved.json["item_id"]))
+    assert ignored is not None and "Heartland owns products" in ignored.reason
+
+    # Heartland changes the price too: its next sync writes Heartland's product, the name included.
+    time.sleep(1.1)
+    heartland_put(heartland.url, f"items/{tee['id']}", {"price": 45.0})
+    [second] = polling.poll(runtime.store, poller, overlap_seconds=60).item_ids
+    assert runtime.pipeline.run_item(second) == "done"
+    product = requests.get(f"{magento.url}/rest/all/V1/products/TEE-1000", headers=MAGENTO_AUTH, timeout=10).json()
+    assert (product["name"], product["price"]) == ("Till Tee", 45.0)
