@@ -20,8 +20,8 @@ Each drifted record is repaired by the flow that owns it, through a normal sync 
   Heartland cancelled or gone, Magento   Magento owns the order, so Tillbridge does not cancel it:
   still open                             an orders item in review, saying what to do by hand
 
-A record whose owning flow already has an item waiting for it (or a drift review still open) is
-counted but gets no second item. Each run is kept in Redis (the last one, and the last
+A record whose owning flow has an item waiting for it is in flight, not drifted; one with a drift
+review still open is counted again but gets no second item. Each run is kept in Redis (the last one, and the last
 DRIFT_RUNS_KEPT): when, how many checked and how many drifted per kind; /metrics exposes them.
 """
 
@@ -157,6 +157,7 @@ def check_stock(runtime: Runtime, report: DriftReport, batch: int) -> None:
     skus, wanted = heartland_stock(runtime, rules)
     codes = [code or DEFAULT_SOURCE for code in rules.sources.values()]
     current = magento_stock(runtime, sorted(skus), codes, batch)
+    found = []
     for sku in sorted(skus):
         if sku not in current:
             continue  # not in Magento (or in none of its selling sources): the products flow's concern
@@ -164,7 +165,17 @@ def check_stock(runtime: Runtime, report: DriftReport, batch: int) -> None:
         item_id = skus[sku]
         differences = stock_differences(wanted[item_id], current[sku])
         if differences:
-            report.add(Drifted("stock", stock_key(item_id), f"stock of {sku}: " + "; ".join(differences)))
+            found.append(Drifted("stock", stock_key(item_id), f"stock of {sku}: " + "; ".join(differences)))
+    for record in settled(runtime, InventoryFlow.name, found):
+        report.add(record)
+
+
+def settled(runtime: Runtime, flow: str, found: Sequence[Drifted]) -> list[Drifted]:
+    """The records whose owning flow has no item waiting for them: a difference an item is about to
+    settle (a stock change waiting out its settle time, an event in the queue) is in flight, not drift."""
+    with runtime.store.session() as session:
+        newest = items.latest_by_key(session, flow, [r.key for r in found])
+    return [r for r in found if r.key not in newest or newest[r.key].state not in PENDING]
 
 
 def repair_stock(runtime: Runtime, records: Sequence[Drifted], report: DriftReport) -> None:
@@ -243,6 +254,8 @@ def check_orders(runtime: Runtime, report: DriftReport, batch: int, days: float)
                 found.append((Drifted("order_status", key, f"{ours} is cancelled but Magento order {number} is "
                                       f"{state}; Magento owns the order: cancel it in Magento, or reopen the "
                                       "Heartland order"), event, False))
+    drifted = {id(r) for r in settled(runtime, "orders", [r for r, _, _ in found])}
+    found = [entry for entry in found if id(entry[0]) in drifted]
     for record, _, _ in found:
         report.add(record)
     return found
