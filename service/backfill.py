@@ -72,8 +72,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RESOURCES = ("products", "inventory", "customers")
-DEFAULT_PAGE_SIZE = 200
-DEFAULT_CONCURRENCY = 4
 SKU_CHUNK = 200  # SKUs per Magento search; Magento's input limit, when on, allows pages up to 300
 SOURCE_PAGE = 300
 WRITE_ATTEMPTS = 3  # idempotent writes (PUT, source items) retried in place on a retryable failure
@@ -180,13 +178,12 @@ class Summary:
             self.problems.append((result.outcome, result.label, result.reason))
 
     def lines(self) -> list[str]:
-        verb = "would be" if self.dry_run else "were"
         head = f"{self.resource}: {self.done} of {self.total} records handled in {self.elapsed:.1f} s"
         if self.resumed_after:
             head += f" (resumed after Heartland id {self.resumed_after})"
         out = [head + (" — dry run, nothing written" if self.dry_run else "")]
         parts = [f"{self.counts[o]} {o}" for o in OUTCOMES if self.counts.get(o)]
-        out.append(f"  {', '.join(parts) or 'nothing to do'} ({verb} so)")
+        out.append(f"  {'would be: ' if self.dry_run else ''}{', '.join(parts) or 'nothing to do'}")
         if not self.dry_run and (self.counts.get("dead") or self.counts.get("review") or self.counts.get("queued")):
             out.append("  failed records are kept as sync items: dead letters (`tillbridge deadletters list`), "
                        "reviews, or queued for the workers")
@@ -226,7 +223,7 @@ class _FlowWork:
 
 class Backfill:
     def __init__(self, runtime: Runtime, resource: str, *, since: str | None = None, dry_run: bool = False,
-                 restart: bool = False, page_size: int = DEFAULT_PAGE_SIZE, concurrency: int = DEFAULT_CONCURRENCY,
+                 restart: bool = False, page_size: int | None = None, concurrency: int | None = None,
                  on_progress: ProgressHook | None = None, on_page: ProgressHook | None = None) -> None:
         if resource not in RESOURCES:
             raise BackfillError(f"nothing to backfill called {resource!r}: use one of {', '.join(RESOURCES)}")
@@ -236,8 +233,9 @@ class Backfill:
         self.since = parse_since(since)
         self.dry_run = dry_run
         self.restart = restart
-        self.page_size = max(1, min(int(page_size), 1000))
-        self.concurrency = max(1, int(concurrency))
+        settings = runtime.settings
+        self.page_size = max(1, min(int(page_size or settings["BACKFILL_PAGE_SIZE"]), 1000))
+        self.concurrency = max(1, int(concurrency or settings["BACKFILL_CONCURRENCY"]))
         self.on_progress = on_progress
         self.on_page = on_page  # called after each finished page (tests stop a run here)
         self._template: Template | None = None

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 import click
 
-from service.backfill import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE, Backfill, BackfillError, Summary
+from service.backfill import Backfill, BackfillError, Summary
 
 
 def _runtime() -> Any:
@@ -71,11 +71,13 @@ def _make(resource: str, doc: str) -> click.Command:
                        "whose stock moved since then.")
     @click.option("--dry-run", is_flag=True, help="Read both sides and count what would change; write nothing.")
     @click.option("--restart", is_flag=True, help="Start over instead of resuming an interrupted run.")
-    @click.option("--page-size", type=click.IntRange(1, 1000), default=DEFAULT_PAGE_SIZE, show_default=True,
-                  help="Heartland records per page (progress is kept per page).")
-    @click.option("--concurrency", type=click.IntRange(1, 32), default=DEFAULT_CONCURRENCY, show_default=True,
-                  help="Magento writes in flight at once (MAGENTO_RATE_PER_SECOND still applies).")
-    def command(since: str | None, dry_run: bool, restart: bool, page_size: int, concurrency: int) -> None:
+    @click.option("--page-size", type=click.IntRange(1, 1000), default=None,
+                  help="Heartland records per page; progress is kept per page (default BACKFILL_PAGE_SIZE, 200).")
+    @click.option("--concurrency", type=click.IntRange(1, 32), default=None,
+                  help="Magento writes in flight at once; MAGENTO_RATE_PER_SECOND still applies "
+                       "(default BACKFILL_CONCURRENCY, 4).")
+    def command(since: str | None, dry_run: bool, restart: bool, page_size: int | None,
+                concurrency: int | None) -> None:
         progress = ProgressLine()
         try:
             job = Backfill(_runtime(), resource, since=since, dry_run=dry_run, restart=restart,

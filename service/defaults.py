@@ -59,6 +59,8 @@ DRIFT_INTERVAL_SECONDS = 3600.0  # how often the scheduler compares stock and or
 DRIFT_BATCH_SIZE = 200  # SKUs or orders per Heartland list and Magento search in a drift check
 DRIFT_ORDER_DAYS = 30.0  # a drift check compares the statuses of orders synced this many days back
 DRIFT_RUNS_KEPT = 50  # drift checks kept in Redis, with what drifted
+BACKFILL_PAGE_SIZE = 200  # Heartland records per backfill page; progress is saved after each page
+BACKFILL_CONCURRENCY = 4  # Magento writes a backfill keeps in flight (MAGENTO_RATE_PER_SECOND still applies)
 METRICS_TOKEN = ""  # bearer token for GET /metrics; empty: /metrics answers only requests from this machine
 
 # Web
