@@ -6,6 +6,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,8 @@ class Sides:
         return Backfill(self.runtime, resource, page_size=kwargs.pop("page_size", 20), **kwargs).run()
 
 
-def _sides(settings: dict[str, Any], tmp_path: Path, *, msi: bool = False) -> Iterator[Sides]:
+def _sides(settings: dict[str, Any], tmp_path: Path, *, msi: bool = False,
+           magento_sources: tuple[str, ...] = ("downtown", "web")) -> Iterator[Sides]:
     from service.app import create_app
 
     rules = tmp_path / "rules"
@@ -71,7 +73,7 @@ def _sides(settings: dict[str, Any], tmp_path: Path, *, msi: bool = False) -> It
         stock.update(mode="msi", sources={"Downtown Store": "downtown", "Northside Store": "downtown",
                                           "Web Warehouse": "web"}, msi_batch_size=25)
         (rules / "inventory.yaml").write_text(yaml.safe_dump(stock))
-        magento_options["sources"] = ["downtown", "web"]
+        magento_options["sources"] = list(magento_sources)
     heartland = start_in_thread(create_heartland(seed="demo", token=HEARTLAND_TOKEN, seed_products=ITEMS,
                                                  seed_customers=6))
     magento = start_in_thread(create_magento(seed="demo", token=MAGENTO_TOKEN, **magento_options))
@@ -95,6 +97,21 @@ def sides(settings: dict[str, Any], tmp_path: Path) -> Iterator[Sides]:
 @pytest.fixture
 def msi_sides(settings: dict[str, Any], tmp_path: Path) -> Iterator[Sides]:
     yield from _sides(settings, tmp_path, msi=True)
+
+
+@pytest.fixture
+def msi_sides_without_web(settings: dict[str, Any], tmp_path: Path) -> Iterator[Sides]:
+    yield from _sides(settings, tmp_path, msi=True, magento_sources=("downtown",))
+
+
+def _adjust(sides: Sides, items: list[dict[str, Any]], qty: float) -> None:
+    """Move Heartland stock of these items at the Downtown Store (a completed adjustment set)."""
+    created = sides.heartland_api("POST", "inventory/adjustment_sets", json={
+        "location_id": 100001, "adjustment_reason_id": 100003,
+        "lines": [{"item_id": item["id"], "qty": qty} for item in items]})
+    set_id = created["id"] if created else sides.heartland_api(
+        "GET", "inventory/adjustment_sets", params={"sort[]": "-id", "per_page": 1})["results"][0]["id"]
+    sides.heartland_api("PUT", f"inventory/adjustment_sets/{set_id}", json={"status": "complete"})
 
 
 def _writes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -144,12 +161,7 @@ def test_products_then_inventory_then_a_rerun_writes_nothing(sides: Sides) -> No
 
     # Stock moves in Heartland for three items: the stock backfill writes those three, nothing else.
     moved = heartland_items[2:5]
-    adjustment = sides.heartland_api("POST", "inventory/adjustment_sets", json={
-        "location_id": 100001, "adjustment_reason_id": 100003,
-        "lines": [{"item_id": item["id"], "qty": 4} for item in moved]})
-    set_id = adjustment["id"] if adjustment else sides.heartland_api(
-        "GET", "inventory/adjustment_sets", params={"sort[]": "-id", "per_page": 1})["results"][0]["id"]
-    sides.heartland_api("PUT", f"inventory/adjustment_sets/{set_id}", json={"status": "complete"})
+    _adjust(sides, moved, 4)
     seq = sides.last(sides.magento)
     stock = sides.backfill("inventory")
     assert stock.done == ITEMS and stock.counts == {"updated": 3, "unchanged": ITEMS - 3}
@@ -248,6 +260,11 @@ def test_since_limits_the_run_and_dry_run_writes_nothing(sides: Sides) -> None:
         assert sides.magento_api(f"products/{item['public_id']}")["price"] == pytest.approx(float(item["price"]) + 3)
     assert len(_writes(sides.requests(sides.magento, "/rest", seq))) == 3
 
+    # Inventory --since: the items whose stock moved since then (Heartland's ledger), not every item.
+    _adjust(sides, heartland_items[20:22], -1)
+    stock = sides.backfill("inventory", since=datetime.now(UTC).date().isoformat())
+    assert stock.total == 2 and stock.counts == {"updated": 2}
+
 
 def test_msi_writes_source_items_of_many_skus_per_call(msi_sides: Sides) -> None:
     sides = msi_sides
@@ -271,6 +288,24 @@ def test_msi_writes_source_items_of_many_skus_per_call(msi_sides: Sides) -> None
     assert {r["source_code"]: r["quantity"] for r in found}["downtown"] == downtown
     again = sides.backfill("inventory", page_size=60)
     assert again.counts == {"unchanged": ITEMS}
+
+
+def test_a_refused_msi_batch_is_written_sku_by_sku_and_each_failure_kept(msi_sides_without_web: Sides) -> None:
+    sides = msi_sides_without_web  # rules/inventory.yaml names source "web"; this Magento has no such source
+    sides.backfill("products")
+    seq = sides.last(sides.magento)
+
+    def one_page(summary: Summary) -> None:
+        raise KeyboardInterrupt
+
+    run = Backfill(sides.runtime, "inventory", page_size=10, on_page=one_page).run()
+    assert run.done == 10 and run.counts == {"dead": 10}
+    posts = _writes(sides.requests(sides.magento, "/rest", seq))
+    assert [len(p["body"]["sourceItems"]) for p in posts] == [20] + [2] * 10  # the batch, then SKU by SKU
+    with sides.runtime.store.session() as s:
+        letters = s.query(DeadLetter).filter(DeadLetter.flow == "inventory").all()
+        assert len(letters) == 10 and all('Source with code "web" does not exist' in letter.error for letter in letters)
+        assert {letter.payload["item_id"] for letter in letters} == {i["id"] for i in sides.items()[:10]}
 
 
 def test_a_bad_record_ends_classified_and_the_rest_go_through(sides: Sides, tmp_path: Path) -> None:
