@@ -7,11 +7,11 @@ source oldest id first, by keyset (``id > last``), one page at a time, and for e
   2. read       what Magento has now, in bulk: products searched by SKU (``sku in …``, up to 200
                 SKUs a call), MSI source items likewise; a record that Magento already has as it
                 would be written is bound and costs no write
-  3. write      what differs. Products: a create or a global-scope update per SKU (Magento has no
-                synchronous batch product write; writes run ``concurrency`` at a time within the
-                client's rate limit). Stock: single source, one stockItems PUT per changed SKU;
-                MSI, the changed source items of many SKUs in one ``POST /V1/inventory/source-items``
-                (``msi_batch_size`` rows a call)
+  3. write      what differs. Products: a create or a global-scope update per SKU, ``concurrency``
+                at a time within the client's rate limit (Magento has no synchronous batch product
+                write). Stock: single source, one stockItems PUT per changed SKU; MSI, the changed
+                source items of many SKUs in one ``POST /V1/inventory/source-items`` (``msi_batch_size``
+                rows a call)
                 A product created in a single-source store carries its opening stock in the same write.
   4. bind       each write is followed by its binding (written payload, Heartland version), so the
                 products flow's events and polls see the record as in step afterwards
@@ -24,6 +24,15 @@ was last synced, run in this process): survivorship, echo suppression, the per-e
 both sides' bindings then apply exactly as for a webhook. Heartland → Magento only: at go-live the
 store's customers are in the POS, and Magento accounts come back through the customer events and
 the Magento poller as shoppers use them.
+
+Why not Magento's asynchronous bulk API (``POST /rest/<store>/async/bulk/V1/products``, many
+products a call)? It only queues the writes: they are made later by Magento's message-queue
+consumers (which many stores do not run, and which then leave them "open" for good), and each
+product's outcome and id come only from polling ``/V1/bulk/{uuid}/detailed-status``. A backfill
+that binds what it wrote, and resumes from what is bound, would have to wait on those consumers
+page after page; the sandbox does not serve the route either. Concurrent single writes give each
+record its answer, id and binding at once; on a rate-limited store a write-bound run takes writes ÷
+MAGENTO_RATE_PER_SECOND, which ``--dry-run`` lets the merchant estimate first.
 
 A record that fails does not stop the run: it becomes a sync item of its flow (products,
 inventory), classified as any run would be — a data or fatal error a dead letter (retry it from
