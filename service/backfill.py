@@ -282,6 +282,9 @@ class Backfill:
             summary.interrupted = True
         except _Stop as stop:
             summary.stopped = str(stop)
+        except SyncError as exc:
+            # A page could not be read (after retries): nothing of it is recorded as done.
+            summary.stopped = str(exc)
         finally:
             # Writes under way finish and bind; writes not started are dropped (their page is redone).
             self._pool.shutdown(wait=True, cancel_futures=True)
@@ -422,8 +425,8 @@ class Backfill:
         # A comma would split an ``in`` list: such SKUs are read one by one.
         listed = [s for s in wanted if "," not in s]
         for chunk in _chunks(listed, SKU_CHUNK):
-            found = magento.search_products([("sku", list(chunk), "in")], page_size=len(chunk), current_page=1,
-                                            store_code=store_code)
+            found = self._read(magento.search_products, [("sku", list(chunk), "in")], page_size=len(chunk),
+                               current_page=1, store_code=store_code)
             for product in found.get("items") or []:
                 out[str(product["sku"]).casefold()] = product
         for sku in (s for s in wanted if "," in s):
@@ -432,6 +435,10 @@ class Backfill:
             except NotFoundInTargetError:
                 continue
         return out
+
+    def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A read, retried in place a few times when the failure is retryable."""
+        return self._idempotent(lambda: fn(*args, **kwargs))
 
     def _idempotent(self, call: Callable[[], T]) -> T:
         """An idempotent write, retried in place a few times when the failure is retryable."""
@@ -560,7 +567,8 @@ class Backfill:
         rules = self._opening_stock
         if rules is None or not creates:
             return
-        levels = self.runtime.heartland.available_by_item([p.heartland_id for p in creates], rules.location_ids)
+        levels = self._read(self.runtime.heartland.available_by_item, [p.heartland_id for p in creates],
+                            rules.location_ids)
         for plan in creates:
             qty = float(levels.get(plan.heartland_id) or 0)
             plan.stock = {"qty": qty, "is_in_stock": qty > 0}
@@ -620,7 +628,7 @@ class Backfill:
 
     def _stock_items_page(self, by_sku: dict[str, tuple[int, str]], rules: inventory_flow.StockRules) -> list[Result]:
         ids = [hid for hid, _ in by_sku.values()]
-        levels = self.runtime.heartland.available_by_item(ids, rules.location_ids)
+        levels = self._read(self.runtime.heartland.available_by_item, ids, rules.location_ids)
         products = self._magento_products(by_sku, None)
         results: list[Result] = []
         writes: list[tuple[str, int, str, float, dict[str, Any] | None]] = []
@@ -661,14 +669,15 @@ class Backfill:
         heartland, magento = self.runtime.heartland, self.runtime.magento
         ids = [hid for hid, _ in by_sku.values()]
         per_item: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for row in heartland.inventory_values(ids, rules.location_ids, group=("item_id", "location_id")):
+        for row in self._read(heartland.inventory_values, ids, rules.location_ids, group=("item_id", "location_id")):
             per_item[int(row["item_id"])].append(row)
         codes = sorted(set(rules.sources.values()))
         current: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         listed = [s for s in by_sku if "," not in s]
         for chunk in _chunks(listed, SKU_CHUNK):
             filters = [("sku", list(chunk), "in"), ("source_code", codes, "in")]
-            for row in magento.iter_search("inventory/source-items", filters, page_size=SOURCE_PAGE):
+            for row in self._read(lambda f: list(magento.iter_search("inventory/source-items", f, page_size=SOURCE_PAGE)),
+                                  filters):
                 current[str(row["sku"]).casefold()][str(row["source_code"])] = row
         for sku in (s for s in by_sku if "," in s):
             for row in magento.search_source_items([("sku", sku, "eq")], page_size=100).get("items") or []:

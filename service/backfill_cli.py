@@ -14,6 +14,7 @@ from typing import Any, TextIO
 import click
 
 from service.backfill import Backfill, BackfillError, Summary
+from service.engine.errors import SyncError
 
 
 def _runtime() -> Any:
@@ -83,7 +84,8 @@ def _make(resource: str, doc: str) -> click.Command:
             job = Backfill(_runtime(), resource, since=since, dry_run=dry_run, restart=restart,
                            page_size=page_size, concurrency=concurrency, on_progress=progress)
             summary = job.run()
-        except BackfillError as exc:
+        except (BackfillError, SyncError) as exc:
+            # Heartland or Magento refused before the first page: nothing was written yet.
             raise click.ClickException(str(exc)) from None
         finally:
             progress.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -409,3 +410,18 @@ def test_the_command_prints_a_summary_and_the_status(sides: Sides, settings: dic
     assert f"products: {ITEMS}/{ITEMS} records, finished" in status.output
     bad = runner.invoke(main, ["backfill", "inventory", "--since", "last tuesday"], env=env)
     assert bad.exit_code != 0 and "is not a date" in bad.output
+
+
+def test_an_unavailable_magento_stops_the_run_with_nothing_lost(sides: Sides) -> None:
+    requests.post(f"{sides.magento.url}/__sandbox/faults", json={"outage_seconds": 30}, timeout=5).raise_for_status()
+    stopped = sides.backfill("products")
+    assert stopped.stopped and "503" in stopped.stopped and not stopped.counts
+    assert any("run the same command again to resume" in line for line in stopped.lines())
+    with sides.runtime.store.session() as s:
+        assert s.query(SyncItem).count() == 0  # not one dead letter per record for an outage
+    row = backfills.get(sides.runtime.store, "products")
+    assert row is not None and row.last_id == 0 and row.finished_at is None
+    requests.post(f"{sides.magento.url}/__sandbox/faults", json={}, timeout=5).raise_for_status()
+    time.sleep(float(sides.runtime.settings["BREAKER_OPEN_SECONDS"]) + 0.2)  # the breaker lets calls through again
+    again = sides.backfill("products")
+    assert not again.stopped and again.done == ITEMS and not again.counts.get("dead")
