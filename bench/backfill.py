@@ -168,6 +168,8 @@ def main() -> None:
         def run() -> str:
             summary = Backfill(runtime, resource, page_size=args.page_size, concurrency=args.concurrency,
                                restart=True).run()
+            if summary.interrupted:
+                raise KeyboardInterrupt  # Ctrl-C ends the benchmark, not only the phase
             return ", ".join(f"{n} {k}" for k, n in sorted(summary.counts.items()))
         return run
 
