@@ -425,3 +425,60 @@ def test_an_unavailable_magento_stops_the_run_with_nothing_lost(sides: Sides) ->
     time.sleep(float(sides.runtime.settings["BREAKER_OPEN_SECONDS"]) + 0.2)  # the breaker lets calls through again
     again = sides.backfill("products")
     assert not again.stopped and again.done == ITEMS and not again.counts.get("dead")
+
+
+def test_ctrl_c_on_the_command_keeps_the_progress_and_the_next_command_resumes(sides: Sides) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, **{k: str(v) for k, v in sides.runtime.settings.items()
+                            if k.startswith("TILLBRIDGE_") or k.endswith("_URL") or k in ("DATA_DIR", "RULES_DIR")},
+           "AUTO_MIGRATE": "0"}
+    # Slow Magento down so the run is still writing when Ctrl-C arrives.
+    requests.post(f"{sides.magento.url}/__sandbox/faults", json={"latency_ms": 60}, timeout=5).raise_for_status()
+    proc = subprocess.Popen([sys.executable, "-m", "service", "backfill", "products", "--page-size", "5"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        row = backfills.get(sides.runtime.store, "products")
+        if row is not None and row.pages >= 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, output
+    assert "interrupted: run the same command again to resume" in output
+    row = backfills.get(sides.runtime.store, "products")
+    assert row is not None and row.finished_at is None and 2 <= row.pages < ITEMS // 5
+    stopped_at = row.last_id
+    requests.post(f"{sides.magento.url}/__sandbox/faults", json={}, timeout=5).raise_for_status()
+
+    rest = sides.backfill("products", page_size=5)
+    assert rest.resumed_after == stopped_at and rest.done == ITEMS and not rest.interrupted
+    creates = [w["body"]["product"]["sku"] for w in _writes(sides.requests(sides.magento, "/rest"))
+               if w["method"] == "POST"]
+    assert len(creates) == len(set(creates)) == ITEMS - MAGENTO_PRODUCTS  # every new SKU created once
+
+
+def test_the_progress_line_shows_on_a_terminal_only() -> None:
+    import io
+
+    from service.backfill_cli import ProgressLine
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    summary = Summary(resource="products", total=400, done=100)
+    summary.counts["created"] = 100
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        line = ProgressLine(stream)
+        line(summary)
+        line.close()
+    assert pipe.getvalue() == ""
+    shown = terminal.getvalue()
+    assert shown.startswith("\rproducts [######------------------] 100/400  25%") and "/s  ETA " in shown
+    assert shown.endswith("\n")
