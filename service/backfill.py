@@ -498,7 +498,7 @@ class Backfill:
     # -- products -------------------------------------------------------------------------------------------
     def _product_failure(self, exc: BaseException, heartland_id: int, label: str, version: str) -> Result:
         return self._fail(exc, flow=products_flow.ProductsFlow.name,
-                          entity_key=f"products:heartland:item:{heartland_id}", payload={"id": heartland_id},
+                          entity_key=products_flow.entity_key(heartland_id), payload={"id": heartland_id},
                           label=label, version=version)
 
     def _products_page(self, records: list[dict[str, Any]]) -> list[Result]:
@@ -516,7 +516,7 @@ class Backfill:
             if record.get("grid_id") and self._grids_mapped and not self.dry_run:
                 # Grid items may become children of a configurable product: the products flow decides.
                 by_flow.append(_FlowWork(flow=products_flow.ProductsFlow.name, direction="heartland→magento",
-                                         entity_key=f"products:heartland:item:{heartland_id}", label=label,
+                                         entity_key=products_flow.entity_key(heartland_id), label=label,
                                          payload={"kind": "item", "id": heartland_id, "record": dict(raw)},
                                          version=version))
                 continue

@@ -82,8 +82,16 @@ def _sides(settings: dict[str, Any], tmp_path: Path, *, msi: bool = False,
                       "TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api", "TILLBRIDGE_HEARTLAND_TOKEN": HEARTLAND_TOKEN,
                       "TILLBRIDGE_MAGENTO_URL": f"{magento.url}/rest", "TILLBRIDGE_MAGENTO_TOKEN": MAGENTO_TOKEN,
                       "MAGENTO_RATE_PER_SECOND": 0, "HEARTLAND_RATE_PER_SECOND": 0})
+    sides = Sides(app.extensions["tillbridge"], heartland, magento)
     try:
-        yield Sides(app.extensions["tillbridge"], heartland, magento)
+        yield sides
+        # Every request the backfill sent to Magento must be one Adobe's published schema accepts.
+        from tests.connectors.magento_schema import schema_path, validate_request
+
+        if schema_path().exists():
+            problems = [f"{r['method']} {r['path']}: {problem}" for r in sides.requests(magento, "/rest")
+                        for problem in validate_request(r["method"], r["path"], r["body"], r["query"])]
+            assert not problems, "requests outside the Magento schema:\n" + "\n".join(problems[:10])
     finally:
         app.extensions["tillbridge"].store.dispose()
         heartland.stop()
