@@ -252,6 +252,7 @@ class Backfill:
         self._pool: ThreadPoolExecutor | None = None
         self._grids_mapped = False
         self._opening_stock: inventory_flow.StockRules | None = None
+        self._products_seen = False  # the inventory run has found a page's products in Magento
         self._earlier: Counter[str] = Counter()  # outcomes of the invocations a resumed run continues
 
     # -- the run ------------------------------------------------------------------------------------------
@@ -608,6 +609,18 @@ class Backfill:
         return NotFoundInTargetError(f"Magento has no product {sku!r} to hold its stock",
                                      hint="backfill products first (`tillbridge backfill products`), then retry this item")
 
+    def _check_products_loaded(self, by_sku: dict[str, tuple[int, str]], found: dict[str, Any]) -> None:
+        """Stop before the first page turns every SKU into a review when the products are not in
+        Magento at all: stock needs its products loaded first."""
+        if self._products_seen:
+            return
+        if any(sku.casefold() in found for sku in by_sku):
+            self._products_seen = True
+            return
+        example = next(iter(by_sku))
+        raise _Stop(f"Magento has none of the first {len(by_sku)} SKUs (e.g. {example!r}) to hold their stock; "
+                    "backfill products first (`tillbridge backfill products`), then inventory")
+
     def _inventory_page(self, records: list[dict[str, Any]]) -> list[Result]:
         results: list[Result] = []
         by_sku: dict[str, tuple[int, str]] = {}
@@ -630,6 +643,7 @@ class Backfill:
         ids = [hid for hid, _ in by_sku.values()]
         levels = self._read(self.runtime.heartland.available_by_item, ids, rules.location_ids)
         products = self._magento_products(by_sku, None)
+        self._check_products_loaded(by_sku, products)
         results: list[Result] = []
         writes: list[tuple[str, int, str, float, dict[str, Any] | None]] = []
         for sku, (heartland_id, label) in by_sku.items():
@@ -685,6 +699,7 @@ class Backfill:
         # A product holds source items once it exists; those with none are looked up in one search.
         unseen = [sku for sku in by_sku if sku.casefold() not in current]
         known = self._magento_products(unseen, None) if unseen else {}
+        self._check_products_loaded(by_sku, {**known, **{k: {} for k in current}})
         results: list[Result] = []
         changed: dict[str, list[dict[str, Any]]] = {}
         for sku, (heartland_id, label) in by_sku.items():

@@ -63,12 +63,13 @@ class Sides:
 
 
 def _sides(settings: dict[str, Any], tmp_path: Path, *, msi: bool = False,
-           magento_sources: tuple[str, ...] = ("downtown", "web")) -> Iterator[Sides]:
+           magento_sources: tuple[str, ...] = ("downtown", "web"), magento_products: int = MAGENTO_PRODUCTS,
+           ) -> Iterator[Sides]:
     from service.app import create_app
 
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", rules)
-    magento_options: dict[str, Any] = {"products": MAGENTO_PRODUCTS, "customers": 0, "history_orders": 0}
+    magento_options: dict[str, Any] = {"products": magento_products, "customers": 0, "history_orders": 0}
     if msi:
         stock = yaml.safe_load((rules / "inventory.yaml").read_text())
         stock.update(mode="msi", sources={"Downtown Store": "downtown", "Northside Store": "downtown",
@@ -111,6 +112,11 @@ def msi_sides(settings: dict[str, Any], tmp_path: Path) -> Iterator[Sides]:
 @pytest.fixture
 def msi_sides_without_web(settings: dict[str, Any], tmp_path: Path) -> Iterator[Sides]:
     yield from _sides(settings, tmp_path, msi=True, magento_sources=("downtown",))
+
+
+@pytest.fixture
+def empty_magento(settings: dict[str, Any], tmp_path: Path) -> Iterator[Sides]:
+    yield from _sides(settings, tmp_path, magento_products=0)
 
 
 def _adjust(sides: Sides, items: list[dict[str, Any]], qty: float) -> None:
@@ -490,3 +496,14 @@ def test_the_progress_line_shows_on_a_terminal_only() -> None:
     shown = terminal.getvalue()
     assert shown.startswith("\rproducts [######------------------] 100/400  25%") and "/s  ETA " in shown
     assert shown.endswith("\n")
+
+
+def test_stock_before_products_stops_at_once_instead_of_a_review_per_sku(empty_magento: Sides) -> None:
+    sides = empty_magento
+    run = sides.backfill("inventory")
+    assert "backfill products first" in run.stopped and not run.counts and run.done == 0
+    with sides.runtime.store.session() as s:
+        assert s.query(SyncItem).count() == 0
+    assert sides.backfill("products").counts == {"created": ITEMS}
+    # Created with their opening stock: nothing left for the stock backfill, which resumes from the start.
+    assert sides.backfill("inventory").counts == {"unchanged": ITEMS}
