@@ -11,8 +11,9 @@ source oldest id first, by keyset (``id > last``), one page at a time, and for e
                 at a time within the client's rate limit (Magento has no synchronous batch product
                 write). Stock: single source, one stockItems PUT per changed SKU; MSI, the changed
                 source items of many SKUs in one ``POST /V1/inventory/source-items`` (``msi_batch_size``
-                rows a call)
-                A product created in a single-source store carries its opening stock in the same write.
+                rows a call). A product created in a single-source store carries its opening stock in
+                the same write. Once rules/grids.yaml maps grid attributes, grid items go through the
+                products flow itself, which makes them children of configurable products.
   4. bind       each write is followed by its binding (written payload, Heartland version), so the
                 products flow's events and polls see the record as in step afterwards
   5. progress   the page's last id is saved (table backfill_progress): a run stopped by Ctrl-C or a
@@ -37,8 +38,9 @@ MAGENTO_RATE_PER_SECOND, which ``--dry-run`` lets the merchant estimate first.
 A record that fails does not stop the run: it becomes a sync item of its flow (products,
 inventory), classified as any run would be — a data or fatal error a dead letter (retry it from
 the dead-letters page once fixed), a missing Magento record a review, a retryable failure an item
-queued for the workers. An unavailable destination (open breaker) or refused credentials stop the
-run instead, with the progress kept, since every further record would fail the same way.
+queued for the workers. An unavailable destination (open breaker), refused credentials, a page
+that cannot be read, or a stock run that finds none of its first page's products in Magento stop
+the run instead, with the progress kept, since every further record would fail the same way.
 """
 
 from __future__ import annotations
@@ -253,6 +255,7 @@ class Backfill:
         self._grids_mapped = False
         self._opening_stock: inventory_flow.StockRules | None = None
         self._products_seen = False  # the inventory run has found a page's products in Magento
+        self._moved: list[int] | None = None
         self._earlier: Counter[str] = Counter()  # outcomes of the invocations a resumed run continues
 
     # -- the run ------------------------------------------------------------------------------------------
@@ -263,7 +266,7 @@ class Backfill:
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"backfill-{self.resource}")
         last_id = start_after
         try:
-            for page in self._pages(start_after, summary):
+            for page in self._pages(start_after):
                 for result in self._page(page):
                     summary.add(result)
                 last_id = int(page[-1]["id"])
@@ -299,9 +302,8 @@ class Backfill:
 
     def _resume_point(self, summary: Summary) -> int:
         """The Heartland id to continue after, and the run's totals so far; 0 for a fresh run."""
-        total = self._count(0)
         if self.dry_run:
-            summary.total = total
+            summary.total = self._count(0)
             return 0
         row = backfills.get(self.store, self.resource)
         if row is not None and row.finished_at is None and row.last_id and not self.restart:
@@ -317,8 +319,8 @@ class Backfill:
             backfills.advance(self.store, self.resource, last_id=row.last_id, pages=row.pages, done=row.done,
                               total=summary.total, counts=dict(row.counts or {}))
             return int(row.last_id)
-        backfills.start(self.store, self.resource, since=self.since, total=total)
-        summary.total = total
+        summary.total = self._count(0)
+        backfills.start(self.store, self.resource, since=self.since, total=summary.total)
         return 0
 
     def _prepare(self) -> None:
@@ -359,8 +361,11 @@ class Backfill:
         return filters
 
     def _stock_moved_ids(self) -> list[int]:
-        rules = self._rules or inventory_flow.InventoryFlow(self.runtime).stock_rules()
-        return sorted(self.runtime.heartland.stock_changed_item_ids(self.since, rules.location_ids))
+        """Items whose stock moved at a selling location since --since, from Heartland's ledger (read once)."""
+        if self._moved is None:
+            rules = self._rules or inventory_flow.InventoryFlow(self.runtime).stock_rules()
+            self._moved = sorted(self.runtime.heartland.stock_changed_item_ids(self.since, rules.location_ids))
+        return self._moved
 
     def _count(self, after: int) -> int:
         if self.resource == "inventory" and self.since:
@@ -371,7 +376,7 @@ class Backfill:
     def _only(self) -> list[str]:
         return ["id", "public_id", "updated_at"] if self.resource == "inventory" else []
 
-    def _pages(self, after: int, summary: Summary) -> Iterator[list[dict[str, Any]]]:
+    def _pages(self, after: int) -> Iterator[list[dict[str, Any]]]:
         heartland = self.runtime.heartland
         if self.resource == "inventory" and self.since:
             # Stock moves are in the ledger, not in the item's updated_at: page over the moved items' ids.
