@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import select
 
 from service.ai import dedup_service
-from service.connectors.heartland.client import normalise_webhook_payload
+from service.connectors.heartland.client import MAX_IN_VALUES, normalise_webhook_payload
 from service.connectors.http import redact
 from service.engine.errors import (
     AuthError,
@@ -381,7 +381,7 @@ class Backfill:
         if self.resource == "inventory" and self.since:
             # Stock moves are in the ledger, not in the item's updated_at: page over the moved items' ids.
             moved = [i for i in self._stock_moved_ids() if i > after]
-            for chunk in _chunks(moved, self.page_size):
+            for chunk in _chunks(moved, min(self.page_size, MAX_IN_VALUES)):
                 got = heartland.list("items", {"id": {"$in": list(chunk)}}, ["id"], per_page=len(chunk),
                                      only=self._only())
                 if got.results:
