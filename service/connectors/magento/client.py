@@ -494,10 +494,6 @@ class MagentoClient(HttpConnector):
         return dict(self.call("POST", f"tillbridge/giftcards/{quote(code, safe='')}/adjustments",
                               body={"adjustment": adjustment}))
 
-    # -- tokens ----------------------------------------------------------------------------------
-    def issue_admin_token(self, username: str, password: str) -> str:
-        """``POST /V1/integration/admin/token`` (refused by Magento when 2FA is on)."""
-        return str(self.call("POST", "integration/admin/token", body={"username": username, "password": password}))
     def giftcard_history(self, code: str | None = None, since: str | None = None, after_id: int = 0,
                          page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Balance changes oldest first (one card's, or every card's at or after ``since``,
@@ -514,3 +510,7 @@ class MagentoClient(HttpConnector):
                 return
             after_id = int(page[-1]["id"])
 
+    # -- tokens ----------------------------------------------------------------------------------
+    def issue_admin_token(self, username: str, password: str) -> str:
+        """``POST /V1/integration/admin/token`` (refused by Magento when 2FA is on)."""
+        return str(self.call("POST", "integration/admin/token", body={"username": username, "password": password}))
