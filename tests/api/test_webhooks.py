@@ -98,16 +98,15 @@ def test_a_non_luhn_long_number_is_accepted(app: Any, runtime: Any) -> None:
     assert response.status_code == 202
 
 
-def test_events_without_a_flow_yet_are_kept_as_ignored_for_replay(app: Any, runtime: Any) -> None:
+def test_a_credit_memo_is_stored_and_enqueued_for_the_refunds_flow(app: Any, runtime: Any) -> None:
     runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"] = SECRET
     creditmemo = {"entity_id": 5, "order_id": 42, "increment_id": "000000005", "grand_total": 25.0}
     response = post(app.test_client(), envelope(creditmemo, event="creditmemo.created"))
     assert response.status_code == 202
-    assert counts(runtime) == (1, 1, 0)
+    assert counts(runtime) == (1, 1, 1)
     with runtime.store.session() as s:
         item = s.get(SyncItem, response.json["item_id"])
-        assert item is not None and item.state == "ignored"
-        assert "not enabled yet" in item.reason
+        assert item is not None and item.flow == "refunds" and item.state == "received"
 
 
 def test_healthz_warns_when_redis_may_evict_work(app: Any, runtime: Any) -> None:
