@@ -156,9 +156,14 @@ class OrdersFlow:
             # An order this run just created has no payment yet; one found from an earlier run may.
             step["message"], payments = self.payments.at_order(order, raw, order_id, check_existing=resumed)
         target_status = self.heartland_status()
-        if sales_order.get("status") != target_status:
+        current_status = sales_order.get("status")
+        if current_status != target_status and current_status in ("pending", None):
             with trace.step("status", f"set to {target_status}"):
                 heartland.set_sales_order_status(order_id, target_status)
+        elif current_status != target_status:
+            # Found from an earlier run and already moved on in Heartland (fulfilled, cancelled):
+            # Heartland owns fulfilment, so its status stands.
+            trace.note("status", f"Heartland order #{number} is already {current_status}; left as it is")
 
         with trace.step("confirm", comment_text(number)):
             self.write_back(raw, number, check_existing=resumed)

@@ -198,3 +198,33 @@ def test_a_magento_cancellation_cancels_the_heartland_order(stack: Stack) -> Non
     stack.wait_for(cancelled, timeout=60, what="the Heartland order cancelled")
     done = [i for i in items.search(stack.runtime.store, state="done") if "cancelled" in i.reason]
     assert len(done) == 1 and done[0].reason.startswith("Heartland order #")
+
+
+def test_an_order_heartland_fulfilled_before_its_binding_was_written_is_bound_not_reopened(stack: Stack) -> None:
+    """The binding is lost (a crash before it, or a restore) after Heartland completed the order: the
+    next event finds the order by our reference, binds it and leaves Heartland's status alone."""
+    stack.start_worker()
+    [order] = place(stack, 1)
+    stack.wait_for(lambda: all_done(stack, [order]), timeout=60, what="the order synced")
+    key = f"magento:default:{order['entity_id']}"
+    bound = bindings.find(stack.runtime.store, "order", key, "heartland")
+    assert bound is not None
+    heartland = stack.runtime.heartland
+    heartland_id = int(bound.external_id)
+    lines = heartland.sales_order_lines(heartland_id)
+    location = int(lines[0]["ship_from_location_id"])
+    invoice = heartland.create_invoice(heartland_id, int(heartland.stations(location)[0]["id"]), location)
+    heartland.complete_invoice(int(invoice["id"]))
+    assert heartland.sales_order(heartland_id)["status"] == "complete"
+    with stack.runtime.store.session() as s:
+        s.delete(s.merge(bound))
+
+    assert stack.send_event("order.updated", stack.magento_get(f"orders/{order['entity_id']}")).status_code == 202
+    stack.wait_for(lambda: bindings.find(stack.runtime.store, "order", key, "heartland") is not None,
+                   timeout=60, what="the order bound again")
+    stack.wait_for(lambda: stack.settled(2), timeout=30, what="the event settled")
+    latest = max(items.search(stack.runtime.store, state="done"), key=lambda i: i.id)
+    assert latest.reason == f"Heartland order #{bound.external_ref}"
+    assert heartland.sales_order(heartland_id)["status"] == "complete"
+    assert len(heartland_orders_by_number(stack)[str(order["increment_id"])]) == 1
+    assert not items.search(stack.runtime.store, state="dead")
