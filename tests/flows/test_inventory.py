@@ -89,6 +89,9 @@ def test_stock_changes_in_heartland_reach_magento(stack: Stack) -> None:
     adjust(stack.heartland.url, LOCATIONS["Northside Store"], {FIRST_ITEM + 1: 40})
     expected = available(stack, FIRST_ITEM, selling)
     stack.wait_for(lambda: magento_qty(stack, "TEE-1000") == expected, what="TEE-1000 to follow Heartland")
+    # The worker writes Magento, then records the item done: wait for the record too.
+    stack.wait_for(lambda: bool(items.search(stack.runtime.store, flow="inventory", state="done")),
+                   what="the inventory item recorded done")
     done = items.search(stack.runtime.store, flow="inventory", state="done")
     assert [i.entity_key for i in done] == [entity_key(FIRST_ITEM)]
     assert done[0].result["qty"] == expected
