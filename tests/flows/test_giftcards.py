@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from service.engine import polling
 from service.engine.errors import DataError
@@ -24,6 +25,7 @@ from service.flows.giftcards import (
 )
 from service.sandbox.server import RunningSandbox, start_in_thread
 from service.store import cursors, items
+from service.store.tables import Base
 from tests.stack import HEARTLAND_TOKEN, MAGENTO_TOKEN, Stack, build_stack
 
 POLLING = {"POLL_INTERVAL_SECONDS": 0.5, "POLL_OVERLAP_SECONDS": 30}
@@ -120,6 +122,12 @@ def test_gift_card_adjusted_on_both_sides(stack: Stack) -> None:
     for item in card_items(runtime, number):
         assert number not in item.label and number not in str(item.payload) and number not in item.entity_key
         assert item.label.startswith(f"gift card …{number[-4:]}")
+    # Nor anywhere else: not in a trace's recorded requests, a binding, any table, or a process log.
+    with runtime.store.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            for row in conn.execute(select(table)):
+                assert number not in str(tuple(row)), f"the gift card number is stored in {table.name}"
+    assert number not in stack.logs()
 
 
 def magento_id(runtime: Any, code: str, key: str) -> int:

@@ -22,7 +22,13 @@ from urllib.parse import quote
 import requests
 from requests_oauthlib import OAuth1
 
-from service.connectors.http import ExchangeHook, HttpConnector
+from service.connectors.http import (
+    GIFT_CARD_PATH,
+    ExchangeHook,
+    HttpConnector,
+    redact_gift_card_url,
+    redact_gift_cards,
+)
 from service.engine.errors import FatalError, SyncError, error_for_status
 
 FilterSpec = tuple[str, Any] | tuple[str, Any, str]
@@ -154,6 +160,8 @@ class MagentoClient(HttpConnector):
             kwargs["headers"]["Authorization"] = f"Bearer {self.token}"
 
     def error_from(self, method: str, path: str, response: requests.Response, body: Any) -> SyncError:
+        if GIFT_CARD_PATH.search(path):  # the error names the card: keep its last four characters only
+            path, body = redact_gift_card_url(path), redact_gift_cards(body)
         base = super().error_from(method, path, response, body)
         text = render_message(body) if isinstance(body, Mapping) else ""
         if not text:
