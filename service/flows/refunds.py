@@ -14,7 +14,10 @@ Magento → Heartland, for a ``creditmemo.created`` event (or a poll of credit m
   3. bound?    a credit memo already in Heartland is ignored
   4. order     the Magento order's Heartland sales order (orders flow binding); none: ignored
   5. allocate  each refunded line to the invoices that sold it, less what was returned against
-               them; more than Heartland invoiced goes to review saying what to fix
+               them. Goods Heartland has not invoiced at all (refunded before fulfilment) come off
+               the open Heartland order, with the money as a negative payment on it, or the order
+               is cancelled when nothing is left (rules: before_fulfilment); a refund partly of
+               invoiced goods and partly not goes to review saying what to fix
   6. deliver   returns carrying our reference (custom ``tillbridge_ref`` =
                ``magento-creditmemo:<store>:<id>``) are looked up first (recovers a crash between
                create and bind); then one completed Return per invoice, with the lines, qtys and
@@ -41,6 +44,7 @@ same record at the same version exists already.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -73,6 +77,7 @@ MEMO_REF_PREFIX = "magento-creditmemo:"
 RETURN_REF_PREFIX = "heartland-return:"
 LOCK_PREFIX = "tillbridge:lock:refund-order:"
 CENT = 0.005
+UNSHIPPED_FIELD = "tillbridge_unshipped_refunds"  # on the sales order: per credit memo, its lines' target qtys
 _RETURN_IN_COMMENT = re.compile(r"Heartland return #(\S+) \(heartland-return:(\d+)\)")
 
 
@@ -227,6 +232,8 @@ class RefundsFlow:
         binding = bindings.find(self.store, "creditmemo", memo_key(store_code, memo_id), "heartland")
         if binding is None:
             return ""
+        if (binding.data or {}).get("refund_payment"):
+            return f"{label} is already in Heartland as a refund on {binding.external_ref}"
         return f"{label} is already in Heartland as return #{binding.external_ref}"
 
     def deliver_return(self, memo: dict[str, Any], label: str, store_code: str, heartland_order_id: str,
@@ -271,6 +278,9 @@ class RefundsFlow:
             plan, short = allocate(dict(wanted), returnable)
             step["message"] = "; ".join(f"invoice {inv}: " + ", ".join(f"item {i} × {q:g}" for i, q in qty.items())
                                         for inv, qty in sorted(plan.items())) or "nothing to return"
+        if short and not plan and rules.get("before_fulfilment", "reduce") == "reduce":
+            return self.before_fulfilment(memo, order, label, store_code, int(heartland_order_id), heartland_number,
+                                          short, trace)
         if short:
             by_id = {int(v["id"]): sku for sku, v in found_items.items()}
             what = ", ".join(f"{q:g} of {by_id[i]}" for i, q in sorted(short.items()))
@@ -301,6 +311,80 @@ class RefundsFlow:
                           data={"returns": [int(t["id"]) for t in created], "order": heartland_order_id})
         return Outcome.done(f"Heartland return #{', #'.join(numbers)} against order #{heartland_number}",
                             heartland_returns=[int(t["id"]) for t in created], resumed=bool(ours))
+
+    def before_fulfilment(self, memo: dict[str, Any], order: dict[str, Any], label: str, store_code: str,
+                          order_id: int, number: str, short: dict[int, float], trace: Trace) -> Outcome:
+        """Goods refunded before Heartland invoiced them come off the open Heartland order, and the
+        money refunded becomes a negative payment on it.
+
+        Each step can be repeated: the target quantity of every line is decided once and kept on the
+        Heartland order (custom ``tillbridge_unshipped_refunds``, per credit memo) before any line
+        changes, lines are set to those targets, and the payment is keyed by the credit memo.
+        """
+        heartland = self.runtime.heartland
+        ref = memo_ref(store_code, memo["entity_id"])
+        sales_order = heartland.sales_order(order_id)
+        status = sales_order.get("status")
+        if status not in ("pending", "open"):
+            return Outcome.review(f"{label} refunds goods Heartland order #{number} has not invoiced, but that order "
+                                  f"is {status}: settle the refund in Heartland by hand, then resolve this item",
+                                  heartland_order_id=order_id)
+        plans = _json_object((sales_order.get("custom") or {}).get(UNSHIPPED_FIELD))
+        targets: dict[str, float] | None = plans.get(ref)
+        lines = heartland.sales_order_lines(order_id)
+        with trace.step("reduce") as step:
+            if targets is None:
+                targets = {}
+                for item_id, qty in short.items():
+                    left = qty
+                    for line in sorted((li for li in lines if int(li.get("item_id") or 0) == item_id),
+                                       key=lambda li: -int(li["id"])):
+                        take = min(left, float(line["qty"]) - float(line.get("qty_invoiced") or 0))
+                        if take > 0:
+                            targets[str(line["id"])] = float(line["qty"]) - take
+                            left -= take
+                    if left > 1e-9:
+                        return Outcome.review(
+                            f"{label} refunds {qty:g} of Heartland item {item_id}, more than Heartland order #{number} "
+                            "has on it: fix the order or the credit memo by hand, then resolve this item",
+                            heartland_order_id=order_id)
+                plans[ref] = targets
+                heartland.update_sales_order(order_id, {"custom": {UNSHIPPED_FIELD: json.dumps(plans, sort_keys=True)}})
+            by_id = {str(li["id"]): li for li in lines}
+            cancel = all(targets.get(key, -1.0) == 0 for key in by_id)
+            changed = []
+            if not cancel:
+                for key, qty in sorted(targets.items()):
+                    current = by_id.get(key)
+                    if current is None or float(current["qty"]) == qty:
+                        continue  # removed or set by an earlier run
+                    if qty <= 0:
+                        heartland.delete(f"sales/orders/{order_id}/lines/{key}")
+                    else:
+                        heartland.update_sales_order_line(order_id, int(key), {"qty": qty})
+                    changed.append(f"line {key} → {qty:g}")
+            step["message"] = ("every line refunded: the order is cancelled" if cancel
+                               else ", ".join(changed) or "lines already reduced by an earlier run")
+        with trace.step("payment") as step:
+            from service.flows.payments import Payments
+
+            amount = money(float(memo.get("grand_total") or 0))
+            payment_id, created = Payments(self.runtime).record_refund(
+                order_id, order, key=f"creditmemo:{store_code}:{memo['entity_id']}", amount=amount,
+                description=f"Magento refund, {label} (order #{order.get('increment_id')})")
+            step["message"] = f"refund {amount:.2f} as payment {payment_id}" + ("" if created else " (recorded before)")
+        if cancel:
+            with trace.step("cancel", f"Heartland order #{number}"):
+                heartland.set_sales_order_status(order_id, "cancelled")
+        with trace.step("confirm"):
+            bindings.bind(self.store, entity="creditmemo", key=memo_key(store_code, memo["entity_id"]),
+                          system="heartland", external_id=str(payment_id), external_ref=f"order #{number}",
+                          source_version=str(memo.get("updated_at") or memo.get("created_at") or ""),
+                          data={"refund_payment": payment_id, "order": order_id, "lines": targets,
+                                "cancelled": cancel})
+        what = "cancelled" if cancel else "reduced"
+        return Outcome.done(f"refunded before fulfilment: Heartland order #{number} {what}, {amount:.2f} refunded "
+                            f"as a negative payment", heartland_order_id=order_id, refund_payment=payment_id)
 
     def returnable(self, order_id: int, ours: set[int]) -> list[Returnable]:
         """Per complete invoice of the order and item: invoiced less returned (our own returns of this
@@ -600,3 +684,13 @@ def record_magento_creditmemos(session: Session, records: Sequence[dict[str, Any
                                     label=f"creditmemo {r.get('increment_id') or r['entity_id']} (poll)",
                                     payload=envelope, source_version=version))
     return [int(i.id) for i in created]
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    if isinstance(text, dict):
+        return dict(text)
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

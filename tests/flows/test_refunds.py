@@ -181,14 +181,33 @@ def test_partial_credit_memo_becomes_one_heartland_return_and_its_echo_is_ignore
     magento_id = int(order["entity_id"])
     tee, hoodie = order_item(order, "TEE-1000"), order_item(order, "HOD-1001")
 
-    # Refunded in Magento before Heartland handed anything over: nothing to return there yet.
+    # Refunded in Magento before Heartland handed anything over: the hoodie comes off the open
+    # Heartland order (its committed stock released), the money is a negative payment on it.
+    heartland = stack.runtime.heartland
     early = magento_post(stack, f"order/{magento_id}/refund", {
         "items": [{"order_item_id": hoodie["item_id"], "qty": 1}], "arguments": {"shipping_amount": 0}})
     [first] = settled(stack, 1)
-    assert first.state == "review", first.reason
-    assert "refunds more than Heartland order" in first.reason and "1 of HOD-1001 left over" in first.reason
-    assert "invoice (fulfil) those lines in Heartland" in first.reason
-    assert bindings.find(stack.runtime.store, "creditmemo", memo_key("default", early), "heartland") is None
+    assert first.state == "done", first.reason
+    assert first.reason.startswith("refunded before fulfilment: Heartland order #") and " reduced, " in first.reason
+    early_memo = stack.magento_get(f"creditmemo/{early}")
+
+    def unshipped_state() -> tuple[list[tuple[str, float]], list[float]]:
+        lines = sorted((li["item_public_id"], li["qty"]) for li in heartland.sales_order_lines(heartland_order))
+        refunds = [p["amount"] for p in heartland.sales_order_payments(heartland_order) if p["amount"] < 0]
+        return lines, refunds
+
+    assert unshipped_state() == ([("TEE-1000", 2)], [pytest.approx(-float(early_memo["grand_total"]))])
+    assert heartland.sales_order(heartland_order)["status"] == "open"
+    # Delivered again, and again after its binding was lost: the order and the refund stay as they are.
+    assert stack.send_event("creditmemo.created", early_memo).status_code == 202
+    replayed = settled(stack, 2)[-1]
+    number = heartland.sales_order(heartland_order)["public_id"]
+    assert (replayed.state, replayed.reason) == ("ignored", f"Magento credit memo #{early_memo['increment_id']} is "
+                                                 f"already in Heartland as a refund on order #{number}")
+    forget(stack, "creditmemo", memo_key("default", early))
+    assert stack.send_event("creditmemo.created", early_memo).status_code == 202
+    assert settled(stack, 3)[-1].state == "done"
+    assert unshipped_state() == ([("TEE-1000", 2)], [pytest.approx(-float(early_memo["grand_total"]))])
 
     invoice = fulfil(stack, heartland_order)
     location, tee_id = int(invoice["source_location_id"]), int(stack.runtime.heartland.find_item_by_public_id(
@@ -236,6 +255,25 @@ def test_partial_credit_memo_becomes_one_heartland_return_and_its_echo_is_ignore
     assert (rows[-1].state, rows[-1].result.get("resumed")) == ("done", True), rows[-1].reason
     assert len(returns_of(stack, int(invoice["id"]))) == 1
     wait_binding(stack, "creditmemo", memo_key("default", memo_id), "heartland")
+
+
+def test_an_order_refunded_in_full_before_fulfilment_is_cancelled_in_heartland(hooked: Stack) -> None:
+    stack = hooked
+    order, heartland_order = synced_order(stack)
+    heartland = stack.runtime.heartland
+    tee_id = int(heartland.find_item_by_public_id("TEE-1000")["id"])
+    location = int(heartland.sales_order_lines(heartland_order)[0]["ship_from_location_id"])
+    committed = heartland.inventory_values([tee_id], [location])[0]["qty_committed"]
+    memo_id = magento_post(stack, f"order/{order['entity_id']}/refund", {
+        "items": [{"order_item_id": i["item_id"], "qty": i["qty_ordered"]} for i in order["items"]
+                  if not i.get("parent_item_id")]})
+    [item] = settled(stack, 1)
+    assert item.state == "done" and " cancelled, " in item.reason, item.reason
+    assert heartland.sales_order(heartland_order)["status"] == "cancelled"
+    assert heartland.inventory_values([tee_id], [location])[0]["qty_committed"] == committed - 2
+    memo = stack.magento_get(f"creditmemo/{memo_id}")
+    payments = heartland.sales_order_payments(heartland_order)
+    assert sum(p["amount"] for p in payments) == pytest.approx(float(order["grand_total"]) - float(memo["grand_total"]))
 
 
 # -- Heartland → Magento -----------------------------------------------------------------------------
