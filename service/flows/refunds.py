@@ -298,7 +298,7 @@ class RefundsFlow:
                 if invoice_id in done_parents:
                     continue
                 body = self.return_body(memo, invoice_id, plan[invoice_id], prices, ref, rules,
-                                        with_totals=first, adjustment=adjustment)
+                                        with_totals=first, adjustment=adjustment, order=order)
                 created.append(heartland.create_ticket(body))
                 first = False
             numbers = [str(t.get("public_id") or t["id"]) for t in created]
@@ -409,7 +409,7 @@ class RefundsFlow:
 
     def return_body(self, memo: dict[str, Any], invoice_id: int, qtys: dict[int, float],
                     prices: dict[int, tuple[float, float]], ref: str, rules: dict[str, Any], *,
-                    with_totals: bool, adjustment: float) -> dict[str, Any]:
+                    with_totals: bool, adjustment: float, order: dict[str, Any] | None = None) -> dict[str, Any]:
         heartland = self.runtime.heartland
         invoice = heartland.invoice(invoice_id)
         location_id, station_id = self.return_place(invoice, rules)
@@ -433,6 +433,17 @@ class RefundsFlow:
                                   "description": f"Tax refunded (Magento credit memo #{number})"}]
         if adjustment and with_totals:
             body["custom"][ADJUSTMENT_FIELD] = adjustment
+        if order is not None and rules.get("refund_payment", True):
+            # The money paid back, as the return's tender: the order's Magento payment method mapped
+            # as its payments are (rules/payment_methods.yaml), for the return's own total.
+            from service.flows.payments import Payments
+
+            total = money(sum(line["qty"] * line["adjusted_unit_price"] for line in body["lines"])
+                          + sum(line["value"] for line in body.get("shipping_lines", []) + body.get("tax_lines", [])))
+            if total < 0:
+                payment = Payments(self.runtime).body(order, total, f"Magento refund, credit memo #{number}")
+                payment["deposit"] = False
+                body["payments"] = [payment]
         return body
 
     def return_place(self, invoice: dict[str, Any], rules: dict[str, Any]) -> tuple[int, int]:

@@ -228,6 +228,11 @@ def test_partial_credit_memo_becomes_one_heartland_return_and_its_echo_is_ignore
     assert (line["item_public_id"], line["qty"]) == ("TEE-1000", -1)
     assert line["adjusted_unit_price"] == pytest.approx(float(tee["row_total"]) / float(tee["qty_ordered"]))
     assert on_hand(stack, tee_id, location) == stock_before + 1  # rules: restock at the invoice's location
+    # The money paid back is the return's tender: the return balances.
+    paid = stack.runtime.heartland.ticket(int(made["id"]))
+    [tender] = paid["payments"]
+    assert tender["amount"] == pytest.approx(paid["total"]) and paid["total"] < 0 and paid["balance"] == 0
+    assert tender["deposit"] is False and "credit memo" in tender["description"]
 
     # Heartland's webhook of our return comes back: ignored, naming the credit memo it came from.
     memo = stack.magento_get(f"creditmemo/{memo_id}")
