@@ -53,6 +53,8 @@ class Demo:
             web_only = self.place_web_only_order()
             synced = self.follow(placed)
             self.show_review(web_only)
+            if synced and placed:
+                self.round_trip(placed[0])
             self.print_where_to_look()
             if self.exit_when_synced:
                 return 0 if synced else 1
@@ -94,6 +96,8 @@ class Demo:
             "TILLBRIDGE_HEARTLAND_TOKEN": s["TILLBRIDGE_HEARTLAND_TOKEN"],
             "TILLBRIDGE_MAGENTO_TOKEN": s["TILLBRIDGE_MAGENTO_TOKEN"],
             "TILLBRIDGE_WEBHOOK_SECRET": s["TILLBRIDGE_WEBHOOK_SECRET"],
+            "TILLBRIDGE_PUBLIC_URL": f"http://127.0.0.1:{self.web_port}",
+            "POLL_INTERVAL_SECONDS": os.environ.get("POLL_INTERVAL_SECONDS", "5"),  # the backstop, quick for a demo
         })
         return env
 
@@ -212,6 +216,80 @@ class Demo:
             time.sleep(0.3)
         print(f"{len(seen)} of {len(wanted)} orders in Heartland", flush=True)
         return seen == wanted
+
+    # -- the way back: Heartland → Magento ---------------------------------------------------------------
+    def clients(self) -> tuple[Any, Any]:
+        from service.connectors.heartland.client import HeartlandClient
+        from service.connectors.magento.client import MagentoClient
+
+        return (HeartlandClient(f"http://127.0.0.1:{self.heartland_port}/api",
+                                token=self.settings["TILLBRIDGE_HEARTLAND_TOKEN"]),
+                MagentoClient(f"http://127.0.0.1:{self.magento_port}/rest",
+                              token=self.settings["TILLBRIDGE_MAGENTO_TOKEN"]))
+
+    def round_trip(self, order: dict[str, Any], timeout: float = 30.0) -> None:
+        """One order's life after checkout, as a merchant sees it: Heartland's webhooks registered,
+        the order fulfilled in Heartland (a Magento shipment with its tracking number), one line
+        refunded in Magento (a Heartland return), and a price changed in Heartland (the Magento
+        product follows)."""
+        from service.heartland_cli import hook_url
+
+        heartland, magento = self.clients()
+        heartland.register_webhook(hook_url(f"http://127.0.0.1:{self.web_port}",
+                                            str(self.settings["TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN"])),
+                                   ["item_created", "item_updated", "customer_created", "customer_updated",
+                                    "sales_transaction_completed"])
+        number = str(order["increment_id"])
+        found = heartland.list("sales/orders", {"custom@magento_order_number": number}, per_page=1).results
+        if not found:
+            return
+        sales_order = found[0]
+        print(f"\nHeartland fulfils order #{sales_order['public_id']} and ships it with UPS:", flush=True)
+        lines = heartland.sales_order_lines(int(sales_order["id"]))
+        location = int(lines[0]["ship_from_location_id"])
+        station = int(heartland.stations(location)[0]["id"])
+        invoice = heartland.create_invoice(int(sales_order["id"]), station, location, None,
+                                           {"tracking_number": "1Z999AA10123456784", "carrier": "UPS"})
+        heartland.complete_invoice(int(invoice["id"]))
+        entity_id = int(order["entity_id"])
+        shipments = self.wait(lambda: magento.search_shipments([("order_id", entity_id)]).get("items") or [], timeout)
+        if shipments:
+            tracks = ", ".join(f"{t.get('title')} {t.get('track_number')}" for t in shipments[0].get("tracks") or [])
+            print(f"  Heartland invoice #{invoice.get('public_id') or invoice['id']} → Magento shipment "
+                  f"#{shipments[0].get('increment_id')} for order #{number} ({tracks}; customer notified)", flush=True)
+
+        item = next(i for i in order["items"] if not i.get("parent_item_id"))
+        print(f"The customer returns one {item['sku']}; Magento refunds it:", flush=True)
+        magento.invoice(entity_id)  # capture first: Magento refunds what it has invoiced
+        memo_id = magento.refund(entity_id, {int(item["item_id"]): 1}, shipping_amount=0)
+        ref = f"magento-creditmemo:default:{memo_id}"
+        returned = self.wait(lambda: heartland.list("sales/tickets", {"custom@tillbridge_ref": ref}).results, timeout)
+        if returned:
+            memo_number = magento.creditmemo(memo_id).get("increment_id") or memo_id
+            print(f"  Magento credit memo #{memo_number} → Heartland return #{returned[0].get('public_id')} against "
+                  f"invoice #{invoice.get('public_id') or invoice['id']}", flush=True)
+
+        record = heartland.find_item_by_public_id(str(item["sku"]))
+        if record is not None:
+            price = round(float(record.get("price") or 0) + 1.0, 2)
+            print(f"Heartland raises the price of {item['sku']} to {price:.2f}:", flush=True)
+            heartland.update_item(int(record["id"]), {"price": price})
+            if self.wait(lambda: float(magento.product(str(item["sku"])).get("price") or 0) == price, timeout):
+                print(f"  Heartland item #{item['sku']} → Magento product {item['sku']} at {price:.2f}", flush=True)
+
+    @staticmethod
+    def wait(check: Any, timeout: float) -> Any:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                found = check()
+            except Exception:  # noqa: BLE001 - not there yet (a 404) or a sandbox mid-restart: look again
+                found = None
+            if found:
+                return found
+            time.sleep(0.3)
+        print("  (not there yet: see the items page for why)", flush=True)
+        return None
 
     def print_where_to_look(self) -> None:
         web = f"http://127.0.0.1:{self.web_port}"

@@ -27,6 +27,10 @@ def test_demo_syncs_its_sample_orders_and_stops_cleanly(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 of 4 orders in Heartland" in result.stdout
     assert result.stdout.count("→ Heartland order #") == 4
+    # The way back: a Heartland fulfilment, a Magento refund and a Heartland price change.
+    assert "→ Magento shipment #" in result.stdout and "United Parcel Service 1Z999AA10123456784" in result.stdout
+    assert "→ Heartland return #" in result.stdout
+    assert "→ Magento product " in result.stdout
     assert f"http://127.0.0.1:{ports[0]}/items" in result.stdout
     leftovers = subprocess.run(["pgrep", "-f", f"--port {ports[0]}"], capture_output=True, text=True)
     assert leftovers.stdout.strip() == "", "demo left processes running"
