@@ -77,6 +77,7 @@ MEMO_REF_PREFIX = "magento-creditmemo:"
 RETURN_REF_PREFIX = "heartland-return:"
 LOCK_PREFIX = "tillbridge:lock:refund-order:"
 CENT = 0.005
+STORE_CODE_KEY = "_tillbridge_store_code"  # a polled credit memo's store code, resolved from its store_id
 UNSHIPPED_FIELD = "tillbridge_unshipped_refunds"  # on the sales order: per credit memo, its lines' target qtys
 _RETURN_IN_COMMENT = re.compile(r"Heartland return #(\S+) \(heartland-return:(\d+)\)")
 
@@ -638,8 +639,13 @@ class RefundsFlow:
             return list(self.runtime.heartland.iterate_tickets(completed_since=moment, ticket_type="Return"))
 
         def read_magento(since: datetime) -> list[dict[str, Any]]:
+            from service.flows.order_polling import store_code_of
+
             moment = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")  # Magento's own text form, UTC
-            return list(self.runtime.magento.iter_creditmemos([("created_at", moment, "gteq")]))
+            memos = list(self.runtime.magento.iter_creditmemos([("created_at", moment, "gteq")]))
+            # The store code the module's event would carry, so a poll and its event are one item.
+            codes = self.runtime.magento.store_codes() if memos else {}
+            return [{**memo, STORE_CODE_KEY: store_code_of(memo, codes)} for memo in memos]
 
         return [Poller(resource=HEARTLAND_POLL, read=read_heartland, record=record_heartland_returns),
                 Poller(resource=MAGENTO_POLL, read=read_magento, record=record_magento_creditmemos)]
@@ -682,15 +688,18 @@ def record_heartland_returns(session: Session, records: Sequence[dict[str, Any]]
 
 def record_magento_creditmemos(session: Session, records: Sequence[dict[str, Any]]) -> list[int]:
     """Items for polled Magento credit memos, shaped as Magento's creditmemo.created event."""
-    seen = _recorded(session, [magento_entity_key("default", r["entity_id"]) for r in records])
+    def store_code(r: dict[str, Any]) -> str:
+        return str(r.get(STORE_CODE_KEY) or "default")
+
+    seen = _recorded(session, [magento_entity_key(store_code(r), r["entity_id"]) for r in records])
     created = []
     for r in records:
-        key, version = magento_entity_key("default", r["entity_id"]), str(r.get("updated_at") or "")
+        key, version = magento_entity_key(store_code(r), r["entity_id"]), str(r.get("updated_at") or "")
         if (key, version) in seen:
             continue
         seen.add((key, version))
         envelope = {"event": "creditmemo.created", "occurred_at": str(r.get("created_at") or ""),
-                    "store_code": "default", "data": dict(r)}
+                    "store_code": store_code(r), "data": {k: v for k, v in r.items() if k != STORE_CODE_KEY}}
         created.append(items.create(session, flow=RefundsFlow.name, direction="magento→heartland", entity_key=key,
                                     label=f"creditmemo {r.get('increment_id') or r['entity_id']} (poll)",
                                     payload=envelope, source_version=version))
