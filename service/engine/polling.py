@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from service.engine.errors import SyncError
 from service.store import cursors
 from service.store.db import Store
-from service.store.tables import utcnow
+from service.store.tables import SyncItem, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -85,3 +85,46 @@ def poll_due(store: Store, pollers: Sequence[Poller], *, interval_seconds: float
             enqueue(result.item_ids)
         results.append(result)
     return results
+
+
+# -- does an item already cover a polled change? ----------------------------------------------------
+# Sources stamp changes in whole seconds (Heartland's ISO 8601, Magento's "YYYY-MM-DD HH:MM:SS" UTC),
+# and a poll re-reads its overlap window: a change an item already covers gets no second item.
+SAME_SECOND = timedelta(seconds=2)  # one-second stamps, plus a second of clock skew
+
+
+def stamp_instant(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def is_older(version: str, than: str) -> bool:
+    """Whether the source's ``updated_at`` ``version`` is strictly older than ``than``."""
+    if not version or not than:
+        return False
+    a, b = stamp_instant(version), stamp_instant(than)
+    if a is None or b is None:
+        return version < than
+    return a < b
+
+
+def covers(last: SyncItem, version: str) -> bool:
+    """Whether an item already made for a record covers its change stamped ``version``.
+
+    A later version covers it; so does the same version while that item still waits (its run
+    re-reads the record). Stamps are whole seconds, so a finished item at the same version covers
+    it only if it was made after that second had passed (its re-read saw every edit stamped then);
+    otherwise one more item re-reads the record and finds nothing new, or the edit.
+    """
+    if not version or is_older(version, last.source_version):
+        return True
+    if is_older(last.source_version, version):
+        return False
+    if last.state == "received":
+        return True
+    stamped = stamp_instant(version)
+    made = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=UTC)
+    return stamped is not None and made >= stamped + SAME_SECOND

@@ -29,7 +29,7 @@ customers changed since a cursor and records the same items a webhook would.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -45,6 +45,7 @@ from service.canonical.customer import SURVIVING_FIELDS, Customer, CustomerAddre
 from service.engine.errors import DataError, NotFoundInTargetError, RetryableError
 from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
+from service.engine.polling import covers
 from service.engine.trace import Trace
 from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
@@ -505,26 +506,37 @@ class CustomersFlow:
 
 
 def record_heartland_changes(session: Session, records: Sequence[dict[str, Any]]) -> list[int]:
-    """Sync items for polled Heartland customers, shaped as the Heartland webhook records them."""
-    created = [items.create(session, flow="customers", direction="heartland→magento",
-                            entity_key=f"customers:heartland:customer:{r['id']}",
-                            label=f"Heartland customer {r.get('email') or r['id']} (poll)",
-                            payload={"kind": "customer", "id": r["id"], "record": dict(r)},
-                            source_version=str(r.get("updated_at") or "")) for r in records]
-    return [int(i.id) for i in created]
+    """Sync items for polled Heartland customers, shaped as the Heartland webhook records them; a
+    change an item already covers (webhook, or an earlier poll's overlap) gets none."""
+    return _record_polled(session, records, lambda r: (
+        f"customers:heartland:customer:{r['id']}", "heartland→magento",
+        f"Heartland customer {r.get('email') or r['id']} (poll)", {"kind": "customer", "id": r["id"], "record": dict(r)}))
 
 
 def record_magento_changes(session: Session, records: Sequence[dict[str, Any]]) -> list[int]:
     """Sync items for polled Magento customers, shaped as Magento's customer.updated event."""
+    return _record_polled(session, records, lambda r: (
+        f"customers:magento:default:{r['id']}", "magento→heartland",
+        f"Magento customer {r.get('email') or r['id']} (poll)",
+        {"event": "customer.updated", "occurred_at": str(r.get("updated_at") or ""), "store_code": "default",
+         "data": dict(r)}))
+
+
+def _record_polled(session: Session, records: Sequence[dict[str, Any]],
+                   shape: Callable[[dict[str, Any]], tuple[str, str, str, dict[str, Any]]]) -> list[int]:
+    shaped = {key: (record, direction, label, payload)
+              for record in records if record.get("id") not in (None, "")
+              for key, direction, label, payload in [shape(record)]}
+    newest = items.latest_by_key(session, "customers", list(shaped), by="version")
     created = []
-    for r in records:
-        envelope = {"event": "customer.updated", "occurred_at": str(r.get("updated_at") or ""),
-                    "store_code": "default", "data": dict(r)}
-        created.append(items.create(session, flow="customers", direction="magento→heartland",
-                                    entity_key=f"customers:magento:default:{r['id']}",
-                                    label=f"Magento customer {r.get('email') or r['id']} (poll)",
-                                    payload=envelope, source_version=str(r.get("updated_at") or "")))
-    return [int(i.id) for i in created]
+    for key, (record, direction, label, payload) in shaped.items():
+        version = str(record.get("updated_at") or "")
+        last = newest.get(key)
+        if last is not None and covers(last, version):
+            continue
+        created.append(int(items.create(session, flow="customers", direction=direction, entity_key=key, label=label,
+                                        payload=payload, source_version=version).id))
+    return created
 
 
 def dedup_record(customer: Customer) -> dict[str, str]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -38,6 +38,7 @@ from service.connectors.heartland.client import normalise_webhook_payload
 from service.engine.errors import DataError, NotFoundInTargetError
 from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
+from service.engine.polling import covers, is_older
 from service.engine.trace import Trace
 from service.flows.grids import GridVariants
 from service.store import bindings, items
@@ -54,7 +55,6 @@ SCOPE = "all"  # global values: the product is the same in every store view
 ENTITY = "product"
 SYSTEM = "magento"
 POLL_RESOURCE = "heartland:items"
-SAME_SECOND = timedelta(seconds=2)  # Heartland's one-second stamps, plus a second of clock skew
 
 
 def binding_key(heartland_id: Any) -> str:
@@ -64,43 +64,6 @@ def binding_key(heartland_id: Any) -> str:
 def entity_key(heartland_id: Any) -> str:
     """The sync item's key, the one the Heartland webhook gives an item hint (heartland_hooks)."""
     return f"products:heartland:item:{heartland_id}"
-
-
-def _instant(value: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def is_older(version: str, than: str) -> bool:
-    """Whether Heartland ``updated_at`` ``version`` is strictly older than ``than``."""
-    if not version or not than:
-        return False
-    a, b = _instant(version), _instant(than)
-    if a is None or b is None:
-        return version < than
-    return a < b
-
-
-def covers(last: SyncItem, version: str) -> bool:
-    """Whether an item already made for a Heartland item covers its change stamped ``version``.
-
-    A later version covers it; so does the same version while that item still waits (its run
-    re-reads the item). Heartland stamps whole seconds, so a finished item at the same version
-    covers it only if it was made after that second had passed (its re-read saw every edit
-    stamped then); otherwise one more item re-reads the item and finds nothing new, or the edit.
-    """
-    if not version or is_older(version, last.source_version):
-        return True
-    if is_older(last.source_version, version):
-        return False
-    if last.state == "received":
-        return True
-    stamped = _instant(version)
-    made = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=UTC)
-    return stamped is not None and made >= stamped + SAME_SECOND
 
 
 def record_item_changes(session: Session, records: Sequence[dict[str, Any]]) -> list[int]:

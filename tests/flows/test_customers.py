@@ -13,7 +13,13 @@ import requests
 
 from service.canonical.customer import Customer
 from service.engine.errors import DataError
-from service.flows.customers import ECHO_REASON, customer_key, survive
+from service.flows.customers import (
+    ECHO_REASON,
+    customer_key,
+    record_heartland_changes,
+    record_magento_changes,
+    survive,
+)
 from service.store import bindings, items
 from service.store.tables import SyncItem
 from tests.stack import HEARTLAND_TOKEN, MAGENTO_TOKEN, Stack, build_stack
@@ -68,6 +74,22 @@ def test_a_heartland_customer_without_email_never_blanks_magentos() -> None:
     magento = customer("magento", "2026-11-27T10:00:00+00:00")
     heartland = customer("heartland", "2026-11-27T11:00:00+00:00", email="")
     assert "email" not in survive(heartland, magento, None, {"survivorship": {"email": "newest"}})[0]
+
+
+def test_a_polled_change_an_item_already_covers_gets_no_second_item(runtime: Any) -> None:
+    """Each poll re-reads its overlap window: a customer changed once is one item, not one per poll."""
+    heartland = [{"id": 7, "email": "a@example.com", "updated_at": "2026-11-27T09:00:00+00:00"}]
+    magento = [{"id": 9, "email": "b@example.com", "updated_at": "2026-11-27 09:00:00"}]
+    store = runtime.store
+    for _ in range(3):  # the same changes read by three polls
+        with store.session() as s:
+            record_heartland_changes(s, heartland)
+            record_magento_changes(s, magento)
+    assert len(items.search(store, flow="customers")) == 2
+    with store.session() as s:  # a newer change of one of them: one more item
+        assert len(record_heartland_changes(s, [{**heartland[0], "updated_at": "2026-11-27T09:05:00+00:00"}])) == 1
+        assert record_magento_changes(s, [{**magento[0], "updated_at": "2026-11-27 08:59:00"}]) == []  # older
+    assert len(items.search(store, flow="customers")) == 3
 
 
 def test_an_unknown_rule_is_a_data_error_naming_the_rules_file() -> None:
