@@ -451,7 +451,7 @@ def test_ctrl_c_on_the_command_keeps_the_progress_and_the_next_command_resumes(s
                             if k.startswith("TILLBRIDGE_") or k.endswith("_URL") or k in ("DATA_DIR", "RULES_DIR")},
            "AUTO_MIGRATE": "0"}
     # Slow Magento down so the run is still writing when Ctrl-C arrives.
-    requests.post(f"{sides.magento.url}/__sandbox/faults", json={"latency_ms": 60}, timeout=5).raise_for_status()
+    requests.post(f"{sides.magento.url}/__sandbox/faults", json={"latency_ms": 250}, timeout=5).raise_for_status()
     proc = subprocess.Popen([sys.executable, "-m", "service", "backfill", "products", "--page-size", "5"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 60
