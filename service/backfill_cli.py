@@ -7,6 +7,7 @@ finished page. The progress line shows on a terminal only; the summary always pr
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from typing import Any, TextIO
@@ -80,6 +81,9 @@ def _make(resource: str, doc: str) -> click.Command:
     def command(since: str | None, dry_run: bool, restart: bool, page_size: int | None,
                 concurrency: int | None) -> None:
         progress = ProgressLine()
+        # `kill` and a container stop (SIGTERM) stop the run as Ctrl-C does: writes under way finish
+        # and are bound, progress is kept, the next run resumes.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             job = Backfill(_runtime(), resource, since=since, dry_run=dry_run, restart=restart,
                            page_size=page_size, concurrency=concurrency, on_progress=progress)

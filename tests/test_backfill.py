@@ -441,7 +441,8 @@ def test_an_unavailable_magento_stops_the_run_with_nothing_lost(sides: Sides) ->
     assert not again.stopped and again.done == ITEMS and not again.counts.get("dead")
 
 
-def test_ctrl_c_on_the_command_keeps_the_progress_and_the_next_command_resumes(sides: Sides) -> None:
+@pytest.mark.parametrize("stop_signal", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_on_the_command_keeps_the_progress_and_the_next_command_resumes(sides: Sides, stop_signal: str) -> None:
     import os
     import signal
     import subprocess
@@ -452,15 +453,17 @@ def test_ctrl_c_on_the_command_keeps_the_progress_and_the_next_command_resumes(s
            "AUTO_MIGRATE": "0"}
     # Slow Magento down so the run is still writing when Ctrl-C arrives.
     requests.post(f"{sides.magento.url}/__sandbox/faults", json={"latency_ms": 250}, timeout=5).raise_for_status()
+    # Ctrl-C as a terminal sends it: the default SIGINT disposition (a shell's background job ignores it).
     proc = subprocess.Popen([sys.executable, "-m", "service", "backfill", "products", "--page-size", "5"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline:
         row = backfills.get(sides.runtime.store, "products")
         if row is not None and row.pages >= 2:
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, stop_signal))
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, output
     assert "interrupted: run the same command again to resume" in output
