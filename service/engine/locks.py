@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import LockError
@@ -24,3 +26,21 @@ def release(lock: Lock) -> None:
     # A lock that expired while its job ran is already free; releasing it is not an error.
     with contextlib.suppress(LockError):
         lock.release()
+
+
+@contextlib.contextmanager
+def shared_record_lock(redis: Redis, name: str, settings: Any, busy: str) -> Iterator[None]:
+    """A lock beyond the item's own entity lock, for a record several entity keys touch (both
+    directions of one customer, one grid's items, one order's refunds). It lasts as long as a
+    job's lease; held by another run past LOCK_WAIT_SECONDS, the item is retried (``busy`` says
+    what holds it)."""
+    from service.engine.errors import RetryableError
+
+    lock = redis.lock(name, timeout=float(settings["JOB_TIMEOUT_SECONDS"]) + float(settings["LEASE_GRACE_SECONDS"]),
+                      blocking_timeout=float(settings["LOCK_WAIT_SECONDS"]))
+    if not lock.acquire():
+        raise RetryableError(busy, hint="nothing to do: it is retried once that run ends", retry_after=1.0)
+    try:
+        yield
+    finally:
+        release(lock)  # it may have expired during a very long run, and be another run's now

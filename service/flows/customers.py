@@ -30,19 +30,19 @@ customers changed since a cursor and records the same items a webhook would.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError
-from redis.exceptions import LockError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.ai import dedup_service
 from service.canonical.customer import SURVIVING_FIELDS, Customer, CustomerAddress, CustomerSchema
-from service.engine.errors import DataError, NotFoundInTargetError, RetryableError
+from service.engine.errors import DataError, NotFoundInTargetError
+from service.engine.locks import shared_record_lock
 from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
 from service.engine.polling import covers
@@ -198,19 +198,9 @@ class CustomersFlow:
         if not email.strip():
             yield
             return
-        s = self.runtime.settings
-        lock = self.runtime.redis.lock(f"{LOCK_PREFIX}{email.strip().lower()}",
-                                       timeout=float(s["JOB_TIMEOUT_SECONDS"]) + float(s["LEASE_GRACE_SECONDS"]),
-                                       blocking_timeout=float(s["LOCK_WAIT_SECONDS"]))
-        if not lock.acquire():
-            raise RetryableError(f"customer {email} is being synced in the other direction right now",
-                                 hint="nothing to do: it is retried once that run ends", retry_after=1.0)
-        try:
+        with shared_record_lock(self.runtime.redis, f"{LOCK_PREFIX}{email.strip().lower()}", self.runtime.settings,
+                                f"customer {email} is being synced in the other direction right now"):
             yield
-        finally:
-            # It may have expired during a very long run; the other direction may hold it now.
-            with suppress(LockError):
-                lock.release()
 
     # -- Magento → Heartland ----------------------------------------------------------------------
     def from_magento(self, envelope: dict[str, Any], trace: Trace) -> Outcome:

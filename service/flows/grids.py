@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import LockError
-
-from service.engine.errors import DataError, NotFoundInTargetError, RetryableError
+from service.engine.errors import DataError, NotFoundInTargetError
+from service.engine.locks import shared_record_lock
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
 from service.store import bindings
@@ -195,18 +194,9 @@ class GridVariants:
     @contextmanager
     def grid_lock(self, grid_id: Any) -> Iterator[None]:
         """One grid's items one at a time: its parent, options and links are shared."""
-        s = self.runtime.settings
-        lock = self.runtime.redis.lock(f"{LOCK_PREFIX}{grid_id}",
-                                       timeout=float(s["JOB_TIMEOUT_SECONDS"]) + float(s["LEASE_GRACE_SECONDS"]),
-                                       blocking_timeout=float(s["LOCK_WAIT_SECONDS"]))
-        if not lock.acquire():
-            raise RetryableError(f"another item of Heartland grid {grid_id} is being synced right now",
-                                 hint="nothing to do: it is retried once that run ends", retry_after=1.0)
-        try:
+        with shared_record_lock(self.runtime.redis, f"{LOCK_PREFIX}{grid_id}", self.runtime.settings,
+                                f"another item of Heartland grid {grid_id} is being synced right now"):
             yield
-        finally:
-            with suppress(LockError):
-                lock.release()
 
     def sync(self, record: dict[str, Any], product: dict[str, Any], binding: Binding | None, version: str,
              mapping_version: str, trace: Trace) -> Outcome | str:

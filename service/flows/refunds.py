@@ -48,16 +48,16 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import LockError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.engine.errors import DataError, FatalError, NotFoundInTargetError, RetryableError
+from service.engine.errors import DataError, FatalError, NotFoundInTargetError
+from service.engine.locks import shared_record_lock
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
 from service.store import bindings, items
@@ -178,18 +178,9 @@ class RefundsFlow:
 
     @contextmanager
     def order_lock(self, order_key: str) -> Iterator[None]:
-        s = self.runtime.settings
-        lock = self.runtime.redis.lock(f"{LOCK_PREFIX}{order_key}",
-                                       timeout=float(s["JOB_TIMEOUT_SECONDS"]) + float(s["LEASE_GRACE_SECONDS"]),
-                                       blocking_timeout=float(s["LOCK_WAIT_SECONDS"]))
-        if not lock.acquire():
-            raise RetryableError(f"another refund of Magento order {order_key} is being synced right now",
-                                 hint="nothing to do: it is retried once that run ends", retry_after=1.0)
-        try:
+        with shared_record_lock(self.runtime.redis, f"{LOCK_PREFIX}{order_key}", self.runtime.settings,
+                                f"another refund of Magento order {order_key} is being synced right now"):
             yield
-        finally:
-            with suppress(LockError):
-                lock.release()
 
     # -- Magento → Heartland ----------------------------------------------------------------------
     def from_magento(self, envelope: dict[str, Any], trace: Trace) -> Outcome:
