@@ -123,6 +123,17 @@ class Stack:
     def heartland_orders(self) -> list[dict[str, Any]]:
         return list(self.heartland_get("sales/orders", per_page=500)["results"])
 
+    def heartland_hook_url(self) -> str:
+        """Where Heartland posts to this stack: the web service's URL with the webhook token."""
+        return f"{self.web.url}/webhooks/heartland/{self.runtime.settings['TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN']}"
+
+    def register_heartland_webhook(self, *events: str) -> None:
+        """Subscribe this stack to the Heartland sandbox's deliveries of ``events``."""
+        response = requests.post(f"{self.heartland.url}/api/webhooks", timeout=10,
+                                 headers={"Authorization": f"Bearer {HEARTLAND_TOKEN}"},
+                                 json={"url": self.heartland_hook_url(), "events": list(events)})
+        assert response.status_code in (200, 201), response.text
+
     def faults(self, server: RunningSandbox, **spec: Any) -> None:
         requests.post(f"{server.url}/__sandbox/faults", json=spec, timeout=5).raise_for_status()
 

@@ -332,11 +332,7 @@ HOOK_TOKEN = "customers-hook-token-81d0"
 def hooked_stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
     s = build_stack({**settings, "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": HOOK_TOKEN}, tmp_path)
     try:
-        response = requests.post(f"{s.heartland.url}/api/webhooks", timeout=10,
-                                 headers={"Authorization": f"Bearer {HEARTLAND_TOKEN}"},
-                                 json={"url": f"{s.web.url}/webhooks/heartland/{HOOK_TOKEN}",
-                                       "events": ["customer_created", "customer_updated"]})
-        assert response.status_code in (200, 201), response.text
+        s.register_heartland_webhook("customer_created", "customer_updated")
         yield s
     finally:
         s.stop()

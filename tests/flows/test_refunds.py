@@ -46,10 +46,7 @@ def start(settings: dict[str, Any], tmp_path: Path, *, webhook: bool) -> Stack:
     s = build_stack({**settings, "POLL_INTERVAL_SECONDS": 1.0, "POLL_OVERLAP_SECONDS": 5.0,
                      "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": HOOK_TOKEN}, tmp_path)
     if webhook:
-        response = requests.post(f"{s.heartland.url}/api/webhooks", timeout=10,
-                                 headers={"Authorization": f"Bearer {HEARTLAND_TOKEN}"},
-                                 json={"url": hook_url(s), "events": ["sales_transaction_completed"]})
-        assert response.status_code in (200, 201), response.text
+        s.register_heartland_webhook("sales_transaction_completed")
     s.start_worker()
     return s
 
@@ -72,10 +69,6 @@ def unhooked(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
-
-
-def hook_url(stack: Stack) -> str:
-    return f"{stack.web.url}/webhooks/heartland/{HOOK_TOKEN}"
 
 
 def magento_post(stack: Stack, path: str, body: dict[str, Any]) -> Any:
@@ -314,7 +307,7 @@ def test_partial_heartland_return_becomes_an_offline_credit_memo_and_its_echo_is
     # Heartland delivers the return again, changed (a custom value set after the fact): one memo still.
     record = stack.heartland_get(f"sales/tickets/{ticket_id}")
     record["updated_at"] = "2026-11-27T23:59:59+00:00"
-    response = requests.post(hook_url(stack), data=json.dumps(record), timeout=10,
+    response = requests.post(stack.heartland_hook_url(), data=json.dumps(record), timeout=10,
                              headers={"Content-Type": "application/json"})
     assert response.status_code == 202, response.text
     rows = settled(stack, 3)
@@ -325,7 +318,7 @@ def test_partial_heartland_return_becomes_an_offline_credit_memo_and_its_echo_is
     # A run that made the credit memo but died before binding it: the retry finds it by its comment.
     forget(stack, "return", return_key(ticket_id))
     record["updated_at"] = "2026-11-28T00:00:01+00:00"
-    response = requests.post(hook_url(stack), data=json.dumps(record), timeout=10,
+    response = requests.post(stack.heartland_hook_url(), data=json.dumps(record), timeout=10,
                              headers={"Content-Type": "application/json"})
     assert response.status_code == 202, response.text
     rows = settled(stack, 4)
@@ -343,7 +336,7 @@ def test_partial_heartland_return_becomes_an_offline_credit_memo_and_its_echo_is
     # A till sale's return (seeded: its parent is a POS ticket) is not Magento's business.
     seeded = stack.heartland_get("sales/tickets", _filter=json.dumps({"type": "Return"}), per_page=1)["results"][0]
     seeded["updated_at"] = "2026-11-27T23:59:58+00:00"
-    response = requests.post(hook_url(stack), data=json.dumps(seeded), timeout=10,
+    response = requests.post(stack.heartland_hook_url(), data=json.dumps(seeded), timeout=10,
                              headers={"Content-Type": "application/json"})
     assert response.status_code == 202, response.text
     stack.wait_for(lambda: any(i.entity_key.endswith(f":{seeded['id']}") and i.state == "ignored"

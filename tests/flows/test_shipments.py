@@ -15,7 +15,7 @@ import requests
 from service.flows.shipments import record_changes
 from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
-from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
+from tests.stack import Stack, build_stack
 
 HOOK_TOKEN = "shipments-hook-token-5e21"
 POLLING = {"POLL_INTERVAL_SECONDS": 0.5, "POLL_OVERLAP_SECONDS": 30}
@@ -24,10 +24,7 @@ POLLING = {"POLL_INTERVAL_SECONDS": 0.5, "POLL_OVERLAP_SECONDS": 30}
 def start(settings: dict[str, Any], tmp_path: Path, *, webhook: bool) -> Stack:
     s = build_stack({**settings, **POLLING, "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": HOOK_TOKEN}, tmp_path)
     if webhook:
-        response = requests.post(f"{s.heartland.url}/api/webhooks", timeout=10,
-                                 headers={"Authorization": f"Bearer {HEARTLAND_TOKEN}"},
-                                 json={"url": hook_url(s), "events": ["sales_transaction_completed"]})
-        assert response.status_code in (200, 201), response.text
+        s.register_heartland_webhook("sales_transaction_completed")
     s.start_worker()
     s.start_scheduler()
     return s
@@ -50,10 +47,6 @@ def unhooked(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
-
-
-def hook_url(stack: Stack) -> str:
-    return f"{stack.web.url}/webhooks/heartland/{HOOK_TOKEN}"
 
 
 def synced_order(stack: Stack, lines: list[dict[str, Any]]) -> tuple[dict[str, Any], int]:
@@ -176,10 +169,10 @@ def test_same_invoice_twice_by_webhook_and_poll_makes_one_shipment(hooked: Stack
     record = stack.runtime.heartland.invoice(done["id"])
 
     # Heartland redelivers the same record: a duplicate at the door.
-    redelivered = requests.post(hook_url(stack), json={**record, "completed?": True}, timeout=10)
+    redelivered = requests.post(stack.heartland_hook_url(), json={**record, "completed?": True}, timeout=10)
     assert redelivered.json()["status"] == "duplicate"
     # A delivery that looks new (another updated_at) reaches the flow, which knows the invoice is shipped.
-    again = requests.post(hook_url(stack), json={**record, "updated_at": earlier(record, 1)}, timeout=10)
+    again = requests.post(stack.heartland_hook_url(), json={**record, "updated_at": earlier(record, 1)}, timeout=10)
     assert again.status_code == 202, again.text
     rows = settled(stack, done["id"], 2)
     assert [i.state for i in rows].count("done") == 1
@@ -189,7 +182,7 @@ def test_same_invoice_twice_by_webhook_and_poll_makes_one_shipment(hooked: Stack
     # A run that shipped but died before binding: the next one finds the shipment by our comment.
     with stack.runtime.store.session() as s:
         s.delete(s.get(Binding, binding.id))
-    third = requests.post(hook_url(stack), json={**record, "updated_at": earlier(record, 2)}, timeout=10)
+    third = requests.post(stack.heartland_hook_url(), json={**record, "updated_at": earlier(record, 2)}, timeout=10)
     assert third.status_code == 202, third.text
     stack.wait_for(lambda: shipped(stack, done["id"]) is not None, what="the binding recovered")
     rows = settled(stack, done["id"], 3)
