@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import delete
 
 from service.flows.shipments import record_changes
 from service.store import bindings, items
@@ -158,6 +159,20 @@ def test_partial_shipment_then_the_rest_completes_the_order(hooked: Stack) -> No
     assert len([r for r in stack.requests_log(stack.heartland, "/api/sales/orders") if r["method"] == "POST"
                 and r["path"].rstrip("/").endswith("sales/orders")]) == 1
     assert not items.search(stack.runtime.store, state="dead")
+
+
+def test_an_invoice_of_an_order_not_bound_yet_is_shipped_through_our_reference(hooked: Stack) -> None:
+    """The orders flow created the Heartland order but had not bound it when Heartland fulfilled it
+    (it completes that on its retry): the order's Tillbridge reference names the Magento order."""
+    stack = hooked
+    order, heartland_order = synced_order(stack, [{"sku": "TEE-1000", "qty": 1}])
+    with stack.runtime.store.session() as session:
+        session.execute(delete(Binding).where(Binding.entity == "order", Binding.external_id == str(heartland_order)))
+    done = invoice(stack, heartland_order, tracking_number="9400100000000000000000", carrier="USPS")
+    wait_shipped(stack, done["id"])
+    [one] = shipments(stack, int(order["entity_id"]))
+    assert shipped_lines(one) == {"TEE-1000": 1.0}
+    assert [(t["carrier_code"], t["track_number"]) for t in one["tracks"]] == [("usps", "9400100000000000000000")]
 
 
 def test_same_invoice_twice_by_webhook_and_poll_makes_one_shipment(hooked: Stack) -> None:
