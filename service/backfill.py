@@ -1,6 +1,6 @@
 """Backfill: the initial load when a merchant goes live, Heartland → Magento, page by page.
 
-``Backfill(runtime, "products" | "inventory" | "customers", since=…, dry_run=…).run()`` reads the
+``Backfill(runtime, "products" | "inventory" | "customers" | "giftcards", since=…, dry_run=…).run()`` reads the
 source oldest id first, by keyset (``id > last``), one page at a time, and for each page:
 
   1. bindings   what Tillbridge last wrote for the page's records, in one query
@@ -25,6 +25,11 @@ was last synced, run in this process): survivorship, echo suppression, the per-e
 both sides' bindings then apply exactly as for a webhook. Heartland → Magento only: at go-live the
 store's customers are in the POS, and Magento accounts come back through the customer events and
 the Magento poller as shoppers use them.
+
+Gift cards go through the gift cards flow itself, one item per Heartland card: a card Magento lacks
+is opened there with the balance it opened with and its adjustments copied (each with its
+idempotency key); a card both sides have is linked. Cards that exist only in Magento are not read
+here: the gift cards flow finds them through Magento's gift card history once they change.
 
 Why not Magento's asynchronous bulk API (``POST /rest/<store>/async/bulk/V1/products``, many
 products a call)? It only queues the writes: they are made later by Magento's message-queue
@@ -82,7 +87,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESOURCES = ("products", "inventory", "customers")
+RESOURCES = ("products", "inventory", "customers", "giftcards")
 SKU_CHUNK = 200  # SKUs per Magento search; Magento's input limit, when on, allows pages up to 300
 SOURCE_PAGE = 300
 WRITE_ATTEMPTS = 3  # idempotent writes (PUT, source items) retried in place on a retryable failure
@@ -350,7 +355,7 @@ class Backfill:
 
     # -- reading the source ---------------------------------------------------------------------------------
     def _path(self) -> str:
-        return "customers" if self.resource == "customers" else "items"
+        return {"customers": "customers", "giftcards": "gift_cards"}.get(self.resource, "items")
 
     def _filters(self, after: int) -> list[dict[str, Any]]:
         filters: list[dict[str, Any]] = []
@@ -403,6 +408,8 @@ class Backfill:
             return self._products_page(records)
         if self.resource == "inventory":
             return self._inventory_page(records)
+        if self.resource == "giftcards":
+            return self._giftcards_page(records)
         return self._customers_page(records)
 
     # -- shared parts ---------------------------------------------------------------------------------------
@@ -785,6 +792,21 @@ class Backfill:
                       payload={"kind": "customer", "id": r["id"], "record": dict(r)},
                       version=str(r.get("updated_at") or "")) for r in todo])
 
+    # -- gift cards -----------------------------------------------------------------------------------------
+    def _giftcards_page(self, records: list[dict[str, Any]]) -> list[Result]:
+        from service.flows import giftcards
+
+        keys = {giftcards.card_key(r["number"]): r for r in records if r.get("number")}
+        bound = self._bindings(giftcards.ENTITY, keys, "magento")
+        if self.dry_run:
+            return [Result("unchanged" if key in bound else "created", giftcards.masked(r["number"]))
+                    for key, r in keys.items()]
+        # The number never reaches an item: the flow reads the card by its Heartland id.
+        return self._through_flow([
+            _FlowWork(flow=giftcards.GiftCardsFlow.name, direction=giftcards.HEARTLAND_DIRECTION, entity_key=key,
+                      label=giftcards.masked(r["number"]), payload={"source": "heartland", "gift_card_id": r["id"]},
+                      version="0") for key, r in keys.items()])
+
     # -- records run by their flow itself -------------------------------------------------------------------
     def _through_flow(self, work: list[_FlowWork]) -> list[Result]:
         """Run records through their flow, in this process: one sync item each, shaped as the Heartland
@@ -810,7 +832,7 @@ class Backfill:
             return Result("updated", label, reason)
         if state == "ignored":
             in_step = reason == ECHO_REASON or any(
-                words in reason for words in ("already synced", "no changes", "already has", "stale"))
+                words in reason for words in ("already synced", "no changes", "already has", "already in step", "stale"))
             return Result("unchanged" if in_step else "skipped", label, reason)
         if state in ("review", "dead"):
             return Result(state, label, reason)

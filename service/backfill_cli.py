@@ -108,6 +108,8 @@ backfill.add_command(_make("products", "Heartland items → Magento products (gl
 backfill.add_command(_make("inventory", "Heartland salable stock → Magento (stockItems, or MSI source items in "
                                         "batches per rules/inventory.yaml)."))
 backfill.add_command(_make("customers", "Heartland customers → Magento accounts, through the customers flow."))
+backfill.add_command(_make("giftcards", "Heartland gift cards → Magento gift card accounts, through the gift cards "
+                                        "flow (opened with their opening balance, adjustments copied with their keys)."))
 
 
 @backfill.command("status")
@@ -117,7 +119,7 @@ def status() -> None:
 
     runtime = _runtime()
     shown = False
-    for resource in ("products", "inventory", "customers"):
+    for resource in ("products", "inventory", "customers", "giftcards"):
         row = backfills.get(runtime.store, resource)
         if row is None:
             continue

@@ -510,3 +510,24 @@ def test_stock_before_products_stops_at_once_instead_of_a_review_per_sku(empty_m
     assert sides.backfill("products").counts == {"created": ITEMS}
     # Created with their opening stock: nothing left for the stock backfill, which resumes from the start.
     assert sides.backfill("inventory").counts == {"unchanged": ITEMS}
+
+
+def test_gift_cards_are_opened_in_magento_through_the_gift_cards_flow_and_a_rerun_writes_nothing(sides: Sides) -> None:
+    cards = sides.heartland_api("GET", "gift_cards", params={"per_page": 100})["results"]
+    assert cards
+    dry = sides.backfill("giftcards", dry_run=True)
+    assert dry.counts["created"] == len(cards)
+    run = sides.backfill("giftcards", page_size=10)
+    assert run.done == len(cards) and run.counts["created"] == len(cards), run.lines()
+    for card in cards:
+        account = sides.magento_api(f"tillbridge/giftcards/{card['number']}")
+        assert float(account["balance"]) == pytest.approx(float(card["balance"]))
+    with sides.runtime.store.session() as s:
+        ran = s.query(SyncItem).filter(SyncItem.flow == "giftcards").all()
+        assert {i.state for i in ran} == {"done"} and all(i.label.endswith("(backfill)") for i in ran)
+        # A card's number is a bearer credential: items carry its last four characters only.
+        assert not [i for i in ran for c in cards if c["number"] in f"{i.label} {i.payload} {i.entity_key}"]
+    seq = sides.last(sides.magento)
+    again = sides.backfill("giftcards", page_size=10)
+    assert again.counts["unchanged"] == len(cards), again.lines()
+    assert not _writes(sides.requests(sides.magento, "/rest", seq))

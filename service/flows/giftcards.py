@@ -303,6 +303,7 @@ class GiftCardsFlow:
 
         if hl.card is None and mg.card is None:
             return Outcome.ignored(f"{masked(number)} exists on neither side any more")
+        opened = ""  # the side this run opened the card on, if it did
         if hl.card is None or mg.card is None:
             source, target = (hl, mg) if mg.card is None else (mg, hl)
             if linked and data.get("opening_in") != target.name:
@@ -318,6 +319,7 @@ class GiftCardsFlow:
             self.bind(key, source, data)
             with trace.step("open") as step:
                 self.open(number, source, target, rules)
+                opened = f"opened in {target.name.capitalize()} with {source.opening:.2f}"
                 step["message"] = (f"opened in {target.name.capitalize()} with {source.opening:.2f}, the balance "
                                    f"the {source.name.capitalize()} card opened with")
         elif not linked:
@@ -345,6 +347,10 @@ class GiftCardsFlow:
         if abs(heartland_now - magento_now) > CENT:
             return self.drift(number, hl, mg, "balances differ after copying every change",
                               heartland_now, magento_now, done.applied)
+        if opened:
+            copied = f"; {len(done.applied)} adjustment(s) copied" if done.applied else ""
+            return Outcome.done(f"{masked(number)} {opened}{copied}, balance {heartland_now:.2f}", created=True,
+                                applied=done.applied, balance=heartland_now)
         if not done.applied:
             if self.echo(payload, hl, mg, data):
                 return Outcome.ignored(f"{ECHO_REASON}: {masked(number)} already in step at {heartland_now:.2f}")
