@@ -131,29 +131,6 @@ def _chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield values[start:start + size]
 
 
-def _same_value(have: Any, want: Any) -> bool:
-    if have in (None, "") or want in (None, ""):
-        return have in (None, "") and want in (None, "")
-    if isinstance(have, bool) or isinstance(want, bool):
-        return int(have) == int(want)
-    try:
-        return abs(float(have) - float(want)) < 1e-6
-    except (TypeError, ValueError):
-        return str(have).strip() == str(want).strip()
-
-
-def same_product(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    """Whether Magento's product already holds every value the products flow would write."""
-    for key, value in wanted.items():
-        if key == "custom_attributes":
-            have = {a.get("attribute_code"): a.get("value") for a in current.get("custom_attributes") or []}
-            if not all(_same_value(have.get(a["attribute_code"]), a.get("value")) for a in value):
-                return False
-        elif not _same_value(current.get(key), value):
-            return False
-    return True
-
-
 @dataclass
 class Result:
     outcome: str  # one of OUTCOMES
@@ -560,7 +537,7 @@ class Backfill:
         writes: list[tuple[_ProductPlan, dict[str, Any] | None]] = []
         for plan in plans:
             current = existing.get(plan.current_sku.casefold())
-            if current is not None and same_product(current, plan.product):
+            if current is not None and products_flow.same_product(current, plan.product):
                 if not self.dry_run:
                     self._bind_product(plan, current)
                 results.append(Result("unchanged", plan.label))

@@ -13,7 +13,13 @@ Steps for one Heartland item hint (a webhook delivery or a poll):
                 already brought, costs no Magento write
   5. deliver    at global scope (/rest/all/…): binding's SKU first, else a lookup by SKU (recovers
                 a crash between create and bind), then update or create
-  6. confirm    the binding (entity product) with the Heartland version and what was written
+  6. confirm    the binding (entity product) with the Heartland version, what was written and
+                what Magento answered it holds
+
+Magento's ``product.saved`` events: Heartland owns what Tillbridge writes, so an edit made in
+Magento to one of those fields is set back by a run of the Heartland item (rules/products.yaml
+``magento_edits: restore``; ``keep`` leaves it until Heartland's next change). The echo of our own
+write matches what Magento answered to it and is ignored; a product we never wrote is the shop's.
 
 Polling backstop (webhooks get lost): :meth:`ProductsFlow.pollers` reads Heartland items updated
 since the cursor (``heartland:items``) and records the same items a webhook would (entity key
@@ -51,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TEMPLATE = "mappings/products.heartland_to_magento.yaml"
+RULES_FILE = "products.yaml"
 SCOPE = "all"  # global values: the product is the same in every store view
 ENTITY = "product"
 SYSTEM = "magento"
@@ -84,6 +91,47 @@ def record_item_changes(session: Session, records: Sequence[dict[str, Any]]) -> 
                             source_version=version)
         created.append(int(item.id))
     return created
+
+
+def _same_value(have: Any, want: Any) -> bool:
+    if have in (None, "") or want in (None, ""):
+        return have in (None, "") and want in (None, "")
+    if isinstance(have, bool) or isinstance(want, bool):
+        return int(have) == int(want)
+    try:
+        return abs(float(have) - float(want)) < 1e-6
+    except (TypeError, ValueError):
+        return str(have).strip() == str(want).strip()
+
+
+def differing_fields(current: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """The fields (custom attributes by code) where Magento's product does not hold what the
+    products flow writes."""
+    differ = []
+    for key, value in wanted.items():
+        if key == "custom_attributes":
+            have = {a.get("attribute_code"): a.get("value") for a in current.get("custom_attributes") or []}
+            differ += [str(a["attribute_code"]) for a in value
+                       if not _same_value(have.get(a["attribute_code"]), a.get("value"))]
+        elif not _same_value(current.get(key), value):
+            differ.append(key)
+    return differ
+
+
+def held_fields(saved: dict[str, Any], written: dict[str, Any]) -> dict[str, Any]:
+    """What Magento holds, after a write, of the fields that write set (its answer to the write):
+    a later product.saved is compared with this, so Magento's own normalising of a value never
+    looks like an edit made in Magento."""
+    have = {a.get("attribute_code"): a.get("value") for a in saved.get("custom_attributes") or []}
+    held = {k: saved.get(k) for k in written if k != "custom_attributes"}
+    held["custom_attributes"] = [{"attribute_code": a["attribute_code"], "value": have.get(a["attribute_code"])}
+                                 for a in written.get("custom_attributes") or []]
+    return held
+
+
+def same_product(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether Magento's product already holds every value the products flow would write."""
+    return not differing_fields(current, wanted)
 
 
 def magento_product(mapped: dict[str, Any], last_written: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -125,6 +173,40 @@ class ProductsFlow:
 
         return Template(template_spec(self.runtime, TEMPLATE), lookup=lookup_for(self.runtime.rules))
 
+    def from_magento(self, envelope: dict[str, Any], trace: Trace) -> Outcome:
+        """A Magento ``product.saved``. Heartland owns the products Tillbridge writes: our own write
+        coming back is ignored; a change made in Magento to a field Tillbridge writes is set back to
+        Heartland's value (rules/products.yaml ``magento_edits: restore``) by a run of the Heartland
+        item, under its lock and with its current values, or kept until Heartland's next change
+        (``keep``). A product Tillbridge does not write is the shop's own."""
+        data = envelope.get("data") or {}
+        sku = data.get("sku")
+        binding = (bindings.find_external(self.store, ENTITY, SYSTEM, str(data["id"]))
+                   if data.get("id") not in (None, "") else None)
+        if binding is None:
+            return Outcome.ignored(f"Magento product {sku} is not one Tillbridge writes from Heartland: the shop's own")
+        written = dict((binding.data or {}).get("written") or {})
+        differ = differing_fields(data, dict((binding.data or {}).get("held") or {}) or written)
+        if not differ:
+            return Outcome.ignored(f"Magento product {sku} holds what Tillbridge last wrote (our own write coming "
+                                   "back, or a change to fields Heartland does not own)", sku=sku)
+        changed = ", ".join(differ)
+        mode = str((self.runtime.rules.load(RULES_FILE) or {}).get("magento_edits", "restore"))
+        if mode == "keep":
+            return Outcome.ignored(f"Magento product {sku}: {changed} changed in Magento; kept until Heartland's "
+                                   f"next change (rules/{RULES_FILE} magento_edits: keep)", sku=sku, fields=differ)
+        heartland_id = binding.key.partition(":")[2]
+        with self.store.session() as session:
+            restore = items.create(session, flow=self.name, direction="heartland→magento",
+                                   entity_key=entity_key(heartland_id),
+                                   label=f"Heartland item #{written.get('sku') or heartland_id} (restore)",
+                                   payload={"kind": "item", "id": int(heartland_id), "restore": True},
+                                   source_version=binding.source_version or "")
+        self.runtime.enqueue([int(restore.id)])
+        trace.note("restore", f"item {restore.id} sets {changed} back to Heartland's values")
+        return Outcome.done(f"Magento product {sku}: {changed} changed in Magento; Heartland owns products, so "
+                            f"item {restore.id} sets them back", sku=sku, fields=differ, restore_item=int(restore.id))
+
     def pollers(self) -> list[Poller]:
         """Heartland items updated since the cursor, as the sync items their webhooks would make."""
         from service.engine.polling import Poller
@@ -137,11 +219,7 @@ class ProductsFlow:
 
     def run(self, item: SyncItem, trace: Trace) -> Outcome:
         if "event" in item.payload:
-            # A Magento product.saved event: Heartland owns products, and most of these are our own
-            # writes coming back, so nothing flows from Magento to Heartland.
-            sku = (item.payload.get("data") or {}).get("sku")
-            return Outcome.ignored(f"Magento product {sku} changed in Magento; Heartland owns products, so the "
-                                   "change is not synced back (edit the item in Heartland)")
+            return self.from_magento(item.payload, trace)
         heartland_id = item.payload.get("id")
         if heartland_id in (None, ""):
             raise DataError(f"item {item.id} names no Heartland item id",
@@ -183,7 +261,8 @@ class ProductsFlow:
             log.info("Heartland item %s: %s", heartland_id, variant)
             notes.append(variant)
 
-        if binding is not None and last_written == product:
+        restore = bool(item.payload.get("restore"))
+        if binding is not None and last_written == product and not restore:
             bindings.bind(self.store, entity=ENTITY, key=key, system=SYSTEM, external_id=binding.external_id,
                           external_ref=binding.external_ref, source_version=version)
             return Outcome("ignored", f"no changes to SKU {product['sku']} since the last write: Heartland item "
@@ -199,6 +278,15 @@ class ProductsFlow:
             except NotFoundInTargetError:
                 existing = None
             step["message"] = f"Magento product {current_sku}: {'found' if existing else 'not there yet'}"
+        if restore and existing is not None and last_written == product:
+            # Heartland has not changed since the last write: is Magento still as that write left it?
+            held = dict((binding.data or {}).get("held") or {}) if binding else {}
+            differ = differing_fields(existing, held or product)
+            if not differ:
+                return Outcome("ignored", f"Magento product {sku} already holds Heartland item {heartland_id}'s values",
+                               {"sku": sku}, mapping_version)
+            notes.append(f"{', '.join(differ)} changed in Magento, set back to Heartland's values "
+                         "(Heartland owns products)")
         with trace.step("deliver", f"{'update' if existing else 'create'} {sku} at /rest/{SCOPE}") as step:
             if existing is not None:
                 saved = magento.update_product(current_sku, product, store_code=SCOPE)
@@ -208,7 +296,8 @@ class ProductsFlow:
         with trace.step("confirm", f"binding Heartland item {heartland_id} → {sku}"):
             bindings.bind(self.store, entity=ENTITY, key=key, system=SYSTEM, external_id=str(saved.get("id") or ""),
                           external_ref=sku, source_version=version,
-                          data={"written": product, "heartland_public_id": record.get("public_id")})
+                          data={"written": product, "held": held_fields(saved, product),
+                                "heartland_public_id": record.get("public_id")})
         reason = f"Magento product {sku} {'updated' if existing else 'created'}"
         if notes:
             reason += "; " + "; ".join(notes)

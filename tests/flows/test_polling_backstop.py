@@ -224,9 +224,15 @@ def test_conflicting_product_edits_on_both_sides_heartland_owns_the_product(
     saved = app.test_client().post("/webhooks/magento", data=body, headers=signed_headers(
         runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"], "evt-product-1", body))
     assert saved.status_code == 202, saved.json
-    assert runtime.pipeline.run_item(int(saved.json["item_id"])) == "ignored"
-    ignored = items.get(runtime.store, int(saved.json["item_id"]))
-    assert ignored is not None and "Heartland owns products" in ignored.reason
+    # rules/products.yaml magento_edits: restore. The edit is seen, and a run of the Heartland item
+    # (under its lock, with Heartland's values as they are now) sets the name and price back.
+    assert runtime.pipeline.run_item(int(saved.json["item_id"])) == "done"
+    seen = items.get(runtime.store, int(saved.json["item_id"]))
+    assert seen is not None and "Heartland owns products" in seen.reason
+    assert seen.result["fields"] == ["name", "price"]
+    assert runtime.pipeline.run_item(int(seen.result["restore_item"])) == "done"
+    product = requests.get(f"{magento.url}/rest/all/V1/products/TEE-1000", headers=MAGENTO_AUTH, timeout=10).json()
+    assert product["name"] == "Till Tee" and product["price"] != 99.0
 
     # Heartland changes the price too: its next sync writes Heartland's product, the name included.
     time.sleep(1.1)

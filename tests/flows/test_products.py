@@ -3,6 +3,7 @@ real app, real RQ workers and the scheduler as subprocesses, the Magento sandbox
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,46 @@ def test_a_product_already_in_magento_is_updated_not_created_again(stack: Stack)
     assert (product["name"], product["price"]) == ("Classic Tee", 31.0)
     done = [i for i in product_items(stack) if i.state == "done"]
     assert len(done) == 1 and "updated" in done[0].reason
+
+
+def magento_items(stack: Stack) -> list[Any]:
+    return sorted((i for i in items.search(stack.runtime.store, flow="products", limit=500)
+                   if i.entity_key.startswith("products:magento:")), key=lambda i: i.id)
+
+
+def test_a_price_changed_in_magento_is_set_back_and_our_own_writes_are_not(stack: Stack) -> None:
+    """Heartland owns the products Tillbridge writes: Magento's echo of our write changes nothing; a
+    merchant's price edit in Magento is set back to Heartland's price, once."""
+    stack.start_worker()
+    heartland(stack, "POST", "webhooks", {"url": f"{stack.web.url}/webhooks/heartland/{HOOK_TOKEN}",
+                                          "events": list(EVENTS)})
+    heartland(stack, "POST", "items", {"public_id": SKU, "description": "Trail Tee", "price": 20.0,
+                                       "original_price": 25.0, "weight": 0.4})
+    stack.wait_for(lambda: settled(stack, 1) and magento_product_now(stack) is not None, timeout=40,
+                   what="the item created in Magento")
+    # Magento's product.saved of our own write: nothing to do.
+    stack.wait_for(lambda: any(i.state == "ignored" for i in magento_items(stack)), what="the echo ignored")
+    [echo] = magento_items(stack)
+    assert "holds what Tillbridge last wrote" in echo.reason
+    writes = len(product_writes(stack))
+
+    response = requests.put(f"{stack.magento.url}/rest/all/V1/products/{SKU}", timeout=10,
+                            json={"product": {"sku": SKU, "price": 99.0}},
+                            headers={"Authorization": "Bearer magento-test-token"})
+    assert response.status_code == 200, response.text
+    stack.wait_for(lambda: (magento_product_now(stack) or {}).get("price") == 25.0, timeout=40,
+                   what="Heartland's price set back in Magento")
+    edit = magento_items(stack)[1]
+    assert edit.state == "done" and "price changed in Magento" in edit.reason, edit.reason
+    restore = items.get(stack.runtime.store, edit.result["restore_item"])
+    assert restore is not None
+    stack.wait_for(lambda: settled(stack, 2), what="the restore settled")
+    assert "price changed in Magento, set back to Heartland's values" in (items.get(stack.runtime.store, restore.id)
+                                                                          .reason)  # type: ignore[union-attr]
+    # The restore's own echo changes nothing: one restore write, no ping-pong.
+    stack.wait_for(lambda: len(magento_items(stack)) >= 3 and all(i.state in ("done", "ignored")
+                                                                   for i in magento_items(stack)),
+                   what="the restore's echo handled")
+    time.sleep(1.0)
+    assert len(magento_items(stack)) == 3 and magento_items(stack)[2].state == "ignored"
+    assert len(product_writes(stack)) == writes + 2  # the merchant's edit and the restore
