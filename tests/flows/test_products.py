@@ -209,3 +209,33 @@ def test_a_price_changed_in_magento_is_set_back_and_our_own_writes_are_not(stack
     time.sleep(1.0)
     assert len(magento_items(stack)) == 3 and magento_items(stack)[2].state == "ignored"
     assert len(product_writes(stack)) == writes + 2  # the merchant's edit and the restore
+
+
+def test_with_magento_edits_keep_an_edit_in_magento_is_left_until_heartlands_next_change(
+        settings: dict[str, Any], tmp_path: Path) -> None:
+    import shutil
+
+    from service.app import create_app
+    from service.config import repo_path
+    from service.engine.trace import Trace
+
+    rules = tmp_path / "rules"
+    shutil.copytree(repo_path("rules"), rules)
+    (rules / "products.yaml").write_text("magento_edits: keep\n", encoding="utf-8")
+    app = create_app({**settings, "AUTO_MIGRATE": False, "RULES_DIR": str(rules)})
+    runtime = app.extensions["tillbridge"]
+    try:
+        written = {"sku": SKU, "name": "Trail Tee", "price": 25.0, "custom_attributes": []}
+        bindings.bind(runtime.store, entity="product", key="heartland:7", system="magento", external_id="41",
+                      external_ref=SKU, source_version="2026-11-27T09:00:00+00:00",
+                      data={"written": written, "held": written})
+        flow = runtime.flow("products")
+        envelope = {"event": "product.saved", "store_code": "default",
+                    "data": {"id": 41, "sku": SKU, "name": "Trail Tee", "price": 99.0, "custom_attributes": []}}
+        outcome = flow.from_magento(envelope, Trace())
+        assert outcome.state == "ignored" and "price changed in Magento; kept" in outcome.reason
+        assert items.search(runtime.store, flow="products") == []  # no restore queued
+        echo = flow.from_magento({**envelope, "data": {**envelope["data"], "price": 25.0}}, Trace())
+        assert echo.state == "ignored" and "holds what Tillbridge last wrote" in echo.reason
+    finally:
+        runtime.store.dispose()
