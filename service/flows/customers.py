@@ -454,8 +454,14 @@ class CustomersFlow:
 
         def read_magento(since: datetime) -> list[dict[str, Any]]:
             # Magento filters updated_at in its own text form, UTC.
+            from service.flows.order_polling import store_code_of
+
             moment = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-            return list(self.runtime.magento.iter_customers([("updated_at", moment, "gteq")]))
+            found = list(self.runtime.magento.iter_customers([("updated_at", moment, "gteq")]))
+            # The store code the module's event carries (the customer's store view), so a poll and
+            # its event are one item.
+            codes = self.runtime.magento.store_codes() if found else {}
+            return [{**c, STORE_CODE_KEY: store_code_of(c, codes, "customer")} for c in found]
 
         return [Poller(resource=HEARTLAND_POLL, read=read_heartland, record=record_heartland_changes),
                 Poller(resource=MAGENTO_POLL, read=read_magento, record=record_magento_changes)]
@@ -495,6 +501,9 @@ class CustomersFlow:
                                        f"{holder.key if holder else 'another record'}; {key} is not bound again")
 
 
+STORE_CODE_KEY = "_tillbridge_store_code"  # a polled Magento customer's store code, resolved from its store_id
+
+
 def record_heartland_changes(session: Session, records: Sequence[dict[str, Any]]) -> list[int]:
     """Sync items for polled Heartland customers, shaped as the Heartland webhook records them; a
     change an item already covers (webhook, or an earlier poll's overlap) gets none."""
@@ -505,11 +514,15 @@ def record_heartland_changes(session: Session, records: Sequence[dict[str, Any]]
 
 def record_magento_changes(session: Session, records: Sequence[dict[str, Any]]) -> list[int]:
     """Sync items for polled Magento customers, shaped as Magento's customer.updated event."""
-    return _record_polled(session, records, lambda r: (
-        f"customers:magento:default:{r['id']}", "magento→heartland",
-        f"Magento customer {r.get('email') or r['id']} (poll)",
-        {"event": "customer.updated", "occurred_at": str(r.get("updated_at") or ""), "store_code": "default",
-         "data": dict(r)}))
+    def shaped(r: dict[str, Any]) -> tuple[str, str, str, dict[str, Any]]:
+        store_code = str(r.get(STORE_CODE_KEY) or "default")
+        data = {k: v for k, v in r.items() if k != STORE_CODE_KEY}
+        return (f"customers:magento:{store_code}:{r['id']}", "magento→heartland",
+                f"Magento customer {r.get('email') or r['id']} (poll)",
+                {"event": "customer.updated", "occurred_at": str(r.get("updated_at") or ""),
+                 "store_code": store_code, "data": data})
+
+    return _record_polled(session, records, shaped)
 
 
 def _record_polled(session: Session, records: Sequence[dict[str, Any]],

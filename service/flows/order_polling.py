@@ -45,11 +45,13 @@ def envelope(order: dict[str, Any], store_code: str) -> dict[str, Any]:
             "data": order}
 
 
-def store_code_of(order: dict[str, Any], codes: dict[int, str]) -> str:
+def store_code_of(order: dict[str, Any], codes: dict[int, str], what: str = "order") -> str:
+    """The store code the module's event for this record carries: its store view's code, by id."""
     store_id = int(order.get("store_id") or 0)
     code = codes.get(store_id)
     if not code:
-        raise DataError(f"Magento order #{order.get('increment_id')} is in store id {store_id}, which "
+        number = order.get("increment_id") or order.get("email") or order.get("entity_id") or order.get("id")
+        raise DataError(f"Magento {what} {number} is in store id {store_id}, which "
                         "GET /V1/store/storeViews does not list",
                         hint="check the store view exists in Magento; the poll retries on its next run")
     return code

@@ -636,7 +636,7 @@ class RefundsFlow:
             memos = list(self.runtime.magento.iter_creditmemos([("created_at", moment, "gteq")]))
             # The store code the module's event would carry, so a poll and its event are one item.
             codes = self.runtime.magento.store_codes() if memos else {}
-            return [{**memo, STORE_CODE_KEY: store_code_of(memo, codes)} for memo in memos]
+            return [{**memo, STORE_CODE_KEY: store_code_of(memo, codes, "credit memo")} for memo in memos]
 
         return [Poller(resource=HEARTLAND_POLL, read=read_heartland, record=record_heartland_returns),
                 Poller(resource=MAGENTO_POLL, read=read_magento, record=record_magento_creditmemos)]

@@ -15,6 +15,7 @@ from service.canonical.customer import Customer
 from service.engine.errors import DataError
 from service.flows.customers import (
     ECHO_REASON,
+    STORE_CODE_KEY,
     customer_key,
     record_heartland_changes,
     record_magento_changes,
@@ -90,6 +91,13 @@ def test_a_polled_change_an_item_already_covers_gets_no_second_item(runtime: Any
         assert len(record_heartland_changes(s, [{**heartland[0], "updated_at": "2026-11-27T09:05:00+00:00"}])) == 1
         assert record_magento_changes(s, [{**magento[0], "updated_at": "2026-11-27 08:59:00"}]) == []  # older
     assert len(items.search(store, flow="customers")) == 3
+    # A customer of another store view is keyed by that store's code, as its event is.
+    with store.session() as s:
+        [item_id] = record_magento_changes(s, [{"id": 11, "email": "c@example.com", "store_id": 2,
+                                                "updated_at": "2026-11-27 09:00:00", STORE_CODE_KEY: "fr"}])
+    item = items.get(store, item_id)
+    assert item is not None and item.entity_key == "customers:magento:fr:11"
+    assert item.payload["store_code"] == "fr" and STORE_CODE_KEY not in item.payload["data"]
 
 
 def test_an_unknown_rule_is_a_data_error_naming_the_rules_file() -> None:
