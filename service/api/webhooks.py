@@ -42,6 +42,21 @@ def card_number_paths(value: Any, path: str = "$") -> list[str]:
     return []
 
 
+def read_event(body: bytes) -> tuple[Any, Response | None]:
+    """An event body as JSON, or the answer refusing it: 400 when it is not JSON, 422 when it holds
+    a card number anywhere. Both come before anything is stored; a 422 names where, never the digits."""
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        return None, _error(400, "invalid_json", f"body is not JSON: {exc}")
+    paths = card_number_paths(document)
+    if paths or find_card_numbers(body.decode("utf-8", "replace")):
+        return None, _error(422, "card_number_refused",
+                            "the event contains a card number; Tillbridge never accepts or stores card numbers. "
+                            "Send only the card type and last 4 digits.", fields=paths or ["$"])
+    return document, None
+
+
 @bp.post("/webhooks/magento")
 def magento_event() -> Response:
     runtime: Runtime = current_app.extensions["tillbridge"]
@@ -56,16 +71,9 @@ def magento_event() -> Response:
         log.warning("magento event refused: %s", exc)
         return _error(401, "bad_signature", str(exc))
     event_id = (request.headers.get(EVENT_ID_HEADER) or "").strip()
-    try:
-        document = json.loads(body)
-    except ValueError as exc:
-        return _error(400, "invalid_json", f"body is not JSON: {exc}")
-    # Card numbers are refused before anything is stored; the answer names where, never the digits.
-    paths = card_number_paths(document)
-    if paths or find_card_numbers(body.decode("utf-8", "replace")):
-        return _error(422, "card_number_refused",
-                      "the event contains a card number; Tillbridge never accepts or stores card numbers. "
-                      "Send only the card type and last 4 digits.", fields=paths or ["$"])
+    document, refused = read_event(body)
+    if refused is not None:
+        return refused
     field_errors: dict[str, Any] = {}
     if not event_id or len(event_id) > 128:
         field_errors[EVENT_ID_HEADER] = ["required header: the event's UUID (at most 128 characters)"]
