@@ -106,6 +106,13 @@ class Stack:
         response.raise_for_status()
         return response.json()
 
+    def magento_post(self, path: str, body: dict[str, Any]) -> Any:
+        """A write to the Magento sandbox's REST API as the shop (or its admin) makes it; 200 expected."""
+        response = requests.post(f"{self.magento.url}/rest/V1/{path.lstrip('/')}", json=body, timeout=10,
+                                 headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"})
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def send_event(self, event: str, data: dict[str, Any], event_id: str | None = None,
                    store_code: str = "default", secret: str = WEBHOOK_SECRET) -> requests.Response:
         body = json.dumps({"event": event, "occurred_at": "2026-11-27T10:00:00+00:00", "store_code": store_code,

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import update
 
 from service.ai import anomaly_service
 from service.sandbox.seed import generate
 from service.store import bindings, items, reviews
 from service.store.tables import OrderFact, OrderReview, SyncItem
-from tests.stack import MAGENTO_TOKEN, Stack, build_stack
+from tests.stack import Stack, build_stack
 
 SKUS = ["TEE-1000", "HOD-1001", "CAP-1002", "MUG-1003", "BAG-1004", "SCK-1005"]
 PARIS = {"firstname": "Ana", "lastname": "Moreau", "street": ["1 Rue de Rivoli"], "city": "Paris",
@@ -34,13 +33,6 @@ def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
-
-
-def magento_post(stack: Stack, path: str, body: dict[str, Any]) -> Any:
-    response = requests.post(f"{stack.magento.url}/rest/V1/{path}", json=body,
-                             headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"}, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def place_suspicious(stack: Stack, email: str) -> dict[str, Any]:
@@ -62,7 +54,7 @@ def place_suspicious(stack: Stack, email: str) -> dict[str, Any]:
         assignment["items"] = []
     entity["payment"] = {"method": "braintree", "cc_type": "VI", "cc_last4": "4242", "cc_exp_month": "1",
                          "cc_exp_year": "2028", "amount_ordered": 4335.0, "additional_information": []}
-    return dict(magento_post(stack, "orders", {"entity": entity}))
+    return dict(stack.magento_post("orders", {"entity": entity}))
 
 
 def review_of(stack: Stack, order: dict[str, Any]) -> OrderReview | None:

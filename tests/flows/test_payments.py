@@ -15,7 +15,7 @@ import yaml
 
 from service.flows.payments import Payments, card_fields
 from service.store import bindings, items
-from tests.stack import MAGENTO_TOKEN, Stack, build_stack
+from tests.stack import Stack, build_stack
 
 CARD_FIELDS_ALLOWED = {"magento_capture", "transaction_id", "card_type", "card_last4", "magento_refund"}
 
@@ -27,13 +27,6 @@ def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
         yield s
     finally:
         s.stop()
-
-
-def magento_post(stack: Stack, path: str, body: dict[str, Any]) -> Any:
-    response = requests.post(f"{stack.magento.url}/rest/V1/{path}", json=body,
-                             headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"}, timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def heartland_order(stack: Stack, number: str) -> dict[str, Any]:
@@ -66,8 +59,8 @@ def test_a_capture_after_the_order_synced_is_one_heartland_payment(stack: Stack)
     assert payments_of(stack, card_row["id"]) == []
     assert [p["amount"] for p in payments_of(stack, check_row["id"])] == [pytest.approx(check["grand_total"])]
 
-    invoice_id = magento_post(stack, f"order/{card['entity_id']}/invoice", {"capture": True})
-    magento_post(stack, f"order/{check['entity_id']}/invoice", {})  # offline: the deposit covers it
+    invoice_id = stack.magento_post(f"order/{card['entity_id']}/invoice", {"capture": True})
+    stack.magento_post(f"order/{check['entity_id']}/invoice", {})  # offline: the deposit covers it
 
     def captured() -> bool:
         return len(payments_of(stack, card_row["id"])) == 1
@@ -133,7 +126,7 @@ def test_a_payment_gateway_failure_marks_the_payment_failed_tells_the_customer_a
                              json={"captures": "decline", "order_id": order["entity_id"], "code": "2001",
                                    "message": "Insufficient Funds"})
     assert response.status_code == 200, response.text
-    invoice_id = magento_post(stack, f"order/{order['entity_id']}/invoice", {"capture": True})
+    invoice_id = stack.magento_post(f"order/{order['entity_id']}/invoice", {"capture": True})
 
     stack.wait_for(lambda: bool(items.search(stack.runtime.store, state="review")), timeout=60,
                    what="the payment failure in review")
@@ -185,7 +178,7 @@ def test_a_failure_status_magento_does_not_assign_still_tells_the_customer(setti
         stack.wait_for(lambda: synced(stack, order), timeout=60, what="the order synced")
         requests.post(f"{stack.magento.url}/__sandbox/gateway", json={"captures": "decline"},
                       timeout=5).raise_for_status()
-        magento_post(stack, f"order/{order['entity_id']}/invoice", {"capture": True})
+        stack.magento_post(f"order/{order['entity_id']}/invoice", {"capture": True})
         stack.wait_for(lambda: bool(items.search(stack.runtime.store, state="review")), timeout=60,
                        what="the payment failure in review")
         [item] = items.search(stack.runtime.store, state="review")

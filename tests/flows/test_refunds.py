@@ -18,7 +18,7 @@ from sqlalchemy import delete
 from service.flows.refunds import Returnable, allocate, memo_key, price_adjustment, return_key
 from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
-from tests.stack import HEARTLAND_TOKEN, MAGENTO_TOKEN, Stack, build_stack
+from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
 
 HOOK_TOKEN = "refunds-hook-token-9c4e"
 LINES = [{"sku": "TEE-1000", "qty": 2}, {"sku": "HOD-1001", "qty": 1}]
@@ -71,13 +71,6 @@ def unhooked(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
         s.stop()
 
 
-def magento_post(stack: Stack, path: str, body: dict[str, Any]) -> Any:
-    response = requests.post(f"{stack.magento.url}/rest/V1/{path}", json=body, timeout=10,
-                             headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def heartland_post(stack: Stack, path: str, body: dict[str, Any]) -> int:
     response = requests.post(f"{stack.heartland.url}/api/{path}", json=body, timeout=10,
                              headers={"Authorization": f"Bearer {HEARTLAND_TOKEN}"})
@@ -94,7 +87,7 @@ def synced_order(stack: Stack) -> tuple[dict[str, Any], int]:
                    what=f"Magento order #{order['increment_id']} in Heartland")
     bound = bindings.find(stack.runtime.store, "order", key, "heartland")
     assert bound is not None
-    magento_post(stack, f"order/{order['entity_id']}/invoice", {"capture": False})
+    stack.magento_post(f"order/{order['entity_id']}/invoice", {"capture": False})
     return stack.magento_get(f"orders/{order['entity_id']}"), int(bound.external_id)
 
 
@@ -177,7 +170,7 @@ def test_partial_credit_memo_becomes_one_heartland_return_and_its_echo_is_ignore
     # Refunded in Magento before Heartland handed anything over: the hoodie comes off the open
     # Heartland order (its committed stock released), the money is a negative payment on it.
     heartland = stack.runtime.heartland
-    early = magento_post(stack, f"order/{magento_id}/refund", {
+    early = stack.magento_post(f"order/{magento_id}/refund", {
         "items": [{"order_item_id": hoodie["item_id"], "qty": 1}], "arguments": {"shipping_amount": 0}})
     [first] = settled(stack, 1)
     assert first.state == "done", first.reason
@@ -209,7 +202,7 @@ def test_partial_credit_memo_becomes_one_heartland_return_and_its_echo_is_ignore
     count = len(refund_items(stack))
 
     # One unit of one of the two lines still refundable (partial line, partial order).
-    memo_id = magento_post(stack, f"order/{magento_id}/refund", {
+    memo_id = stack.magento_post(f"order/{magento_id}/refund", {
         "items": [{"order_item_id": tee["item_id"], "qty": 1}], "arguments": {"shipping_amount": 0}})
     binding = wait_binding(stack, "creditmemo", memo_key("default", memo_id), "heartland")
     [made] = returns_of(stack, int(invoice["id"]))
@@ -262,7 +255,7 @@ def test_an_order_refunded_in_full_before_fulfilment_is_cancelled_in_heartland(h
     tee_id = int(heartland.find_item_by_public_id("TEE-1000")["id"])
     location = int(heartland.sales_order_lines(heartland_order)[0]["ship_from_location_id"])
     committed = heartland.inventory_values([tee_id], [location])[0]["qty_committed"]
-    memo_id = magento_post(stack, f"order/{order['entity_id']}/refund", {
+    memo_id = stack.magento_post(f"order/{order['entity_id']}/refund", {
         "items": [{"order_item_id": i["item_id"], "qty": i["qty_ordered"]} for i in order["items"]
                   if not i.get("parent_item_id")]})
     [item] = settled(stack, 1)
@@ -372,7 +365,7 @@ def test_credit_memo_of_an_order_tillbridge_does_not_know_is_ignored(hooked: Sta
     # A seeded Magento order, refunded: it never went to Heartland through Tillbridge.
     order = next(o for o in stack.magento_get("orders", **{"searchCriteria[pageSize]": 50})["items"]
                  if o["state"] == "processing" and float(o.get("total_paid") or 0) > float(o.get("total_refunded") or 0))
-    memo_id = magento_post(stack, f"order/{order['entity_id']}/refund", {"arguments": {"shipping_amount": 0}})
+    memo_id = stack.magento_post(f"order/{order['entity_id']}/refund", {"arguments": {"shipping_amount": 0}})
     [item] = settled(stack, 1)
     assert item.state == "ignored"
     assert item.reason == (f"Magento credit memo #{stack.magento_get(f'creditmemo/{memo_id}')['increment_id']} "
