@@ -24,6 +24,14 @@ def _app(**overrides: Any) -> Flask:
     return create_app(overrides or None)
 
 
+def _dump_stacks_on_sigusr2() -> None:
+    """`kill -USR2 <pid>` writes every thread's stack to stderr: what a stuck process is doing."""
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
+
+
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default WEB_HOST).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default WEB_PORT).")
@@ -50,6 +58,7 @@ def worker(burst: bool, fork: bool, name: str | None) -> None:
     """Run an RQ worker that syncs items."""
     from service.engine.worker import make_worker
 
+    _dump_stacks_on_sigusr2()
     app = _app()
     _load_models(app.extensions["tillbridge"])
     make_worker(app, fork=fork, name=name).work(burst=burst, with_scheduler=False, logging_level="WARNING")
@@ -71,6 +80,7 @@ def _load_models(runtime: Any) -> None:
 @click.option("--once", is_flag=True, help="Sweep once and exit.")
 def scheduler(once: bool) -> None:
     """Run the scheduler: due retries, lost enqueues and stuck items back to the queue."""
+    from service.engine import shutdown
     from service.engine.sweeper import run_forever, sweep
 
     runtime = _app().extensions["tillbridge"]
@@ -78,6 +88,8 @@ def scheduler(once: bool) -> None:
         result = sweep(runtime)
         click.echo(f"reclaimed {result.reclaimed}, enqueued {result.enqueued}, polled {result.polled}")
         return
+    shutdown.install(float(runtime.settings["WORKER_STOP_GRACE_SECONDS"]))
+    _dump_stacks_on_sigusr2()
     run_forever(runtime, float(runtime.settings["SCHEDULER_TICK_SECONDS"]))
 
 

@@ -47,6 +47,9 @@ MAX_ATTEMPTS = 8
 RETRY_BASE_SECONDS = 1.0
 RETRY_CAP_SECONDS = 300.0
 LOCK_WAIT_SECONDS = 30.0
+# On SIGTERM a worker lets the run in hand finish for this long, then hands its item back and exits;
+# the scheduler stops between sweeps the same way. Keep it under your process manager's kill timeout.
+WORKER_STOP_GRACE_SECONDS = 10.0
 BREAKER_FAILURE_THRESHOLD = 5
 BREAKER_OPEN_SECONDS = 10.0
 SWEEP_INTERVAL_SECONDS = 15

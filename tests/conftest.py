@@ -12,9 +12,10 @@ import pytest
 from redis import Redis
 from sqlalchemy import text
 
-from service.embedded import embedded_redis_url
+from service.embedded import embedded_redis_url, stop_embedded_redis
 from service.store.db import Store, database_url
 from service.store.tables import Base
+from tests import processes
 
 # Timings shortened so failure scenarios finish in seconds; the mechanisms are the real ones.
 FAST_ENGINE = {
@@ -29,12 +30,43 @@ FAST_ENGINE = {
     "LOCK_WAIT_SECONDS": 2.0,
     "HTTP_TIMEOUT_SECONDS": 5.0,
     "MAX_ATTEMPTS": 8,
+    "WORKER_STOP_GRACE_SECONDS": 2.0,
 }
 
 
+MARKER = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[MARKER] = processes.mark_this_process()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any process it started is still alive (after stopping the embedded Redis)."""
+    stop_embedded_redis()
+    marker = session.config.stash.get(MARKER, "")
+    alive = processes.leftovers(marker) if marker else []
+    if not alive:
+        return
+    processes.kill_all([pid for pid, _ in alive])
+    lines = "\n".join(f"  pid {pid}: {command}" for pid, command in alive)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = f"{len(alive)} processes started by the tests were still running at the end (now killed):\n{lines}"
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    else:
+        print(message)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return os.environ.get("REDIS_URL") or embedded_redis_url(str(tmp_path_factory.mktemp("redis")))
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("REDIS_URL")
+    if configured:
+        yield configured
+        return
+    yield embedded_redis_url(str(tmp_path_factory.mktemp("redis")))
+    stop_embedded_redis()
 
 
 @pytest.fixture(scope="session")

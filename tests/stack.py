@@ -20,10 +20,14 @@ from flask import Flask
 
 from service.sandbox.server import RunningSandbox, start_in_thread
 from service.signing import signed_headers
+from tests.processes import stop_groups
 
 HEARTLAND_TOKEN = "heartland-test-token"
 MAGENTO_TOKEN = "magento-test-token"
 WEBHOOK_SECRET = "test-webhook-secret"
+# A worker or scheduler stops within its grace (WORKER_STOP_GRACE_SECONDS) after SIGTERM; this
+# leaves room for a loaded machine. One that takes longer fails the test.
+STOP_WAIT_SECONDS = 15.0
 
 
 @dataclass
@@ -62,10 +66,15 @@ class Stack:
         return self.start("scheduler", "scheduler")
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to one process's group and wait for it to go (SIGKILL after STOP_WAIT_SECONDS)."""
         proc = self.processes.pop(name)
         if proc.poll() is None:
             os.killpg(proc.pid, sig)
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=STOP_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            problems = stop_groups({name: proc}, 0, self.workdir)
+            raise AssertionError("\n".join(problems)) from None
 
     def magento_nonconforming(self) -> list[str]:
         """Requests Tillbridge sent to the Magento sandbox that Adobe's published schema refuses."""
@@ -80,12 +89,22 @@ class Stack:
         return problems
 
     def stop(self) -> None:
-        # Every request our Magento client sent during the scenario must conform to the schema.
-        nonconforming = self.magento_nonconforming()
-        for name in list(self.processes):
-            self.kill(name, signal.SIGTERM if self.processes[name].poll() is None else signal.SIGKILL)
+        """End every process and server of the stack, whatever fails on the way, then report."""
+        problems: list[str] = []
+        nonconforming: list[str] = []
+        try:
+            # Every request our Magento client sent during the scenario must conform to the schema.
+            nonconforming = self.magento_nonconforming()
+        except Exception as exc:  # noqa: BLE001 - reported below, after everything is stopped
+            problems.append(f"could not read the Magento sandbox's request log: {exc!r}")
+        problems += stop_groups(self.processes, STOP_WAIT_SECONDS, self.workdir)
+        self.processes.clear()
         for server in (self.magento, self.web, self.heartland):
-            server.stop()
+            try:
+                server.stop()
+            except Exception as exc:  # noqa: BLE001
+                problems.append(f"could not stop the server at {server.url}: {exc!r}")
+        assert not problems, "\n".join(problems)
         assert not nonconforming, "requests outside the Magento schema:\n" + "\n".join(nonconforming)
 
     def logs(self) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from redis import Redis
 from redis.exceptions import LockError
 from redis.lock import Lock
+
+from service.engine import shutdown
 
 LOCK_PREFIX = "tb:lock:"
 
@@ -18,8 +21,16 @@ def entity_lock(redis: Redis, entity_key: str, ttl_seconds: float) -> Lock:
     return redis.lock(LOCK_PREFIX + entity_key, timeout=ttl_seconds, thread_local=False)
 
 
-def acquire(lock: Lock, wait_seconds: float) -> bool:
-    return bool(lock.acquire(blocking=wait_seconds > 0, blocking_timeout=wait_seconds or None))
+def acquire(lock: Lock, wait_seconds: float, poll_seconds: float = 0.05) -> bool:
+    """Take the lock, waiting up to ``wait_seconds``; a stopping process stops waiting (Stopping)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        if lock.acquire(blocking=False):
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        shutdown.wait(min(poll_seconds, remaining))
 
 
 def release(lock: Lock) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from redis import Redis
 
-from service.engine import locks
+from service.engine import locks, shutdown
 from service.engine.errors import DestinationUnavailable, FailureClass, SyncError
 from service.engine.outcome import Outcome
 from service.engine.retry import RetryPolicy
@@ -55,7 +55,11 @@ class Pipeline:
             return "skipped"
         trace = Trace()
         lock = locks.entity_lock(self.redis, item.entity_key, self.settings.lock_ttl_seconds)
-        if not locks.acquire(lock, self.settings.lock_wait_seconds):
+        try:
+            acquired = locks.acquire(lock, self.settings.lock_wait_seconds)
+        except shutdown.Stopping:
+            return self._hand_back(item, trace)
+        if not acquired:
             trace.note("lock", f"{item.entity_key} is being synced by another run; waiting", status="wait")
             items.reschedule(self.store, item.id, delay_seconds=1.0, reason="waiting for the entity lock",
                              attempts=item.attempts, waits=item.waits + 1, steps=trace.steps)
@@ -69,8 +73,12 @@ class Pipeline:
         attempt = item.attempts + 1
         try:
             flow = self.flow_for(item.flow)
-            with tracing(trace):
+            with tracing(trace), shutdown.interruptible():
                 outcome = flow.run(item, trace)
+        except shutdown.Stopping:
+            # The worker is stopping and this run outlived its grace: another run takes the item
+            # from the start; effects already made are found by their bindings and references.
+            return self._hand_back(item, trace)
         except SyncError as exc:
             return self._failed(item, trace, exc)
         except Exception as exc:  # noqa: BLE001 - a bug must not lose the item: dead-letter it
@@ -83,6 +91,12 @@ class Pipeline:
         items.finish(self.store, item.id, state=outcome.state, reason=outcome.reason, result=outcome.result,
                      attempts=attempt, steps=trace.steps, mapping_version=outcome.mapping_version)
         return outcome.state
+
+    def _hand_back(self, item: SyncItem, trace: Trace) -> str:
+        trace.note("stop", "the worker is stopping; the item is handed back for another run", status="wait")
+        items.reschedule(self.store, item.id, delay_seconds=0.0, reason="handed back by a stopping worker",
+                         attempts=item.attempts, waits=item.waits, steps=trace.steps)
+        return "received"
 
     def _failed(self, item: SyncItem, trace: Trace, exc: SyncError) -> str:
         cls = exc.failure_class

