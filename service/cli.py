@@ -90,6 +90,8 @@ def scheduler(once: bool) -> None:
         return
     shutdown.install(float(runtime.settings["WORKER_STOP_GRACE_SECONDS"]))
     _dump_stacks_on_sigusr2()
+    click.echo(f"scheduler running: a sweep every {runtime.settings['SCHEDULER_TICK_SECONDS']} s; "
+               "SIGTERM or Ctrl-C stops it", err=True)
     run_forever(runtime, float(runtime.settings["SCHEDULER_TICK_SECONDS"]))
 
 

@@ -65,6 +65,19 @@ class Stack:
     def start_scheduler(self) -> subprocess.Popen[bytes]:
         return self.start("scheduler", "scheduler")
 
+    def wait_started(self, name: str, timeout: float = 60.0) -> None:
+        """Wait until a worker is registered with RQ, or the scheduler says it runs (its handlers are set)."""
+        from rq import Worker
+
+        proc = self.processes[name]
+
+        def started() -> bool:
+            if name == "scheduler":
+                return "scheduler running" in (self.workdir / "scheduler.log").read_text(errors="replace")
+            return any(w.pid == proc.pid for w in Worker.all(connection=self.runtime.redis))
+
+        self.wait_for(started, timeout=timeout, what=f"{name} to start")
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to one process's group and wait for it to go (SIGKILL after STOP_WAIT_SECONDS)."""
         proc = self.processes.pop(name)
