@@ -23,7 +23,7 @@ from service.signing import signed_headers
 
 HEARTLAND_TOKEN = "heartland-test-token"
 MAGENTO_TOKEN = "magento-test-token"
-WEBHOOK_SECRET = "test-webhook-secret"
+WEBHOOK_SECRET = "test-webhook-secret-3b9f6e1a0c4d7e28f5a6b1c9"
 
 
 @dataclass

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from service.api.intake import IncomingEvent, accept
 from service.api.webhooks import read_event
 from service.connectors.heartland.client import normalise_webhook_payload
+from service.deployment_secrets import usable
 from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,8 @@ def heartland_event(token: str) -> Response:
     runtime: Runtime = current_app.extensions["tillbridge"]
     settings = runtime.settings
     expected = str(settings["TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN"] or "")
-    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+    # A published default token opens nothing: anyone could read it in this repository.
+    if not usable(expected) or not hmac.compare_digest(token.encode(), expected.encode()):
         # The token is never logged: a wrong one may be a near miss of the real one.
         log.warning("heartland event refused: wrong token in the URL")
         return _error(401, "bad_token", "the URL's token is not Tillbridge's Heartland webhook token; "
