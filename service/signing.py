@@ -110,7 +110,7 @@ def verify(
         expected = sign(secret, event_id, ts, body).encode("ascii")
         if any(hmac.compare_digest(expected, candidate) for candidate in offered):
             return event_id
-    raise SignatureError("signature does not match the event id, timestamp and body (check the shared secret)")
+    raise SignatureError("signature does not match the body, event id and timestamp (check the shared secret)")
 
 
 def legacy_sign(secret: str, timestamp: int | str, body: bytes) -> str:
