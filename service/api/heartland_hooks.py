@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from service.api.envelope import is_record_id, is_version
 from service.api.intake import IncomingEvent, accept
 from service.api.webhooks import read_event
 from service.connectors.heartland.client import normalise_webhook_payload
@@ -92,6 +93,10 @@ def heartland_event(token: str) -> Response:
     if not isinstance(document, dict) or document.get("id") in (None, ""):
         return _error(400, "invalid_record", "the body must be a Heartland record (a JSON object with an id)",
                       fields={"id": ["required"]})
+    if not is_record_id(document.get("id")) or not is_version(document.get("updated_at")):
+        return _error(400, "invalid_record", "the record's id must be a number or a short text and its updated_at "
+                      "a date-time text (at most 64 characters each, no control characters)",
+                      fields={"id": ["a number or a short text"], "updated_at": ["a date-time text"]})
     record = normalise_webhook_payload(document)
     kind, flow = classify(record)
     event_id = event_id_for(kind, record)
