@@ -71,6 +71,10 @@ def signed_headers(secret: str, event_id: str, body: bytes, timestamp: int | Non
     }
 
 
+def _lowered(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
 def _timestamp(raw: str, header: str, tolerance_seconds: int, now: float | None) -> int:
     try:
         ts = int(raw.strip())
@@ -95,8 +99,9 @@ def verify(
     """The verified event id; SignatureError with a reason an operator can act on otherwise.
 
     Any of ``secrets`` may have signed (rotation: the current secret and the previous one), and any
-    of the space-separated ``v1,`` signatures in the header may match.
+    of the space-separated ``v1,`` signatures in the header may match. Header names match in any case.
     """
+    headers = _lowered(headers)
     event_id = (headers.get(ID_HEADER) or "").strip()
     raw_ts = headers.get(TIMESTAMP_HEADER) or ""
     raw_signatures = headers.get(SIGNATURE_HEADER) or ""
@@ -127,12 +132,13 @@ def verify_legacy(
     now: float | None = None,
 ) -> str:
     """The event id of a request signed the legacy way (the id is not covered by that signature)."""
-    signature = (headers.get(LEGACY_SIGNATURE_HEADER) or "").strip().lower()
-    raw_ts = headers.get(LEGACY_TIMESTAMP_HEADER) or ""
+    headers = _lowered(headers)
+    signature = (headers.get(LEGACY_SIGNATURE_HEADER.lower()) or "").strip().lower()
+    raw_ts = headers.get(LEGACY_TIMESTAMP_HEADER.lower()) or ""
     if not signature or not raw_ts:
         raise SignatureError(f"missing {LEGACY_SIGNATURE_HEADER} or {LEGACY_TIMESTAMP_HEADER} header")
     ts = _timestamp(raw_ts, LEGACY_TIMESTAMP_HEADER, tolerance_seconds, now)
     for secret in secrets:
         if hmac.compare_digest(legacy_sign(secret, ts, body).encode(), signature.encode("utf-8", "replace")):
-            return (headers.get(LEGACY_EVENT_ID_HEADER) or "").strip()
+            return (headers.get(LEGACY_EVENT_ID_HEADER.lower()) or "").strip()
     raise SignatureError("signature does not match the body (check the shared secret)")

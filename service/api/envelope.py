@@ -9,7 +9,6 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from service.flows import MAGENTO_EVENTS
 
-
 STORE_CODE = r"^[A-Za-z0-9_]{1,64}$"
 _SHORT_TEXT = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 

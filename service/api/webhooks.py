@@ -77,7 +77,8 @@ def verify_request(settings: Mapping[str, Any], secrets: list[str], headers: Map
     """The event id the signature vouches for. The legacy X-Tillbridge-* headers count only when
     ACCEPT_LEGACY_SIGNATURES is on and no Standard Webhooks signature was sent."""
     tolerance = int(settings["SIGNATURE_TOLERANCE_SECONDS"])
-    if headers.get(SIGNATURE_HEADER) is None and headers.get(LEGACY_SIGNATURE_HEADER) is not None:
+    names = {name.lower() for name in headers}
+    if SIGNATURE_HEADER not in names and LEGACY_SIGNATURE_HEADER.lower() in names:
         if not settings.get("ACCEPT_LEGACY_SIGNATURES"):
             raise SignatureError(f"the legacy {LEGACY_SIGNATURE_HEADER} signature is no longer accepted: update "
                                  "the Tillbridge module (it sends webhook-id, webhook-timestamp and "
@@ -100,7 +101,7 @@ def magento_event() -> Response:
                       "Tillbridge has no usable webhook secret: set TILLBRIDGE_WEBHOOK_SECRET (at least 32 random "
                       "bytes, not a published default) here and in the Magento module")
     try:
-        event_id = verify_request(settings, secrets, request.headers, body)
+        event_id = verify_request(settings, secrets, dict(request.headers), body)
     except SignatureError as exc:
         log.warning("magento event refused: %s", exc)
         return _error(401, "bad_signature", str(exc))
