@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import secrets
 import signal
 import statistics
 import subprocess
@@ -40,7 +41,7 @@ from sandboxes import free_port, wait_up  # noqa: E402
 from service.sandbox.seed import generate  # noqa: E402
 from service.signing import signed_headers  # noqa: E402
 
-SECRET = "bench-secret"
+SECRET = secrets.token_urlsafe(32)  # web, worker and scheduler refuse short or published secrets
 HL_TOKEN = "bench-heartland"
 MG_TOKEN = "bench-magento"
 
@@ -156,6 +157,7 @@ def main() -> None:
     hl_port, mg_port, web_port = free_port(), free_port(), free_port()
     env = dict(os.environ)
     env.update({"DATA_DIR": str(workdir), "TILLBRIDGE_WEBHOOK_SECRET": SECRET,
+                "SECRET_KEY": secrets.token_urlsafe(32), "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": secrets.token_urlsafe(32),
                 "TILLBRIDGE_HEARTLAND_URL": f"http://127.0.0.1:{hl_port}/api", "TILLBRIDGE_HEARTLAND_TOKEN": HL_TOKEN,
                 "TILLBRIDGE_MAGENTO_URL": f"http://127.0.0.1:{mg_port}/rest", "TILLBRIDGE_MAGENTO_TOKEN": MG_TOKEN,
                 "HEARTLAND_RATE_PER_SECOND": "0", "MAGENTO_RATE_PER_SECOND": "0", "LOG_LEVEL": "WARNING",

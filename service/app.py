@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, jsonify, request
 
 from service.config import load_settings
+from service.deployment_secrets import session_key
 from service.runtime import Runtime
 
 
@@ -16,7 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(config)
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(settings)
-    app.config["SECRET_KEY"] = settings["SECRET_KEY"]
+    app.config["SECRET_KEY"] = session_key(str(settings["SECRET_KEY"] or ""))
     app.config["MAX_CONTENT_LENGTH"] = int(settings["MAX_EVENT_BYTES"]) + 1024
     runtime = Runtime(settings)
     app.extensions["tillbridge"] = runtime

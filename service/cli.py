@@ -32,6 +32,33 @@ def _dump_stacks_on_sigusr2() -> None:
     faulthandler.register(signal.SIGUSR2, all_threads=True)
 
 
+def _require_safe_secrets() -> None:
+    """Refuse to run a real process on missing, short or published secrets (the demo and the tests
+    hand their processes random ones)."""
+    from service.config import load_settings
+    from service.deployment_secrets import InsecureSecrets, require
+
+    try:
+        require(load_settings())
+    except InsecureSecrets as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _checked_app() -> Flask:
+    """The app, once its secrets pass and any stored credentials decrypt with TILLBRIDGE_ENCRYPTION_KEY."""
+    from service.store.credentials import CredentialsError
+
+    _require_safe_secrets()
+    app = _app()
+    runtime = app.extensions["tillbridge"]
+    try:
+        for system in ("heartland", "magento"):
+            runtime.connection_settings(system)
+    except CredentialsError as exc:
+        raise click.ClickException(str(exc)) from None
+    return app
+
+
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default WEB_HOST).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default WEB_PORT).")
@@ -42,7 +69,7 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
     from service.webserver import run_gunicorn
 
     settings = load_settings()
-    _app()  # applies the migrations once (AUTO_MIGRATE) before gunicorn starts its workers
+    _checked_app()  # applies the migrations once (AUTO_MIGRATE) before gunicorn starts its workers
     run_gunicorn(
         host or settings["WEB_HOST"],
         port or int(settings["WEB_PORT"]),
@@ -59,7 +86,7 @@ def worker(burst: bool, fork: bool, name: str | None) -> None:
     from service.engine.worker import make_worker
 
     _dump_stacks_on_sigusr2()
-    app = _app()
+    app = _checked_app()
     _load_models(app.extensions["tillbridge"])
     make_worker(app, fork=fork, name=name).work(burst=burst, with_scheduler=False, logging_level="WARNING")
 
@@ -83,7 +110,7 @@ def scheduler(once: bool) -> None:
     from service.engine import shutdown
     from service.engine.sweeper import run_forever, sweep
 
-    runtime = _app().extensions["tillbridge"]
+    runtime = _checked_app().extensions["tillbridge"]
     if once:
         result = sweep(runtime)
         click.echo(f"reclaimed {result.reclaimed}, enqueued {result.enqueued}, polled {result.polled}")
@@ -247,6 +274,7 @@ def _register_commands() -> None:
     from service.ai.dedup_cli import customers
     from service.ai.mapping_cli import mappings
     from service.backfill_cli import backfill
+    from service.connections_cli import connections
     from service.drift_cli import drift
     from service.heartland_cli import heartland
     from service.mapping_versions_cli import COMMANDS as MAPPING_VERSION_COMMANDS
@@ -263,6 +291,7 @@ def _register_commands() -> None:
     main.add_command(mappings)
     for command in MAPPING_VERSION_COMMANDS:
         mappings.add_command(command)
+    main.add_command(connections)
     main.add_command(users)
     main.add_command(tokens)
 

@@ -9,12 +9,18 @@ REDIS_URL = ""
 DATABASE_URL = ""
 DATA_DIR = "var"  # where the embedded SQLite file and Redis socket live
 
-# Ingest
-TILLBRIDGE_WEBHOOK_SECRET = "tillbridge-dev-secret"
+# Ingest. The secret values below are published, so `tillbridge web|worker|scheduler` refuse to start
+# with them (service/deployment_secrets.py): a deployment sets its own, 32 bytes or more.
+TILLBRIDGE_WEBHOOK_SECRET = "tillbridge-dev-secret"  # Standard Webhooks secret: whsec_<base64> or raw
+TILLBRIDGE_WEBHOOK_SECRET_PREVIOUS = ""  # during a rotation: the old secret, still accepted
+ACCEPT_LEGACY_SIGNATURES = False  # also accept the X-Tillbridge-* headers of older module versions
 TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN = "tillbridge-dev-heartland-hook"
 TILLBRIDGE_PUBLIC_URL = "http://127.0.0.1:8000"  # how Heartland reaches us, for `heartland webhooks register`
 SIGNATURE_TOLERANCE_SECONDS = 300
 MAX_EVENT_BYTES = 2 * 1024 * 1024
+
+# Stored credentials (`tillbridge connections set`) are encrypted with this Fernet key
+TILLBRIDGE_ENCRYPTION_KEY = ""
 
 # Heartland Retail
 TILLBRIDGE_HEARTLAND_URL = "http://127.0.0.1:9001/api"
@@ -67,7 +73,7 @@ BACKFILL_CONCURRENCY = 4  # Magento writes a backfill keeps in flight (MAGENTO_R
 METRICS_TOKEN = ""  # bearer token for GET /metrics; empty: /metrics answers only requests from this machine
 
 # Web
-SECRET_KEY = "tillbridge-dev-session-key"
+SECRET_KEY = "tillbridge-dev-session-key"  # published: refused at startup, never trusted by the app
 WEB_HOST = "127.0.0.1"
 WEB_PORT = 8000
 WEB_WORKERS = 2

@@ -68,7 +68,7 @@ class Runtime:
     def heartland(self) -> HeartlandClient:
         from service.connectors.heartland.client import HeartlandClient
 
-        s = self.settings
+        s = self.connection_settings("heartland")
         client = HeartlandClient(
             s["TILLBRIDGE_HEARTLAND_URL"],
             s["TILLBRIDGE_HEARTLAND_TOKEN"],
@@ -84,7 +84,7 @@ class Runtime:
     def magento(self) -> MagentoClient:
         from service.connectors.magento.client import MagentoClient
 
-        s = self.settings
+        s = self.connection_settings("magento")
         client = MagentoClient(
             s["TILLBRIDGE_MAGENTO_URL"],
             store_code=s["TILLBRIDGE_MAGENTO_STORE_CODE"],
@@ -100,6 +100,17 @@ class Runtime:
         )
         client.breaker = self.breaker("magento")
         return client
+
+    def connection_settings(self, system: str) -> dict[str, Any]:
+        """The settings with ``system``'s stored credentials (`tillbridge connections set`) in place of
+        the environment's; a stored Magento token or OAuth set replaces the environment's whole auth."""
+        from service.store import credentials
+
+        stored = credentials.settings_for(self.store, self.settings.get("TILLBRIDGE_ENCRYPTION_KEY"), system)
+        auth = {name for field, name in credentials.FIELDS[system].items() if field not in credentials.PLAIN_FIELDS}
+        if auth & stored.keys():
+            return {**self.settings, **dict.fromkeys(auth, ""), **stored}
+        return {**self.settings, **stored}
 
     def flow(self, name: str) -> Flow:
         with self._lock:

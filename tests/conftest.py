@@ -9,13 +9,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from redis import Redis
 from sqlalchemy import text
 
+from service.deployment_secrets import REQUIRED, generate, problem
 from service.embedded import embedded_redis_url, stop_embedded_redis
 from service.store.db import Store, database_url
 from service.store.tables import Base
 from tests import processes
+
+# The run's secrets are random and of a real deployment's strength: `tillbridge web`, `worker` and
+# `scheduler` refuse a missing, short or published one (service/deployment_secrets.py), and the
+# processes the tests start inherit this environment. A test's own settings still override these.
+for _name in REQUIRED:
+    if problem(_name, os.environ.get(_name)) is not None:
+        os.environ[_name] = generate()
+os.environ.setdefault("TILLBRIDGE_ENCRYPTION_KEY", Fernet.generate_key().decode())
 
 # Timings shortened so failure scenarios finish in seconds; the mechanisms are the real ones.
 FAST_ENGINE = {

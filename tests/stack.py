@@ -24,7 +24,7 @@ from tests.processes import stop_groups
 
 HEARTLAND_TOKEN = "heartland-test-token"
 MAGENTO_TOKEN = "magento-test-token"
-WEBHOOK_SECRET = "test-webhook-secret"
+WEBHOOK_SECRET = "test-webhook-secret-3b9f6e1a0c4d7e28f5a6b1c9"
 # A worker or scheduler stops within its grace (WORKER_STOP_GRACE_SECONDS) after SIGTERM; this
 # leaves room for a loaded machine. One that takes longer fails the test.
 STOP_WAIT_SECONDS = 15.0

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from service.flows import MAGENTO_EVENTS
+
+STORE_CODE = r"^[A-Za-z0-9_]{1,64}$"
+_SHORT_TEXT = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+
+
+def is_record_id(value: Any) -> bool:
+    """An id a source system could have given a record: what keys, labels and bindings are built from."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 10**18
+    return isinstance(value, str) and bool(_SHORT_TEXT.match(value))
+
+
+def is_version(value: Any) -> bool:
+    """An ``updated_at`` the store can keep as the record's version (absent is fine)."""
+    return value in (None, "") or (isinstance(value, str) and bool(_SHORT_TEXT.match(value)))
 
 
 class EnvelopeSchema(Schema):
@@ -19,7 +37,8 @@ class EnvelopeSchema(Schema):
     )
     occurred_at = fields.AwareDateTime(required=True, default_timezone=None,
                                        error_messages={"invalid": "must be an ISO-8601 date-time with a zone"})
-    store_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    store_code = fields.String(required=True, validate=validate.Regexp(
+        STORE_CODE, error="must be a Magento store code (letters, digits and _, at most 64)"))
     data = fields.Dict(required=True)
 
     @validates("data")
@@ -28,3 +47,9 @@ class EnvelopeSchema(Schema):
             raise ValidationError("must be the entity as the Magento REST API returns it (empty here)")
         if "entity_id" not in value and "id" not in value:
             raise ValidationError("the entity has no entity_id or id")
+        entity_id = value.get("entity_id", value.get("id"))
+        if not is_record_id(entity_id):
+            raise ValidationError("the entity's entity_id (or id) must be a number or a short text "
+                                  "(at most 64 characters, no control characters)")
+        if not is_version(value.get("updated_at")):
+            raise ValidationError("updated_at must be a date-time text of at most 64 characters")

@@ -16,9 +16,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from service.api.envelope import is_record_id, is_version
 from service.api.intake import IncomingEvent, accept
 from service.api.webhooks import read_event
 from service.connectors.heartland.client import normalise_webhook_payload
+from service.deployment_secrets import usable
 from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,8 @@ def heartland_event(token: str) -> Response:
     runtime: Runtime = current_app.extensions["tillbridge"]
     settings = runtime.settings
     expected = str(settings["TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN"] or "")
-    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+    # A published default token opens nothing: anyone could read it in this repository.
+    if not usable(expected) or not hmac.compare_digest(token.encode(), expected.encode()):
         # The token is never logged: a wrong one may be a near miss of the real one.
         log.warning("heartland event refused: wrong token in the URL")
         return _error(401, "bad_token", "the URL's token is not Tillbridge's Heartland webhook token; "
@@ -90,6 +93,10 @@ def heartland_event(token: str) -> Response:
     if not isinstance(document, dict) or document.get("id") in (None, ""):
         return _error(400, "invalid_record", "the body must be a Heartland record (a JSON object with an id)",
                       fields={"id": ["required"]})
+    if not is_record_id(document.get("id")) or not is_version(document.get("updated_at")):
+        return _error(400, "invalid_record", "the record's id must be a number or a short text and its updated_at "
+                      "a date-time text (at most 64 characters each, no control characters)",
+                      fields={"id": ["a number or a short text"], "updated_at": ["a date-time text"]})
     record = normalise_webhook_payload(document)
     kind, flow = classify(record)
     event_id = event_id_for(kind, record)

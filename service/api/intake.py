@@ -35,6 +35,12 @@ class IncomingEvent:
     ignored_reason: str = ""
 
 
+def printable(text: str, limit: int) -> str:
+    """A label as a person reads it: control characters (which PostgreSQL text refuses) dropped, cut to fit."""
+    cleaned = "".join(ch for ch in text if ch >= " " and ch != "\x7f")
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
 def accept(runtime: Runtime, event: IncomingEvent) -> int | None:
     """Store the event and its item, then enqueue; the item id, or None for an event already stored.
 
@@ -53,7 +59,7 @@ def accept(runtime: Runtime, event: IncomingEvent) -> int | None:
                 flow=event.flow,
                 direction=event.direction,
                 entity_key=event.entity_key,
-                label=event.label,
+                label=printable(event.label, 200),
                 payload=event.payload,
                 source_version=event.source_version,
                 inbox_event_id=stored.id,

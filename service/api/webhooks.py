@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -17,9 +18,17 @@ from marshmallow import ValidationError
 from service.api.envelope import EnvelopeSchema
 from service.api.intake import IncomingEvent, accept
 from service.connectors.http import find_card_numbers
+from service.deployment_secrets import usable
 from service.flows import MAGENTO_EVENT_FLOWS
 from service.runtime import Runtime
-from service.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, SignatureError, verify
+from service.signing import (
+    ID_HEADER,
+    LEGACY_SIGNATURE_HEADER,
+    SIGNATURE_HEADER,
+    SignatureError,
+    verify,
+    verify_legacy,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -57,6 +66,27 @@ def read_event(body: bytes) -> tuple[Any, Response | None]:
     return document, None
 
 
+def webhook_secrets(settings: Mapping[str, Any]) -> list[str]:
+    """The secrets an event may be signed with: the current one and, during a rotation, the previous
+    one. A published default is never among them, so an event signed with it is refused."""
+    names = ("TILLBRIDGE_WEBHOOK_SECRET", "TILLBRIDGE_WEBHOOK_SECRET_PREVIOUS")
+    return [str(settings.get(name)) for name in names if usable(settings.get(name))]
+
+
+def verify_request(settings: Mapping[str, Any], secrets: list[str], headers: Mapping[str, str], body: bytes) -> str:
+    """The event id the signature vouches for. The legacy X-Tillbridge-* headers count only when
+    ACCEPT_LEGACY_SIGNATURES is on and no Standard Webhooks signature was sent."""
+    tolerance = int(settings["SIGNATURE_TOLERANCE_SECONDS"])
+    names = {name.lower() for name in headers}
+    if SIGNATURE_HEADER not in names and LEGACY_SIGNATURE_HEADER.lower() in names:
+        if not settings.get("ACCEPT_LEGACY_SIGNATURES"):
+            raise SignatureError(f"the legacy {LEGACY_SIGNATURE_HEADER} signature is no longer accepted: update "
+                                 "the Tillbridge module (it sends webhook-id, webhook-timestamp and "
+                                 "webhook-signature), or set ACCEPT_LEGACY_SIGNATURES=1 until then")
+        return verify_legacy(secrets, headers, body, tolerance)
+    return verify(secrets, headers, body, tolerance)
+
+
 @bp.post("/webhooks/magento")
 def magento_event() -> Response:
     runtime: Runtime = current_app.extensions["tillbridge"]
@@ -64,19 +94,23 @@ def magento_event() -> Response:
     body = request.get_data(cache=False)
     if len(body) > settings["MAX_EVENT_BYTES"]:
         return _error(413, "too_large", f"event body is {len(body)} bytes; the limit is {settings['MAX_EVENT_BYTES']}")
+    secrets = webhook_secrets(settings)
+    if not secrets:
+        log.error("magento event refused: TILLBRIDGE_WEBHOOK_SECRET is unset or a published default")
+        return _error(503, "ingest_not_configured",
+                      "Tillbridge has no usable webhook secret: set TILLBRIDGE_WEBHOOK_SECRET (at least 32 random "
+                      "bytes, not a published default) here and in the Magento module")
     try:
-        verify(settings["TILLBRIDGE_WEBHOOK_SECRET"], request.headers.get(SIGNATURE_HEADER),
-               request.headers.get(TIMESTAMP_HEADER), body, settings["SIGNATURE_TOLERANCE_SECONDS"])
+        event_id = verify_request(settings, secrets, dict(request.headers), body)
     except SignatureError as exc:
         log.warning("magento event refused: %s", exc)
         return _error(401, "bad_signature", str(exc))
-    event_id = (request.headers.get(EVENT_ID_HEADER) or "").strip()
     document, refused = read_event(body)
     if refused is not None:
         return refused
     field_errors: dict[str, Any] = {}
     if not event_id or len(event_id) > 128:
-        field_errors[EVENT_ID_HEADER] = ["required header: the event's UUID (at most 128 characters)"]
+        field_errors[ID_HEADER] = ["required header: the event's UUID (at most 128 characters)"]
     try:
         envelope = EnvelopeSchema().load(document) if isinstance(document, dict) else None
         if envelope is None:

@@ -2,6 +2,8 @@
 
 Steps for one Magento order event:
   1. bound already?  an order with a Heartland binding is not created again (ignored, with reason)
+     fetch           the order re-read from Magento (GET /V1/orders/{id}): everything after uses
+                     Magento's answer, not the event body, so a forged or stale event creates no money
   2. normalize       Magento order → canonical Order through the active version of
                      orders.magento_to_canonical (the mapping page's, else rules/mappings/)
   3. check           field validation; the order's Magento state decides sync / wait / skip
@@ -116,6 +118,11 @@ class OrdersFlow:
         if existing is not None:
             return self.payments.follow(existing, raw, trace)
 
+        with trace.step("fetch", f"Magento order {raw.get('entity_id')}") as step:
+            raw = self.fetch(raw)
+            step["message"] = (f"Magento order #{raw.get('increment_id')}: {raw.get('state')}, "
+                               f"total {raw.get('grand_total')} {raw.get('order_currency_code') or ''}").rstrip()
+
         with trace.step("normalize") as step:
             order, version = self.normalize(raw, store_code)
             step["message"] = f"{len(order.lines)} lines, total {order.grand_total:.2f} {order.currency}"
@@ -172,6 +179,21 @@ class OrdersFlow:
                           data={"magento_number": order.number, "payments": payments})
         return Outcome("done", f"Heartland order #{number}",
                        {"heartland_id": order_id, "heartland_number": number, "resumed": resumed}, version)
+
+    def fetch(self, event_order: dict[str, Any]) -> dict[str, Any]:
+        """The order as Magento has it now: amounts, lines and payment state come from Magento's
+        answer, never from the event body, so a forged or stale event cannot put money in Heartland."""
+        entity_id = event_order.get("entity_id")
+        try:
+            order_id = int(str(entity_id))
+        except ValueError:
+            raise DataError(f"the event's order has no usable entity_id ({entity_id!r})",
+                            hint="the module sends the order as GET /V1/orders/{id} returns it") from None
+        current = self.runtime.magento.order(order_id)
+        if str(current.get("entity_id")) != str(order_id):
+            raise DataError(f"Magento answered order {current.get('entity_id')!r} for order {order_id}",
+                            hint="check TILLBRIDGE_MAGENTO_URL and the store code")
+        return current
 
     def cancel(self, binding: Binding, raw: dict[str, Any], trace: Trace) -> Outcome:
         """Magento cancelled an order already in Heartland: cancel it there too (stock is released)."""

@@ -345,3 +345,18 @@ class BackfillProgress(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class StoredCredential(Base):
+    """Heartland or Magento credentials set with `tillbridge connections set`, one row per system.
+
+    ``ciphertext`` is a Fernet token (TILLBRIDGE_ENCRYPTION_KEY) of the JSON fields; nothing of the
+    credentials is stored in clear, not even the URL.
+    """
+
+    __tablename__ = "credentials"
+
+    system: Mapped[str] = mapped_column(String(16), primary_key=True)  # heartland | magento
+    ciphertext: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128), default="")

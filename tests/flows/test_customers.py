@@ -333,7 +333,7 @@ def test_new_heartland_customer_is_created_in_magento_and_bound(stack: Stack) ->
     assert not [r for r in customer_writes(stack, hid) if r["method"] == "PUT"]
 
 
-HOOK_TOKEN = "customers-hook-token-81d0"
+HOOK_TOKEN = "customers-hook-token-81d0-long-enough-for-a-real-deployment"
 
 
 @pytest.fixture

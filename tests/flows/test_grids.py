@@ -17,7 +17,7 @@ from service.flows.grids import GridRules, parse_rules, unmapped_reason
 from service.store import bindings, items
 from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
 
-HOOK_TOKEN = "grids-hook-token-7d1e"
+HOOK_TOKEN = "grids-hook-token-7d1e-long-enough-for-a-real-deployment"
 GRID_RULES = """
 attributes:
   Color: {magento: color}

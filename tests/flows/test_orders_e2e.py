@@ -167,19 +167,19 @@ def test_worker_killed_mid_job_loses_nothing_and_duplicates_nothing(stack: Stack
 def test_unknown_sku_goes_to_review_with_the_reason(stack: Stack) -> None:
     stack.start_worker()
     stack.start_scheduler()
-    order = stack.checkout([{"sku": "TEE-1000", "qty": 1}])
-    data = stack.magento_get(f"orders/{order['entity_id']}")
-    data["entity_id"] = 990001
-    data["increment_id"] = "900000001"
-    data["items"][0]["sku"] = "NOT-IN-HEARTLAND"
-    assert stack.send_event("order.created", data).status_code == 202
+    # A real Magento order (the flow re-reads every new order from Magento) for a product Heartland lacks.
+    stack.magento_post("products", {"product": {
+        "sku": "NOT-IN-HEARTLAND", "name": "Web-only gift wrap", "price": 4.5, "attribute_set_id": 4,
+        "type_id": "simple", "status": 1, "visibility": 4,
+        "extension_attributes": {"stock_item": {"qty": 100, "is_in_stock": True}}}})
+    order = stack.checkout([{"sku": "NOT-IN-HEARTLAND", "qty": 1}])
     stack.wait_for(lambda: bool(items.search(stack.runtime.store, state="review")), timeout=60,
                    what="the order in review")
     item = items.search(stack.runtime.store, state="review")[0]
     assert "Magento SKU 'NOT-IN-HEARTLAND' not found in Heartland" in item.reason
     assert "line 1" in item.reason and "rules/mappings" in item.reason
     assert not items.search(stack.runtime.store, state="dead")
-    assert "900000001" not in heartland_orders_by_number(stack)
+    assert str(order["increment_id"]) not in heartland_orders_by_number(stack)
 
 
 def test_a_magento_cancellation_cancels_the_heartland_order(stack: Stack) -> None:

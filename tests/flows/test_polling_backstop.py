@@ -25,7 +25,7 @@ from service.signing import signed_headers
 from service.store import bindings, cursors, items
 from tests.stack import HEARTLAND_TOKEN, MAGENTO_TOKEN, Stack, build_stack
 
-HOOK_TOKEN = "polling-hook-token-7d1e"
+HOOK_TOKEN = "polling-hook-token-7d1e-long-enough-for-a-real-deployment"
 HEARTLAND_AUTH = {"Authorization": f"Bearer {HEARTLAND_TOKEN}"}
 MAGENTO_AUTH = {"Authorization": f"Bearer {MAGENTO_TOKEN}"}
 

@@ -16,7 +16,7 @@ from service.flows.products import is_older, magento_product
 from service.store import bindings, items
 from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
 
-HOOK_TOKEN = "products-hook-token-5f2c"
+HOOK_TOKEN = "products-hook-token-5f2c-long-enough-for-a-real-deployment"
 SKU = "PF-TRAIL-100"
 
 

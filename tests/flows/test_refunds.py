@@ -20,7 +20,7 @@ from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
 from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
 
-HOOK_TOKEN = "refunds-hook-token-9c4e"
+HOOK_TOKEN = "refunds-hook-token-9c4e-long-enough-for-a-real-deployment"
 LINES = [{"sku": "TEE-1000", "qty": 2}, {"sku": "HOD-1001", "qty": 1}]
 
 

@@ -18,7 +18,7 @@ from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
 from tests.stack import Stack, build_stack
 
-HOOK_TOKEN = "shipments-hook-token-5e21"
+HOOK_TOKEN = "shipments-hook-token-5e21-long-enough-for-a-real-deployment"
 POLLING = {"POLL_INTERVAL_SECONDS": 0.5, "POLL_OVERLAP_SECONDS": 30}
 
 

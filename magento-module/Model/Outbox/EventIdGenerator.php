@@ -4,7 +4,7 @@ declare(strict_types=1);
 namespace Tillbridge\Connector\Model\Outbox;
 
 /**
- * Random (version 4) UUIDs for X-Tillbridge-Event-Id; Tillbridge deduplicates on them.
+ * Random (version 4) UUIDs for the webhook-id header; Tillbridge deduplicates on them.
  */
 class EventIdGenerator
 {

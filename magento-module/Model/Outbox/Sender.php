@@ -98,7 +98,12 @@ class Sender
         } catch (\InvalidArgumentException $e) {
             return $this->fail($event, null, 'Cannot build the event body: ' . $e->getMessage());
         }
-        $headers = Signature::headers($secret, $event->eventId, $body, $this->clock->now());
+        try {
+            $headers = Signature::headers($secret, $event->eventId, $body, $this->clock->now());
+        } catch (\InvalidArgumentException $e) {
+            // A configuration mistake, not this row's: keep it for when the secret is fixed.
+            return $this->retryLater($event, null, 'Cannot sign the event: ' . $e->getMessage(), null);
+        }
         try {
             $response = $this->transport->post($url, $body, $headers, $this->config->getTimeoutSeconds());
         } catch (TransportException $e) {

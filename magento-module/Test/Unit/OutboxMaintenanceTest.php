@@ -37,7 +37,7 @@ final class OutboxMaintenanceTest extends TestCase
         $stored = $this->world->row((int) $row?->id);
         self::assertSame(OutboxEvent::STATUS_SENT, $stored->status);
         self::assertSame(1, $stored->attempts);
-        $ids = array_map(static fn (array $r): string => $r['headers']['X-Tillbridge-Event-Id'], $this->world->transport->requests);
+        $ids = array_map(static fn (array $r): string => $r['headers']['webhook-id'], $this->world->transport->requests);
         self::assertSame([$row?->eventId, $row?->eventId], $ids);
     }
 

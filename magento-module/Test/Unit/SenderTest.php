@@ -35,11 +35,12 @@ final class SenderTest extends TestCase
             . '"data":{"entity_id":42,"grand_total":12.5}}';
         self::assertSame($expectedBody, $request['body']);
         self::assertSame('application/json', $request['headers']['Content-Type']);
-        self::assertSame((string) $this->world->clock->now, $request['headers']['X-Tillbridge-Timestamp']);
-        self::assertSame($row->eventId, $request['headers']['X-Tillbridge-Event-Id']);
+        self::assertSame((string) $this->world->clock->now, $request['headers']['webhook-timestamp']);
+        self::assertSame($row->eventId, $request['headers']['webhook-id']);
         self::assertSame(
-            hash_hmac('sha256', $this->world->clock->now . '.' . $expectedBody, World::SECRET),
-            $request['headers']['X-Tillbridge-Signature']
+            'v1,' . base64_encode(hash_hmac('sha256', $row->eventId . '.' . $this->world->clock->now . '.' . $expectedBody,
+                World::SECRET, true)),
+            $request['headers']['webhook-signature']
         );
         $stored = $this->world->row((int) $row->id);
         self::assertSame(OutboxEvent::STATUS_SENT, $stored->status);
@@ -249,7 +250,7 @@ final class SenderTest extends TestCase
 
         self::assertSame(OutboxEvent::STATUS_SENT, $this->world->row((int) $orderFirst->id)->status);
         self::assertSame(OutboxEvent::STATUS_SENT, $this->world->row((int) $orderLater->id)->status);
-        $sent = array_map(static fn (array $r): string => $r['headers'][Signature::EVENT_ID_HEADER], $this->world->transport->requests);
+        $sent = array_map(static fn (array $r): string => $r['headers'][Signature::ID_HEADER], $this->world->transport->requests);
         self::assertSame([$orderFirst->eventId, $other->eventId, $orderFirst->eventId, $orderLater->eventId], $sent);
     }
 

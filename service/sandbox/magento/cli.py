@@ -26,7 +26,7 @@ def magento(port: int, host: str, token: str, seed: str, events_url: str | None,
             backorders: bool, unknown_property_status: str) -> None:
     """Run the Magento 2 sandbox (REST under /rest/V1 and /rest/<store>/V1).
 
-    Events are signed with TILLBRIDGE_WEBHOOK_SECRET. OAuth 1.0a credentials: consumer key
+    Events are signed with TILLBRIDGE_WEBHOOK_SECRET (Standard Webhooks headers, as the module sends them). OAuth 1.0a credentials: consumer key
     tillbridge-consumer-key, consumer secret tillbridge-consumer-secret, access token = --token,
     access token secret tillbridge-access-token-secret. Admin user admin / admin123.
     """
