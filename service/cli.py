@@ -27,9 +27,13 @@ def _app(**overrides: Any) -> Flask:
 def _dump_stacks_on_sigusr2() -> None:
     """`kill -USR2 <pid>` writes every thread's stack to stderr: what a stuck process is doing."""
     import faulthandler
+    import io
     import signal
 
-    faulthandler.register(signal.SIGUSR2, all_threads=True)
+    try:
+        faulthandler.register(signal.SIGUSR2, all_threads=True)
+    except (io.UnsupportedOperation, ValueError):
+        pass  # stderr is not a file (the command runs inside another program): nothing to dump to
 
 
 def _require_safe_secrets() -> None:
@@ -85,8 +89,8 @@ def worker(burst: bool, fork: bool, name: str | None) -> None:
     """Run an RQ worker that syncs items."""
     from service.engine.worker import make_worker
 
-    _dump_stacks_on_sigusr2()
     app = _checked_app()
+    _dump_stacks_on_sigusr2()
     _load_models(app.extensions["tillbridge"])
     make_worker(app, fork=fork, name=name).work(burst=burst, with_scheduler=False, logging_level="WARNING")
 
