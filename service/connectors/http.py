@@ -17,52 +17,19 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from service.engine.errors import RetryableError, SyncError, error_for_status
+from service.screening import mask_card_numbers, mask_value
 
 SECRET_KEYS = re.compile(r"(authorization|token|secret|password|passwd|signature|cc_number|card_number|cvv|cvc)", re.I)
-CARD_RUN = re.compile(r"(?<!\d)(\d[ -]?){12,18}\d(?!\d)")
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def find_card_numbers(text: str) -> list[str]:
-    """Luhn-valid runs of 13–19 digits (spaces or dashes allowed between digits)."""
-    found = []
-    for match in CARD_RUN.finditer(text):
-        digits = re.sub(r"[ -]", "", match.group(0))
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            found.append(digits)
-    return found
-
-
-def mask_card_numbers(text: str) -> str:
-    def _mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"[ -]", "", match.group(0))
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            return "*" * (len(digits) - 4) + digits[-4:]
-        return match.group(0)
-
-    return CARD_RUN.sub(_mask, text)
 
 
 def redact(value: Any) -> Any:
-    """A copy of a JSON-like value with secrets replaced and card numbers masked."""
+    """A copy of a JSON-like value with secrets replaced and card numbers masked (in text, and
+    held as JSON numbers)."""
     if isinstance(value, Mapping):
         return {k: ("[redacted]" if SECRET_KEYS.search(str(k)) else redact(v)) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [redact(v) for v in value]
-    if isinstance(value, str):
-        return mask_card_numbers(value)
-    return value
+    return mask_value(value)
 
 
 # Gift card numbers are bearer credentials: wherever a request or answer is about gift cards, its
@@ -262,7 +229,9 @@ class HttpConnector:
         if GIFT_CARD_PATH.search(path):  # errors are kept with items: a gift card's number never is
             path, body = redact_gift_card_url(path), redact_gift_cards(body)
         message = body.get("message") if isinstance(body, dict) else None
-        text = message or (body if isinstance(body, str) else "") or response.reason
+        # The error is kept with the item: a card number the answer echoes is masked in it.
+        text = mask_card_numbers(str(message or (body if isinstance(body, str) else "") or response.reason))
+        body = redact(body)
         return error_for_status(
             response.status_code,
             f"{self.destination} {method} {path} answered {response.status_code}: {text}",
