@@ -8,6 +8,12 @@ the README's configuration table lists them.
 REDIS_URL = ""
 DATABASE_URL = ""
 DATA_DIR = "var"  # where the embedded SQLite file and Redis socket live
+REDIS_CONNECT_TIMEOUT_SECONDS = 5.0
+# Every Redis command but the worker's blocking dequeue (its own connection; RQ sets that timeout
+# above its dequeue wait) answers within this or fails, so a stalled Redis never hangs a process.
+REDIS_SOCKET_TIMEOUT_SECONDS = 10.0
+DATABASE_CONNECT_TIMEOUT_SECONDS = 10  # PostgreSQL: connect_timeout
+DATABASE_STATEMENT_TIMEOUT_SECONDS = 60  # PostgreSQL: statement_timeout of every session; 0 turns it off
 
 # Ingest
 TILLBRIDGE_WEBHOOK_SECRET = "tillbridge-dev-secret"
@@ -36,6 +42,10 @@ MAGENTO_RATE_PER_SECOND = 50.0
 # HTTP clients
 HTTP_TIMEOUT_SECONDS = 15.0
 HTTP_CONNECT_TIMEOUT_SECONDS = 5.0
+# HEARTLAND_/MAGENTO_RATE_PER_SECOND are shared by every process (counted in Redis); a call waits
+# this long at most for a free slot, then its item is rescheduled as rate-limited.
+RATE_LIMIT_MAX_WAIT_SECONDS = 5.0
+HTTP_DEADLINE_SECONDS = 60.0  # a whole call (connect, send, every read) ends by then, however slowly the answer drips
 
 # Engine
 QUEUE_NAME = "tillbridge"

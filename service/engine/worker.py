@@ -33,6 +33,6 @@ class AppForkWorker(AppWorkerMixin, Worker):
 def make_worker(app: Flask, *, fork: bool = False, name: str | None = None) -> BaseWorker:
     runtime = app.extensions["tillbridge"]
     cls: type[AppForkWorker] | type[AppSimpleWorker] = AppForkWorker if fork else AppSimpleWorker
-    worker: AppForkWorker | AppSimpleWorker = cls([runtime.queue], connection=runtime.redis, name=name)
+    worker: AppForkWorker | AppSimpleWorker = cls([runtime.queue], connection=runtime.worker_redis, name=name)
     worker.app = app
     return worker
