@@ -71,6 +71,12 @@ DRIFT_ORDER_DAYS = 30.0  # a drift check compares the statuses of orders synced 
 DRIFT_RUNS_KEPT = 50  # drift checks kept in Redis, with what drifted
 BACKFILL_PAGE_SIZE = 200  # Heartland records per backfill page; progress is saved after each page
 BACKFILL_CONCURRENCY = 4  # Magento writes a backfill keeps in flight (MAGENTO_RATE_PER_SECOND still applies)
+# Finished items (with their trace steps and inbox events) are purged this many days after they
+# finished; dead letters and reviews only once resolved, then after the same period. 0: keep all.
+RETENTION_DAYS = 30.0
+RETENTION_INTERVAL_SECONDS = 600.0  # how often the scheduler purges
+RETENTION_BATCH_SIZE = 500  # rows per purge transaction
+RETENTION_SWEEP_SECONDS = 5.0  # a purge stops after this long and carries on at the next tick
 METRICS_TOKEN = ""  # bearer token for GET /metrics; empty: /metrics answers only requests from this machine
 
 # Web
