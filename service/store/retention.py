@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from redis import Redis
-from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy import Select, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.store.db import Store
@@ -53,7 +53,7 @@ class PurgeResult:
         return [f"{table}: {rows}" for table, rows in sorted(self.counts.items())] or ["nothing to purge"]
 
 
-def _purgeable_items(cutoff: datetime):  # type: ignore[no-untyped-def]
+def _purgeable_items(cutoff: datetime) -> Select[int]:
     """Items past retention that no one is waiting on."""
     finished = func.coalesce(SyncItem.finished_at, SyncItem.updated_at)
     open_letter = exists().where(DeadLetter.item_id == SyncItem.id,
@@ -68,12 +68,12 @@ def _purgeable_items(cutoff: datetime):  # type: ignore[no-untyped-def]
         finished < cutoff, ~open_letter, ~open_review)
 
 
-def _orphan_events(cutoff: datetime):  # type: ignore[no-untyped-def]
+def _orphan_events(cutoff: datetime) -> Select[int]:
     return select(InboxEvent.id).where(InboxEvent.received_at < cutoff,
                                        ~exists().where(SyncItem.inbox_event_id == InboxEvent.id))
 
 
-def _decided_customer_reviews(cutoff: datetime):  # type: ignore[no-untyped-def]
+def _decided_customer_reviews(cutoff: datetime) -> Select[int]:
     return select(CustomerReview.id).where(CustomerReview.state != "pending", CustomerReview.decided_at.is_not(None),
                                            CustomerReview.decided_at < cutoff)
 
@@ -108,9 +108,9 @@ def purge(store: Store, *, retention_days: float, batch_size: int = 500, budget_
     result = PurgeResult(cutoff)
     if dry_run:
         with store.session() as s:
-            ids = select(_purgeable_items(cutoff).subquery().c.id)
+            item_ids = select(_purgeable_items(cutoff).subquery().c.id)
             result.add("sync_items", s.scalar(select(func.count()).select_from(_purgeable_items(cutoff).subquery())) or 0)
-            result.add("trace_steps", s.scalar(select(func.count()).where(TraceStep.item_id.in_(ids))) or 0)
+            result.add("trace_steps", s.scalar(select(func.count()).where(TraceStep.item_id.in_(item_ids))) or 0)
             result.add("inbox_events", s.scalar(select(func.count()).select_from(_orphan_events(cutoff).subquery())) or 0)
             result.add("customer_reviews",
                        s.scalar(select(func.count()).select_from(_decided_customer_reviews(cutoff).subquery())) or 0)
@@ -129,8 +129,8 @@ def purge(store: Store, *, retention_days: float, batch_size: int = 500, budget_
                 result.finished = False
                 return result
             with store.session() as s:
-                ids = list(s.scalars(query(cutoff).order_by(None).limit(batch_size)))
-                if not ids:
+                batch = list(s.scalars(query(cutoff).order_by(None).limit(batch_size)))
+                if not batch:
                     break
-                purge_batch(s, ids)
+                purge_batch(s, batch)
     return result
