@@ -478,8 +478,9 @@ class Backfill:
                             status={"received": "retry", "review": "review"}.get(state, "error"), message=text,
                             detail=redact({k: v for k, v in detail.items() if v not in (None, "")})))
             if state == "dead":
-                s.add(DeadLetter(item_id=item.id, flow=flow, failure_class=cls.value, error=text, payload=payload,
-                                 attempts=1))
+                # The item's payload is the screened one (a card number in the record is masked).
+                s.add(DeadLetter(item_id=item.id, flow=flow, failure_class=cls.value, error=text,
+                                 payload=item.payload, attempts=1))
             item_id = int(item.id)
         if state == "received":
             self.runtime.enqueue([item_id])

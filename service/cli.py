@@ -141,6 +141,26 @@ def health() -> None:
     click.echo("ok")
 
 
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Count what is past retention; delete nothing.")
+@click.option("--days", type=float, default=None, help="Retention in days (default RETENTION_DAYS).")
+def purge(dry_run: bool, days: float | None) -> None:
+    """Forget finished items past retention, with their trace steps and inbox events; dead letters
+    and reviews only once resolved. The scheduler does this by itself every RETENTION_INTERVAL_SECONDS."""
+    from service.store import retention
+
+    runtime = _app().extensions["tillbridge"]
+    settings = runtime.settings
+    days = float(settings["RETENTION_DAYS"]) if days is None else days
+    if days <= 0:
+        raise click.ClickException("retention is 0 days (keep everything): nothing to purge")
+    result = retention.purge(runtime.store, retention_days=days, batch_size=int(settings["RETENTION_BATCH_SIZE"]),
+                             budget_seconds=float("inf"), dry_run=dry_run)
+    click.echo(f"{'would purge' if dry_run else 'purged'} what finished before {result.cutoff:%Y-%m-%d %H:%M} UTC:")
+    for line in result.lines():
+        click.echo(f"  {line}")
+
+
 @main.group()
 def db() -> None:
     """Database migrations."""

@@ -8,6 +8,12 @@ the README's configuration table lists them.
 REDIS_URL = ""
 DATABASE_URL = ""
 DATA_DIR = "var"  # where the embedded SQLite file and Redis socket live
+REDIS_CONNECT_TIMEOUT_SECONDS = 5.0
+# Every Redis command but the worker's blocking dequeue (its own connection; RQ sets that timeout
+# above its dequeue wait) answers within this or fails, so a stalled Redis never hangs a process.
+REDIS_SOCKET_TIMEOUT_SECONDS = 10.0
+DATABASE_CONNECT_TIMEOUT_SECONDS = 10  # PostgreSQL: connect_timeout
+DATABASE_STATEMENT_TIMEOUT_SECONDS = 60  # PostgreSQL: statement_timeout of every session; 0 turns it off
 
 # Ingest. The secret values below are published, so `tillbridge web|worker|scheduler` refuse to start
 # with them (service/deployment_secrets.py): a deployment sets its own, 32 bytes or more.
@@ -42,6 +48,10 @@ MAGENTO_RATE_PER_SECOND = 50.0
 # HTTP clients
 HTTP_TIMEOUT_SECONDS = 15.0
 HTTP_CONNECT_TIMEOUT_SECONDS = 5.0
+# HEARTLAND_/MAGENTO_RATE_PER_SECOND are shared by every process (counted in Redis); a call waits
+# this long at most for a free slot, then its item is rescheduled as rate-limited.
+RATE_LIMIT_MAX_WAIT_SECONDS = 5.0
+HTTP_DEADLINE_SECONDS = 60.0  # a whole call (connect, send, every read) ends by then, however slowly the answer drips
 
 # Engine
 QUEUE_NAME = "tillbridge"
@@ -70,6 +80,12 @@ DRIFT_ORDER_DAYS = 30.0  # a drift check compares the statuses of orders synced 
 DRIFT_RUNS_KEPT = 50  # drift checks kept in Redis, with what drifted
 BACKFILL_PAGE_SIZE = 200  # Heartland records per backfill page; progress is saved after each page
 BACKFILL_CONCURRENCY = 4  # Magento writes a backfill keeps in flight (MAGENTO_RATE_PER_SECOND still applies)
+# Finished items (with their trace steps and inbox events) are purged this many days after they
+# finished; dead letters and reviews only once resolved, then after the same period. 0: keep all.
+RETENTION_DAYS = 30.0
+RETENTION_INTERVAL_SECONDS = 600.0  # how often the scheduler purges
+RETENTION_BATCH_SIZE = 500  # rows per purge transaction
+RETENTION_SWEEP_SECONDS = 5.0  # a purge stops after this long and carries on at the next tick
 METRICS_TOKEN = ""  # bearer token for GET /metrics; empty: /metrics answers only requests from this machine
 
 # Web

@@ -6,8 +6,10 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from limits.storage import RedisStorage
 from redis import Redis
 
+from service.connectors.http import RateLimiter
 from service.embedded import redis_url
 from service.engine.breaker import RedisBreaker
 from service.engine.pipeline import EngineSettings, Flow, Pipeline
@@ -27,12 +29,27 @@ if TYPE_CHECKING:
 class Runtime:
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
-        self.store = Store(database_url(settings["DATABASE_URL"], settings["DATA_DIR"]))
+        self.store = Store(database_url(settings["DATABASE_URL"], settings["DATA_DIR"]),
+                           connect_timeout_seconds=int(settings["DATABASE_CONNECT_TIMEOUT_SECONDS"]),
+                           statement_timeout_seconds=int(settings["DATABASE_STATEMENT_TIMEOUT_SECONDS"]))
         self.redis_url = redis_url(settings)
-        self.redis = Redis.from_url(self.redis_url, health_check_interval=30)
+        self.redis = Redis.from_url(self.redis_url, health_check_interval=30,
+                                    socket_connect_timeout=float(settings["REDIS_CONNECT_TIMEOUT_SECONDS"]),
+                                    socket_timeout=float(settings["REDIS_SOCKET_TIMEOUT_SECONDS"]))
         self.rules = Rules(settings["RULES_DIR"])
         self._lock = threading.Lock()
         self._flows: dict[str, Flow] = {}
+
+    @cached_property
+    def worker_redis(self) -> Redis:
+        """The RQ worker's own connection: its dequeue blocks in Redis for up to RQ's dequeue timeout
+        (worker TTL − 15 s), so its socket timeout must be longer (RQ raises a shorter one on the
+        connection it is given, which would lift every other command's timeout with it)."""
+        from rq.defaults import DEFAULT_WORKER_TTL
+
+        return Redis.from_url(self.redis_url, health_check_interval=30,
+                              socket_connect_timeout=float(self.settings["REDIS_CONNECT_TIMEOUT_SECONDS"]),
+                              socket_timeout=float(DEFAULT_WORKER_TTL))
 
     @cached_property
     def queue(self) -> Queue:
@@ -64,6 +81,12 @@ class Runtime:
         return RedisBreaker(self.redis, destination, threshold=int(s["BREAKER_FAILURE_THRESHOLD"]),
                             open_seconds=float(s["BREAKER_OPEN_SECONDS"]))
 
+    def rate_limiter(self, destination: str, rate_per_second: float) -> RateLimiter:
+        """The destination's rate limit, counted in Redis: shared by every process of the deployment."""
+        storage = RedisStorage("redis://", connection_pool=self.redis.connection_pool, key_prefix="tillbridge:rate")
+        return RateLimiter(rate_per_second, destination=destination, storage=storage,
+                           max_wait_seconds=float(self.settings["RATE_LIMIT_MAX_WAIT_SECONDS"]))
+
     @cached_property
     def heartland(self) -> HeartlandClient:
         from service.connectors.heartland.client import HeartlandClient
@@ -78,6 +101,8 @@ class Runtime:
             on_exchange=record_exchange,
         )
         client.breaker = self.breaker("heartland")
+        client.limiter = self.rate_limiter("heartland", float(s["HEARTLAND_RATE_PER_SECOND"]))
+        client.deadline_seconds = float(s["HTTP_DEADLINE_SECONDS"])
         return client
 
     @cached_property
@@ -99,6 +124,8 @@ class Runtime:
             on_exchange=record_exchange,
         )
         client.breaker = self.breaker("magento")
+        client.limiter = self.rate_limiter("magento", float(s["MAGENTO_RATE_PER_SECOND"]))
+        client.deadline_seconds = float(s["HTTP_DEADLINE_SECONDS"])
         return client
 
     def connection_settings(self, system: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.flows import ENABLED_FLOWS
 from service.runtime import Runtime
+from service.screening import refuse_card_numbers
 from service.store import inbox, items
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,12 @@ def printable(text: str, limit: int) -> str:
 def accept(runtime: Runtime, event: IncomingEvent) -> int | None:
     """Store the event and its item, then enqueue; the item id, or None for an event already stored.
 
-    Events whose flow is not enabled yet are kept as ignored items, ready to replay.
+    Events whose flow is not enabled yet are kept as ignored items, ready to replay. The endpoints
+    answer 422 to a card number before calling this; it refuses one too (CardNumberRefused), so no
+    ingest path can store one.
     """
+    refuse_card_numbers(event.document, "the event")
+    refuse_card_numbers(event.payload, "the event")
     enabled = event.flow in ENABLED_FLOWS and not event.ignored_reason
     reason = event.ignored_reason or f"the {event.flow} flow is not enabled yet; the event is kept for replay"
     try:

@@ -17,10 +17,10 @@ from marshmallow import ValidationError
 
 from service.api.envelope import EnvelopeSchema
 from service.api.intake import IncomingEvent, accept
-from service.connectors.http import find_card_numbers
 from service.deployment_secrets import usable
 from service.flows import MAGENTO_EVENT_FLOWS
 from service.runtime import Runtime
+from service.screening import card_number_paths, find_card_numbers
 from service.signing import (
     ID_HEADER,
     LEGACY_SIGNATURE_HEADER,
@@ -38,17 +38,6 @@ def _error(status: int, error: str, message: str, **extra: Any) -> Response:
     response = jsonify({"error": error, "message": message, **extra})
     response.status_code = status
     return response
-
-
-def card_number_paths(value: Any, path: str = "$") -> list[str]:
-    """JSON paths whose value holds a Luhn-valid 13–19 digit run."""
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in card_number_paths(v, f"{path}.{k}")]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in card_number_paths(v, f"{path}[{i}]")]
-    if isinstance(value, str | int) and not isinstance(value, bool) and find_card_numbers(str(value)):
-        return [path]
-    return []
 
 
 def read_event(body: bytes) -> tuple[Any, Response | None]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,55 +13,25 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 import requests
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
 from requests.adapters import HTTPAdapter
 
-from service.engine.errors import RetryableError, SyncError, error_for_status
+from service.engine.errors import RateLimitedError, RetryableError, SyncError, error_for_status
+from service.screening import mask_card_numbers, mask_value
 
 SECRET_KEYS = re.compile(r"(authorization|token|secret|password|passwd|signature|cc_number|card_number|cvv|cvc)", re.I)
-CARD_RUN = re.compile(r"(?<!\d)(\d[ -]?){12,18}\d(?!\d)")
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def find_card_numbers(text: str) -> list[str]:
-    """Luhn-valid runs of 13–19 digits (spaces or dashes allowed between digits)."""
-    found = []
-    for match in CARD_RUN.finditer(text):
-        digits = re.sub(r"[ -]", "", match.group(0))
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            found.append(digits)
-    return found
-
-
-def mask_card_numbers(text: str) -> str:
-    def _mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"[ -]", "", match.group(0))
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            return "*" * (len(digits) - 4) + digits[-4:]
-        return match.group(0)
-
-    return CARD_RUN.sub(_mask, text)
 
 
 def redact(value: Any) -> Any:
-    """A copy of a JSON-like value with secrets replaced and card numbers masked."""
+    """A copy of a JSON-like value with secrets replaced and card numbers masked (in text, and
+    held as JSON numbers)."""
     if isinstance(value, Mapping):
         return {k: ("[redacted]" if SECRET_KEYS.search(str(k)) else redact(v)) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [redact(v) for v in value]
-    if isinstance(value, str):
-        return mask_card_numbers(value)
-    return value
+    return mask_value(value)
 
 
 # Gift card numbers are bearer credentials: wherever a request or answer is about gift cards, its
@@ -149,29 +118,41 @@ class Breaker(Protocol):
     def record_failure(self) -> None: ...
 
 
-class RateLimiter:
-    """A token bucket shared by the threads of one process; ``rate <= 0`` disables it."""
+class CallDeadlineExceeded(Exception):
+    """A call ran past its whole-call deadline (HTTP_DEADLINE_SECONDS)."""
 
-    def __init__(self, rate_per_second: float, burst: float | None = None) -> None:
+
+class RateLimiter:
+    """Requests per second to one destination, counted in a moving one-second window by the
+    ``limits`` library. Given Redis storage (as the runtime gives it), every process sending to
+    the destination shares the one limit; without, the limit is this process's. A caller waits
+    for a free slot up to ``max_wait_seconds``; past that the call fails as rate-limited, so the
+    engine reschedules the item instead of holding a worker. ``rate <= 0`` disables it."""
+
+    def __init__(self, rate_per_second: float, *, destination: str = "http", storage: Storage | None = None,
+                 max_wait_seconds: float = 5.0) -> None:
         self.rate = rate_per_second
-        self.capacity = burst if burst is not None else max(1.0, rate_per_second)
-        self.tokens = self.capacity
-        self.stamp = time.monotonic()
-        self.lock = threading.Lock()
+        self.destination = destination
+        self.max_wait_seconds = max_wait_seconds
+        # A fraction below one per second becomes one call per so many seconds.
+        self.item = (RateLimitItemPerSecond(max(1, round(rate_per_second))) if rate_per_second >= 1
+                     else RateLimitItemPerSecond(1, max(1, round(1 / rate_per_second))) if rate_per_second > 0
+                     else None)
+        self.limiter = MovingWindowRateLimiter(storage or MemoryStorage())
 
     def acquire(self) -> None:
-        if self.rate <= 0:
+        if self.item is None:
             return
-        while True:
-            with self.lock:
-                now = time.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-                if self.tokens >= 1.0:
-                    self.tokens -= 1.0
-                    return
-                wait = (1.0 - self.tokens) / self.rate
-            time.sleep(wait)
+        give_up = time.monotonic() + self.max_wait_seconds
+        while not self.limiter.hit(self.item, self.destination):
+            wait = max(0.001, self.limiter.get_window_stats(self.item, self.destination).reset_time - time.time())
+            if time.monotonic() + wait > give_up:
+                raise RateLimitedError(
+                    f"{self.destination}: the shared limit of {self.rate:g} requests per second is used up",
+                    hint=f"other workers are sending to {self.destination} at the limit "
+                         f"({self.destination.upper()}_RATE_PER_SECOND); the item runs again shortly",
+                    retry_after=wait, destination=self.destination)
+            time.sleep(min(wait, 0.25))
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -192,6 +173,9 @@ class HttpConnector:
 
     destination = "http"
     breaker: Breaker | None = None  # set by the engine; None means no breaker
+    # The whole call (connect, send, every read of the answer) ends by then: per-read timeouts alone
+    # let an answer that drips a byte at a time hold a worker for ever.
+    deadline_seconds: float = 60.0
 
     def __init__(
         self,
@@ -205,7 +189,7 @@ class HttpConnector:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, timeout)
-        self.limiter = RateLimiter(rate_per_second)
+        self.limiter = RateLimiter(rate_per_second, destination=self.destination)
         self.on_exchange = on_exchange
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
@@ -232,15 +216,17 @@ class HttpConnector:
         self.limiter.acquire()
         started = time.perf_counter()
         try:
-            response = self.session.request(method, url, **kwargs)
-        except requests.RequestException as exc:
+            response = self._within_deadline(method, url, kwargs)
+        except (requests.RequestException, CallDeadlineExceeded) as exc:
             ms = (time.perf_counter() - started) * 1000
             self._record(method, url, json_body, None, None, ms, f"{type(exc).__name__}: {exc}")
             if self.breaker is not None:
                 self.breaker.record_failure()
             raise RetryableError(
                 f"{self.destination} {method} {path}: {type(exc).__name__}",
-                hint=f"{self.destination} did not answer; will retry",
+                hint=f"{self.destination} did not answer"
+                     + (f" within {self.deadline_seconds:g} s" if isinstance(exc, CallDeadlineExceeded) else "")
+                     + "; will retry",
                 destination=self.destination,
             ) from exc
         ms = (time.perf_counter() - started) * 1000
@@ -255,6 +241,28 @@ class HttpConnector:
             raise self.error_from(method, path, response, body)
         return response
 
+    def _within_deadline(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+        """The answer, read whole before ``deadline_seconds`` have passed since the call began."""
+        deadline = time.monotonic() + self.deadline_seconds
+        connect, read = kwargs["timeout"]
+        kwargs = {**kwargs, "timeout": (min(connect, self.deadline_seconds), min(read, self.deadline_seconds)),
+                  "stream": True}
+        response = self.session.request(method, url, **kwargs)
+        try:
+            body = bytearray()
+            # read1 returns what has arrived (a plain read waits to fill its buffer), so the clock is
+            # looked at between every few bytes of a slow answer.
+            while chunk := response.raw.read1(64 * 1024, decode_content=True):
+                body += chunk
+                if time.monotonic() > deadline:
+                    raise CallDeadlineExceeded(f"the answer was still arriving after {self.deadline_seconds:g} s")
+            response._content = bytes(body)  # the body as requests keeps it when not streaming
+        finally:
+            response.close()
+        if time.monotonic() > deadline:
+            raise CallDeadlineExceeded(f"the call took longer than {self.deadline_seconds:g} s")
+        return response
+
     def prepare_request(self, method: str, url: str, kwargs: dict[str, Any]) -> None:
         """Subclasses add authentication here (headers or signing)."""
 
@@ -262,7 +270,9 @@ class HttpConnector:
         if GIFT_CARD_PATH.search(path):  # errors are kept with items: a gift card's number never is
             path, body = redact_gift_card_url(path), redact_gift_cards(body)
         message = body.get("message") if isinstance(body, dict) else None
-        text = message or (body if isinstance(body, str) else "") or response.reason
+        # The error is kept with the item: a card number the answer echoes is masked in it.
+        text = mask_card_numbers(str(message or (body if isinstance(body, str) else "") or response.reason))
+        body = redact(body)
         return error_for_status(
             response.status_code,
             f"{self.destination} {method} {path} answered {response.status_code}: {text}",

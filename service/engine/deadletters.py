@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from service.screening import CardNumberRefused, refuse_card_numbers
 from service.store.db import Store
 from service.store.tables import DeadLetter, SyncItem, TraceStep, utcnow
 
@@ -47,8 +48,19 @@ class DeadLetterError(Exception):
     """The action cannot be done; the message says why."""
 
 
+class CardNumberInPayload(DeadLetterError):
+    """An edited payload holds a card number: refused, nothing is stored."""
+
+
 def retry(store: Store, dead_letter_id: int, *, actor: str, payload: dict[str, Any] | None = None) -> int:
-    """Send the item back to the queue (the caller enqueues the returned item id)."""
+    """Send the item back to the queue (the caller enqueues the returned item id).
+
+    An edited payload is screened like an ingested event: one holding a card number is refused."""
+    if payload is not None:
+        try:
+            refuse_card_numbers(payload, "the edited payload")
+        except CardNumberRefused as exc:
+            raise CardNumberInPayload(str(exc)) from None
     now = utcnow()
     with store.session() as s:
         letter = s.get(DeadLetter, dead_letter_id)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from service.screening import mask_card_numbers, mask_value
+
 
 class FailureClass(StrEnum):
     RETRYABLE = "retryable"  # network, 5xx, timeouts: back off and try again
@@ -34,12 +36,15 @@ class SyncError(Exception):
         details: Any = None,
         destination: str = "",
     ) -> None:
+        # A failure is kept with its item (reason, dead letter, trace): a card number a source or a
+        # target echoed in it is masked here, once for every kind of failure.
+        message, hint = mask_card_numbers(message), mask_card_numbers(hint)
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.retry_after = retry_after
         self.status = status
-        self.details = details
+        self.details = mask_value(details)
         self.destination = destination
 
     def __str__(self) -> str:

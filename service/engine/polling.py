@@ -12,9 +12,10 @@ name, a ``read`` and a ``record``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -26,11 +27,13 @@ from service.store.tables import SyncItem, utcnow
 
 log = logging.getLogger(__name__)
 
+PAGE_SIZE = 200  # changes recorded per transaction
+
 
 @dataclass
 class Poller:
     resource: str  # the cursor's name, e.g. "heartland:inventory"
-    read: Callable[[datetime], Sequence[Any]]  # changes at or after the given moment
+    read: Callable[[datetime], Iterable[Any]]  # changes at or after the given moment, best lazily, page by page
     record: Callable[[Session, Sequence[Any]], list[int]]  # write items for them; ids to enqueue
 
 
@@ -43,19 +46,34 @@ class PollResult:
     item_ids: list[int]
 
 
-def poll(store: Store, poller: Poller, *, overlap_seconds: float,
-         clock: Callable[[], datetime] = utcnow) -> PollResult:
-    """One poll of one resource; the caller enqueues ``item_ids`` (they are committed)."""
+def batched(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(values)
+    while page := list(islice(iterator, size)):
+        yield page
+
+
+def poll(store: Store, poller: Poller, *, overlap_seconds: float, page_size: int = PAGE_SIZE,
+         enqueue: Callable[[list[int]], Any] | None = None, clock: Callable[[], datetime] = utcnow) -> PollResult:
+    """One poll of one resource. Changes are recorded ``page_size`` at a time, each page in its own
+    transaction and enqueued (when ``enqueue`` is given) once committed, so a poll after a long
+    outage never holds every change in memory. The cursor moves after the last page: a poll that
+    fails half-way reads again from the same place, and the pages already recorded are covered."""
     started = clock()
     last = cursors.position(store, poller.resource)
     # The first poll starts at "now": the initial load is the backfill's job, not the poller's.
     since = (last if last is not None else started) - timedelta(seconds=overlap_seconds)
-    changes = list(poller.read(since))
+    seen, item_ids = 0, []
+    for page in batched(poller.read(since), page_size):
+        with store.session() as s:
+            page_ids = poller.record(s, page)
+        seen += len(page)
+        item_ids.extend(page_ids)
+        if enqueue is not None and page_ids:
+            enqueue(page_ids)
     with store.session() as s:
-        item_ids = poller.record(s, changes) if changes else []
         # The new position is when this read began: anything stamped after it is read next time.
-        cursors.advance(s, poller.resource, started, changes=len(changes))
-    return PollResult(poller.resource, since, started, len(changes), item_ids)
+        cursors.advance(s, poller.resource, started, changes=seen)
+    return PollResult(poller.resource, since, started, seen, item_ids)
 
 
 def is_due(store: Store, resource: str, interval_seconds: float, now: datetime | None = None) -> bool:
@@ -74,15 +92,13 @@ def poll_due(store: Store, pollers: Sequence[Poller], *, interval_seconds: float
         if not is_due(store, poller.resource, interval_seconds):
             continue
         try:
-            result = poll(store, poller, overlap_seconds=overlap_seconds)
+            result = poll(store, poller, overlap_seconds=overlap_seconds, enqueue=enqueue)
         except SyncError as exc:  # the source is down or refusing: say so in one line, retry next tick
             log.warning("polling %s failed (%s); the cursor stays where it was", poller.resource, exc)
             continue
         except Exception:  # noqa: BLE001 - a bug: keep the traceback, and keep the other sources going
             log.exception("polling %s failed; the cursor stays where it was", poller.resource)
             continue
-        if result.item_ids:
-            enqueue(result.item_ids)
         results.append(result)
     return results
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from service.engine import polling, shutdown
 from service.engine.polling import PollResult
 from service.runtime import Runtime
-from service.store import items
+from service.store import items, retention
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,18 @@ def check_drift(runtime: Runtime) -> None:
         log.exception("drift check failed")
 
 
+def purge_expired(runtime: Runtime) -> None:
+    """Forget what is past RETENTION_DAYS (service/store/retention.py); a failing purge never stops the sweep."""
+    try:
+        retention.purge_due(runtime.store, runtime.redis, runtime.settings)
+    except Exception:  # noqa: BLE001 - a bug or a busy database: keep the traceback, keep sweeping
+        log.exception("purge failed")
+
+
 def sweep(runtime: Runtime) -> SweepResult:
     polled = sum(len(result.item_ids) for result in poll_sources(runtime))
     check_drift(runtime)
+    purge_expired(runtime)
     reclaimed = items.reclaim_expired(runtime.store)
     if reclaimed:
         log.warning("reclaimed %d items whose worker stopped mid-run", len(reclaimed))

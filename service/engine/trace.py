@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from service.connectors.http import Exchange, redact
+from service.screening import mask_card_numbers
+
+# A request or response body kept in a trace is cut past this many bytes of JSON: a trace shows
+# what was sent and got, not a copy of a whole catalogue page.
+MAX_BODY_BYTES = 64 * 1024
 
 _current: ContextVar[Trace | None] = ContextVar("tillbridge_trace", default=None)
 
@@ -28,7 +34,7 @@ class Trace:
             yield entry
         except BaseException as exc:
             entry["status"] = "error"
-            entry["message"] = entry["message"] or str(exc)
+            entry["message"] = entry["message"] or mask_card_numbers(str(exc))
             raise
         finally:
             entry["ms"] = round((time.perf_counter() - started) * 1000, 2)
@@ -49,14 +55,28 @@ class Trace:
                 "detail": {
                     "method": ex.method,
                     "url": ex.url,
-                    "request": ex.request_body,
+                    "request": cut_body(ex.request_body),
                     "status": ex.status,
-                    "response": ex.response_body,
+                    "response": cut_body(ex.response_body),
                     "error": ex.error,
                 },
                 "ms": ex.ms,
             }
         )
+
+
+def cut_body(body: Any, limit: int = MAX_BODY_BYTES) -> Any:
+    """The body as kept in a trace: itself up to ``limit`` bytes of JSON, else its first ``limit``
+    bytes as text with a marker saying how much was cut."""
+    if body is None:
+        return None
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, separators=(",", ":"),
+                                                         default=str)
+    size = len(text.encode("utf-8"))
+    if size <= limit:
+        return body
+    kept = text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+    return f"{kept}… [cut by Tillbridge: the body was {size:,} bytes; the trace keeps the first {limit:,}]"
 
 
 @contextmanager

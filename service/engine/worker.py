@@ -71,7 +71,7 @@ class AppForkWorker(AppWorkerMixin, Worker):
 def make_worker(app: Flask, *, fork: bool = False, name: str | None = None) -> BaseWorker:
     runtime = app.extensions["tillbridge"]
     cls: type[AppForkWorker] | type[AppSimpleWorker] = AppForkWorker if fork else AppSimpleWorker
-    worker: AppForkWorker | AppSimpleWorker = cls([runtime.queue], connection=runtime.redis, name=name)
+    worker: AppForkWorker | AppSimpleWorker = cls([runtime.queue], connection=runtime.worker_redis, name=name)
     worker.app = app
     worker.stop_grace_seconds = float(runtime.settings["WORKER_STOP_GRACE_SECONDS"])
     return worker

@@ -448,20 +448,21 @@ class CustomersFlow:
         """Heartland and Magento customers changed since each cursor, as sync items of this flow."""
         from service.engine.polling import Poller
 
-        def read_heartland(since: datetime) -> list[dict[str, Any]]:
+        def read_heartland(since: datetime) -> Iterator[dict[str, Any]]:
             moment = since.astimezone(UTC).replace(microsecond=0).isoformat()
-            return list(self.runtime.heartland.iterate_customers(updated_since=moment))
+            return self.runtime.heartland.iterate_customers(updated_since=moment)
 
-        def read_magento(since: datetime) -> list[dict[str, Any]]:
+        def read_magento(since: datetime) -> Iterator[dict[str, Any]]:
             # Magento filters updated_at in its own text form, UTC.
             from service.flows.order_polling import store_code_of
 
             moment = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-            found = list(self.runtime.magento.iter_customers([("updated_at", moment, "gteq")]))
             # The store code the module's event carries (the customer's store view), so a poll and
             # its event are one item.
-            codes = self.runtime.magento.store_codes() if found else {}
-            return [{**c, STORE_CODE_KEY: store_code_of(c, codes, "customer")} for c in found]
+            codes: dict[int, str] | None = None
+            for c in self.runtime.magento.iter_customers([("updated_at", moment, "gteq")]):
+                codes = self.runtime.magento.store_codes() if codes is None else codes
+                yield {**c, STORE_CODE_KEY: store_code_of(c, codes, "customer")}
 
         return [Poller(resource=HEARTLAND_POLL, read=read_heartland, record=record_heartland_changes),
                 Poller(resource=MAGENTO_POLL, read=read_magento, record=record_magento_changes)]

@@ -15,7 +15,7 @@ and its event are the same item, and never two Heartland orders.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -82,14 +82,14 @@ def record_order_changes(session: Session, envelopes: Sequence[dict[str, Any]]) 
 
 
 def pollers(runtime: Runtime) -> list[Poller]:
-    def read(since: datetime) -> list[dict[str, Any]]:
+    def read(since: datetime) -> Iterator[dict[str, Any]]:
         magento = runtime.magento
-        # Magento filters updated_at in its own text form, UTC.
+        # Magento filters updated_at in its own text form, UTC. Orders come page by page as the
+        # poll records them, never all at once.
         moment = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        orders = list(magento.iter_orders([("updated_at", moment, "gteq")]))
-        if not orders:
-            return []
-        codes = magento.store_codes()
-        return [envelope(order, store_code_of(order, codes)) for order in orders]
+        codes: dict[int, str] | None = None
+        for order in magento.iter_orders([("updated_at", moment, "gteq")]):
+            codes = magento.store_codes() if codes is None else codes
+            yield envelope(order, store_code_of(order, codes))
 
     return [Poller(resource=POLL_RESOURCE, read=read, record=record_order_changes)]

@@ -34,7 +34,7 @@ as simple products, with the reason (the attribute to map, and where) in the tra
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -211,9 +211,9 @@ class ProductsFlow:
         """Heartland items updated since the cursor, as the sync items their webhooks would make."""
         from service.engine.polling import Poller
 
-        def read(since: datetime) -> list[dict[str, Any]]:
+        def read(since: datetime) -> Iterator[dict[str, Any]]:
             moment = since.astimezone(UTC).replace(microsecond=0).isoformat()
-            return list(self.runtime.heartland.iterate_items(updated_since=moment))
+            return self.runtime.heartland.iterate_items(updated_since=moment)
 
         return [Poller(resource=POLL_RESOURCE, read=read, record=record_item_changes)]
 

@@ -625,18 +625,19 @@ class RefundsFlow:
         """Heartland returns completed and Magento credit memos created since each cursor."""
         from service.engine.polling import Poller
 
-        def read_heartland(since: datetime) -> list[dict[str, Any]]:
+        def read_heartland(since: datetime) -> Iterator[dict[str, Any]]:
             moment = since.astimezone(UTC).replace(microsecond=0).isoformat()
-            return list(self.runtime.heartland.iterate_tickets(completed_since=moment, ticket_type="Return"))
+            return self.runtime.heartland.iterate_tickets(completed_since=moment, ticket_type="Return")
 
-        def read_magento(since: datetime) -> list[dict[str, Any]]:
+        def read_magento(since: datetime) -> Iterator[dict[str, Any]]:
             from service.flows.order_polling import store_code_of
 
             moment = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")  # Magento's own text form, UTC
-            memos = list(self.runtime.magento.iter_creditmemos([("created_at", moment, "gteq")]))
             # The store code the module's event would carry, so a poll and its event are one item.
-            codes = self.runtime.magento.store_codes() if memos else {}
-            return [{**memo, STORE_CODE_KEY: store_code_of(memo, codes, "credit memo")} for memo in memos]
+            codes: dict[int, str] | None = None
+            for memo in self.runtime.magento.iter_creditmemos([("created_at", moment, "gteq")]):
+                codes = self.runtime.magento.store_codes() if codes is None else codes
+                yield {**memo, STORE_CODE_KEY: store_code_of(memo, codes, "credit memo")}
 
         return [Poller(resource=HEARTLAND_POLL, read=read_heartland, record=record_heartland_returns),
                 Poller(resource=MAGENTO_POLL, read=read_magento, record=record_magento_creditmemos)]

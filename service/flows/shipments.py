@@ -26,7 +26,7 @@ Steps for one invoice:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -211,11 +211,11 @@ class ShipmentsFlow:
     def pollers(self) -> list[Poller]:
         from service.engine.polling import Poller
 
-        def read(since: datetime) -> list[dict[str, Any]]:
+        def read(since: datetime) -> Iterator[dict[str, Any]]:
             # updated_at, not completed_at: a tracking number typed in after completion is news too.
             stamp = since.astimezone(UTC).replace(microsecond=0).isoformat()
-            return list(self.runtime.heartland.iterate(
-                "sales/invoices", {"status": "complete", "updated_at": {"$gte": stamp}}))
+            return self.runtime.heartland.iterate(
+                "sales/invoices", {"status": "complete", "updated_at": {"$gte": stamp}})
 
         return [Poller(resource=POLL_RESOURCE, read=read, record=record_changes)]
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from service.screening import mask_value
 from service.store.db import Store
 from service.store.tables import Binding
 
@@ -38,7 +39,10 @@ def bind(
     source_version: str = "",
     data: dict[str, Any] | None = None,
 ) -> Binding:
-    """Record the binding, or update the one that exists for this key (``data`` merged in); idempotent."""
+    """Record the binding, or update the one that exists for this key (``data`` merged in); idempotent.
+
+    ``data`` keeps what a flow last wrote: a card number in it is masked (a record's fields may hold one)."""
+    data = mask_value(data) if data is not None else None
     existing = find(store, entity, key, system)
     with store.session() as s:
         if existing is not None:

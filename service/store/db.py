@@ -40,7 +40,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Store:
     """Owns the engine; hands out sessions that commit on success and roll back on error."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, connect_timeout_seconds: int = 10, statement_timeout_seconds: int = 60) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"future": True}
@@ -48,6 +48,11 @@ class Store:
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            if url.startswith("postgresql"):
+                # A database that stops answering fails the call instead of hanging a worker: the
+                # connect and every statement have a deadline (the item is retried).
+                options = f"-c statement_timeout={int(statement_timeout_seconds * 1000)}"
+                kwargs["connect_args"] = {"connect_timeout": int(connect_timeout_seconds), "options": options}
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from service.screening import mask_card_numbers, mask_value, screen
 from service.store.db import Store
 from service.store.tables import DeadLetter, SyncItem, TraceStep, utcnow
 
@@ -29,17 +30,21 @@ def create(
     state: str = "received",
     reason: str = "",
 ) -> SyncItem:
+    """A new item. Its payload is screened: a card number in a record Tillbridge pulled (a poll, the
+    backfill, a drift repair) is stored masked, and the item gets a ``screening`` step saying where."""
     now = utcnow()
+    screened = screen(payload)
+    payload = screened.value
     item = SyncItem(
         flow=flow,
         direction=direction,
         entity_key=entity_key,
-        label=label,
+        label=mask_card_numbers(label),
         payload=payload,
         source_version=source_version,
         inbox_event_id=inbox_event_id,
         state=state,
-        reason=reason,
+        reason=mask_card_numbers(reason),
         result={},
         next_attempt_at=now,
         # Marked as enqueued now: the caller enqueues right after commit, and the sweeper
@@ -49,6 +54,10 @@ def create(
     )
     session.add(item)
     session.flush()
+    if screened.had_card_numbers:
+        session.add(TraceStep(item_id=item.id, attempt=0, step="screening", status="warning",
+                              message=screened.explain(f"the {flow} record {label or entity_key}"),
+                              detail={"paths": screened.paths}))
     return item
 
 
@@ -78,7 +87,10 @@ def claim(store: Store, item_id: int, lease_seconds: float) -> SyncItem | None:
 
 def _add_steps(session: Session, item_id: int, attempt: int, steps: Sequence[dict[str, Any]]) -> None:
     for step in steps:
-        session.add(TraceStep(item_id=item_id, attempt=attempt, **step))
+        # Flows fill a step's message and detail as they go: its card numbers are masked on the way in.
+        session.add(TraceStep(item_id=item_id, attempt=attempt, **{
+            **step, "message": mask_card_numbers(str(step.get("message") or "")),
+            "detail": mask_value(step.get("detail") or {})}))
 
 
 def finish(

@@ -56,7 +56,8 @@ class InboxEvent(Base):
     """An event as it arrived, kept before anything is done with it."""
 
     __tablename__ = "inbox_events"
-    __table_args__ = (UniqueConstraint("source", "event_id", name="uq_inbox_source_event"),)
+    __table_args__ = (UniqueConstraint("source", "event_id", name="uq_inbox_source_event"),
+                      Index("ix_inbox_received_at", "received_at"))
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(32))
@@ -76,6 +77,7 @@ class SyncItem(Base):
         Index("ix_items_state_due", "state", "next_attempt_at"),
         Index("ix_items_entity", "entity_key"),
         Index("ix_items_flow_state", "flow", "state"),
+        Index("ix_items_state_finished", "state", "finished_at"),  # the retention purge
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)

@@ -10,9 +10,10 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from sqlalchemy import select
 
 from service.engine import deadletters
-from service.engine.deadletters import DeadLetterError, DeadLetterFilter
+from service.engine.deadletters import CardNumberInPayload, DeadLetterError, DeadLetterFilter
 from service.engine.errors import FailureClass
 from service.runtime import Runtime
+from service.screening import mask_card_numbers
 from service.store.tables import DeadLetter
 from service.web.auth import actor, require_role, wants_json
 from service.web.paging import Page, page_number
@@ -105,15 +106,15 @@ def show(letter_id: int) -> Any:
     return _show(letter)
 
 
-def _failed(letter_id: int, message: str, **form: Any) -> Any:
+def _failed(letter_id: int, message: str, status: int = 400, **form: Any) -> Any:
     if wants_json():
-        response = jsonify({"error": "not_done", "message": message})
-        response.status_code = 400
+        response = jsonify({"error": "not_done" if status == 400 else "card_number_refused", "message": message})
+        response.status_code = status
         return response
     letter = deadletters.get(_runtime().store, letter_id)
     if letter is None:
         abort(404, description=f"There is no dead letter {letter_id}.")
-    return _show(letter, error=message, status=400, **form)
+    return _show(letter, error=message, status=status, **form)
 
 
 @bp.post("/dead-letters/<int:letter_id>/retry")
@@ -130,6 +131,10 @@ def retry(letter_id: int) -> Any:
             payload_text = request.form.get("payload", "")
             payload = parse_payload(payload_text)
         item_id = deadletters.retry(runtime.store, letter_id, actor=actor(), payload=payload)
+    except CardNumberInPayload as exc:
+        # The form comes back with the number masked: the page never echoes it.
+        return _failed(letter_id, str(exc), status=422,
+                       payload_text=mask_card_numbers(payload_text) if payload_text is not None else None)
     except DeadLetterError as exc:
         return _failed(letter_id, str(exc), payload_text=payload_text)
     runtime.enqueue([item_id])

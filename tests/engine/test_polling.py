@@ -127,3 +127,41 @@ def test_a_failing_source_does_not_stop_the_others(store: Store) -> None:
                                interval_seconds=60, overlap_seconds=OVERLAP, enqueue=lambda ids: None)
     assert [r.resource for r in results] == ["test:up"]
     assert cursors.get(store, "test:down") is None
+
+
+def test_changes_are_read_and_recorded_page_by_page(store: Store) -> None:
+    """A poll after a long outage never holds every change: it records each page as it comes,
+    enqueues it once committed, and moves the cursor after the last one."""
+    pulled: list[int] = []
+    pages: list[int] = []
+    enqueued: list[list[int]] = []
+
+    def read(since: datetime) -> Iterator[str]:
+        for n in range(25):
+            pulled.append(n)
+            yield f"k{n}"
+
+    def record(session: Session, keys: Sequence[str]) -> list[int]:
+        # Each page arrives before the source has been read further: the read is lazy.
+        assert len(pulled) <= sum(pages) + len(keys) + 1
+        pages.append(len(keys))
+        return record_items(session, keys)
+
+    result = polling.poll(store, Poller("test:paged", read, record), overlap_seconds=OVERLAP, page_size=10,
+                          enqueue=enqueued.append, clock=clock_at(T0))
+    assert pages == [10, 10, 5]
+    assert [len(ids) for ids in enqueued] == [10, 10, 5] and result.changes == 25
+    assert cursors.position(store, "test:paged") == T0
+
+
+def test_a_poll_failing_half_way_keeps_the_cursor_and_the_pages_it_recorded(store: Store) -> None:
+    def read(since: datetime) -> Iterator[str]:
+        yield from ("a", "b", "c")
+        raise RuntimeError("the source dropped the connection")
+
+    with pytest.raises(RuntimeError):
+        polling.poll(store, Poller("test:half", read, record_items), overlap_seconds=OVERLAP, page_size=2,
+                     clock=clock_at(T0))
+    assert cursors.position(store, "test:half") is None  # the next poll reads the same changes again
+    with store.session() as s:
+        assert sorted(i.entity_key for i in items.latest_by_key(s, "test", ["a", "b", "c"]).values()) == ["a", "b"]

@@ -1,0 +1,145 @@
+"""Card numbers: finding them (Luhn-valid runs of 13–19 digits) and masking them.
+
+Tillbridge never stores or logs a card number. Every door through which a record enters storage
+calls ``screen``: the ingest endpoints refuse a record that holds one (422), dead-letter edits are
+refused, and records Tillbridge pulls itself (polls, backfill, drift repairs) are stored with the
+number masked and the item marked. A number counts wherever it sits: inside a string, spread over
+spaces or dashes, or held as a JSON number. This module imports nothing of Tillbridge, so every
+layer may use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+CARD_RUN = re.compile(r"(?<!\d)(\d[ -]?){12,18}\d(?!\d)")
+MIN_DIGITS, MAX_DIGITS = 13, 19
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _card_digits(run: str) -> str | None:
+    digits = re.sub(r"[ -]", "", run)
+    return digits if MIN_DIGITS <= len(digits) <= MAX_DIGITS and luhn_valid(digits) else None
+
+
+def find_card_numbers(text: str) -> list[str]:
+    """Luhn-valid runs of 13–19 digits (spaces or dashes allowed between digits)."""
+    return [d for d in (_card_digits(m.group(0)) for m in CARD_RUN.finditer(text)) if d]
+
+
+def mask_card_numbers(text: str) -> str:
+    """The text with each card number kept to its last four digits: ``************1111``."""
+
+    def _mask(match: re.Match[str]) -> str:
+        digits = _card_digits(match.group(0))
+        return "*" * (len(digits) - 4) + digits[-4:] if digits else match.group(0)
+
+    return CARD_RUN.sub(_mask, text)
+
+
+def _number_text(value: Any) -> str | None:
+    """The digits a JSON number shows, for ints and integral floats (``4111111111111111.0``)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return None
+
+
+def mask_value(value: Any) -> Any:
+    """A copy of a JSON-like value with every card number masked; a number held as a JSON number
+    becomes its masked text (``"************1111"``), other values are returned unchanged."""
+    if isinstance(value, Mapping):
+        return {k: mask_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_value(v) for v in value]
+    if isinstance(value, str):
+        return mask_card_numbers(value)
+    text = _number_text(value)
+    if text is not None and find_card_numbers(text):
+        return mask_card_numbers(text)
+    return value
+
+
+def card_number_paths(value: Any, path: str = "$") -> list[str]:
+    """JSON paths of the values (and keys) that hold a card number; never the digits themselves."""
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            child = f"{path}.{k}"
+            if find_card_numbers(str(k)):
+                found.append(f"{child} (key)")
+            found.extend(card_number_paths(v, child))
+        return found
+    if isinstance(value, list | tuple):
+        return [p for i, v in enumerate(value) for p in card_number_paths(v, f"{path}[{i}]")]
+    text = value if isinstance(value, str) else _number_text(value)
+    return [path] if text is not None and find_card_numbers(text) else []
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A value as it may be stored: ``value`` has every card number masked; ``paths`` says where
+    numbers were (empty when there were none)."""
+
+    value: Any
+    paths: list[str] = field(default_factory=list)
+
+    @property
+    def had_card_numbers(self) -> bool:
+        return bool(self.paths)
+
+    def explain(self, what: str) -> str:
+        where = ", ".join(self.paths[:10]) + (f" and {len(self.paths) - 10} more" if len(self.paths) > 10 else "")
+        return (f"{what} held a card number at {where}; Tillbridge stores only its last 4 digits. "
+                "Remove full card numbers at the source (keep the card type and last 4 digits)")
+
+
+def screen(value: Any) -> Screened:
+    """Where ``value`` holds card numbers, and the value with them masked. Keys that look like a
+    card number are masked too, so nothing of one reaches storage."""
+    paths = card_number_paths(value)
+    if not paths:
+        return Screened(value)
+    return Screened(_mask_keys(mask_value(value)), paths)
+
+
+def _mask_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {mask_card_numbers(str(k)) if isinstance(k, str) else k: _mask_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_keys(v) for v in value]
+    return value
+
+
+class CardNumberRefused(ValueError):
+    """A record offered for storage holds a card number; ``paths`` says where (never the digits)."""
+
+    def __init__(self, what: str, paths: list[str]) -> None:
+        self.paths = paths
+        where = ", ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
+        super().__init__(f"{what} contains a card number at {where}; Tillbridge never accepts or stores card "
+                         "numbers. Keep only the card type and last 4 digits")
+
+
+def refuse_card_numbers(value: Any, what: str) -> None:
+    """Raise CardNumberRefused when ``value`` holds a card number (for doors that refuse)."""
+    paths = card_number_paths(value)
+    if paths:
+        raise CardNumberRefused(what, paths)
