@@ -26,14 +26,14 @@ def _app(**overrides: Any) -> Flask:
 
 def _dump_stacks_on_sigusr2() -> None:
     """`kill -USR2 <pid>` writes every thread's stack to stderr: what a stuck process is doing."""
+    import contextlib
     import faulthandler
     import io
     import signal
 
-    try:
+    # When stderr is not a file (the command runs inside another program) there is nothing to dump to.
+    with contextlib.suppress(io.UnsupportedOperation, ValueError):
         faulthandler.register(signal.SIGUSR2, all_threads=True)
-    except (io.UnsupportedOperation, ValueError):
-        pass  # stderr is not a file (the command runs inside another program): nothing to dump to
 
 
 def _require_safe_secrets() -> None:

@@ -93,6 +93,10 @@ SECRET_KEY = "tillbridge-dev-session-key"  # published: refused at startup, neve
 WEB_HOST = "127.0.0.1"
 WEB_PORT = 8000
 WEB_WORKERS = 2
+SESSION_LIFETIME_HOURS = 12.0  # a sign-in lasts this long; sign-out, a password change or disabling ends it sooner
+LOGIN_FAILURES_PER_ACCOUNT = 5  # wrong passwords for one username within the window, then sign-in waits (429)
+LOGIN_FAILURES_PER_ADDRESS = 20  # wrong passwords from one client address within the window, whatever the username
+LOGIN_FAILURE_WINDOW_MINUTES = 15
 
 # Rules and models
 RULES_DIR = "rules"

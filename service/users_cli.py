@@ -13,7 +13,12 @@ from service.store.users import (
     list_tokens,
     list_users,
     revoke_token,
+    set_disabled,
+    set_password,
+    set_role,
 )
+
+ACTOR = "cli"  # how changes made here show in the record of user changes (on /users)
 
 
 def _store() -> Store:
@@ -40,7 +45,7 @@ def users_create(username: str, role: str, password: str | None) -> None:
     if password is None:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
-        account = create_user(_store(), username, password, role)
+        account = create_user(_store(), username, password, role, actor=ACTOR)
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"user {account.username} created with role {account.role}")
@@ -53,7 +58,56 @@ def users_list() -> None:
     if not accounts:
         click.echo("no users: add one with `tillbridge users create NAME --role admin`")
     for account in accounts:
-        click.echo(f"{account.username:<32} {account.role}")
+        click.echo(f"{account.username:<32} {account.role:<12} {'' if account.active else 'disabled'}".rstrip())
+
+
+@users.command("password")
+@click.argument("username")
+@click.option("--password", default=None, help="The new password. Asked for when left out (keeps it out of the "
+                                                "shell history).")
+def users_password(username: str, password: str | None) -> None:
+    """Set a user's password; their web sessions end at once."""
+    if password is None:
+        password = click.prompt("new password", hide_input=True, confirmation_prompt=True)
+    try:
+        ended = set_password(_store(), username, password, actor=ACTOR)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"password of {username} changed; {ended} session(s) ended")
+
+
+@users.command("role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES))
+def users_role(username: str, role: str) -> None:
+    """Give a user another role (the last active admin keeps theirs)."""
+    try:
+        set_role(_store(), username, role, actor=ACTOR)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{username} is now {role}")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Stop a user: no sign-in, API tokens refused, web sessions ended at once."""
+    try:
+        ended = set_disabled(_store(), username, True, actor=ACTOR)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{username} disabled; {ended} session(s) ended")
+
+
+@users.command("enable")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    """Let a disabled user sign in again."""
+    try:
+        set_disabled(_store(), username, False, actor=ACTOR)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{username} enabled")
 
 
 @click.group()

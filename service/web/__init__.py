@@ -8,6 +8,7 @@ includes ``{{ csrf_field() }}``). See service/web/README.md.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from importlib import import_module
 from typing import Any
 
@@ -18,22 +19,27 @@ from service.web.auth import init_auth, wants_json
 from service.web.csrf import init_csrf
 from service.web.format import init_format
 
-PAGE_MODULES = ("dashboard", "items", "deadletters", "reviews_customers", "mappings_page", "reviews_orders")
-# (label, endpoint), in the order the navigation shows them.
-NAVIGATION = (
-    ("Dashboard", "dashboard.index"),
-    ("Items", "items.index"),
-    ("Dead letters", "dead_letters.index"),
-    ("Mappings", "mappings.index"),
-    ("Customer reviews", "reviews_customers.index"),
-    ("Order reviews", "reviews_orders.index"),
+PAGE_MODULES = ("dashboard", "items", "deadletters", "reviews_customers", "mappings_page", "reviews_orders",
+                "users_page")
+# (label, endpoint, roles that see the link: empty for everyone), in the order the navigation shows them.
+NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Dashboard", "dashboard.index", ()),
+    ("Items", "items.index", ()),
+    ("Dead letters", "dead_letters.index", ()),
+    ("Mappings", "mappings.index", ()),
+    ("Customer reviews", "reviews_customers.index", ()),
+    ("Order reviews", "reviews_orders.index", ()),
+    ("Users", "users.index", ("admin",)),
 )
 
 
 def init_app(app: Flask) -> None:
     """Register login, pages and API-token authentication on the app."""
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask's defaults have these keys already (SameSite unset), so they are set, not defaulted.
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = str(app.config["TILLBRIDGE_PUBLIC_URL"]).lower().startswith("https://")
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=float(app.config["SESSION_LIFETIME_HOURS"]))
     init_auth(app)
     init_csrf(app)
     init_format(app)

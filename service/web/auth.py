@@ -8,12 +8,20 @@ Pages and API routes use one decorator::
 Admins pass every role check. A request that carries ``Authorization: Bearer <token>`` is
 authenticated by that token alone (any session cookie beside it is ignored), and gets JSON
 401/403 answers; a browser without a session is sent to the sign-in page.
+
+A browser's sign-in is a row in the store (service.store.web_sessions) whose token the session
+cookie carries: each request checks it, so signing out, a password change or disabling the user
+ends it at once, and it ends by itself after ``SESSION_LIFETIME_HOURS``. Wrong passwords are
+throttled per account and per address through Redis (service.web.throttle).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -33,13 +41,16 @@ from flask import (
 )
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
+from service.store import web_sessions
 from service.store.db import Store
-from service.store.users import Account, account_for_token, authenticate, get_account
+from service.store.users import Account, account_for_token, authenticate
+from service.web.throttle import LoginThrottle, Throttled
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
+SESSION_TOKEN = "_tb_session"  # the key of the server-side session's token in the cookie
 
 
 class WebUser(UserMixin):
@@ -77,14 +88,28 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
+def _throttle() -> LoginThrottle:
+    throttle: LoginThrottle = current_app.extensions["tillbridge.login_throttle"]
+    return throttle
+
+
 def _load_session_user(user_id: str) -> WebUser | None:
     if bearer_token() is not None:
         return None  # a token request is the token's user, whatever cookie comes with it
     try:
-        account = get_account(_store(), int(user_id))
+        account = web_sessions.account_for(_store(), int(user_id), str(session.get(SESSION_TOKEN, "")))
     except ValueError:
+        account = None
+    if account is None:
+        session.clear()  # signed out elsewhere, expired, or the user was disabled: sign in again
         return None
-    return WebUser(account) if account is not None else None
+    return WebUser(account)
+
+
+def current_session_digest() -> str | None:
+    """The stored digest of this browser's session, to spare it when its user changes their own password."""
+    token = session.get(SESSION_TOKEN)
+    return hashlib.sha256(str(token).encode()).hexdigest() if token else None
 
 
 def _load_token_user(_request: Any) -> WebUser | None:
@@ -154,20 +179,57 @@ def _local_path(target: str | None) -> str:
     return target.rstrip("?") or "/"
 
 
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _wait_words(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
+def _throttled(throttled: Throttled, username: str, next_path: str) -> Any:
+    until = datetime.now(UTC) + timedelta(seconds=throttled.retry_after)
+    message = (f"Sign-in is paused: {throttled.reason}. Try again in {_wait_words(throttled.retry_after)} "
+               f"(after {until:%H:%M} UTC).")
+    log.warning("sign-in throttled from %s: %s", _client_address(), throttled.reason)
+    if wants_json():
+        response = _json_error(429, "too_many_attempts", message)
+    else:
+        response = Response(render_template("login.html", error=message, username=username, next=next_path),
+                            status=429)
+    response.headers["Retry-After"] = str(throttled.retry_after)
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     next_path = _local_path(request.values.get("next"))
     if request.method == "POST":
         username = request.form.get("username", "")
         password = request.form.get("password", "")
+        address = _client_address()
+        throttled = _throttle().check(username, address)
+        if throttled is not None:
+            return _throttled(throttled, username, next_path)
         account = authenticate(_store(), username, password)
         if account is None:
-            log.info("sign-in refused from %s", request.remote_addr)  # no names: people type passwords there
+            _throttle().failed(username, address)
+            log.info("sign-in refused from %s", address)  # no names: people type passwords there
             return render_template("login.html", error="Wrong username or password.", username=username,
                                    next=next_path), 401
+        _throttle().succeeded(username)
+        if not account.active:
+            log.info("sign-in of disabled user %s refused from %s", account.username, address)
+            return render_template("login.html", error="This account is disabled: ask an admin to enable it "
+                                   "on the Users page.", username=username, next=next_path), 403
         session.clear()  # a fresh session (and CSRF token) after sign-in: no session fixation
+        lifetime = timedelta(hours=float(current_app.config["SESSION_LIFETIME_HOURS"]))
+        session[SESSION_TOKEN] = web_sessions.start(_store(), account.id, lifetime, address)
+        session.permanent = True  # the cookie expires with the stored session
         login_user(WebUser(account))
-        log.info("%s signed in from %s", account.username, request.remote_addr)
+        log.info("%s signed in from %s", account.username, address)
         return redirect(next_path)
     if current_user.is_authenticated:
         return redirect(next_path)
@@ -176,6 +238,7 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
+    web_sessions.end(_store(), str(session.get(SESSION_TOKEN, "")))
     logout_user()
     session.clear()
     flash("Signed out.", "info")
@@ -183,6 +246,12 @@ def logout() -> Any:
 
 
 def init_auth(app: Flask) -> None:
+    runtime = app.extensions["tillbridge"]
+    app.extensions["tillbridge.login_throttle"] = LoginThrottle(
+        runtime.redis, secret=str(app.config["SECRET_KEY"]),
+        per_account=int(app.config["LOGIN_FAILURES_PER_ACCOUNT"]),
+        per_address=int(app.config["LOGIN_FAILURES_PER_ADDRESS"]),
+        window_minutes=int(app.config["LOGIN_FAILURE_WINDOW_MINUTES"]))
     manager = LoginManager()
     manager.user_loader(_load_session_user)
     manager.request_loader(_load_token_user)

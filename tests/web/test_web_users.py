@@ -12,6 +12,7 @@ from sqlalchemy import select
 from service.cli import main
 from service.runtime import Runtime
 from service.store.tables import ApiToken, User
+from service.store.user_events import recent
 from service.store.users import (
     UserError,
     account_for_token,
@@ -100,3 +101,26 @@ def test_users_and_tokens_commands(cli_env: CliRunner, runtime: Runtime) -> None
     assert account_for_token(runtime.store, token) is None
     missing = cli_env.invoke(main, ["tokens", "revoke", token_id])
     assert missing.exit_code != 0 and "no API token with id" in missing.output
+
+
+def test_users_password_role_disable_enable_commands(cli_env: CliRunner, runtime: Runtime) -> None:
+    create_user(runtime.store, "ada", "ada-password", "admin")
+    create_user(runtime.store, "olga", "s3cret-password", "operator")
+
+    changed = cli_env.invoke(main, ["users", "password", "olga"], input="new-password-1\nnew-password-1\n")
+    assert changed.exit_code == 0, changed.output
+    assert "password of olga changed; 0 session(s) ended" in changed.output
+    assert "new-password-1" not in changed.output
+    assert authenticate(runtime.store, "olga", "new-password-1") is not None
+
+    assert cli_env.invoke(main, ["users", "role", "olga", "risk"]).exit_code == 0
+    assert cli_env.invoke(main, ["users", "disable", "olga"]).exit_code == 0
+    listed = cli_env.invoke(main, ["users", "list"]).output
+    assert any(line.split() == ["olga", "risk", "disabled"] for line in listed.splitlines())
+    assert cli_env.invoke(main, ["users", "enable", "olga"]).exit_code == 0
+
+    last = cli_env.invoke(main, ["users", "disable", "ada"])
+    assert last.exit_code != 0 and "ada is the last active admin" in last.output
+    assert [(e.actor, e.action, e.username) for e in recent(runtime.store)[:4]] == [
+        ("cli", "enabled", "olga"), ("cli", "disabled", "olga"), ("cli", "role changed", "olga"),
+        ("cli", "password changed", "olga")]
