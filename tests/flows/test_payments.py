@@ -264,3 +264,20 @@ def test_a_capture_after_heartland_fulfilled_the_order_is_paid_on_its_invoice_on
                    timeout=60, what="every item settled")
     assert not items.search(stack.runtime.store, state="dead")
     assert len(invoice_payments()) == 1
+
+
+def test_a_capture_of_an_order_heartland_cancelled_unfulfilled_goes_to_review(stack: Stack) -> None:
+    stack.start_worker()
+    order = stack.checkout([{"sku": "CAP-1002", "qty": 1}], payment_method="paypal_express")
+    stack.wait_for(lambda: synced(stack, order), timeout=60, what="the order synced")
+    row = heartland_order(stack, order["increment_id"])
+    stack.runtime.heartland.set_sales_order_status(row["id"], "cancelled")
+    stack.magento_post(f"order/{order['entity_id']}/invoice", {"capture": True})
+
+    stack.wait_for(lambda: bool(items.search(stack.runtime.store, state="review")), timeout=60,
+                   what="the capture in review")
+    [item] = items.search(stack.runtime.store, state="review")
+    assert f"Heartland order #{row['public_id']} is cancelled and has no complete invoice" in item.reason
+    assert "refund the payment in Magento" in item.reason
+    assert payments_of(stack, row["id"]) == []
+    assert not items.search(stack.runtime.store, state="dead")
