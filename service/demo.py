@@ -56,6 +56,7 @@ class Demo:
             self.show_review(web_only)
             if synced and placed:
                 self.round_trip(placed[0])
+            self.show_final_state()
             self.print_where_to_look()
             if self.exit_when_synced:
                 return 0 if synced else 1
@@ -86,6 +87,8 @@ class Demo:
         self.admin_password = os.environ.get("TILLBRIDGE_DEMO_PASSWORD") or secrets.token_urlsafe(9)
         self.ensure_admin(store)
         store.dispose()
+        poll_interval = os.environ.get("POLL_INTERVAL_SECONDS", "5")  # the backstop, quick for a demo
+        self.poll_seconds = float(poll_interval)
         env = dict(os.environ)
         env.update(self.demo_secrets())
         env.update({
@@ -98,7 +101,7 @@ class Demo:
             "TILLBRIDGE_HEARTLAND_TOKEN": s["TILLBRIDGE_HEARTLAND_TOKEN"],
             "TILLBRIDGE_MAGENTO_TOKEN": s["TILLBRIDGE_MAGENTO_TOKEN"],
             "TILLBRIDGE_PUBLIC_URL": f"http://127.0.0.1:{self.web_port}",
-            "POLL_INTERVAL_SECONDS": os.environ.get("POLL_INTERVAL_SECONDS", "5"),  # the backstop, quick for a demo
+            "POLL_INTERVAL_SECONDS": poll_interval,
         })
         return env
 
@@ -303,6 +306,32 @@ class Demo:
             time.sleep(0.3)
         print("  (not there yet: see the items page for why)", flush=True)
         return None
+
+    def show_final_state(self, timeout: float = 60.0) -> None:
+        """Once every event has settled, the items by state and the dead letters. Settled: nothing
+        received or processing, and no new item for a whole poll interval (a poll that finds
+        nothing new adds nothing, so nothing more is on its way)."""
+        from service.store import items
+
+        quiet = self.poll_seconds + 1.0
+        store = Store(database_url(self.settings["DATABASE_URL"], str(self.data_dir)))
+        try:
+            deadline = time.time() + timeout
+            last: dict[str, int] = {}
+            still_since = time.time()
+            while time.time() < deadline:
+                counts = items.counts_by_state(store)
+                if counts != last:
+                    last, still_since = counts, time.time()
+                elif not counts.get("received") and not counts.get("processing") and time.time() - still_since >= quiet:
+                    break
+                time.sleep(0.3)
+            states = ", ".join(f"{n} {state}" for state, n in sorted(last.items()))
+            print(f"\nFinal state: {sum(last.values())} items ({states}); {last.get('dead', 0)} dead letters", flush=True)
+            for item in items.search(store, state="dead", limit=20):
+                print(f"  dead: {item.label} ({item.flow}): {item.reason}", flush=True)
+        finally:
+            store.dispose()
 
     def print_where_to_look(self) -> None:
         web = f"http://127.0.0.1:{self.web_port}"

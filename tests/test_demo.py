@@ -8,6 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import select
+
+from service.store import items
+from service.store.db import Store
+from service.store.tables import DeadLetter
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -34,3 +40,20 @@ def test_demo_syncs_its_sample_orders_and_stops_cleanly(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{ports[0]}/items" in result.stdout
     leftovers = subprocess.run(["pgrep", "-f", f"--port {ports[0]}"], capture_output=True, text=True)
     assert leftovers.stdout.strip() == "", "demo left processes running"
+
+    # Its final state: every event settled, no dead letter, and the one review it shows on purpose.
+    assert "; 0 dead letters" in result.stdout, result.stdout
+    store = Store(f"sqlite:///{tmp_path / 'demo' / 'tillbridge.sqlite'}")
+    try:
+        with store.session() as session:
+            dead = [(d.flow, d.error) for d in session.scalars(select(DeadLetter))]
+        assert dead == []
+        assert set(items.counts_by_state(store)) <= {"done", "ignored", "review"}, items.counts_by_state(store)
+        reviews = [i.reason for i in items.search(store, state="review")]
+        assert len(reviews) == 1 and "Magento SKU 'WEB-ONLY-1' not found in Heartland" in reviews[0], reviews
+        # The showcase order, shipped in Heartland before its card was captured: the capture is money
+        # on the invoice that fulfilled it.
+        captured = [i.reason for i in items.search(store, state="done", flow="orders", text="recorded captures")]
+        assert len(captured) == 1 and " on Heartland invoice #" in captured[0], captured
+    finally:
+        store.dispose()

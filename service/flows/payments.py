@@ -21,10 +21,15 @@ later event of an order already in Heartland:
                       the Heartland payment for that capture is marked failed (recorded failed when
                       there is none), the Magento order gets the rules' status and a comment the
                       customer sees and is notified of, and the item goes to review saying what to do
-  2. captures         Magento's paid invoices not yet on the Heartland order: one payment each, keyed
-                      by invoice (custom ``magento_capture``). Heartland's payments are read before
-                      writing, so a retried job or a repeated event never records one twice; an
-                      event whose captured total is what the binding already holds costs no call.
+  2. captures         Magento's paid invoices not yet in Heartland: one payment each, keyed by
+                      invoice (custom ``magento_capture``), on the sales order while it takes
+                      payments (pending or open); once Heartland has fulfilled it (complete, or
+                      cancelled after an invoice), on the invoice that fulfilled it, its latest
+                      complete one. Heartland's payments, the order's and its invoices', are read
+                      before writing, so a retried job or a repeated event never records one twice;
+                      an event whose captured total is what the binding already holds costs no call.
+                      A capture of an order Heartland cancelled unfulfilled has no record to go on:
+                      review, saying so.
 
 Refunds of payments: ``record_refund`` puts a refund as a negative payment on the sales order (for
 the refunds flow to call while Heartland has not fulfilled the order; a fulfilled one gets a Return).
@@ -33,7 +38,7 @@ the refunds flow to call while Heartland has not fulfilled the order; a fulfille
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from service.engine.errors import DataError, NotFoundInTargetError, SyncError
@@ -62,6 +67,51 @@ class Capture:
     amount: float
     transaction_id: str
     invoice_number: str
+
+
+@dataclass
+class Recorded:
+    """A payment as Heartland holds it, with the collection it sits in (its order's or an invoice's)."""
+
+    path: str
+    payment: dict[str, Any]
+
+    @property
+    def custom(self) -> dict[str, Any]:
+        return dict(self.payment.get("custom") or {})
+
+    @property
+    def failed(self) -> bool:
+        return self.payment.get("status") == "failed"
+
+
+@dataclass
+class Ledger:
+    """A Heartland sales order's payments, wherever they sit: on the order, or on its invoices (money
+    taken after Heartland fulfilled it)."""
+
+    order_id: int
+    number: str
+    status: str
+    recorded: list[Recorded] = field(default_factory=list)
+    complete_invoices: list[dict[str, Any]] = field(default_factory=list)
+
+    def find(self, key_field: str, key: str) -> Recorded | None:
+        return next((r for r in self.recorded if r.custom.get(key_field) == key), None)
+
+    def target(self) -> tuple[str, str]:
+        """(collection path, words) where a new payment of the order goes: the order while it takes
+        payments, else the invoice that fulfilled it (its latest complete one)."""
+        if self.status in ("pending", "open"):
+            return f"sales/orders/{self.order_id}/payments", f"order #{self.number}"
+        if self.complete_invoices:
+            invoice = self.complete_invoices[-1]
+            return (f"sales/invoices/{invoice['id']}/payments",
+                    f"invoice #{invoice.get('public_id') or invoice['id']} (order #{self.number} is {self.status})")
+        raise NotFoundInTargetError(
+            f"Heartland order #{self.number} is {self.status} and has no complete invoice: a payment taken in "
+            "Magento has no record to go on in Heartland",
+            hint="refund the payment in Magento (or record it in Heartland by hand), then resolve this item")
 
 
 @dataclass
@@ -141,8 +191,26 @@ class Payments:
                        transaction_id=str(invoice.get("transaction_id") or ""),
                        invoice_number=str(invoice.get("increment_id") or invoice["entity_id"]))
 
-    def heartland_payments(self, order_id: Any) -> list[dict[str, Any]]:
-        return list(self.runtime.heartland.sales_order_payments(order_id))
+    def ledger(self, order_id: Any) -> Ledger:
+        """The order's payments in Heartland: on the order, then on each of its invoices (two reads)."""
+        heartland = self.runtime.heartland
+        order = heartland.sales_order(int(order_id), include=["payments"])
+        path = f"sales/orders/{order['id']}/payments"
+        recorded = [Recorded(path, p) for p in order.get("payments") or []]
+        complete = []
+        for invoice in heartland.invoices_with_payments(int(order_id)):
+            path = f"sales/invoices/{invoice['id']}/payments"
+            recorded += [Recorded(path, p) for p in invoice.get("payments") or []]
+            if invoice.get("status") == "complete":
+                complete.append(invoice)
+        return Ledger(order_id=int(order["id"]), number=str(order.get("public_id") or order["id"]),
+                      status=str(order.get("status") or ""), recorded=recorded, complete_invoices=complete)
+
+    def add(self, path: str, body: dict[str, Any]) -> int:
+        """Record a payment in one of the ledger's collections; its id."""
+        if path.startswith("sales/invoices/"):
+            body = {**body, "deposit": False}  # a payment of the sale itself, not a deposit towards it
+        return self.runtime.heartland.create_id(path, body)
 
     def body(self, raw: dict[str, Any], amount: float, description: str, *, key: str = "",
              transaction_id: str = "", status: str = "") -> dict[str, Any]:
@@ -175,7 +243,7 @@ class Payments:
         state = {"mode": "order", "captured": 0.0, "keys": [], "failed": []}
         if order.payment is None or order.payment.amount <= 0:
             return "no payment to record", state
-        if check_existing and self.heartland_payments(order_id):
+        if check_existing and self.ledger(order_id).recorded:
             return "deposit already recorded", state
         type_name = self.type_name(order.payment.method)
         body = self.body(raw, order.payment.amount, f"Magento {order.payment.method} (order #{order.number})",
@@ -188,13 +256,13 @@ class Payments:
         """One Heartland payment per paid Magento invoice not recorded yet; Heartland is read first."""
         number = str(raw.get("increment_id"))
         paid = [self.capture_of(i) for i in self.invoices(raw) if int(i.get("state") or 0) == INVOICE_PAID]
-        existing = self.heartland_payments(order_id)
+        ledger = self.ledger(order_id)
         # A capture recorded failed (a declined attempt) is recorded again once Magento has it paid.
-        recorded = {str((p.get("custom") or {}).get(KEY_FIELD)) for p in existing if p.get("status") != "failed"}
+        recorded = {str(r.custom.get(KEY_FIELD)) for r in ledger.recorded if not r.failed}
         # A deposit recorded without a capture key (before captures were followed) covers captures
         # up to its amount, so the money is never counted twice.
-        cover = money(sum(p["amount"] for p in existing if not (p.get("custom") or {}).get(KEY_FIELD)
-                          and not (p.get("custom") or {}).get(REFUND_FIELD) and p.get("status") != "failed"))
+        cover = money(sum(r.payment["amount"] for r in ledger.recorded
+                          if not r.custom.get(KEY_FIELD) and not r.custom.get(REFUND_FIELD) and not r.failed))
         added: list[str] = []
         for capture in paid:
             if capture.key in recorded:
@@ -202,11 +270,12 @@ class Payments:
             if cover >= capture.amount - 0.005:
                 cover = money(cover - capture.amount)
                 continue
+            path, where = ledger.target()
             body = self.body(raw, capture.amount,
                              f"Magento capture, invoice #{capture.invoice_number} (order #{number})",
                              key=capture.key, transaction_id=capture.transaction_id)
-            self.runtime.heartland.add_sales_order_payment(order_id, body)
-            added.append(f"{capture.amount:.2f} (invoice #{capture.invoice_number})")
+            self.add(path, body)
+            added.append(f"{capture.amount:.2f} (Magento invoice #{capture.invoice_number}) on Heartland {where}")
         state = {"mode": "capture", "captured": money(sum(c.amount for c in paid)),
                  "keys": sorted(c.key for c in paid), "failed": []}
         if added:
@@ -273,21 +342,22 @@ class Payments:
                                    "payment failed and the customer was told", heartland_id=order_id,
                                    heartland_number=number)
         with trace.step("heartland payment", f"mark the payment for {capture.key} failed") as step:
-            existing = next((p for p in self.heartland_payments(order_id)
-                             if (p.get("custom") or {}).get(KEY_FIELD) == capture.key), None)
+            ledger = self.ledger(order_id)
+            existing = ledger.find(KEY_FIELD, capture.key)
             if existing is None:
                 description = (f"Magento capture declined: {reason_text} (code {failure.code}), "
                                f"order #{raw.get('increment_id')}")
-                payment_id = heartland.add_sales_order_payment(order_id, self.body(
+                path, where = ledger.target()
+                payment_id = self.add(path, self.body(
                     raw, capture.amount, description, key=capture.key, transaction_id=capture.transaction_id,
                     status="failed"))
-                step["message"] = f"payment {payment_id} recorded failed ({capture.amount:.2f})"
-            elif existing.get("status") != "failed":
-                payment_id = existing["id"]
-                heartland.update(f"sales/orders/{order_id}/payments/{payment_id}", {"status": "failed"})
+                step["message"] = f"payment {payment_id} recorded failed ({capture.amount:.2f}) on {where}"
+            elif not existing.failed:
+                payment_id = existing.payment["id"]
+                heartland.update(f"{existing.path}/{payment_id}", {"status": "failed"})
                 step["message"] = f"payment {payment_id} marked failed"
             else:
-                payment_id = existing["id"]
+                payment_id = existing.payment["id"]
                 step["message"] = f"payment {payment_id} is already failed"
         status = str(spec.get("magento_status") or "payment_review")
         comment = str(spec.get("customer_comment") or
@@ -336,13 +406,12 @@ class Payments:
         ``key`` (e.g. ``creditmemo:<id>``); returns (payment id, created). Only for orders Heartland
         has not fulfilled or cancelled: a fulfilled order's refund is a Return against its sale."""
         heartland = self.runtime.heartland
-        existing = next((p for p in self.heartland_payments(order_id)
-                         if (p.get("custom") or {}).get(REFUND_FIELD) == key), None)
+        ledger = self.ledger(order_id)
+        existing = ledger.find(REFUND_FIELD, key)
         if existing is not None:
-            return int(existing["id"]), False
-        status = heartland.sales_order(order_id).get("status")
-        if status not in ("pending", "open"):
-            raise DataError(f"Heartland order {order_id} is {status}; it takes no refund payment",
+            return int(existing.payment["id"]), False
+        if ledger.status not in ("pending", "open"):
+            raise DataError(f"Heartland order {order_id} is {ledger.status}; it takes no refund payment",
                             hint="record the refund as a Return against the order's sale instead")
         number = raw_order.get("increment_id")
         body = self.body(raw_order, -abs(money(amount)),

@@ -191,3 +191,93 @@ def test_a_failure_status_magento_does_not_assign_still_tells_the_customer(setti
         assert payment["status"] == "failed" and payment["payment_type_name"] == "PayPal"
     finally:
         stack.stop()
+
+
+def test_a_capture_after_heartland_fulfilled_the_order_is_paid_on_its_invoice_once(stack: Stack) -> None:
+    stack.start_worker()
+    stack.start_scheduler()
+    order = stack.checkout([{"sku": "TEE-1000", "qty": 2}, {"sku": "MUG-1003", "qty": 1}],
+                           payment_method="braintree")
+    stack.wait_for(lambda: synced(stack, order), timeout=60, what="the order synced")
+    row = heartland_order(stack, order["increment_id"])
+    heartland = stack.runtime.heartland
+
+    # Heartland ships it before Magento captures (authorize-only card): the order is complete.
+    location = int(heartland.sales_order_lines(row["id"])[0]["ship_from_location_id"])
+    station = int(heartland.stations(location)[0]["id"])
+    fulfilled = heartland.complete_invoice(int(heartland.create_invoice(row["id"], station, location)["id"]))
+    assert heartland.sales_order(row["id"])["status"] == "complete"
+
+    invoice_id = stack.magento_post(f"order/{order['entity_id']}/invoice", {"capture": True})
+    magento_invoice = stack.magento_get(f"invoices/{invoice_id}")
+
+    def invoice_payments() -> list[dict[str, Any]]:
+        return list(stack.heartland_get(f"sales/invoices/{fulfilled['id']}/payments")["results"])
+
+    stack.wait_for(lambda: bool(invoice_payments()), timeout=60, what="the capture on the Heartland invoice")
+    [payment] = invoice_payments()
+    assert payment["amount"] == pytest.approx(magento_invoice["grand_total"]) and payment["status"] == "complete"
+    assert payment["deposit"] is False and payment["payment_type_name"] == "Credit Card"
+    assert payment["custom"] == {"magento_capture": f"invoice:{invoice_id}",
+                                 "transaction_id": magento_invoice["transaction_id"],
+                                 "card_type": order["payment"]["cc_type"], "card_last4": order["payment"]["cc_last4"]}
+    assert payments_of(stack, row["id"]) == []
+    totals = stack.heartland_get(f"sales/orders/{row['id']}")
+    assert totals["total_paid"] == pytest.approx(magento_invoice["grand_total"])
+    assert totals["balance"] == pytest.approx(totals["total"] - magento_invoice["grand_total"])  # Magento adds tax
+    [done] = [i for i in items.search(stack.runtime.store, state="done") if "recorded captures" in i.reason]
+    assert f"on Heartland invoice #{fulfilled['public_id']}" in done.reason
+
+    # The capture's event again, and a run that lost what it recorded (a crash before the binding):
+    # both read Heartland's invoices first and record nothing more.
+    data = stack.magento_get(f"orders/{order['entity_id']}")
+    key = f"magento:default:{order['entity_id']}"
+    binding = bindings.find(stack.runtime.store, "order", key, "heartland")
+    assert binding is not None
+    before = stack.states()
+    assert stack.send_event("order.updated", data).status_code == 202
+    bindings.bind(stack.runtime.store, entity="order", key=key, system="heartland", external_id=binding.external_id,
+                  external_ref=binding.external_ref,
+                  data={"payments": {"mode": "capture", "captured": 0.0, "keys": [], "failed": []}})
+    assert stack.send_event("order.updated", data).status_code == 202
+    stack.wait_for(lambda: stack.settled(sum(before.values()) + 2), timeout=60, what="the repeated events")
+    assert len(invoice_payments()) == 1 and payments_of(stack, row["id"]) == []
+    assert not items.search(stack.runtime.store, state="dead")
+
+    # A refund after that: a Return against the same invoice whose tender balances it, and the money
+    # in Heartland nets to what Magento kept.
+    mug = next(i for i in order["items"] if i["sku"] == "MUG-1003" and not i.get("parent_item_id"))
+    memo_id = stack.magento_post(f"order/{order['entity_id']}/refund", {
+        "items": [{"order_item_id": mug["item_id"], "qty": 1}], "arguments": {"shipping_amount": 0}})
+    memo = stack.magento_get(f"creditmemo/{memo_id}")
+    stack.wait_for(lambda: bool(heartland.returns_for(int(fulfilled["id"]))), timeout=60, what="the Heartland return")
+    [returned] = heartland.returns_for(int(fulfilled["id"]))
+    ticket = heartland.ticket(int(returned["id"]))
+    [tender] = ticket["payments"]
+    assert ticket["total"] == pytest.approx(-float(memo["grand_total"])) and ticket["balance"] == 0
+    assert tender["amount"] == pytest.approx(ticket["total"]) and tender["payment_type_name"] == "Credit Card"
+    kept = float(stack.magento_get(f"orders/{order['entity_id']}")["total_paid"]) - float(memo["grand_total"])
+    assert sum(p["amount"] for p in invoice_payments()) + tender["amount"] == pytest.approx(kept)
+
+    # Every event of this order so far has settled: nothing dead, the capture recorded once.
+    stack.wait_for(lambda: stack.states().get("received", 0) + stack.states().get("processing", 0) == 0,
+                   timeout=60, what="every item settled")
+    assert not items.search(stack.runtime.store, state="dead")
+    assert len(invoice_payments()) == 1
+
+
+def test_a_capture_of_an_order_heartland_cancelled_unfulfilled_goes_to_review(stack: Stack) -> None:
+    stack.start_worker()
+    order = stack.checkout([{"sku": "CAP-1002", "qty": 1}], payment_method="paypal_express")
+    stack.wait_for(lambda: synced(stack, order), timeout=60, what="the order synced")
+    row = heartland_order(stack, order["increment_id"])
+    stack.runtime.heartland.set_sales_order_status(row["id"], "cancelled")
+    stack.magento_post(f"order/{order['entity_id']}/invoice", {"capture": True})
+
+    stack.wait_for(lambda: bool(items.search(stack.runtime.store, state="review")), timeout=60,
+                   what="the capture in review")
+    [item] = items.search(stack.runtime.store, state="review")
+    assert f"Heartland order #{row['public_id']} is cancelled and has no complete invoice" in item.reason
+    assert "refund the payment in Magento" in item.reason
+    assert payments_of(stack, row["id"]) == []
+    assert not items.search(stack.runtime.store, state="dead")

@@ -169,6 +169,41 @@ def test_invoices_of_a_cancelled_order_do_not_complete(api: Api, shop: dict[str,
     assert api.stock(item["id"], wh) == start
 
 
+def test_a_fulfilled_order_takes_payments_on_its_invoice(api: Api, shop: dict[str, Any]) -> None:
+    item, wh = shop["items"][9], shop["wh"]["id"]
+    order = _order(api, shop, [{"item_id": item["id"], "qty": 1, "unit_price": 30}], status="open")
+    invoice = api.created("sales/invoices", {"order_id": order["id"], "station_id": shop["station"],
+                                             "source_location_id": wh, "status": "complete"})
+    assert api.get(f"sales/orders/{order['id']}")["status"] == "complete"
+    payment = {"type": "ExternalPayment", "amount": 30, "description": "Captured after shipping",
+               "custom": {"magento_capture": "invoice:7"}}
+    refused = api.post(f"sales/orders/{order['id']}/payments", payment)
+    assert refused.status_code == 422
+    assert refused.json()["details"]["order_id"] == [
+        f"the order is complete; it takes no more payments; record it on the invoice that fulfilled it "
+        f"(sales/invoices/{invoice['id']}/payments)"]
+    taken = api.created(f"sales/invoices/{invoice['id']}/payments", payment)
+    assert (taken["invoice_id"], taken["amount"], taken["deposit"], taken["status"]) == (invoice["id"], 30, False,
+                                                                                          "complete")
+    read = api.get(f"sales/invoices/{invoice['id']}", {"_include[]": "payments"})
+    assert read["total_paid"] == 30 and [p["id"] for p in read["payments"]] == [taken["id"]]
+    totals = api.get(f"sales/orders/{order['id']}")
+    assert totals["total_paid"] == 30 and totals["balance"] == 0
+    # A failed one stops counting, on the invoice and its order alike.
+    failed = api.put(f"sales/invoices/{invoice['id']}/payments/{taken['id']}", {"status": "failed"})
+    assert failed.status_code == 200 and failed.json()["status"] == "failed"
+    assert api.get(f"sales/invoices/{invoice['id']}")["total_paid"] == 0
+    assert api.get(f"sales/orders/{order['id']}")["balance"] == 30
+    # A cancelled invoice takes none.
+    other = _order(api, shop, [{"item_id": item["id"], "qty": 1}], status="open")
+    pending = api.created("sales/invoices", {"order_id": other["id"], "station_id": shop["station"],
+                                             "source_location_id": wh})
+    api.put(f"sales/invoices/{pending['id']}", {"status": "cancelled"})
+    refused = api.post(f"sales/invoices/{pending['id']}/payments", payment)
+    assert refused.status_code == 422 and refused.json()["details"] == {
+        "invoice_id": ["the invoice is cancelled; it takes no payments"]}
+
+
 def test_lines_of_an_open_order_recommit(api: Api, shop: dict[str, Any]) -> None:
     item, wh, dt = shop["items"][2], shop["wh"]["id"], shop["dt"]["id"]
     order = _order(api, shop, [{"item_id": item["id"], "qty": 2}], status="open")

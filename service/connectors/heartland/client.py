@@ -469,6 +469,14 @@ class HeartlandClient(HttpConnector):
     def invoice_lines(self, invoice_id: int) -> RecordList:
         return self.list_all(f"sales/invoices/{invoice_id}/lines")
 
+    def invoices_with_payments(self, order_id: int) -> RecordList:
+        """The order's invoices, each with its ``payments`` embedded, in one read."""
+        return self.list_all("sales/invoices", {"order_id": order_id}, ["id"], include=["payments"])
+
+    def add_invoice_payment(self, invoice_id: int, body: Record) -> int:
+        """Record a payment on an invoice (money taken after the order was fulfilled); returns its id."""
+        return self.create_id(f"sales/invoices/{invoice_id}/payments", body)
+
     def iterate_invoices(self, completed_since: str | None = None) -> Iterator[Record]:
         flt = {"status": "complete", "completed_at": {"$gte": completed_since}} if completed_since else None
         return self.iterate("sales/invoices", flt)

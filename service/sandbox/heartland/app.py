@@ -254,13 +254,18 @@ def _routes(app: Flask, sandbox: HeartlandSandbox, settings: dict[str, Any]) -> 
                parent_key="order_id",
                create=child(lambda st, order, body: sales.add_payment(st, st.order_payments, "order_id", order,
                                                                       body, True)),
-               update=lambda st, owner, record, body: sales.update_order_payment(st, _req(owner), record, body))
+               update=lambda st, owner, record, body: sales.update_payment(st, st.order_payments, record, body))
     auto_complete = bool(settings["auto_complete_invoices"])
     collection("/api/sales/invoices", r.INVOICES,
                create=top(lambda st, body: sales.create_invoice(st, body, auto_complete)),
                update=top_update(sales.update_invoice))
     collection("/api/sales/invoices/<int:parent_id>/lines", r.INVOICE_LINES, parent=r.INVOICES,
                parent_key="invoice_id", create=child(sales.add_invoice_line))
+    collection("/api/sales/invoices/<int:parent_id>/payments", r.INVOICE_PAYMENTS, parent=r.INVOICES,
+               parent_key="invoice_id",
+               create=child(lambda st, invoice, body: sales.add_payment(st, st.invoice_payments, "invoice_id",
+                                                                        invoice, body, False)),
+               update=lambda st, owner, record, body: sales.update_payment(st, st.invoice_payments, record, body))
     collection("/api/sales/tickets", r.TICKETS, create=top(sales.create_ticket), update=top_update(sales.update_ticket))
     collection("/api/sales/tickets/<int:parent_id>/lines", r.TICKET_LINES, parent=r.TICKETS, parent_key="ticket_id",
                create=child(sales.add_ticket_line))

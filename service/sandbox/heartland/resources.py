@@ -129,6 +129,8 @@ ORDERS = Resource(
     })
 INVOICE_LINES = Resource("sales invoice line", "sales/invoices/{parent}/lines", lambda s: s.invoice_lines,
                          render=_lines_render, includes={"item": _item()})
+INVOICE_PAYMENTS = Resource("sales invoice payment", "sales/invoices/{parent}/payments",
+                            lambda s: s.invoice_payments)
 INVOICES = Resource(
     "sales invoice", "sales/invoices", lambda s: s.invoices,
     render=lambda state, record, include: render_invoice(state, record),
@@ -136,6 +138,7 @@ INVOICES = Resource(
         "customer": _embed_customer, "location": _location(),
         "order": _one(lambda s: s.orders, "order_id", lambda: ORDERS),
         "lines": _many(lambda s: s.invoice_lines, "invoice_id", lambda: INVOICE_LINES),
+        "payments": _many(lambda s: s.invoice_payments, "invoice_id", lambda: INVOICE_PAYMENTS),
     })
 TICKET_LINES = Resource("sales ticket line", "sales/tickets/{parent}/lines", lambda s: s.ticket_lines,
                         render=_lines_render, includes={"item": _item()})

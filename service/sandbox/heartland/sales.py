@@ -265,8 +265,13 @@ def add_payment(state: State, coll: Collection, owner_field: str, owner: Record,
         check.add("type", f"must be one of {', '.join(PAYMENT_TYPES)}")
     amount = check.number("amount", required=True, nonzero=True)
     payment_type = check.ref("payment_type_id", state.payment_types)
-    if owner.get("status") in ("complete", "cancelled") and owner_field == "order_id":
-        check.add("order_id", f"the order is {owner['status']}; it takes no more payments")
+    if owner_field == "order_id" and owner.get("status") in ("complete", "cancelled"):
+        invoices = [i["id"] for i in state.invoices.where("order_id", owner["id"]) if i["status"] == "complete"]
+        where = (f"; record it on the invoice that fulfilled it (sales/invoices/{invoices[-1]}/payments)"
+                 if invoices else "")
+        check.add("order_id", f"the order is {owner['status']}; it takes no more payments{where}")
+    if owner_field == "invoice_id" and owner.get("status") == "cancelled":
+        check.add("invoice_id", "the invoice is cancelled; it takes no payments")
     deposit = check.boolean("deposit", deposit_default)
     description = check.string("description")
     status = check.string("status", default="complete")
@@ -286,9 +291,9 @@ def add_payment(state: State, coll: Collection, owner_field: str, owner: Record,
     return payment
 
 
-def update_order_payment(state: State, order: Record, payment: Record, body: Any) -> Record:
-    """``PUT sales/orders/{id}/payments/{id}``: mark a payment failed, or change its description or
-    custom values. A failed payment no longer counts in the order's ``total_paid``; it cannot be
+def update_payment(state: State, coll: Collection, payment: Record, body: Any) -> Record:
+    """``PUT sales/orders/{id}/payments/{id}`` (or an invoice's): mark a payment failed, or change its
+    description or custom values. A failed payment no longer counts in ``total_paid``; it cannot be
     completed again (record a new payment instead)."""
     check = Checker(body)
     changes: dict[str, Any] = {}
@@ -313,7 +318,7 @@ def update_order_payment(state: State, order: Record, payment: Record, body: Any
         changes["failed_at"] = state.now()
     if changes:
         changes["updated_at"] = state.now()
-        state.order_payments.update(payment, changes)
+        coll.update(payment, changes)
     return payment
 
 
@@ -322,8 +327,11 @@ def render_order(state: State, order: Record) -> Record:
     out["custom"] = dict(order["custom"])
     lines = state.order_lines.where("order_id", order["id"])
     subtotal = _money(sum(line["qty"] * line["adjusted_unit_price"] for line in lines))
-    paid = _money(sum(p["amount"] for p in state.order_payments.where("order_id", order["id"])
-                      if p["status"] != "failed"))
+    # The money paid for the order: its own payments (deposits) and those taken on its invoices.
+    payments = state.order_payments.where("order_id", order["id"]) + [
+        p for invoice in state.invoices.where("order_id", order["id"])
+        for p in state.invoice_payments.where("invoice_id", invoice["id"])]
+    paid = _money(sum(p["amount"] for p in payments if p["status"] != "failed"))
     out["subtotal"] = subtotal
     out["tax_total"] = 0.0
     out["total"] = _money(subtotal + order["shipping_charge"])
@@ -468,6 +476,8 @@ def render_invoice(state: State, invoice: Record) -> Record:
     out["subtotal"] = _money(sum(line["qty"] * line["adjusted_unit_price"] for line in lines))
     out["tax_total"] = 0.0
     out["total"] = _money(out["subtotal"] + invoice["shipping_charge"])
+    out["total_paid"] = _money(sum(p["amount"] for p in state.invoice_payments.where("invoice_id", invoice["id"])
+                                   if p["status"] != "failed"))
     customer = state.customers.get(invoice["customer_id"])
     out["customer_name"] = f"{customer['first_name']} {customer['last_name']}" if customer else None
     return out

@@ -208,6 +208,7 @@ class State:
         self.invoices = c("sales invoice", ["public_id", "order_id", "status"], custom_index=True,
                           sequence=transactions)
         self.invoice_lines = c("sales invoice line", ["invoice_id", "order_line_id"])
+        self.invoice_payments = c("sales invoice payment", ["invoice_id"])
         self.tickets = c("sales ticket", ["public_id", "customer_id", "parent_transaction_id", "type"],
                          custom_index=True, sequence=transactions)
         self.ticket_lines = c("sales ticket line", ["ticket_id", "item_id"])
