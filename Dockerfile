@@ -13,12 +13,15 @@ RUN apt-get update \
  && mkdir -p /var/lib/tillbridge && chown tillbridge /var/lib/tillbridge
 
 WORKDIR /app
+# The pinned, hash-checked dependencies first (a layer that changes only with the lock file).
+COPY requirements/production.txt ./requirements/production.txt
+RUN pip install --require-hashes -r requirements/production.txt
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY training ./training
 COPY rules ./rules
 COPY models ./models
-RUN pip install .
+RUN pip install --no-deps .
 
 USER tillbridge
 EXPOSE 8000

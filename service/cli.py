@@ -60,6 +60,11 @@ def _checked_app() -> Flask:
             runtime.connection_settings(system)
     except CredentialsError as exc:
         raise click.ClickException(str(exc)) from None
+    refusals, warnings = runtime.redis_problems()
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if refusals:
+        raise click.ClickException("; ".join(refusals))
     return app
 
 
@@ -73,7 +78,7 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
     from service.webserver import run_gunicorn
 
     settings = load_settings()
-    _checked_app()  # applies the migrations once (AUTO_MIGRATE) before gunicorn starts its workers
+    _checked_app()  # checks secrets and Redis, applies the migrations once (AUTO_MIGRATE) before gunicorn starts its workers
     run_gunicorn(
         host or settings["WEB_HOST"],
         port or int(settings["WEB_PORT"]),

@@ -12,6 +12,7 @@ from redis import Redis
 from service.connectors.http import RateLimiter
 from service.embedded import redis_url
 from service.engine.breaker import RedisBreaker
+from service.engine.lease import check_current
 from service.engine.pipeline import EngineSettings, Flow, Pipeline
 from service.engine.queue import enqueue_items, make_queue
 from service.engine.retry import RetryPolicy
@@ -73,6 +74,7 @@ class Runtime:
             lock_ttl_seconds=lease,
             lock_wait_seconds=float(s["LOCK_WAIT_SECONDS"]),
             policy=self.policy,
+            wait_limit_seconds=float(s["WAIT_LIMIT_SECONDS"]),
         )
         return Pipeline(self.store, self.redis, self.flow, engine_settings)
 
@@ -101,6 +103,7 @@ class Runtime:
             on_exchange=record_exchange,
         )
         client.breaker = self.breaker("heartland")
+        client.before_write = check_current
         client.limiter = self.rate_limiter("heartland", float(s["HEARTLAND_RATE_PER_SECOND"]))
         client.deadline_seconds = float(s["HTTP_DEADLINE_SECONDS"])
         return client
@@ -124,6 +127,7 @@ class Runtime:
             on_exchange=record_exchange,
         )
         client.breaker = self.breaker("magento")
+        client.before_write = check_current
         client.limiter = self.rate_limiter("magento", float(s["MAGENTO_RATE_PER_SECOND"]))
         client.deadline_seconds = float(s["HTTP_DEADLINE_SECONDS"])
         return client
@@ -149,15 +153,34 @@ class Runtime:
                 self._flows[name] = flow
             return flow
 
-    def redis_warnings(self) -> list[str]:
-        """What in the Redis configuration can lose work (an evicted job or lock is silently gone)."""
+    def redis_problems(self) -> tuple[list[str], list[str]]:
+        """What in the Redis configuration loses work: (refusals, warnings). An evicted job or lock is
+        silently gone, so an evicting policy is refused; a Redis without append-only persistence
+        loses the queue on a restart (the sweeper re-sends what was lost, later), so it is a warning."""
         try:
-            policy = self.redis.config_get("maxmemory-policy").get("maxmemory-policy")
+            config = self.redis.config_get("maxmemory-policy")
+            config.update(self.redis.config_get("appendonly"))
         except Exception:  # noqa: BLE001 - managed Redis may refuse CONFIG; nothing to say then
-            return []
-        if policy not in (None, "noeviction", b"noeviction"):
-            return [f"Redis maxmemory-policy is {policy!r}: set it to noeviction, or queued work can be evicted"]
-        return []
+            return [], []
+        policy = _text(config.get("maxmemory-policy"))
+        refusals = []
+        if policy not in (None, "noeviction"):
+            refusals.append(f"Redis maxmemory-policy is {policy!r}: set it to noeviction "
+                            "(`CONFIG SET maxmemory-policy noeviction` and in redis.conf), or queued work can be evicted")
+        warnings = []
+        if self.settings["REDIS_URL"] and _text(config.get("appendonly")) == "no":
+            warnings.append("Redis runs without append-only persistence (appendonly no): a Redis restart loses "
+                            "queued jobs and locks until the sweeper re-sends them; set `appendonly yes`")
+        return refusals, warnings
+
+    def redis_warnings(self) -> list[str]:
+        """What /healthz and `tillbridge health` report: a configuration that can lose work now."""
+        refusals, _ = self.redis_problems()
+        return refusals
 
     def after_fork(self) -> None:
         self.store.after_fork()
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value

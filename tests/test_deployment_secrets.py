@@ -21,6 +21,7 @@ from service.deployment_secrets import HOW_TO_MAKE, REQUIRED, generate, problems
 from service.signing import signed_headers
 from service.store.tables import InboxEvent
 from service.store.users import create_user
+from tests.web.support import sign_in
 
 OLD_DEFAULT_SESSION_KEY = "tillbridge-dev-session-key"
 
@@ -89,14 +90,18 @@ def test_a_cookie_forged_with_the_old_default_key_gets_no_page(web_app: Flask) -
         assert "/login" in (response.headers.get("Location") or "/login")
 
 
-def test_a_cookie_signed_with_the_apps_own_key_is_what_opens_pages(settings: dict[str, Any]) -> None:
-    # The control for the test above: the same forged payload under the key the app really uses.
+def test_only_a_real_sign_in_opens_pages_even_under_the_apps_own_key(settings: dict[str, Any]) -> None:
+    # The control for the test above: a signed cookie alone opens nothing, even under the key the app
+    # really uses (sessions are records in the store); signing in with the password does.
     key = generate()
     app = create_app({**settings, "AUTO_MIGRATE": False, "SECRET_KEY": key})
     create_user(app.extensions["tillbridge"].store, "admin", "correct horse battery", "admin")
-    client = app.test_client()
-    client.set_cookie("session", forged_cookie({"_user_id": "1"}, key))
-    assert client.get("/").status_code == 200
+    forged = app.test_client()
+    forged.set_cookie("session", forged_cookie({"_user_id": "1"}, key))
+    assert forged.get("/").status_code == 302
+    real = app.test_client()
+    assert sign_in(real, "admin", "correct horse battery").status_code == 302
+    assert real.get("/").status_code == 200
     app.extensions["tillbridge"].store.dispose()
 
 
@@ -154,3 +159,19 @@ def test_rotation_accepts_the_previous_secret_and_legacy_headers_only_when_allow
     app.extensions["tillbridge"].settings["ACCEPT_LEGACY_SIGNATURES"] = True
     assert client.post("/webhooks/magento", data=body, headers=legacy).status_code == 202
     app.extensions["tillbridge"].store.dispose()
+
+
+def test_processes_refuse_a_redis_that_evicts_keys(settings: dict[str, Any]) -> None:
+    from redis import Redis
+
+    redis = Redis.from_url(settings["REDIS_URL"])
+    before = redis.config_get("maxmemory-policy")["maxmemory-policy"]
+    env = {**{k: str(v) for k, v in settings.items()}, **strong(), "POLL_INTERVAL_SECONDS": "0",
+           "DRIFT_INTERVAL_SECONDS": "0"}
+    try:
+        redis.config_set("maxmemory-policy", "allkeys-lru")
+        result = CliRunner().invoke(main, ["scheduler", "--once"], env=env)
+    finally:
+        redis.config_set("maxmemory-policy", before)
+    assert result.exit_code == 1, result.output
+    assert "Redis maxmemory-policy is 'allkeys-lru': set it to noeviction" in result.output

@@ -156,7 +156,8 @@ def test_no_card_number_is_stored_or_logged_through_any_door(stack: Stack, caplo
     with store.session() as s:
         item = s.get(SyncItem, dead_id)
         assert item is not None
-    items.kill(store, item, failure_class="data", error="test dead letter", attempts=1, steps=[])
+    fence = items.claim(store, dead_id, 60).fence  # type: ignore[union-attr]
+    items.kill(store, item, fence=fence, failure_class="data", error="test dead letter", attempts=1, steps=[])
     with store.session() as s:
         letter_id = s.scalars(select(DeadLetter.id).where(DeadLetter.item_id == dead_id)).one()
     users.create_user(store, "op", "op-password-123456", "operator")

@@ -173,6 +173,7 @@ class HttpConnector:
 
     destination = "http"
     breaker: Breaker | None = None  # set by the engine; None means no breaker
+    before_write: Callable[[], None] | None = None  # set by the engine: raises when the run may not write
     # The whole call (connect, send, every read of the answer) ends by then: per-read timeouts alone
     # let an answer that drips a byte at a time hold a worker for ever.
     deadline_seconds: float = 60.0
@@ -211,6 +212,8 @@ class HttpConnector:
             kwargs["headers"].setdefault("Content-Type", "application/json")
         kwargs["headers"].setdefault("Accept", "application/json")
         self.prepare_request(method, url, kwargs)
+        if method != "GET" and self.before_write is not None:
+            self.before_write()  # a run that lost its record (service/engine/lease.py) writes nothing
         if self.breaker is not None:
             self.breaker.before_call()
         self.limiter.acquire()
@@ -235,7 +238,7 @@ class HttpConnector:
         if self.breaker is not None:
             if response.status_code >= 500:
                 self.breaker.record_failure()
-            else:
+            elif response.status_code != 429:  # throttled says nothing about whether it is up
                 self.breaker.record_success()
         if response.status_code >= 400:
             raise self.error_from(method, path, response, body)

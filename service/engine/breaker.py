@@ -3,7 +3,9 @@
 After ``threshold`` consecutive failures (5xx or no answer) the destination is open for
 ``open_seconds``: calls raise DestinationUnavailable without going out, and the engine
 reschedules the item for when it closes without burning an attempt. The first call after that
-is the probe: a success closes the breaker, a failure opens it again at once.
+is the probe, and only one call across all workers is let through as the probe (a key set once in
+Redis): a success closes the breaker, a failure opens it again at once, and the other calls wait.
+A 429 counts neither way (the caller records nothing for it): throttled is not down, nor up.
 
 The shared state is read at most every ``refresh_seconds`` per process, so a healthy destination
 costs no Redis round trip per request; a breaker opened by another worker is seen within that time.
@@ -59,6 +61,18 @@ class RedisBreaker:
                 retry_after=until - now,
                 destination=self.destination,
             )
+        if until and self._failures >= self.threshold and not self._take_probe():
+            raise DestinationUnavailable(
+                f"{self.destination} is being probed after an outage; waiting for the probe's answer",
+                hint="items wait for the destination without using their attempts",
+                retry_after=min(1.0, self.open_seconds),
+                destination=self.destination,
+            )
+
+    def _take_probe(self) -> bool:
+        """Half-open: True for the one call (across every worker) that may try the destination."""
+        return bool(self.redis.set(self.key + ":probe", str(time.time()), nx=True,
+                                   px=max(1, int(self.open_seconds * 1000))))
 
     def record_failure(self) -> None:
         failures = int(self.redis.hincrby(self.key, "failures", 1))
@@ -67,6 +81,7 @@ class RedisBreaker:
         if failures >= self.threshold:
             until = time.time() + self.open_seconds
             self.redis.hset(self.key, "open_until", str(until))
+            self.redis.delete(self.key + ":probe")  # the next probe is due when it half-opens again
             self.redis.hincrby(self.key, "opened", 1)
             with self._lock:
                 self._open_until = until
@@ -75,6 +90,7 @@ class RedisBreaker:
         # Only write when some worker counted failures: a healthy destination costs nothing here.
         if self._failures:
             self.redis.hset(self.key, mapping={"failures": 0, "open_until": 0})
+            self.redis.delete(self.key + ":probe")
             with self._lock:
                 self._failures = 0
                 self._open_until = 0.0

@@ -1,7 +1,14 @@
-"""Queries on sync items and their trace steps."""
+"""Queries on sync items and their trace steps.
+
+A run's writes are fenced: ``claim`` raises the item's ``fence`` and hands the run that token;
+``finish``, ``reschedule``, ``kill`` and ``heartbeat`` change the item only while it is still
+processing under that token. A run that stalled past its lease (its item reclaimed, maybe run
+again) gets ``StaleRun`` and changes nothing: no overwritten outcome, no second dead letter.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,8 +20,37 @@ from service.screening import mask_card_numbers, mask_value, screen
 from service.store.db import Store
 from service.store.tables import DeadLetter, SyncItem, TraceStep, utcnow
 
+log = logging.getLogger(__name__)
+
 TERMINAL_STATES = ("done", "ignored", "review", "dead")
 STATES = ("received", "processing", *TERMINAL_STATES)
+
+
+class StaleRun(Exception):  # noqa: N818 - a state, not a failure of the item
+    """The run's item was reclaimed (its lease expired): another run owns it now."""
+
+    def __init__(self, item_id: int, fence: int) -> None:
+        super().__init__(f"item {item_id}: this run's claim (fence {fence}) is stale; another run owns the item")
+        self.item_id = item_id
+        self.fence = fence
+
+
+def _fenced(session: Session, item_id: int, fence: int, values: dict[str, Any], what: str) -> None:
+    """Update the item only under the run's token; a stale run is logged, traced and refused."""
+    result = session.execute(
+        update(SyncItem)
+        .where(SyncItem.id == item_id, SyncItem.state == "processing", SyncItem.fence == fence)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        return
+    session.rollback()
+    log.warning("item %s: a stale run (fence %s) tried to %s; refused", item_id, fence, what)
+    session.add(TraceStep(item_id=item_id, attempt=0, step="fenced", status="warning",
+                          message=f"a run that had lost this item (its lease expired) tried to {what}; refused"))
+    session.commit()
+    raise StaleRun(item_id, fence)
 
 
 def create(
@@ -77,12 +113,26 @@ def claim(store: Store, item_id: int, lease_seconds: float) -> SyncItem | None:
                 SyncItem.state == "received",
                 or_(SyncItem.next_attempt_at.is_(None), SyncItem.next_attempt_at <= now),
             )
-            .values(state="processing", lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
+            .values(state="processing", fence=SyncItem.fence + 1,
+                    lease_until=now + timedelta(seconds=lease_seconds), updated_at=now)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return None
         return s.get(SyncItem, item_id)
+
+
+def heartbeat(store: Store, item_id: int, fence: int, lease_seconds: float) -> bool:
+    """Extend a running item's lease; False when the run has lost the item."""
+    now = utcnow()
+    with store.session() as s:
+        result = s.execute(
+            update(SyncItem)
+            .where(SyncItem.id == item_id, SyncItem.state == "processing", SyncItem.fence == fence)
+            .values(lease_until=now + timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _add_steps(session: Session, item_id: int, attempt: int, steps: Sequence[dict[str, Any]]) -> None:
@@ -97,6 +147,7 @@ def finish(
     store: Store,
     item_id: int,
     *,
+    fence: int,
     state: str,
     reason: str,
     result: dict[str, Any],
@@ -107,22 +158,11 @@ def finish(
 ) -> None:
     now = utcnow()
     with store.session() as s:
-        s.execute(
-            update(SyncItem)
-            .where(SyncItem.id == item_id)
-            .values(
-                state=state,
-                reason=reason,
-                result=result,
-                attempts=attempts,
-                failure_class=failure_class,
-                mapping_version=mapping_version,
-                lease_until=None,
-                next_attempt_at=None,
-                finished_at=now,
-                updated_at=now,
-            )
-        )
+        _fenced(s, item_id, fence, {
+            "state": state, "reason": reason, "result": result, "attempts": attempts,
+            "failure_class": failure_class, "mapping_version": mapping_version, "lease_until": None,
+            "next_attempt_at": None, "finished_at": now, "updated_at": now, "waiting_since": None,
+        }, f"finish it as {state}")
         _add_steps(s, item_id, attempts, steps)
 
 
@@ -130,31 +170,25 @@ def reschedule(
     store: Store,
     item_id: int,
     *,
+    fence: int,
     delay_seconds: float,
     reason: str,
     attempts: int,
     waits: int,
     steps: Sequence[dict[str, Any]],
     failure_class: str = "",
+    waiting_since: datetime | None = None,
 ) -> datetime:
+    """Back to received, due in ``delay_seconds``. ``waiting_since`` is when the item began waiting
+    for its destination (kept across waits, cleared by anything else)."""
     now = utcnow()
     due = now + timedelta(seconds=delay_seconds)
     with store.session() as s:
-        s.execute(
-            update(SyncItem)
-            .where(SyncItem.id == item_id)
-            .values(
-                state="received",
-                reason=reason,
-                attempts=attempts,
-                waits=waits,
-                failure_class=failure_class,
-                next_attempt_at=due,
-                enqueued_at=None,
-                lease_until=None,
-                updated_at=now,
-            )
-        )
+        _fenced(s, item_id, fence, {
+            "state": "received", "reason": reason, "attempts": attempts, "waits": waits,
+            "failure_class": failure_class, "next_attempt_at": due, "enqueued_at": None,
+            "lease_until": None, "updated_at": now, "waiting_since": waiting_since,
+        }, "reschedule it")
         _add_steps(s, item_id, attempts, steps)
     return due
 
@@ -163,28 +197,21 @@ def kill(
     store: Store,
     item: SyncItem,
     *,
+    fence: int,
     failure_class: str,
     error: str,
     attempts: int,
     steps: Sequence[dict[str, Any]],
 ) -> None:
-    """Move an item to dead letters, keeping its original payload."""
+    """Move an item to dead letters, keeping its original payload (once: the write is fenced)."""
     now = utcnow()
+    error = mask_card_numbers(error)
     with store.session() as s:
-        s.execute(
-            update(SyncItem)
-            .where(SyncItem.id == item.id)
-            .values(
-                state="dead",
-                reason=error,
-                failure_class=failure_class,
-                attempts=attempts,
-                lease_until=None,
-                next_attempt_at=None,
-                finished_at=now,
-                updated_at=now,
-            )
-        )
+        _fenced(s, item.id, fence, {
+            "state": "dead", "reason": error, "failure_class": failure_class, "attempts": attempts,
+            "lease_until": None, "next_attempt_at": None, "finished_at": now, "updated_at": now,
+            "waiting_since": None,
+        }, "dead-letter it")
         s.add(
             DeadLetter(
                 item_id=item.id,
@@ -246,6 +273,7 @@ def reclaim_expired(store: Store) -> list[int]:
                 .where(SyncItem.id == item_id, SyncItem.state == "processing", SyncItem.lease_until < now)
                 .values(
                     state="received",
+                    fence=SyncItem.fence + 1,  # the lost run's token is stale from now on
                     attempts=attempts + 1,
                     reason="worker lost mid-run; retrying",
                     next_attempt_at=now,

@@ -92,6 +92,10 @@ class SyncItem(Base):
     failure_class: Mapped[str] = mapped_column(String(32), default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     waits: Mapped[int] = mapped_column(Integer, default=0)  # reschedules that burnt no attempt
+    # The fencing token: raised by every claim and reclaim. A run writes its outcome only while the
+    # item still carries the token it claimed with, so a run that stalled past its lease writes nothing.
+    fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # first wait of a run of waits
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     mapping_version: Mapped[str] = mapped_column(String(64), default="")

@@ -28,7 +28,8 @@ def test_figures_by_flow_state_dead_letters_breakers_and_poll_lag(app: Any, runt
             items.create(s, flow="orders", entity_key="orders:magento:default:1", payload={}, state=state)
         doomed = items.create(s, flow="inventory", entity_key="inventory:heartland:7", payload={"item_id": 7})
         cursors.advance(s, "heartland:items", utcnow() - timedelta(seconds=90))
-    items.kill(store, doomed, failure_class="data", error="bad", attempts=1, steps=[])
+    fence = items.claim(store, doomed.id, 60).fence  # type: ignore[union-attr]
+    items.kill(store, doomed, fence=fence, failure_class="data", error="bad", attempts=1, steps=[])
     breaker = runtime.breaker("magento")
     for _ in range(int(runtime.settings["BREAKER_FAILURE_THRESHOLD"])):
         breaker.record_failure()

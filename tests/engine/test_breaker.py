@@ -43,3 +43,51 @@ def test_another_worker_sees_an_open_breaker_within_the_refresh_time(redis_url: 
     mine.record_success()  # the probe succeeded in another process
     time.sleep(0.15)
     theirs.before_call()
+
+
+def test_half_open_lets_one_probe_through_across_workers(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    redis.delete("tb:breaker:probed", "tb:breaker:probed:probe")
+    workers = [RedisBreaker(redis, "probed", threshold=2, open_seconds=0.5, refresh_seconds=0) for _ in range(4)]
+    workers[0].record_failure()
+    workers[0].record_failure()  # open
+    time.sleep(0.6)  # half-open: every worker asks at once
+    let_through = []
+    for breaker in workers:
+        try:
+            breaker.before_call()
+            let_through.append(breaker)
+        except DestinationUnavailable as exc:
+            assert "being probed" in str(exc)
+    assert len(let_through) == 1
+    let_through[0].record_success()  # the probe answered: closed for everyone
+    for breaker in workers:
+        breaker.before_call()
+
+
+def test_a_throttled_answer_neither_opens_nor_closes_the_breaker(redis_url: str) -> None:
+    import requests
+
+    from service.connectors.http import HttpConnector
+    from service.engine.errors import RateLimitedError
+    from service.sandbox.heartland.app import create_app
+    from service.sandbox.server import start_in_thread
+
+    redis = Redis.from_url(redis_url)
+    redis.delete("tb:breaker:throttled")
+    server = start_in_thread(create_app(seed="demo", token="t"))
+    try:
+        requests.post(f"{server.url}/__sandbox/faults", json={"rate_limit_per_second": 0.001}, timeout=5)
+        connector = HttpConnector(f"{server.url}/api")
+        connector.destination = "throttled"
+        connector.breaker = breaker = RedisBreaker(redis, "throttled", threshold=1, open_seconds=5, refresh_seconds=0)
+        breaker.record_failure()
+        redis.hset(breaker.key, "open_until", 0)  # half-open after one failure: the next answer decides
+        redis.hset(breaker.key, "failures", 1)
+        for _ in range(3):
+            redis.delete(breaker.key + ":probe")
+            with pytest.raises(RateLimitedError):
+                connector.send("GET", "locations")
+        assert breaker.state()["failures"] == 1  # a 429 did not count as the probe's success
+    finally:
+        server.stop()

@@ -25,6 +25,8 @@ def test_bodies_over_64_kb_are_cut_with_a_marker_and_stored_so(runtime: Any) -> 
 
     with runtime.store.session() as s:
         item_id = int(items.create(s, flow="products", entity_key="products:x", payload={}).id)
-    items.finish(runtime.store, item_id, state="done", reason="", result={}, attempts=1, steps=trace.steps)
+    fence = items.claim(runtime.store, item_id, 60).fence  # type: ignore[union-attr]
+    items.finish(runtime.store, item_id, fence=fence, state="done", reason="", result={}, attempts=1,
+                 steps=trace.steps)
     stored = items.steps(runtime.store, item_id)[0].detail
     assert stored["response"] == cut

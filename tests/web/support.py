@@ -70,7 +70,10 @@ def exchange_step(method: str, url: str, request: Any, status: int, response: An
 def make_done(runtime: Runtime, number: int = 42) -> SyncItem:
     item = add_item(runtime, label=f"order #0000000{number}", entity_key=f"magento:default:order:{number}",
                     payload={**ORDER_PAYLOAD, "entity_id": number, "increment_id": f"0000000{number}"})
-    items.finish(runtime.store, item.id, state="done", reason="", result={"heartland_order": "S-1001"},
+    claimed = items.claim(runtime.store, item.id, 60)  # as a run does: claimed, then finished under its fence
+    assert claimed is not None
+    items.finish(runtime.store, item.id, fence=claimed.fence, state="done", reason="",
+                 result={"heartland_order": "S-1001"},
                  attempts=1, steps=[
                      {"step": "fetch", "status": "ok", "message": "read order from Magento", "detail": {}, "ms": 3.0},
                      exchange_step("POST", "http://127.0.0.1:9001/api/sales/orders",
@@ -84,7 +87,9 @@ def make_dead(runtime: Runtime, number: int = 77, *, flow: str = "orders", failu
               error: str = "Heartland refused the order: customer email is invalid") -> tuple[SyncItem, int]:
     item = add_item(runtime, label=f"order #0000000{number}", entity_key=f"magento:default:order:{number}",
                     flow=flow, payload={**ORDER_PAYLOAD, "entity_id": number, "customer_email": "not-an-email"})
-    items.kill(runtime.store, item, failure_class=failure_class, error=error, attempts=1, steps=[
+    claimed = items.claim(runtime.store, item.id, 60)
+    assert claimed is not None
+    items.kill(runtime.store, item, fence=claimed.fence, failure_class=failure_class, error=error, attempts=1, steps=[
         exchange_step("POST", "http://127.0.0.1:9001/api/customers", {"email": "not-an-email"},
                       422, {"errors": {"email": ["is invalid"]}}),
     ])

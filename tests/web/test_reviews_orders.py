@@ -71,7 +71,8 @@ def hold(runtime: Runtime, magento: RunningSandbox) -> Callable[..., Held]:
         anomaly_service.record_order(runtime.store, key, order, scored)
         assessment = dataclasses.replace(scored, score=score, flagged=True, explanation=reasons)
         reason = anomaly_service.review_reason(score, assessment.threshold, reasons)
-        items.finish(runtime.store, item.id, state="review", reason=reason, result={}, attempts=1,
+        fence = items.claim(runtime.store, item.id, 60).fence  # type: ignore[union-attr]
+        items.finish(runtime.store, item.id, fence=fence, state="review", reason=reason, result={}, attempts=1,
                      steps=[{"step": "check", "status": "ok", "message": reason, "detail": {}, "ms": 1.0}])
         review, created = anomaly_service.hold_for_review(runtime, item_id=item.id, order_key=key, order=order,
                                                           assessment=assessment)

@@ -165,7 +165,8 @@ def test_an_order_in_fraud_review_links_to_its_review(signed_in: Callable[[str],
     item = add_item(runtime, label="order #000000062", entity_key="orders:magento:default:62")
     review, _ = reviews.open_review(runtime.store, item_id=item.id, order_key="orders:magento:default:62",
                                     entity_id="62", increment_id="000000062", score=0.99, threshold=0.98)
-    items.finish(runtime.store, item.id, state="review", reason="anomaly score 0.99 above threshold 0.98",
+    fence = items.claim(runtime.store, item.id, 60).fence  # type: ignore[union-attr]
+    items.finish(runtime.store, item.id, fence=fence, state="review", reason="anomaly score 0.99 above threshold 0.98",
                  result={"review_id": review.id}, attempts=1, steps=[])
     page = _text(signed_in("risk").get(f"/items/{item.id}"))
     assert f'href="/reviews/orders/{review.id}" data-test="review-link"' in page
