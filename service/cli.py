@@ -92,12 +92,12 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
 @click.option("--name", default=None, help="Worker name shown in RQ.")
 def worker(burst: bool, fork: bool, name: str | None) -> None:
     """Run an RQ worker that syncs items."""
-    from service.engine.worker import make_worker
+    from service.engine.worker import run_worker
 
     app = _checked_app()
     _dump_stacks_on_sigusr2()
     _load_models(app.extensions["tillbridge"])
-    make_worker(app, fork=fork, name=name).work(burst=burst, with_scheduler=False, logging_level="WARNING")
+    run_worker(app, fork=fork, name=name, burst=burst)
 
 
 def _load_models(runtime: Any) -> None:

@@ -20,7 +20,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.timeouts import JobTimeoutException
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from service.engine import locks, shutdown
 from service.engine.errors import DestinationUnavailable, FailureClass, RetryableError, SyncError
@@ -108,6 +111,14 @@ class Pipeline:
                 hint="retried with backoff; raise JOB_TIMEOUT_SECONDS if this record is legitimately slow"))
         except SyncError as exc:
             return self._failed(item, trace, exc)
+        except (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError) as exc:
+            # Our own store or Redis did not answer (a restart, a failover): not the item's fault, so
+            # it waits like it waits for a destination. If even that write fails, the lease runs out
+            # and the scheduler takes the item back.
+            what = "the database" if isinstance(exc, (OperationalError, InterfaceError)) else "Redis"
+            log.warning("item %s: %s did not answer: %s", item.id, what, exc)
+            return self._wait(item, trace, f"{what} did not answer: {type(exc).__name__}", retry_after=1.0,
+                              what=what.capitalize(), failure_class=FailureClass.RETRYABLE.value)
         except Exception as exc:  # noqa: BLE001 - a bug must not lose the item: dead-letter it
             log.exception("item %s (%s) failed unexpectedly", item.id, item.flow)
             trace.note("error", f"unexpected {type(exc).__name__}: {exc}", status="error",

@@ -7,15 +7,21 @@ item is handed back rather than the process outliving its stop by a whole job (o
 
 from __future__ import annotations
 
+import logging
 import signal
 from types import FrameType
 from typing import Any
 
 from flask import Flask
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker, Worker
+from rq.exceptions import StopRequested
 from rq.worker import BaseWorker
 
 from service.engine import shutdown
+
+log = logging.getLogger(__name__)
 
 
 class AppWorkerMixin:
@@ -75,3 +81,35 @@ def make_worker(app: Flask, *, fork: bool = False, name: str | None = None) -> B
     worker.app = app
     worker.stop_grace_seconds = float(runtime.settings["WORKER_STOP_GRACE_SECONDS"])
     return worker
+
+
+def run_worker(app: Flask, *, fork: bool = False, name: str | None = None, burst: bool = False) -> None:
+    """Work until asked to stop, outliving Redis outages.
+
+    RQ quits on a Redis error met outside its dequeue loop (finishing a job, a heartbeat). Work is
+    not lost when that happens (items are rows; the scheduler re-sends them), but a worker that
+    stays down is. So the worker waits until Redis answers again, with a growing pause, and starts
+    over; only a stop request (SIGTERM, Ctrl-C) or the end of a burst ends it.
+    """
+    runtime = app.extensions["tillbridge"]
+    pause = 1.0
+    while True:
+        worker = make_worker(app, fork=fork, name=name)
+        try:
+            worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            log.warning("the worker lost Redis: %s", exc)
+        if burst or shutdown.requested():
+            return
+        log.warning("the worker stopped without being asked (Redis lost?); starting again once Redis answers")
+        try:
+            while True:
+                try:
+                    runtime.worker_redis.ping()
+                    break
+                except (RedisConnectionError, RedisTimeoutError, OSError):
+                    shutdown.wait(pause)
+                    pause = min(pause * 2, 30.0)
+        except (shutdown.Stopping, StopRequested):
+            return
+        pause = 1.0
