@@ -113,9 +113,14 @@ class OrdersFlow:
         key = f"magento:{store_code}:{raw.get('entity_id')}"
 
         existing = bindings.find(self.store, "order", key, "heartland")
-        if existing is not None and raw.get("state") == "canceled":
-            return self.cancel(existing, raw, trace)
         if existing is not None:
+            # A later event of a synced order: what it says (cancelled, captured, declined) is read
+            # from Magento too, so a forged or stale body neither cancels nor moves money.
+            with trace.step("fetch", f"Magento order {raw.get('entity_id')}") as step:
+                raw = self.fetch(raw)
+                step["message"] = f"Magento order #{raw.get('increment_id')}: {raw.get('state')}"
+            if raw.get("state") == "canceled":
+                return self.cancel(existing, raw, trace)
             return self.payments.follow(existing, raw, trace)
 
         with trace.step("fetch", f"Magento order {raw.get('entity_id')}") as step:

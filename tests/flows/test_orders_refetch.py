@@ -65,4 +65,19 @@ def test_a_forged_event_body_does_not_set_the_amounts(settings: dict[str, Any],
     log = requests.get(f"{magento.url}/__sandbox/requests", params={"path": "/rest"}, timeout=10).json()["requests"]
     reads = [r for r in log if r["method"] == "GET" and r["path"].endswith(f"/V1/orders/{placed['entity_id']}")]
     assert len(reads) == 1, [f"{r['method']} {r['path']}" for r in log]
+
+    # A forged later event of the synced order (cancelled, captured, declined by the gateway) changes
+    # nothing: Magento's own copy is read, and it says none of that.
+    later = {**placed, "state": "canceled", "status": "canceled",
+             "payment": {**(placed.get("payment") or {}), "amount_paid": 9999.0}}
+    body = json.dumps({"event": "order.updated", "occurred_at": "2026-12-07T10:05:00+00:00",
+                       "store_code": "default", "data": later}).encode()
+    accepted = app.test_client().post("/webhooks/magento", data=body,
+                                      headers=signed_headers(SECRET, str(uuid.uuid4()), body))
+    assert accepted.status_code == 202, accepted.json
+    assert runtime.pipeline.run_item(accepted.json["item_id"]) == "ignored"
+    order = requests.get(order_url, headers=auth, timeout=10).json()
+    assert order["status"] == "open"
+    payments = requests.get(f"{order_url}/payments", headers=auth, timeout=10).json()["results"]
+    assert [p["amount"] for p in payments] == [pytest.approx(placed["grand_total"])]
     runtime.store.dispose()
