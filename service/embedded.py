@@ -70,8 +70,9 @@ def stop_embedded_redis(timeout_seconds: float = 5.0) -> None:
             server = _servers.pop(path)
             _started_here.discard(path)
             pid = int(server.pid or 0)
-            with contextlib.suppress(Exception):
-                server.shutdown(nosave=True, now=True, force=True)
+            if pid:  # SIGTERM: the server's own clean shutdown (a SHUTDOWN command would be retried by the client)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout_seconds
             while pid and _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
