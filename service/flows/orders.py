@@ -46,7 +46,7 @@ from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
 from service.flows.payments import Payments
-from service.store import bindings
+from service.store import bindings, items
 from service.store import reviews as order_reviews
 from service.store.tables import Binding, SyncItem
 
@@ -111,6 +111,13 @@ class OrdersFlow:
         raw = envelope.get("data") or {}
         store_code = str(envelope.get("store_code") or "default")
         key = f"magento:{store_code}:{raw.get('entity_id')}"
+
+        waiting = items.other_in_review(self.store, item.entity_key, item.id)
+        if waiting is not None:
+            # One review per order: a later event waits on the person deciding the first one, and
+            # that item's retry reads the order as Magento has it then.
+            return Outcome.ignored(f"Magento order #{raw.get('increment_id')} is already waiting in review "
+                                   f"(item {waiting.id}): retry or resolve that item")
 
         existing = bindings.find(self.store, "order", key, "heartland")
         if existing is not None:
@@ -362,10 +369,10 @@ class OrdersFlow:
                          shipping_id: int | None) -> dict[str, Any]:
         heartland = self.runtime.heartland
         skus = sorted({line.sku for line in order.lines})
-        items = heartland.find_items_by_public_ids(skus)
+        by_sku = heartland.find_items_by_public_ids(skus)
         lines = []
         for n, line in enumerate(order.lines, start=1):
-            item = items.get(line.sku)
+            item = by_sku.get(line.sku)
             if item is None:
                 raise NotFoundInTargetError(
                     f"Magento SKU {line.sku!r} not found in Heartland (flow orders, order #{order.number}, line {n})",

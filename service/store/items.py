@@ -331,6 +331,17 @@ def search(
         return list(s.scalars(query))
 
 
+def other_in_review(store: Store, entity_key: str, item_id: int) -> SyncItem | None:
+    """Another item of the same record waiting in review (the oldest), if any."""
+    with store.session() as s:
+        return s.scalars(
+            select(SyncItem)
+            .where(SyncItem.entity_key == entity_key, SyncItem.state == "review", SyncItem.id != item_id)
+            .order_by(SyncItem.id)
+            .limit(1)
+        ).first()
+
+
 def latest_by_key(session: Session, flow: str, keys: Sequence[str], *, by: str = "id",
                   chunk: int = 500) -> dict[str, SyncItem]:
     """Per entity key of ``flow``, its newest item (``by="id"``) or the one at its greatest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -62,6 +63,9 @@ def make_due(runtime: Any, item_id: int) -> None:
 def test_retryable_backs_off_then_succeeds_counting_attempts(runtime: Any) -> None:
     flow = ScriptedFlow([RetryableError("503 from heartland"), RetryableError("timeout")])
     item_id = new_item(runtime)
+    # A backoff of up to a minute (full jitter draws below the 50 ms this test needs 1 time in 1,200).
+    runtime.pipeline.settings.policy = dataclasses.replace(runtime.pipeline.settings.policy, base_seconds=60.0,
+                                                           cap_seconds=60.0)
     assert run(runtime, flow, item_id) == "received"
     assert run(runtime, flow, item_id) == "skipped"  # not due yet
     make_due(runtime, item_id)

@@ -152,9 +152,10 @@ def test_a_payment_gateway_failure_marks_the_payment_failed_tells_the_customer_a
     for name in ("gateway failure", "heartland payment", "magento comment"):
         assert name in steps
 
-    # Our comment comes back as order.updated: recognised, not a second review, no second write.
+    # Our comment comes back as order.updated: it waits on the review (one review per order), no
+    # second review, no second write.
     def echo_ignored() -> bool:
-        return any("payment failure is already recorded" in i.reason
+        return any(f"is already waiting in review (item {item.id})" in i.reason
                    for i in items.search(stack.runtime.store, state="ignored"))
 
     stack.wait_for(echo_ignored, timeout=30, what="the echo of our comment")
