@@ -109,6 +109,9 @@ def ours(X: Matrix, labels: Matrix | None, seed: int) -> Callable[[Matrix], Matr
     return model.score_matrix
 
 
+METHODS = ("IF default", "IF tuned (on tune split)", "ours, no labels", "GBM on review labels", "ours, review labels")
+
+
 def run(rate: float, repeats: int, reviewed: float) -> dict[str, dict[str, Scores]]:
     results: dict[str, dict[str, Scores]] = {}
     for repeat in range(repeats):
@@ -119,16 +122,18 @@ def run(rate: float, repeats: int, reviewed: float) -> dict[str, dict[str, Score
             first = IsolationForest(random_state=repeat, n_jobs=1).fit(X_train)
             labels = np.array([{"fraud": 1.0, "legitimate": 0.0}.get(v, np.nan) for v in simulate_reviews(
                 -first.score_samples(X_train), list(y_train), review_share=reviewed, seed=repeat)])
-            methods: dict[str, Callable[[], Callable[[Matrix], Matrix]]] = {
-                "IF default": lambda: default_forest(X_train, repeat),
-                "IF tuned (on tune split)": lambda: tuned_forest(X_train, X_tune, y_tune, repeat),
-                "ours, no labels": lambda: ours(X_train, None, repeat),
-                "GBM on review labels": lambda: boosting_on_labels(X_train, labels, repeat),
-                "ours, review labels": lambda: ours(X_train, labels, repeat),
-            }
-            for method, build in methods.items():
+            for method in METHODS:
                 started = time.perf_counter()
-                scorer = build()
+                if method == "IF default":
+                    scorer = default_forest(X_train, repeat)
+                elif method == "IF tuned (on tune split)":
+                    scorer = tuned_forest(X_train, X_tune, y_tune, repeat)
+                elif method == "ours, no labels":
+                    scorer = ours(X_train, None, repeat)
+                elif method == "GBM on review labels":
+                    scorer = boosting_on_labels(X_train, labels, repeat)
+                else:
+                    scorer = ours(X_train, labels, repeat)
                 score = scorer(X_test)
                 results.setdefault(name, {}).setdefault(method, Scores()).add(
                     y_test, score, time.perf_counter() - started)
