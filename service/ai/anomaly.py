@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 from numpy.typing import NDArray
 
 from service.ai.anomaly_features import FEATURE_SPECS, FeatureSpec, OrderHistory, order_features
 from service.ai.anomaly_forest import ForestClassifierScorer, IsolationForestScorer
 from service.ai.anomaly_threshold import DEFAULT_GUARDS, Guard, StoreBaseline, parse_guards
+from service.ai.artifacts import load_artifact, save_artifact
 from service.config import repo_path
 from service.rules import RuleError, Rules
 
@@ -260,12 +260,11 @@ class AnomalyModel:
         )
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.to_dict(), path, compress=3)
+        save_artifact(self.to_dict(), path, retrain="retrain it: tillbridge models train anomaly --promote")
 
     @classmethod
     def load(cls, path: Path) -> AnomalyModel:
-        return cls.from_dict(joblib.load(path))
+        return cls.from_dict(load_artifact(path, what="anomaly model"))
 
 
 def _percent(share: float) -> str:
