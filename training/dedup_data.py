@@ -357,8 +357,14 @@ def generate(
     duplicate_rate: float = 0.3,
     household_rate: float = 0.12,
     seed: int = 0,
+    without_contact: float = 0.3,
 ) -> Dataset:
-    """``entities`` people; about ``duplicate_rate`` of them have more than one record."""
+    """``entities`` people; about ``duplicate_rate`` of them have more than one record.
+
+    ``without_contact`` of the records come from a source that keeps no email or phone (a till, a
+    mailing list, a census-style export), so the classifier learns to match on names, address and
+    date of birth alone instead of holding every such pair for review.
+    """
     rng = np.random.default_rng(seed)
     rnd = random.Random(seed)
     n_zips = max(20, entities // 60)
@@ -372,6 +378,8 @@ def generate(
     new_zip = rng.integers(0, n_zips, size=len(owner))
     for r, e in enumerate(owner):
         _record(rnd, people, int(e), bool(primary[r]), columns, zip_city, zip_codes, int(new_zip[r]))
+    for r in np.flatnonzero(rng.random(len(owner)) < without_contact).tolist():
+        columns["email"][r] = columns["phone"][r] = ""
     ids = [f"c{r:07d}" for r in range(len(owner))]
     return Dataset(columns, owner.astype(np.int64), people.household[owner].astype(np.int64), primary, ids)
 
@@ -404,7 +412,8 @@ def _record(
             last = rnd.choice(SURNAMES)  # married or maiden name
         if r() < 0.12:
             house, street_name, suffix = rnd.randint(1, 4000), rnd.choice(STREETS), rnd.choice(SUFFIXES)
-            place = moved_zip
+            if r() < 0.6:  # four moves in ten stay in the same postcode (a new street in town)
+                place = moved_zip
             if r() < 0.5:
                 phone = phone[:3] + f"{rnd.randint(200, 999)}{rnd.randint(0, 9999):04d}"
         if r() < 0.08:
@@ -420,6 +429,22 @@ def _record(
             dob = dob.replace(year=dob.year + rnd.choice((-1, 1)), day=min(dob.day, 28) if dob.month == 2 else dob.day)
         if r() < 0.04:
             first, last = last, first
+        # Whole-value errors a clerk makes: another person's first name typed in, a surname
+        # mistyped twice, a field left empty, a digit slip in the date or house number.
+        if r() < 0.06:
+            first = rnd.choice(FEMALE if r() < 0.5 else MALE)
+        if r() < 0.05:
+            first = _typo(rnd, _typo(rnd, first))
+        if r() < 0.04:
+            last = _typo(rnd, _typo(rnd, last))
+        if r() < 0.04:
+            first = ""
+        elif r() < 0.03:
+            last = ""
+        if r() < 0.04:
+            dob = dob.replace(day=min(28, max(1, dob.day + rnd.choice((-10, -1, 1, 10)))))
+        if r() < 0.03:
+            house = int(str(house)[::-1]) if house > 9 else house + 1
     r = rnd.random
     miss = (0.15, 0.1, 0.5, 0.05, 0.55) if is_primary else (0.35, 0.3, 0.45, 0.12, 0.6)
     columns["first_name"].append(_case(rnd, first))

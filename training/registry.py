@@ -127,6 +127,13 @@ class Registry:
             return None
         return self.get(family, entry["promoted"])
 
+    def card(self, family: str) -> dict[str, Any]:
+        """The promoted version's JSON model card ({} when there is none)."""
+        version = self.promoted(family)
+        if version is None or not version.card:
+            return {}
+        return dict(json.loads((self.root / version.card).read_text(encoding="utf-8")))
+
     def artifact_path(self, version: ModelVersion) -> Path:
         return self.root / version.artifact
 

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 from numpy.typing import NDArray
 
 from service.ai.anomaly_features import FEATURE_SPECS, FeatureSpec, OrderHistory, order_features
 from service.ai.anomaly_forest import ForestClassifierScorer, IsolationForestScorer
+from service.ai.anomaly_threshold import DEFAULT_GUARDS, Guard, StoreBaseline, parse_guards
+from service.ai.artifacts import load_artifact, save_artifact
 from service.config import repo_path
 from service.rules import RuleError, Rules
 
@@ -53,6 +54,15 @@ class AnomalyRules:
     test_share: float = 0.2
     seed: int = 7
     reload_check_seconds: float = 1.0
+    # Store-relative threshold (service/ai/anomaly_threshold.py).
+    window_orders: int = 2000
+    min_history: int = 200
+    floor_budget: float = 0.2
+    baseline_refresh_seconds: float = 5.0
+    guards: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_GUARDS))
+
+    def guard_rules(self) -> tuple[Guard, ...]:
+        return parse_guards(self.guards)
 
     @classmethod
     def load(cls, rules_dir: str | Path = "rules") -> AnomalyRules:
@@ -75,6 +85,12 @@ class AnomalyRules:
         if not 0 < rules.review_budget < 1:
             raise RuleError(f"rules file {RULES_FILE}: review_budget is a share of orders between 0 and 1 "
                             f"(0.005 flags the top 0.5%), got {rules.review_budget}")
+        if not rules.review_budget <= rules.floor_budget < 1:
+            raise RuleError(f"rules file {RULES_FILE}: floor_budget (the share of training orders whose score "
+                            f"is the lowest threshold) must be between review_budget and 1, got {rules.floor_budget}")
+        if rules.window_orders < 1 or rules.min_history < 1:
+            raise RuleError(f"rules file {RULES_FILE}: window_orders and min_history are counts of orders (1 or more)")
+        rules.guard_rules()  # refuses bad guards at load, not at the first order
         return rules
 
 
@@ -88,6 +104,12 @@ class Assessment:
     explanation: list[str]
     features: dict[str, float]
     model_version: str
+    basis: str = "trained threshold"  # how the threshold was set
+    guards: list[str] = field(default_factory=list)  # absolute guards that hold the order on their own
+
+    @property
+    def held_by_guard(self) -> bool:
+        return bool(self.guards)
 
 
 @dataclass
@@ -238,12 +260,11 @@ class AnomalyModel:
         )
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.to_dict(), path, compress=3)
+        save_artifact(self.to_dict(), path, retrain="retrain it: tillbridge models train anomaly --promote")
 
     @classmethod
     def load(cls, path: Path) -> AnomalyModel:
-        return cls.from_dict(joblib.load(path))
+        return cls.from_dict(load_artifact(path, what="anomaly model"))
 
 
 def _percent(share: float) -> str:
@@ -301,8 +322,9 @@ class AnomalyScorer:
 
     def __init__(self, model: AnomalyModel, *, budget: float | None = None, max_reasons: int = 3,
                  registry_root: Path | None = None, rules_dir: str | Path | None = None,
-                 reload_check_seconds: float = 1.0) -> None:
+                 reload_check_seconds: float = 1.0, rules: AnomalyRules | None = None) -> None:
         self._budget = budget if budget is not None else model.review_budget
+        self.rules = rules if rules is not None else AnomalyRules(review_budget=self._budget, max_reasons=max_reasons)
         # Swapped as one tuple so a reload never pairs one model with another's threshold.
         self._current = (model, model.threshold_for(self._budget))
         self.max_reasons = max_reasons
@@ -332,7 +354,7 @@ class AnomalyScorer:
                                         "`tillbridge models train anomaly` and `tillbridge models promote`")
             registry_root, target = target, registry.artifact_path(version)
         return cls(AnomalyModel.load(target), budget=rules.review_budget, max_reasons=rules.max_reasons,
-                   registry_root=registry_root, rules_dir=rules_dir, reload_check_seconds=interval)
+                   registry_root=registry_root, rules_dir=rules_dir, reload_check_seconds=interval, rules=rules)
 
     @property
     def model(self) -> AnomalyModel:
@@ -348,18 +370,32 @@ class AnomalyScorer:
     def budget(self) -> float:
         return self._budget
 
-    def score(self, order: Mapping[str, Any], history: OrderHistory) -> Assessment:
-        """Assess one Magento order (as GET /V1/orders/{id} returns it) against its customer's history."""
+    def baseline(self, recent: Sequence[Mapping[str, float]]) -> StoreBaseline:
+        """The store-relative threshold and guard maxima from the features of the store's latest
+        orders (newest first), as the current model scores them."""
+        self._maybe_reload()
+        rules = self.rules
+        return StoreBaseline.build(self._current[0], budget=self._budget, window_orders=rules.window_orders,
+                                   min_history=rules.min_history, floor_budget=rules.floor_budget,
+                                   guards=rules.guard_rules(), recent=recent)
+
+    def score(self, order: Mapping[str, Any], history: OrderHistory,
+              baseline: StoreBaseline | None = None) -> Assessment:
+        """Assess one Magento order (as GET /V1/orders/{id} returns it) against its customer's history
+        and, when given, the store's baseline (threshold from its recent orders, and the guards)."""
         model = self.model
         if model.input_kind != "orders":
             raise ValueError(f"model {model.version} was trained on a feature table, not on orders: "
                              "use score_features, or promote a model trained on order history")
-        return self.score_features(order_features(order, history))
+        return self.score_features(order_features(order, history), baseline)
 
-    def score_features(self, features: Mapping[str, float]) -> Assessment:
+    def score_features(self, features: Mapping[str, float], baseline: StoreBaseline | None = None) -> Assessment:
         """Assess one row given its features by name."""
         self._maybe_reload()
         model, threshold = self._current
+        basis = "trained threshold"
+        if baseline is not None:
+            threshold, basis = baseline.threshold, baseline.basis
         x = model.vector(features)
         score, review_probability, forest_rank = model.score_parts(x)
         # A blend with the review model can pull an order of a kind reviewers never met below the
@@ -367,13 +403,14 @@ class AnomalyScorer:
         # training order, so such an order is held as well; within the training range the learned
         # blend decides.
         outlier = model.review_model is not None and forest_rank >= 1.0
-        flagged = score >= threshold or outlier
+        guards = baseline.guard_reasons(features) if baseline is not None else []
+        flagged = score >= threshold or outlier or bool(guards)
         explanation = model.explain(x, review_probability, self.max_reasons) if flagged else []
         if outlier and score < threshold:
             explanation.insert(0, "stranger than any order the model was trained on")
-        return Assessment(score=score, flagged=flagged, threshold=threshold, explanation=explanation,
+        return Assessment(score=score, flagged=flagged, threshold=threshold, explanation=guards + explanation,
                           features={name: float(v) for name, v in zip(model.feature_names, x, strict=True)},
-                          model_version=model.version)
+                          model_version=model.version, basis=basis, guards=guards)
 
     def score_rows(self, rows: Sequence[Mapping[str, float]] | NDArray[np.float64]) -> NDArray[np.float64]:
         """Scores of many rows (feature dicts, or a matrix in the model's feature order)."""
@@ -423,7 +460,7 @@ class AnomalyScorer:
         except RuleError as exc:
             log.warning("keeping review budget %s: %s", self._budget, exc)
             return
-        self._budget, self.max_reasons = rules.review_budget, rules.max_reasons
+        self._budget, self.max_reasons, self.rules = rules.review_budget, rules.max_reasons, rules
         model = self._current[0]
         self._current = (model, model.threshold_for(self._budget))
         log.info("anomaly review budget now %s", self._budget)

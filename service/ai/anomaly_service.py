@@ -2,7 +2,8 @@
 model), order history from the store, and the risk team's decisions on held orders.
 
     scorer = scorer_for(runtime)                          # cached; reloads on promote / rules change
-    assessment = scorer.score(order, StoreOrderHistory(runtime.store))
+    baseline = store_baseline(runtime.store, scorer)      # this store's threshold and guard maxima
+    assessment = scorer.score(order, StoreOrderHistory(runtime.store), baseline)
     approve(runtime, review_id, actor="ann")              # unhold in Magento, item synced again
     reject(runtime, review_id, actor="ann", note="card testing")
     escalate(runtime, review_id, actor="ann")
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from sqlalchemy import func, select
 
 from service.ai.anomaly import AnomalyScorer, Assessment
 from service.ai.anomaly_features import order_facts
+from service.ai.anomaly_threshold import GUARD_PREFIX, StoreBaseline
 from service.config import repo_path
 from service.engine.errors import SyncError
 from service.store import reviews
@@ -64,6 +67,39 @@ def scorer_for_paths(models_dir: str, rules_dir: str) -> AnomalyScorer:
             _scorers[key] = scorer
             log.info("anomaly scorer loaded: model %s, threshold %.4f", scorer.model.version, scorer.threshold)
         return scorer
+
+
+_baselines: dict[tuple[str, int], tuple[float, str, StoreBaseline]] = {}
+_baselines_lock = threading.Lock()
+
+
+def recent_features(store: Store, limit: int) -> list[dict[str, float]]:
+    """The features of the store's latest scored orders, newest first (by order time)."""
+    with store.session() as s:
+        rows = s.execute(select(OrderFact.features).where(OrderFact.score.is_not(None))
+                         .order_by(OrderFact.created_at.desc(), OrderFact.id.desc()).limit(limit))
+        return [dict(features) for (features,) in rows if features]
+
+
+def store_baseline(store: Store, scorer: AnomalyScorer, *, refresh_seconds: float | None = None) -> StoreBaseline:
+    """The store's threshold and guard maxima, recomputed from its last N orders at most every
+    ``baseline_refresh_seconds`` (rules/anomaly.yaml) per process, and whenever the model changes.
+
+    The window is rescored with the current model, so a promote never mixes two models' scales.
+    """
+    rules = scorer.rules
+    refresh = rules.baseline_refresh_seconds if refresh_seconds is None else refresh_seconds
+    key = (str(store.engine.url), id(scorer))
+    stamp = f"{scorer.model.version}|{scorer.budget}|{id(rules)}"
+    now = time.monotonic()
+    with _baselines_lock:
+        cached = _baselines.get(key)
+        if cached is not None and cached[1] == stamp and now - cached[0] < refresh:
+            return cached[2]
+    baseline = scorer.baseline(recent_features(store, rules.window_orders))
+    with _baselines_lock:
+        _baselines[key] = (now, stamp, baseline)
+    return baseline
 
 
 def _utc(value: datetime) -> datetime:
@@ -126,7 +162,10 @@ def record_order(store: Store, order_key: str, order: Mapping[str, Any], assessm
 
 
 def review_reason(score: float, threshold: float, explanation: list[str], limit: int = 2) -> str:
-    """The item's review reason: score, threshold and the top reasons."""
+    """The item's review reason: score, threshold and the top reasons; guards first, by name."""
+    guards = [line.removeprefix(GUARD_PREFIX) for line in explanation if line.startswith(GUARD_PREFIX)]
+    if guards:
+        return f"held by a guard: {'; '.join(guards)} (anomaly score {score:.2f}, threshold {threshold:.2f})"
     top = "; ".join(explanation[:limit]) or "an unusual combination of features"
     if score >= threshold:
         return f"anomaly score {score:.2f} above threshold {threshold:.2f}: {top}"

@@ -10,6 +10,10 @@ is chosen to survive one kind of difference between two records of the same pers
   nicknames, swapped first/last names, moved house;
 - ``d:`` date of birth (day and month order-free) + an initial: a changed surname;
 - ``a:`` house number + postcode: a changed surname at the same address;
+- ``db:`` the full date of birth alone: typos in both name fields and a new address;
+- ``fp:`` first-name sound + postcode: a typo or a change in the surname, no email or phone;
+- ``hf:`` / ``hl:`` house number + first- or last-name sound: a mistyped postcode or a move in town;
+- ``hs:`` house number + the street name's first four letters: both names and the postcode mistyped;
 - the sorted neighbourhood on ``last first`` catches spelling slips the sound codes miss.
 
 Households share the ``lp:`` and ``a:`` keys by design; telling them apart is the classifier's job.
@@ -53,6 +57,17 @@ def block_keys(profile: Profile) -> list[str]:
         keys.extend(f"d:{year}{day_month}:{initial}" for initial in sorted(initials))
     if profile.house and profile.postcode:
         keys.append(f"a:{profile.house}:{profile.postcode}")
+    if profile.dob:
+        keys.append("db:" + profile.dob)
+    if profile.postcode:
+        keys.extend(f"fp:{sound(root)}:{profile.postcode}" for root in roots)
+    if profile.house:
+        keys.extend(f"hf:{profile.house}:{sound(root)}" for root in roots)
+        if last_sound:
+            keys.append(f"hl:{profile.house}:{last_sound}")
+        street_name = profile.street[len(profile.house):].strip()
+        if len(street_name) >= 4:
+            keys.append(f"hs:{profile.house}:{street_name[:4]}")
     return keys
 
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from service.ai.artifacts import ArtifactError, load_artifact
 from service.ai.dedup_compare import FEATURES, GROUPS, describe
 from service.ai.dedup_forest import FlatForest
 from service.ai.dedup_normalise import Profile
@@ -76,7 +76,10 @@ class MatchModel:
                 f"dedup model {target} is missing: train one with "
                 "`tillbridge models train dedup --synthetic 40000 --promote` (or --pairs labelled.csv)"
             )
-        artifact = joblib.load(target)
+        try:
+            artifact = load_artifact(target, what="dedup model")
+        except ArtifactError as exc:
+            raise ModelError(str(exc)) from None
         if tuple(artifact.get("features", ())) != FEATURES:
             raise ModelError(
                 f"dedup model {target} was trained on features {artifact.get('features')}, this code computes "

@@ -224,6 +224,21 @@ def normalise_postcode(raw: str, country: str) -> str:
     return code
 
 
+def _compact_date_parts(digits: str) -> list[str]:
+    """A date written without separators: YYYYMMDD (ISO basic, as FEBRL and many exports write it),
+    else DDMMYYYY / MMDDYYYY; six digits are YYMMDD when that reads as a date, else DDMMYY."""
+    if len(digits) == 8:
+        if digits[:2] in ("19", "20") and 1 <= int(digits[4:6]) <= 12 and 1 <= int(digits[6:]) <= 31:
+            return [digits[:4], digits[4:6], digits[6:]]
+        if digits[:2] in ("19", "20") and int(digits[4:6]) > 12 >= int(digits[6:]) >= 1:
+            return [digits[:4], digits[6:], digits[4:6]]  # YYYYDDMM
+        return [digits[:2], digits[2:4], digits[4:]]
+    if 1 <= int(digits[2:4]) <= 12 and 1 <= int(digits[4:]) <= 31:
+        century = "19" if int(digits[:2]) > 30 else "20"
+        return [century + digits[:2], digits[2:4], digits[4:]]
+    return [digits[:2], digits[2:4], digits[4:]]
+
+
 def normalise_dob(raw: str) -> str:
     """A date of birth as YYYY-MM-DD from ISO, US (MM/DD/YYYY) or day-first text; "" if unreadable.
 
@@ -233,6 +248,8 @@ def normalise_dob(raw: str) -> str:
     if not raw:
         return ""
     parts = _DATE_PARTS.findall(raw)
+    if len(parts) == 1 and len(parts[0]) in (6, 8):
+        parts = _compact_date_parts(parts[0])
     if len(parts) < 3:
         return ""
     a, b, c = (int(p) for p in parts[:3])

@@ -21,10 +21,11 @@ Output of ``Suggestions.to_json()`` (the CLI and ``POST /v1/mappings/suggest`` r
       "_assignment": {"<source field>": {"target": "<target field>", "score": 0.93} | null, …}
     }
 
-Each list holds the top alternatives with a confidence of at least ``min_score`` (0.05), so an empty
-list means nothing on the target side looks related. ``_assignment`` is the proposed one-to-one
-mapping: every source field appears, and ``null`` is "no match" — no target was confident enough
-(``threshold``, default the combiner's) or the confident one went to a source field that fits it better.
+Each list holds the ``top`` best targets (all of them when the target schema is smaller), ranked, with
+calibrated confidences however low (``min_score``, default 0, drops weaker ones if asked). The
+ranking never decides "no match": ``_assignment`` is the proposed one-to-one mapping, made at
+``_threshold`` (default the combiner's): every source field appears, and ``null`` is "no match" — no
+target was confident enough, or the confident one went to a source field that fits it better.
 
 Integrators' decisions: ``record_feedback(source_field, target_field, accepted)`` stores each accept or
 reject (``FeedbackStore``; ``JsonlFeedbackStore`` is the file-backed one). Passing the store to
@@ -51,8 +52,11 @@ from service.ai.mapping_names import Vocabulary
 from service.ai.mapping_schema import Field, SchemaError, fields_from_dicts
 
 DEFAULT_TOP = 3
-MIN_SCORE = 0.05
+# A person asking for K candidates wants the K best, ranked, with their honest (calibrated) scores,
+# however low: "no match" is the assignment's call, made at its threshold, not the ranking's.
+MIN_SCORE = 0.0
 ASSIGNMENT_KEY = "_assignment"
+THRESHOLD_KEY = "_threshold"
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,13 @@ class Suggestions:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {s: [c.to_json() for c in self.top[s]] for s in self.sources}
         out[ASSIGNMENT_KEY] = {s: (c.to_json() if c else None) for s, c in self.assignment.items()}
+        out[THRESHOLD_KEY] = round(self.threshold, 4)
         return out
+
+    def assignment_json(self) -> dict[str, Any]:
+        """The one-to-one mapping alone, with the threshold it was made at."""
+        return {"threshold": round(self.threshold, 4),
+                "assignment": {s: (c.to_json() if c else None) for s, c in self.assignment.items()}}
 
     def score(self, source: str, target: str) -> float:
         return float(self.scores[self.sources.index(source), self.targets.index(target)])

@@ -27,12 +27,14 @@ def mappings() -> None:
               help="Confidence from which a pair is proposed (default: the model's).")
 @click.option("--output", type=click.Path(dir_okay=False), default=None,
               help="Write the suggestions here (default: print them).")
+@click.option("--assignment", "assignment_file", type=click.Path(dir_okay=False), default=None,
+              help="Also write the one-to-one assignment alone, with its threshold, to this file.")
 @click.option("--model", "model_file", type=click.Path(dir_okay=False), default=None,
               help="Combiner file (default models/mapping/combiner.joblib).")
 @click.option("--decisions", "decisions_file", type=click.Path(dir_okay=False), default=None,
               help="Integrators' decisions (JSON lines) to apply: accepted pairs score 1, rejected 0.")
 def suggest_command(source_file: str, target_file: str, top: int | None, threshold: float | None, output: str | None,
-                    model_file: str | None, decisions_file: str | None) -> None:
+                    assignment_file: str | None, model_file: str | None, decisions_file: str | None) -> None:
     """Suggest, for every source field, the target fields it most likely maps to.
 
     Output: {"<source field>": [{"target": …, "score": …}, …], "_assignment": {"<source field>":
@@ -51,6 +53,8 @@ def suggest_command(source_file: str, target_file: str, top: int | None, thresho
     store = JsonlFeedbackStore(decisions_file) if decisions_file else None
     result = suggest(source, target, top=top or DEFAULT_TOP, threshold=threshold, combiner=combiner, decisions=store)
     text = json.dumps(result.to_json(), indent=2)
+    if assignment_file:
+        Path(assignment_file).write_text(json.dumps(result.assignment_json(), indent=2) + "\n", encoding="utf-8")
     if output is None:
         click.echo(text)
         return

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from service.ai.artifacts import ArtifactError, load_artifact, save_artifact
 from service.ai.mapping_features import FEATURES
 from service.config import repo_path
 
@@ -40,9 +40,8 @@ class Combiner:
 
     def save(self, path: str | Path | None = None) -> Path:
         target = repo_path(str(path or MODEL_FILE))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"model": self.model, "features": list(self.features), "threshold": self.threshold,
-                     "meta": self.meta}, target)
+        save_artifact({"model": self.model, "features": list(self.features), "threshold": self.threshold,
+                       "meta": self.meta}, target, retrain="retrain it: python -m training.mapping train")
         return target
 
     @classmethod
@@ -51,7 +50,10 @@ class Combiner:
         if not source.exists():
             raise ModelError(f"mapping combiner {source} is missing: train it with "
                              "`python -m training.mapping train`")
-        data = joblib.load(source)
+        try:
+            data = load_artifact(source, what="mapping combiner")
+        except ArtifactError as exc:
+            raise ModelError(str(exc)) from None
         features = tuple(data["features"])
         if features != FEATURES:
             raise ModelError(f"mapping combiner {source} was trained on other evidence ({len(features)} features, "

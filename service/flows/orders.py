@@ -253,7 +253,8 @@ class OrdersFlow:
                                   review_id=review.id)
         try:
             scorer = anomaly_service.scorer_for(self.runtime)
-            assessment = scorer.score(raw, anomaly_service.StoreOrderHistory(self.store))
+            baseline = anomaly_service.store_baseline(self.store, scorer)
+            assessment = scorer.score(raw, anomaly_service.StoreOrderHistory(self.store), baseline)
         except FileNotFoundError as exc:
             raise FatalError(f"no anomaly model to score orders with: {exc}",
                              hint="train and promote one (`tillbridge models train anomaly --promote`), "
@@ -264,9 +265,12 @@ class OrdersFlow:
         anomaly_service.record_order(self.store, item.entity_key, raw, assessment)
         step["detail"]["anomaly"] = {"score": round(assessment.score, 6), "threshold": round(assessment.threshold, 6),
                                      "flagged": assessment.flagged, "explanation": assessment.explanation,
+                                     "threshold_basis": assessment.basis, "guards": assessment.guards,
                                      "model_version": assessment.model_version}
         verdict = "above" if assessment.score >= assessment.threshold else "below"
         outlier = ", flagged as an outlier" if assessment.flagged and verdict == "below" else ""
+        if assessment.guards:
+            outlier = f", held by {len(assessment.guards)} guard(s)"
         step["message"] += (f"; anomaly score {assessment.score:.3f} {verdict} threshold "
                             f"{assessment.threshold:.3f}{outlier} ({assessment.model_version})")
         if not assessment.flagged:

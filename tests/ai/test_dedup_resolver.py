@@ -125,9 +125,10 @@ def test_merge_follows_survivorship_rules() -> None:
 
 
 def test_quality_on_fresh_generated_customers(model: MatchModel) -> None:
-    """Pairwise precision and recall of `match` on people the shipped model never saw (seed 991)."""
+    """Pairwise precision and recall of `match` on people the shipped model never saw (seed 991), every
+    record with its email and phone as a web shop keeps them (bench/dedup_febrl.py covers records without)."""
     rules = load_rules()
-    dataset = generate(3000, seed=991)
+    dataset = generate(3000, seed=991, without_contact=0.0)
     profiles = [normalise(dataset.record(i), rules.vocabulary) for i in range(len(dataset))]
     pairs = candidate_pairs(profiles, rules.blocking)
     scores = score_pairs(profiles, pairs, model)

@@ -105,7 +105,7 @@ def test_real_orders_are_mapped_one_to_one_with_confidence() -> None:
     assert mapped["items[].qty_ordered"] == "lines[].qty"
     assert len(set(mapped.values())) == len(mapped)  # one-to-one
     out = result.to_json()
-    assert set(out) == {*result.sources, "_assignment"}
+    assert set(out) == {*result.sources, "_assignment", "_threshold"}
     scores = [c["score"] for c in out["customer_email"]]
     assert scores == sorted(scores, reverse=True) and 0.0 <= scores[-1] <= scores[0] <= 1.0
 
@@ -244,3 +244,20 @@ def test_decisions_recorded_before_the_evidence_changed_are_recomputed(tmp_path:
     (tmp_path / "decisions.jsonl").write_text((tmp_path / "decisions.jsonl").read_text() + "{broken\n")
     with pytest.raises(SchemaError, match="line 2 is not a feedback record"):
         store.all()
+
+
+def test_top_k_returns_k_ranked_candidates_with_calibrated_scores() -> None:
+    source = [Field("customer_email", "string", samples=("a@example.com",)),
+              Field("gift_wrap_message", "string", samples=("Happy birthday, Mum!",))]
+    target = [Field(f"attribute_{n}", "string", samples=(f"v{n}",)) for n in range(24)]
+    target.append(Field("email", "string", samples=("a@example.com",)))
+    result = suggest(source, target, top=20)
+    for name in ("customer_email", "gift_wrap_message"):
+        scores = [c.score for c in result.top[name]]
+        assert len(scores) == 20, name
+        assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
+    assert result.top["customer_email"][0].target == "email"
+    # Asking for more than the target schema has gives all of it; the assignment stays separate.
+    assert len(suggest(source, target[:5], top=20).top["gift_wrap_message"]) == 5
+    assert result.assignment["gift_wrap_message"] is None
+    assert result.assignment_json()["threshold"] == result.to_json()["_threshold"] == round(result.threshold, 4)

@@ -31,15 +31,19 @@ def test_suggest_writes_a_best_first_list_per_source_field_and_the_assignment(tm
     source, target = _write_samples(tmp_path)
     output = tmp_path / "suggestions.json"
     result = CliRunner().invoke(main, ["mappings", "suggest", "--source", str(source), "--target", str(target),
-                                       "--top", "2", "--output", str(output)])
+                                       "--top", "2", "--output", str(output),
+                                       "--assignment", str(tmp_path / "assignment.json")])
     assert result.exit_code == 0, result.output
     assert "wrote" in result.output
     suggestions = json.loads(output.read_text())
     assignment = suggestions.pop("_assignment")
+    threshold = suggestions.pop("_threshold")
+    assert json.loads((tmp_path / "assignment.json").read_text()) == {"threshold": threshold,
+                                                                       "assignment": assignment}
     assert set(suggestions) == set(assignment)
     assert "items[].sku" in suggestions and "billing_address.street[0]" in suggestions
     for candidates in suggestions.values():
-        assert len(candidates) <= 2
+        assert len(candidates) == 2
         assert [c["score"] for c in candidates] == sorted((c["score"] for c in candidates), reverse=True)
     assert suggestions["customer_email"][0]["target"] == "customer_email"
     assert assignment["billing_address.postcode"]["target"] == "postal_code"

@@ -34,6 +34,7 @@ def test_suggests_from_records_with_each_systems_naming(client: FlaskClient) -> 
     assert response.status_code == 200, response.get_json()
     body: dict[str, Any] = response.get_json()
     assignment = body.pop("_assignment")
+    assert 0.0 <= body.pop("_threshold") <= 1.0
     assert set(body) == {"increment_id", "customer_email", "billing_address.postcode", "billing_address.country_id",
                          "custom_attributes.gift_note"}
     assert assignment["customer_email"]["target"] == "customer.email"

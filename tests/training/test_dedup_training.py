@@ -66,7 +66,7 @@ def test_training_writes_registers_and_promotes_a_model_the_resolver_loads(tmp_p
     assert trained.card["metrics"]["held out (20% of pairs)"]["precision"] > 0.9
     first = save(trained, tmp_path)
     directory = tmp_path / "dedup" / first.version
-    assert {p.name for p in directory.iterdir()} == {"model.joblib", "card.json", "card.md"}
+    assert {p.name for p in directory.iterdir()} == {"model.joblib", "model.joblib.meta.json", "card.json", "card.md"}
     assert json.loads((directory / "card.json").read_text())["family"] == "dedup"
     assert "Metrics" in (directory / "card.md").read_text()
     with pytest.raises(ModelError, match="no promoted dedup model"):
