@@ -51,7 +51,10 @@ def _register_api(app: Flask) -> None:
     from service.api.mappings import mappings_api
     from service.web.auth import require_role
 
+    from service.api.v1 import init_v1
+
     app.register_blueprint(mappings_api)
+    init_v1(app)
     guard = require_role("integrator")(lambda: None)
 
     @app.before_request
