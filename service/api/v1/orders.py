@@ -103,7 +103,7 @@ class OrderStatusIn(Schema):
                            metadata={"description": "cancelled: cancel in Heartland (and Magento for a web order)"})
 
 
-def _order_id(entity_key: str) -> str:
+def order_id_of(entity_key: str) -> str:
     return entity_key.split(":", 1)[1] if entity_key.split(":", 1)[0] in ORDER_FLOWS else entity_key
 
 
@@ -116,7 +116,7 @@ def _store() -> Any:
 
 
 def order_object(item: SyncItem, first: SyncItem | None, binding: Binding | None) -> dict[str, Any]:
-    oid = _order_id(item.entity_key)
+    oid = order_id_of(item.entity_key)
     source = oid.split(":")[0]
     payload = item.payload or {}
     if source == "magento":
@@ -143,7 +143,7 @@ def order_object(item: SyncItem, first: SyncItem | None, binding: Binding | None
         "id": oid, "object": "order", "source": channel, "number": number, "magento": magento,
         "heartland": heartland, "email": email, "status": status, "total": total, "lines": lines,
         "sync": {"state": item.state, "reason": item.reason, "item_id": item.id, "attempts": item.attempts,
-                 "updated": rfc3339(item.updated_at), "trace_url": url_for("items.show", item_id=item.id)},
+                 "updated": rfc3339(item.updated_at), "trace_url": f"/items/{item.id}"},
         "created": rfc3339((first or item).created_at),
     }
 
@@ -156,15 +156,16 @@ def _bindings_for(session: Any, keys: list[str]) -> dict[str, Binding]:
     return {b.key: b for b in rows}
 
 
-def load_orders(entity_keys: list[str]) -> list[dict[str, Any]]:
-    with _store().session() as s:
+def load_orders(entity_keys: list[str], store: Any = None) -> list[dict[str, Any]]:
+    """The orders of these sync-item entity keys (in that order); ``store`` outside a request."""
+    with (store or _store()).session() as s:
         bounds = s.execute(select(SyncItem.entity_key, func.min(SyncItem.id), func.max(SyncItem.id))
                            .where(SyncItem.entity_key.in_(entity_keys)).group_by(SyncItem.entity_key)).all()
         ids = {i for _, lo, hi in bounds for i in (lo, hi)}
         by_id = {i.id: i for i in s.scalars(select(SyncItem).where(SyncItem.id.in_(ids)))}
-        found = _bindings_for(s, [_order_id(k) for k, _, _ in bounds])
+        found = _bindings_for(s, [order_id_of(k) for k, _, _ in bounds])
         order = {k: n for n, k in enumerate(entity_keys)}
-        return [order_object(by_id[hi], by_id[lo], found.get(_order_id(k)))
+        return [order_object(by_id[hi], by_id[lo], found.get(order_id_of(k)))
                 for k, lo, hi in sorted(bounds, key=lambda b: order[b[0]])]
 
 
@@ -242,7 +243,11 @@ class Orders(MethodView):
         if item_id is None:
             fail(409, f"{channel} order {external_id} exists already as order {key}: GET /v1/orders/{key}",
                  error="order_exists")
-        return get_order(key), 202, {"Location": url_for("v1_orders.Order", order_id=key)}
+        created = get_order(key)
+        from service.webhooks_out.events import emit
+
+        emit(runtime, "order.created", created, dedup_key=f"order.created:{key}", url=f"/v1/orders/{key}")
+        return created, 202, {"Location": url_for("v1_orders.Order", order_id=key)}
 
 
 def _address(address: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,152 @@
+"""/v1 over the whole stack: both sandboxes, the web service, a real worker and the scheduler.
+
+An order created through the API reaches Heartland once, however often the client retries; a
+subscriber receives ``order.synced`` once, signed; a failing subscriber is retried, then disabled
+when it answers 410.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from standardwebhooks.webhooks import Webhook
+
+from service.store.users import create_token, create_user
+from tests.stack import Stack, build_stack
+
+FAST_WEBHOOKS = {"WEBHOOKS_ALLOW_PRIVATE_URLS": True, "WEBHOOK_RETRY_SCHEDULE": "0.5,0.5",
+                 "WEBHOOK_TIMEOUT_SECONDS": 3, "POLL_INTERVAL_SECONDS": 0, "DRIFT_INTERVAL_SECONDS": 0,
+                 "RECONCILIATION_INTERVAL_SECONDS": 0}
+ORDER = {
+    "channel": "phone", "external_id": "PH-1", "email": "cara@example.com", "first_name": "Cara",
+    "last_name": "Moss", "billing": {"street": ["5 High St"], "city": "Leeds", "postcode": "LS1 4AP", "country": "GB"},
+    "lines": [{"sku": "TEE-1000", "quantity": 2, "unit_price": 1999}], "total": 3998,
+}
+
+
+class Subscriber:
+    """An HTTP endpoint on a thread that records what it receives and answers the next status given."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.answers: list[int] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                owner.received.append({"headers": dict(self.headers), "body": body})
+                status = owner.answers.pop(0) if owner.answers else 200
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def of_type(self, event_type: str) -> list[dict[str, Any]]:
+        return [r for r in self.received if json.loads(r["body"])["type"] == event_type]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
+    s = build_stack({**settings, **FAST_WEBHOOKS}, tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def subscriber() -> Iterator[Subscriber]:
+    sub = Subscriber()
+    yield sub
+    sub.stop()
+
+
+def _token(stack: Stack) -> dict[str, str]:
+    create_user(stack.runtime.store, "ivy", "a-long-password-123", "integrator")
+    _, token = create_token(stack.runtime.store, "ivy", "scenario")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_an_order_through_v1_reaches_heartland_once_and_its_subscriber_hears_once(
+        stack: Stack, subscriber: Subscriber) -> None:
+    headers = _token(stack)
+    api = f"{stack.web.url}/v1"
+    hook = requests.post(f"{api}/webhooks", json={"url": subscriber.url, "events": ["order.synced", "order.created"]},
+                         headers=headers, timeout=10)
+    assert hook.status_code == 201, hook.text
+    secret = hook.json()["secret"]
+    assert secret.startswith("whsec_")
+    assert "secret" not in requests.get(f"{api}/webhooks/{hook.json()['id']}", headers=headers, timeout=10).json()
+
+    stack.start_worker()
+    stack.start_scheduler()
+    keyed = {**headers, "Idempotency-Key": "order-PH-1"}
+    first = requests.post(f"{api}/orders", json=ORDER, headers=keyed, timeout=10)
+    again = requests.post(f"{api}/orders", json=ORDER, headers=keyed, timeout=10)
+    assert first.status_code == 202 and again.status_code == 202, (first.text, again.text)
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+
+    order_url = f"{stack.web.url}{first.headers['Location']}"
+    stack.wait_for(lambda: requests.get(order_url, headers=headers, timeout=10).json()["sync"]["state"] == "done",
+                   timeout=60, what="the API order to reach Heartland")
+    order = requests.get(order_url, headers=headers, timeout=10).json()
+    assert order["heartland"]["number"]
+    ours = [o for o in stack.heartland_orders()
+            if (o.get("custom") or {}).get("tillbridge_ref") == "channel:phone:PH-1"]
+    assert len(ours) == 1, ours
+
+    stack.wait_for(lambda: len(subscriber.of_type("order.synced")) >= 1, timeout=30, what="order.synced")
+    stack.wait_for(lambda: len(subscriber.of_type("order.created")) >= 1, timeout=30, what="order.created")
+    synced = subscriber.of_type("order.synced")
+    assert len(synced) == 1
+    delivered = synced[0]
+    verified = Webhook(secret).verify(delivered["body"], {k.lower(): v for k, v in delivered["headers"].items()})
+    assert verified["data"]["id"] == "channel:phone:PH-1"
+    assert verified["data"]["heartland"]["number"] == order["heartland"]["number"]
+    assert len(subscriber.of_type("order.synced")) == 1  # the scheduler's later scans add nothing
+
+
+def test_a_failing_subscriber_is_retried_then_disabled_on_410(stack: Stack, subscriber: Subscriber) -> None:
+    headers = _token(stack)
+    api = f"{stack.web.url}/v1"
+    hook = requests.post(f"{api}/webhooks", json={"url": subscriber.url, "events": ["order.created"]},
+                         headers=headers, timeout=10).json()
+    subscriber.answers = [500, 503, 410]
+    stack.start_worker()
+    stack.start_scheduler()
+    assert requests.post(f"{api}/orders", json=ORDER, headers=headers, timeout=10).status_code == 202
+    stack.wait_for(lambda: len(subscriber.received) >= 3, timeout=60, what="three attempts")
+    endpoint = f"{api}/webhooks/{hook['id']}"
+    stack.wait_for(lambda: requests.get(endpoint, headers=headers, timeout=10).json()["status"] == "disabled",
+                   timeout=20, what="the endpoint to be disabled")
+    assert "410" in requests.get(endpoint, headers=headers, timeout=10).json()["disabled_reason"]
+    log = requests.get(f"{endpoint}/deliveries", headers=headers, timeout=10).json()["data"]
+    assert [(d["status"], d["attempts"], d["last_response_status"]) for d in log] == [("failed", 3, 410)]
+    ids = {r["headers"]["webhook-id"] for r in subscriber.received}
+    assert len(ids) == 1  # every attempt carries the same event id: the subscriber can dedup
+
+    # Re-enabled and replayed by hand, it gets the event once more.
+    assert requests.put(endpoint, json={"enabled": True}, headers=headers, timeout=10).status_code == 200
+    replay = requests.post(f"{api}/webhooks/deliveries/{log[0]['id']}/replay", headers=headers, timeout=10)
+    assert replay.status_code == 202, replay.text
+    stack.wait_for(lambda: len(subscriber.received) == 4, timeout=30, what="the replay")
+    stack.wait_for(lambda: requests.get(f"{endpoint}/deliveries", headers=headers, timeout=10)
+                   .json()["data"][0]["status"] == "succeeded", timeout=20, what="the replay to succeed")
