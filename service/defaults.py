@@ -126,3 +126,4 @@ STORE_TIMEZONE = "UTC"  # the zone of the store's business day (IANA name, e.g. 
 RECONCILIATION_INTERVAL_SECONDS = 86400.0  # the scheduler reconciles the last days this often; 0: never
 RECONCILIATION_DAYS = 3  # a scheduled run looks back this many business days (late postings settle)
 RECONCILIATION_FUZZY_DAYS = 2  # a fuzzy match may be this many days apart
+STORE_CURRENCY = "USD"  # the currency of Heartland amounts (Heartland records carry none)

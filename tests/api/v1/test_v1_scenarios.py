@@ -150,3 +150,29 @@ def test_a_failing_subscriber_is_retried_then_disabled_on_410(stack: Stack, subs
     stack.wait_for(lambda: len(subscriber.received) == 4, timeout=30, what="the replay")
     stack.wait_for(lambda: requests.get(f"{endpoint}/deliveries", headers=headers, timeout=10)
                    .json()["data"][0]["status"] == "succeeded", timeout=20, what="the replay to succeed")
+
+
+def test_price_and_stock_changes_go_to_heartland_then_magento(stack: Stack) -> None:
+    headers = _token(stack)
+    api = f"{stack.web.url}/v1"
+    stack.start_worker()
+    product = requests.get(f"{api}/products/TEE-1000", headers=headers, timeout=10).json()
+    assert product["price"] == {"amount": 2599, "currency": "USD"}
+    changed = requests.put(f"{api}/products/TEE-1000", json={"price": 2799}, headers=headers, timeout=10)
+    assert changed.status_code == 200, changed.text
+    assert stack.heartland_get("items/100001")["price"] == 27.99
+    stack.wait_for(lambda: float(stack.magento_get("products/TEE-1000")["price"]) == 27.99, timeout=60,
+                   what="the price to reach Magento")
+
+    before = requests.get(f"{api}/inventory/TEE-1000", headers=headers, timeout=10).json()
+    downtown = next(s for s in before["locations"] if s["location_id"] == 100001)
+    keyed = {**headers, "Idempotency-Key": "adjust-1"}
+    body = {"location_id": 100001, "adjust_by": 7, "note": "found in the back room"}
+    first = requests.put(f"{api}/inventory/TEE-1000", json=body, headers=keyed, timeout=10)
+    again = requests.put(f"{api}/inventory/TEE-1000", json=body, headers=keyed, timeout=10)
+    assert first.status_code == 202 and again.headers.get("Idempotent-Replayed") == "true", (first.text, again.text)
+    after = requests.get(f"{api}/inventory/TEE-1000", headers=headers, timeout=10).json()
+    assert next(s for s in after["locations"] if s["location_id"] == 100001)["on_hand"] == downtown["on_hand"] + 7
+    stack.wait_for(lambda: requests.get(f"{api}/inventory/TEE-1000", params={"with_magento": "true"},
+                                        headers=headers, timeout=10).json()["in_step"] is True,
+                   timeout=60, what="Magento's quantity to follow")
