@@ -19,7 +19,7 @@ import requests
 from standardwebhooks.webhooks import Webhook
 
 from service.store.users import create_token, create_user
-from tests.stack import Stack, build_stack
+from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
 
 FAST_WEBHOOKS = {"WEBHOOKS_ALLOW_PRIVATE_URLS": True, "WEBHOOK_RETRY_SCHEDULE": "0.5,0.5",
                  "WEBHOOK_TIMEOUT_SECONDS": 3, "POLL_INTERVAL_SECONDS": 0, "DRIFT_INTERVAL_SECONDS": 0,
@@ -176,3 +176,31 @@ def test_price_and_stock_changes_go_to_heartland_then_magento(stack: Stack) -> N
     stack.wait_for(lambda: requests.get(f"{api}/inventory/TEE-1000", params={"with_magento": "true"},
                                         headers=headers, timeout=10).json()["in_step"] is True,
                    timeout=60, what="Magento's quantity to follow")
+
+
+def test_a_customer_who_bought_at_the_till_and_online_is_one_customer(stack: Stack) -> None:
+    headers = _token(stack)
+    api = f"{stack.web.url}/v1"
+    heartland_headers = {"Authorization": f"Bearer {HEARTLAND_TOKEN}"}
+    customer = requests.post(f"{stack.heartland.url}/api/customers", headers=heartland_headers, timeout=10,
+                             json={"first_name": "Tess", "last_name": "Till", "email": "tess.till@example.com"})
+    assert customer.status_code == 201, customer.text
+    hid = int(customer.headers["Location"].rstrip("/").rsplit("/", 1)[-1])
+    ticket = requests.post(f"{stack.heartland.url}/api/sales/tickets", headers=heartland_headers, timeout=10, json={
+        "station_id": 100001, "customer_id": hid, "status": "complete",
+        "item_lines": [{"type": "ItemLine", "item_id": 100001, "unit_price": 30.0, "qty": 1}],
+        "payments": [{"type": "Payments::ExternalPayment", "payment_type_id": 100001, "amount": 30.0}]})
+    assert ticket.status_code == 201, ticket.text
+    stack.start_worker()
+    stack.checkout([{"sku": "TEE-1000", "qty": 1}], email="tess.till@example.com", guest=True, firstname="Tess",
+                   lastname="Till")
+    stack.wait_for(lambda: stack.states().get("done") == 1, timeout=90, what="the web order to sync")
+
+    found = requests.get(f"{api}/customers", params={"email": "tess.till@example.com"}, headers=headers,
+                         timeout=10).json()["data"]
+    assert [c["id"] for c in found] == [f"heartland:{hid}"]
+    person = requests.get(f"{api}/customers/heartland:{hid}", headers=headers, timeout=10).json()
+    assert {c["channel"]: c["orders"] for c in person["by_channel"]} == {"store": 1, "web": 1}
+    assert person["orders"] == 2 and person["lifetime_value"]["amount"] > 3000
+    assert person["first_purchase"]["channel"] == "store" and person["last_purchase"]["channel"] == "web"
+    assert person["magento"], "the web order's customer is bound to the Heartland customer"
