@@ -177,8 +177,9 @@ def save(store: Any, entries: Iterable[Entry]) -> list[Entry]:
                 s.add(row)
             for name in ("order_ref", "number", "channel", "location", "tender", "amount", "tax", "shipping",
                          "discount", "currency", "business_date", "transaction_id", "last4", "email", "occurred_at"):
-                setattr(row, name, getattr(entry, name) if not isinstance(getattr(entry, name), str)
-                        else getattr(entry, name)[:LedgerEntry.__table__.c[name].type.length or 10000])
+                value = getattr(entry, name)
+                limit = getattr(LedgerEntry.__table__.c[name].type, "length", None)
+                setattr(row, name, value[:limit] if isinstance(value, str) and limit else value)
             s.flush()
             entry.id = row.id
             saved.append(entry)

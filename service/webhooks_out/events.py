@@ -111,7 +111,8 @@ def data_for(runtime: Any, event_type: str, item: SyncItem) -> tuple[dict[str, A
             return order, f"/v1/orders/{order['id']}"
         from service.api.v1.conventions import money
 
-        currency = (order.get("total") or {}).get("currency", "USD")
+        total = order.get("total")
+        currency = str(total.get("currency", "USD")) if isinstance(total, dict) else "USD"
         payment = {"id": f"{order['id']}:item:{item.id}", "object": "payment", "order": order["id"],
                    "heartland": order.get("heartland"),
                    "status": "succeeded" if event_type == "payment.succeeded" else "failed",

@@ -40,7 +40,7 @@ refused (422 `card_number_refused`).
 """
 
 
-class V1Api(Api):  # type: ignore[misc]
+class V1Api(Api):
     ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error: HTTPException) -> Any:

@@ -77,7 +77,7 @@ def from_http_exception(exc: HTTPException) -> Response:
     if code == 404:
         message = f"no such resource: {request.path} (see /v1/docs for the endpoints)"
     elif code == 405:
-        allowed = ", ".join(exc.valid_methods or []) if hasattr(exc, "valid_methods") else ""
+        allowed = ", ".join(getattr(exc, "valid_methods", None) or [])
         message = f"{request.method} is not allowed on {request.path}" + (f"; use {allowed}" if allowed else "")
     elif fields:
         message = "the request is not valid: " + "; ".join(f"{k}: {_text(v)}" for k, v in fields.items())
@@ -85,7 +85,7 @@ def from_http_exception(exc: HTTPException) -> Response:
         message = data.get("message") or exc.description or exc.name
     headers = dict(data.get("headers") or {})
     if code == 405 and getattr(exc, "valid_methods", None):
-        headers["Allow"] = ", ".join(exc.valid_methods or [])
+        headers["Allow"] = ", ".join(getattr(exc, "valid_methods", None) or [])
     return envelope(code, CODES.get(code, exc.name.lower().replace(" ", "_")), str(message), fields, headers)
 
 

@@ -63,7 +63,8 @@ class AdjustIn(Schema):
 
 
 def _flow() -> InventoryFlow:
-    flow: InventoryFlow = runtime().flow("inventory")  # type: ignore[assignment]
+    flow = runtime().flow("inventory")
+    assert isinstance(flow, InventoryFlow)
     return flow
 
 
@@ -78,7 +79,7 @@ def inventory_objects(records: list[dict[str, Any]], with_magento: bool) -> list
         by_item.setdefault(int(row["item_id"]), []).append(row)
     out = []
     for record in records:
-        stock = [{"location_id": int(row["location_id"]), "location": locations.get(int(row["location_id"]), ""),
+        stock: list[dict[str, Any]] = [{"location_id": int(row["location_id"]), "location": locations.get(int(row["location_id"]), ""),
                   "selling": int(row["location_id"]) in selling, "on_hand": float(row.get("qty_on_hand") or 0),
                   "committed": float(row.get("qty_committed") or 0), "available": float(row.get("qty_available") or 0)}
                  for row in sorted(by_item.get(int(record["id"]), []), key=lambda r: int(r["location_id"]))]

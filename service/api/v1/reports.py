@@ -26,11 +26,12 @@ blp = Blueprint("v1_reports", __name__, url_prefix="/v1/reports",
                 description="Transaction summaries, payment reconciliation and accounting exports")
 
 MAX_DAYS = 366
+DATES = validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31), error="must be a date from 2000 to 2099")
 
 
 class PeriodArgs(Schema):
-    date_from = fields.Date(required=True, metadata={"description": "first business day (YYYY-MM-DD)"})
-    date_to = fields.Date(required=True, metadata={"description": "last business day, inclusive"})
+    date_from = fields.Date(required=True, validate=DATES, metadata={"description": "first business day (YYYY-MM-DD)"})
+    date_to = fields.Date(required=True, validate=DATES, metadata={"description": "last business day, inclusive"})
 
     @validates_schema
     def ordered(self, data: dict[str, Any], **_: Any) -> None:
@@ -98,8 +99,8 @@ ExceptionList = list_schema(ExceptionOut, "ReconciliationResultList")
 class ExceptionArgs(ListArgs):
     category = fields.String(validate=validate.OneOf(list(CATEGORIES)))
     state = fields.String(load_default="open", validate=validate.OneOf(["open", "resolved", "none", "any"]))
-    date_from = fields.Date()
-    date_to = fields.Date()
+    date_from = fields.Date(validate=DATES)
+    date_to = fields.Date(validate=DATES)
 
 
 class ResolveIn(Schema):
