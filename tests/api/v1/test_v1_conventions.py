@@ -144,3 +144,21 @@ def test_docs_page_needs_no_cdn(app: Any) -> None:
     page = client.get("/v1/docs").get_data(as_text=True)
     assert "https://" not in page and "//cdn" not in page
     assert client.get("/v1/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_tokens_get_scopes_from_the_command_line(app: Any, runtime: Any, settings: dict[str, Any]) -> None:
+    from click.testing import CliRunner
+
+    from service.cli import main
+    from service.store.users import create_user
+
+    create_user(runtime.store, "olga", "a-long-password-123", "operator")
+    env = {"DATABASE_URL": settings["DATABASE_URL"], "REDIS_URL": settings["REDIS_URL"]}
+    made = CliRunner().invoke(main, ["tokens", "create", "olga", "--name", "ro", "--scope", "orders:read"], env=env)
+    assert made.exit_code == 0, made.output
+    token = made.output.strip().splitlines()[-1]
+    client = app.test_client()
+    assert client.get("/v1/orders", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert client.get("/v1/webhooks", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    wrong = CliRunner().invoke(main, ["tokens", "create", "olga", "--name", "x", "--scope", "orders:delete"], env=env)
+    assert wrong.exit_code != 0 and "unknown scopes orders:delete" in wrong.output
