@@ -1,6 +1,6 @@
-"""The /v1 API: one surface over Heartland and Magento (see service/api/v1/README.md).
+"""The /v1 API: one surface over Heartland and Magento.
 
-``init_v1(app)`` builds it on flask-smorest: every resource blueprint in RESOURCE_MODULES, the
+See "The /v1 API" in README.md. ``init_v1(app)`` builds it on flask-smorest: every resource blueprint in RESOURCE_MODULES, the
 OpenAPI 3.1 document at /v1/openapi.json, the docs page at /v1/docs, and the conventions every
 request goes through, in this order: Request-Id, caller (token or session) and scope, the rate
 limit, the card-number screen of the body, the Idempotency-Key; and on the way out the stored
