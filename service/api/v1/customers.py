@@ -106,6 +106,33 @@ class FindArgs(ListArgs):
                                                         error="a Magento customer id, optionally store:id"))
 
 
+class CustomerIn(Schema):
+    first_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    last_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    email = fields.Email(required=True)
+    phone = fields.String(load_default="", validate=validate.Regexp(r"^[0-9 +().\-]{0,24}$"))
+
+
+class CustomerUpdate(Schema):
+    first_name = fields.String(validate=validate.Length(min=1, max=100))
+    last_name = fields.String(validate=validate.Length(min=1, max=100))
+    email = fields.Email()
+
+
+def _follow_to_magento(hid: int, label: str) -> int:
+    """A customers-flow item for the Heartland customer: the flow writes Magento (survivorship, echo guard)."""
+    from service.store import items
+
+    rt = runtime()
+    with rt.store.session() as s:
+        item = items.create(s, flow="customers", direction="heartland→magento",
+                            entity_key=f"customers:heartland:customer:{hid}", label=label,
+                            payload={"kind": "customer", "id": hid, "record": {}, "source": "heartland"})
+        item_id = item.id
+    rt.enqueue([item_id])
+    return item_id
+
+
 def _summary(record: dict[str, Any]) -> dict[str, Any]:
     hid = f"heartland:{record['id']}"
     return {"id": hid, "object": "customer", "name": _name(record), "email": record.get("email"),
@@ -168,21 +195,56 @@ class Customers(MethodView):
                 found = heartland.list("customers", keyset, ["id"], per_page=limit + 1).results
         return page_of([_summary(c) for c in found], limit)
 
+    @blp.arguments(CustomerIn)
+    @blp.response(202, CustomerOut)
+    @blp.alt_response(409, description="a customer with this email exists already")
+    def post(self, body: dict[str, Any]) -> Any:
+        """Create a customer in Heartland; the customers flow then creates or links it in Magento"""
+        rt = runtime()
+        with upstream("Heartland"):
+            if rt.heartland.find_customers_by_email(body["email"]):
+                existing = rt.heartland.find_customers_by_email(body["email"])[0]
+                fail(409, f"Heartland has a customer with {body['email']} already: heartland:{existing['id']}",
+                     error="customer_exists")
+            created = rt.heartland.create_customer({"first_name": body["first_name"],
+                                                    "last_name": body["last_name"], "email": body["email"]})
+            hid = int(created["id"])
+            if body["phone"]:
+                rt.heartland.add_customer_address(hid, {"first_name": body["first_name"],
+                                                        "last_name": body["last_name"], "phone": body["phone"]})
+        _follow_to_magento(hid, f"customer {body['email']} (created through the API)")
+        return customer_360(hid), 202, {"Location": f"/v1/customers/heartland:{hid}"}
+
 
 @blp.route("/<string:customer_id>")
 class Customer(MethodView):
     @blp.response(200, CustomerOut)
     def get(self, customer_id: str) -> dict[str, Any]:
         """The 360° customer: both systems' ids, duplicates, lifetime value, channels, returns, gift cards"""
-        if not ID.match(customer_id):
-            fail(404, f"no customer {customer_id!r}: ids look like heartland:100001 or magento:default:42")
-        if customer_id.startswith("magento:"):
-            hid = _heartland_id_for(customer_id)
-            if hid is None:
-                fail(404, f"Magento customer {customer_id} is not linked to a Heartland customer yet")
-        else:
-            hid = int(customer_id.split(":")[1])
-        return customer_360(hid)
+        return customer_360(self_id(customer_id))
+
+    @blp.arguments(CustomerUpdate)
+    @blp.response(202, CustomerOut)
+    def put(self, body: dict[str, Any], customer_id: str) -> Any:
+        """Change a customer's name or email in Heartland; the customers flow carries it to Magento"""
+        hid = self_id(customer_id)
+        if not body:
+            fail(422, "send at least one of first_name, last_name, email", fields={"_body": ["empty"]})
+        with upstream("Heartland"):
+            runtime().heartland.update_customer(hid, body)
+        _follow_to_magento(hid, f"customer heartland:{hid} (changed through the API)")
+        return customer_360(hid), 202
+
+
+def self_id(customer_id: str) -> int:
+    if not ID.match(customer_id):
+        fail(404, f"no customer {customer_id!r}: ids look like heartland:100001 or magento:default:42")
+    if customer_id.startswith("magento:"):
+        hid = _heartland_id_for(customer_id)
+        if hid is None:
+            fail(404, f"Magento customer {customer_id} is not linked to a Heartland customer yet")
+        return hid
+    return int(customer_id.split(":")[1])
 
 
 def customer_360(hid: int) -> dict[str, Any]:

@@ -204,3 +204,30 @@ def test_a_customer_who_bought_at_the_till_and_online_is_one_customer(stack: Sta
     assert person["orders"] == 2 and person["lifetime_value"]["amount"] > 3000
     assert person["first_purchase"]["channel"] == "store" and person["last_purchase"]["channel"] == "web"
     assert person["magento"], "the web order's customer is bound to the Heartland customer"
+
+
+def test_a_customer_created_through_v1_reaches_magento_through_the_customers_flow(stack: Stack) -> None:
+    headers = _token(stack)
+    api = f"{stack.web.url}/v1"
+    stack.start_worker()
+    made = requests.post(f"{api}/customers", json={"first_name": "Nia", "last_name": "New",
+                                                   "email": "nia.new@example.com"},
+                         headers={**headers, "Idempotency-Key": "nia"}, timeout=10)
+    assert made.status_code == 202, made.text
+    again = requests.post(f"{api}/customers", json={"first_name": "Nia", "last_name": "New",
+                                                    "email": "nia.new@example.com"}, headers=headers, timeout=10)
+    assert again.status_code == 409 and again.json()["error"] == "customer_exists"
+
+    def in_magento() -> list[dict[str, Any]]:
+        found = stack.magento_get("customers/search", **{
+            "searchCriteria[filterGroups][0][filters][0][field]": "email",
+            "searchCriteria[filterGroups][0][filters][0][value]": "nia.new@example.com"})
+        return list(found.get("items") or [])
+
+    stack.wait_for(lambda: len(in_magento()) == 1, timeout=60, what="the customer in Magento")
+    changed = requests.put(f"{api}/customers/{made.json()['id']}", json={"last_name": "Newer"}, headers=headers,
+                           timeout=10)
+    assert changed.status_code == 202, changed.text
+    stack.wait_for(lambda: in_magento()[0]["lastname"] == "Newer", timeout=60, what="the change in Magento")
+    person = requests.get(f"{api}/customers/{made.json()['id']}", headers=headers, timeout=10).json()
+    assert person["magento"] and person["name"] == "Nia Newer"
