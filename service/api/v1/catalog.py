@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from flask import current_app
 
 from service.api.v1.errors import fail
-from service.engine.errors import DestinationUnavailable, NotFoundInTargetError, SyncError
+from service.engine.errors import DataError, DestinationUnavailable, NotFoundInTargetError, SyncError
 
 T = TypeVar("T")
 SKU_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
@@ -34,6 +34,8 @@ def upstream(system: str) -> Iterator[None]:
     except DestinationUnavailable as exc:
         fail(503, f"{system} is unavailable right now ({exc}); retry later", error="upstream_unavailable",
              headers={"Retry-After": "30"})
+    except DataError as exc:
+        fail(409, f"{system} refused it: {exc}", error="refused_upstream")
     except SyncError as exc:
         fail(502, f"{system} refused or failed the call: {exc}", error="upstream_error")
 

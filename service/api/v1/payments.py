@@ -94,6 +94,53 @@ def _magento_data(order_id: str) -> dict[str, Any]:
     return dict((_latest_payload(order_id) or {}).get("data") or {})
 
 
+class PaymentAction(Schema):
+    order = fields.String(required=True, validate=validate.Length(min=3, max=200))
+    action = fields.String(required=True, validate=validate.OneOf(["capture", "refund"]),
+                           metadata={"description": "capture: invoice and capture what Magento authorised; "
+                                                    "refund: an offline credit memo for what is refundable"})
+
+
+def _follow(flow: str, entity_key: str, label: str, envelope: dict[str, Any], version: str) -> int:
+    from service.store import items
+
+    rt = runtime()
+    with rt.store.session() as s:
+        item = items.create(s, flow=flow, direction="magento→heartland", entity_key=entity_key, label=label,
+                            payload=envelope, source_version=version)
+        item_id = item.id
+    rt.enqueue([item_id])
+    return item_id
+
+
+def act(order_id: str, action: str) -> None:
+    """Capture or refund in Magento (which owns the order's money), then have the flow follow into Heartland."""
+    from service.api.v1.errors import fail
+    from service.flows.order_polling import entity_key, envelope
+
+    if not order_id.startswith("magento:"):
+        fail(422, f"order {order_id} is not a web order: take its payment in Heartland", fields={"order": ["not web"]})
+    get_order(order_id)
+    _, store_code, magento_id = order_id.split(":", 2)
+    magento = runtime().magento
+    with upstream("Magento"):
+        if action == "capture":
+            magento.invoice(int(magento_id), capture=True)
+            current = magento.order(int(magento_id))
+            _follow("orders", entity_key(store_code, magento_id), f"order #{current.get('increment_id')} (captured "
+                    "through the API)", envelope(current, store_code), str(current.get("updated_at") or ""))
+        else:
+            current = magento.order(int(magento_id))
+            refundable = {int(i["item_id"]): float(i.get("qty_ordered") or 0) - float(i.get("qty_refunded") or 0)
+                          for i in current.get("items") or [] if not i.get("parent_item_id")}
+            memo_id = magento.refund(int(magento_id), {k: v for k, v in refundable.items() if v > 0})
+            memo = magento.creditmemo(memo_id)
+            _follow("refunds", f"refunds:magento:{store_code}:{memo_id}", f"creditmemo {memo.get('increment_id')} "
+                    "(refunded through the API)", {"event": "creditmemo.created", "store_code": store_code,
+                                                   "occurred_at": str(memo.get("created_at") or ""), "data": memo},
+                    str(memo.get("updated_at") or ""))
+
+
 @blp.route("")
 class Payments(MethodView):
     @blp.arguments(PaymentArgs, location="query")
@@ -101,4 +148,12 @@ class Payments(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Payments and refunds of one order, in both systems"""
         rows = payments_of(args["order"])
+        return page_of(rows, max(1, len(rows)))
+
+    @blp.arguments(PaymentAction)
+    @blp.response(202, PaymentList)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Capture or refund a web order's payment in Magento; the payments or refunds flow carries it to Heartland"""
+        act(body["order"], body["action"])
+        rows = payments_of(body["order"])
         return page_of(rows, max(1, len(rows)))

@@ -231,3 +231,30 @@ def test_a_customer_created_through_v1_reaches_magento_through_the_customers_flo
     stack.wait_for(lambda: in_magento()[0]["lastname"] == "Newer", timeout=60, what="the change in Magento")
     person = requests.get(f"{api}/customers/{made.json()['id']}", headers=headers, timeout=10).json()
     assert person["magento"] and person["name"] == "Nia Newer"
+
+
+def test_a_capture_and_a_refund_through_v1_are_taken_in_magento_and_followed_in_heartland(stack: Stack) -> None:
+    headers = _token(stack)
+    api = f"{stack.web.url}/v1"
+    stack.start_worker()
+    placed = stack.checkout([{"sku": "TEE-1000", "qty": 1}])
+    order_id = f"magento:default:{placed['entity_id']}"
+    stack.wait_for(lambda: (requests.get(f"{api}/orders/{order_id}", headers=headers, timeout=10).json()
+                            .get("heartland") or None) is not None, timeout=90, what="the order in Heartland")
+    before = requests.get(f"{api}/payments", params={"order": order_id}, headers=headers, timeout=10).json()["data"]
+    assert {p["system"] for p in before} == {"magento", "heartland"}
+    early = requests.post(f"{api}/payments", json={"order": order_id, "action": "refund"}, headers=headers, timeout=30)
+    assert early.status_code == 409 and early.json()["error"] == "refused_upstream"  # nothing paid yet
+    captured = requests.post(f"{api}/payments", json={"order": order_id, "action": "capture"}, headers=headers,
+                             timeout=30)
+    assert captured.status_code == 202, captured.text
+    assert any(p["system"] == "magento" and p["status"] == "succeeded" for p in captured.json()["data"])
+    refunded = requests.post(f"{api}/payments", json={"order": order_id, "action": "refund"},
+                             headers={**headers, "Idempotency-Key": "refund-1"}, timeout=30)
+    assert refunded.status_code == 202, refunded.text
+    heartland_id = int(requests.get(f"{api}/orders/{order_id}", headers=headers, timeout=10).json()["heartland"]["id"])
+    stack.wait_for(lambda: stack.runtime.heartland.sales_order(heartland_id)["status"] == "cancelled", timeout=60,
+                   what="the refunds flow to cancel the unfulfilled Heartland order")
+    channel = requests.post(f"{api}/payments", json={"order": "channel:phone:X", "action": "refund"},
+                            headers=headers, timeout=10)
+    assert channel.status_code == 422
