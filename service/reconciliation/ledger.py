@@ -42,6 +42,7 @@ class Entry:
     transaction_id: str = ""
     last4: str = ""
     email: str = ""
+    customer: str = ""
     id: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -130,7 +131,7 @@ def heartland_entries(heartland: Any, start: datetime, end: datetime, zone: str,
             tax=max(minor_units(order.get("tax_total"), currency), paid - total),
             shipping=minor_units(order.get("shipping_charge"), currency),
             transaction_id=str(custom.get("transaction_id") or ""), last4=str(custom.get("card_last4") or ""),
-            extra={"customer_id": order.get("customer_id")}))
+            customer=f"heartland:{order['customer_id']}" if order.get("customer_id") else ""))
         for payment in payments:
             pc = payment.get("custom") or {}
             pmoment = parse_time(payment.get("completed_at") or payment.get("created_at"))
@@ -153,6 +154,7 @@ def heartland_entries(heartland: Any, start: datetime, end: datetime, zone: str,
             tender=str(payment.get("payment_type_name") or ""), amount=minor_units(ticket.get("total"), currency),
             currency=currency, business_date=business_date(moment, zone), occurred_at=moment,
             tax=minor_units(ticket.get("tax_total"), currency), discount=abs(minor_units(ticket.get("total_discounts"), currency)),
+            customer=f"heartland:{ticket['customer_id']}" if ticket.get("customer_id") else "",
             extra={"parent": ticket.get("parent_transaction_id")}))
     for adjustment in heartland.iterate("gift_card_adjustments", window):
         moment = parse_time(adjustment.get("created_at"))
@@ -176,7 +178,8 @@ def save(store: Any, entries: Iterable[Entry]) -> list[Entry]:
                 row = LedgerEntry(source=entry.source, kind=entry.kind, source_id=entry.source_id)
                 s.add(row)
             for name in ("order_ref", "number", "channel", "location", "tender", "amount", "tax", "shipping",
-                         "discount", "currency", "business_date", "transaction_id", "last4", "email", "occurred_at"):
+                         "discount", "currency", "business_date", "transaction_id", "last4", "email", "customer",
+                         "occurred_at"):
                 value = getattr(entry, name)
                 limit = getattr(LedgerEntry.__table__.c[name].type, "length", None)
                 setattr(row, name, value[:limit] if isinstance(value, str) and limit else value)

@@ -129,6 +129,7 @@ class LedgerEntry(Base):
     transaction_id: Mapped[str] = mapped_column(String(128), default="")
     last4: Mapped[str] = mapped_column(String(4), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
+    customer: Mapped[str] = mapped_column(String(64), default="")  # heartland:<id>, when the sale names one
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -84,3 +84,15 @@ def test_the_customer_page_shows_one_person_across_the_till_and_the_website(stac
     channels = card.locator("[data-test=channels]").inner_text()
     assert "store: 1" in channels and "web: 1" in channels
     assert card.locator("[data-test=orders]").inner_text() == "2"
+    # The same day on the insights page: both channels charted, and this buyer bought in both.
+    create_user(stack.runtime.store, "ines", PASSWORD, "accounting")
+    page.click("button:has-text('Sign out')")
+    sign_in_browser(page, stack.web.url, "ines")
+    page.goto(f"{stack.web.url}/insights?days=7")
+    page.click("button:has-text('Refresh from Heartland and Magento')")
+    page.wait_for_selector("text=money movements")
+    legend = page.locator("[data-test=chart-net-sales-by-channel] .legend").inner_text()
+    assert "store" in legend and "web" in legend
+    assert page.locator("[data-test=chart-net-sales-by-channel] polyline").count() == 2
+    people = page.locator("[data-test=customers]").inner_text()
+    assert f"heartland:{hid} (store+web)" in people

@@ -110,6 +110,7 @@ def upgrade() -> None:
         sa.Column("transaction_id", sa.String(128), nullable=False),
         sa.Column("last4", sa.String(4), nullable=False),
         sa.Column("email", sa.String(254), nullable=False),
+        sa.Column("customer", sa.String(64), nullable=False),
         sa.Column("occurred_at", AT, nullable=False),
         sa.Column("recorded_at", AT, nullable=False),
         sa.UniqueConstraint("source", "kind", "source_id", name="uq_ledger_source"),
