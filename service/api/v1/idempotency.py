@@ -96,8 +96,26 @@ def finish(store: Store, response: Response) -> None:
             s.delete(row)
             return
         row.status = response.status_code
-        row.body = response.get_data(as_text=True)
+        row.body = _without_secrets(response.get_data(as_text=True), g.pop("idempotency_redact", ()))
         row.headers = {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers}
+
+
+def _without_secrets(body: str, keys: tuple[str, ...]) -> str:
+    """A body to keep, with the secrets a view named (e.g. a webhook's signing secret) taken out: a
+    replay then says the secret was shown once, and the database never holds it in clear."""
+    if not keys:
+        return body
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(document, dict):
+        for key in keys:
+            if key in document:
+                document[key] = None
+                document[f"{key}_note"] = ("shown only in the first answer to this Idempotency-Key; "
+                                           "rotate it if it was lost")
+    return json.dumps(document)
 
 
 def purge_expired(store: Store) -> int:

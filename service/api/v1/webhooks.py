@@ -32,7 +32,10 @@ class EndpointOut(Schema):
     status = fields.String(required=True, metadata={"enum": ["enabled", "disabled"]})
     disabled_reason = fields.String(allow_none=True)
     created = fields.String(required=True, metadata={"format": "date-time"})
-    secret = fields.String(metadata={"description": "the whsec_ signing secret: only in the answer that made it"})
+    secret = fields.String(allow_none=True,
+                           metadata={"description": "the whsec_ signing secret: only in the answer that made it "
+                                                    "(null when that answer is replayed for its Idempotency-Key)"})
+    secret_note = fields.String()
 
 
 EndpointList = list_schema(EndpointOut, "WebhookEndpointList")
@@ -131,6 +134,7 @@ class Endpoints(MethodView):
     @blp.response(201, EndpointOut)
     def post(self, body: dict[str, Any]) -> Any:
         """Subscribe an endpoint; the answer holds its signing secret, shown this once"""
+        g.idempotency_redact = ("secret",)
         try:
             created, secret = endpoints.create(
                 _runtime().store, current_app.config.get("TILLBRIDGE_ENCRYPTION_KEY"), url=body["url"],
@@ -175,6 +179,7 @@ class Rotate(MethodView):
     def post(self, endpoint_id: str) -> Any:
         """A new signing secret, shown this once; the old one signs beside it for WEBHOOK_SECRET_ROTATION_HOURS"""
         found = _get(endpoint_id)
+        g.idempotency_redact = ("secret",)
         try:
             rotated, secret = endpoints.rotate(_runtime().store, current_app.config.get("TILLBRIDGE_ENCRYPTION_KEY"),
                                                found.id, float(current_app.config["WEBHOOK_SECRET_ROTATION_HOURS"]))

@@ -96,3 +96,18 @@ def test_the_customer_page_shows_one_person_across_the_till_and_the_website(stac
     assert page.locator("[data-test=chart-net-sales-by-channel] polyline").count() == 2
     people = page.locator("[data-test=customers]").inner_text()
     assert f"heartland:{hid} (store+web)" in people
+
+
+def test_the_docs_page_renders_every_operation_from_vendored_files(live_server: str,  # noqa: F811
+                                                                   browser_page: Any) -> None:  # noqa: F811
+    page = browser_page
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(live_server) else None)
+    page.goto(f"{live_server}/v1/docs")
+    page.wait_for_selector(".opblock")
+    document = requests.get(f"{live_server}/v1/openapi.json", timeout=10).json()
+    operations = sum(1 for path in document["paths"].values() for method in path if method in
+                     ("get", "post", "put", "delete"))
+    assert page.locator(".opblock").count() == operations
+    assert not page.locator("text=Unable to render this definition").count()
+    assert outside == []  # no CDN

@@ -74,3 +74,20 @@ def test_one_fact_is_one_event(runtime: Any) -> None:
     first = emit(runtime, "inventory.updated", {"id": "TEE-1", "object": "inventory"}, dedup_key="inv:1", url="/x")
     again = emit(runtime, "inventory.updated", {"id": "TEE-1", "object": "inventory"}, dedup_key="inv:1", url="/x")
     assert first is not None and again is None
+
+
+def test_a_replayed_answer_never_holds_the_secret(settings: dict[str, Any], runtime: Any, make_token: Any) -> None:
+    from service.app import create_app
+
+    app = create_app({**settings, "AUTO_MIGRATE": False, "WEBHOOKS_ALLOW_PRIVATE_URLS": True})
+    client = app.test_client()
+    headers = {**make_token(), "Idempotency-Key": "hook-1"}
+    body = {"url": "http://127.0.0.1:9/h", "events": ["order.synced"]}
+    first = client.post("/v1/webhooks", json=body, headers=headers).json
+    again = client.post("/v1/webhooks", json=body, headers=headers).json
+    assert first["secret"].startswith("whsec_")
+    assert again["id"] == first["id"] and again["secret"] is None and "rotate" in again["secret_note"]
+    with runtime.store.engine.connect() as connection:
+        kept = json.dumps([list(map(str, r)) for r in connection.exec_driver_sql("SELECT * FROM api_idempotency")])
+    assert first["secret"] not in kept
+    app.extensions["tillbridge"].store.dispose()
