@@ -84,6 +84,7 @@ def _document_conventions(api: Api) -> None:
         "description": "any unique value (a UUID); the first answer is replayed for the same key for 24 h"})
     api.spec.components.header("RequestId", {"description": "this answer's id: quote it when reporting a problem",
                                              "schema": {"type": "string"}})
+    _link_created_resources(api)
     for operations in api.spec._paths.values():
         for method, operation in operations.items():
             if not isinstance(operation, dict):
@@ -93,6 +94,28 @@ def _document_conventions(api: Api) -> None:
             for response in operation.get("responses", {}).values():
                 if isinstance(response, dict) and "$ref" not in response:
                     response.setdefault("headers", {})["Request-Id"] = {"$ref": "#/components/headers/RequestId"}
+
+
+def _link_created_resources(api: Api) -> None:
+    """OpenAPI links from each create (POST on a collection) to the operations on what it created,
+    so clients and stateful tests can follow them: ``/v1/orders`` → ``/v1/orders/{order_id}``."""
+    paths = api.spec._paths
+    for path, operations in paths.items():
+        post = operations.get("post") if isinstance(operations, dict) else None
+        if not isinstance(post, dict):
+            continue
+        for item_path, item_operations in paths.items():
+            rest = item_path[len(path):]
+            if not (rest.startswith("/{") and rest.endswith("}") and rest.count("/") == 1):
+                continue
+            parameter = rest[2:-1]
+            links = {f"{method.capitalize()}Created": {
+                "operationRef": "#/paths/" + item_path.replace("~", "~0").replace("/", "~1") + f"/{method}",
+                "parameters": {parameter: "$response.body#/id"}}
+                for method in ("get", "put", "delete") if method in item_operations}
+            for status, response in post.get("responses", {}).items():
+                if str(status) in ("201", "202") and isinstance(response, dict):
+                    response["links"] = links
 
 
 def _docs_blueprint() -> Blueprint:

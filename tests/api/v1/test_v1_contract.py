@@ -48,3 +48,21 @@ schema = schemathesis.openapi.from_path(str(Path(__file__).with_name("openapi.sn
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_v1_conforms_to_its_openapi_document(case: Any, contract_stack: Stack, admin_token: str) -> None:
     case.call_and_validate(app=contract_stack.app, headers={"Authorization": f"Bearer {admin_token}"}, checks=CHECKS)
+
+
+def test_v1_links_hold_statefully(contract_stack: Stack, admin_token: str) -> None:
+    """Create, then follow the OpenAPI links to what was created (get, change, delete), as a client would."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    machine = schemathesis.openapi.from_wsgi("/v1/openapi.json", contract_stack.app).as_state_machine()
+    auth = {"Authorization": f"Bearer {admin_token}"}
+
+    class Workflow(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": auth}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS)
+
+    run_state_machine_as_test(Workflow, settings=settings(max_examples=15, stateful_step_count=6, deadline=None,
+                                                          suppress_health_check=list(HealthCheck)))
