@@ -99,8 +99,13 @@ class OrderIn(Schema):
 
 
 class OrderStatusIn(Schema):
-    status = fields.String(required=True, validate=validate.OneOf(["cancelled"]),
-                           metadata={"description": "cancelled: cancel in Heartland (and Magento for a web order)"})
+    status = fields.String(required=True, validate=validate.OneOf(["cancelled", "fulfilled"]),
+                           metadata={"description": "cancelled: cancel in Heartland (and Magento for a web order); "
+                                                    "fulfilled: invoice it in Heartland, which owns fulfilment, and "
+                                                    "the shipments flow ships it in Magento"})
+    tracking_number = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9 ,;\-]{1,200}$"),
+                                    metadata={"description": "fulfilled: one or more tracking numbers"})
+    carrier = fields.String(validate=validate.Length(min=1, max=64), metadata={"description": "fulfilled: e.g. ups"})
 
 
 def order_id_of(entity_key: str) -> str:
@@ -271,6 +276,8 @@ class Order(MethodView):
         """
         order = get_order(order_id)
         runtime = current_app.extensions["tillbridge"]
+        if body["status"] == "fulfilled":
+            return fulfil(runtime, order, body), 202
         if order["magento"] is not None:
             if order["status"] == "canceled":
                 return order, 202
@@ -305,6 +312,43 @@ class Order(MethodView):
                 item_id = item.id
         runtime.enqueue([item_id])
         return get_order(order_id), 202
+
+
+def fulfil(runtime: Any, order: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """Invoice the whole Heartland order from where its lines ship and complete it; the shipments flow
+    then makes the Magento shipment (with the tracks) for a web order."""
+    from service.api.v1.catalog import upstream
+
+    if order["heartland"] is None:
+        fail(409, f"order {order['id']} is not in Heartland yet ({order['sync']['state']}): it can be fulfilled once "
+             "it has synced", error="not_in_heartland")
+    heartland = runtime.heartland
+    hid = int(order["heartland"]["id"])
+    rules = runtime.rules.load("shipments.yaml")
+    custom = {}
+    if body.get("tracking_number"):
+        custom[str(rules.get("tracking_number_field") or "tracking_number")] = body["tracking_number"]
+    if body.get("carrier"):
+        custom[str(rules.get("carrier_field") or "carrier")] = body["carrier"]
+    with upstream("Heartland"):
+        current = heartland.sales_order(hid)
+        if current.get("status") != "open":
+            fail(409, f"Heartland order #{order['heartland']['number']} is {current.get('status')}: only an open "
+                 "order can be fulfilled", error="not_fulfillable")
+        lines = heartland.sales_order_lines(hid)
+        location = int(lines[0].get("ship_from_location_id") or 0) if lines else 0
+        orders_flow = runtime.flow("orders")
+        selling_location, station = orders_flow.selling_context()
+        invoice = heartland.create_invoice(hid, station, location or selling_location, custom=custom or None)
+        heartland.complete_invoice(int(invoice["id"]))
+    with runtime.store.session() as s:
+        item = items.create(s, flow="shipments", direction="heartland→magento",
+                            entity_key=f"shipments:heartland:transaction:{invoice['id']}",
+                            label=f"Heartland invoice {invoice.get('public_id') or invoice['id']} (fulfilled through "
+                                  "the API)", payload={"kind": "transaction", "id": int(invoice["id"]), "record": {}})
+        item_id = item.id
+    runtime.enqueue([item_id])
+    return get_order(order["id"])
 
 
 def _latest_payload(order_id: str) -> dict[str, Any] | None:

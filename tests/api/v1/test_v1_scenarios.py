@@ -258,3 +258,27 @@ def test_a_capture_and_a_refund_through_v1_are_taken_in_magento_and_followed_in_
     channel = requests.post(f"{api}/payments", json={"order": "channel:phone:X", "action": "refund"},
                             headers=headers, timeout=10)
     assert channel.status_code == 422
+
+
+def test_fulfilment_through_v1_invoices_in_heartland_and_ships_in_magento(stack: Stack) -> None:
+    headers = _token(stack)
+    api = f"{stack.web.url}/v1"
+    stack.start_worker()
+    placed = stack.checkout([{"sku": "TEE-1000", "qty": 1}])
+    order_id = f"magento:default:{placed['entity_id']}"
+    stack.wait_for(lambda: (requests.get(f"{api}/orders/{order_id}", headers=headers, timeout=10).json()
+                            .get("heartland") or None) is not None, timeout=90, what="the order in Heartland")
+    done = requests.put(f"{api}/orders/{order_id}", json={"status": "fulfilled", "tracking_number": "1Z999AA1",
+                                                           "carrier": "UPS"}, headers=headers, timeout=30)
+    assert done.status_code == 202, done.text
+
+    def shipments() -> list[dict[str, Any]]:
+        return list(stack.magento_get("shipments", **{
+            "searchCriteria[filterGroups][0][filters][0][field]": "order_id",
+            "searchCriteria[filterGroups][0][filters][0][value]": str(placed["entity_id"])}).get("items") or [])
+
+    stack.wait_for(lambda: len(shipments()) == 1, timeout=60, what="the Magento shipment")
+    tracks = shipments()[0].get("tracks") or []
+    assert [(t["track_number"], t["carrier_code"]) for t in tracks] == [("1Z999AA1", "ups")]
+    again = requests.put(f"{api}/orders/{order_id}", json={"status": "fulfilled"}, headers=headers, timeout=30)
+    assert again.status_code == 409 and again.json()["error"] == "not_fulfillable"
