@@ -16,6 +16,7 @@ def run_due(runtime: Any) -> None:
     from service.webhooks_out import delivery, events
 
     for name, duty in (("outbound events", events.scan), ("webhook deliveries", delivery.send_due),
+                       ("webhook event purge", events.purge),
                        ("idempotency purge", lambda r: idempotency.purge_expired(r.store)),
                        ("reconciliation", reconciliation.run_due)):
         try:

@@ -59,7 +59,8 @@ OrderList = list_schema(OrderOut, "OrderList")
 
 class OrderListArgs(ListArgs):
     sync_state = fields.String(validate=validate.OneOf(["received", "processing", "done", "ignored", "review", "dead"]))
-    source = fields.String(validate=validate.Length(min=1, max=40))
+    source = fields.String(validate=validate.Regexp(CHANNEL, error="magento, or a channel's name"),
+                           metadata={"description": "magento, or the channel an order came from"})
 
 
 class OrderLineIn(Schema):

@@ -91,3 +91,20 @@ def test_a_replayed_answer_never_holds_the_secret(settings: dict[str, Any], runt
         kept = json.dumps([list(map(str, r)) for r in connection.exec_driver_sql("SELECT * FROM api_idempotency")])
     assert first["secret"] not in kept
     app.extensions["tillbridge"].store.dispose()
+
+
+def test_old_events_are_purged_once_delivered(runtime: Any) -> None:
+    from datetime import timedelta
+
+    from service.store.api_tables import WebhookEvent
+    from service.store.tables import utcnow
+    from service.webhooks_out.events import purge
+
+    emit(runtime, "inventory.updated", {"id": "A", "object": "inventory"}, dedup_key="old", url="/x")
+    emit(runtime, "inventory.updated", {"id": "B", "object": "inventory"}, dedup_key="new", url="/x")
+    with runtime.store.session() as s:
+        s.query(WebhookEvent).filter(WebhookEvent.dedup_key == "old").update(
+            {"created_at": utcnow() - timedelta(days=int(runtime.settings["RETENTION_DAYS"]) + 1)})
+    assert purge(runtime) == 1
+    with runtime.store.session() as s:
+        assert [e.dedup_key for e in s.query(WebhookEvent)] == ["new"]
