@@ -49,9 +49,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _register_api(app: Flask) -> None:
     """The v1 API, for signed-in integrators or their API tokens."""
     from service.api.mappings import mappings_api
+    from service.api.v1 import init_v1
     from service.web.auth import require_role
 
     app.register_blueprint(mappings_api)
+    init_v1(app)
     guard = require_role("integrator")(lambda: None)
 
     @app.before_request

@@ -113,3 +113,20 @@ DEMO_ORDERS = 20
 # Process
 AUTO_MIGRATE = True  # apply migrations when the app starts (`tillbridge db upgrade` does it explicitly)
 LOG_LEVEL = "INFO"
+
+# The /v1 API (service/api/v1), its outbound webhooks (service/webhooks_out) and reconciliation
+API_RATE_LIMIT_PER_MINUTE = 600  # requests per API token (or signed-in user) per moving minute; then 429
+API_IDEMPOTENCY_HOURS = 24.0  # how long an Idempotency-Key's first answer is kept and replayed
+API_PAGE_LIMIT_MAX = 100  # the largest `limit` a list accepts
+WEBHOOKS_ALLOW_PRIVATE_URLS = False  # tests only: let endpoints be loopback/private addresses
+WEBHOOK_MAX_PAYLOAD_BYTES = 20000  # larger event data is cut to the resource's id and link
+WEBHOOK_TIMEOUT_SECONDS = 10.0  # a subscriber answers within this or the attempt failed
+# Seconds before each retry of a failed delivery (Standard Webhooks' schedule: about 27 hours in all);
+# after the last one the delivery is failed for good and waits for a manual replay.
+WEBHOOK_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,36000"
+WEBHOOK_SECRET_ROTATION_HOURS = 24.0  # after a rotation the old secret still signs, beside the new, this long
+STORE_TIMEZONE = "UTC"  # the zone of the store's business day (IANA name, e.g. America/Chicago)
+RECONCILIATION_INTERVAL_SECONDS = 86400.0  # the scheduler reconciles the last days this often; 0: never
+RECONCILIATION_DAYS = 3  # a scheduled run looks back this many business days (late postings settle)
+RECONCILIATION_FUZZY_DAYS = 2  # a fuzzy match may be this many days apart
+STORE_CURRENCY = "USD"  # the currency of Heartland amounts (Heartland records carry none)

@@ -118,13 +118,21 @@ def tokens() -> None:
 @tokens.command("create")
 @click.argument("username")
 @click.option("--name", required=True, help="What uses the token, e.g. 'monitoring'.")
-def tokens_create(username: str, name: str) -> None:
+@click.option("--scope", "scopes", multiple=True,
+              help="Limit the /v1 API to this scope (repeat): <resource>:read|write, e.g. orders:read.")
+def tokens_create(username: str, name: str, scopes: tuple[str, ...]) -> None:
     """A new API token acting as USERNAME (with that user's role). Shown once: keep it safe."""
+    from service.api.v1.access import check_scopes, set_token_scopes
+
     try:
+        check_scopes(scopes)
         info, token = create_token(_store(), username, name)
-    except UserError as exc:
+        if scopes:
+            set_token_scopes(_store(), info.id, scopes)
+    except (UserError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"token {info.id} ({info.name}) for {info.username}; it is shown only this once:", err=True)
+    limited = f", limited to {', '.join(sorted(scopes))}" if scopes else ""
+    click.echo(f"token {info.id} ({info.name}) for {info.username}{limited}; it is shown only this once:", err=True)
     click.echo(token)
 
 
@@ -138,6 +146,20 @@ def tokens_list(username: str | None) -> None:
     for t in rows:
         used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "never used"
         click.echo(f"{t.id:>5}  {t.username:<24} {t.name:<24} created {t.created_at:%Y-%m-%d %H:%M}  {used}")
+
+
+@tokens.command("scope")
+@click.argument("token_id", type=int)
+@click.argument("scopes", nargs=-1)
+def tokens_scope(token_id: int, scopes: tuple[str, ...]) -> None:
+    """Limit a token's /v1 API scopes (none given: everything its user's role allows)."""
+    from service.api.v1.access import set_token_scopes
+
+    try:
+        wanted = set_token_scopes(_store(), token_id, scopes)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"token {token_id}: {', '.join(wanted) if wanted else 'every scope its role allows'}")
 
 
 @tokens.command("revoke")

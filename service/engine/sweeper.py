@@ -51,6 +51,16 @@ def check_drift(runtime: Runtime) -> None:
         log.exception("drift check failed")
 
 
+def api_duties(runtime: Runtime) -> None:
+    """Outbound webhooks and the daily reconciliation (service/api_duties.py); never stops the sweep."""
+    from service import api_duties as duties
+
+    try:
+        duties.run_due(runtime)
+    except Exception:  # noqa: BLE001 - a bug: keep the traceback, keep sweeping
+        log.exception("API duties failed")
+
+
 def purge_expired(runtime: Runtime) -> None:
     """Forget what is past RETENTION_DAYS (service/store/retention.py); a failing purge never stops the sweep."""
     try:
@@ -62,6 +72,7 @@ def purge_expired(runtime: Runtime) -> None:
 def sweep(runtime: Runtime) -> SweepResult:
     polled = sum(len(result.item_ids) for result in poll_sources(runtime))
     check_drift(runtime)
+    api_duties(runtime)
     purge_expired(runtime)
     reclaimed = items.reclaim_expired(runtime.store)
     if reclaimed:

@@ -36,6 +36,7 @@ FLOWS: dict[str, str] = {
     "giftcards": "service.flows.giftcards:GiftCardsFlow",
     "refunds": "service.flows.refunds:RefundsFlow",
     "shipments": "service.flows.shipments:ShipmentsFlow",
+    "channel_orders": "service.flows.channel_orders:ChannelOrdersFlow",
 }
 ENABLED_FLOWS = tuple(FLOWS)
 

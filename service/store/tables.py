@@ -397,3 +397,5 @@ class StoredCredential(Base):
     ciphertext: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str] = mapped_column(String(128), default="")
+
+from service.store import api_tables as _api_tables  # noqa: E402,F401 - the API's tables on Base

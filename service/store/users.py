@@ -24,7 +24,7 @@ from service.store.db import Store
 from service.store.tables import ApiToken, User, WebSession, utcnow
 from service.store.user_events import record
 
-ROLES = ("integrator", "risk", "operator", "admin")
+ROLES = ("integrator", "risk", "operator", "accounting", "admin")
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "tb_"
 # A stored hash that no password matches, so unknown users cost as much to check as known ones.

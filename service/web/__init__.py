@@ -20,7 +20,7 @@ from service.web.csrf import init_csrf
 from service.web.format import init_format
 
 PAGE_MODULES = ("dashboard", "items", "deadletters", "reviews_customers", "mappings_page", "reviews_orders",
-                "users_page")
+                "users_page", "reconciliation_page", "webhooks_page", "customers_page", "insights_page")
 # (label, endpoint, roles that see the link: empty for everyone), in the order the navigation shows them.
 NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Dashboard", "dashboard.index", ()),
@@ -29,6 +29,10 @@ NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Mappings", "mappings.index", ()),
     ("Customer reviews", "reviews_customers.index", ()),
     ("Order reviews", "reviews_orders.index", ()),
+    ("Customers", "customers_page.index", ("integrator", "risk", "operator", "accounting")),
+    ("Reconciliation", "reconciliation.index", ("accounting",)),
+    ("Insights", "insights.index", ("operator", "accounting", "integrator")),
+    ("Webhooks", "webhooks_page.index", ("integrator", "operator")),
     ("Users", "users.index", ("admin",)),
 )
 

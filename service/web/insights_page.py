@@ -1,0 +1,57 @@
+"""Insights: sales by channel and location over time, stock-outs avoided, top customers and the
+repeat rate across channels — charts for a time window, from the ledger the reconciliation runs
+fill (its Refresh reads both systems for the window) and the inventory flow's items."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from service import insights
+from service.engine.errors import SyncError
+from service.reconciliation import ledger
+from service.web.auth import require_role
+
+bp = Blueprint("insights", __name__)
+ROLES = ("operator", "accounting", "integrator")
+WINDOWS = (7, 30, 90)
+
+
+def _window() -> tuple[int, str, str]:
+    try:
+        span = int(request.values.get("days") or 30)
+    except ValueError:
+        span = 30
+    span = span if span in WINDOWS else 30
+    today = date.today()
+    return span, (today - timedelta(days=span - 1)).isoformat(), today.isoformat()
+
+
+@bp.get("/insights")
+@require_role(*ROLES)
+def index() -> Any:
+    span, date_from, date_to = _window()
+    store = current_app.extensions["tillbridge"].store
+    axis = insights.days(date_from, date_to)
+    by_channel = insights.sales_over_time(store, date_from, date_to, "channel")
+    by_location = insights.sales_over_time(store, date_from, date_to, "location")
+    stock = insights.stock_outs_avoided(store, date_from, date_to)
+    return render_template("insights.html", span=span, windows=WINDOWS, date_from=date_from, date_to=date_to,
+                           channel_chart=insights.chart(by_channel, axis), location_chart=insights.chart(by_location, axis),
+                           stock_chart=insights.chart(stock, axis), people=insights.customers(store, date_from, date_to),
+                           currency=str(current_app.config.get("STORE_CURRENCY") or "USD"))
+
+
+@bp.post("/insights/refresh")
+@require_role(*ROLES)
+def refresh() -> Any:
+    span, date_from, date_to = _window()
+    runtime = current_app.extensions["tillbridge"]
+    try:
+        saved = ledger.collect(runtime, date_from, date_to, pad_days=0)
+        flash(f"Read {len(saved)} money movements from Heartland and Magento for the last {span} days.", "info")
+    except SyncError as exc:
+        flash(f"A system could not be read: {exc}", "error")
+    return redirect(url_for("insights.index", days=span))

@@ -1,0 +1,68 @@
+"""The /v1 API against its own OpenAPI 3.1 document, in process, with both sandboxes behind it:
+schemathesis generates requests for every operation (valid and invalid). Never a server error;
+every answer's status, content type, headers and body as documented."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from service.store.users import create_token, create_user
+from tests.stack import Stack, build_stack
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+@pytest.fixture
+def contract_stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
+    s = build_stack({**settings, "API_RATE_LIMIT_PER_MINUTE": 100000, "WEBHOOKS_ALLOW_PRIVATE_URLS": False,
+                     "POLL_INTERVAL_SECONDS": 0}, tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def admin_token(contract_stack: Stack) -> str:
+    create_user(contract_stack.runtime.store, "root", "a-long-password-123", "admin")
+    return create_token(contract_stack.runtime.store, "root", "contract")[1]
+
+
+# The committed snapshot: test_v1_conventions.py checks the served document is the same.
+schema = schemathesis.openapi.from_path(str(Path(__file__).with_name("openapi.snapshot.json")))
+
+
+@schema.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_v1_conforms_to_its_openapi_document(case: Any, contract_stack: Stack, admin_token: str) -> None:
+    case.call_and_validate(app=contract_stack.app, headers={"Authorization": f"Bearer {admin_token}"}, checks=CHECKS)
+
+
+def test_v1_links_hold_statefully(contract_stack: Stack, admin_token: str) -> None:
+    """Create, then follow the OpenAPI links to what was created (get, change, delete), as a client would."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    machine = schemathesis.openapi.from_wsgi("/v1/openapi.json", contract_stack.app).as_state_machine()
+    auth = {"Authorization": f"Bearer {admin_token}"}
+
+    class Workflow(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": auth}
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS)
+
+    run_state_machine_as_test(Workflow, settings=settings(max_examples=15, stateful_step_count=6, deadline=None,
+                                                          suppress_health_check=list(HealthCheck)))
