@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
@@ -40,6 +41,15 @@ class EnvelopeSchema(Schema):
     store_code = fields.String(required=True, validate=validate.Regexp(
         STORE_CODE, error="must be a Magento store code (letters, digits and _, at most 64)"))
     data = fields.Dict(required=True)
+
+    @validates("occurred_at")
+    def occurred_at_in_range(self, value: datetime, **_: Any) -> None:
+        try:
+            in_utc = value.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("is out of range: a date-time between the years 2000 and 9999") from None
+        if not 2000 <= in_utc.year <= 9999:
+            raise ValidationError("is out of range: a date-time between the years 2000 and 9999")
 
     @validates("data")
     def entity_has_id(self, value: dict[str, Any], **_: Any) -> None:

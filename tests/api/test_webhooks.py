@@ -119,3 +119,12 @@ def test_healthz_warns_when_redis_may_evict_work(app: Any, runtime: Any) -> None
         assert app.test_client().get("/healthz").json["warnings"] == []
     finally:
         runtime.redis.config_set("maxmemory-policy", previous)
+
+
+def test_a_date_time_out_of_range_is_a_clear_400_and_nothing_is_stored(app: Any, runtime: Any) -> None:
+    runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"] = SECRET
+    document = {**envelope(), "occurred_at": "0001-01-01T00:00:00+01:00"}  # before year 1 in UTC
+    response = post(app.test_client(), document)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert "between the years 2000 and 9999" in response.get_data(as_text=True)
+    assert counts(runtime) == (0, 0, 0)
