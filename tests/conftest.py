@@ -159,6 +159,18 @@ def settings(db_url: str, redis_url: str, tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
+def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
+    """The whole stack over HTTP (tests/stack.py) on the test's settings, stopped whatever happens."""
+    from tests.stack import build_stack
+
+    s = build_stack(settings, tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
 def app(settings: dict[str, Any]) -> Any:
     from service.app import create_app
 

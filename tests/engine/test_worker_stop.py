@@ -6,24 +6,10 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-import pytest
 
 from service.store import bindings, items
 from tests.flows.test_orders_e2e import all_done, assert_exactly_once, place
-from tests.stack import Stack, build_stack
-
-
-@pytest.fixture
-def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
-    s = build_stack(settings, tmp_path)
-    try:
-        yield s
-    finally:
-        s.stop()
+from tests.stack import Stack
 
 
 def test_a_stopped_worker_hands_its_item_back_and_the_next_one_finishes_it(stack: Stack) -> None:

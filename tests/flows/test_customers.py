@@ -29,15 +29,6 @@ MAGENTO_ID = 1
 KEY = customer_key("default", MAGENTO_ID)
 
 
-@pytest.fixture
-def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
-    s = build_stack(settings, tmp_path)
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
 # -- survivorship on its own ---------------------------------------------------------------------------
 
 RULES = {"survivorship": {"email": "magento", "first_name": "newest", "last_name": "newest",

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,22 +15,13 @@ from service.ai import anomaly_service
 from service.sandbox.seed import generate
 from service.store import bindings, items, reviews
 from service.store.tables import OrderFact, OrderReview, SyncItem
-from tests.stack import Stack, build_stack
+from tests.stack import Stack
 
 SKUS = ["TEE-1000", "HOD-1001", "CAP-1002", "MUG-1003", "BAG-1004", "SCK-1005"]
 PARIS = {"firstname": "Ana", "lastname": "Moreau", "street": ["1 Rue de Rivoli"], "city": "Paris",
          "postcode": "75001", "country_id": "FR", "telephone": "0140000000"}
 LAGOS = {"street": ["12 Marina Rd"], "city": "Lagos", "postcode": "100001", "country_id": "NG",
          "region": "", "region_code": ""}
-
-
-@pytest.fixture
-def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
-    s = build_stack(settings, tmp_path)
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def place_suspicious(stack: Stack, email: str) -> dict[str, Any]:

@@ -4,27 +4,15 @@ a real RQ worker, the shared Redis index and the trained model shipped in models
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from click.testing import CliRunner
 
 from service.ai import dedup_service
 from service.cli import main
 from service.store import bindings, customer_reviews, items
-from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
-
-
-@pytest.fixture
-def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
-    s = build_stack(settings, tmp_path)
-    try:
-        yield s
-    finally:
-        s.stop()
+from tests.stack import HEARTLAND_TOKEN, Stack
 
 
 def heartland_post(stack: Stack, path: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -5,26 +5,15 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from service.store import bindings, items
-from tests.stack import Stack, build_stack
+from tests.stack import Stack
 
 SKUS = ["TEE-1000", "HOD-1001", "CAP-1002", "MUG-1003", "BAG-1004", "SCK-1005"]
-
-
-@pytest.fixture
-def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
-    s = build_stack(settings, tmp_path)
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def place(stack: Stack, n: int) -> list[dict[str, Any]]:

@@ -5,7 +5,6 @@ gateway failure, refunds of payments, and card data."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +17,6 @@ from service.store import bindings, items
 from tests.stack import Stack, build_stack
 
 CARD_FIELDS_ALLOWED = {"magento_capture", "transaction_id", "card_type", "card_last4", "magento_refund"}
-
-
-@pytest.fixture
-def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
-    s = build_stack(settings, tmp_path)
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def heartland_order(stack: Stack, number: str) -> dict[str, Any]:
