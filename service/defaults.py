@@ -86,6 +86,19 @@ RETENTION_DAYS = 30.0
 RETENTION_INTERVAL_SECONDS = 600.0  # how often the scheduler purges
 RETENTION_BATCH_SIZE = 500  # rows per purge transaction
 RETENTION_SWEEP_SECONDS = 5.0  # a purge stops after this long and carries on at the next tick
+# Alerts (rules/alerts.yaml; the /alerts page). The scheduler evaluates the rules this often; 0: never.
+ALERT_INTERVAL_SECONDS = 15.0
+ALERT_NOTIFY_ATTEMPTS = 5  # a channel that refuses a notice this many times in a row is given up for that notice
+ALERT_WEBHOOK_URL = ""  # the generic webhook channel: POST JSON here
+ALERT_WEBHOOK_SECRET = ""  # signs it (Standard Webhooks); empty sends it unsigned, and the page says so
+ALERT_SLACK_WEBHOOK_URL = ""  # a Slack incoming webhook URL
+ALERT_EMAIL_TO = ""  # comma-separated addresses
+ALERT_EMAIL_FROM = "tillbridge@localhost"
+ALERT_SMTP_HOST = ""
+ALERT_SMTP_PORT = 587
+ALERT_SMTP_USER = ""
+ALERT_SMTP_PASSWORD = ""
+ALERT_SMTP_STARTTLS = True
 METRICS_TOKEN = ""  # bearer token for GET /metrics; empty: /metrics answers only requests from this machine
 
 # Web

@@ -393,3 +393,59 @@ class StoredCredential(Base):
     ciphertext: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str] = mapped_column(String(128), default="")
+
+
+class Alert(Base):
+    """One alert: a rule's condition for one subject (``breaker_open`` for ``heartland``), firing or resolved.
+
+    ``pending_channels`` are the channels still owed a notice of the current state: set when the
+    alert fires, resolves or repeats, emptied as each channel accepts it (a failing channel is tried
+    again at the next evaluation).
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("fingerprint", name="uq_alert_fingerprint"),
+                      Index("ix_alerts_state", "state"))
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(200))  # rule + subject, e.g. breaker_open/destination=heartland
+    rule: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128), default="")  # e.g. destination=heartland, flow=orders
+    severity: Mapped[str] = mapped_column(String(16), default="warning")
+    state: Mapped[str] = mapped_column(String(16), default="firing")  # firing | resolved
+    summary: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[float] = mapped_column(default=0.0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pending_channels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class AlertEvent(Base):
+    """An alert's history: fired, resolved, notified (per channel), notice failed, silenced."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(24))  # fired | resolved | notified | notify_failed | silenced
+    channel: Mapped[str] = mapped_column(String(64), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class AlertSilence(Base):
+    """No notices for the alerts a silence matches until it expires (they still fire and show on the page)."""
+
+    __tablename__ = "alert_silences"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(64))  # a rule name, or * for every rule
+    subject: Mapped[str] = mapped_column(String(128), default="")  # empty: every subject of the rule
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # ended early by a person

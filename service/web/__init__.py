@@ -20,12 +20,13 @@ from service.web.csrf import init_csrf
 from service.web.format import init_format
 
 PAGE_MODULES = ("dashboard", "items", "deadletters", "reviews_customers", "mappings_page", "reviews_orders",
-                "users_page")
+                "users_page", "alerts_page")
 # (label, endpoint, roles that see the link: empty for everyone), in the order the navigation shows them.
 NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Dashboard", "dashboard.index", ()),
     ("Items", "items.index", ()),
     ("Dead letters", "dead_letters.index", ()),
+    ("Alerts", "alerts.index", ()),
     ("Mappings", "mappings.index", ()),
     ("Customer reviews", "reviews_customers.index", ()),
     ("Order reviews", "reviews_orders.index", ()),
