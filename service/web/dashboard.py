@@ -31,6 +31,7 @@ class Overview:
     breakers: list[dict[str, Any]] = field(default_factory=list)
     open_order_reviews: int = 0  # queued or escalated, waiting for the risk team
     pending_customer_pairs: int = 0  # possible duplicates waiting for an integrator
+    in_review: int = 0  # items waiting for a person (unknown SKU, held order, …): the items table's review column
     drift: dict[str, Any] | None = None  # the last drift check (service/drift.py): when, checked, drifted by kind
 
     @property
@@ -64,6 +65,7 @@ def overview(runtime: Runtime) -> Overview:
                     open_dead_letters=int(dead or 0), breakers=breakers,
                     open_order_reviews=order_reviews.get("queued", 0) + order_reviews.get("escalated", 0),
                     pending_customer_pairs=customer_reviews.counts(runtime.store).get("pending", 0),
+                    in_review=totals.get("review", 0),
                     drift=drift.last_run(runtime))
 
 
@@ -81,6 +83,7 @@ def index() -> Any:
             "breakers": view.breakers,
             "open_order_reviews": view.open_order_reviews,
             "pending_customer_pairs": view.pending_customer_pairs,
+            "items_in_review": view.in_review,
             "drift": view.drift,
         })
     return render_template("dashboard.html", view=view, states=STATES, now=datetime.now(UTC))
