@@ -88,6 +88,7 @@ RETENTION_BATCH_SIZE = 500  # rows per purge transaction
 RETENTION_SWEEP_SECONDS = 5.0  # a purge stops after this long and carries on at the next tick
 # Alerts (rules/alerts.yaml; the /alerts page). The scheduler evaluates the rules this often; 0: never.
 ALERT_INTERVAL_SECONDS = 15.0
+TIMESERIES_MINUTE_HOURS = 48.0  # per-minute chart figures are kept this long; per-hour ones RETENTION_DAYS
 ALERT_NOTIFY_ATTEMPTS = 5  # a channel that refuses a notice this many times in a row is given up for that notice
 ALERT_WEBHOOK_URL = ""  # the generic webhook channel: POST JSON here
 ALERT_WEBHOOK_SECRET = ""  # signs it (Standard Webhooks); empty sends it unsigned, and the page says so

@@ -51,15 +51,15 @@ def check_drift(runtime: Runtime) -> None:
         log.exception("drift check failed")
 
 
-def check_alerts(runtime: Runtime) -> None:
-    """Evaluate rules/alerts.yaml once ALERT_INTERVAL_SECONDS have passed and send the notices
-    (service/alerts.py). A failing evaluation never stops the sweep."""
-    from service import alerts
+def monitor(runtime: Runtime) -> None:
+    """Roll up the flows' figures for the charts and evaluate the alert rules (service/monitoring.py);
+    a failure there never stops the sweep."""
+    from service import monitoring
 
     try:
-        alerts.run_due(runtime)
+        monitoring.run_due(runtime)
     except Exception:  # noqa: BLE001 - a bug or a bad rules file: keep the traceback, keep sweeping
-        log.exception("alert evaluation failed")
+        log.exception("monitoring failed")
 
 
 def purge_expired(runtime: Runtime) -> None:
@@ -73,7 +73,7 @@ def purge_expired(runtime: Runtime) -> None:
 def sweep(runtime: Runtime) -> SweepResult:
     polled = sum(len(result.item_ids) for result in poll_sources(runtime))
     check_drift(runtime)
-    check_alerts(runtime)
+    monitor(runtime)
     purge_expired(runtime)
     reclaimed = items.reclaim_expired(runtime.store)
     if reclaimed:

@@ -449,3 +449,28 @@ class AlertSilence(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # ended early by a person
+
+
+class MetricRollup(Base):
+    """One flow's figures over one minute or one hour, rolled up by the scheduler (service/timeseries.py).
+
+    Items are counted in the bucket they finished in; latency is received → finished. ``depth`` and
+    ``oldest_seconds`` are the queue (items received or processing) as sampled at the bucket's end,
+    null when the scheduler was not running then.
+    """
+
+    __tablename__ = "metric_rollups"
+    __table_args__ = (UniqueConstraint("resolution", "bucket", "flow", name="uq_rollup_bucket_flow"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    resolution: Mapped[str] = mapped_column(String(8))  # minute | hour
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime)  # the bucket's start
+    flow: Mapped[str] = mapped_column(String(32))
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    ignored: Mapped[int] = mapped_column(Integer, default=0)
+    review: Mapped[int] = mapped_column(Integer, default=0)
+    dead: Mapped[int] = mapped_column(Integer, default=0)
+    p50_ms: Mapped[float | None] = mapped_column(nullable=True)
+    p95_ms: Mapped[float | None] = mapped_column(nullable=True)
+    depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    oldest_seconds: Mapped[float | None] = mapped_column(nullable=True)

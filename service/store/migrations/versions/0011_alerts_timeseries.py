@@ -1,4 +1,5 @@
-"""alerts: alert state, history and silences, evaluated by the scheduler (service/alerts.py)
+"""alerts and time series: alert state, history and silences (service/alerts.py); per-minute and
+per-hour figures of each flow (service/timeseries.py)
 
 Revision ID: 0011
 Revises: 0009
@@ -68,8 +69,27 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_alert_silences_expires_at"), "alert_silences", ["expires_at"])
 
+    op.create_table(
+        "metric_rollups",
+        sa.Column("id", ID, autoincrement=True, nullable=False),
+        sa.Column("resolution", sa.String(length=8), nullable=False),
+        sa.Column("bucket", WHEN, nullable=False),
+        sa.Column("flow", sa.String(length=32), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("ignored", sa.Integer(), nullable=False),
+        sa.Column("review", sa.Integer(), nullable=False),
+        sa.Column("dead", sa.Integer(), nullable=False),
+        sa.Column("p50_ms", sa.Float(), nullable=True),
+        sa.Column("p95_ms", sa.Float(), nullable=True),
+        sa.Column("depth", sa.Integer(), nullable=True),
+        sa.Column("oldest_seconds", sa.Float(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("resolution", "bucket", "flow", name="uq_rollup_bucket_flow"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("metric_rollups")
     op.drop_table("alert_silences")
     op.drop_table("alert_events")
     op.drop_table("alerts")
