@@ -51,7 +51,7 @@ def run_due(runtime: Runtime, now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     current = floor(now, "minute")
     raw = runtime.redis.get(MINUTE_KEY)
-    last = datetime.fromtimestamp(float(raw), UTC) if raw else current - timedelta(minutes=2)
+    last = floor(datetime.fromtimestamp(float(raw), UTC), "minute") if raw else current - timedelta(minutes=2)
     if last >= current - timedelta(minutes=1):
         return 0
     if not runtime.redis.set(LOCK_KEY, "1", nx=True, ex=50):

@@ -11,8 +11,8 @@
   const secs = (u, v) => (v == null ? "–" : Math.round(v) + " s");
   const SPECS = [
     { id: "throughput", series: [
-      { label: "finished", key: "throughput", stroke: "#2456c8", fill: "rgba(36,86,200,.08)", value: n },
-      { label: "dead", key: "dead", stroke: "#c0392b", value: n } ] },
+      { label: "finished", key: "throughput", stroke: "#2456c8", fill: "rgba(36,86,200,.08)", value: n, counts: true },
+      { label: "dead", key: "dead", stroke: "#c0392b", value: n, counts: true } ] },
     { id: "errors", series: [
       { label: "dead share", key: "error_rate", stroke: "#c0392b", value: pct } ], range: [0, 1],
       axis: (u, vals) => vals.map((v) => (v * 100).toFixed(0) + "%") },
@@ -30,7 +30,7 @@
     const axes = [{}, { size: 52, values: spec.axis || undefined }];
     const scales = { x: { time: true }, y: spec.range ? { range: spec.range } : { range: (u, lo, hi) => [0, Math.max(1, hi || 0)] } };
     const series = [{}].concat(spec.series.map((s) => ({ label: s.label, stroke: s.stroke, fill: s.fill, width: 1.5,
-      value: s.value, scale: s.scale || "y", spanGaps: false })));
+      value: s.value, scale: s.scale || "y", spanGaps: !s.counts })));
     if (spec.series.some((s) => s.scale === "s")) {
       scales.s = {};
       axes.push({ scale: "s", side: 1, size: 48, grid: { show: false }, values: (u, vals) => vals.map((v) => v + " s") });
