@@ -20,10 +20,11 @@ from service.web.csrf import init_csrf
 from service.web.format import init_format
 
 PAGE_MODULES = ("dashboard", "items", "deadletters", "reviews_customers", "mappings_page", "reviews_orders",
-                "users_page", "alerts_page", "charts")
+                "users_page", "alerts_page", "charts", "records")
 # (label, endpoint, roles that see the link: empty for everyone), in the order the navigation shows them.
 NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Dashboard", "dashboard.index", ()),
+    ("Records", "records.index", ()),
     ("Items", "items.index", ()),
     ("Dead letters", "dead_letters.index", ()),
     ("Alerts", "alerts.index", ()),
