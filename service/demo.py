@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import secrets
 import shutil
 import signal
 import subprocess
@@ -28,6 +27,10 @@ from service.sandbox.seed import generate
 from service.store.db import Store, database_url
 
 ADMIN_USER = "admin"
+# The demo's admin password, the same at every run so the README can state it. For the demo only:
+# a real deployment creates its users with `tillbridge users create` (and `tillbridge web` never
+# makes this user).
+DEMO_ADMIN_PASSWORD = "tillbridge-demo"
 
 
 class Demo:
@@ -84,7 +87,7 @@ class Demo:
         store.upgrade()
         if s["REDIS_URL"] or s["DATABASE_URL"]:
             print("note: using REDIS_URL/DATABASE_URL from the environment", flush=True)
-        self.admin_password = os.environ.get("TILLBRIDGE_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+        self.admin_password = os.environ.get("TILLBRIDGE_DEMO_PASSWORD") or DEMO_ADMIN_PASSWORD
         self.ensure_admin(store)
         store.dispose()
         poll_interval = os.environ.get("POLL_INTERVAL_SECONDS", "5")  # the backstop, quick for a demo
@@ -339,9 +342,10 @@ class Demo:
         if self.admin_password:
             print(f"  Tillbridge        {web}/  (user {ADMIN_USER}, password {self.admin_password})", flush=True)
             print(f"  Sync items        {web}/items", flush=True)
+            print(f"  Alerts            {web}/alerts", flush=True)
             print(f"  Dead letters      {web}/dead-letters", flush=True)
-        print(f"  Heartland sandbox http://127.0.0.1:{self.heartland_port}/__sandbox/requests", flush=True)
-        print(f"  Magento sandbox   http://127.0.0.1:{self.magento_port}/__sandbox/requests", flush=True)
+        print(f"  Heartland sandbox http://127.0.0.1:{self.heartland_port}/  (request log: /__sandbox/requests)", flush=True)
+        print(f"  Magento sandbox   http://127.0.0.1:{self.magento_port}/  (request log: /__sandbox/requests)", flush=True)
         print(f"  Logs              {self.data_dir}/*.log", flush=True)
 
     def stop(self) -> None:
