@@ -31,6 +31,11 @@ TILLBRIDGE_ENCRYPTION_KEY = ""
 # Heartland Retail
 TILLBRIDGE_HEARTLAND_URL = "http://127.0.0.1:9001/api"
 TILLBRIDGE_HEARTLAND_TOKEN = "heartland-dev-token"
+# OAuth 2.0 (authorization code): the app's client id and secret, when the token comes from the
+# connections page's "Connect with OAuth" instead of an API token
+TILLBRIDGE_HEARTLAND_OAUTH_CLIENT_ID = ""
+TILLBRIDGE_HEARTLAND_OAUTH_CLIENT_SECRET = ""
+TILLBRIDGE_HEARTLAND_OAUTH_SCOPE = "read write"  # space-delimited; Heartland's scope names are not published
 TILLBRIDGE_HEARTLAND_STATION_ID = ""  # empty: the first station of the location
 TILLBRIDGE_HEARTLAND_LOCATION_ID = ""  # empty: the first location
 HEARTLAND_RATE_PER_SECOND = 50.0
