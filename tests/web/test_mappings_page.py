@@ -215,8 +215,15 @@ def test_integrator_edits_in_the_browser_and_the_next_order_uses_the_active_vers
     page.fill("#map-note", "record the Magento store id")
     page.click("#map-save-button")
     page.wait_for_selector("tr[data-version='2']")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("tr[data-version='2'] .map-activate")
+    assert asked and "Activate version 2" in asked[0], "activating a live mapping asks first"
+    assert page.locator("tr[data-version='2'] .badge:has-text('active')").count() == 0, "dismissed: nothing changed"
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("tr[data-version='2'] .map-activate")
     page.wait_for_selector("tr[data-version='2'] .badge:has-text('active')")
+    assert page.locator(".map-current[data-source='store_id']").count() >= 1, "the rows shown are the active version's"
     page.click("tr[data-version='2'] .map-show-diff")
     page.wait_for_selector("#map-diff:has-text('store_code')")
     assert "+  store_code: {path: store_id" in page.locator("#map-diff").inner_text()
