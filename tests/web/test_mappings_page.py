@@ -183,12 +183,13 @@ def test_integrator_edits_in_the_browser_and_the_next_order_uses_the_active_vers
     page.click(f"a >> text={NORMALIZE}")
     page.wait_for_selector("#map-editor[data-ready=true]")
 
-    # Accept the engine's suggestion for first_name: the row now maps from the suggested field.
+    # Accept the engine's suggestion for first_name: the row now maps from the suggested field first
+    # (a fallback chain keeps its other paths after it).
     first_name = page.locator("tr[data-target='first_name']")
     suggested = first_name.locator(".map-suggested").get_attribute("data-source")
     assert suggested
     first_name.locator(".map-accept").click()
-    assert first_name.locator(".map-current").get_attribute("data-source") == suggested
+    assert first_name.locator(".map-source-cell .map-chip").first.get_attribute("data-source") == suggested
 
     # Reject a suggestion the engine makes for another field: it goes, and the field keeps its source.
     other = page.locator("tr.map-row:not([data-target='first_name']):not([data-target='store_code'])",
@@ -248,3 +249,12 @@ def test_integrator_edits_in_the_browser_and_the_next_order_uses_the_active_vers
     heartland = [o for o in stack.heartland_orders()
                  if (o.get("custom") or {}).get("magento_order_number") == order["increment_id"]]
     assert len(heartland) == 1 and heartland[0]["custom"]["magento_store"] == str(order["store_id"])
+
+    # Accepting a suggestion on a fallback chain puts it first in the chain; the other paths stay.
+    chain = page.locator("tr[data-target='payment.amount']")
+    before = [c.get_attribute("data-source") for c in chain.locator(".map-source-cell .map-chip").all()]
+    suggested_path = chain.locator(".map-suggested").get_attribute("data-source")
+    assert len(before) > 1 and suggested_path
+    chain.locator(".map-accept").click()
+    after = [c.get_attribute("data-source") for c in chain.locator(".map-source-cell .map-chip").all()]
+    assert after[0] == suggested_path and set(after) == set(before) | {suggested_path}

@@ -299,8 +299,15 @@
   }
 
   function acceptSuggestion(row, best) {
-    if (row.kind !== "path") { setKind(row, "path"); }
-    row.source = best.source;
+    if (row.kind === "first_of" || row.kind === "concat") {
+      // A fallback chain (or a join) keeps its other paths: the suggestion joins it, first in line
+      // for a chain, instead of replacing the whole chain with one path.
+      var rest = (row.sources || []).filter(function (name) { return name !== best.source; });
+      row.sources = row.kind === "first_of" ? [best.source].concat(rest) : rest.concat([best.source]);
+    } else {
+      if (row.kind !== "path") { setKind(row, "path"); }
+      row.source = best.source;
+    }
     decide(best.source, row.target, true);
     changed(true);
   }
