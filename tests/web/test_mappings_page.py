@@ -115,6 +115,8 @@ def test_versions_are_saved_activated_rolled_back_and_compared(stack: Stack) -> 
     client = client_as(stack, "integrator")
     state = client.get(f"/mappings/{HEARTLAND}/state").get_json()
     rows = state["rows"]
+    unchanged = post(client, f"/mappings/{HEARTLAND}/versions", {"rows": rows, "note": "no change"})
+    assert unchanged.status_code == 409 and "nothing to save" in unchanged.get_json()["message"]
     rows.append({"target": "custom.customer_email", "kind": "path", "source": "email"})
     first = post(client, f"/mappings/{HEARTLAND}/versions", {"rows": rows, "note": "email for the shop"})
     assert first.status_code == 200, first.get_json()
