@@ -23,6 +23,7 @@ from service.runtime import Runtime
 from service.store import credentials
 
 OAUTH_KEY = "tb:oauth:heartland:"
+ACTIVATION_KEY = "tb:oauth:magento-activation:"
 OAUTH_SECONDS = 600
 
 
@@ -117,6 +118,69 @@ def heartland_oauth_finish(runtime: Runtime, *, state: str, code: str, error: st
         "oauth_client_secret": pending["client_secret"]}, pending.get("actor", ""))
     forget_clients(runtime)
     return f"Heartland connected through OAuth 2.0 (scope: {body.get('scope') or 'none given'})"
+
+
+def magento_activation_received(runtime: Runtime, form: dict[str, str]) -> None:
+    """Magento's POST to the integration's Endpoint URL when an admin clicks Activate: the consumer
+    key and secret, the store URL and the verifier, kept (encrypted, 10 minutes) until the admin's
+    browser opens the identity link. Only the configured Magento's own URL is taken: a post naming
+    another store is refused, so nobody can slip in a store of their own."""
+    missing = [k for k in ("oauth_consumer_key", "oauth_consumer_secret", "store_base_url", "oauth_verifier")
+               if not form.get(k)]
+    if missing:
+        raise ConnectionError_(f"Magento's activation post lacks {', '.join(missing)}")
+    expected = origin(str(runtime.connection_settings("magento")["TILLBRIDGE_MAGENTO_URL"]))
+    if origin(form["store_base_url"]) != expected:
+        raise ConnectionError_(f"the activation names store {origin(form['store_base_url'])}, not the configured "
+                               f"Magento {expected}: set the Magento URL on the connections page first")
+    pending = {k: form[k] for k in ("oauth_consumer_key", "oauth_consumer_secret", "store_base_url", "oauth_verifier")}
+    runtime.redis.set(ACTIVATION_KEY + form["oauth_consumer_key"],
+                      _cipher(runtime).encrypt(json.dumps(pending).encode()), ex=OAUTH_SECONDS)
+
+
+def magento_activation_finish(runtime: Runtime, consumer_key: str, actor: str) -> str:
+    """The identity link, opened by a signed-in admin: trade the verifier for the access token
+    (request token, then access token, OAuth 1.0a signed) and store the integration's four values."""
+    from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
+
+    raw = runtime.redis.getdel(ACTIVATION_KEY + consumer_key) if consumer_key else None
+    if raw is None:
+        raise ConnectionError_("no activation from Magento is waiting for this integration (or it is older than "
+                               "10 minutes): click Activate on the integration in Magento again")
+    pending = json.loads(_cipher(runtime).decrypt(raw))
+    base = pending["store_base_url"].rstrip("/")
+    timeout = (float(runtime.settings["HTTP_CONNECT_TIMEOUT_SECONDS"]), float(runtime.settings["HTTP_TIMEOUT_SECONDS"]))
+
+    def signed_post(client: Client, path: str) -> dict[str, str]:
+        from urllib.parse import parse_qsl
+
+        url, headers, _ = client.sign(f"{base}{path}", http_method="POST")
+        try:
+            response = requests.post(url, headers=headers, timeout=timeout)
+        except requests.RequestException as exc:
+            raise ConnectionError_(f"Magento did not answer {path} ({type(exc).__name__})") from None
+        values = dict(parse_qsl(response.text))
+        if response.status_code != 200 or "oauth_token" not in values:
+            raise ConnectionError_(f"Magento refused {path} ({response.status_code}: "
+                                   f"{values.get('oauth_problem') or response.text[:200]})")
+        return values
+
+    key, secret = pending["oauth_consumer_key"], pending["oauth_consumer_secret"]
+    requested = signed_post(Client(key, client_secret=secret, signature_method=SIGNATURE_HMAC_SHA256),
+                            "/oauth/token/request")
+    access = signed_post(Client(key, client_secret=secret, resource_owner_key=requested["oauth_token"],
+                                resource_owner_secret=requested["oauth_token_secret"], verifier=pending["oauth_verifier"],
+                                signature_method=SIGNATURE_HMAC_SHA256), "/oauth/token/access")
+    credentials.save(runtime.store, runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY"), "magento", {
+        "url": f"{base}/rest", "token": "", "consumer_key": key, "consumer_secret": secret,
+        "access_token": access["oauth_token"], "access_token_secret": access["oauth_token_secret"]}, actor)
+    forget_clients(runtime)
+    return "Magento integration activated: its OAuth 1.0a tokens are stored"
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def test(runtime: Runtime, system: str) -> TestResult:

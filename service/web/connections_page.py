@@ -103,6 +103,35 @@ def heartland_callback() -> Any:
     return redirect(url_for("connections.index"))
 
 
+@bp.post("/magento/activate")
+def magento_activate() -> Any:
+    """The integration's Endpoint URL: Magento posts the consumer's keys here when an admin clicks
+    Activate (server to server, no session; checked in service/connections.py)."""
+    try:
+        connections.magento_activation_received(_runtime(), {k: str(v) for k, v in request.form.items()})
+    except connections.ConnectionError_ as exc:
+        return jsonify({"error": "activation_refused", "message": str(exc)}), 400
+    return jsonify({"received": True})
+
+
+@bp.get("/magento/identity")
+@require_role("admin")
+def magento_identity() -> Any:
+    """The integration's Identity link: Magento opens it in the admin's browser after the post above."""
+    try:
+        message = connections.magento_activation_finish(_runtime(), request.args.get("oauth_consumer_key", ""), actor())
+    except connections.ConnectionError_ as exc:
+        flash(f"Magento integration not activated: {exc}.", "error")
+        return redirect(url_for("connections.index"))
+    result = connections.test(_runtime(), "magento")
+    flash(f"{message}. Test: {result.summary}", "ok" if result.ok else "error")
+    back = request.args.get("success_call_back", "")
+    configured = connections.origin(str(_runtime().connection_settings("magento")["TILLBRIDGE_MAGENTO_URL"]))
+    if back and connections.origin(back) == configured:
+        return redirect(back)  # Magento's page that closes the activation popup
+    return redirect(url_for("connections.index"))
+
+
 @bp.post("/<system>/test")
 @require_role("admin")
 def test(system: str) -> Any:

@@ -85,3 +85,50 @@ def test_a_callback_with_an_unknown_or_used_state_changes_nothing(app: Flask, si
 
 def test_only_admins_see_connections(signed_in: Callable[[str], Any]) -> None:
     assert signed_in("operator").get("/connections").status_code == 403
+
+
+@pytest.fixture
+def magento() -> Iterator[RunningSandbox]:
+    from service.sandbox.magento.app import create_app as create_magento
+
+    sandbox = start_in_thread(create_magento(seed="demo", token="magento-env-token"))
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.mark.browser
+def test_magento_is_connected_through_the_integration_activation_handshake(
+        settings: dict[str, Any], magento: RunningSandbox, browser_page: Any, make_user: Callable[..., str],
+        app: Flask, live_server: str) -> None:
+    import requests
+
+    runtime = app.extensions["tillbridge"]
+    runtime.settings["TILLBRIDGE_MAGENTO_URL"] = f"{magento.url}/rest"
+    page = browser_page
+    sign_in_browser(page, live_server, make_user("admin", "ada"))
+
+    # Another store's activation is refused: only the configured Magento may hand us keys.
+    refused = requests.post(f"{live_server}/connections/magento/activate", timeout=10, data={
+        "oauth_consumer_key": "k", "oauth_consumer_secret": "s", "store_base_url": "http://evil.example/",
+        "oauth_verifier": "v"})
+    assert refused.status_code == 400 and "not the configured Magento" in refused.json()["message"]
+
+    # The admin clicks Activate in Magento: Magento posts the keys to our endpoint, then opens the identity link.
+    clicked = requests.post(f"{magento.url}/__sandbox/integrations/activate", timeout=20, json={
+        "endpoint_url": f"{live_server}/connections/magento/activate",
+        "identity_link_url": f"{live_server}/connections/magento/identity"})
+    assert clicked.status_code == 200, clicked.text
+    page.goto(clicked.json()["identity_link"])
+    page.wait_for_url(f"{magento.url}/__sandbox/integrations/activated")
+    assert "Integration activated" in page.content()
+
+    stored = runtime.connection_settings("magento")
+    assert stored["TILLBRIDGE_MAGENTO_CONSUMER_KEY"] == clicked.json()["consumer_key"]
+    assert stored["TILLBRIDGE_MAGENTO_ACCESS_TOKEN"] and stored["TILLBRIDGE_MAGENTO_TOKEN"] == ""
+    with runtime.store.session() as s:
+        row = s.get(StoredCredential, "magento")
+        assert row is not None and stored["TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET"] not in row.ciphertext
+    page.goto(f"{live_server}/connections")
+    page.click("[data-test=test-magento]")
+    assert "Magento answered" in page.locator(".flash").inner_text()
+    assert page.locator("[data-test=source-magento]").inner_text() == "stored (connections page)"
