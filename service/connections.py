@@ -51,9 +51,8 @@ def source(runtime: Runtime, system: str) -> str:
 
 
 def forget_clients(runtime: Runtime) -> None:
-    """This process builds its clients again from the new credentials (cached until now)."""
-    runtime.__dict__.pop("heartland", None)
-    runtime.__dict__.pop("magento", None)
+    """Every process (web, workers, scheduler) builds its clients again from the new credentials."""
+    runtime.credentials_changed()
 
 
 def save_token(runtime: Runtime, system: str, values: dict[str, str], actor: str) -> None:

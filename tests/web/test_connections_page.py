@@ -132,3 +132,20 @@ def test_magento_is_connected_through_the_integration_activation_handshake(
     page.click("[data-test=test-magento]")
     assert "Magento answered" in page.locator(".flash").inner_text()
     assert page.locator("[data-test=source-magento]").inner_text() == "stored (connections page)"
+
+
+def test_another_process_uses_new_credentials_without_a_restart(app: Flask, settings: dict[str, Any]) -> None:
+    from service.app import create_app
+    from service.runtime import CREDENTIALS_STAMP_SECONDS
+
+    web = app.extensions["tillbridge"]
+    worker = create_app({**settings, "AUTO_MIGRATE": False, **{k: app.config[k] for k in (
+        "TILLBRIDGE_ENCRYPTION_KEY", "TILLBRIDGE_HEARTLAND_URL", "TILLBRIDGE_HEARTLAND_TOKEN")}}).extensions["tillbridge"]
+    assert worker.heartland.token == "env-token-1234"
+    from service import connections
+
+    connections.save_token(web, "heartland", {"url": app.config["TILLBRIDGE_HEARTLAND_URL"], "token": "pasted-token-99"},
+                           "ada")
+    worker._stamp_read_at -= CREDENTIALS_STAMP_SECONDS  # as if the few seconds had passed
+    assert worker.heartland.token == "pasted-token-99"
+    worker.store.dispose()
