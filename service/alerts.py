@@ -242,6 +242,17 @@ def _error_rate(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
     return [Signal(flow, dead / total) for flow, (dead, total) in sorted(totals.items()) if total >= minimum]
 
 
+@measure("auth_failures")
+def _auth_failures(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+    """Items a destination refused for their credentials (401/403) within window_minutes, per flow."""
+    since = now - timedelta(minutes=float(rule.params.get("window_minutes", 15)))
+    with runtime.store.session() as s:
+        rows = s.execute(select(SyncItem.flow, func.count()).where(SyncItem.failure_class == "auth",
+                                                                   SyncItem.updated_at >= since)
+                         .group_by(SyncItem.flow))
+        return [Signal(flow, float(n)) for flow, n in rows]
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 

@@ -226,3 +226,21 @@ def test_heartland_outage_raises_the_breaker_alert_and_resolves_it(settings: dic
         assert "breaker_open" in html and "resolved" in html and "notified" in html
     finally:
         stack.stop()
+
+
+def test_credentials_refused_fires_per_flow(settings: dict[str, Any], tmp_path: Path) -> None:
+    from service.app import create_app
+
+    app = create_app({**settings, "AUTO_MIGRATE": False, "RULES_DIR": rules_dir(tmp_path, """
+rules:
+  - {name: credentials_refused, kind: auth_failures, window_minutes: 15, above: 0, severity: critical,
+     summary: "{value:g} {subject} item(s) refused for their credentials"}
+""")})
+    runtime = app.extensions["tillbridge"]
+    with runtime.store.session() as s:
+        s.add(SyncItem(flow="inventory", entity_key="inventory:1", state="dead", failure_class="auth", payload={}))
+    result = alerts.evaluate(runtime)
+    assert result.fired == ["credentials_refused/inventory"]
+    with runtime.store.session() as s:
+        assert s.query(Alert).one().summary == "1 inventory item(s) refused for their credentials"
+    runtime.store.dispose()
