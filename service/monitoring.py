@@ -16,6 +16,10 @@ log = logging.getLogger(__name__)
 
 def run_due(runtime: Runtime) -> None:
     try:
+        runtime.refresh_settings()  # a change on the settings page reaches the scheduler within seconds
+    except Exception:  # noqa: BLE001 - a busy database: keep the settings in force
+        log.exception("settings refresh failed")
+    try:
         timeseries.run_due(runtime)
     except Exception:  # noqa: BLE001 - a bug or a busy database: the alerts still run
         log.exception("time-series rollup failed")

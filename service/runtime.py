@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from limits.storage import RedisStorage
 from redis import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.connectors.http import RateLimiter
 from service.embedded import redis_url
@@ -22,6 +23,7 @@ from service.rules import Rules
 from service.store.db import Store, database_url
 
 CREDENTIALS_STAMP_KEY = "tb:credentials:stamp"
+SETTINGS_STAMP_KEY = "tb:settings:stamp"
 CREDENTIALS_STAMP_SECONDS = 5.0  # how often a process asks whether the credentials changed
 
 if TYPE_CHECKING:
@@ -48,6 +50,8 @@ class Runtime:
         self._clients: dict[str, Any] = {}
         self._stamp: Any = None
         self._stamp_read_at = float("-inf")
+        self._settings_stamp: Any = None
+        self._settings_read_at = float("-inf")
 
     @cached_property
     def worker_redis(self) -> Redis:
@@ -129,6 +133,44 @@ class Runtime:
             self._stamp = stamp
             with self._clients_lock:
                 self._clients.clear()
+
+    def apply_setting_overrides(self) -> None:
+        """The settings page's values over the environment's (service/store/setting_overrides.py),
+        applied at start and whenever any process changed them (a stamp in Redis)."""
+        from service.store import setting_overrides
+
+        try:
+            found = setting_overrides.overrides(self.store)
+        except SQLAlchemyError:
+            return  # not migrated yet: the environment's settings stand
+        if not hasattr(self, "_environment_settings"):
+            self._environment_settings = dict(self.settings)
+        for name in setting_overrides.BY_NAME:
+            if name in found:
+                self.settings[name] = setting_overrides.checked(name, found[name], self._environment_settings[name])
+            else:
+                self.settings[name] = self._environment_settings[name]
+
+    def environment_setting(self, name: str) -> Any:
+        return getattr(self, "_environment_settings", self.settings).get(name)
+
+    def settings_changed(self) -> None:
+        self.redis.incr(SETTINGS_STAMP_KEY)
+        self.apply_setting_overrides()
+
+    def refresh_settings(self) -> None:
+        """Apply the overrides again when another process changed them (read at most every few seconds)."""
+        now = time.monotonic()
+        if now - self._settings_read_at < CREDENTIALS_STAMP_SECONDS:
+            return
+        self._settings_read_at = now
+        try:
+            stamp = self.redis.get(SETTINGS_STAMP_KEY)
+        except RedisError:
+            return
+        if stamp != self._settings_stamp:
+            self._settings_stamp = stamp
+            self.apply_setting_overrides()
 
     def credentials_changed(self) -> None:
         """Every process builds its Heartland and Magento clients again from the new credentials."""

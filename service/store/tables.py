@@ -474,3 +474,28 @@ class MetricRollup(Base):
     p95_ms: Mapped[float | None] = mapped_column(nullable=True)
     depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
     oldest_seconds: Mapped[float | None] = mapped_column(nullable=True)
+
+
+class SettingOverride(Base):
+    """A setting changed on the settings page (service/store/setting_overrides.py): it wins over the
+    environment's in every process until it is reset."""
+
+    __tablename__ = "setting_overrides"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SettingChange(Base):
+    """The settings page's audit trail: who changed which setting, from what, to what, when."""
+
+    __tablename__ = "setting_changes"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[str] = mapped_column(Text, default="")
+    new_value: Mapped[str] = mapped_column(Text, default="")  # empty with reset: back to the environment's
+    changed_by: Mapped[str] = mapped_column(String(64), default="")
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -20,7 +20,7 @@ from service.web.csrf import init_csrf
 from service.web.format import init_format
 
 PAGE_MODULES = ("dashboard", "items", "deadletters", "reviews_customers", "mappings_page", "reviews_orders",
-                "users_page", "alerts_page", "charts", "records", "connections_page")
+                "users_page", "alerts_page", "charts", "records", "connections_page", "settings_page")
 # (label, endpoint, roles that see the link: empty for everyone), in the order the navigation shows them.
 NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Dashboard", "dashboard.index", ()),
@@ -33,6 +33,7 @@ NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Order reviews", "reviews_orders.index", ()),
     ("Users", "users.index", ("admin",)),
     ("Connections", "connections.index", ("admin",)),
+    ("Settings", "settings.index", ("admin",)),
 )
 
 

@@ -53,7 +53,7 @@ def test_every_page_fits_and_the_cockpit_works(live_server: str, browser_page: A
     sign_in_browser(page, live_server, make_user("admin", "ada"))
     pages = ["/", "/items", f"/items/{seeded.done.id}", f"/items/{waiting_id}", "/dead-letters",
              f"/dead-letters/{seeded.dead_letter_id}", "/alerts", "/mappings/", "/reviews/orders",
-             "/reviews/customers", "/users", "/records?q=000000321", "/records?q=nothing-like-this", "/connections"]
+             "/reviews/customers", "/users", "/records?q=000000321", "/records?q=nothing-like-this", "/connections", "/settings"]
     overflowing = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})

@@ -1,5 +1,6 @@
-"""alerts and time series: alert state, history and silences (service/alerts.py); per-minute and
-per-hour figures of each flow (service/timeseries.py)
+"""alerts, time series and settings: alert state, history and silences (service/alerts.py);
+per-minute and per-hour figures of each flow (service/timeseries.py); settings changed on the
+settings page and their audit trail
 
 Revision ID: 0011
 Revises: 0009
@@ -87,8 +88,30 @@ def upgrade() -> None:
         sa.UniqueConstraint("resolution", "bucket", "flow", name="uq_rollup_bucket_flow"),
     )
 
+    op.create_table(
+        "setting_overrides",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("updated_by", sa.String(length=64), nullable=False),
+        sa.Column("updated_at", WHEN, nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
+        "setting_changes",
+        sa.Column("id", ID, autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("old_value", sa.Text(), nullable=False),
+        sa.Column("new_value", sa.Text(), nullable=False),
+        sa.Column("changed_by", sa.String(length=64), nullable=False),
+        sa.Column("changed_at", WHEN, nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(op.f("ix_setting_changes_changed_at"), "setting_changes", ["changed_at"])
+
 
 def downgrade() -> None:
+    op.drop_table("setting_changes")
+    op.drop_table("setting_overrides")
     op.drop_table("metric_rollups")
     op.drop_table("alert_silences")
     op.drop_table("alert_events")
