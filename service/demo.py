@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from cryptography.fernet import Fernet
 
 from service import deployment_secrets
 from service.config import load_settings
@@ -105,6 +106,8 @@ class Demo:
             "TILLBRIDGE_MAGENTO_TOKEN": s["TILLBRIDGE_MAGENTO_TOKEN"],
             "TILLBRIDGE_PUBLIC_URL": f"http://127.0.0.1:{self.web_port}",
             "POLL_INTERVAL_SECONDS": poll_interval,
+            # the connections page stores credentials encrypted; each demo run starts fresh, so a new key will do
+            "TILLBRIDGE_ENCRYPTION_KEY": os.environ.get("TILLBRIDGE_ENCRYPTION_KEY") or Fernet.generate_key().decode(),
         })
         return env
 

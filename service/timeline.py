@@ -186,6 +186,9 @@ def _build(q: str, chosen: list[SyncItem], events: dict[int, InboxEvent], steps:
                              + (f" (#{b.external_ref})" if b.external_ref else ""), f"{b.entity} {b.key}"))
     entries.sort(key=lambda e: (e.at, ["event", "poll", "review", "effect", "binding", "outcome",
                                        "dead_letter"].index(e.kind)))
-    title = next((i.label for i in chosen if i.entity_key in keys and i.label), None) or q
+    named = [i.label for i in chosen if i.entity_key in keys and i.label]
+    # The label that says what was searched for ("Heartland item #CAP-1202"), else the record's first.
+    title = next((label for label in named if q.lower().lstrip("#") in label.lower()), None) or \
+        next(iter(named), None) or q
     return Timeline(query=q, title=title, names=names, keys=keys, items=chosen, entries=entries,
                     no_change_polls=no_change, last_no_change_at=last_no_change, truncated=truncated)

@@ -30,7 +30,8 @@
     const axes = [{}, { size: 52, values: spec.axis || undefined }];
     const scales = { x: { time: true }, y: spec.range ? { range: spec.range } : { range: (u, lo, hi) => [0, Math.max(1, hi || 0)] } };
     const series = [{}].concat(spec.series.map((s) => ({ label: s.label, stroke: s.stroke, fill: s.fill, width: 1.5,
-      value: s.value, scale: s.scale || "y", spanGaps: !s.counts })));
+      value: s.value, scale: s.scale || "y", spanGaps: !s.counts,
+      points: s.counts ? {} : { show: true, size: 5 } })));  // a lone minute of figures still shows
     if (spec.series.some((s) => s.scale === "s")) {
       scales.s = {};
       axes.push({ scale: "s", side: 1, size: 48, grid: { show: false }, values: (u, vals) => vals.map((v) => v + " s") });
