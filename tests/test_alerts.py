@@ -213,15 +213,26 @@ def test_heartland_outage_raises_the_breaker_alert_and_resolves_it(settings: dic
         firing = receiver.notices_of("breaker_open", "heartland", "firing")[0]
         assert firing["severity"] == "critical" and "heartland is failing" in firing["summary"]
 
-        stack.faults(stack.heartland)  # Heartland answers again
-        stack.wait_for(lambda: bool(receiver.notices_of("breaker_open", "heartland", "resolved")), timeout=60,
-                       what="the breaker alert's resolve notice")
+        # The charts show the burst: the minute rolled up now holds the order waiting for Heartland.
+        from datetime import UTC, datetime, timedelta
+
+        from service import timeseries
+
+        stack.wait_for(lambda: stack.states().get("received", 0) >= 1, timeout=30, what="the order waiting")
+        later = datetime.now(UTC) + timedelta(minutes=1)
+        timeseries.run_due(stack.runtime, now=later)
+        queue = timeseries.series(stack.runtime, window="1h", flow="orders", now=later)
+        assert max(d or 0 for d in queue.depth) >= 1, queue.depth[-3:]
         page = stack.app.test_client()
         from service.store.users import create_user
         from tests.web.support import PASSWORD, sign_in
 
         create_user(stack.runtime.store, "ops", PASSWORD, "operator")
         assert sign_in(page, "ops").status_code == 302
+
+        stack.faults(stack.heartland)  # Heartland answers again
+        stack.wait_for(lambda: bool(receiver.notices_of("breaker_open", "heartland", "resolved")), timeout=60,
+                       what="the breaker alert's resolve notice")
         html = page.get("/alerts").get_data(as_text=True)
         assert "breaker_open" in html and "resolved" in html and "notified" in html
     finally:
