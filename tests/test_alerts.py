@@ -255,3 +255,72 @@ rules:
     with runtime.store.session() as s:
         assert s.query(Alert).one().summary == "1 inventory item(s) refused for their credentials"
     runtime.store.dispose()
+
+
+class SmtpReceiver:
+    """A minimal SMTP server on a thread (enough of RFC 5321 for smtplib): keeps each message's data."""
+
+    def __init__(self) -> None:
+        import socketserver
+
+        self.messages: list[str] = []
+        receiver = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                self.wfile.write(b"220 test ESMTP\r\n")
+                while line := self.rfile.readline():
+                    verb = line.decode().strip().split(" ")[0].upper()
+                    if verb in ("EHLO", "HELO"):
+                        self.wfile.write(b"250 test\r\n")
+                    elif verb == "DATA":
+                        self.wfile.write(b"354 go on\r\n")
+                        data = []
+                        while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
+                            data.append(chunk.decode())
+                        receiver.messages.append("".join(data))
+                        self.wfile.write(b"250 queued\r\n")
+                    elif verb == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 ok\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_slack_and_email_get_the_same_grouped_notice(settings: dict[str, Any], tmp_path: Path,
+                                                     receiver: Receiver) -> None:
+    from service.app import create_app
+
+    smtp = SmtpReceiver()
+    try:
+        app = create_app({**settings, "AUTO_MIGRATE": False, "RULES_DIR": rules_dir(tmp_path, """
+channels:
+  - {name: slack, type: slack, url_setting: ALERT_SLACK_WEBHOOK_URL}
+  - {name: email, type: email, to_setting: ALERT_EMAIL_TO}
+rules:
+  - {name: dead_letters, kind: dead_letters, above: 0, severity: warning, summary: "{value:g} open dead letter(s)"}
+"""), "ALERT_SLACK_WEBHOOK_URL": receiver.url, "ALERT_EMAIL_TO": "ops@example.com, oncall@example.com",
+            "ALERT_SMTP_HOST": "127.0.0.1", "ALERT_SMTP_PORT": smtp.port, "ALERT_SMTP_STARTTLS": False})
+        runtime = app.extensions["tillbridge"]
+        add_dead_letter(runtime)
+
+        result = alerts.evaluate(runtime)
+
+        assert result.notified == {"slack": 1, "email": 1}, result.failed
+        slack = receiver.bodies()[0]
+        assert slack["text"].startswith("[FIRING:1] Tillbridge alerts") and "1 open dead letter(s)" in slack["text"]
+        assert len(smtp.messages) == 1
+        mail = smtp.messages[0]
+        assert "Subject: [FIRING:1] Tillbridge alerts" in mail and "To: ops@example.com, oncall@example.com" in mail
+        assert "1 open dead letter(s)" in mail and "/alerts" in mail
+        runtime.store.dispose()
+    finally:
+        smtp.close()
