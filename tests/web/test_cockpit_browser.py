@@ -97,3 +97,26 @@ def test_every_page_fits_and_the_cockpit_works(live_server: str, browser_page: A
     page.click("[data-test=retry]")
     assert "Sent back to the queue" in page.locator(".flash").inner_text()
     assert items.get(runtime.store, waiting_id).state == "received"  # type: ignore[union-attr]
+
+
+def test_twenty_identical_dead_letters_are_retried_in_one_action(live_server: str, browser_page: Any,
+                                                                 runtime: Runtime, make_user: Callable[..., str]) -> None:
+    from tests.web.support import make_dead
+
+    for n in range(20):
+        make_dead(runtime, 400 + n, error=f"Magento SKU 'WEB-{n}' not found in Heartland (flow orders, order "
+                                          f"#000000{400 + n}, line 1) — add the item or map the SKU, then retry")
+    make_dead(runtime, 999, error="Heartland refused the order: customer email is invalid")
+    page = browser_page
+    sign_in_browser(page, live_server, make_user("operator", "olga"))
+    page.goto(f"{live_server}/dead-letters")
+    group = page.locator("[data-test=groups] tr", has=page.locator("[data-test=retry-group]"))
+    assert group.count() == 1, "one group: the single different failure is not grouped"
+    assert "order #0000000419" in group.inner_text(), "the records are named"
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    group.locator("[data-test=retry-group]").click()
+    assert "Retried 20 dead letter(s)" in page.locator(".flash").inner_text()
+    assert asked and "20" in asked[0]
+    assert items.counts_by_state(runtime.store).get("received") == 20
+    assert page.locator("[data-test=groups]").count() == 0 and page.locator("tr[data-test^=letter-]").count() == 1
