@@ -281,6 +281,22 @@ def counts_by_state(store: Store) -> dict[str, int]:
         return {state: int(n) for state, n in rows}
 
 
+# A poll that found the record already in step: ignored, started by no event, "no change(s) …".
+QUIET_POLL = and_(SyncItem.state == "ignored", SyncItem.inbox_event_id.is_(None), SyncItem.reason.ilike("no change%"))
+
+
+def count_quiet_polls(store: Store, *, state: str | None = None, flow: str | None = None) -> int:
+    from sqlalchemy import func
+
+    if state not in (None, "ignored"):
+        return 0
+    with store.session() as s:
+        query = select(func.count()).select_from(SyncItem).where(QUIET_POLL)
+        if flow:
+            query = query.where(SyncItem.flow == flow)
+        return int(s.scalar(query) or 0)
+
+
 def search(
     store: Store,
     *,
@@ -289,9 +305,14 @@ def search(
     text: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    quiet: bool = True,
 ) -> list[SyncItem]:
+    """Items newest first; ``quiet=False`` leaves out polls that found nothing new (they are counted
+    on the record's timeline instead: service/timeline.py)."""
     with store.session() as s:
         query = select(SyncItem).order_by(SyncItem.id.desc()).limit(limit).offset(offset)
+        if not quiet:
+            query = query.where(~QUIET_POLL)
         if state:
             query = query.where(SyncItem.state == state)
         if flow:

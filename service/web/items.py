@@ -70,13 +70,16 @@ def index() -> Any:
     flow = request.args.get("flow") or None
     text = (request.args.get("q") or "").strip() or None
     number = page_number(request.args.get("page"))
-    rows = items.search(runtime.store, state=state, flow=flow, text=text,
+    show_quiet = request.args.get("quiet") == "1" or text is not None
+    rows = items.search(runtime.store, state=state, flow=flow, text=text, quiet=show_quiet,
                         limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE)
+    quiet = 0 if show_quiet else items.count_quiet_polls(runtime.store, state=state, flow=flow)
     page = Page(rows=rows[:PAGE_SIZE], number=number, has_next=len(rows) > PAGE_SIZE)
     if wants_json():
-        return jsonify({"items": [item_dict(i) for i in page.rows], "page": page.number, "has_next": page.has_next})
+        return jsonify({"items": [item_dict(i) for i in page.rows], "page": page.number, "has_next": page.has_next,
+                        "quiet_polls_not_listed": quiet})
     return render_template("items.html", page=page, states=items.STATES, flows=flows_in_store(runtime),
-                           filters={"state": state or "", "flow": flow or "", "q": text or ""})
+                           filters={"state": state or "", "flow": flow or "", "q": text or ""}, quiet=quiet)
 
 
 @bp.get("/items/<int:item_id>")

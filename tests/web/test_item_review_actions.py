@@ -72,3 +72,25 @@ def test_the_dashboard_counts_review_items_as_the_table_does(runtime: Runtime,
     overview = client.get("/", headers={"Accept": "application/json"}).get_json()
     listed = client.get("/items?state=review", headers={"Accept": "application/json"}).get_json()["items"]
     assert overview["items_in_review"] == len(listed) == overview["totals"]["review"] == 1
+
+
+def test_polls_that_found_no_change_are_counted_not_listed(runtime: Runtime,
+                                                           signed_in: Callable[[str], FlaskClient]) -> None:
+    for n in range(3):
+        quiet = add_item(runtime, label="Heartland item #CAP-1202 (poll)", entity_key="products:heartland:item:7")
+        items.finish(runtime.store, quiet.id, state="ignored", result={}, attempts=1, steps=[],
+                     reason=f"no changes to SKU CAP-1202 since the last write (poll {n})")
+    shown = add_item(runtime, label="order #000000042", entity_key="magento:default:order:42")
+    items.finish(runtime.store, shown.id, state="ignored", reason="already in Heartland", result={}, attempts=1,
+                 steps=[])
+    client = signed_in("operator")
+    json = {"Accept": "application/json"}
+
+    listed = client.get("/items?state=ignored", headers=json).get_json()
+    assert [i["id"] for i in listed["items"]] == [shown.id] and listed["quiet_polls_not_listed"] == 3
+    overview = client.get("/", headers=json).get_json()
+    assert overview["totals"]["ignored"] == len(listed["items"]) + listed["quiet_polls_not_listed"], \
+        "the dashboard's count is the listed items and the polls said to be left out"
+    assert "Not listed: 3 poll(s)" in client.get("/items?state=ignored").get_data(as_text=True)
+    everything = client.get("/items?state=ignored&quiet=1", headers=json).get_json()
+    assert len(everything["items"]) == 4
