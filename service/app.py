@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["tillbridge"] = runtime
     if settings.get("AUTO_MIGRATE", True):
         runtime.store.upgrade()
+    runtime.apply_setting_overrides()  # what admins changed on the settings page
 
     from service.api.heartland_hooks import bp as heartland_hooks_bp
     from service.api.metrics import bp as metrics_bp

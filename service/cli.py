@@ -302,6 +302,7 @@ def _register_commands() -> None:
     # Each area owns its command group; they are attached here, in one place.
     from service.ai.dedup_cli import customers
     from service.ai.mapping_cli import mappings
+    from service.alerts_cli import alerts
     from service.backfill_cli import backfill
     from service.connections_cli import connections
     from service.drift_cli import drift
@@ -315,6 +316,7 @@ def _register_commands() -> None:
     main.add_command(heartland)
     main.add_command(backfill)
     main.add_command(drift)
+    main.add_command(alerts)
     main.add_command(customers)
     main.add_command(models)
     main.add_command(mappings)

@@ -48,6 +48,7 @@ def _save(system: str, values: dict[str, str | None]) -> None:
                                   actor=f"cli:{getpass.getuser()}")
     except credentials.CredentialsError as exc:
         raise click.ClickException(str(exc)) from None
+    runtime.credentials_changed()  # running workers and schedulers pick the new ones up within seconds
     click.echo(f"{system} credentials stored (encrypted): {', '.join(sorted(stored)) or 'none'}")
     click.echo("restart the web, worker and scheduler processes so they use them")
 
@@ -102,5 +103,8 @@ def connections_show() -> None:
 @click.argument("system", type=click.Choice(sorted(credentials.FIELDS)))
 def connections_remove(system: str) -> None:
     """Forget a system's stored credentials; the environment's are used again."""
-    removed = credentials.remove(_runtime().store, system)
+    runtime = _runtime()
+    removed = credentials.remove(runtime.store, system)
+    if removed:
+        runtime.credentials_changed()
     click.echo(f"{system} credentials removed" if removed else f"no {system} credentials were stored")

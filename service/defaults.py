@@ -31,6 +31,11 @@ TILLBRIDGE_ENCRYPTION_KEY = ""
 # Heartland Retail
 TILLBRIDGE_HEARTLAND_URL = "http://127.0.0.1:9001/api"
 TILLBRIDGE_HEARTLAND_TOKEN = "heartland-dev-token"
+# OAuth 2.0 (authorization code): the app's client id and secret, when the token comes from the
+# connections page's "Connect with OAuth" instead of an API token
+TILLBRIDGE_HEARTLAND_OAUTH_CLIENT_ID = ""
+TILLBRIDGE_HEARTLAND_OAUTH_CLIENT_SECRET = ""
+TILLBRIDGE_HEARTLAND_OAUTH_SCOPE = "read write"  # space-delimited; Heartland's scope names are not published
 TILLBRIDGE_HEARTLAND_STATION_ID = ""  # empty: the first station of the location
 TILLBRIDGE_HEARTLAND_LOCATION_ID = ""  # empty: the first location
 HEARTLAND_RATE_PER_SECOND = 50.0
@@ -89,6 +94,20 @@ RETENTION_DAYS = 30.0
 RETENTION_INTERVAL_SECONDS = 600.0  # how often the scheduler purges
 RETENTION_BATCH_SIZE = 500  # rows per purge transaction
 RETENTION_SWEEP_SECONDS = 5.0  # a purge stops after this long and carries on at the next tick
+# Alerts (rules/alerts.yaml; the /alerts page). The scheduler evaluates the rules this often; 0: never.
+ALERT_INTERVAL_SECONDS = 15.0
+TIMESERIES_MINUTE_HOURS = 48.0  # per-minute chart figures are kept this long; per-hour ones RETENTION_DAYS
+ALERT_NOTIFY_ATTEMPTS = 5  # a channel that refuses a notice this many times in a row is given up for that notice
+ALERT_WEBHOOK_URL = ""  # the generic webhook channel: POST JSON here
+ALERT_WEBHOOK_SECRET = ""  # signs it (Standard Webhooks); empty sends it unsigned, and the page says so
+ALERT_SLACK_WEBHOOK_URL = ""  # a Slack incoming webhook URL
+ALERT_EMAIL_TO = ""  # comma-separated addresses
+ALERT_EMAIL_FROM = "tillbridge@localhost"
+ALERT_SMTP_HOST = ""
+ALERT_SMTP_PORT = 587
+ALERT_SMTP_USER = ""
+ALERT_SMTP_PASSWORD = ""
+ALERT_SMTP_STARTTLS = True
 METRICS_TOKEN = ""  # bearer token for GET /metrics; empty: /metrics answers only requests from this machine
 
 # Web

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import random
-import secrets
 import shutil
 import signal
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from cryptography.fernet import Fernet
 
 from service import deployment_secrets
 from service.config import load_settings
@@ -28,6 +28,10 @@ from service.sandbox.seed import generate
 from service.store.db import Store, database_url
 
 ADMIN_USER = "admin"
+# The demo's admin password, the same at every run so the README can state it. For the demo only:
+# a real deployment creates its users with `tillbridge users create` (and `tillbridge web` never
+# makes this user).
+DEMO_ADMIN_PASSWORD = "tillbridge-demo"
 
 
 class Demo:
@@ -84,7 +88,7 @@ class Demo:
         store.upgrade()
         if s["REDIS_URL"] or s["DATABASE_URL"]:
             print("note: using REDIS_URL/DATABASE_URL from the environment", flush=True)
-        self.admin_password = os.environ.get("TILLBRIDGE_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+        self.admin_password = os.environ.get("TILLBRIDGE_DEMO_PASSWORD") or DEMO_ADMIN_PASSWORD
         self.ensure_admin(store)
         store.dispose()
         poll_interval = os.environ.get("POLL_INTERVAL_SECONDS", "5")  # the backstop, quick for a demo
@@ -102,6 +106,8 @@ class Demo:
             "TILLBRIDGE_MAGENTO_TOKEN": s["TILLBRIDGE_MAGENTO_TOKEN"],
             "TILLBRIDGE_PUBLIC_URL": f"http://127.0.0.1:{self.web_port}",
             "POLL_INTERVAL_SECONDS": poll_interval,
+            # the connections page stores credentials encrypted; each demo run starts fresh, so a new key will do
+            "TILLBRIDGE_ENCRYPTION_KEY": os.environ.get("TILLBRIDGE_ENCRYPTION_KEY") or Fernet.generate_key().decode(),
         })
         return env
 
@@ -339,9 +345,10 @@ class Demo:
         if self.admin_password:
             print(f"  Tillbridge        {web}/  (user {ADMIN_USER}, password {self.admin_password})", flush=True)
             print(f"  Sync items        {web}/items", flush=True)
+            print(f"  Alerts            {web}/alerts", flush=True)
             print(f"  Dead letters      {web}/dead-letters", flush=True)
-        print(f"  Heartland sandbox http://127.0.0.1:{self.heartland_port}/__sandbox/requests", flush=True)
-        print(f"  Magento sandbox   http://127.0.0.1:{self.magento_port}/__sandbox/requests", flush=True)
+        print(f"  Heartland sandbox http://127.0.0.1:{self.heartland_port}/  (request log: /__sandbox/requests)", flush=True)
+        print(f"  Magento sandbox   http://127.0.0.1:{self.magento_port}/  (request log: /__sandbox/requests)", flush=True)
         print(f"  Logs              {self.data_dir}/*.log", flush=True)
 
     def stop(self) -> None:

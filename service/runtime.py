@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from limits.storage import RedisStorage
 from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.connectors.http import RateLimiter
 from service.embedded import redis_url
@@ -19,6 +22,10 @@ from service.engine.retry import RetryPolicy
 from service.engine.trace import record_exchange
 from service.rules import Rules
 from service.store.db import Store, database_url
+
+CREDENTIALS_STAMP_KEY = "tb:credentials:stamp"
+SETTINGS_STAMP_KEY = "tb:settings:stamp"
+CREDENTIALS_STAMP_SECONDS = 5.0  # how often a process asks whether the credentials changed
 
 if TYPE_CHECKING:
     from rq import Queue
@@ -40,6 +47,12 @@ class Runtime:
         self.rules = Rules(settings["RULES_DIR"])
         self._lock = threading.Lock()
         self._flows: dict[str, Flow] = {}
+        self._clients_lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        self._stamp: Any = None
+        self._stamp_read_at = float("-inf")
+        self._settings_stamp: Any = None
+        self._settings_read_at = float("-inf")
 
     @cached_property
     def worker_redis(self) -> Redis:
@@ -89,8 +102,85 @@ class Runtime:
         return RateLimiter(rate_per_second, destination=destination, storage=storage,
                            max_wait_seconds=float(self.settings["RATE_LIMIT_MAX_WAIT_SECONDS"]))
 
-    @cached_property
+    @property
     def heartland(self) -> HeartlandClient:
+        client: HeartlandClient = self._client("heartland", self._build_heartland)
+        return client
+
+    @property
+    def magento(self) -> MagentoClient:
+        client: MagentoClient = self._client("magento", self._build_magento)
+        return client
+
+    def _client(self, system: str, build: Any) -> Any:
+        """The system's client, built again once its credentials changed in any process (the
+        connections page or `tillbridge connections` bump a stamp in Redis, read every few seconds)."""
+        self._check_credentials_stamp()
+        with self._clients_lock:
+            client = self._clients.get(system)
+            if client is None:
+                client = self._clients[system] = build()
+            return client
+
+    def _check_credentials_stamp(self) -> None:
+        now = time.monotonic()
+        if now - self._stamp_read_at < CREDENTIALS_STAMP_SECONDS:
+            return
+        self._stamp_read_at = now
+        try:
+            stamp = self.redis.get(CREDENTIALS_STAMP_KEY)
+        except RedisError:
+            return  # keep the clients we have; the next read tries again
+        if stamp != self._stamp:
+            self._stamp = stamp
+            with self._clients_lock:
+                self._clients.clear()
+
+    def apply_setting_overrides(self) -> None:
+        """The settings page's values over the environment's (service/store/setting_overrides.py),
+        applied at start and whenever any process changed them (a stamp in Redis)."""
+        from service.store import setting_overrides
+
+        try:
+            found = setting_overrides.overrides(self.store)
+        except SQLAlchemyError:
+            return  # not migrated yet: the environment's settings stand
+        if not hasattr(self, "_environment_settings"):
+            self._environment_settings = dict(self.settings)
+        for name in setting_overrides.BY_NAME:
+            if name in found:
+                self.settings[name] = setting_overrides.checked(name, found[name], self._environment_settings[name])
+            else:
+                self.settings[name] = self._environment_settings[name]
+
+    def environment_setting(self, name: str) -> Any:
+        return getattr(self, "_environment_settings", self.settings).get(name)
+
+    def settings_changed(self) -> None:
+        self.redis.incr(SETTINGS_STAMP_KEY)
+        self.apply_setting_overrides()
+
+    def refresh_settings(self) -> None:
+        """Apply the overrides again when another process changed them (read at most every few seconds)."""
+        now = time.monotonic()
+        if now - self._settings_read_at < CREDENTIALS_STAMP_SECONDS:
+            return
+        self._settings_read_at = now
+        try:
+            stamp = self.redis.get(SETTINGS_STAMP_KEY)
+        except RedisError:
+            return
+        if stamp != self._settings_stamp:
+            self._settings_stamp = stamp
+            self.apply_setting_overrides()
+
+    def credentials_changed(self) -> None:
+        """Every process builds its Heartland and Magento clients again from the new credentials."""
+        self.redis.incr(CREDENTIALS_STAMP_KEY)
+        with self._clients_lock:
+            self._clients.clear()
+
+    def _build_heartland(self) -> HeartlandClient:
         from service.connectors.heartland.client import HeartlandClient
 
         s = self.connection_settings("heartland")
@@ -108,8 +198,7 @@ class Runtime:
         client.deadline_seconds = float(s["HTTP_DEADLINE_SECONDS"])
         return client
 
-    @cached_property
-    def magento(self) -> MagentoClient:
+    def _build_magento(self) -> MagentoClient:
         from service.connectors.magento.client import MagentoClient
 
         s = self.connection_settings("magento")

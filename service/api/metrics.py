@@ -1,8 +1,10 @@
 """``GET /metrics``: what a monitoring system scrapes, in Prometheus' text format (version 0.0.4).
 
 Items by flow and state, open dead letters, the oldest pending item, drifted records by kind and
-the last drift check, each polled resource's cursor lag, and each destination's circuit breaker.
-All are read when scraped (from the store and Redis), so any web process answers the same.
+the last drift check, each polled resource's cursor lag, each destination's circuit breaker, each
+flow's last full minute (finished, dead, latency p50/p95, from service/timeseries.py) and the alerts
+firing. All are read when scraped (from the store and Redis), so any web process answers the same;
+prometheus_client writes the text.
 
 Access: with METRICS_TOKEN set, a request needs ``Authorization: Bearer <METRICS_TOKEN>``; with it
 empty, only requests from this machine (127.0.0.1, ::1) are answered, so a scraper on the host
@@ -13,12 +15,14 @@ every request looks local: set a token there.
 from __future__ import annotations
 
 import hmac
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from sqlalchemy import func, select
 
 from service import drift
 from service.runtime import Runtime
@@ -42,27 +46,30 @@ class Family:
         return self
 
 
-def _label_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class _Snapshot:
+    """A prometheus_client collector over families read once, for one scrape."""
 
+    def __init__(self, families: Iterable[Family]) -> None:
+        self.families = list(families)
 
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+    def collect(self) -> Iterator[Metric]:
+        for family in self.families:
+            names = sorted({k for labels, _ in family.samples for k in labels})
+            metric: GaugeMetricFamily | CounterMetricFamily
+            if family.kind == "counter":
+                metric = CounterMetricFamily(family.name.removesuffix("_total"), family.help, labels=names)
+            else:
+                metric = GaugeMetricFamily(family.name, family.help, labels=names)
+            for labels, value in family.samples:
+                metric.add_metric([str(labels.get(n, "")) for n in names], value)
+            yield metric
 
 
 def render(families: Iterable[Family]) -> str:
-    lines: list[str] = []
-    for family in families:
-        lines.append(f"# HELP {family.name} {family.help.replace(chr(92), chr(92) * 2).replace(chr(10), ' ')}")
-        lines.append(f"# TYPE {family.name} {family.kind}")
-        for labels, value in family.samples:
-            text = ",".join(f'{k}="{_label_value(str(v))}"' for k, v in sorted(labels.items()))
-            lines.append(f"{family.name}{{{text}}} {_number(value)}" if text else f"{family.name} {_number(value)}")
-    return "\n".join(lines) + "\n"
+    """The families in Prometheus' text format, written by prometheus_client."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(families))
+    return generate_latest(registry).decode()
 
 
 def collect(runtime: Runtime, now: datetime | None = None) -> list[Family]:
@@ -105,7 +112,43 @@ def collect(runtime: Runtime, now: datetime | None = None) -> list[Family]:
         breaker_open.add(1 if breaker["state"] == "open" else 0, destination=name)
         failures.add(float(breaker["failures"]), destination=name)
         opened.add(float(breaker["opened"]), destination=name)
-    return [items, dead, pending, drifted, checked, last_at, lag, polled, breaker_open, failures, opened]
+    return [items, dead, pending, drifted, checked, last_at, lag, polled, breaker_open, failures, opened,
+            *flow_trends(runtime, now), *alert_figures(runtime)]
+
+
+def flow_trends(runtime: Runtime, now: datetime) -> list[Family]:
+    """Each flow's last finished minute from the time series (service/timeseries.py), for dashboards."""
+    from service import timeseries
+    from service.store.tables import MetricRollup
+
+    minute = timeseries.floor(now, "minute") - timedelta(minutes=1)
+    finished = Family("tillbridge_flow_finished_last_minute", "gauge", "Items a flow finished in the last full minute.")
+    dead = Family("tillbridge_flow_dead_last_minute", "gauge", "Items a flow sent to dead letters in the last full minute.")
+    p50 = Family("tillbridge_flow_latency_p50_seconds", "gauge", "Median received-to-finished time, last full minute.")
+    p95 = Family("tillbridge_flow_latency_p95_seconds", "gauge", "95th percentile received-to-finished time, last full minute.")
+    with runtime.store.session() as s:
+        rows = list(s.scalars(select(MetricRollup).where(MetricRollup.resolution == "minute",
+                                                          MetricRollup.bucket == minute,
+                                                          MetricRollup.flow != timeseries.ALL_FLOWS)))
+    for row in rows:
+        finished.add(row.done + row.ignored + row.review + row.dead, flow=row.flow)
+        dead.add(row.dead, flow=row.flow)
+        if row.p50_ms is not None:
+            p50.add(row.p50_ms / 1000, flow=row.flow)
+        if row.p95_ms is not None:
+            p95.add(row.p95_ms / 1000, flow=row.flow)
+    return [finished, dead, p50, p95]
+
+
+def alert_figures(runtime: Runtime) -> list[Family]:
+    from service.store.tables import Alert
+
+    firing = Family("tillbridge_alerts_firing", "gauge", "Alerts of rules/alerts.yaml firing now, by rule and severity.")
+    with runtime.store.session() as s:
+        for rule, severity, n in s.execute(select(Alert.rule, Alert.severity, func.count())
+                                           .where(Alert.state == "firing").group_by(Alert.rule, Alert.severity)):
+            firing.add(int(n), rule=rule, severity=severity)
+    return [firing]
 
 
 def _count(last: Mapping[str, object] | None, field_name: str, kind: str) -> float:
@@ -138,3 +181,4 @@ def metrics() -> Response:
         return _refused(403, "metrics_local_only", "/metrics answers only this machine while METRICS_TOKEN is "
                         "empty; set METRICS_TOKEN and scrape with it as a bearer token")
     return Response(render(collect(runtime)), mimetype=None, content_type=CONTENT_TYPE)
+

@@ -61,6 +61,17 @@ def api_duties(runtime: Runtime) -> None:
         log.exception("API duties failed")
 
 
+def monitor(runtime: Runtime) -> None:
+    """Roll up the flows' figures for the charts and evaluate the alert rules (service/monitoring.py);
+    a failure there never stops the sweep."""
+    from service import monitoring
+
+    try:
+        monitoring.run_due(runtime)
+    except Exception:  # noqa: BLE001 - a bug or a bad rules file: keep the traceback, keep sweeping
+        log.exception("monitoring failed")
+
+
 def purge_expired(runtime: Runtime) -> None:
     """Forget what is past RETENTION_DAYS (service/store/retention.py); a failing purge never stops the sweep."""
     try:
@@ -73,6 +84,7 @@ def sweep(runtime: Runtime) -> SweepResult:
     polled = sum(len(result.item_ids) for result in poll_sources(runtime))
     check_drift(runtime)
     api_duties(runtime)
+    monitor(runtime)
     purge_expired(runtime)
     reclaimed = items.reclaim_expired(runtime.store)
     if reclaimed:

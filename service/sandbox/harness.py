@@ -17,6 +17,7 @@ None of these need authentication.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import random
@@ -98,6 +99,8 @@ class Harness:
         app.add_url_rule(f"{SANDBOX_PREFIX}/faults", "sandbox_faults", self._faults_view, methods=["GET", "POST"])
         app.add_url_rule(f"{SANDBOX_PREFIX}/reset", "sandbox_reset", self._reset_view, methods=["POST"])
         app.add_url_rule(f"{SANDBOX_PREFIX}/requests", "sandbox_requests", self._requests_view, methods=["GET"])
+        app.add_url_rule("/", "sandbox_index", self._index_view, methods=["GET"])
+        app.add_url_rule(SANDBOX_PREFIX, "sandbox_index_prefixed", self._index_view, methods=["GET"])
 
     # -- configuration -------------------------------------------------------------------------
     def set_faults(self, spec: dict[str, Any]) -> None:
@@ -186,6 +189,32 @@ class Harness:
         return response
 
     # -- views ---------------------------------------------------------------------------------
+    def _index_view(self) -> Response:
+        """What answers here, for a person who opens the sandbox's URL in a browser."""
+        api = {"heartland": ("/api", "Heartland Retail REST API (Bearer token)",
+                             "reference/heartland-retail-api.md"),
+               "magento": ("/rest/V1", "Magento 2 REST API (Bearer token or OAuth 1.0a)",
+                           "reference/magento-rest-api.md")}.get(self.name, ("/", self.name, ""))
+        with self.lock:
+            logged = len(self.log)
+        faults = self.faults.describe()
+        rows = [
+            (f"{api[0]}/…", api[1]),
+            (f"{SANDBOX_PREFIX}/requests", f"every request received, oldest first ({logged} so far); ?path= to filter"),
+            (f"{SANDBOX_PREFIX}/faults", "GET: the faults in force; POST JSON to inject errors, latency, an outage "
+                                          "or a rate limit; POST {} clears them"),
+            (f"{SANDBOX_PREFIX}/reset", "POST: back to the seeded state, faults and log cleared"),
+        ]
+        items = "".join(f"<tr><td><a href='{html.escape(path)}'><code>{html.escape(path)}</code></a></td>"
+                        f"<td>{html.escape(what)}</td></tr>" for path, what in rows)
+        body = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{self.name} sandbox</title>"
+                "<style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem;max-width:60rem;color:#1d2330}"
+                "td{padding:.3rem .8rem .3rem 0;vertical-align:top}code{font-size:13px}</style></head><body>"
+                f"<h1>{self.name.capitalize()} sandbox</h1><p>A simulator of the real API for Tillbridge's demo and "
+                f"tests, following {html.escape(api[2])}. Faults in force: <code>{html.escape(json.dumps(faults))}"
+                f"</code></p><table>{items}</table></body></html>")
+        return Response(body, mimetype="text/html")
+
     def _faults_view(self) -> Response:
         if request.method == "POST":
             spec = request.get_json(silent=True)

@@ -23,6 +23,8 @@ FIELDS: dict[str, dict[str, str]] = {
     "heartland": {
         "url": "TILLBRIDGE_HEARTLAND_URL",
         "token": "TILLBRIDGE_HEARTLAND_TOKEN",
+        "oauth_client_id": "TILLBRIDGE_HEARTLAND_OAUTH_CLIENT_ID",  # set when the token came from OAuth 2.0
+        "oauth_client_secret": "TILLBRIDGE_HEARTLAND_OAUTH_CLIENT_SECRET",
     },
     "magento": {
         "url": "TILLBRIDGE_MAGENTO_URL",
@@ -34,7 +36,7 @@ FIELDS: dict[str, dict[str, str]] = {
         "access_token_secret": "TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET",
     },
 }
-PLAIN_FIELDS = frozenset({"url", "store_code"})  # shown in full by `connections show`
+PLAIN_FIELDS = frozenset({"url", "store_code", "oauth_client_id"})  # shown in full by `connections show`
 
 
 class CredentialsError(Exception):

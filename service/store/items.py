@@ -309,6 +309,22 @@ def counts_by_state(store: Store) -> dict[str, int]:
         return {state: int(n) for state, n in rows}
 
 
+# A poll that found the record already in step: ignored, started by no event, "no change(s) …".
+QUIET_POLL = and_(SyncItem.state == "ignored", SyncItem.inbox_event_id.is_(None), SyncItem.reason.ilike("no change%"))
+
+
+def count_quiet_polls(store: Store, *, state: str | None = None, flow: str | None = None) -> int:
+    from sqlalchemy import func
+
+    if state not in (None, "ignored"):
+        return 0
+    with store.session() as s:
+        query = select(func.count()).select_from(SyncItem).where(QUIET_POLL)
+        if flow:
+            query = query.where(SyncItem.flow == flow)
+        return int(s.scalar(query) or 0)
+
+
 def search(
     store: Store,
     *,
@@ -317,9 +333,14 @@ def search(
     text: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    quiet: bool = True,
 ) -> list[SyncItem]:
+    """Items newest first; ``quiet=False`` leaves out polls that found nothing new (they are counted
+    on the record's timeline instead: service/timeline.py)."""
     with store.session() as s:
         query = select(SyncItem).order_by(SyncItem.id.desc()).limit(limit).offset(offset)
+        if not quiet:
+            query = query.where(~QUIET_POLL)
         if state:
             query = query.where(SyncItem.state == state)
         if flow:
@@ -367,3 +388,45 @@ def latest_by_key(session: Session, flow: str, keys: Sequence[str], *, by: str =
         for row in session.scalars(select(SyncItem).where(SyncItem.id.in_(ids))):
             newest[row.entity_key] = row
     return newest
+
+
+class ItemActionError(Exception):
+    """A person's action on an item cannot be done; the message says why and where to act instead."""
+
+
+def _open_review(store: Store, item_id: int) -> SyncItem:
+    with store.session() as s:
+        item = s.get(SyncItem, item_id)
+        if item is None:
+            raise ItemActionError(f"there is no sync item {item_id}")
+        if item.state != "review":
+            raise ItemActionError(f"item {item_id} is {item.state}, not waiting in review: nothing to do")
+        if (item.result or {}).get("review_id"):
+            raise ItemActionError("this order is held by the fraud check: approve or reject it on its order review")
+        return item
+
+
+def retry_review(store: Store, item_id: int, *, actor: str, note: str = "") -> None:
+    """Run an item waiting in review again (after the SKU, mapping or record was fixed); the caller enqueues it."""
+    _open_review(store, item_id)
+    now = utcnow()
+    with store.session() as s:
+        s.execute(update(SyncItem).where(SyncItem.id == item_id, SyncItem.state == "review").values(
+            state="received", reason=f"retried by {actor} from review", failure_class="", attempts=0,
+            next_attempt_at=now, enqueued_at=now, finished_at=None, updated_at=now))
+        s.add(TraceStep(item_id=item_id, attempt=0, step="retry", status="ok",
+                        message=f"retried from review by {actor}" + (f": {note}" if note.strip() else "")))
+
+
+def resolve_review(store: Store, item_id: int, *, actor: str, note: str) -> None:
+    """Close an item waiting in review without running it (e.g. handled by hand in the target)."""
+    if not note.strip():
+        raise ItemActionError("a note is required: say how it was resolved")
+    _open_review(store, item_id)
+    now = utcnow()
+    with store.session() as s:
+        s.execute(update(SyncItem).where(SyncItem.id == item_id, SyncItem.state == "review").values(
+            state="ignored", reason=f"resolved by {actor} from review: {note.strip()}", finished_at=now,
+            updated_at=now))
+        s.add(TraceStep(item_id=item_id, attempt=0, step="resolve", status="ok",
+                        message=f"resolved from review by {actor}: {note.strip()}"))

@@ -398,4 +398,111 @@ class StoredCredential(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str] = mapped_column(String(128), default="")
 
+
+class Alert(Base):
+    """One alert: a rule's condition for one subject (``breaker_open`` for ``heartland``), firing or resolved.
+
+    ``pending_channels`` are the channels still owed a notice of the current state: set when the
+    alert fires, resolves or repeats, emptied as each channel accepts it (a failing channel is tried
+    again at the next evaluation).
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("fingerprint", name="uq_alert_fingerprint"),
+                      Index("ix_alerts_state", "state"))
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(200))  # rule + subject, e.g. breaker_open/destination=heartland
+    rule: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128), default="")  # e.g. destination=heartland, flow=orders
+    severity: Mapped[str] = mapped_column(String(16), default="warning")
+    state: Mapped[str] = mapped_column(String(16), default="firing")  # firing | resolved
+    summary: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[float] = mapped_column(default=0.0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pending_channels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class AlertEvent(Base):
+    """An alert's history: fired, resolved, notified (per channel), notice failed, silenced."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(24))  # fired | resolved | notified | notify_failed | silenced
+    channel: Mapped[str] = mapped_column(String(64), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class AlertSilence(Base):
+    """No notices for the alerts a silence matches until it expires (they still fire and show on the page)."""
+
+    __tablename__ = "alert_silences"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(64))  # a rule name, or * for every rule
+    subject: Mapped[str] = mapped_column(String(128), default="")  # empty: every subject of the rule
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # ended early by a person
+
+
+class MetricRollup(Base):
+    """One flow's figures over one minute or one hour, rolled up by the scheduler (service/timeseries.py).
+
+    Items are counted in the bucket they finished in; latency is received → finished. ``depth`` and
+    ``oldest_seconds`` are the queue (items received or processing) as sampled at the bucket's end,
+    null when the scheduler was not running then.
+    """
+
+    __tablename__ = "metric_rollups"
+    __table_args__ = (UniqueConstraint("resolution", "bucket", "flow", name="uq_rollup_bucket_flow"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    resolution: Mapped[str] = mapped_column(String(8))  # minute | hour
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime)  # the bucket's start
+    flow: Mapped[str] = mapped_column(String(32))
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    ignored: Mapped[int] = mapped_column(Integer, default=0)
+    review: Mapped[int] = mapped_column(Integer, default=0)
+    dead: Mapped[int] = mapped_column(Integer, default=0)
+    p50_ms: Mapped[float | None] = mapped_column(nullable=True)
+    p95_ms: Mapped[float | None] = mapped_column(nullable=True)
+    depth: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    oldest_seconds: Mapped[float | None] = mapped_column(nullable=True)
+
+
+class SettingOverride(Base):
+    """A setting changed on the settings page (service/store/setting_overrides.py): it wins over the
+    environment's in every process until it is reset."""
+
+    __tablename__ = "setting_overrides"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SettingChange(Base):
+    """The settings page's audit trail: who changed which setting, from what, to what, when."""
+
+    __tablename__ = "setting_changes"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[str] = mapped_column(Text, default="")
+    new_value: Mapped[str] = mapped_column(Text, default="")  # empty with reset: back to the environment's
+    changed_by: Mapped[str] = mapped_column(String(64), default="")
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 from service.store import api_tables as _api_tables  # noqa: E402,F401 - the API's tables on Base

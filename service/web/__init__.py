@@ -20,12 +20,15 @@ from service.web.csrf import init_csrf
 from service.web.format import init_format
 
 PAGE_MODULES = ("dashboard", "items", "deadletters", "reviews_customers", "mappings_page", "reviews_orders",
-                "users_page", "reconciliation_page", "webhooks_page", "customers_page", "insights_page")
+                "users_page", "reconciliation_page", "webhooks_page", "customers_page", "insights_page",
+                "alerts_page", "charts", "records", "connections_page", "settings_page")
 # (label, endpoint, roles that see the link: empty for everyone), in the order the navigation shows them.
 NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Dashboard", "dashboard.index", ()),
+    ("Records", "records.index", ()),
     ("Items", "items.index", ()),
     ("Dead letters", "dead_letters.index", ()),
+    ("Alerts", "alerts.index", ()),
     ("Mappings", "mappings.index", ()),
     ("Customer reviews", "reviews_customers.index", ()),
     ("Order reviews", "reviews_orders.index", ()),
@@ -34,6 +37,8 @@ NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Insights", "insights.index", ("operator", "accounting", "integrator")),
     ("Webhooks", "webhooks_page.index", ("integrator", "operator")),
     ("Users", "users.index", ("admin",)),
+    ("Connections", "connections.index", ("admin",)),
+    ("Settings", "settings.index", ("admin",)),
 )
 
 

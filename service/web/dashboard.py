@@ -13,7 +13,7 @@ from service import drift
 from service.runtime import Runtime
 from service.store import customer_reviews, reviews
 from service.store.items import STATES
-from service.store.tables import DeadLetter, SyncItem
+from service.store.tables import Alert, DeadLetter, SyncItem
 from service.web.auth import require_role, wants_json
 
 bp = Blueprint("dashboard", __name__)
@@ -31,6 +31,8 @@ class Overview:
     breakers: list[dict[str, Any]] = field(default_factory=list)
     open_order_reviews: int = 0  # queued or escalated, waiting for the risk team
     pending_customer_pairs: int = 0  # possible duplicates waiting for an integrator
+    alerts_firing: int = 0  # rules/alerts.yaml alerts firing now (service/alerts.py)
+    in_review: int = 0  # items waiting for a person (unknown SKU, held order, …): the items table's review column
     drift: dict[str, Any] | None = None  # the last drift check (service/drift.py): when, checked, drifted by kind
 
     @property
@@ -54,6 +56,7 @@ def overview(runtime: Runtime) -> Overview:
             totals[state] = totals.get(state, 0) + int(n)
         oldest = s.scalar(select(func.min(SyncItem.created_at)).where(SyncItem.state.in_(PENDING_STATES)))
         dead = s.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.resolved_at.is_(None)))
+        firing = s.scalar(select(func.count()).select_from(Alert).where(Alert.state == "firing"))
     if isinstance(oldest, datetime) and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=UTC)  # func.min bypasses the column type on SQLite
     elif isinstance(oldest, str):
@@ -64,6 +67,7 @@ def overview(runtime: Runtime) -> Overview:
                     open_dead_letters=int(dead or 0), breakers=breakers,
                     open_order_reviews=order_reviews.get("queued", 0) + order_reviews.get("escalated", 0),
                     pending_customer_pairs=customer_reviews.counts(runtime.store).get("pending", 0),
+                    in_review=totals.get("review", 0), alerts_firing=int(firing or 0),
                     drift=drift.last_run(runtime))
 
 
@@ -81,6 +85,8 @@ def index() -> Any:
             "breakers": view.breakers,
             "open_order_reviews": view.open_order_reviews,
             "pending_customer_pairs": view.pending_customer_pairs,
+            "items_in_review": view.in_review,
+            "alerts_firing": view.alerts_firing,
             "drift": view.drift,
         })
     return render_template("dashboard.html", view=view, states=STATES, now=datetime.now(UTC))

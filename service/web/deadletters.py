@@ -9,12 +9,13 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from service import deadletter_groups
 from service.engine import deadletters
 from service.engine.deadletters import CardNumberInPayload, DeadLetterError, DeadLetterFilter
 from service.engine.errors import FailureClass
 from service.runtime import Runtime
 from service.screening import mask_card_numbers
-from service.store.tables import DeadLetter
+from service.store.tables import DeadLetter, SyncItem
 from service.web.auth import actor, require_role, wants_json
 from service.web.paging import Page, page_number
 
@@ -85,8 +86,60 @@ def index() -> Any:
                         "has_next": page.has_next})
     filters = {"flow": f.flow or "", "class": f.failure_class or "", "q": f.text or "",
                "status": "open" if f.open_only else "all"}
+    with runtime.store.session() as s:
+        ids = [d.item_id for d in page.rows]
+        labels: dict[int, str] = {}
+        if ids:
+            labels = {item_id: label for item_id, label in s.execute(
+                select(SyncItem.id, SyncItem.label).where(SyncItem.id.in_(ids)))}
+    groups = [g for g in deadletter_groups.open_groups(runtime.store, f.flow) if g.count > 1]
     return render_template("dead_letters.html", page=page, filters=filters, flows=_flows(runtime),
-                           classes=[c.value for c in FailureClass])
+                           classes=[c.value for c in FailureClass], labels=labels, groups=groups)
+
+
+@bp.get("/dead-letters/groups")
+@require_role(*VIEW_ROLES)
+def groups() -> Any:
+    found = deadletter_groups.open_groups(_runtime().store, request.args.get("flow") or None)
+    return jsonify({"groups": [{"signature": g.signature, "flow": g.flow, "class": g.failure_class,
+                                "pattern": g.pattern, "count": g.count, "dead_letters": g.letter_ids,
+                                "records": g.labels} for g in found]})
+
+
+@bp.post("/dead-letters/groups/<signature>/retry")
+@require_role(*ACT_ROLES)
+def retry_group(signature: str) -> Any:
+    runtime = _runtime()
+    try:
+        ids = deadletter_groups.retry(runtime.store, signature, actor=actor())
+    except DeadLetterError as exc:
+        if wants_json():
+            return jsonify({"error": "not_done", "message": str(exc)}), 409
+        flash(f"Nothing retried: {exc}.", "error")
+        return redirect(url_for("dead_letters.index"))
+    runtime.enqueue(ids)
+    if wants_json():
+        return jsonify({"retried": ids})
+    flash(f"Retried {len(ids)} dead letter(s) of one signature; their items are queued again.", "ok")
+    return redirect(url_for("dead_letters.index"))
+
+
+@bp.post("/dead-letters/groups/<signature>/resolve")
+@require_role(*ACT_ROLES)
+def resolve_group(signature: str) -> Any:
+    body = request.get_json(silent=True) if request.is_json else None
+    note = str((body or request.form).get("note", "") or "")
+    try:
+        n = deadletter_groups.resolve(_runtime().store, signature, actor=actor(), note=note)
+    except DeadLetterError as exc:
+        if wants_json():
+            return jsonify({"error": "not_done", "message": str(exc)}), 400
+        flash(f"Nothing resolved: {exc}.", "error")
+        return redirect(url_for("dead_letters.index"))
+    if wants_json():
+        return jsonify({"resolved": n})
+    flash(f"Resolved {n} dead letter(s) of one signature with your note.", "ok")
+    return redirect(url_for("dead_letters.index"))
 
 
 def _show(letter: DeadLetter, *, payload_text: str | None = None, error: str | None = None,

@@ -68,6 +68,14 @@ def _base(runtime: Runtime, template: str) -> dict[str, Any]:
         return latest.spec
 
 
+def _same_spec(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two specs map the same way (key order, name and version number aside)."""
+    def canonical(spec: dict[str, Any]) -> str:
+        return json.dumps({k: v for k, v in spec.items() if k not in ("name", "version")}, sort_keys=True, default=str)
+
+    return canonical(a) == canonical(b)
+
+
 def _error(status: int, message: str, fields: dict[str, list[str]] | None = None) -> Response:
     response = jsonify({"error": "invalid" if status == 400 else "conflict", "message": message,
                         "fields": fields or {}})
@@ -247,6 +255,9 @@ def save(template: str) -> Response:
     spec, errors = spec_from_rows(template, body.get("rows") or [], base, runtime.rules)
     if errors:
         return _error(400, "fix the fields marked before saving", errors)
+    if _same_spec(spec, base):
+        return _error(409, f"nothing to save: the rows are what is in force already (version {base.get('version')}); "
+                           "change a field first")
     try:
         saved = versions_store.save(runtime.store, template, spec, created_by=actor(),
                                     note=str(body.get("note") or ""), floor=file_version(runtime.rules, template))

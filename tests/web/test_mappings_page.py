@@ -115,6 +115,8 @@ def test_versions_are_saved_activated_rolled_back_and_compared(stack: Stack) -> 
     client = client_as(stack, "integrator")
     state = client.get(f"/mappings/{HEARTLAND}/state").get_json()
     rows = state["rows"]
+    unchanged = post(client, f"/mappings/{HEARTLAND}/versions", {"rows": rows, "note": "no change"})
+    assert unchanged.status_code == 409 and "nothing to save" in unchanged.get_json()["message"]
     rows.append({"target": "custom.customer_email", "kind": "path", "source": "email"})
     first = post(client, f"/mappings/{HEARTLAND}/versions", {"rows": rows, "note": "email for the shop"})
     assert first.status_code == 200, first.get_json()
@@ -183,12 +185,13 @@ def test_integrator_edits_in_the_browser_and_the_next_order_uses_the_active_vers
     page.click(f"a >> text={NORMALIZE}")
     page.wait_for_selector("#map-editor[data-ready=true]")
 
-    # Accept the engine's suggestion for first_name: the row now maps from the suggested field.
+    # Accept the engine's suggestion for first_name: the row now maps from the suggested field first
+    # (a fallback chain keeps its other paths after it).
     first_name = page.locator("tr[data-target='first_name']")
     suggested = first_name.locator(".map-suggested").get_attribute("data-source")
     assert suggested
     first_name.locator(".map-accept").click()
-    assert first_name.locator(".map-current").get_attribute("data-source") == suggested
+    assert first_name.locator(".map-source-cell .map-chip").first.get_attribute("data-source") == suggested
 
     # Reject a suggestion the engine makes for another field: it goes, and the field keeps its source.
     other = page.locator("tr.map-row:not([data-target='first_name']):not([data-target='store_code'])",
@@ -215,8 +218,15 @@ def test_integrator_edits_in_the_browser_and_the_next_order_uses_the_active_vers
     page.fill("#map-note", "record the Magento store id")
     page.click("#map-save-button")
     page.wait_for_selector("tr[data-version='2']")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("tr[data-version='2'] .map-activate")
+    assert asked and "Activate version 2" in asked[0], "activating a live mapping asks first"
+    assert page.locator("tr[data-version='2'] .badge:has-text('active')").count() == 0, "dismissed: nothing changed"
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("tr[data-version='2'] .map-activate")
     page.wait_for_selector("tr[data-version='2'] .badge:has-text('active')")
+    assert page.locator(".map-current[data-source='store_id']").count() >= 1, "the rows shown are the active version's"
     page.click("tr[data-version='2'] .map-show-diff")
     page.wait_for_selector("#map-diff:has-text('store_code')")
     assert "+  store_code: {path: store_id" in page.locator("#map-diff").inner_text()
@@ -241,3 +251,12 @@ def test_integrator_edits_in_the_browser_and_the_next_order_uses_the_active_vers
     heartland = [o for o in stack.heartland_orders()
                  if (o.get("custom") or {}).get("magento_order_number") == order["increment_id"]]
     assert len(heartland) == 1 and heartland[0]["custom"]["magento_store"] == str(order["store_id"])
+
+    # Accepting a suggestion on a fallback chain puts it first in the chain; the other paths stay.
+    chain = page.locator("tr[data-target='payment.amount']")
+    before = [c.get_attribute("data-source") for c in chain.locator(".map-source-cell .map-chip").all()]
+    suggested_path = chain.locator(".map-suggested").get_attribute("data-source")
+    assert len(before) > 1 and suggested_path
+    chain.locator(".map-accept").click()
+    after = [c.get_attribute("data-source") for c in chain.locator(".map-source-cell .map-chip").all()]
+    assert after[0] == suggested_path and set(after) == set(before) | {suggested_path}

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from service.sandbox.harness import Harness
 from service.sandbox.heartland import catalog, customers, customfields, giftcards, inventory, sales, webhooks
 from service.sandbox.heartland import resources as r
+from service.sandbox.heartland.oauth import OAuthServer
 from service.sandbox.heartland.query import parse_list_query, select_fields, unknown_include
 from service.sandbox.heartland.seeding import seed_state
 from service.sandbox.heartland.state import ApiError, Record, State, bad_request, invalid, not_found
@@ -40,6 +41,8 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "webhook_max_attempts": 8,
     "seed_products": 500,
     "seed_customers": 200,
+    # OAuth 2.0 apps registered with the account (client id → secret), for /oauth/authorize (oauth.py)
+    "oauth_clients": {"tillbridge": "tillbridge-sandbox-client-secret"},
 }
 
 
@@ -78,6 +81,7 @@ def create_app(seed: str | None = "demo", token: str = "heartland-dev-token", **
     app.json.sort_keys = False  # type: ignore[attr-defined]
     sandbox = HeartlandSandbox(seed, settings)
     tokens = {token, *settings["tokens"]}
+    OAuthServer(dict(settings["oauth_clients"]), tokens).init_app(app)
     harness = Harness("heartland", sandbox.reset, seed=zlib.crc32((seed or "").encode()))
     harness.init_app(app)
     if settings["rate_limit_per_second"]:
@@ -86,7 +90,7 @@ def create_app(seed: str | None = "demo", token: str = "heartland-dev-token", **
 
     @app.before_request
     def authenticate() -> Response | None:
-        if not request.path.startswith("/api"):
+        if not request.path.startswith("/api") or request.path == "/api/oauth/token":
             return None
         header = request.headers.get("Authorization", "")
         scheme, _, presented = header.partition(" ")

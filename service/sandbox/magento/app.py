@@ -296,6 +296,9 @@ def create_app(
     app.extensions["magento_sandbox"] = sandbox
     harness = Harness("magento", on_reset=sandbox.reset, seed=zlib.crc32((seed or "").encode("utf-8")))
     harness.init_app(app)
+    from service.sandbox.magento import activation
+
+    activation.init_app(app, sandbox.auth)
 
     def rest(rest: str) -> Response:
         return sandbox.dispatch(rest)

@@ -57,6 +57,19 @@ class Credentials:
     two_factor_auth: bool = False
 
 
+@dataclass
+class Activated:
+    """An integration activated through the handshake (activation.py): its consumer and, once the
+    token exchange is done, its access token."""
+
+    consumer_secret: str
+    verifier: str
+    request_token: str = ""
+    request_token_secret: str = ""
+    access_token: str = ""
+    access_token_secret: str = ""
+
+
 class Authenticator:
     def __init__(self, credentials: Credentials) -> None:
         self.credentials = credentials
@@ -64,6 +77,23 @@ class Authenticator:
         self.nonces: dict[tuple[str, str], float] = {}
         self.admin_tokens: dict[str, tuple[str, float]] = {}
         self.consumer_id = 1
+        self.activated: dict[str, Activated] = {}  # consumer key → integration activated by the handshake
+
+    def consumer_secret(self, consumer_key: str) -> str | None:
+        if secrets.compare_digest(consumer_key, self.credentials.consumer_key):
+            return self.credentials.consumer_secret
+        found = self.activated.get(consumer_key)
+        return found.consumer_secret if found else None
+
+    def token_secret(self, consumer_key: str, token: str) -> str | None:
+        """The secret of ``token`` when it is ``consumer_key``'s access token."""
+        if secrets.compare_digest(consumer_key, self.credentials.consumer_key):
+            ok = secrets.compare_digest(token, self.credentials.access_token)
+            return self.credentials.access_token_secret if ok else None
+        found = self.activated.get(consumer_key)
+        if found and found.access_token and secrets.compare_digest(token, found.access_token):
+            return found.access_token_secret
+        return None
 
     def reset(self) -> None:
         with self.lock:
@@ -105,7 +135,9 @@ class Authenticator:
 
     def _bearer(self, token: str) -> Principal | None:
         creds = self.credentials
-        if token and secrets.compare_digest(token, creds.access_token):
+        activated = any(a.access_token and secrets.compare_digest(token, a.access_token)
+                        for a in list(self.activated.values()))
+        if token and (secrets.compare_digest(token, creds.access_token) or activated):
             return self._integration() if creds.enable_integration_as_bearer else None
         with self.lock:
             found = self.admin_tokens.get(token)
@@ -117,7 +149,6 @@ class Authenticator:
         return None
 
     def _oauth(self, request: Request, header: str) -> Principal:
-        creds = self.credentials
         try:
             params = {k: oauth_utils.unescape(v) for k, v in oauth_utils.parse_authorization_header(header)}
         except ValueError:
@@ -132,10 +163,12 @@ class Authenticator:
         for name in ("oauth_consumer_key", "oauth_token", "oauth_nonce", "oauth_timestamp", "oauth_signature"):
             if not params.get(name):
                 raise MagentoError('"%fieldName" is required. Enter and try again.', {"fieldName": name})
-        if not secrets.compare_digest(params["oauth_consumer_key"], creds.consumer_key):
+        consumer_secret = self.consumer_secret(params["oauth_consumer_key"])
+        if consumer_secret is None:
             raise MagentoError("A consumer having the specified key does not exist", status=401)
         self._check_nonce(params["oauth_consumer_key"], params["oauth_nonce"], params["oauth_timestamp"])
-        if not secrets.compare_digest(params["oauth_token"], creds.access_token):
+        token_secret = self.token_secret(params["oauth_consumer_key"], params["oauth_token"])
+        if token_secret is None:
             raise MagentoError("Specified token does not exist", status=401)
         collected = oauth_signature.collect_parameters(
             uri_query=request.query_string.decode("latin-1"),
@@ -148,10 +181,36 @@ class Authenticator:
             oauth_signature.base_string_uri(request.base_url),
             oauth_signature.normalize_parameters(collected),
         )
-        expected = oauth_sign(method, base, creds.consumer_secret, creds.access_token_secret)
+        expected = oauth_sign(method, base, consumer_secret, token_secret)
         if not oauth_signature.safe_string_equals(expected, params["oauth_signature"]):
             raise MagentoError("The signature is invalid. Verify and try again.", status=401)
         return self._integration()
+
+    def verify_signed(self, request: Request, token_secret: str = "") -> dict[str, str]:
+        """The OAuth parameters of a token-exchange request (/oauth/token/request|access), its signature
+        checked with the consumer's secret and ``token_secret``; raises MagentoError otherwise."""
+        header = request.headers.get("Authorization", "")
+        if not header.lower().startswith("oauth "):
+            raise MagentoError("An OAuth Authorization header is required", status=401)
+        params = {k: oauth_utils.unescape(v) for k, v in oauth_utils.parse_authorization_header(header)}
+        consumer_secret = self.consumer_secret(params.get("oauth_consumer_key", ""))
+        if consumer_secret is None:
+            raise MagentoError("A consumer having the specified key does not exist", status=401)
+        method = params.get("oauth_signature_method", "")
+        if method not in DIGESTS:
+            raise MagentoError("Signature method %1 is not supported", [method])
+        self._check_nonce(params["oauth_consumer_key"], params.get("oauth_nonce", ""), params.get("oauth_timestamp", ""))
+        collected = oauth_signature.collect_parameters(
+            uri_query=request.query_string.decode("latin-1"),
+            body=request.form.items(multi=True) if request.mimetype == "application/x-www-form-urlencoded" else None,
+            headers={"Authorization": header}, exclude_oauth_signature=True)
+        base = oauth_signature.signature_base_string(
+            request.method.upper(), oauth_signature.base_string_uri(request.base_url),
+            oauth_signature.normalize_parameters(collected))
+        if not oauth_signature.safe_string_equals(oauth_sign(method, base, consumer_secret, token_secret),
+                                                  params.get("oauth_signature", "")):
+            raise MagentoError("The signature is invalid. Verify and try again.", status=401)
+        return params
 
     def _check_nonce(self, consumer_key: str, nonce: str, timestamp: str) -> None:
         try:

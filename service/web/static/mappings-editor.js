@@ -7,6 +7,9 @@
   var root = document.getElementById("map-editor");
   if (!root) { return; }
 
+  // Long field names wrap after a dot or an underscore, never in the middle of a word.
+  function breakable(name) { return String(name).replace(/([._])/g, "$1\u200b"); }
+
   var S = {
     base: root.getAttribute("data-base"),
     csrf: root.getAttribute("data-csrf"),
@@ -73,7 +76,7 @@
       var sample = (field.samples || []).length ? String(field.samples[0]) : "";
       var item = el("li", {className: "map-source", draggable: "true", "data-source": field.name,
                            title: (field.type || "") + (field.description ? " · " + field.description : "")}, [
-        el("code", {text: field.name}),
+        el("code", {text: breakable(field.name)}),
         sample ? el("span", {className: "map-sample", text: sample.length > 40 ? sample.slice(0, 40) + "…" : sample}) : null
       ]);
       item.addEventListener("dragstart", function (event) {
@@ -103,7 +106,7 @@
         var clear = el("button", {type: "button", className: "link map-clear", title: "unmap", text: "×"});
         clear.addEventListener("click", function () { row.source = ""; changed(true); });
         cell.appendChild(el("span", {className: "map-chip map-current", "data-source": row.source},
-                            [el("code", {text: row.source}), clear]));
+                            [el("code", {text: breakable(row.source)}), clear]));
       } else {
         cell.appendChild(el("span", {className: "map-drop-hint", text: "drop a source field here"}));
       }
@@ -112,7 +115,7 @@
       (row.sources || []).forEach(function (name, index) {
         var remove = el("button", {type: "button", className: "link map-clear", title: "remove", text: "×"});
         remove.addEventListener("click", function () { row.sources.splice(index, 1); changed(true); });
-        cell.appendChild(el("span", {className: "map-chip", "data-source": name}, [el("code", {text: name}), remove]));
+        cell.appendChild(el("span", {className: "map-chip", "data-source": name}, [el("code", {text: breakable(name)}), remove]));
       });
       cell.appendChild(el("span", {className: "hint", text: " (drop to add)"}));
     } else if (row.kind === "value") {
@@ -147,7 +150,7 @@
     accept.addEventListener("click", function () { acceptSuggestion(row, best); });
     reject.addEventListener("click", function () { rejectSuggestion(row, best); });
     cell.appendChild(el("div", {className: "map-suggested", "data-source": best.source}, [
-      el("code", {text: best.source}),
+      el("code", {text: breakable(best.source)}),
       el("span", {className: "map-confidence map-" + level, text: pct})
     ]));
     cell.appendChild(el("div", {className: "map-suggestion-actions"}, [accept, reject]));
@@ -248,7 +251,7 @@
       var errors = el("div", {className: "map-error", "data-error-for": row.target});
       var tr = el("tr", {className: "map-row" + (row.kind === "each" ? " map-group" : ""),
                          "data-target": row.target}, [
-        el("td", {className: "map-target"}, [el("code", {text: row.target}),
+        el("td", {className: "map-target"}, [el("code", {text: breakable(row.target)}),
                                              row.required ? el("span", {className: "map-req", text: " *"}) : null,
                                              errors]),
         sourceCell(row), suggestionCell(row), transformCell(row), optionsCell(row)
@@ -296,8 +299,15 @@
   }
 
   function acceptSuggestion(row, best) {
-    if (row.kind !== "path") { setKind(row, "path"); }
-    row.source = best.source;
+    if (row.kind === "first_of" || row.kind === "concat") {
+      // A fallback chain (or a join) keeps its other paths: the suggestion joins it, first in line
+      // for a chain, instead of replacing the whole chain with one path.
+      var rest = (row.sources || []).filter(function (name) { return name !== best.source; });
+      row.sources = row.kind === "first_of" ? [best.source].concat(rest) : rest.concat([best.source]);
+    } else {
+      if (row.kind !== "path") { setKind(row, "path"); }
+      row.source = best.source;
+    }
     decide(best.source, row.target, true);
     changed(true);
   }
@@ -410,9 +420,21 @@
     note(message.replace("{n}", answer.data.version.version), "ok");
   }
 
+  // Putting a version in force changes what is sent to Heartland and Magento: ask first, then show
+  // the rows of what is now in force (not the rows edited before).
+  function confirmLive(question) {
+    return window.confirm(question + " Records synced from now on use it.");
+  }
+
+  function reloadAfter(answer, message) {
+    afterVersionChange(answer, message);
+    if (answer.ok) { load(null); }
+  }
+
   function activateVersion(number) {
+    if (!confirmLive("Activate version " + number + " of this mapping?")) { return; }
     api("POST", "/versions/" + number + "/activate").then(function (answer) {
-      afterVersionChange(answer, "Version {n} is active: the flow uses it from its next record on.");
+      reloadAfter(answer, "Version {n} is active: the flow uses it from its next record on.");
     });
   }
 
@@ -438,6 +460,7 @@
       if (S.suggestions._error) { notes.push("No suggestions: " + S.suggestions._error); }
       note(notes.join(" "), "info");
       renderSamples(); renderSources(); renderRows(); renderPreview(d.yaml); renderVersions();
+      S.savedRows = JSON.stringify(S.rows);
       root.setAttribute("data-ready", "true");
     });
   }
@@ -486,25 +509,35 @@
     event.preventDefault();
     api("POST", "/versions", {rows: S.rows, note: $("map-note").value}).then(function (answer) {
       if (!answer.ok && answer.data.fields) { S.errors = answer.data.fields; renderErrors(); }
-      if (answer.ok) { $("map-note").value = ""; }
+      if (answer.ok) { $("map-note").value = ""; S.savedRows = JSON.stringify(S.rows); }
       afterVersionChange(answer, "Saved version {n}. Activate it to put it in force.");
     });
   });
 
   $("map-rollback").addEventListener("click", function () {
+    if (!confirmLive("Roll back to the version active before this one?")) { return; }
     api("POST", "/rollback").then(function (answer) {
-      afterVersionChange(answer, "Rolled back: version {n} is active again.");
+      reloadAfter(answer, "Rolled back: version {n} is active again.");
     });
   });
 
   $("map-deactivate").addEventListener("click", function () {
+    if (!confirmLive("Stop every version and use the file in rules/mappings/?")) { return; }
     api("POST", "/deactivate").then(function (answer) {
       if (!answer.ok) { note(answer.data.message, "error"); return; }
+      load(null);
       S.versions = answer.data.versions;
       renderVersions();
       $("map-origin").textContent = "file in force";
       note("No version is active: the flow uses the file in rules/mappings/ from its next record on.", "ok");
     });
+  });
+
+  window.addEventListener("beforeunload", function (event) {
+    if (S.savedRows !== undefined && JSON.stringify(S.rows) !== S.savedRows) {
+      event.preventDefault();
+      event.returnValue = "";  // the browser asks whether to leave with unsaved changes
+    }
   });
 
   load(null);

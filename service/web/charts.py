@@ -1,0 +1,25 @@
+"""The charts' data: a flow's (or every flow's) figures over a time window (service/timeseries.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, jsonify, request
+
+from service import timeseries
+from service.runtime import Runtime
+from service.web.auth import require_role
+
+bp = Blueprint("charts", __name__)
+
+
+@bp.get("/charts/data")
+@require_role()
+def data() -> Any:
+    runtime: Runtime = current_app.extensions["tillbridge"]
+    window = request.args.get("window") or "1h"
+    if window not in timeseries.WINDOWS:
+        abort(400, description=f"window must be one of {', '.join(timeseries.WINDOWS)}")
+    flow = (request.args.get("flow") or "").strip() or None
+    found = timeseries.series(runtime, window=window, flow=flow)
+    return jsonify({"window": window, "flow": flow or "all", **found.as_dict()})
