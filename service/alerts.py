@@ -178,6 +178,19 @@ def _dead_letters_new(runtime: Runtime, rule: Rule, now: datetime) -> list[Signa
     return [Signal("", float(n or 0))]
 
 
+@measure("reconciliation_exceptions")
+def _reconciliation_exceptions(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+    """Open reconciliation exceptions (service/reconciliation), per category: money that does not
+    match between the till and the web shop until a person resolves it."""
+    from service.store.api_tables import ReconciliationResult
+
+    with runtime.store.session() as s:
+        rows = s.execute(select(ReconciliationResult.category, func.count())
+                         .where(ReconciliationResult.state == "open")
+                         .group_by(ReconciliationResult.category))
+        return [Signal(str(category), float(n)) for category, n in rows]
+
+
 @measure("oldest_pending_seconds")
 def _oldest_pending(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
     with runtime.store.session() as s:

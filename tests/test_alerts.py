@@ -324,3 +324,31 @@ rules:
         runtime.store.dispose()
     finally:
         smtp.close()
+
+
+def test_open_reconciliation_exceptions_fire_per_category_and_resolve(settings: dict[str, Any],
+                                                                      tmp_path: Path) -> None:
+    from service.app import create_app
+    from service.store.api_tables import ReconciliationResult, ReconciliationRun
+
+    app = create_app({**settings, "AUTO_MIGRATE": False, "RULES_DIR": rules_dir(tmp_path, """
+rules:
+  - {name: reconciliation_exceptions, kind: reconciliation_exceptions, above: 0, severity: warning,
+     summary: "{value:g} open reconciliation exception(s) of kind {subject}"}
+""")})
+    runtime = app.extensions["tillbridge"]
+    with runtime.store.session() as s:
+        run = ReconciliationRun(date_from="2026-12-06", date_to="2026-12-06", trigger="schedule")
+        s.add(run)
+        s.flush()
+        for n, (category, state) in enumerate([("amount_mismatch", "open"), ("amount_mismatch", "open"),
+                                               ("missing_in_heartland", "resolved"), ("matched", "none")]):
+            s.add(ReconciliationResult(run_id=run.id, match_key=f"k{n}", business_date="2026-12-06",
+                                       category=category, state=state))
+    result = alerts.evaluate(runtime)
+    assert result.fired == ["reconciliation_exceptions/amount_mismatch"]
+    with runtime.store.session() as s:
+        assert s.query(Alert).one().summary == "2 open reconciliation exception(s) of kind amount_mismatch"
+        s.query(ReconciliationResult).filter(ReconciliationResult.state == "open").update({"state": "resolved"})
+    assert alerts.evaluate(runtime).resolved == ["reconciliation_exceptions/amount_mismatch"]
+    runtime.store.dispose()
