@@ -193,7 +193,19 @@ class Stack:
         from service.store import items
 
         raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; items by state: "
-                             f"{items.counts_by_state(self.runtime.store)}\n{self.logs()}")
+                             f"{items.counts_by_state(self.runtime.store)}\n{self.heartland_deliveries()}"
+                             f"{self.logs()}")
+
+    def heartland_deliveries(self) -> str:
+        """The Heartland sandbox's last webhook deliveries to this stack, for a failure message."""
+        try:
+            answer = requests.get(f"{self.heartland.url}/__sandbox/webhook_deliveries", timeout=5).json()
+        except (requests.RequestException, ValueError) as exc:
+            return f"--- Heartland webhook deliveries: could not read them ({exc})\n"
+        rows = answer.get("deliveries", answer) if isinstance(answer, dict) else answer
+        if not rows:
+            return ""
+        return "--- Heartland webhook deliveries (last 10)\n" + "\n".join(str(r) for r in list(rows)[-10:]) + "\n"
 
     def states(self) -> dict[str, int]:
         from service.store import items
