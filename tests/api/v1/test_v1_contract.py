@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -64,5 +64,9 @@ def test_v1_links_hold_statefully(contract_stack: Stack, admin_token: str) -> No
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
             case.validate_response(response, checks=CHECKS)
 
+    # The same walks every run (derandomize), and a failure reported as it happened: shrinking replays
+    # steps against sandboxes the first attempt already changed, which hypothesis rightly calls flaky.
     run_state_machine_as_test(Workflow, settings=settings(max_examples=15, stateful_step_count=6, deadline=None,
+                                                          derandomize=True, database=None,
+                                                          phases=[Phase.explicit, Phase.generate],
                                                           suppress_health_check=list(HealthCheck)))
