@@ -60,23 +60,9 @@ def request(grace_seconds: float | None = None) -> None:
     timer.start()
 
 
-def reset() -> None:
-    """Forget a stop request (tests running several stops in one process)."""
-    if _state.timer is not None:
-        _state.timer.cancel()
-    _state.requested.clear()
-    _state.timer = None
-    _state.depth = 0
-
-
 def wait(seconds: float) -> None:
     """Sleep up to ``seconds``; raise Stopping at once if the process is asked to stop."""
     if _state.requested.wait(max(0.0, seconds)):
-        raise Stopping()
-
-
-def check() -> None:
-    if _state.requested.is_set():
         raise Stopping()
 
 
