@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-CARD_RUN = re.compile(r"(?<!\d)(\d[ -]?){12,18}\d(?!\d)")
+# A run that follows "<digit>." is the fraction of a decimal number (1234.5670000000001), not a
+# card number: masking it would change a measured value.
+CARD_RUN = re.compile(r"(?<!\d)(?<!\d\.)(\d[ -]?){12,18}\d(?!\d)")
 MIN_DIGITS, MAX_DIGITS = 13, 19
 
 

@@ -111,7 +111,9 @@ def roll(s: Session, resolution: str, start: datetime, queue: dict[str, tuple[in
                      .where(SyncItem.finished_at >= start, SyncItem.finished_at < end,
                             SyncItem.state.in_(TERMINAL_STATES)))
     for flow, state, created, finished in rows:
-        ms = max(0.0, (_aware(finished) - _aware(created)).total_seconds() * 1000)
+        # Rounded to the microsecond a timestamp holds: float noise (1234.5670000000001) is no
+        # measurement, and a long digit run in a stored value would look like a card number.
+        ms = round(max(0.0, (_aware(finished) - _aware(created)).total_seconds() * 1000), 3)
         for key in (flow, ALL_FLOWS):
             by_state = counts.setdefault(key, dict.fromkeys(TERMINAL_STATES, 0))
             by_state[state] += 1
@@ -124,7 +126,7 @@ def roll(s: Session, resolution: str, start: datetime, queue: dict[str, tuple[in
                 .group_by(MetricRollup.flow)):
             depth_of[flow] = (depth, oldest)
     elif queue is not None:
-        depth_of = {flow: (n, age) for flow, (n, age) in queue.items()}
+        depth_of = {flow: (n, None if age is None else round(age, 3)) for flow, (n, age) in queue.items()}
     s.execute(delete(MetricRollup).where(MetricRollup.resolution == resolution, MetricRollup.bucket == start))
     for flow in sorted(set(counts) | set(depth_of)):
         by_state = counts.get(flow, dict.fromkeys(TERMINAL_STATES, 0))

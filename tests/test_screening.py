@@ -22,7 +22,7 @@ from service.backfill import Backfill
 from service.connectors.http import redact
 from service.flows.order_polling import POLL_RESOURCE as ORDERS_POLL
 from service.flows.products import POLL_RESOURCE as ITEMS_POLL
-from service.screening import card_number_paths, find_card_numbers, mask_value, screen
+from service.screening import card_number_paths, find_card_numbers, luhn_valid, mask_value, screen
 from service.store import cursors, items, users
 from service.store.tables import DeadLetter, SyncItem, TraceStep
 from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
@@ -54,6 +54,14 @@ def test_screen_finds_numbers_in_text_spaced_and_as_json_numbers() -> None:
     assert result.value["payment"]["last4"] == card[-4:] and result.value["lines"] == record["lines"]
     assert screen({"order": 12, "total": 19.99}).paths == []
     assert screen({"order": 12}).value == {"order": 12}
+
+
+def test_the_fraction_of_a_decimal_number_is_not_a_card_number() -> None:
+    card = card_number()
+    noise = "1234.5670000000005"  # float noise whose fraction happens to pass Luhn
+    assert luhn_valid(noise.split(".")[1])
+    assert find_card_numbers(noise) == [] and mask_value({"p50_ms": noise}) == {"p50_ms": noise}
+    assert find_card_numbers(f"order {card}.") == [card] and find_card_numbers(f"x.{card}") == [card]
 
 
 def test_redact_masks_numbers_held_as_ints() -> None:
