@@ -21,8 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.ai.anomaly import AnomalyRules, AnomalyScorer  # noqa: E402
-from service.ai.anomaly_features import InMemoryOrderHistory  # noqa: E402
+from service.ai.anomaly.features import InMemoryOrderHistory  # noqa: E402
+from service.ai.anomaly.scorer import AnomalyRules, AnomalyScorer  # noqa: E402
 from training.anomaly import evaluate, train_anomaly  # noqa: E402
 from training.synthetic import synthetic_dataset  # noqa: E402
 

@@ -34,7 +34,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from service.ai.anomaly import AnomalyRules
+from service.ai.anomaly.scorer import AnomalyRules
 from training.anomaly import train_anomaly
 from training.data import Dataset
 from training.synthetic import simulate_reviews

@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.ai import anomaly_service  # noqa: E402
-from service.ai.anomaly_features import order_facts  # noqa: E402
+from service.ai.anomaly.features import order_facts  # noqa: E402
+from service.flows.checks import fraud
 from service.store import reviews  # noqa: E402
 from service.store.db import Store  # noqa: E402
 from training.synthetic import generate_history  # noqa: E402
@@ -40,9 +40,9 @@ def main() -> None:
         store.upgrade()
         orders = generate_history(args.history + args.orders, seed=5).orders
         started = time.perf_counter()
-        scorer = anomaly_service.scorer_for_paths("models", "rules")
+        scorer = fraud.scorer_for_paths("models", "rules")
         load_ms = (time.perf_counter() - started) * 1000
-        history = anomaly_service.StoreOrderHistory(store)
+        history = fraud.StoreOrderHistory(store)
         seeded = orders[: args.history]
         for n, order in enumerate(seeded):  # facts only: the velocity queries need rows to search
             facts = order_facts(order)
@@ -57,7 +57,7 @@ def main() -> None:
             t0 = time.perf_counter()
             assessment = scorer.score(order, history)
             t1 = time.perf_counter()
-            anomaly_service.record_order(store, f"bench:{n}", order, assessment)
+            fraud.record_order(store, f"bench:{n}", order, assessment)
             t2 = time.perf_counter()
             score_ms.append((t1 - t0) * 1000)
             record_ms.append((t2 - t1) * 1000)

@@ -128,10 +128,10 @@ def main() -> None:
     parser.add_argument("--magento-rate", type=float, default=0.0, help="MAGENTO_RATE_PER_SECOND (0: off)")
     args = parser.parse_args()
 
-    from service.app import create_app
-    from service.backfill import Backfill
-    from service.embedded import embedded_redis_url
+    from service.app.embedded import embedded_redis_url
+    from service.app.factory import create_app
     from service.engine.trace import Trace
+    from service.flows.backfill import Backfill
     from service.store.tables import Binding, SyncItem
 
     workdir = Path(tempfile.mkdtemp(prefix="tillbridge-backfill-bench-"))

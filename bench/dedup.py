@@ -30,11 +30,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.ai.dedup import Resolver, load_rules  # noqa: E402
-from service.ai.dedup_batch import candidate_pairs, dedupe, read_customers, write_pairs  # noqa: E402
-from service.ai.dedup_index import CustomerIndex, MemoryIndex, RedisIndex  # noqa: E402
-from service.ai.dedup_model import MatchModel  # noqa: E402
-from service.ai.dedup_normalise import FIELDS, normalise  # noqa: E402
+from service.ai.dedup.batch import candidate_pairs, dedupe, read_customers, write_pairs  # noqa: E402
+from service.ai.dedup.index import CustomerIndex, MemoryIndex, RedisIndex  # noqa: E402
+from service.ai.dedup.model import MatchModel  # noqa: E402
+from service.ai.dedup.normalise import FIELDS, normalise  # noqa: E402
+from service.ai.dedup.resolver import Resolver, load_rules  # noqa: E402
 from training.dedup_data import generate  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def known_customers(known: int, queries: int, backend: str, seed: int, model: Ma
     if backend == "redis":
         import redis
 
-        from service.embedded import embedded_redis_url
+        from service.app.embedded import embedded_redis_url
 
         url = os.environ.get("REDIS_URL") or embedded_redis_url(tempfile.mkdtemp(prefix="tb-bench-redis-"))
         shared = RedisIndex(redis.Redis.from_url(url), rules.blocking, prefix="tb:bench:dedup:")

@@ -30,13 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from service.ai.dedup import load_rules
-from service.ai.dedup_batch import score_pairs
-from service.ai.dedup_model import MatchModel
-from service.config import repo_path
+from service.ai.dedup.batch import score_pairs
+from service.ai.dedup.model import MatchModel
+from service.ai.dedup.resolver import load_rules
+from service.ai.registry import Registry
+from service.settings import repo_path
 from training.dedup import combine, fit, synthetic_pairs
 from training.dedup_public import candidates, febrl_pairs, febrl_sets, shuffled
-from training.registry import Registry
 
 
 @dataclass

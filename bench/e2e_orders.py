@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from sandboxes import free_port, wait_up  # noqa: E402
 
+from service.kernel.signing import signed_headers  # noqa: E402
 from service.sandbox.seed import generate  # noqa: E402
-from service.signing import signed_headers  # noqa: E402
 
 SECRET = secrets.token_urlsafe(32)  # web, worker and scheduler refuse short or published secrets
 HL_TOKEN = "bench-heartland"
@@ -162,7 +162,7 @@ def main() -> None:
                 "TILLBRIDGE_MAGENTO_URL": f"http://127.0.0.1:{mg_port}/rest", "TILLBRIDGE_MAGENTO_TOKEN": MG_TOKEN,
                 "HEARTLAND_RATE_PER_SECOND": "0", "MAGENTO_RATE_PER_SECOND": "0", "LOG_LEVEL": "WARNING",
                 "POLL_INTERVAL_SECONDS": str(args.poll_interval)})
-    from service.embedded import embedded_redis_url
+    from service.app.embedded import embedded_redis_url
     from service.store.db import Store, database_url
 
     if not env.get("REDIS_URL"):

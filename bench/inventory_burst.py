@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=2.0, help="INVENTORY_SETTLE_SECONDS")
     args = parser.parse_args()
 
-    from service.embedded import embedded_redis_url
+    from service.app.embedded import embedded_redis_url
     from service.store.db import Store, database_url
 
     workdir = Path(tempfile.mkdtemp(prefix="tillbridge-inventory-bench-"))

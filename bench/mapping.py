@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service.ai.mapping import suggest  # noqa: E402
-from service.ai.mapping_model import Combiner, load_combiner  # noqa: E402
-from service.ai.mapping_schema import Field  # noqa: E402
+from service.ai.mapping.model import Combiner, load_combiner  # noqa: E402
+from service.ai.mapping.schema import Field  # noqa: E402
+from service.ai.mapping.suggester import suggest  # noqa: E402
 from training.mapping import THRESHOLDS, PairReport, evaluate, load_eval, sandbox_pairs  # noqa: E402
 
 _WORDS = ["order", "item", "sku", "price", "total", "tax", "shipping", "billing", "address", "street", "city",

@@ -14,14 +14,14 @@ from cryptography.fernet import Fernet
 from redis import Redis
 from sqlalchemy import text
 
-from service.deployment_secrets import REQUIRED, generate, problem
-from service.embedded import embedded_redis_url, stop_embedded_redis
+from service.app.embedded import embedded_redis_url, stop_embedded_redis
+from service.app.secrets import REQUIRED, generate, problem
 from service.store.db import Store, database_url
 from service.store.tables import Base
 from tests import processes
 
 # The run's secrets are random and of a real deployment's strength: `tillbridge web`, `worker` and
-# `scheduler` refuse a missing, short or published one (service/deployment_secrets.py), and the
+# `scheduler` refuse a missing, short or published one (service/app/secrets.py), and the
 # processes the tests start inherit this environment. A test's own settings still override these.
 for _name in REQUIRED:
     if problem(_name, os.environ.get(_name)) is not None:
@@ -172,7 +172,7 @@ def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def app(settings: dict[str, Any]) -> Any:
-    from service.app import create_app
+    from service.app.factory import create_app
 
     application = create_app({**settings, "AUTO_MIGRATE": False})
     yield application

@@ -18,8 +18,8 @@ from typing import Any
 import requests
 from flask import Flask
 
+from service.kernel.signing import signed_headers
 from service.sandbox.server import RunningSandbox, start_in_thread
-from service.signing import signed_headers
 from tests.processes import stop_groups
 
 HEARTLAND_TOKEN = "heartland-test-token"
@@ -218,7 +218,7 @@ class Stack:
 
 
 def build_stack(settings: dict[str, Any], workdir: Path) -> Stack:
-    from service.app import create_app
+    from service.app.factory import create_app
     from service.sandbox.heartland.app import create_app as create_heartland
     from service.sandbox.magento.app import create_app as create_magento
 

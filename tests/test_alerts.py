@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from service import alerts
-from service.config import repo_path
-from service.rules import RuleError
+from service.operations import alerts
+from service.rules.loader import RuleError
+from service.settings import repo_path
 from service.store.tables import Alert, AlertEvent, DeadLetter, SyncItem
 from tests.stack import build_stack
 
@@ -90,7 +90,7 @@ rules:
 
 @pytest.fixture
 def alert_app(settings: dict[str, Any], tmp_path: Path, receiver: Receiver) -> Iterator[Any]:
-    from service.app import create_app
+    from service.app.factory import create_app
 
     app = create_app({**settings, "AUTO_MIGRATE": False, "RULES_DIR": rules_dir(tmp_path, DEAD_LETTER_RULES),
                       "ALERT_WEBHOOK_URL": receiver.url, "ALERT_WEBHOOK_SECRET": ALERT_SECRET,
@@ -183,7 +183,7 @@ def test_a_refusing_channel_is_retried_then_given_up(alert_app: Any, receiver: R
 
 
 def test_a_mistake_in_the_rules_file_names_the_rule(settings: dict[str, Any], tmp_path: Path) -> None:
-    from service.app import create_app
+    from service.app.factory import create_app
 
     app = create_app({**settings, "AUTO_MIGRATE": False, "RULES_DIR": rules_dir(
         tmp_path, "rules:\n  - {name: lag, kind: poll_lagg, above: 1}\n")})
@@ -216,8 +216,7 @@ def test_heartland_outage_raises_the_breaker_alert_and_resolves_it(settings: dic
         # The charts show the burst: the minute rolled up now holds the order waiting for Heartland.
         from datetime import UTC, datetime, timedelta
 
-        from service import timeseries
-
+        from service.operations import timeseries
         stack.wait_for(lambda: stack.states().get("received", 0) >= 1, timeout=30, what="the order waiting")
         later = datetime.now(UTC) + timedelta(minutes=1)
         timeseries.run_due(stack.runtime, now=later)
@@ -240,7 +239,7 @@ def test_heartland_outage_raises_the_breaker_alert_and_resolves_it(settings: dic
 
 
 def test_credentials_refused_fires_per_flow(settings: dict[str, Any], tmp_path: Path) -> None:
-    from service.app import create_app
+    from service.app.factory import create_app
 
     app = create_app({**settings, "AUTO_MIGRATE": False, "RULES_DIR": rules_dir(tmp_path, """
 rules:
@@ -297,7 +296,7 @@ class SmtpReceiver:
 
 def test_slack_and_email_get_the_same_grouped_notice(settings: dict[str, Any], tmp_path: Path,
                                                      receiver: Receiver) -> None:
-    from service.app import create_app
+    from service.app.factory import create_app
 
     smtp = SmtpReceiver()
     try:
@@ -328,7 +327,7 @@ rules:
 
 def test_open_reconciliation_exceptions_fire_per_category_and_resolve(settings: dict[str, Any],
                                                                       tmp_path: Path) -> None:
-    from service.app import create_app
+    from service.app.factory import create_app
     from service.store.api_tables import ReconciliationResult, ReconciliationRun
 
     app = create_app({**settings, "AUTO_MIGRATE": False, "RULES_DIR": rules_dir(tmp_path, """

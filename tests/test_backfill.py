@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 
-from service.backfill import Backfill, BackfillError, Summary
+from service.flows.backfill import Backfill, BackfillError, Summary
 from service.sandbox.heartland.app import create_app as create_heartland
 from service.sandbox.magento.app import create_app as create_magento
 from service.sandbox.server import RunningSandbox, start_in_thread
@@ -65,7 +65,7 @@ class Sides:
 def _sides(settings: dict[str, Any], tmp_path: Path, *, msi: bool = False,
            magento_sources: tuple[str, ...] = ("downtown", "web"), magento_products: int = MAGENTO_PRODUCTS,
            ) -> Iterator[Sides]:
-    from service.app import create_app
+    from service.app.factory import create_app
 
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", rules)
@@ -407,7 +407,7 @@ def test_the_benchmark_runs_small(tmp_path: Path) -> None:
 def test_the_command_prints_a_summary_and_the_status(sides: Sides, settings: dict[str, Any], tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from service.cli import main
+    from service.cli.main import main
 
     env = {k: str(v) for k, v in sides.runtime.settings.items()
            if k.startswith("TILLBRIDGE_") or k in ("DATABASE_URL", "REDIS_URL", "DATA_DIR", "RULES_DIR")}
@@ -482,7 +482,7 @@ def test_ctrl_c_on_the_command_keeps_the_progress_and_the_next_command_resumes(s
 def test_the_progress_line_shows_on_a_terminal_only() -> None:
     import io
 
-    from service.backfill_cli import ProgressLine
+    from service.cli.backfill import ProgressLine
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

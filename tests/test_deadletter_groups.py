@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from service import deadletter_groups
 from service.engine.deadletters import DeadLetterFilter, query
+from service.operations import deadletter_groups
 from service.store import items
 from tests.web.support import make_dead
 

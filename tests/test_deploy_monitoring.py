@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from service import alerts, timeseries
-from service.config import repo_path
+from service.operations import alerts, timeseries
+from service.settings import repo_path
 from service.store import cursors
 from service.store.tables import DeadLetter, SyncItem
 from tests.api.prometheus_text import parse_samples

@@ -15,10 +15,10 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import func, select
 
 from service import defaults
-from service.app import create_app
-from service.cli import main
-from service.deployment_secrets import HOW_TO_MAKE, REQUIRED, generate, problems
-from service.signing import signed_headers
+from service.app.factory import create_app
+from service.app.secrets import HOW_TO_MAKE, REQUIRED, generate, problems
+from service.cli.main import main
+from service.kernel.signing import signed_headers
 from service.store.tables import InboxEvent
 from service.store.users import create_user
 from tests.web.support import sign_in
@@ -137,7 +137,7 @@ def test_an_event_signed_with_the_default_secret_is_refused(settings: dict[str, 
 
 
 def test_rotation_accepts_the_previous_secret_and_legacy_headers_only_when_allowed(settings: dict[str, Any]) -> None:
-    from service.signing import legacy_sign
+    from service.kernel.signing import legacy_sign
 
     current, previous = generate(), generate()
     app = create_app({**settings, "AUTO_MIGRATE": False, "TILLBRIDGE_WEBHOOK_SECRET": current,

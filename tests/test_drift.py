@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 
-from service import drift
+from service.app.scheduler import sweep
 from service.engine import polling
-from service.engine.sweeper import sweep
+from service.flows import drift
 from service.flows.inventory import entity_key as stock_key
 from service.flows.order_polling import POLL_RESOURCE as ORDERS_POLL
 from service.flows.order_polling import pollers as order_pollers
@@ -172,7 +172,7 @@ def test_the_cli_prints_what_differs_and_repairs_only_when_asked(
         settings: dict[str, Any], runtime: Any, sides: tuple[RunningSandbox, RunningSandbox]) -> None:
     from click.testing import CliRunner
 
-    from service.cli import main
+    from service.cli.main import main
 
     env = {k: str(v) for k, v in {**settings, **runtime.settings}.items()
            if k.startswith(("TILLBRIDGE_", "DATABASE_URL", "REDIS_URL", "DATA_DIR"))}

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from service.cli import main
-from service.config import repo_path
+from service.cli.main import main
+from service.settings import repo_path
 
 TEMPLATE = "orders.canonical_to_heartland"
 
@@ -66,9 +66,9 @@ def test_unknown_templates_and_versions_are_refused(rules_dir: Path) -> None:
 @pytest.mark.slow  # the engine's training cross-validates its model choice: about two minutes
 def test_retrain_learns_from_the_decisions_made_on_the_page(rules_dir: Path, settings: dict[str, Any],
                                                             tmp_path: Path) -> None:
-    from service.ai.mapping_model import Combiner
-    from service.ai.mapping_schema import Field
-    from service.mappings_service import record_decision
+    from service.ai.mapping.model import Combiner
+    from service.ai.mapping.schema import Field
+    from service.mappings.service import record_decision
     from service.store.db import Store
 
     store = Store(settings["DATABASE_URL"])

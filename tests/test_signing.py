@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from service.signing import (
+from service.kernel.signing import (
     ID_HEADER,
     LEGACY_EVENT_ID_HEADER,
     LEGACY_SIGNATURE_HEADER,

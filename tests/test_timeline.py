@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from service import timeline
 from service.connectors.heartland.client import HeartlandClient
 from service.connectors.magento.client import MagentoClient
+from service.operations import timeline
 from service.store.tables import SyncItem
 from tests.stack import HEARTLAND_TOKEN, MAGENTO_TOKEN, build_stack
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service import timeseries
+from service.operations import timeseries
 from service.store.tables import MetricRollup, SyncItem
 
 NOW = datetime(2026, 12, 7, 10, 30, 20, tzinfo=UTC)

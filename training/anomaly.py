@@ -26,12 +26,12 @@ from numpy.typing import NDArray
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from service.ai.anomaly import FAMILY, QUANTILE_LEVELS, AnomalyModel, AnomalyRules, FeatureProfile
-from service.ai.anomaly_features import FEATURE_SPECS
-from service.ai.anomaly_forest import ForestClassifierScorer, IsolationForestScorer
+from service.ai.anomaly.features import FEATURE_SPECS
+from service.ai.anomaly.forest import ForestClassifierScorer, IsolationForestScorer
+from service.ai.anomaly.scorer import FAMILY, QUANTILE_LEVELS, AnomalyModel, AnomalyRules, FeatureProfile
+from service.ai.registry import ModelVersion, Registry
 from training.data import DataError, Dataset
 from training.model_card import write_model_card
-from training.registry import ModelVersion, Registry
 
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 ATTRIBUTION_SAMPLE = 400

@@ -13,13 +13,13 @@ import click
 def _models_dir(value: str | None) -> Path:
     """A directory given on the command line is relative to the working directory; the default
     (MODELS_DIR) to the checkout, like the service reads it."""
-    from service.config import load_settings, repo_path
+    from service.settings import load_settings, repo_path
 
     return Path(value).resolve() if value else repo_path(str(load_settings()["MODELS_DIR"]))
 
 
 def _rules_dir(value: str | None) -> str:
-    from service.config import load_settings, repo_path
+    from service.settings import load_settings, repo_path
 
     return str(Path(value).resolve()) if value else str(repo_path(str(load_settings()["RULES_DIR"])))
 
@@ -48,11 +48,11 @@ models_dir_option = click.option("--models-dir", default=None, help="Models dire
 def train_anomaly_command(data_path: str, features: str | None, label_column: str | None, truth_column: str | None,
                           time_column: str | None, out_dir: str | None, rules_dir: str | None, promote: bool) -> None:
     """Train an anomaly model, write its artifact and model card, and register it."""
-    from service.ai.anomaly import AnomalyRules
-    from service.rules import RuleError
+    from service.ai.anomaly.scorer import AnomalyRules
+    from service.ai.registry import Registry, RegistryError
+    from service.rules.loader import RuleError
     from training.anomaly import compare_with_promoted, save_anomaly, train_anomaly
     from training.data import DataError, load_dataset
-    from training.registry import Registry, RegistryError
 
     root = _models_dir(out_dir)
     try:
@@ -87,10 +87,10 @@ def train_anomaly_command(data_path: str, features: str | None, label_column: st
 @click.option("--rules-dir", default=None, help="Rules directory with anomaly.yaml (default RULES_DIR).")
 def score_anomaly_command(model_path: str | None, data_path: str, output: str, rules_dir: str | None) -> None:
     """Score every row of a data file; one score per row, in input order, higher = more anomalous."""
-    from service.ai.anomaly import AnomalyScorer
-    from service.rules import RuleError
+    from service.ai.anomaly.scorer import AnomalyScorer
+    from service.ai.registry import RegistryError
+    from service.rules.loader import RuleError
     from training.data import DataError, load_dataset
-    from training.registry import RegistryError
 
     target = Path(model_path).resolve() if model_path else _models_dir(None)
     if target.is_dir() and (target / "model.joblib").is_file():
@@ -120,7 +120,7 @@ def score_anomaly_command(model_path: str | None, data_path: str, output: str, r
 @models_dir_option
 def list_command(family: str | None, as_json: bool, models_dir: str | None) -> None:
     """List registered model versions; the promoted one of each family is marked with *."""
-    from training.registry import Registry, RegistryError
+    from service.ai.registry import Registry, RegistryError
 
     try:
         versions = Registry(_models_dir(models_dir)).versions(family)
@@ -152,7 +152,7 @@ def _headline(metrics: dict[str, Any]) -> str:
 @models_dir_option
 def promote_command(family: str, version: str, models_dir: str | None) -> None:
     """Make VERSION the model the service uses for FAMILY (running services pick it up without a restart)."""
-    from training.registry import Registry, RegistryError
+    from service.ai.registry import Registry, RegistryError
 
     try:
         promoted = Registry(_models_dir(models_dir)).promote(family, version)
@@ -166,7 +166,7 @@ def promote_command(family: str, version: str, models_dir: str | None) -> None:
 @models_dir_option
 def rollback_command(family: str, models_dir: str | None) -> None:
     """Go back to the FAMILY model that was promoted before the current one."""
-    from training.registry import Registry, RegistryError
+    from service.ai.registry import Registry, RegistryError
 
     try:
         restored = Registry(_models_dir(models_dir)).rollback(family)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from service.ai.anomaly_features import FEATURE_NAMES
+from service.ai.anomaly.features import FEATURE_NAMES
 from service.store import reviews
 from service.store.db import Store
 
@@ -65,7 +65,7 @@ def export_training_table(store: Store, path: str | Path, *, since: datetime | N
 
 
 def _store_from_settings() -> Store:
-    from service.config import load_settings
+    from service.settings import load_settings
     from service.store.db import database_url
 
     settings = load_settings()

@@ -3,7 +3,7 @@
 Three kinds of file load into the same :class:`Dataset`:
 
 - order history as JSON (a list of Magento orders, or ``{"items": [...]}`` as searchCriteria returns
-  it): features come from service/ai/anomaly_features.py, each order seeing only earlier orders;
+  it): features come from service/ai/anomaly/features.py, each order seeing only earlier orders;
 - a CSV feature table (header row), any numeric columns;
 - a Parquet feature table (needs the ``pyarrow`` package).
 
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from service.ai.anomaly_features import (
+from service.ai.anomaly.features import (
     FEATURE_NAMES,
     InMemoryOrderHistory,
     order_features,
@@ -154,7 +154,7 @@ def dataset_from_records(records: Sequence[Mapping[str, Any]], *, features: Sequ
 def dataset_from_columns(columns: Mapping[str, list[Any]], *, source: str, sha256: str,
                          features: Sequence[str] | None = None, label_column: str | None = None,
                          truth_column: str | None = None, time_column: str | None = None) -> Dataset:
-    """A dataset from named columns. When every feature is an order feature (service/ai/anomaly_features.py),
+    """A dataset from named columns. When every feature is an order feature (service/ai/anomaly/features.py),
     the model trained on it can score Magento orders directly."""
     path = source
     for wanted in (label_column, truth_column, time_column, *(features or ())):

@@ -30,14 +30,14 @@ from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from service.ai.artifacts import save_artifact
-from service.ai.dedup import DedupRules, load_rules
-from service.ai.dedup_batch import candidate_pairs, pair_features
-from service.ai.dedup_compare import FEATURES, features
-from service.ai.dedup_normalise import FIELDS, Profile, normalise
-from service.config import repo_path
+from service.ai.dedup.batch import candidate_pairs, pair_features
+from service.ai.dedup.compare import FEATURES, features
+from service.ai.dedup.normalise import FIELDS, Profile, normalise
+from service.ai.dedup.resolver import DedupRules, load_rules
+from service.ai.registry import ModelVersion, Registry
+from service.settings import repo_path
 from training.dedup_data import Dataset
 from training.model_card import write_model_card
-from training.registry import ModelVersion, Registry
 
 _TRUE = {"1", "true", "yes", "match", "same", "merge", "duplicate"}
 _FALSE = {"0", "false", "no", "no_match", "not_same", "different", "distinct", "create"}
@@ -208,7 +208,7 @@ def train(pairs: Pairs, seed: int = 0, holdout: float = 0.2, rules: DedupRules |
         "family": FAMILY,
         "version": f"{FAMILY}-{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}",
         "created_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "summary": "Probability that two customer records are the same person; service/ai/dedup.py decides "
+        "summary": "Probability that two customer records are the same person; service/ai/dedup/resolver.py decides "
                    "match (link), review or create on it with the thresholds in rules/dedup.yaml.",
         "data": {"source": pairs.source, "pairs": len(pairs), "positives": int(pairs.labels.sum()),
                  **(dict(data) if data else {})},

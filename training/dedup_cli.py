@@ -34,11 +34,11 @@ def train_dedup(
     out_dir: str | None, promote: bool, write_pairs: str | None,
 ) -> None:
     """Train the duplicate-customer classifier on labelled pairs; write, register (and promote) it."""
-    from service.ai.dedup import load_rules
-    from service.config import load_settings, repo_path
+    from service.ai.dedup.resolver import load_rules
+    from service.ai.registry import RegistryError
+    from service.settings import load_settings, repo_path
     from training import dedup
     from training.model_card import file_sha256
-    from training.registry import RegistryError
 
     if not pairs_paths and synthetic <= 0 and not public_sets:
         raise click.UsageError("give --pairs labelled.csv, --synthetic N, --public febrl, or several")
@@ -86,7 +86,7 @@ def train_dedup(
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="CSV to write: the input plus score and decision.")
 def score_dedup(pairs_path: str, output: str) -> None:
     """Score record pairs with the trained duplicate-customer classifier."""
-    from service.ai.dedup import Resolver
+    from service.ai.dedup.resolver import Resolver
 
     resolver = Resolver()
     with open(pairs_path, newline="", encoding="utf-8-sig") as src, open(output, "w", newline="", encoding="utf-8") as dst:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.ai.dedup_normalise import FIELDS
+from service.ai.dedup.normalise import FIELDS
 
 
 def _words(text: str) -> tuple[str, ...]:

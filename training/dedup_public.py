@@ -14,9 +14,9 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from service.ai.dedup import DedupRules, load_rules
-from service.ai.dedup_batch import candidate_pairs, pair_features
-from service.ai.dedup_normalise import Profile, normalise
+from service.ai.dedup.batch import candidate_pairs, pair_features
+from service.ai.dedup.normalise import Profile, normalise
+from service.ai.dedup.resolver import DedupRules, load_rules
 from training.dedup import Pairs, combine
 
 FEBRL_SETS = ("1", "2", "3", "4")

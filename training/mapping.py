@@ -1,4 +1,4 @@
-"""Training and evaluation of the mapping combiner (service/ai/mapping_model.py).
+"""Training and evaluation of the mapping combiner (service/ai/mapping/model.py).
 
 Data (training/mapping_data/):
 
@@ -37,12 +37,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from service.ai.mapping import Feedback, JsonlFeedbackStore, assign, suggest
-from service.ai.mapping_features import FEATURES, feature_matrix, prepare
-from service.ai.mapping_model import MODEL_CARD, MODEL_FILE, Combiner
-from service.ai.mapping_schema import Field
-from service.config import repo_path
+from service.ai.mapping.features import FEATURES, feature_matrix, prepare
+from service.ai.mapping.model import MODEL_CARD, MODEL_FILE, Combiner
+from service.ai.mapping.schema import Field
+from service.ai.mapping.suggester import Feedback, JsonlFeedbackStore, assign, suggest
 from service.sandbox.seed import CITIES, FIRST_NAMES, LAST_NAMES, STREETS
+from service.settings import repo_path
 
 DATA_DIR = "training/mapping_data"
 SEED_FILE = f"{DATA_DIR}/seed.yaml"
@@ -319,7 +319,7 @@ def sandbox_pairs(*, products: int = 60, customers: int = 40, seed: str = "mappi
     the records carry real values: the right pairs share them, as a merchant's two systems do. The
     labels are the evaluation set's, for the fields the records have.
     """
-    from service.ai.mapping_schema import fields_from_heartland, fields_from_magento
+    from service.ai.mapping.schema import fields_from_heartland, fields_from_magento
     from service.sandbox.heartland.seeding import seed_state
     from service.sandbox.heartland.state import State
     from service.sandbox.magento.state import MagentoState, seed_catalog
@@ -591,13 +591,13 @@ def _write_card(combiner: Combiner) -> None:
     text = f"""# Mapping combiner
 
 Turns the evidence for one (source field, target field) pair into a calibrated confidence that the
-pair is a correct mapping. Used by `service/ai/mapping.py` (suggestions, CLI, `POST /v1/mappings/suggest`).
+pair is a correct mapping. Used by `service/ai/mapping/suggester.py` (suggestions, CLI, `POST /v1/mappings/suggest`).
 
 - **Model:** {meta['model']}, file `{MODEL_FILE}`. Chosen by leave-one-pair-out cross-validation
   among a logistic regression, a logistic regression on pairwise feature products and
   isotonic-calibrated gradient boosting: the simplest one whose MRR is within {MRR_TOLERANCE} of the best.
 - **Inputs:** {len(combiner.features)} evidence features: {', '.join(combiner.features)}
-  (see `service/ai/mapping_features.py`).
+  (see `service/ai/mapping/features.py`).
 - **Training data:** `training/mapping_data/seed.yaml`: {meta['seed_pairs']} labelled schema pairs from
   Shopify, WooCommerce, BigCommerce and Lightspeed exports and Tillbridge's canonical order, each with
   synthetic sample values, as a typed field list and as bare names; {meta['rows']} pairs, {meta['positives']}

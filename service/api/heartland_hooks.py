@@ -19,9 +19,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from service.api.envelope import is_record_id, is_version
 from service.api.intake import IncomingEvent, accept
 from service.api.webhooks import read_event
+from service.app.runtime import Runtime
+from service.app.secrets import usable
 from service.connectors.heartland.client import normalise_webhook_payload
-from service.deployment_secrets import usable
-from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("heartland_hooks", __name__)

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from service.app.runtime import Runtime
 from service.flows import ENABLED_FLOWS
-from service.runtime import Runtime
-from service.screening import refuse_card_numbers
+from service.kernel.cards import refuse_card_numbers
 from service.store import inbox, items
 
 log = logging.getLogger(__name__)

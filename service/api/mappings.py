@@ -9,7 +9,7 @@ Body::
 ``records`` are sample records (nested objects are flattened to dotted paths); ``system`` applies
 Magento's custom_attributes or Heartland's custom@ naming. ``fields`` is a list of
 ``{"name", "type"?, "description"?, "samples"?}``. The answer is ``Suggestions.to_json()``
-(see service/ai/mapping.py): a best-first list per source field and the ``_assignment``.
+(see service/ai/mapping/suggester.py): a best-first list per source field and the ``_assignment``.
 Errors are 400 with ``{"error", "message", "fields": {"<field>": [why]}}``.
 """
 
@@ -19,9 +19,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from service.ai.mapping import DEFAULT_TOP, suggest
-from service.ai.mapping_model import ModelError, load_combiner
-from service.ai.mapping_schema import SchemaError, fields_from_document
+from service.ai.mapping.model import ModelError, load_combiner
+from service.ai.mapping.schema import SchemaError, fields_from_document
+from service.ai.mapping.suggester import DEFAULT_TOP, suggest
 
 MAX_FIELDS = 2000
 MAX_TOP = 50

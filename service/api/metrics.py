@@ -2,7 +2,7 @@
 
 Items by flow and state, open dead letters, the oldest pending item, drifted records by kind and
 the last drift check, each polled resource's cursor lag, each destination's circuit breaker, each
-flow's last full minute (finished, dead, latency p50/p95, from service/timeseries.py) and the alerts
+flow's last full minute (finished, dead, latency p50/p95, from service/operations/timeseries.py) and the alerts
 firing. All are read when scraped (from the store and Redis), so any web process answers the same;
 prometheus_client writes the text.
 
@@ -24,8 +24,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
-from service import drift
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.flows import drift
 from service.store import cursors
 
 bp = Blueprint("metrics", __name__)
@@ -117,8 +117,8 @@ def collect(runtime: Runtime, now: datetime | None = None) -> list[Family]:
 
 
 def flow_trends(runtime: Runtime, now: datetime) -> list[Family]:
-    """Each flow's last finished minute from the time series (service/timeseries.py), for dashboards."""
-    from service import timeseries
+    """Each flow's last finished minute from the time series (service/operations/timeseries.py), for dashboards."""
+    from service.operations import timeseries
     from service.store.tables import MetricRollup
 
     minute = timeseries.floor(now, "minute") - timedelta(minutes=1)

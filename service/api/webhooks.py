@@ -17,11 +17,11 @@ from marshmallow import ValidationError
 
 from service.api.envelope import EnvelopeSchema
 from service.api.intake import IncomingEvent, accept
-from service.deployment_secrets import usable
+from service.app.runtime import Runtime
+from service.app.secrets import usable
 from service.flows import MAGENTO_EVENT_FLOWS
-from service.runtime import Runtime
-from service.screening import card_number_paths, find_card_numbers
-from service.signing import (
+from service.kernel.cards import card_number_paths, find_card_numbers
+from service.kernel.signing import (
     ID_HEADER,
     LEGACY_SIGNATURE_HEADER,
     SIGNATURE_HEADER,

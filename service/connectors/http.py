@@ -18,8 +18,8 @@ from limits.storage import MemoryStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 from requests.adapters import HTTPAdapter
 
-from service.engine.errors import RateLimitedError, RetryableError, SyncError, error_for_status
-from service.screening import mask_card_numbers, mask_value
+from service.kernel.cards import mask_card_numbers, mask_value
+from service.kernel.errors import RateLimitedError, RetryableError, SyncError, error_for_status
 
 SECRET_KEYS = re.compile(r"(authorization|token|secret|password|passwd|signature|cc_number|card_number|cvv|cvc)", re.I)
 

@@ -18,7 +18,7 @@ import time
 
 from redis import Redis
 
-from service.engine.errors import DestinationUnavailable
+from service.kernel.errors import DestinationUnavailable
 
 PREFIX = "tb:breaker:"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from service.screening import CardNumberRefused, refuse_card_numbers
+from service.kernel.cards import CardNumberRefused, refuse_card_numbers
 from service.store.db import Store
 from service.store.tables import DeadLetter, SyncItem, TraceStep, utcnow
 

@@ -45,7 +45,7 @@ def shared_record_lock(redis: Redis, name: str, settings: Any, busy: str) -> Ite
     directions of one customer, one grid's items, one order's refunds). It lasts as long as a
     job's lease; held by another run past LOCK_WAIT_SECONDS, the item is retried (``busy`` says
     what holds it)."""
-    from service.engine.errors import RetryableError
+    from service.kernel.errors import RetryableError
 
     lock = redis.lock(name, timeout=float(settings["JOB_TIMEOUT_SECONDS"]) + float(settings["LEASE_GRACE_SECONDS"]),
                       blocking_timeout=float(settings["LOCK_WAIT_SECONDS"]))

@@ -26,11 +26,11 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from service.engine import locks, shutdown
-from service.engine.errors import DestinationUnavailable, FailureClass, RetryableError, SyncError
 from service.engine.lease import Lease, LostLease
 from service.engine.outcome import Outcome
-from service.engine.retry import RetryPolicy
 from service.engine.trace import Trace, tracing
+from service.kernel.errors import DestinationUnavailable, FailureClass, RetryableError, SyncError
+from service.kernel.retry import RetryPolicy
 from service.store import items
 from service.store.db import Store
 from service.store.tables import SyncItem, utcnow

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service.engine.errors import SyncError
+from service.kernel.errors import SyncError
 from service.store import cursors
 from service.store.db import Store
 from service.store.tables import SyncItem, utcnow

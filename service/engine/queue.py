@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from redis import Redis
 from rq import Queue
 
-JOB_FUNCTION = "service.engine.jobs.run_item"
+JOB_FUNCTION = "service.app.jobs.run_item"
 
 
 def make_queue(redis: Redis, name: str, job_timeout: int) -> Queue:

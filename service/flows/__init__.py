@@ -11,9 +11,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from service.app.runtime import Runtime
     from service.engine.pipeline import Flow
     from service.engine.polling import Poller
-    from service.runtime import Runtime
 
 # Which flow handles each event from Magento. Events without an enabled flow are kept in the inbox
 # and recorded as ignored items with that reason, so they can be replayed once their flow exists.
@@ -48,7 +48,7 @@ EXTRA_POLLERS: dict[str, tuple[str, ...]] = {
 
 
 def flow_class(name: str) -> type:
-    from service.engine.errors import FatalError
+    from service.kernel.errors import FatalError
 
     target = FLOWS.get(name)
     if target is None:

@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import ValidationError
 
 from service.canonical.order import Order, OrderSchema
-from service.engine.errors import DataError
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
+from service.kernel.errors import DataError
 from service.store import bindings
 from service.store.tables import SyncItem
 
 if TYPE_CHECKING:
+    from service.app.runtime import Runtime
     from service.flows.orders import OrdersFlow
-    from service.runtime import Runtime
 
 FLOW = "channel_orders"
 

@@ -39,20 +39,20 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.ai import dedup_service
 from service.canonical.customer import SURVIVING_FIELDS, Customer, CustomerAddress, CustomerSchema
-from service.engine.errors import DataError, NotFoundInTargetError
 from service.engine.locks import shared_record_lock
-from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
 from service.engine.polling import covers
 from service.engine.trace import Trace
+from service.flows.checks import duplicates
+from service.kernel.errors import DataError, NotFoundInTargetError
+from service.rules.templates import MappingError, Template
 from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
 
 if TYPE_CHECKING:
+    from service.app.runtime import Runtime
     from service.engine.polling import Poller
-    from service.runtime import Runtime
 
 MAGENTO_TO_CANONICAL = "mappings/customers.magento_to_canonical.yaml"
 HEARTLAND_TO_CANONICAL = "mappings/customers.heartland_to_canonical.yaml"
@@ -114,7 +114,7 @@ def survive(incoming: Customer, target: Customer, base: dict[str, Any] | None,
             take.add(name)
             why[name] = f"taken: only {incoming.source} changed it"
             continue
-        mine, theirs = dedup_service.utc_text(incoming.updated_at), dedup_service.utc_text(target.updated_at)
+        mine, theirs = duplicates.utc_text(incoming.updated_at), duplicates.utc_text(target.updated_at)
         wins = mine > theirs or (mine == theirs and tie == incoming.source)
         verdict = f"newest wins ({incoming.source} {mine or '?'} vs {target.source} {theirs or '?'})"
         if wins:
@@ -151,7 +151,7 @@ class CustomersFlow:
 
     # -- templates and records --------------------------------------------------------------------
     def template(self, name: str) -> Template:
-        from service.mappings_service import lookup_for, template_spec
+        from service.mappings.service import lookup_for, template_spec
 
         return Template(template_spec(self.runtime, name), lookup=lookup_for(self.runtime.rules))
 
@@ -236,7 +236,7 @@ class CustomersFlow:
         heartland_id = int(to_heartland.external_id) if to_heartland else None
         with trace.step("resolve") as step:
             if heartland_id is None:
-                link = dedup_service.link_customer(self.runtime, dedup_record(incoming), key,
+                link = duplicates.link_customer(self.runtime, dedup_record(incoming), key,
                                                    f"Magento customer {magento_id}")
                 heartland_id = link.heartland_id
                 if heartland_id is None and link.decision is None:
@@ -473,7 +473,7 @@ class CustomersFlow:
         of this side last synced (``synced.source_version``); "" when it is newer."""
         if synced is None or not synced.source_version or not version:
             return ""
-        mine, last = dedup_service.utc_text(version), dedup_service.utc_text(synced.source_version)
+        mine, last = duplicates.utc_text(version), duplicates.utc_text(synced.source_version)
         if not mine or not last or mine > last:
             return ""
         name = f"{side.capitalize()} customer {record_id}"
@@ -498,7 +498,7 @@ class CustomersFlow:
             # Another key (a guest's email, a merged duplicate) holds this customer's binding: it
             # stays linked through duplicate resolution instead.
             holder = bindings.find_external(self.store, "customer", system, str(external_id))
-            dedup_service.tracing_note(f"{system} customer {external_id} is bound to "
+            duplicates.tracing_note(f"{system} customer {external_id} is bound to "
                                        f"{holder.key if holder else 'another record'}; {key} is not bound again")
 
 
@@ -555,5 +555,5 @@ def dedup_record(customer: Customer) -> dict[str, str]:
         "country": address.country, "dob": "",
         "magento_id": customer.source_id if customer.source == "magento" else "",
         "heartland_id": customer.source_id if customer.source == "heartland" else "",
-        "source": customer.source, "updated_at": dedup_service.utc_text(customer.updated_at),
+        "source": customer.source, "updated_at": duplicates.utc_text(customer.updated_at),
     }

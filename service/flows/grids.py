@@ -31,15 +31,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from service.engine.errors import DataError, NotFoundInTargetError
 from service.engine.locks import shared_record_lock
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
+from service.kernel.errors import DataError, NotFoundInTargetError
 from service.store import bindings
 from service.store.tables import Binding
 
 if TYPE_CHECKING:
-    from service.runtime import Runtime
+    from service.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -29,15 +29,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from service.engine.errors import DataError, NotFoundInTargetError
 from service.engine.outcome import Outcome
 from service.engine.polling import Poller
 from service.engine.trace import Trace
+from service.kernel.errors import DataError, NotFoundInTargetError
 from service.store import items
 from service.store.tables import SyncItem, utcnow
 
 if TYPE_CHECKING:
-    from service.runtime import Runtime
+    from service.app.runtime import Runtime
 
 RULES_FILE = "inventory.yaml"
 POLL_RESOURCE = "heartland:inventory"

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from service.ai.dedup_service import utc_text
-from service.engine.errors import DataError
 from service.engine.polling import Poller
+from service.flows.checks.duplicates import utc_text
+from service.kernel.errors import DataError
 from service.store import items
 
 if TYPE_CHECKING:
-    from service.runtime import Runtime
+    from service.app.runtime import Runtime
 
 POLL_RESOURCE = "magento:orders"
 FLOW = "orders"

@@ -38,20 +38,20 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError
 
-from service.ai import anomaly_service, dedup_service
 from service.canonical.address import Address
 from service.canonical.order import Order, OrderSchema
-from service.engine.errors import DataError, FatalError, NotFoundInTargetError
-from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
+from service.flows.checks import duplicates, fraud
 from service.flows.payments import Payments
+from service.kernel.errors import DataError, FatalError, NotFoundInTargetError
+from service.rules.templates import MappingError, Template
 from service.store import bindings, items
 from service.store import reviews as order_reviews
 from service.store.tables import Binding, SyncItem
 
 if TYPE_CHECKING:
-    from service.runtime import Runtime
+    from service.app.runtime import Runtime
 
 NORMALIZE_TEMPLATE = "mappings/orders.magento_to_canonical.yaml"
 HEARTLAND_TEMPLATE = "mappings/orders.canonical_to_heartland.yaml"
@@ -80,7 +80,7 @@ class OrdersFlow:
     # -- templates ---------------------------------------------------------------------------------
     def template(self, name: str) -> Template:
         # The active version saved on the mapping page wins over the file in rules/mappings/.
-        from service.mappings_service import lookup_for, template_spec
+        from service.mappings.service import lookup_for, template_spec
 
         return Template(template_spec(self.runtime, name), lookup=lookup_for(self.runtime.rules))
 
@@ -247,14 +247,14 @@ class OrdersFlow:
             return Outcome.ignored(f"Magento order #{raw.get('increment_id')} is {review.state} in the fraud "
                                    f"review (item {review.item_id}); it syncs from there once approved")
         if review is not None:
-            anomaly_service.ensure_held(self.runtime, review)  # completes a hold a crash interrupted
+            fraud.ensure_held(self.runtime, review)  # completes a hold a crash interrupted
             step["message"] += f"; already {review.state} in the fraud review (review {review.id})"
-            return Outcome.review(anomaly_service.review_reason(review.score, review.threshold, review.explanation),
+            return Outcome.review(fraud.review_reason(review.score, review.threshold, review.explanation),
                                   review_id=review.id)
         try:
-            scorer = anomaly_service.scorer_for(self.runtime)
-            baseline = anomaly_service.store_baseline(self.store, scorer)
-            assessment = scorer.score(raw, anomaly_service.StoreOrderHistory(self.store), baseline)
+            scorer = fraud.scorer_for(self.runtime)
+            baseline = fraud.store_baseline(self.store, scorer)
+            assessment = scorer.score(raw, fraud.StoreOrderHistory(self.store), baseline)
         except FileNotFoundError as exc:
             raise FatalError(f"no anomaly model to score orders with: {exc}",
                              hint="train and promote one (`tillbridge models train anomaly --promote`), "
@@ -262,7 +262,7 @@ class OrdersFlow:
         except ValueError as exc:
             raise DataError(f"Magento order #{raw.get('increment_id')} cannot be scored: {exc}",
                             hint="fix the order in Magento, or retry once the model is fixed") from None
-        anomaly_service.record_order(self.store, item.entity_key, raw, assessment)
+        fraud.record_order(self.store, item.entity_key, raw, assessment)
         step["detail"]["anomaly"] = {"score": round(assessment.score, 6), "threshold": round(assessment.threshold, 6),
                                      "flagged": assessment.flagged, "explanation": assessment.explanation,
                                      "threshold_basis": assessment.basis, "guards": assessment.guards,
@@ -275,9 +275,9 @@ class OrdersFlow:
                             f"{assessment.threshold:.3f}{outlier} ({assessment.model_version})")
         if not assessment.flagged:
             return None
-        review, _ = anomaly_service.hold_for_review(self.runtime, item_id=item.id, order_key=item.entity_key,
+        review, _ = fraud.hold_for_review(self.runtime, item_id=item.id, order_key=item.entity_key,
                                                     order=raw, assessment=assessment)
-        return Outcome.review(anomaly_service.review_reason(assessment.score, assessment.threshold,
+        return Outcome.review(fraud.review_reason(assessment.score, assessment.threshold,
                                                             assessment.explanation),
                               review_id=review.id, score=assessment.score, threshold=assessment.threshold)
 
@@ -320,7 +320,7 @@ class OrdersFlow:
         link = None
         if customer_id is None:
             # Duplicate resolution first: a match is the Heartland customer this person already is.
-            link = dedup_service.link_order_customer(self.runtime, order, key)
+            link = duplicates.link_order_customer(self.runtime, order, key)
             customer_id = link.heartland_id
         if customer_id is None:
             # Heartland does not keep emails unique: take the oldest match.
@@ -346,7 +346,7 @@ class OrdersFlow:
                 known_ids.setdefault(f"{line}|{(row.get('postal_code') or '').strip().lower()}", int(row["id"]))
         billing_id = self.address_id(customer_id, order.billing, known_ids)
         shipping_id = self.address_id(customer_id, order.shipping, known_ids) if order.shipping else billing_id
-        dedup_service.bind_customer(self.runtime, key, customer_id, {"addresses": known_ids})
+        duplicates.bind_customer(self.runtime, key, customer_id, {"addresses": known_ids})
         return customer_id, billing_id, shipping_id
 
     def address_id(self, customer_id: int, address: Address, known: dict[str, int]) -> int | None:

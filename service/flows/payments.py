@@ -41,15 +41,15 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from service.engine.errors import DataError, NotFoundInTargetError, SyncError
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
+from service.kernel.errors import DataError, NotFoundInTargetError, SyncError
 from service.store import bindings
 from service.store.tables import Binding
 
 if TYPE_CHECKING:
+    from service.app.runtime import Runtime
     from service.canonical.order import Order
-    from service.runtime import Runtime
 
 RULES = "payment_methods.yaml"
 KEY_FIELD = "magento_capture"  # custom value on a Heartland payment: which Magento capture it records

@@ -41,18 +41,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from service.connectors.heartland.client import normalise_webhook_payload
-from service.engine.errors import DataError, NotFoundInTargetError
-from service.engine.mapper import MappingError, Template
 from service.engine.outcome import Outcome
 from service.engine.polling import covers, is_older
 from service.engine.trace import Trace
 from service.flows.grids import GridVariants
+from service.kernel.errors import DataError, NotFoundInTargetError
+from service.rules.templates import MappingError, Template
 from service.store import bindings, items
 from service.store.tables import SyncItem
 
 if TYPE_CHECKING:
+    from service.app.runtime import Runtime
     from service.engine.polling import Poller
-    from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class ProductsFlow:
         self.store = runtime.store
 
     def template(self) -> Template:
-        from service.mappings_service import lookup_for, template_spec
+        from service.mappings.service import lookup_for, template_spec
 
         return Template(template_spec(self.runtime, TEMPLATE), lookup=lookup_for(self.runtime.rules))
 

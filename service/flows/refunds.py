@@ -56,16 +56,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.engine.errors import DataError, FatalError, NotFoundInTargetError
 from service.engine.locks import shared_record_lock
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
+from service.kernel.errors import DataError, FatalError, NotFoundInTargetError
 from service.store import bindings, items
 from service.store.tables import SyncItem
 
 if TYPE_CHECKING:
+    from service.app.runtime import Runtime
     from service.engine.polling import Poller
-    from service.runtime import Runtime
 
 RULES_FILE = "refunds.yaml"
 REF_FIELD = "tillbridge_ref"  # the custom field the orders flow keeps its reference in, too

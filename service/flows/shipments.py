@@ -34,15 +34,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.engine.errors import DataError
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
+from service.kernel.errors import DataError
 from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
 
 if TYPE_CHECKING:
+    from service.app.runtime import Runtime
     from service.engine.polling import Poller
-    from service.runtime import Runtime
 
 RULES_FILE = "shipments.yaml"
 POLL_RESOURCE = "heartland:invoices"

@@ -78,7 +78,7 @@ def _record(runtime: Any, run_id: int, results: list[Result]) -> list[tuple[int,
 
 
 def _raise(runtime: Any, result_id: int, result: Result) -> None:
-    from service.webhooks_out.events import emit
+    from service.api.outbound.events import emit
 
     data = {"id": f"rx_{result_id}", "object": "reconciliation_exception", "category": result.category,
             "business_date": result.business_date, "delta": {"amount": result.delta, "currency": result.currency},

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from service.screening import mask_value
+from service.kernel.cards import mask_value
 from service.store.db import Store
 from service.store.tables import Binding
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from service.screening import mask_card_numbers, mask_value, screen
+from service.kernel.cards import mask_card_numbers, mask_value, screen
 from service.store.db import Store
 from service.store.tables import DeadLetter, SyncItem, TraceStep, utcnow
 
@@ -336,7 +336,7 @@ def search(
     quiet: bool = True,
 ) -> list[SyncItem]:
     """Items newest first; ``quiet=False`` leaves out polls that found nothing new (they are counted
-    on the record's timeline instead: service/timeline.py)."""
+    on the record's timeline instead: service/operations/timeline.py)."""
     with store.session() as s:
         query = select(SyncItem).order_by(SyncItem.id.desc()).limit(limit).offset(offset)
         if not quiet:

@@ -2,7 +2,7 @@
 
 A decision moves the review, its sync item and the item's trace in one transaction, so the queue,
 the item's state and its trace never disagree. Magento (hold, unhold, cancel) is called by
-service/ai/anomaly_service.py around these queries.
+service/flows/checks/fraud.py around these queries.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service.config import _coerce
+from service.settings import _coerce
 from service.store.db import Store
 from service.store.tables import SettingChange, SettingOverride, utcnow
 

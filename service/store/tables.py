@@ -456,7 +456,7 @@ class AlertSilence(Base):
 
 
 class MetricRollup(Base):
-    """One flow's figures over one minute or one hour, rolled up by the scheduler (service/timeseries.py).
+    """One flow's figures over one minute or one hour, rolled up by the scheduler (service/operations/timeseries.py).
 
     Items are counted in the bucket they finished in; latency is received → finished. ``depth`` and
     ``oldest_seconds`` are the queue (items received or processing) as sampled at the bucket's end,

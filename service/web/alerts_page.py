@@ -1,4 +1,4 @@
-"""Alerts: what is firing now, silences, the channels and rules, and the history (service/alerts.py).
+"""Alerts: what is firing now, silences, the channels and rules, and the history (service/operations/alerts.py).
 
 Everyone signed in may look (an alert is how anyone learns something is wrong); operators (and
 admins) silence, end silences and send a test notice.
@@ -12,9 +12,9 @@ from typing import Any
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from service import alerts
-from service.rules import RuleError
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.operations import alerts
+from service.rules.loader import RuleError
 from service.store.tables import Alert, AlertEvent
 from service.web.auth import actor, require_role, wants_json
 

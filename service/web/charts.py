@@ -1,4 +1,4 @@
-"""The charts' data: a flow's (or every flow's) figures over a time window (service/timeseries.py)."""
+"""The charts' data: a flow's (or every flow's) figures over a time window (service/operations/timeseries.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from service import timeseries
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.operations import timeseries
 from service.web.auth import require_role
 
 bp = Blueprint("charts", __name__)

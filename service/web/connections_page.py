@@ -2,7 +2,7 @@
 
 Heartland by API token or OAuth 2.0 (authorization code: this page sends the browser to Heartland's
 consent page and takes the code back at /connections/heartland/callback); Magento by admin or
-integration token, or the integration's four OAuth 1.0a values. Stored encrypted (service/connections.py).
+integration token, or the integration's four OAuth 1.0a values. Stored encrypted (service/app/connections.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from service import connections
-from service.runtime import Runtime
+from service.app import connections
+from service.app.runtime import Runtime
 from service.store import credentials
 from service.web.auth import actor, require_role, wants_json
 
@@ -106,7 +106,7 @@ def heartland_callback() -> Any:
 @bp.post("/magento/activate")
 def magento_activate() -> Any:
     """The integration's Endpoint URL: Magento posts the consumer's keys here when an admin clicks
-    Activate (server to server, no session; checked in service/connections.py)."""
+    Activate (server to server, no session; checked in service/app/connections.py)."""
     try:
         connections.magento_activation_received(_runtime(), {k: str(v) for k, v in request.form.items()})
     except connections.ConnectionError_ as exc:

@@ -9,8 +9,8 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, render_template
 from sqlalchemy import func, select
 
-from service import drift
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.flows import drift
 from service.store import customer_reviews, reviews
 from service.store.items import STATES
 from service.store.tables import Alert, DeadLetter, SyncItem
@@ -31,9 +31,9 @@ class Overview:
     breakers: list[dict[str, Any]] = field(default_factory=list)
     open_order_reviews: int = 0  # queued or escalated, waiting for the risk team
     pending_customer_pairs: int = 0  # possible duplicates waiting for an integrator
-    alerts_firing: int = 0  # rules/alerts.yaml alerts firing now (service/alerts.py)
+    alerts_firing: int = 0  # rules/alerts.yaml alerts firing now (service/operations/alerts.py)
     in_review: int = 0  # items waiting for a person (unknown SKU, held order, …): the items table's review column
-    drift: dict[str, Any] | None = None  # the last drift check (service/drift.py): when, checked, drifted by kind
+    drift: dict[str, Any] | None = None  # the last drift check (service/flows/drift.py): when, checked, drifted by kind
 
     @property
     def drifted(self) -> int | None:

@@ -9,12 +9,12 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from service import deadletter_groups
+from service.app.runtime import Runtime
 from service.engine import deadletters
 from service.engine.deadletters import CardNumberInPayload, DeadLetterError, DeadLetterFilter
-from service.engine.errors import FailureClass
-from service.runtime import Runtime
-from service.screening import mask_card_numbers
+from service.kernel.cards import mask_card_numbers
+from service.kernel.errors import FailureClass
+from service.operations import deadletter_groups
 from service.store.tables import DeadLetter, SyncItem
 from service.web.auth import actor, require_role, wants_json
 from service.web.paging import Page, page_number

@@ -9,8 +9,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from service import insights
-from service.engine.errors import SyncError
+from service.kernel.errors import SyncError
+from service.operations import insights
 from service.reconciliation import ledger
 from service.web.auth import require_role
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from service.store import items
 from service.store.tables import DeadLetter, SyncItem, TraceStep
 from service.web.auth import actor, require_role, wants_json

@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
-from service.engine.errors import SyncError
-from service.engine.mapper import TRANSFORMS
-from service.mappings_service import (
+from service.app.runtime import Runtime
+from service.kernel.errors import SyncError
+from service.mappings.service import (
     CHECKS,
     Samples,
     TemplateError,
@@ -35,7 +35,7 @@ from service.mappings_service import (
     template_names,
     uploaded_samples,
 )
-from service.runtime import Runtime
+from service.rules.templates import TRANSFORMS
 from service.store import mappings as versions_store
 from service.store.mappings import Version, VersionError
 from service.web.auth import actor, require_role
@@ -103,7 +103,7 @@ def _fields_json(fields: list[Any]) -> list[dict[str, Any]]:
 
 
 def _as_fields(items: Any) -> list[Any]:
-    from service.ai.mapping_schema import SchemaError, fields_from_dicts
+    from service.ai.mapping.schema import SchemaError, fields_from_dicts
 
     try:
         return fields_from_dicts(list(items or []), what="fields")
@@ -175,7 +175,7 @@ def _no_samples(message: str) -> Samples:
 
 
 def _suggest(sources: list[Any], targets: list[Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
-    from service.ai.mapping_model import ModelError
+    from service.ai.mapping.model import ModelError
 
     try:
         return suggestions_by_target(_runtime().store, sources, targets, rows)

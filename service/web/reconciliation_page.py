@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from sqlalchemy import select
 
 from service.api.v1.reports import result_object, results_query
-from service.engine.errors import SyncError
+from service.kernel.errors import SyncError
 from service.reconciliation import exports
 from service.reconciliation import run as reconciliation
 from service.reconciliation.matching import CATEGORIES

@@ -1,5 +1,5 @@
 """Records: one order, customer, product or gift card, found by number, SKU, e-mail or id, with its
-whole timeline across both systems (service/timeline.py)."""
+whole timeline across both systems (service/operations/timeline.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
-from service import timeline
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.operations import timeline
 from service.web.auth import require_role, wants_json
 
 bp = Blueprint("records", __name__)

@@ -25,12 +25,12 @@ from flask import (
     url_for,
 )
 
-from service.ai import dedup_service
-from service.ai.dedup import load_rules, merge
-from service.ai.dedup_model import ModelError
-from service.ai.dedup_normalise import FIELDS, Profile, normalise
-from service.engine.errors import SyncError
-from service.runtime import Runtime
+from service.ai.dedup.model import ModelError
+from service.ai.dedup.normalise import FIELDS, Profile, normalise
+from service.ai.dedup.resolver import load_rules, merge
+from service.app.runtime import Runtime
+from service.flows.checks import duplicates
+from service.kernel.errors import SyncError
 from service.store import customer_reviews
 from service.store.customer_reviews import ReviewError
 from service.store.tables import CustomerReview
@@ -173,7 +173,7 @@ def _note() -> str:
 @require_role(*ACT_ROLES)
 def merge_pair(review_id: int) -> Any:
     try:
-        result = dedup_service.merge_pair(_runtime(), review_id, actor=actor(), note=_note())
+        result = duplicates.merge_pair(_runtime(), review_id, actor=actor(), note=_note())
     except (ReviewError, ModelError) as exc:
         return _refused(review_id, str(exc))
     except (SyncError, requests.RequestException) as exc:

@@ -1,7 +1,7 @@
 """Order reviews for the risk team: the queue of orders the anomaly scorer held in Magento, each with
 its score, the reasons in words, the customer's history and the order lines; Approve (release the
 hold, sync to Heartland), Reject (cancel in Magento), Escalate (stay on hold), one at a time or in
-bulk. Decisions go through service.ai.anomaly_service with who made them, and become training labels.
+bulk. Decisions go through service.flows.checks.fraud with who made them, and become training labels.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from service.ai import anomaly_service
-from service.ai.anomaly_features import FEATURE_SPECS, shipping_address
-from service.runtime import Runtime
+from service.ai.anomaly.features import FEATURE_SPECS, shipping_address
+from service.app.runtime import Runtime
+from service.flows.checks import fraud
 from service.store import items, reviews
 from service.store.reviews import ReviewError, ReviewFilter
 from service.store.tables import OrderReview
@@ -152,7 +152,7 @@ def _back() -> Any:
 @require_role(*ROLES)
 def decide(review_id: int, decision: str) -> Any:
     try:
-        result = anomaly_service.decide(_runtime(), review_id, decision, actor=actor(), note=_note())
+        result = fraud.decide(_runtime(), review_id, decision, actor=actor(), note=_note())
     except ReviewError as exc:
         if wants_json():
             response = jsonify({"error": "not_done", "message": str(exc)})
@@ -177,7 +177,7 @@ def bulk() -> Any:
         ids = sorted({int(i) for i in raw_ids})
     except (TypeError, ValueError):
         abort(400, description="review_ids must be review numbers")
-    if decision not in anomaly_service.ACTIONS or not ids:
+    if decision not in fraud.ACTIONS or not ids:
         message = ("Select one or more orders, then choose Approve, Reject or Escalate."
                    if not ids else f"Unknown decision {decision!r}: use approve, reject or escalate.")
         if wants_json():
@@ -191,13 +191,13 @@ def bulk() -> Any:
     note = _note()
     for review_id in ids:
         try:
-            anomaly_service.decide(_runtime(), review_id, decision, actor=actor(), note=note)
+            fraud.decide(_runtime(), review_id, decision, actor=actor(), note=note)
             done.append(review_id)
         except ReviewError as exc:
             failed.append(str(exc))
     if wants_json():
         return jsonify({"decision": decision, "done": done, "failed": failed})
-    past = anomaly_service.ACTION_PAST[decision]
+    past = fraud.ACTION_PAST[decision]
     if done:
         flash(f"{len(done)} order{'s' if len(done) != 1 else ''} {past}.", "ok")
     for message in failed:

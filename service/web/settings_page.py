@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from service.store import setting_overrides
 from service.store.setting_overrides import SettingError
 from service.web.auth import actor, require_role, wants_json

@@ -10,7 +10,7 @@ from typing import Any, cast
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from service.store import user_events, users
 from service.store.users import ROLES, Account, UserError
 from service.web.auth import WebUser, actor, current_session_digest, require_role

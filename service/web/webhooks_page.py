@@ -8,10 +8,10 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from service.api.outbound import delivery, endpoints
 from service.api.v1.webhooks import delivery_object, endpoint_object
 from service.store.api_tables import WebhookDelivery, WebhookEvent
 from service.web.auth import require_role
-from service.webhooks_out import delivery, endpoints
 
 bp = Blueprint("webhooks_page", __name__)
 ROLES = ("integrator", "operator")

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.ai.anomaly import AnomalyRules, AnomalyScorer, describe
-from service.ai.anomaly_features import InMemoryOrderHistory
-from service.rules import RuleError
+from service.ai.anomaly.features import InMemoryOrderHistory
+from service.ai.anomaly.scorer import AnomalyRules, AnomalyScorer, describe
+from service.ai.registry import Registry
+from service.rules.loader import RuleError
 from training.anomaly import save_anomaly, train_anomaly
 from training.data import dataset_from_orders
-from training.registry import Registry
 from training.synthetic import generate_history, synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,7 +108,7 @@ def test_explanations_speak_the_analyst_language(small: tuple) -> None:
 
 
 def test_describe_phrases() -> None:
-    from service.ai.anomaly import FeatureProfile
+    from service.ai.anomaly.scorer import FeatureProfile
 
     totals = FeatureProfile.of(np.linspace(10, 1000, 1000))
     rarity, text = describe("grand_total", 990.5, totals)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from service.ai.anomaly_features import (
+from service.ai.anomaly.features import (
     FEATURE_NAMES,
     InMemoryOrderHistory,
     address_key,

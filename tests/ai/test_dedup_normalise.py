@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from service.ai.dedup import load_rules
-from service.ai.dedup_blocking import block_keys
-from service.ai.dedup_compare import FEATURES, features
-from service.ai.dedup_normalise import Vocabulary, normalise, normalise_dob, normalise_email, normalise_phone
+from service.ai.dedup.blocking import block_keys
+from service.ai.dedup.compare import FEATURES, features
+from service.ai.dedup.normalise import Vocabulary, normalise, normalise_dob, normalise_email, normalise_phone
+from service.ai.dedup.resolver import load_rules
 
 
 @pytest.fixture(scope="module")

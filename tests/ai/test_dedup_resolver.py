@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from redis import Redis
 
-from service.ai.dedup import Resolver, load_rules, merge
-from service.ai.dedup_batch import candidate_pairs, score_pairs
-from service.ai.dedup_index import RedisIndex
-from service.ai.dedup_model import MatchModel
-from service.ai.dedup_normalise import normalise
-from service.rules import RuleError
+from service.ai.dedup.batch import candidate_pairs, score_pairs
+from service.ai.dedup.index import RedisIndex
+from service.ai.dedup.model import MatchModel
+from service.ai.dedup.normalise import normalise
+from service.ai.dedup.resolver import Resolver, load_rules, merge
+from service.rules.loader import RuleError
 from training.dedup_data import generate
 
 JON_AT_TILL = {

@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from service.ai import dedup_service
-from service.ai.dedup_service import heartland_customer, utc_text
+from service.app.runtime import Runtime
 from service.engine.trace import Trace, tracing
-from service.runtime import Runtime
+from service.flows.checks import duplicates
+from service.flows.checks.duplicates import heartland_customer, utc_text
 from service.store import bindings
 
 
 @pytest.fixture
 def modelless(settings: dict[str, Any], tmp_path: Path) -> Iterator[Runtime]:
     """A runtime whose models directory has no promoted dedup model."""
-    from service.app import create_app
+    from service.app.factory import create_app
 
     empty = tmp_path / "models"
     empty.mkdir()
@@ -56,22 +56,22 @@ def test_without_a_model_customers_are_still_indexed_and_the_trace_says_resoluti
                 "street": "3 Fir St", "city": "Portland", "region": "OR", "postcode": "97202", "country": "US"}
     trace = Trace()
     with tracing(trace):
-        link = dedup_service.link_customer(modelless, customer, "email:ann@example.com", "Magento order #1")
+        link = duplicates.link_customer(modelless, customer, "email:ann@example.com", "Magento order #1")
         assert link.decision is None and link.heartland_id is None
         link.settle(501, created=True)
     assert [s["status"] for s in trace.steps] == ["error"]
     assert "no promoted dedup model" in trace.steps[0]["message"]
-    assert dedup_service.for_runtime(modelless).is_indexed(501)
+    assert duplicates.for_runtime(modelless).is_indexed(501)
 
 
 def test_a_customer_bound_under_another_key_keeps_its_binding(runtime: Runtime) -> None:
-    assert dedup_service.bind_customer(runtime, "email:jon@example.com", 42, {"addresses": {}})
+    assert duplicates.bind_customer(runtime, "email:jon@example.com", 42, {"addresses": {}})
     trace = Trace()
     with tracing(trace):
-        assert not dedup_service.bind_customer(runtime, "magento:default:9", 42, {"addresses": {}})
+        assert not duplicates.bind_customer(runtime, "magento:default:9", 42, {"addresses": {}})
     holder = bindings.find_external(runtime.store, "customer", "heartland", "42")
     assert holder is not None and holder.key == "email:jon@example.com"
     assert bindings.find(runtime.store, "customer", "magento:default:9", "heartland") is None
     assert "is bound to email:jon@example.com" in trace.steps[0]["message"]
     # Binding the same key again (a returning customer) is not a conflict.
-    assert dedup_service.bind_customer(runtime, "email:jon@example.com", 42, {"addresses": {"x|1": 3}})
+    assert duplicates.bind_customer(runtime, "email:jon@example.com", 42, {"addresses": {"x|1": 3}})

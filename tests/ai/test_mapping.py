@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.ai.mapping import Feedback, JsonlFeedbackStore, record_feedback, suggest
-from service.ai.mapping_features import FEATURES
-from service.ai.mapping_model import load_combiner
-from service.ai.mapping_names import default_vocabulary
-from service.ai.mapping_schema import (
+from service.ai.mapping.features import FEATURES
+from service.ai.mapping.model import load_combiner
+from service.ai.mapping.names import default_vocabulary
+from service.ai.mapping.schema import (
     Field,
     SchemaError,
     fields_from_csv,
@@ -24,6 +23,7 @@ from service.ai.mapping_schema import (
     fields_from_records,
     load_schema_file,
 )
+from service.ai.mapping.suggester import Feedback, JsonlFeedbackStore, record_feedback, suggest
 from training.mapping import EVAL_FILE, build_eval, evaluate, load_eval, train
 
 # The shared reference folder sits next to the checkout (CI lays it out the same way).

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from service.cli import main
+from service.cli.main import main
 
 
 def _write_samples(tmp_path: Path) -> tuple[Path, Path]:

@@ -134,7 +134,7 @@ def test_classification_by_sniffing() -> None:
 def test_the_cli_registers_lists_and_removes_our_webhook(settings: dict[str, Any]) -> None:
     from click.testing import CliRunner
 
-    from service.cli import main
+    from service.cli.main import main
     from service.sandbox.heartland.app import create_app as create_heartland
     from service.sandbox.server import start_in_thread
 

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import func, select
 
 from service.flows import MAGENTO_EVENTS
-from service.signing import signed_headers
+from service.kernel.signing import signed_headers
 from service.store.tables import InboxEvent, SyncItem
 
 OPENAPI = Path(__file__).resolve().parents[2] / "service" / "api" / "openapi.yaml"

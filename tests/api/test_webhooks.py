@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from service.signing import signed_headers
+from service.kernel.signing import signed_headers
 from service.store.tables import InboxEvent, SyncItem
 
 SECRET = "ingest-test-secret"

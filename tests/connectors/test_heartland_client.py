@@ -10,7 +10,7 @@ import requests
 
 from service.connectors.heartland.client import HeartlandClient, api_root, normalise_webhook_payload
 from service.connectors.http import Exchange
-from service.engine.errors import (
+from service.kernel.errors import (
     AuthError,
     DataError,
     NotFoundInTargetError,

@@ -16,7 +16,7 @@ from limits.storage import RedisStorage
 from redis import Redis
 
 from service.connectors.http import HttpConnector, RateLimiter
-from service.engine.errors import FailureClass, RateLimitedError, RetryableError
+from service.kernel.errors import FailureClass, RateLimitedError, RetryableError
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -65,7 +65,7 @@ import sys, time
 from limits.storage import RedisStorage
 from redis import Redis
 from service.connectors.http import HttpConnector, RateLimiter
-from service.engine.errors import RateLimitedError
+from service.kernel.errors import RateLimitedError
 
 redis_url, base, rate, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 client = HttpConnector(base)

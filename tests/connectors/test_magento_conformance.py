@@ -19,7 +19,7 @@ import requests
 
 from service.connectors.http import Exchange, HttpConnector
 from service.connectors.magento.client import MagentoClient
-from service.engine.errors import SyncError
+from service.kernel.errors import SyncError
 from service.sandbox.magento.app import create_app
 from service.sandbox.magento.contract import GIFT_CARD_DEFINITIONS
 from service.sandbox.server import RunningSandbox, start_in_thread

@@ -4,7 +4,7 @@ import pytest
 from redis import Redis
 
 from service.engine.breaker import RedisBreaker
-from service.engine.errors import DestinationUnavailable
+from service.kernel.errors import DestinationUnavailable
 
 
 def test_opens_after_threshold_and_probes_after_the_open_period(redis_url: str) -> None:
@@ -69,7 +69,7 @@ def test_a_throttled_answer_neither_opens_nor_closes_the_breaker(redis_url: str)
     import requests
 
     from service.connectors.http import HttpConnector
-    from service.engine.errors import RateLimitedError
+    from service.kernel.errors import RateLimitedError
     from service.sandbox.heartland.app import create_app
     from service.sandbox.server import start_in_thread
 

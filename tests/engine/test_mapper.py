@@ -1,6 +1,6 @@
 import pytest
 
-from service.engine.mapper import MappingError, Template, get_path
+from service.rules.templates import MappingError, Template, get_path
 
 
 def test_paths_with_indexes_and_missing_parts() -> None:

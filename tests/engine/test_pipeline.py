@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
+from service.app.scheduler import sweep
 from service.engine import deadletters
-from service.engine.errors import (
+from service.engine.outcome import Outcome
+from service.engine.trace import Trace
+from service.kernel.errors import (
     AuthError,
     DataError,
     DestinationUnavailable,
@@ -16,9 +19,6 @@ from service.engine.errors import (
     RateLimitedError,
     RetryableError,
 )
-from service.engine.outcome import Outcome
-from service.engine.sweeper import sweep
-from service.engine.trace import Trace
 from service.store import items
 from service.store.tables import SyncItem
 

@@ -1,6 +1,6 @@
 import random
 
-from service.engine.retry import RetryPolicy
+from service.kernel.retry import RetryPolicy
 
 
 def test_full_jitter_stays_under_the_exponential_ceiling_and_the_cap() -> None:

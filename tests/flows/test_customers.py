@@ -12,7 +12,6 @@ import pytest
 import requests
 
 from service.canonical.customer import Customer
-from service.engine.errors import DataError
 from service.flows.customers import (
     ECHO_REASON,
     STORE_CODE_KEY,
@@ -21,6 +20,7 @@ from service.flows.customers import (
     record_magento_changes,
     survive,
 )
+from service.kernel.errors import DataError
 from service.store import bindings, items
 from service.store.tables import SyncItem
 from tests.stack import HEARTLAND_TOKEN, MAGENTO_TOKEN, Stack, build_stack
@@ -413,10 +413,9 @@ def customers_named(stack: Stack, last: str) -> list[dict[str, Any]]:
 
 
 def test_magento_signup_matching_a_till_customer_is_linked_without_a_new_heartland_record(stack: Stack) -> None:
-    from service.ai import dedup_service
-
+    from service.flows.checks import duplicates
     jon = till_customer(stack, "Jon", "Smith", phone="(503) 555-0142", line_1="12 Oak Street", postcode="97201")
-    dedup_service.for_runtime(stack.runtime).backfill()
+    duplicates.for_runtime(stack.runtime).backfill()
     before = len(customers_named(stack, "Smith"))
     stack.start_worker()
     time.sleep(1.1)  # the account is newer than the till record
@@ -437,12 +436,12 @@ def test_magento_signup_matching_a_till_customer_is_linked_without_a_new_heartla
 
 
 def test_borderline_magento_signup_is_created_and_queued_for_review(stack: Stack) -> None:
-    from service.ai import dedup_service
+    from service.flows.checks import duplicates
     from service.store import customer_reviews
 
     maria = till_customer(stack, "Maria", "Garcia", phone="(503) 555-0177", line_1="40 Elm Avenue",
                           postcode="97205")
-    dedup_service.for_runtime(stack.runtime).backfill()
+    duplicates.for_runtime(stack.runtime).backfill()
     stack.start_worker()
     magento_id = magento_signup(stack, "marie.lopez@example.net", "Marie", "Lopez", phone="503-555-0177",
                                 street="9 Pine Rd", postcode="97205")

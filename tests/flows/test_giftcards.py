@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select
 
 from service.engine import polling
-from service.engine.errors import DataError
 from service.flows.giftcards import (
     ECHO_REASON,
     HEARTLAND_POLL,
@@ -23,6 +22,7 @@ from service.flows.giftcards import (
     card_key,
     resolve_rules,
 )
+from service.kernel.errors import DataError
 from service.sandbox.server import RunningSandbox, start_in_thread
 from service.store import cursors, items
 from service.store.tables import Base
@@ -242,7 +242,7 @@ def test_rules_say_which_cards_sync_and_which_reasons_to_use(sides: Any, tmp_pat
     runtime = sides
     import shutil
 
-    from service.config import repo_path
+    from service.settings import repo_path
 
     rules_dir = tmp_path / "rules"
     shutil.copytree(repo_path("rules"), rules_dir)

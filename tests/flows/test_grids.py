@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from service.api.heartland_hooks import EVENTS
-from service.engine.errors import DataError
 from service.flows.grids import GridRules, parse_rules, unmapped_reason
+from service.kernel.errors import DataError
 from service.store import bindings, items
 from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
 

@@ -13,11 +13,11 @@ import pytest
 import requests
 import yaml
 
-from service.config import repo_path
 from service.connectors.heartland.client import HeartlandClient
 from service.engine import polling
 from service.flows.inventory import POLL_RESOURCE, InventoryFlow, StockChange, entity_key, record_changes
 from service.sandbox.server import start_in_thread
+from service.settings import repo_path
 from service.store import cursors, items
 from service.store.db import Store
 from tests.stack import HEARTLAND_TOKEN, MAGENTO_TOKEN, Stack, build_stack
@@ -176,7 +176,7 @@ def test_msi_writes_each_selling_location_to_its_source(app: Any, runtime: Any, 
     rules = write_rules(tmp_path / "msi", mode="msi", sources={"DT": "shops", "Northside Store": "shops",
                                                                 "100003": "web"})
     try:
-        from service.rules import Rules
+        from service.rules.loader import Rules
 
         runtime.rules = Rules(rules)
         runtime.settings.update({"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from service.ai import anomaly_service
+from service.flows.checks import fraud
 from service.sandbox.seed import generate
 from service.store import bindings, items, reviews
 from service.store.tables import OrderFact, OrderReview, SyncItem
@@ -100,7 +100,7 @@ def test_suspicious_order_is_held_approved_and_reaches_heartland_once(stack: Sta
     assert holds(stack, order["entity_id"]) == 1
     assert reviews.counts_by_state(stack.runtime.store) == {"queued": 1}
 
-    anomaly_service.approve(stack.runtime, review.id, actor="risk-ann", note="called the customer")
+    fraud.approve(stack.runtime, review.id, actor="risk-ann", note="called the customer")
     stack.wait_for(lambda: bool(in_heartland(stack, order["increment_id"])), timeout=60, what="order in Heartland")
     stack.wait_for(lambda: not items.search(stack.runtime.store, state="processing")
                    and not items.search(stack.runtime.store, state="received"), timeout=30, what="items settled")
@@ -123,7 +123,7 @@ def test_rejected_order_is_cancelled_in_magento_and_never_reaches_heartland(stac
     review = review_of(stack, order)
     assert review is not None
 
-    anomaly_service.reject(stack.runtime, review.id, actor="risk-bo", note="card testing")
+    fraud.reject(stack.runtime, review.id, actor="risk-bo", note="card testing")
     magento = stack.magento_get(f"orders/{order['entity_id']}")
     assert magento["state"] == "canceled"
     assert any("Cancelled after a fraud review by risk-bo" in (h.get("comment") or "")
@@ -131,7 +131,7 @@ def test_rejected_order_is_cancelled_in_magento_and_never_reaches_heartland(stac
     item = items.get(stack.runtime.store, review.item_id)
     assert item is not None and item.state == "ignored" and item.reason == "rejected by risk-bo: card testing"
     with pytest.raises(reviews.ReviewError, match="already rejected"):
-        anomaly_service.approve(stack.runtime, review.id, actor="risk-cy")
+        fraud.approve(stack.runtime, review.id, actor="risk-cy")
 
     # The cancellation comes back from Magento as order.updated: it settles without reaching Heartland.
     stack.wait_for(lambda: not items.search(stack.runtime.store, state="received")

@@ -9,8 +9,8 @@ from typing import Any
 import requests
 from click.testing import CliRunner
 
-from service.ai import dedup_service
-from service.cli import main
+from service.cli.main import main
+from service.flows.checks import duplicates
 from service.store import bindings, customer_reviews, items
 from tests.stack import HEARTLAND_TOKEN, Stack
 
@@ -80,7 +80,7 @@ def test_jonathan_online_is_jon_at_the_till_linked_without_a_new_customer(stack:
     assert result.exit_code == 0, result.output
     total = int(stack.heartland_get("customers", per_page=1)["total"])
     assert result.output.startswith(f"{total} Heartland customers indexed")
-    assert dedup_service.for_runtime(stack.runtime).is_indexed(jon)
+    assert duplicates.for_runtime(stack.runtime).is_indexed(jon)
     before = len(customers_named(stack, "Smith"))
     stack.start_worker()
     order = web_order(stack, "jonathan.smith@example.com", "Jonathan", "Smith", phone="503-555-0142",
@@ -113,7 +113,7 @@ def test_jonathan_online_is_jon_at_the_till_linked_without_a_new_customer(stack:
 def test_borderline_customer_is_queued_for_review_and_the_order_still_syncs(stack: Stack) -> None:
     maria = till_customer(stack, "Maria", "Garcia", None, phone="(503) 555-0177",
                           line_1="40 Elm Avenue", postcode="97205")
-    dedup_service.for_runtime(stack.runtime).backfill()
+    duplicates.for_runtime(stack.runtime).backfill()
     lopez_before = {c["id"] for c in customers_named(stack, "Lopez")}
     stack.start_worker()
     # Married and moved house: the phone she gave at the till, a new surname and street, an email.
@@ -137,20 +137,20 @@ def test_borderline_customer_is_queued_for_review_and_the_order_still_syncs(stac
     assert [n.detail["kind"] for n in notes] == ["review", "review"]
     assert f"customer review #{pair.id}" in notes[1].message
     # The new customer is indexed: the same shopper again is a match now, not another review.
-    again = dedup_service.for_runtime(stack.runtime).resolve(pair.left, "email:someone-else@example.net")
+    again = duplicates.for_runtime(stack.runtime).resolve(pair.left, "email:someone-else@example.net")
     assert again.kind == "match" and again.candidate_id == f"heartland:{heartland_order['customer_id']}"
 
 
 def test_after_a_merge_the_shoppers_next_orders_go_to_the_surviving_customer(stack: Stack) -> None:
     maria = till_customer(stack, "Maria", "Garcia", None, phone="(503) 555-0177", line_1="40 Elm Avenue",
                           postcode="97205")
-    dedup_service.for_runtime(stack.runtime).backfill()
+    duplicates.for_runtime(stack.runtime).backfill()
     stack.start_worker()
     time.sleep(1.1)  # Magento stamps whole seconds: the web order must be newer than the till record
     first = synced_order(stack, web_order(stack, "marie.lopez@example.net", "Marie", "Lopez", phone="503-555-0177",
                                           street="9 Pine Rd", postcode="97205"))
     pair = customer_reviews.search(stack.runtime.store, ["pending"])[0]
-    result = dedup_service.merge_pair(stack.runtime, pair.id, actor="integrator-user")
+    result = duplicates.merge_pair(stack.runtime, pair.id, actor="integrator-user")
     assert result.survivor_id == maria and result.bound
 
     second = synced_order(stack, web_order(stack, "marie.lopez@example.net", "Marie", "Lopez",

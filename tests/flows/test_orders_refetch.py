@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import requests
 
-from service.app import create_app
+from service.app.factory import create_app
+from service.kernel.signing import signed_headers
 from service.sandbox.heartland.app import create_app as create_heartland
 from service.sandbox.magento.app import create_app as create_magento
 from service.sandbox.server import RunningSandbox, start_in_thread
-from service.signing import signed_headers
 from service.store import bindings, items
 
 HEARTLAND_TOKEN = "heartland-refetch-token"

@@ -20,8 +20,8 @@ from service.flows.order_polling import pollers as order_pollers
 from service.flows.products import POLL_RESOURCE as ITEMS_POLL
 from service.flows.products import ProductsFlow
 from service.flows.products import entity_key as item_key
+from service.kernel.signing import signed_headers
 from service.sandbox.server import RunningSandbox, start_in_thread
-from service.signing import signed_headers
 from service.store import bindings, cursors, items
 from tests.stack import HEARTLAND_TOKEN, MAGENTO_TOKEN, Stack, build_stack
 

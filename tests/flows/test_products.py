@@ -215,9 +215,9 @@ def test_with_magento_edits_keep_an_edit_in_magento_is_left_until_heartlands_nex
         settings: dict[str, Any], tmp_path: Path) -> None:
     import shutil
 
-    from service.app import create_app
-    from service.config import repo_path
+    from service.app.factory import create_app
     from service.engine.trace import Trace
+    from service.settings import repo_path
 
     rules = tmp_path / "rules"
     shutil.copytree(repo_path("rules"), rules)

@@ -12,8 +12,8 @@ from pathlib import Path
 import requests
 from flask import Flask, request
 
+from service.kernel.signing import verify
 from service.sandbox.server import start_in_thread
-from service.signing import verify
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ def test_cli_serves_the_sandbox_and_posts_signed_events() -> None:
     receiver = start_in_thread(hook)
     port = os_assigned_port()
     env = {**os.environ, "TILLBRIDGE_WEBHOOK_SECRET": "cli-secret"}
-    command = [sys.executable, "-c", "from service.cli import main; main()", "sandbox", "magento", "--port", str(port),
+    command = [sys.executable, "-c", "from service.cli.main import main; main()", "sandbox", "magento", "--port", str(port),
                "--token", "cli-token", "--seed", "demo", "--events-url", f"{receiver.url}/webhooks/magento"]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

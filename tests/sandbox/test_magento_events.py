@@ -12,9 +12,9 @@ import pytest
 import requests
 from flask import Flask, request
 
+from service.kernel.signing import verify
 from service.sandbox.magento.app import create_app
 from service.sandbox.server import RunningSandbox, start_in_thread
-from service.signing import verify
 
 SECRET = "events-test-secret"
 TOKEN = "magento-test-token"

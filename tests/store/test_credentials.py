@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from sqlalchemy import text
 
-from service.app import create_app
-from service.cli import main
+from service.app.factory import create_app
+from service.cli.main import main
 from service.store import credentials
 
 TOKEN = "hl-token-4e1f9a7c2b8d0e5f3a6c"

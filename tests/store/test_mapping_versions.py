@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from service.ai.mapping_schema import Field
-from service.app import create_app
-from service.config import repo_path
+from service.ai.mapping.schema import Field
+from service.app.factory import create_app
+from service.app.runtime import Runtime
 from service.flows.orders import NORMALIZE_TEMPLATE, OrdersFlow
-from service.mappings_service import (
+from service.mappings.service import (
     StoreFeedback,
     diff,
     export_template,
@@ -23,7 +23,7 @@ from service.mappings_service import (
     record_decision,
     template_spec,
 )
-from service.runtime import Runtime
+from service.settings import repo_path
 from service.store import mappings
 from service.store.mappings import VersionError
 
@@ -126,7 +126,7 @@ def test_import_keeps_the_file_number_and_export_writes_the_active_version(rt: R
 
 
 def test_export_without_an_active_version_asks_for_one(rt: Runtime) -> None:
-    from service.mappings_service import TemplateError
+    from service.mappings.service import TemplateError
 
     with pytest.raises(TemplateError, match="--version"):
         export_template(rt, TEMPLATE)

@@ -9,7 +9,7 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
-from service.cli import main
+from service.cli.main import main
 from service.store import inbox, items, retention
 from service.store.tables import (
     CustomerReview,

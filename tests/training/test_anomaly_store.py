@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 from click.testing import CliRunner
 
-from service.ai import anomaly_service
-from service.ai.anomaly import AnomalyModel, AnomalyRules
-from service.ai.anomaly_features import FEATURE_NAMES, InMemoryOrderHistory, order_features
+from service.ai.anomaly.features import FEATURE_NAMES, InMemoryOrderHistory, order_features
+from service.ai.anomaly.scorer import AnomalyModel, AnomalyRules
+from service.flows.checks import fraud
 from service.store import items, reviews
 from service.store.db import Store
 from training.anomaly import train_anomaly
@@ -27,14 +27,14 @@ def scored_store(settings: dict[str, Any], n_orders: int = 400) -> tuple[Store, 
     approved keys."""
     store = Store(settings["DATABASE_URL"])
     history = generate_history(n_orders, seed=11, fraud_rate=0.05)
-    scorer = anomaly_service.scorer_for_paths("models", "rules")
-    seen = anomaly_service.StoreOrderHistory(store)
+    scorer = fraud.scorer_for_paths("models", "rules")
+    seen = fraud.StoreOrderHistory(store)
     scored: list[tuple[str, float, bool]] = []
     for n, order in enumerate(history.orders):
         key = f"orders:magento:default:{n + 1}"
         order = {**order, "entity_id": n + 1, "increment_id": f"{n + 1:09d}"}
         assessment = scorer.score(order, seen)
-        anomaly_service.record_order(store, key, order, assessment)
+        fraud.record_order(store, key, order, assessment)
         scored.append((key, assessment.score, bool(history.is_fraud[n])))
     top = sorted(scored, key=lambda row: -row[1])[:24]
     rejected = [key for key, _, fraud in top if fraud][:8]

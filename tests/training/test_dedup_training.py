@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from service.ai.dedup import Resolver, load_rules
-from service.ai.dedup_forest import FlatForest
-from service.ai.dedup_model import MatchModel, ModelError
-from service.cli import main
+from service.ai.dedup.forest import FlatForest
+from service.ai.dedup.model import MatchModel, ModelError
+from service.ai.dedup.resolver import Resolver, load_rules
+from service.ai.registry import Registry
+from service.cli.main import main
 from training.dedup import PairsError, dataset_pairs, read_pairs, save, synthetic_pairs, train, write_pairs
 from training.dedup_data import generate
-from training.registry import Registry
 
 
 def test_generator_is_seeded_and_has_duplicates_and_households() -> None:

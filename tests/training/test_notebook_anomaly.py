@@ -9,10 +9,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from service.ai.anomaly import AnomalyRules
+from service.ai.anomaly.scorer import AnomalyRules
+from service.ai.registry import Registry
 from training.anomaly import save_anomaly, train_anomaly
 from training.data import load_dataset
-from training.registry import Registry
 from training.synthetic import synthetic_dataset
 
 REPO = Path(__file__).resolve().parents[2]

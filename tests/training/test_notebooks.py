@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from training.registry import Registry
+from service.ai.registry import Registry
 
 REPO = Path(__file__).resolve().parents[2]
 

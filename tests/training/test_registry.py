@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from training.registry import Registry, RegistryError
+from service.ai.registry import Registry, RegistryError
 
 
 def artifact(root: Path, family: str, version: str) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from service.ai.anomaly import AnomalyModel, AnomalyRules
+from service.ai.anomaly.scorer import AnomalyModel, AnomalyRules
 from training.anomaly import evaluate, time_split, train_anomaly
 from training.cli import models
 from training.data import DataError, dataset_from_records, load_dataset, write_csv
@@ -171,8 +171,8 @@ def test_parquet_table_trains_like_its_csv(files: dict[str, Path], tmp_path: Pat
 
 
 def test_records_of_stored_order_features_train_a_model_that_scores_orders() -> None:
-    from service.ai.anomaly import AnomalyScorer
-    from service.ai.anomaly_features import InMemoryOrderHistory, order_features
+    from service.ai.anomaly.features import InMemoryOrderHistory, order_features
+    from service.ai.anomaly.scorer import AnomalyScorer
 
     history = generate_history(2000, seed=8)
     store = InMemoryOrderHistory(history.orders)

@@ -17,8 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from service.app import create_app
-from service.runtime import Runtime
+from service.app.factory import create_app
+from service.app.runtime import Runtime
 from service.store.db import Store, database_url
 from service.store.users import create_user
 from tests.web.browser import browser_page, live_server  # noqa: F401 - fixtures for the browser tests

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from flask.testing import FlaskClient
 
+from service.app.runtime import Runtime
 from service.engine.deadletters import DeadLetterFilter, query
-from service.runtime import Runtime
 from service.store import items
 from service.store.tables import SyncItem
 

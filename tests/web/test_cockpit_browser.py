@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from service import alerts, timeseries
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.operations import alerts, timeseries
 from service.store import items
 from service.store.tables import SyncItem
 from tests.web.browser import sign_in_browser

@@ -29,7 +29,7 @@ def heartland() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def app(settings: dict[str, Any], heartland: RunningSandbox) -> Iterator[Flask]:
-    from service.app import create_app
+    from service.app.factory import create_app
 
     application = create_app({**settings, "AUTO_MIGRATE": False, "TILLBRIDGE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
                               "TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api", "TILLBRIDGE_HEARTLAND_TOKEN": "env-token-1234"})
@@ -135,15 +135,14 @@ def test_magento_is_connected_through_the_integration_activation_handshake(
 
 
 def test_another_process_uses_new_credentials_without_a_restart(app: Flask, settings: dict[str, Any]) -> None:
-    from service.app import create_app
-    from service.runtime import CREDENTIALS_STAMP_SECONDS
+    from service.app.factory import create_app
+    from service.app.runtime import CREDENTIALS_STAMP_SECONDS
 
     web = app.extensions["tillbridge"]
     worker = create_app({**settings, "AUTO_MIGRATE": False, **{k: app.config[k] for k in (
         "TILLBRIDGE_ENCRYPTION_KEY", "TILLBRIDGE_HEARTLAND_URL", "TILLBRIDGE_HEARTLAND_TOKEN")}}).extensions["tillbridge"]
     assert worker.heartland.token == "env-token-1234"
-    from service import connections
-
+    from service.app import connections
     connections.save_token(web, "heartland", {"url": app.config["TILLBRIDGE_HEARTLAND_URL"], "token": "pasted-token-99"},
                            "ada")
     worker._stamp_read_at -= CREDENTIALS_STAMP_SECONDS  # as if the few seconds had passed

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from flask.testing import FlaskClient
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from service.store import items
 from tests.web.support import add_item, post_form, queue_length
 

@@ -17,8 +17,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from service.ai import dedup_service
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.flows.checks import duplicates
 from service.sandbox.heartland.app import create_app as create_heartland
 from service.sandbox.server import RunningSandbox, start_in_thread
 from service.store import bindings, customer_reviews
@@ -72,7 +72,7 @@ def magento_customer(first: str, last: str, email: str, phone: str, street: str,
 
 def queue_pair(runtime: Runtime, left: dict[str, str], key: str, right_id: int, linked_id: int,
                score: float = 0.89) -> CustomerReview:
-    service = dedup_service.for_runtime(runtime)
+    service = duplicates.for_runtime(runtime)
     right = service.fetch_heartland(right_id)
     service.index_heartland(right_id, right)
     service.index_heartland(linked_id, left)
@@ -160,7 +160,7 @@ def test_merge_links_the_magento_customer_applies_survivorship_and_updates_the_i
     assert (survivor["first_name"], survivor["last_name"], survivor["email"]) == (
         "Maria", "Lopez", "marie.lopez@example.net")
     # The shopper now resolves to the survivor; the duplicate made meanwhile left the index.
-    service = dedup_service.for_runtime(runtime)
+    service = duplicates.for_runtime(runtime)
     decision = service.resolve(pair.left, "email:marie.lopez@example.net")
     assert decision.kind == "match" and decision.candidate_id == f"heartland:{pair.right_id}"
     assert not service.is_indexed(pair.linked_id)

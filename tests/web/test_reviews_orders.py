@@ -13,9 +13,9 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import delete, update
 
-from service.ai import anomaly_service
-from service.ai.anomaly_service import StoreOrderHistory
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.flows.checks import fraud
+from service.flows.checks.fraud import StoreOrderHistory
 from service.sandbox.magento.app import create_app as create_magento
 from service.sandbox.server import RunningSandbox, start_in_thread
 from service.store import items, reviews
@@ -67,14 +67,14 @@ def hold(runtime: Runtime, magento: RunningSandbox) -> Callable[..., Held]:
         with runtime.store.session() as s:
             item = items.create(s, flow="orders", entity_key=key, label=f"order #{order['increment_id']}",
                                 payload={"event": "order.created", "store_code": "default", "data": order})
-        scored = anomaly_service.scorer_for(runtime).score(order, StoreOrderHistory(runtime.store))
-        anomaly_service.record_order(runtime.store, key, order, scored)
+        scored = fraud.scorer_for(runtime).score(order, StoreOrderHistory(runtime.store))
+        fraud.record_order(runtime.store, key, order, scored)
         assessment = dataclasses.replace(scored, score=score, flagged=True, explanation=reasons)
-        reason = anomaly_service.review_reason(score, assessment.threshold, reasons)
+        reason = fraud.review_reason(score, assessment.threshold, reasons)
         fence = items.claim(runtime.store, item.id, 60).fence  # type: ignore[union-attr]
         items.finish(runtime.store, item.id, fence=fence, state="review", reason=reason, result={}, attempts=1,
                      steps=[{"step": "check", "status": "ok", "message": reason, "detail": {}, "ms": 1.0}])
-        review, created = anomaly_service.hold_for_review(runtime, item_id=item.id, order_key=key, order=order,
+        review, created = fraud.hold_for_review(runtime, item_id=item.id, order_key=key, order=order,
                                                           assessment=assessment)
         assert created
         if age_minutes:
@@ -126,7 +126,7 @@ def test_queue_newest_first_or_by_score_with_filters(hold: Callable[..., Held],
 def test_order_page_shows_reasons_lines_and_customer_history(hold: Callable[..., Held], runtime: Runtime,
                                                              signed_in: Callable[[str], FlaskClient]) -> None:
     earlier = hold("cy@example.com", 0.994, ["grand total $88.00 is above 99.1% of orders"], 60)
-    anomaly_service.approve(runtime, earlier.review.id, actor="risk-ann")
+    fraud.approve(runtime, earlier.review.id, actor="risk-ann")
     held = hold("cy@example.com", 0.996, ["distinct cards used by this email in the last 24 hours: 3, above 99.9% of orders"])
     page = signed_in("risk").get(f"/reviews/orders/{held.review.id}").get_data(as_text=True)
     assert "distinct cards used by this email in the last 24 hours: 3" in page

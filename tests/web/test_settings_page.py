@@ -8,13 +8,13 @@ from typing import Any
 
 from flask import Flask
 
-from service.runtime import CREDENTIALS_STAMP_SECONDS
+from service.app.runtime import CREDENTIALS_STAMP_SECONDS
 from tests.web.support import post_form
 
 
 def test_a_change_is_recorded_and_reaches_another_process(app: Flask, web_config: dict[str, Any],
                                                           signed_in: Callable[[str], Any]) -> None:
-    from service.app import create_app
+    from service.app.factory import create_app
 
     web = app.extensions["tillbridge"]
     scheduler = create_app({**web_config, "AUTO_MIGRATE": False}).extensions["tillbridge"]

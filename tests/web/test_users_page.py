@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from service.store import user_events
 from service.store.users import authenticate, get_account, list_users
 from tests.web.support import PASSWORD, post_form, sign_in

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from flask.testing import FlaskClient
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from service.store.users import create_token, list_tokens, revoke_token
 from tests.web.support import PASSWORD, csrf_from, post_form, sign_in
 

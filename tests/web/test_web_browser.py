@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from service.store import items
 from tests.web.browser import sign_in_browser
 from tests.web.support import Seeded

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from flask.testing import FlaskClient
 
+from service.app.runtime import Runtime
 from service.engine.deadletters import get as get_letter
-from service.runtime import Runtime
 from service.store import items
 from tests.web.support import Seeded, make_dead, post_form
 

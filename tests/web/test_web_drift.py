@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from flask.testing import FlaskClient
 
-from service import drift
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.flows import drift
 
 
 def test_dashboard_shows_the_last_drift_check(signed_in: Callable[[str], FlaskClient], runtime: Runtime) -> None:

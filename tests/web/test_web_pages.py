@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from flask.testing import FlaskClient
 
-from service.runtime import Runtime
+from service.app.runtime import Runtime
 from tests.web.support import Seeded, add_item, make_dead, make_done
 
 

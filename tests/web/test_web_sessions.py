@@ -16,8 +16,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service.app import create_app
-from service.runtime import Runtime
+from service.app.factory import create_app
+from service.app.runtime import Runtime
 from service.store.users import set_disabled, set_password
 from tests.web.support import PASSWORD, csrf_from, post_form, sign_in
 

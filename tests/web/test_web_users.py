@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from service.cli import main
-from service.runtime import Runtime
+from service.app.runtime import Runtime
+from service.cli.main import main
 from service.store.tables import ApiToken, User
 from service.store.user_events import recent
 from service.store.users import (

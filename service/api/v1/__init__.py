@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from service.api.v1 import conventions, idempotency
 from service.api.v1.access import ApiRateLimit, current_caller, require
 from service.api.v1.errors import ApiError, ErrorSchema, fail, from_api_error, from_http_exception, is_v1
-from service.screening import card_number_paths
+from service.kernel.cards import card_number_paths
 
 RESOURCE_MODULES = ("orders", "customers", "products", "inventory", "payments", "webhooks", "reports")
 PUBLIC_ENDPOINTS = ("api-docs.openapi_json", "v1_docs.docs", "v1_docs.static")

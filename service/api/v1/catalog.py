@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from flask import current_app
 
 from service.api.v1.errors import fail
-from service.engine.errors import DataError, DestinationUnavailable, NotFoundInTargetError, SyncError
+from service.kernel.errors import DataError, DestinationUnavailable, NotFoundInTargetError, SyncError
 
 T = TypeVar("T")
 SKU_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"

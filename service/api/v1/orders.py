@@ -21,8 +21,8 @@ from service.api.intake import IncomingEvent, accept
 from service.api.v1.conventions import ListArgs, list_schema, major_units, money, page_of, rfc3339
 from service.api.v1.errors import fail
 from service.api.v1.schemas import AddressSchema, MoneySchema, SyncStateSchema, SystemRefSchema
-from service.engine.errors import SyncError
 from service.flows import channel_orders
+from service.kernel.errors import SyncError
 from service.store import items
 from service.store.tables import Binding, SyncItem
 
@@ -250,7 +250,7 @@ class Orders(MethodView):
             fail(409, f"{channel} order {external_id} exists already as order {key}: GET /v1/orders/{key}",
                  error="order_exists")
         created = get_order(key)
-        from service.webhooks_out.events import emit
+        from service.api.outbound.events import emit
 
         emit(runtime, "order.created", created, dedup_key=f"order.created:{key}", url=f"/v1/orders/{key}")
         return created, 202, {"Location": url_for("v1_orders.Order", order_id=key)}

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from service.api.v1.conventions import ListArgs, list_schema, page_of, rfc3339
 from service.api.v1.errors import fail
 from service.api.v1.schemas import MoneySchema
-from service.engine.errors import SyncError
+from service.kernel.errors import SyncError
 from service.reconciliation import exports
 from service.reconciliation import run as reconciliation
 from service.reconciliation.matching import CATEGORIES

@@ -13,7 +13,7 @@ SNAPSHOT = Path(__file__).resolve().parents[3] / "tests" / "api" / "v1" / "opena
 
 
 def main() -> None:
-    from service.app import create_app
+    from service.app.factory import create_app
 
     with tempfile.TemporaryDirectory() as data_dir:
         app = create_app({"DATA_DIR": data_dir})

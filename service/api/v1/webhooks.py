@@ -10,11 +10,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from service.api.outbound import EVENT_TYPES, delivery, endpoints
 from service.api.v1.conventions import ListArgs, list_schema, page_of, rfc3339
 from service.api.v1.errors import fail
 from service.store.api_tables import WebhookDelivery, WebhookEvent
 from service.store.credentials import CredentialsError
-from service.webhooks_out import EVENT_TYPES, delivery, endpoints
 
 blp = Blueprint("v1_webhooks", __name__, url_prefix="/v1/webhooks",
                 description="Outbound webhook subscriptions (Standard Webhooks) and their deliveries")

@@ -26,8 +26,8 @@ from urllib.parse import urlparse
 import requests
 
 from service.connectors.http import ExchangeHook, HttpConnector
-from service.engine.errors import DestinationUnavailable, FatalError, NotFoundInTargetError, RetryableError
-from service.engine.retry import RetryPolicy
+from service.kernel.errors import DestinationUnavailable, FatalError, NotFoundInTargetError, RetryableError
+from service.kernel.retry import RetryPolicy
 
 Record = dict[str, Any]
 Filters = dict[str, Any] | list[dict[str, Any]] | None

@@ -4,7 +4,7 @@
 access_token_secret=…)``: ``base_url`` ends in ``/rest``; calls go to ``{base_url}/{store_code}/V1/…``.
 With the four OAuth values it signs every request with OAuth 1.0a HMAC-SHA256 (the default for
 Magento 2.4.4+ integrations); otherwise it sends the token as Bearer. Failures are the engine's
-classified errors (service/engine/errors.py) with Magento's message rendered from its placeholders.
+classified errors (service/kernel/errors.py) with Magento's message rendered from its placeholders.
 
 Searches take ``filters``: a sequence whose entries are AND'ed; an entry is a filter
 ``(field, value)`` / ``(field, value, condition_type)`` or a list of such filters OR'ed together
@@ -29,7 +29,7 @@ from service.connectors.http import (
     redact_gift_card_url,
     redact_gift_cards,
 )
-from service.engine.errors import FatalError, SyncError, error_for_status
+from service.kernel.errors import FatalError, SyncError, error_for_status
 
 FilterSpec = tuple[str, Any] | tuple[str, Any, str]
 FilterEntry = FilterSpec | Sequence[FilterSpec]

@@ -2,7 +2,7 @@
 
 Body: ``{"event", "occurred_at", "store_code", "data"}`` as compact JSON with unescaped slashes and
 unicode (the flags of magento-module/Model/Outbox/PayloadJson.php), ``data`` being the entity as the
-matching GET returns it; headers from service.signing. Delivery runs on one background thread,
+matching GET returns it; headers from service.kernel.signing. Delivery runs on one background thread,
 in order: a failed delivery (non-2xx, connection error) is retried with capped exponential backoff
 before the next event is sent, as the module's outbox does. 200 and 202 (any 2xx) mean delivered.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from service.signing import signed_headers
+from service.kernel.signing import signed_headers
 
 EVENT_NAMES = (
     "order.created", "order.updated", "customer.created", "customer.updated", "product.saved",

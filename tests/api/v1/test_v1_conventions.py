@@ -110,7 +110,7 @@ def test_cursor_pagination_walks_every_order_once(app: Any, make_token: Any) -> 
 
 
 def test_rate_limit_answers_429_with_retry_after(settings: dict[str, Any]) -> None:
-    from service.app import create_app
+    from service.app.factory import create_app
     from service.store.users import create_token, create_user
 
     app = create_app({**settings, "AUTO_MIGRATE": False, "API_RATE_LIMIT_PER_MINUTE": 3})
@@ -149,7 +149,7 @@ def test_docs_page_needs_no_cdn(app: Any) -> None:
 def test_tokens_get_scopes_from_the_command_line(app: Any, runtime: Any, settings: dict[str, Any]) -> None:
     from click.testing import CliRunner
 
-    from service.cli import main
+    from service.cli.main import main
     from service.store.users import create_user
 
     create_user(runtime.store, "olga", "a-long-password-123", "operator")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from service.webhooks_out.endpoints import EndpointError, check_url
-from service.webhooks_out.events import emit, payload_for
+from service.api.outbound.endpoints import EndpointError, check_url
+from service.api.outbound.events import emit, payload_for
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1/hook", "http://localhost:8000/x", "http://169.254.169.254/latest",
@@ -33,7 +33,7 @@ def test_creating_an_endpoint_refuses_a_private_url_with_a_reason(app: Any, make
 
 def test_the_secret_is_shown_once_stored_encrypted_and_rotated(settings: dict[str, Any], runtime: Any,
                                                                make_token: Any) -> None:
-    from service.app import create_app
+    from service.app.factory import create_app
 
     app = create_app({**settings, "AUTO_MIGRATE": False, "WEBHOOKS_ALLOW_PRIVATE_URLS": True})
     client = app.test_client()
@@ -50,8 +50,8 @@ def test_the_secret_is_shown_once_stored_encrypted_and_rotated(settings: dict[st
     rotated = client.post(f"/v1/webhooks/{made['id']}/rotate-secret", headers=headers).json
     assert rotated["secret"].startswith("whsec_") and rotated["secret"] != secret
 
+    from service.api.outbound.endpoints import signing_secrets
     from service.store.api_tables import WebhookEndpoint
-    from service.webhooks_out.endpoints import signing_secrets
 
     with runtime.store.session() as s:
         live = signing_secrets(s.get(WebhookEndpoint, int(made["id"][3:])), settings.get("TILLBRIDGE_ENCRYPTION_KEY")
@@ -77,7 +77,7 @@ def test_one_fact_is_one_event(runtime: Any) -> None:
 
 
 def test_a_replayed_answer_never_holds_the_secret(settings: dict[str, Any], runtime: Any, make_token: Any) -> None:
-    from service.app import create_app
+    from service.app.factory import create_app
 
     app = create_app({**settings, "AUTO_MIGRATE": False, "WEBHOOKS_ALLOW_PRIVATE_URLS": True})
     client = app.test_client()
@@ -96,9 +96,9 @@ def test_a_replayed_answer_never_holds_the_secret(settings: dict[str, Any], runt
 def test_old_events_are_purged_once_delivered(runtime: Any) -> None:
     from datetime import timedelta
 
+    from service.api.outbound.events import purge
     from service.store.api_tables import WebhookEvent
     from service.store.tables import utcnow
-    from service.webhooks_out.events import purge
 
     emit(runtime, "inventory.updated", {"id": "A", "object": "inventory"}, dedup_key="old", url="/x")
     emit(runtime, "inventory.updated", {"id": "B", "object": "inventory"}, dedup_key="new", url="/x")

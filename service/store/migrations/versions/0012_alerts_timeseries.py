@@ -1,5 +1,5 @@
-"""alerts, time series and settings: alert state, history and silences (service/alerts.py);
-per-minute and per-hour figures of each flow (service/timeseries.py); settings changed on the
+"""alerts, time series and settings: alert state, history and silences (service/operations/alerts.py);
+per-minute and per-hour figures of each flow (service/operations/timeseries.py); settings changed on the
 settings page and their audit trail
 
 Revision ID: 0012

@@ -1,0 +1,335 @@
+"""The blocking index of known customers: in memory, or in Redis shared by every worker.
+
+Both backends answer the same two questions: "index this customer (again)" and "which known
+customers share a blocking key with this profile, or sit next to it in name order".
+
+The memory backend is compact enough for millions of customers in one process: postings are two
+sorted numpy arrays (key hash, internal id), recent additions wait in a small dict until the next
+compaction, and a replaced or removed customer's old postings are ignored through a dead-id set.
+
+The Redis backend keeps ``<prefix>block:<key>`` sets of customer ids, a ``<prefix>records`` hash of
+packed profiles and a ``<prefix>names`` sorted set (lexicographic) for the sorted neighbourhood, so
+web processes and workers on any machine see the same index as customers sync.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from service.ai.dedup.blocking import block_keys, name_order_key
+from service.ai.dedup.normalise import Profile, pack, unpack
+
+_NUL = "\x00"
+
+
+@dataclass(frozen=True)
+class BlockingSettings:
+    max_block: int = 400
+    neighbourhood: int = 4
+    max_candidates: int = 200
+
+
+class CustomerIndex(Protocol):
+    settings: BlockingSettings
+
+    def add(self, customer_id: str, profile: Profile) -> None: ...
+
+    def add_many(self, items: Iterable[tuple[str, Profile]]) -> None: ...
+
+    def remove(self, customer_id: str) -> None: ...
+
+    def get(self, customer_id: str) -> Profile | None: ...
+
+    def candidates(self, profile: Profile) -> list[tuple[str, Profile]]: ...
+
+    def __len__(self) -> int: ...
+
+
+def _rank_blocks(blocks: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[str, Sequence[Any]]]:
+    # Exact keys (email, phone) first, then the smallest blocks: when max_candidates cuts the list
+    # the most telling candidates are still in it.
+    return sorted(blocks, key=lambda kv: (kv[0][:2] not in ("e:", "p:"), len(kv[1])))
+
+
+class MemoryIndex:
+    """An in-process index; fast and compact, but private to the process that built it."""
+
+    def __init__(self, settings: BlockingSettings | None = None, compact_every: int = 50_000) -> None:
+        self.settings = settings or BlockingSettings()
+        self._compact_every = compact_every
+        self._external: list[str] = []
+        self._internal: dict[str, int] = {}
+        self._records: list[str | None] = []
+        self._hashes = np.empty(0, dtype=np.int64)
+        self._ids = np.empty(0, dtype=np.int32)
+        self._pending: dict[int, list[int]] = {}
+        self._pending_postings = 0
+        self._names: list[str] = []
+        self._pending_names: list[str] = []
+        self._dead: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self._internal)
+
+    def _new_internal(self, customer_id: str, profile: Profile) -> int:
+        old = self._internal.get(customer_id)
+        if old is not None:
+            self._dead.add(old)
+            self._records[old] = None
+        internal = len(self._external)
+        self._external.append(customer_id)
+        self._records.append(pack(profile))
+        self._internal[customer_id] = internal
+        return internal
+
+    def add(self, customer_id: str, profile: Profile) -> None:
+        internal = self._new_internal(customer_id, profile)
+        for key in block_keys(profile):
+            self._pending.setdefault(hash(key), []).append(internal)
+            self._pending_postings += 1
+        name = name_order_key(profile)
+        if name:
+            bisect.insort(self._pending_names, f"{name}{_NUL}{internal}")
+        if self._pending_postings >= self._compact_every:
+            self.compact()
+
+    def add_many(self, items: Iterable[tuple[str, Profile]]) -> None:
+        """Index many customers at once: one sort instead of one insertion each."""
+        hashes: list[int] = []
+        ids: list[int] = []
+        names: list[str] = []
+        for customer_id, profile in items:
+            internal = self._new_internal(customer_id, profile)
+            keys = block_keys(profile)
+            hashes.extend(hash(k) for k in keys)
+            ids.extend([internal] * len(keys))
+            name = name_order_key(profile)
+            if name:
+                names.append(f"{name}{_NUL}{internal}")
+        self._merge(np.array(hashes, dtype=np.int64), np.array(ids, dtype=np.int32), names)
+
+    def compact(self) -> None:
+        """Fold pending postings into the sorted arrays and drop those of replaced customers."""
+        hashes = [h for h, ids in self._pending.items() for _ in ids]
+        ids = [i for posting in self._pending.values() for i in posting]
+        self._pending = {}
+        self._pending_postings = 0
+        names, self._pending_names = self._pending_names, []
+        self._merge(np.array(hashes, dtype=np.int64), np.array(ids, dtype=np.int32), names)
+
+    def _merge(self, hashes: np.ndarray, ids: np.ndarray, names: list[str]) -> None:
+        all_hashes = np.concatenate([self._hashes, hashes])
+        all_ids = np.concatenate([self._ids, ids])
+        if self._dead:
+            alive = ~np.isin(all_ids, np.fromiter(self._dead, dtype=np.int32, count=len(self._dead)))
+            all_hashes, all_ids = all_hashes[alive], all_ids[alive]
+        order = np.argsort(all_hashes, kind="stable")
+        self._hashes, self._ids = all_hashes[order], all_ids[order]
+        if names:
+            self._names.extend(names)
+            self._names.sort()
+        if self._dead:
+            self._names = [n for n in self._names if int(n.rsplit(_NUL, 1)[1]) not in self._dead]
+            self._dead = set()
+
+    def remove(self, customer_id: str) -> None:
+        internal = self._internal.pop(customer_id, None)
+        if internal is not None:
+            self._dead.add(internal)
+            self._records[internal] = None
+
+    def get(self, customer_id: str) -> Profile | None:
+        internal = self._internal.get(customer_id)
+        packed = self._records[internal] if internal is not None else None
+        return unpack(packed) if packed is not None else None
+
+    def _block(self, key: str) -> list[int]:
+        h = hash(key)
+        lo = int(np.searchsorted(self._hashes, h, side="left"))
+        hi = int(np.searchsorted(self._hashes, h, side="right"))
+        found = self._ids[lo:hi].tolist() if hi > lo else []
+        return found + self._pending.get(h, [])
+
+    def _neighbours(self, name: str) -> list[int]:
+        found: list[int] = []
+        width = self.settings.neighbourhood
+        for names in (self._names, self._pending_names):
+            at = bisect.bisect_left(names, name)
+            for entry in names[max(0, at - width) : at + width]:
+                found.append(int(entry.rsplit(_NUL, 1)[1]))
+        return found
+
+    def candidates(self, profile: Profile) -> list[tuple[str, Profile]]:
+        settings = self.settings
+        blocks = [(key, self._block(key)) for key in block_keys(profile)]
+        blocks = [(k, ids) for k, ids in blocks if 0 < len(ids) <= settings.max_block]
+        name = name_order_key(profile)
+        if name and settings.neighbourhood:
+            blocks.append(("n:", self._neighbours(name)))
+        seen: set[int] = set()
+        out: list[tuple[str, Profile]] = []
+        for _, ids in _rank_blocks(blocks):
+            for internal in ids:
+                if internal in seen or internal in self._dead:
+                    continue
+                seen.add(internal)
+                packed = self._records[internal]
+                if packed is None:
+                    continue
+                out.append((self._external[internal], unpack(packed)))
+                if len(out) >= settings.max_candidates:
+                    return out
+        return out
+
+
+# Writes customers into the index in one server-side pass: packing one command per posting in
+# Python, and parsing one reply each, was most of a bulk load's time. ARGV: block-key prefix,
+# records hash, names sorted set, then per customer: id, packed profile, name-order member (or ""),
+# its old name-order member (or ""), the count and list of its keys, the count and list of stale
+# keys to drop. Block keys are built inside the script, so this is for a single Redis, not a cluster.
+_UPSERT = """
+local block, records, names = ARGV[1], ARGV[2], ARGV[3]
+local i = 4
+while i <= #ARGV do
+  local id, packed, name, old_name = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local n_new = tonumber(ARGV[i + 4])
+  local first_new = i + 5
+  local n_old = tonumber(ARGV[first_new + n_new])
+  local first_old = first_new + n_new + 1
+  for k = first_old, first_old + n_old - 1 do redis.call('SREM', block .. ARGV[k], id) end
+  if old_name ~= '' and old_name ~= name then redis.call('ZREM', names, old_name) end
+  for k = first_new, first_new + n_new - 1 do redis.call('SADD', block .. ARGV[k], id) end
+  if name ~= '' then redis.call('ZADD', names, 0, name) end
+  redis.call('HSET', records, id, packed)
+  i = first_old + n_old
+end
+return 1
+"""
+
+
+class RedisIndex:
+    """The shared index in Redis: every web process and worker resolves against the same customers."""
+
+    def __init__(self, client: Any, settings: BlockingSettings | None = None, prefix: str = "tb:dedup:") -> None:
+        self.client = client
+        self.settings = settings or BlockingSettings()
+        self.prefix = prefix
+        self._records_key = prefix + "records"
+        self._names_key = prefix + "names"
+        self._upsert: Any = None
+
+    def __len__(self) -> int:
+        return int(self.client.hlen(self._records_key))
+
+    def _block_key(self, key: str) -> str:
+        return f"{self.prefix}block:{key}"
+
+    def _unlink(self, pipe: Any, customer_id: str, profile: Profile) -> None:
+        for key in block_keys(profile):
+            pipe.srem(self._block_key(key), customer_id)
+        name = name_order_key(profile)
+        if name:
+            pipe.zrem(self._names_key, f"{name}{_NUL}{customer_id}")
+
+    @staticmethod
+    def _script_args(customer_id: str, profile: Profile, old: str | None) -> list[str]:
+        name = name_order_key(profile)
+        keys = block_keys(profile)
+        args = [customer_id, pack(profile), f"{name}{_NUL}{customer_id}" if name else ""]
+        if old is None:
+            return [*args, "", str(len(keys)), *keys, "0"]
+        previous = unpack(old)
+        old_name = name_order_key(previous)
+        old_keys = [k for k in block_keys(previous) if k not in keys]
+        return [*args, f"{old_name}{_NUL}{customer_id}" if old_name else "", str(len(keys)), *keys,
+                str(len(old_keys)), *old_keys]
+
+    def _write(self, records: list[tuple[str, Profile]], olds: Sequence[Any]) -> None:
+        args = [self.prefix + "block:", self._records_key, self._names_key]
+        for (customer_id, profile), old in zip(records, olds, strict=True):
+            args.extend(self._script_args(customer_id, profile, _decode(old)))
+        if self._upsert is None:
+            self._upsert = self.client.register_script(_UPSERT)
+        self._upsert(keys=[], args=args)
+
+    def add(self, customer_id: str, profile: Profile) -> None:
+        self._write([(customer_id, profile)], [self.client.hget(self._records_key, customer_id)])
+
+    def add_many(self, items: Iterable[tuple[str, Profile]], chunk: int = 2_000) -> None:
+        """Index many customers: one script call per ``chunk`` (Redis is busy a few ms for each)."""
+        batch: list[tuple[str, Profile]] = []
+        for item in items:
+            batch.append(item)
+            if len(batch) >= chunk:
+                self._write(batch, self.client.hmget(self._records_key, [cid for cid, _ in batch]))
+                batch = []
+        if batch:
+            self._write(batch, self.client.hmget(self._records_key, [cid for cid, _ in batch]))
+
+    def remove(self, customer_id: str) -> None:
+        old = _decode(self.client.hget(self._records_key, customer_id))
+        if old is None:
+            return
+        pipe = self.client.pipeline(transaction=True)
+        self._unlink(pipe, customer_id, unpack(old))
+        pipe.hdel(self._records_key, customer_id)
+        pipe.execute()
+
+    def get(self, customer_id: str) -> Profile | None:
+        packed = _decode(self.client.hget(self._records_key, customer_id))
+        return unpack(packed) if packed is not None else None
+
+    def candidates(self, profile: Profile) -> list[tuple[str, Profile]]:
+        settings = self.settings
+        keys = block_keys(profile)
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.scard(self._block_key(key))
+        sizes = pipe.execute()
+        usable = [key for key, size in zip(keys, sizes, strict=True) if 0 < size <= settings.max_block]
+        pipe = self.client.pipeline(transaction=False)
+        for key in usable:
+            pipe.smembers(self._block_key(key))
+        name = name_order_key(profile)
+        width = settings.neighbourhood
+        if name and width:
+            pipe.zrangebylex(self._names_key, f"[{name}", "+", start=0, num=width)
+            pipe.zrevrangebylex(self._names_key, f"({name}", "-", start=0, num=width)
+        replies = pipe.execute()
+        blocks: list[tuple[str, Sequence[Any]]] = [
+            (key, [_decode(m) for m in members]) for key, members in zip(usable, replies, strict=False)
+        ]
+        if name and width:
+            neighbours = [_decode(m).rsplit(_NUL, 1)[1] for m in (*replies[-2], *replies[-1])]
+            blocks.append(("n:", neighbours))
+        ordered: list[str] = []
+        seen: set[str] = set()
+        for _, ids in _rank_blocks(blocks):
+            for customer_id in ids:
+                if customer_id not in seen:
+                    seen.add(customer_id)
+                    ordered.append(customer_id)
+        ordered = ordered[: settings.max_candidates]
+        if not ordered:
+            return []
+        packed = self.client.hmget(self._records_key, ordered)
+        return [(cid, unpack(_decode(p))) for cid, p in zip(ordered, packed, strict=True) if p is not None]
+
+    def clear(self) -> None:
+        """Drop every key of this index (tests, and rebuilding the index from the store)."""
+        cursor = 0
+        while True:
+            cursor, keys = self.client.scan(cursor, match=f"{self.prefix}*", count=10_000)
+            if keys:
+                self.client.delete(*keys)
+            if cursor == 0:
+                break
+
+
+def _decode(value: Any) -> Any:
+    return value.decode("utf-8") if isinstance(value, bytes) else value

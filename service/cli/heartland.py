@@ -1,0 +1,107 @@
+"""``tillbridge heartland webhooks register|list|remove``: Heartland's deliveries to Tillbridge.
+
+The registered URL carries the secret token (Heartland signs nothing), so it is printed masked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from service.api.heartland_hooks import EVENTS
+
+HOOK_PATH = "/webhooks/heartland/"
+
+
+def hook_url(base_url: str, token: str) -> str:
+    """Where Heartland posts: Tillbridge's public base URL plus the secret token."""
+    return f"{base_url.rstrip('/')}{HOOK_PATH}{token}"
+
+
+def is_ours(url: str, token: str) -> bool:
+    return HOOK_PATH in url and url.rstrip("/").endswith(f"{HOOK_PATH}{token}".rstrip("/"))
+
+
+def masked(url: str) -> str:
+    if HOOK_PATH not in url:
+        return url
+    head, _, token = url.partition(HOOK_PATH)
+    return f"{head}{HOOK_PATH}{token[:2]}…" if token else url
+
+
+def _runtime() -> Any:
+    from service.app.factory import create_app
+
+    return create_app().extensions["tillbridge"]
+
+
+def _token(runtime: Any) -> str:
+    token = str(runtime.settings["TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN"] or "")
+    if not token:
+        raise click.ClickException("TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN is empty; set a long random token first")
+    return token
+
+
+@click.group()
+def heartland() -> None:
+    """Heartland Retail: the webhooks it sends to Tillbridge."""
+
+
+@heartland.group()
+def webhooks() -> None:
+    """Register, list and remove Heartland webhooks."""
+
+
+@webhooks.command("register")
+@click.option("--url", "base_url", default=None,
+              help="Tillbridge's public base URL as Heartland reaches it (default TILLBRIDGE_PUBLIC_URL).")
+def register(base_url: str | None) -> None:
+    """Subscribe Tillbridge's URL to item, customer and sales transaction events (once)."""
+    runtime = _runtime()
+    base = base_url or str(runtime.settings.get("TILLBRIDGE_PUBLIC_URL") or "")
+    if not base:
+        raise click.ClickException("no URL: pass --url https://tillbridge.example.com or set TILLBRIDGE_PUBLIC_URL")
+    url = hook_url(base, _token(runtime))
+    client = runtime.heartland
+    for webhook in client.webhooks():
+        if webhook.get("url") == url and set(EVENTS) <= set(webhook.get("events") or []):
+            click.echo(f"already registered: webhook {webhook['id']} → {masked(url)}")
+            return
+    created = client.register_webhook(url, EVENTS)
+    click.echo(f"registered webhook {created.get('id')} → {masked(url)} for {', '.join(EVENTS)}")
+
+
+@webhooks.command("list")
+def list_webhooks() -> None:
+    """Every webhook Heartland has; ours are marked with *."""
+    runtime = _runtime()
+    token = _token(runtime)
+    rows = runtime.heartland.webhooks()
+    if not rows:
+        click.echo("no webhooks registered in Heartland")
+        return
+    for webhook in rows:
+        url = str(webhook.get("url") or "")
+        mark = "*" if is_ours(url, token) else " "
+        click.echo(f"{mark} {webhook.get('id')}\t{masked(url)}\t{', '.join(webhook.get('events') or [])}")
+
+
+@webhooks.command("remove")
+@click.argument("webhook_id", required=False, type=int)
+@click.option("--all-ours", is_flag=True, help="Remove every webhook that posts to this Tillbridge's token.")
+def remove(webhook_id: int | None, all_ours: bool) -> None:
+    """Remove webhook ID, or all of ours."""
+    if (webhook_id is None) == (not all_ours):
+        raise click.UsageError("give either a webhook ID or --all-ours")
+    runtime = _runtime()
+    client = runtime.heartland
+    if webhook_id is not None:
+        client.delete_webhook(webhook_id)
+        click.echo(f"removed webhook {webhook_id}")
+        return
+    token = _token(runtime)
+    ours = [w for w in client.webhooks() if is_ours(str(w.get("url") or ""), token)]
+    for webhook in ours:
+        client.delete_webhook(int(webhook["id"]))
+    click.echo(f"removed {len(ours)} webhook(s)")
