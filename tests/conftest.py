@@ -15,13 +15,13 @@ from redis import Redis
 from sqlalchemy import text
 
 from service.app.embedded import embedded_redis_url, stop_embedded_redis
-from service.app.secrets import REQUIRED, generate, problem
+from service.settings.secrets import REQUIRED, generate, problem
 from service.store.db import Store, database_url
 from service.store.tables import Base
 from tests import processes
 
 # The run's secrets are random and of a real deployment's strength: `tillbridge web`, `worker` and
-# `scheduler` refuse a missing, short or published one (service/app/secrets.py), and the
+# `scheduler` refuse a missing, short or published one (service/settings/secrets.py), and the
 # processes the tests start inherit this environment. A test's own settings still override these.
 for _name in REQUIRED:
     if problem(_name, os.environ.get(_name)) is not None:

@@ -14,9 +14,9 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import func, select
 
-from service import defaults
+from service.settings import defaults
 from service.app.factory import create_app
-from service.app.secrets import HOW_TO_MAKE, REQUIRED, generate, problems
+from service.settings.secrets import HOW_TO_MAKE, REQUIRED, generate, problems
 from service.cli.main import main
 from service.kernel.signing import signed_headers
 from service.store.tables import InboxEvent

@@ -14,14 +14,14 @@ import hmac
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from service.api.envelope import is_record_id, is_version
 from service.api.intake import IncomingEvent, accept
 from service.api.webhooks import read_event
-from service.app.runtime import Runtime
-from service.app.secrets import usable
 from service.connectors.heartland.client import normalise_webhook_payload
+from service.flows.context import current
+from service.settings.secrets import usable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("heartland_hooks", __name__)
@@ -75,7 +75,7 @@ def _label(kind: str, record: dict[str, Any]) -> str:
 
 @bp.post("/webhooks/heartland/<token>")
 def heartland_event(token: str) -> Response:
-    runtime: Runtime = current_app.extensions["tillbridge"]
+    runtime = current()
     settings = runtime.settings
     expected = str(settings["TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN"] or "")
     # A published default token opens nothing: anyone could read it in this repository.

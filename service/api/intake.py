@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from service.app.runtime import Runtime
 from service.flows import ENABLED_FLOWS
+from service.flows.context import Context
 from service.kernel.cards import refuse_card_numbers
 from service.store import inbox, items
 
@@ -42,7 +42,7 @@ def printable(text: str, limit: int) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
-def accept(runtime: Runtime, event: IncomingEvent) -> int | None:
+def accept(runtime: Context, event: IncomingEvent) -> int | None:
     """Store the event and its item, then enqueue; the item id, or None for an event already stored.
 
     Events whose flow is not enabled yet are kept as ignored items, ready to replay. The endpoints

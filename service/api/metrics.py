@@ -19,13 +19,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
-from service.app.runtime import Runtime
 from service.flows import drift
+from service.flows.context import Context, current
 from service.store import cursors
 
 bp = Blueprint("metrics", __name__)
@@ -72,8 +72,8 @@ def render(families: Iterable[Family]) -> str:
     return generate_latest(registry).decode()
 
 
-def collect(runtime: Runtime, now: datetime | None = None) -> list[Family]:
-    from service.web.dashboard import overview
+def collect(runtime: Context, now: datetime | None = None) -> list[Family]:
+    from service.operations.overview import overview
 
     now = now or datetime.now(UTC)
     view = overview(runtime)
@@ -116,7 +116,7 @@ def collect(runtime: Runtime, now: datetime | None = None) -> list[Family]:
             *flow_trends(runtime, now), *alert_figures(runtime)]
 
 
-def flow_trends(runtime: Runtime, now: datetime) -> list[Family]:
+def flow_trends(runtime: Context, now: datetime) -> list[Family]:
     """Each flow's last finished minute from the time series (service/operations/timeseries.py), for dashboards."""
     from service.operations import timeseries
     from service.store.tables import MetricRollup
@@ -140,7 +140,7 @@ def flow_trends(runtime: Runtime, now: datetime) -> list[Family]:
     return [finished, dead, p50, p95]
 
 
-def alert_figures(runtime: Runtime) -> list[Family]:
+def alert_figures(runtime: Context) -> list[Family]:
     from service.store.tables import Alert
 
     firing = Family("tillbridge_alerts_firing", "gauge", "Alerts of rules/alerts.yaml firing now, by rule and severity.")
@@ -170,7 +170,7 @@ def _refused(status: int, error: str, message: str) -> Response:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    runtime: Runtime = current_app.extensions["tillbridge"]
+    runtime = current()
     token = str(runtime.settings.get("METRICS_TOKEN") or "")
     if token:
         sent = request.headers.get("Authorization", "")

@@ -12,14 +12,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
 
 from service.api.envelope import EnvelopeSchema
 from service.api.intake import IncomingEvent, accept
-from service.app.runtime import Runtime
-from service.app.secrets import usable
 from service.flows import MAGENTO_EVENT_FLOWS
+from service.flows.context import current
 from service.kernel.cards import card_number_paths, find_card_numbers
 from service.kernel.signing import (
     ID_HEADER,
@@ -29,6 +28,7 @@ from service.kernel.signing import (
     verify,
     verify_legacy,
 )
+from service.settings.secrets import usable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -78,7 +78,7 @@ def verify_request(settings: Mapping[str, Any], secrets: list[str], headers: Map
 
 @bp.post("/webhooks/magento")
 def magento_event() -> Response:
-    runtime: Runtime = current_app.extensions["tillbridge"]
+    runtime = current()
     settings = runtime.settings
     body = request.get_data(cache=False)
     if len(body) > settings["MAX_EVENT_BYTES"]:

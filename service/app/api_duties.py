@@ -17,7 +17,8 @@ def run_due(runtime: Any) -> None:
     for name, duty in (("outbound events", events.scan), ("webhook deliveries", delivery.send_due),
                        ("webhook event purge", events.purge),
                        ("idempotency purge", lambda r: idempotency.purge_expired(r.store)),
-                       ("reconciliation", reconciliation.run_due)):
+                       ("reconciliation", lambda r: reconciliation.run_due(
+                           r, announce=events.reconciliation_exception))):
         try:
             duty(runtime)
         except Exception:  # noqa: BLE001 - a bug or a busy database: keep the traceback, keep sweeping

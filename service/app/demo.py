@@ -21,10 +21,9 @@ from typing import Any
 import requests
 from cryptography.fernet import Fernet
 
-from service.app import secrets
 from service.app.embedded import embedded_redis_url
 from service.sandbox.seed import generate
-from service.settings import load_settings
+from service.settings import load_settings, secrets
 from service.store.db import Store, database_url
 
 ADMIN_USER = "admin"

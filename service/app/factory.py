@@ -9,8 +9,8 @@ from typing import Any
 from flask import Flask, jsonify, request
 
 from service.app.runtime import Runtime
-from service.app.secrets import session_key
 from service.settings import load_settings
+from service.settings.secrets import session_key
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -11,6 +11,22 @@ from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
 from service.canonical.address import Address, AddressSchema
 
+#: The fields duplicate resolution compares (service/ai/dedup/), and the columns of its review
+#: labels and the batch tool's ``--columns``.
+MATCH_FIELDS: tuple[str, ...] = (
+    "first_name",
+    "middle_name",
+    "last_name",
+    "email",
+    "phone",
+    "street",
+    "city",
+    "region",
+    "postcode",
+    "country",
+    "dob",
+)
+
 #: The fields survivorship decides one by one (rules/customers.yaml); ids and timestamps are not data.
 SURVIVING_FIELDS = ("first_name", "last_name", "email", "addresses")
 

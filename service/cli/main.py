@@ -39,8 +39,8 @@ def _dump_stacks_on_sigusr2() -> None:
 def _require_safe_secrets() -> None:
     """Refuse to run a real process on missing, short or published secrets (the demo and the tests
     hand their processes random ones)."""
-    from service.app.secrets import InsecureSecrets, require
     from service.settings import load_settings
+    from service.settings.secrets import InsecureSecrets, require
 
     try:
         require(load_settings())

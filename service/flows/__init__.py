@@ -1,6 +1,6 @@
 """One module per touchpoint. Each says its direction, its owner and its steps.
 
-A flow is registered here by name as ``module:Class``; the class takes the Runtime and has
+A flow is registered here by name as ``module:Class``; the class takes the Context and has
 ``run(item, trace)``. A flow that polls its sources also has ``pollers()`` returning the
 resources the scheduler reads (service/engine/polling.py).
 """
@@ -11,9 +11,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
     from service.engine.pipeline import Flow
     from service.engine.polling import Poller
+    from service.flows.context import Context
 
 # Which flow handles each event from Magento. Events without an enabled flow are kept in the inbox
 # and recorded as ignored items with that reason, so they can be replayed once their flow exists.
@@ -40,7 +40,7 @@ FLOWS: dict[str, str] = {
 }
 ENABLED_FLOWS = tuple(FLOWS)
 
-# Pollers kept outside their flow's class, by flow name → "module:function" taking the Runtime and
+# Pollers kept outside their flow's class, by flow name → "module:function" taking the Context and
 # returning Pollers; polled while that flow is enabled.
 EXTRA_POLLERS: dict[str, tuple[str, ...]] = {
     "orders": ("service.flows.order_polling:pollers",),
@@ -57,11 +57,11 @@ def flow_class(name: str) -> type:
     return getattr(importlib.import_module(module), cls)
 
 
-def build_flow(name: str, runtime: Runtime) -> Flow:
+def build_flow(name: str, runtime: Context) -> Flow:
     return flow_class(name)(runtime)
 
 
-def build_pollers(runtime: Runtime) -> list[Poller]:
+def build_pollers(runtime: Context) -> list[Poller]:
     """The source resources the scheduler polls, for the enabled flows that poll."""
     pollers: list[Poller] = []
     for name in ENABLED_FLOWS:

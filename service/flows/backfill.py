@@ -83,7 +83,7 @@ from service.store import backfills, bindings, items
 from service.store.tables import Binding, DeadLetter, TraceStep
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
+    from service.flows.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class _FlowWork:
 
 
 class Backfill:
-    def __init__(self, runtime: Runtime, resource: str, *, since: str | None = None, dry_run: bool = False,
+    def __init__(self, runtime: Context, resource: str, *, since: str | None = None, dry_run: bool = False,
                  restart: bool = False, page_size: int | None = None, concurrency: int | None = None,
                  on_progress: ProgressHook | None = None, on_page: ProgressHook | None = None) -> None:
         if resource not in RESOURCES:

@@ -28,7 +28,7 @@ from service.store import bindings
 from service.store.tables import SyncItem
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
+    from service.flows.context import Context
     from service.flows.orders import OrdersFlow
 
 FLOW = "channel_orders"
@@ -46,7 +46,7 @@ class ChannelOrdersFlow:
     name = FLOW
     direction = "channel → Heartland"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
 

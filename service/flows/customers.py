@@ -51,8 +51,8 @@ from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
     from service.engine.polling import Poller
+    from service.flows.context import Context
 
 MAGENTO_TO_CANONICAL = "mappings/customers.magento_to_canonical.yaml"
 HEARTLAND_TO_CANONICAL = "mappings/customers.heartland_to_canonical.yaml"
@@ -145,7 +145,7 @@ class CustomersFlow:
     name = "customers"
     direction = "Magento ⇄ Heartland"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
 

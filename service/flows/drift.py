@@ -46,7 +46,7 @@ from service.store import items
 from service.store.tables import Binding
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
+    from service.flows.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _label(text: str) -> str:
 # -- stock -----------------------------------------------------------------------------------------
 
 
-def heartland_stock(runtime: Runtime, rules: StockRules) -> tuple[dict[str, int], dict[int, dict[str, float]]]:
+def heartland_stock(runtime: Context, rules: StockRules) -> tuple[dict[str, int], dict[int, dict[str, float]]]:
     """(SKU → Heartland item id, item id → wanted quantity per Magento source code)."""
     heartland = runtime.heartland
     skus: dict[str, int] = {}
@@ -124,7 +124,7 @@ def heartland_stock(runtime: Runtime, rules: StockRules) -> tuple[dict[str, int]
     return skus, wanted
 
 
-def magento_stock(runtime: Runtime, skus: Sequence[str], codes: Sequence[str],
+def magento_stock(runtime: Context, skus: Sequence[str], codes: Sequence[str],
                   batch: int) -> dict[str, dict[str, dict[str, Any]]]:
     """SKU → source code → Magento source item, for the given SKUs and sources, a batch per search."""
     found: dict[str, dict[str, dict[str, Any]]] = {}
@@ -150,7 +150,7 @@ def stock_differences(wanted: dict[str, float], current: dict[str, dict[str, Any
     return out
 
 
-def check_stock(runtime: Runtime, report: DriftReport, batch: int) -> None:
+def check_stock(runtime: Context, report: DriftReport, batch: int) -> None:
     flow = runtime.flow("inventory")
     assert isinstance(flow, InventoryFlow)
     rules = flow.stock_rules()
@@ -170,7 +170,7 @@ def check_stock(runtime: Runtime, report: DriftReport, batch: int) -> None:
         report.add(record)
 
 
-def settled(runtime: Runtime, flow: str, found: Sequence[Drifted]) -> list[Drifted]:
+def settled(runtime: Context, flow: str, found: Sequence[Drifted]) -> list[Drifted]:
     """The records whose owning flow has no item waiting for them: a difference an item is about to
     settle (a stock change waiting out its settle time, an event in the queue) is in flight, not drift."""
     with runtime.store.session() as session:
@@ -178,7 +178,7 @@ def settled(runtime: Runtime, flow: str, found: Sequence[Drifted]) -> list[Drift
     return [r for r in found if r.key not in newest or newest[r.key].state not in PENDING]
 
 
-def repair_stock(runtime: Runtime, records: Sequence[Drifted], report: DriftReport) -> None:
+def repair_stock(runtime: Context, records: Sequence[Drifted], report: DriftReport) -> None:
     with runtime.store.session() as session:
         newest = items.latest_by_key(session, InventoryFlow.name, [r.key for r in records])
         for record in records:
@@ -199,7 +199,7 @@ def repair_stock(runtime: Runtime, records: Sequence[Drifted], report: DriftRepo
 # -- order statuses ---------------------------------------------------------------------------------
 
 
-def bound_orders(runtime: Runtime, days: float) -> list[Binding]:
+def bound_orders(runtime: Context, days: float) -> list[Binding]:
     since = datetime.now(UTC) - timedelta(days=days)
     with runtime.store.session() as s:
         return list(s.scalars(select(Binding).where(Binding.entity == "order", Binding.system == "heartland",
@@ -214,7 +214,7 @@ def order_entity_id(binding: Binding) -> int | None:
 OrderDrift = tuple[Drifted, dict[str, Any], bool]  # the record, its order event, whether the flow repairs it
 
 
-def check_orders(runtime: Runtime, report: DriftReport, batch: int, days: float) -> list[OrderDrift]:
+def check_orders(runtime: Context, report: DriftReport, batch: int, days: float) -> list[OrderDrift]:
     """Drifted orders, each with its Magento order as an ``order.updated`` event carries it."""
     found: list[OrderDrift] = []
     codes: dict[int, str] | None = None
@@ -261,7 +261,7 @@ def check_orders(runtime: Runtime, report: DriftReport, batch: int, days: float)
     return found
 
 
-def repair_orders(runtime: Runtime, found: Sequence[OrderDrift], report: DriftReport) -> None:
+def repair_orders(runtime: Context, found: Sequence[OrderDrift], report: DriftReport) -> None:
     with runtime.store.session() as session:
         newest = items.latest_by_key(session, "orders", [r.key for r, _, _ in found])
         for record, event, by_flow in found:
@@ -288,7 +288,7 @@ def repair_orders(runtime: Runtime, found: Sequence[OrderDrift], report: DriftRe
 # -- a run ---------------------------------------------------------------------------------------------
 
 
-def check(runtime: Runtime, *, repair: bool = True) -> DriftReport:
+def check(runtime: Context, *, repair: bool = True) -> DriftReport:
     """Compare both systems now; with ``repair``, create the items that bring them back in step
     (committed; the caller enqueues ``report.repaired``) and keep the run's figures in Redis."""
     s = runtime.settings
@@ -305,7 +305,7 @@ def check(runtime: Runtime, *, repair: bool = True) -> DriftReport:
     return report
 
 
-def record_run(runtime: Runtime, report: DriftReport) -> None:
+def record_run(runtime: Context, report: DriftReport) -> None:
     summary = json.dumps(report.summary())
     kept = max(1, int(runtime.settings["DRIFT_RUNS_KEPT"]))
     pipe = runtime.redis.pipeline()
@@ -315,12 +315,12 @@ def record_run(runtime: Runtime, report: DriftReport) -> None:
     pipe.execute()
 
 
-def last_run(runtime: Runtime) -> dict[str, Any] | None:
+def last_run(runtime: Context) -> dict[str, Any] | None:
     raw = runtime.redis.get(LAST_KEY)
     return dict(json.loads(raw)) if raw else None
 
 
-def is_due(runtime: Runtime, now: float | None = None) -> bool:
+def is_due(runtime: Context, now: float | None = None) -> bool:
     """Whether DRIFT_INTERVAL_SECONDS have passed since the last run, or, before any run, since the
     scheduler first asked (a scheduler starting is no reason to read both whole catalogues)."""
     interval = float(runtime.settings["DRIFT_INTERVAL_SECONDS"])
@@ -334,7 +334,7 @@ def is_due(runtime: Runtime, now: float | None = None) -> bool:
     return now - float(runtime.redis.get(FIRST_ASKED_KEY) or now) >= interval
 
 
-def run_due(runtime: Runtime) -> DriftReport | None:
+def run_due(runtime: Context) -> DriftReport | None:
     """The scheduler's drift duty: check when the interval has passed, one scheduler at a time, and
     enqueue the repairs. A source that is down is said in one line; the next interval retries (the
     lock is left to expire, so a failing check does not run again at every tick)."""

@@ -53,8 +53,8 @@ from service.store import bindings, items
 from service.store.tables import SyncItem
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
     from service.engine.polling import Poller
+    from service.flows.context import Context
 
 RULES_FILE = "giftcards.yaml"
 HEARTLAND_POLL = "heartland:gift_card_adjustments"
@@ -252,7 +252,7 @@ class GiftCardsFlow:
     name = "giftcards"
     direction = "Heartland ⇄ Magento"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
 

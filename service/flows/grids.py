@@ -39,7 +39,7 @@ from service.store import bindings
 from service.store.tables import Binding
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
+    from service.flows.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def values_of(product: dict[str, Any], codes: list[str]) -> list[str]:
 
 
 class GridVariants:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
         self.magento = runtime.magento

@@ -37,7 +37,7 @@ from service.store import items
 from service.store.tables import SyncItem, utcnow
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
+    from service.flows.context import Context
 
 RULES_FILE = "inventory.yaml"
 POLL_RESOURCE = "heartland:inventory"
@@ -173,7 +173,7 @@ class InventoryFlow:
     name = "inventory"
     direction = "Heartland → Magento"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self._lock = threading.Lock()
         self._rules: tuple[Any, StockRules] | None = None

@@ -27,7 +27,7 @@ from service.kernel.errors import DataError
 from service.store import items
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
+    from service.flows.context import Context
 
 POLL_RESOURCE = "magento:orders"
 FLOW = "orders"
@@ -81,7 +81,7 @@ def record_order_changes(session: Session, envelopes: Sequence[dict[str, Any]]) 
     return created
 
 
-def pollers(runtime: Runtime) -> list[Poller]:
+def pollers(runtime: Context) -> list[Poller]:
     def read(since: datetime) -> Iterator[dict[str, Any]]:
         magento = runtime.magento
         # Magento filters updated_at in its own text form, UTC. Orders come page by page as the

@@ -51,7 +51,7 @@ from service.store import reviews as order_reviews
 from service.store.tables import Binding, SyncItem
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
+    from service.flows.context import Context
 
 NORMALIZE_TEMPLATE = "mappings/orders.magento_to_canonical.yaml"
 HEARTLAND_TEMPLATE = "mappings/orders.canonical_to_heartland.yaml"
@@ -71,7 +71,7 @@ class OrdersFlow:
     name = "orders"
     direction = "Magento → Heartland"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
         self._context: tuple[Any, Any] | None = None

@@ -48,8 +48,8 @@ from service.store import bindings
 from service.store.tables import Binding
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
     from service.canonical.order import Order
+    from service.flows.context import Context
 
 RULES = "payment_methods.yaml"
 KEY_FIELD = "magento_capture"  # custom value on a Heartland payment: which Magento capture it records
@@ -132,7 +132,7 @@ def card_fields(payment: dict[str, Any]) -> dict[str, str]:
 
 
 class Payments:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
         self._payment_types: dict[str, Any] | None = None

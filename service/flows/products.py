@@ -51,8 +51,8 @@ from service.store import bindings, items
 from service.store.tables import SyncItem
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
     from service.engine.polling import Poller
+    from service.flows.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class ProductsFlow:
     name = "products"
     direction = "Heartland → Magento"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
 

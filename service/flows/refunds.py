@@ -64,8 +64,8 @@ from service.store import bindings, items
 from service.store.tables import SyncItem
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
     from service.engine.polling import Poller
+    from service.flows.context import Context
 
 RULES_FILE = "refunds.yaml"
 REF_FIELD = "tillbridge_ref"  # the custom field the orders flow keeps its reference in, too
@@ -159,7 +159,7 @@ class RefundsFlow:
     name = "refunds"
     direction = "Magento ⇄ Heartland"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
 

@@ -41,8 +41,8 @@ from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
     from service.engine.polling import Poller
+    from service.flows.context import Context
 
 RULES_FILE = "shipments.yaml"
 POLL_RESOURCE = "heartland:invoices"
@@ -196,7 +196,7 @@ class ShipmentsFlow:
     name = "shipments"
     direction = "Heartland → Magento"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
 

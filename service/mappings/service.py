@@ -41,7 +41,7 @@ from service.store.db import Store
 if TYPE_CHECKING:
     from service.ai.mapping.schema import Field
     from service.ai.mapping.suggester import Feedback
-    from service.app.runtime import Runtime
+    from service.flows.context import Context
 
 TEMPLATE_DIR = "mappings"
 SAMPLE_LIMIT = 5
@@ -72,7 +72,7 @@ def file_templates(rules: Rules) -> list[str]:
     return sorted(template_name(p.name) for p in rules.path(TEMPLATE_DIR).glob("*.yaml"))
 
 
-def template_names(runtime: Runtime) -> list[str]:
+def template_names(runtime: Context) -> list[str]:
     return sorted(set(file_templates(runtime.rules)) | set(versions_store.templates(runtime.store)))
 
 
@@ -92,7 +92,7 @@ def file_version(rules: Rules, template: str) -> int:
         return 0
 
 
-def template_spec(runtime: Runtime, name: str) -> dict[str, Any]:
+def template_spec(runtime: Context, name: str) -> dict[str, Any]:
     """What a flow maps with: the active stored version of ``name`` (a rules path or a template name), else the file."""
     active = versions_store.active_spec(runtime.store, template_name(name))
     if active is not None:
@@ -101,7 +101,7 @@ def template_spec(runtime: Runtime, name: str) -> dict[str, Any]:
     return dict(loaded)
 
 
-def current_spec(runtime: Runtime, template: str) -> tuple[dict[str, Any], str]:
+def current_spec(runtime: Context, template: str) -> tuple[dict[str, Any], str]:
     """The spec in force and where it comes from, as the page says it."""
     active = versions_store.active(runtime.store, template)
     if active is not None:
@@ -171,7 +171,7 @@ def _header_comments(path: Path) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def export_template(runtime: Runtime, template: str, version: int | None = None,
+def export_template(runtime: Context, template: str, version: int | None = None,
                     directory: Path | None = None) -> Path:
     """Write a stored version (default: the active one) to rules/mappings/<template>.yaml, keeping its header comments."""
     if version is not None:
@@ -189,7 +189,7 @@ def export_template(runtime: Runtime, template: str, version: int | None = None,
     return path
 
 
-def import_template(runtime: Runtime, template: str, *, by: str, activate: bool = False,
+def import_template(runtime: Context, template: str, *, by: str, activate: bool = False,
                     path: Path | None = None) -> tuple[versions_store.Version, bool]:
     """Store rules/mappings/<template>.yaml as a version (unless the latest says the same); returns (version, saved).
 
@@ -520,11 +520,11 @@ class Samples:
         return asdict(self)
 
 
-def _store_code(runtime: Runtime) -> str:
+def _store_code(runtime: Context) -> str:
     return str(runtime.settings.get("TILLBRIDGE_MAGENTO_STORE_CODE") or "default")
 
 
-def _magento_orders(runtime: Runtime, limit: int) -> Samples:
+def _magento_orders(runtime: Context, limit: int) -> Samples:
     found = runtime.magento.search_orders(sort=[("entity_id", "DESC")], page_size=limit)
     records = [dict(r) for r in found.get("items") or []]
     store_code = _store_code(runtime)
@@ -533,7 +533,7 @@ def _magento_orders(runtime: Runtime, limit: int) -> Samples:
                    "recent Magento orders", "magento")
 
 
-def _canonical_orders(runtime: Runtime, limit: int) -> Samples:
+def _canonical_orders(runtime: Context, limit: int) -> Samples:
     """Recent Magento orders as canonical orders, with the Heartland ids the flow would look up (read only)."""
     from service.flows.orders import OrdersFlow, order_ref
     from service.kernel.errors import SyncError
@@ -564,13 +564,13 @@ def _canonical_orders(runtime: Runtime, limit: int) -> Samples:
     return out
 
 
-SAMPLE_SOURCES: dict[str, Callable[[Runtime, int], Samples]] = {
+SAMPLE_SOURCES: dict[str, Callable[[Context, int], Samples]] = {
     "orders.magento_to_canonical": _magento_orders,
     "orders.canonical_to_heartland": _canonical_orders,
 }
 
 
-def live_samples(runtime: Runtime, template: str, limit: int = SAMPLE_LIMIT) -> Samples:
+def live_samples(runtime: Context, template: str, limit: int = SAMPLE_LIMIT) -> Samples:
     """Recent real records for ``template``'s source side, fetched now from the connected system."""
     fetch = SAMPLE_SOURCES.get(template)
     if fetch is None:

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from service.app.runtime import Runtime
+from service.flows.context import Context
 from service.operations import alert_channels
 from service.operations.alert_channels import Channel, ChannelError, Notice
 from service.rules.loader import RuleError
@@ -89,7 +89,7 @@ class Evaluation:
     failed: dict[str, str] = field(default_factory=dict)  # channel → why
 
 
-Measure = Callable[[Runtime, Rule, datetime], list[Signal]]
+Measure = Callable[[Context, Rule, datetime], list[Signal]]
 MEASURES: dict[str, Measure] = {}
 
 
@@ -102,7 +102,7 @@ def measure(kind: str) -> Callable[[Measure], Measure]:
 
 
 # -- loading -----------------------------------------------------------------------------------------
-def load_config(runtime: Runtime) -> Config:
+def load_config(runtime: Context) -> Config:
     """rules/alerts.yaml, checked: a mistake names the rule and what to fix."""
     raw = runtime.rules.load(RULES_FILE) or {}
     where = runtime.rules.path(RULES_FILE)
@@ -136,7 +136,7 @@ def _number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def channels(runtime: Runtime, config: Config) -> tuple[list[Channel], dict[str, str]]:
+def channels(runtime: Context, config: Config) -> tuple[list[Channel], dict[str, str]]:
     """The channels that can send, and the others with what to set for each."""
     ready: list[Channel] = []
     missing: dict[str, str] = {}
@@ -151,7 +151,7 @@ def channels(runtime: Runtime, config: Config) -> tuple[list[Channel], dict[str,
 
 # -- measures --------------------------------------------------------------------------------------
 @measure("breaker_open")
-def _breakers(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+def _breakers(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     threshold = int(runtime.settings["BREAKER_FAILURE_THRESHOLD"])
     found = []
     for destination in DESTINATIONS:
@@ -164,14 +164,14 @@ def _breakers(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
 
 
 @measure("dead_letters")
-def _dead_letters(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+def _dead_letters(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     with runtime.store.session() as s:
         n = s.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.resolved_at.is_(None)))
     return [Signal("", float(n or 0))]
 
 
 @measure("dead_letters_new")
-def _dead_letters_new(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+def _dead_letters_new(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     since = now - timedelta(minutes=float(rule.params.get("window_minutes", 15)))
     with runtime.store.session() as s:
         n = s.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.created_at >= since))
@@ -179,7 +179,7 @@ def _dead_letters_new(runtime: Runtime, rule: Rule, now: datetime) -> list[Signa
 
 
 @measure("reconciliation_exceptions")
-def _reconciliation_exceptions(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+def _reconciliation_exceptions(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     """Open reconciliation exceptions (service/reconciliation), per category: money that does not
     match between the till and the web shop until a person resolves it."""
     from service.store.api_tables import ReconciliationResult
@@ -192,7 +192,7 @@ def _reconciliation_exceptions(runtime: Runtime, rule: Rule, now: datetime) -> l
 
 
 @measure("oldest_pending_seconds")
-def _oldest_pending(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+def _oldest_pending(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     with runtime.store.session() as s:
         oldest = s.scalars(select(SyncItem.created_at).where(SyncItem.state.in_(("received", "processing")))
                            .order_by(SyncItem.created_at).limit(1)).first()
@@ -200,7 +200,7 @@ def _oldest_pending(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]
 
 
 @measure("poll_lag_seconds")
-def _poll_lag(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+def _poll_lag(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     from service.store import cursors
 
     if float(runtime.settings["POLL_INTERVAL_SECONDS"]) <= 0:
@@ -210,7 +210,7 @@ def _poll_lag(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
 
 
 @measure("workers")
-def _workers(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+def _workers(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     from rq import Worker
 
     stale = timedelta(seconds=float(rule.params.get("stale_seconds", 120)))
@@ -220,14 +220,14 @@ def _workers(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
 
 
 @measure("drift_records")
-def _drift(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+def _drift(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     from service.flows import drift
     last = drift.last_run(runtime) or {}
     return [Signal(kind, float(n)) for kind, n in (last.get("drifted") or {}).items()]
 
 
 @measure("review_backlog")
-def _review_backlog(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+def _review_backlog(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     from service.store import customer_reviews, reviews
 
     with runtime.store.session() as s:
@@ -239,7 +239,7 @@ def _review_backlog(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]
 
 
 @measure("error_rate")
-def _error_rate(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+def _error_rate(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     since = now - timedelta(minutes=float(rule.params.get("window_minutes", 15)))
     minimum = int(rule.params.get("min_items", 10))
     totals: dict[str, list[int]] = {}
@@ -255,7 +255,7 @@ def _error_rate(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
 
 
 @measure("auth_failures")
-def _auth_failures(runtime: Runtime, rule: Rule, now: datetime) -> list[Signal]:
+def _auth_failures(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     """Items a destination refused for their credentials (401/403) within window_minutes, per flow."""
     since = now - timedelta(minutes=float(rule.params.get("window_minutes", 15)))
     with runtime.store.session() as s:
@@ -270,7 +270,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 # -- evaluation ------------------------------------------------------------------------------------
-def run_due(runtime: Runtime) -> Evaluation | None:
+def run_due(runtime: Context) -> Evaluation | None:
     """The scheduler's alert duty: evaluate once ALERT_INTERVAL_SECONDS have passed, one scheduler at a time."""
     interval = float(runtime.settings["ALERT_INTERVAL_SECONDS"])
     if interval <= 0 or not runtime.redis.set(LOCK_KEY, "1", nx=True, ex=max(1, int(interval))):
@@ -278,7 +278,7 @@ def run_due(runtime: Runtime) -> Evaluation | None:
     return evaluate(runtime)
 
 
-def evaluate(runtime: Runtime, now: datetime | None = None) -> Evaluation:
+def evaluate(runtime: Context, now: datetime | None = None) -> Evaluation:
     now = now or datetime.now(UTC)
     config = load_config(runtime)
     ready, _missing = channels(runtime, config)
@@ -350,7 +350,7 @@ def _reopen(s: Session, key: str, rule: Rule, signal: Signal, now: datetime) -> 
     return alert
 
 
-def _forget_old(s: Session, runtime: Runtime, now: datetime) -> None:
+def _forget_old(s: Session, runtime: Context, now: datetime) -> None:
     days = float(runtime.settings["RETENTION_DAYS"])
     if days <= 0:
         return
@@ -372,7 +372,7 @@ def silenced_by(alert: Alert, silences: list[AlertSilence]) -> AlertSilence | No
     return None
 
 
-def _deliver(runtime: Runtime, ready: list[Channel], now: datetime, result: Evaluation) -> None:
+def _deliver(runtime: Context, ready: list[Channel], now: datetime, result: Evaluation) -> None:
     url = f"{str(runtime.settings['TILLBRIDGE_PUBLIC_URL']).rstrip('/')}/alerts"
     attempts = int(runtime.settings["ALERT_NOTIFY_ATTEMPTS"])
     by_name = {c.name: c for c in ready}
@@ -416,7 +416,7 @@ def _deliver(runtime: Runtime, ready: list[Channel], now: datetime, result: Eval
                                  message=f"{row.state} notice sent"))
 
 
-def _record_failure(runtime: Runtime, batch: list[Alert], name: str, error: str, now: datetime,
+def _record_failure(runtime: Context, batch: list[Alert], name: str, error: str, now: datetime,
                     attempts: int) -> None:
     with runtime.store.session() as s:
         for alert in batch:
@@ -445,7 +445,7 @@ def _notice(batch: list[Alert], url: str) -> Notice:
     return Notice(title=f"[{', '.join(parts)}] Tillbridge alerts", alerts=alerts, url=url)
 
 
-def send_test(runtime: Runtime) -> dict[str, str]:
+def send_test(runtime: Context) -> dict[str, str]:
     """A test notice through every configured channel: channel → "sent" or why not."""
     config = load_config(runtime)
     ready, missing = channels(runtime, config)
@@ -465,7 +465,7 @@ def send_test(runtime: Runtime) -> dict[str, str]:
 
 
 # -- silences (the page and the CLI) ------------------------------------------------------------------
-def add_silence(runtime: Runtime, *, rule: str, subject: str, hours: float, reason: str, actor: str) -> AlertSilence:
+def add_silence(runtime: Context, *, rule: str, subject: str, hours: float, reason: str, actor: str) -> AlertSilence:
     if hours <= 0 or hours > 24 * 30:
         raise ValueError("a silence lasts between a minute and 30 days: give hours in (0, 720]")
     if not reason.strip():
@@ -478,7 +478,7 @@ def add_silence(runtime: Runtime, *, rule: str, subject: str, hours: float, reas
     return silence
 
 
-def end_silence(runtime: Runtime, silence_id: int, actor: str) -> bool:
+def end_silence(runtime: Context, silence_id: int, actor: str) -> bool:
     with runtime.store.session() as s:
         silence = s.get(AlertSilence, silence_id)
         if silence is None or silence.ended_at is not None:

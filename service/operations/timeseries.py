@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from service.app.runtime import Runtime
+from service.flows.context import Context
 from service.store.items import TERMINAL_STATES
 from service.store.tables import MetricRollup, SyncItem
 
@@ -46,7 +46,7 @@ def floor(moment: datetime, resolution: str) -> datetime:
     return moment.replace(minute=0) if resolution == "hour" else moment
 
 
-def run_due(runtime: Runtime, now: datetime | None = None) -> int:
+def run_due(runtime: Context, now: datetime | None = None) -> int:
     """Roll up every finished minute not rolled up yet (and their hours); returns the minutes rolled."""
     now = now or datetime.now(UTC)
     current = floor(now, "minute")
@@ -77,7 +77,7 @@ def run_due(runtime: Runtime, now: datetime | None = None) -> int:
         runtime.redis.delete(LOCK_KEY)
 
 
-def queue_now(runtime: Runtime, now: datetime) -> dict[str, tuple[int, float]]:
+def queue_now(runtime: Context, now: datetime) -> dict[str, tuple[int, float]]:
     """flow → (items received or processing, age in seconds of the oldest), with ``*`` for all flows."""
     found: dict[str, tuple[int, float]] = {}
     with runtime.store.session() as s:
@@ -138,7 +138,7 @@ def roll(s: Session, resolution: str, start: datetime, queue: dict[str, tuple[in
                            depth=depth, oldest_seconds=oldest))
 
 
-def prune(s: Session, runtime: Runtime, now: datetime) -> None:
+def prune(s: Session, runtime: Context, now: datetime) -> None:
     minute_hours = float(runtime.settings["TIMESERIES_MINUTE_HOURS"])
     s.execute(delete(MetricRollup).where(MetricRollup.resolution == "minute",
                                          MetricRollup.bucket < now - timedelta(hours=minute_hours)))
@@ -166,7 +166,7 @@ class Series:
         return dict(vars(self))
 
 
-def series(runtime: Runtime, *, window: str, flow: str | None = None, now: datetime | None = None) -> Series:
+def series(runtime: Context, *, window: str, flow: str | None = None, now: datetime | None = None) -> Series:
     length, resolution = WINDOWS[window]
     now = now or datetime.now(UTC)
     end = floor(now, resolution)

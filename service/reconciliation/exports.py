@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service.api.v1.conventions import major_units
+from service.canonical.money import major_units
 from service.store.api_tables import LedgerEntry
 
 ACCOUNTS = {

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from service.api.v1.conventions import minor_units
+from service.canonical.money import minor_units
 from service.store.api_tables import LedgerEntry
 
 

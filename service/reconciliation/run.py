@@ -9,6 +9,7 @@ business days (late postings settle); accounting runs it on demand from the page
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,8 +25,13 @@ log = logging.getLogger(__name__)
 LAST_RUN_KEY = "tillbridge:reconciliation:last"
 
 
-def run(runtime: Any, date_from: str, date_to: str, trigger: str) -> dict[str, Any]:
-    """Reconcile the business days date_from..date_to (inclusive); returns the run's counts."""
+Announce = Callable[[Any, int, Result], None]
+
+
+def run(runtime: Any, date_from: str, date_to: str, trigger: str, *, announce: Announce) -> dict[str, Any]:
+    """Reconcile the business days date_from..date_to (inclusive); returns the run's counts.
+    ``announce`` tells the world of each new exception (the /v1 ``reconciliation.exception``
+    event: service/api/outbound/events.py), after the results are recorded."""
     if date.fromisoformat(date_to) < date.fromisoformat(date_from):
         raise ValueError("date_to is before date_from")
     days = int(runtime.settings.get("RECONCILIATION_FUZZY_DAYS", 2))
@@ -46,7 +52,12 @@ def run(runtime: Any, date_from: str, date_to: str, trigger: str) -> dict[str, A
         record = s.get(ReconciliationRun, run_id)
         record.finished_at, record.counts = utcnow(), counts
     for result_id, result in new_exceptions:
-        _raise(runtime, result_id, result)
+        log.warning("reconciliation exception rx_%s: %s on %s: %s", result_id, result.category,
+                    result.business_date, result.reason)
+        try:
+            announce(runtime, result_id, result)
+        except Exception:  # noqa: BLE001 - the exception is recorded and on the page; the event is a convenience
+            log.exception("could not announce reconciliation exception %s", result_id)
     log.info("reconciliation %s..%s (%s): %s", date_from, date_to, trigger, counts)
     return {"run_id": run_id, "counts": counts}
 
@@ -77,23 +88,6 @@ def _record(runtime: Any, run_id: int, results: list[Result]) -> list[tuple[int,
     return new
 
 
-def _raise(runtime: Any, result_id: int, result: Result) -> None:
-    from service.api.outbound.events import emit
-
-    data = {"id": f"rx_{result_id}", "object": "reconciliation_exception", "category": result.category,
-            "business_date": result.business_date, "delta": {"amount": result.delta, "currency": result.currency},
-            "reason": result.reason,
-            "magento": {"number": result.magento.number} if result.magento else None,
-            "heartland": {"number": result.heartland.number} if result.heartland else None}
-    try:
-        emit(runtime, "reconciliation.exception", data, dedup_key=f"reconciliation.exception:{result_id}:"
-             f"{result.category}", url=f"/v1/reports/reconciliation/exceptions/rx_{result_id}")
-    except Exception:  # noqa: BLE001 - the exception is recorded and on the page; the event is a convenience
-        log.exception("could not emit the event of reconciliation exception %s", result_id)
-    log.warning("reconciliation exception rx_%s: %s on %s: %s", result_id, result.category, result.business_date,
-                result.reason)
-
-
 def resolve(runtime: Any, result_id: int, note: str, actor: str) -> ReconciliationResult:
     if not note.strip():
         raise ValueError("say how it was resolved: a note is required")
@@ -107,7 +101,7 @@ def resolve(runtime: Any, result_id: int, note: str, actor: str) -> Reconciliati
         return row
 
 
-def run_due(runtime: Any) -> None:
+def run_due(runtime: Any, *, announce: Announce) -> None:
     """The scheduler's daily run over the last RECONCILIATION_DAYS days, once per interval (Redis-held)."""
     interval = float(runtime.settings.get("RECONCILIATION_INTERVAL_SECONDS") or 0)
     if interval <= 0:
@@ -118,4 +112,5 @@ def run_due(runtime: Any) -> None:
     zone = ZoneInfo(str(runtime.settings.get("STORE_TIMEZONE") or "UTC"))
     today = datetime.now(zone).date()
     days = max(1, int(runtime.settings.get("RECONCILIATION_DAYS") or 3))
-    run(runtime, (today - timedelta(days=days)).isoformat(), (today - timedelta(days=1)).isoformat(), "schedule")
+    run(runtime, (today - timedelta(days=days)).isoformat(), (today - timedelta(days=1)).isoformat(), "schedule",
+        announce=announce)

@@ -16,7 +16,7 @@ from typing import IO, Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from service.ai.dedup.normalise import FIELDS
+from service.canonical.customer import MATCH_FIELDS as FIELDS
 from service.store.db import Store
 from service.store.tables import CustomerReview, utcnow
 

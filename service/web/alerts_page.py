@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from service.app.runtime import Runtime
+from service.flows.context import current
 from service.operations import alerts
 from service.rules.loader import RuleError
 from service.store.tables import Alert, AlertEvent
@@ -23,10 +23,6 @@ bp = Blueprint("alerts", __name__, url_prefix="/alerts")
 HISTORY_SHOWN = 100
 SILENCE_HOURS = (("1 hour", 1), ("4 hours", 4), ("1 day", 24), ("1 week", 168))
 
-
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["tillbridge"]
-    return runtime
 
 
 def _alert_dict(a: Alert, silenced: Any) -> dict[str, Any]:
@@ -39,7 +35,7 @@ def _alert_dict(a: Alert, silenced: Any) -> dict[str, Any]:
 @bp.get("")
 @require_role()
 def index() -> Any:
-    runtime = _runtime()
+    runtime = current()
     now = datetime.now(UTC)
     problem = ""
     try:
@@ -73,7 +69,7 @@ def index() -> Any:
 def silence() -> Any:
     form = (request.get_json(silent=True) or {}) if request.is_json else request.form
     try:
-        created = alerts.add_silence(_runtime(), rule=str(form.get("rule") or "*"), subject=str(form.get("subject") or ""),
+        created = alerts.add_silence(current(), rule=str(form.get("rule") or "*"), subject=str(form.get("subject") or ""),
                                      hours=float(form.get("hours") or 0), reason=str(form.get("reason") or ""),
                                      actor=actor())
     except ValueError as exc:
@@ -92,7 +88,7 @@ def silence() -> Any:
 @bp.post("/silences/<int:silence_id>/end")
 @require_role("operator")
 def end_silence(silence_id: int) -> Any:
-    ended = alerts.end_silence(_runtime(), silence_id, actor())
+    ended = alerts.end_silence(current(), silence_id, actor())
     flash("Silence ended: notices go out again." if ended else "That silence had already ended.",
           "ok" if ended else "info")
     return redirect(url_for("alerts.index"))
@@ -102,7 +98,7 @@ def end_silence(silence_id: int) -> Any:
 @require_role("operator")
 def send_test() -> Any:
     try:
-        outcome = alerts.send_test(_runtime())
+        outcome = alerts.send_test(current())
     except RuleError as exc:
         flash(f"No test sent: {exc}", "error")
         return redirect(url_for("alerts.index"))

@@ -41,6 +41,8 @@ from flask import (
 )
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
+from service.api.tokens import bearer_token
+from service.flows.context import current
 from service.store import web_sessions
 from service.store.db import Store
 from service.store.users import Account, account_for_token, authenticate
@@ -67,17 +69,8 @@ class WebUser(UserMixin):
 
 
 def _store() -> Store:
-    store: Store = current_app.extensions["tillbridge"].store
+    store: Store = current().store
     return store
-
-
-def bearer_token() -> str | None:
-    """The token of an ``Authorization: Bearer …`` header, if the request has one."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip()
 
 
 def wants_json() -> bool:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, jsonify, request
 
-from service.app.runtime import Runtime
+from service.flows.context import current
 from service.operations import timeseries
 from service.web.auth import require_role
 
@@ -16,7 +16,7 @@ bp = Blueprint("charts", __name__)
 @bp.get("/charts/data")
 @require_role()
 def data() -> Any:
-    runtime: Runtime = current_app.extensions["tillbridge"]
+    runtime = current()
     window = request.args.get("window") or "1h"
     if window not in timeseries.WINDOWS:
         abort(400, description=f"window must be one of {', '.join(timeseries.WINDOWS)}")

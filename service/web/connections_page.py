@@ -2,17 +2,17 @@
 
 Heartland by API token or OAuth 2.0 (authorization code: this page sends the browser to Heartland's
 consent page and takes the code back at /connections/heartland/callback); Magento by admin or
-integration token, or the integration's four OAuth 1.0a values. Stored encrypted (service/app/connections.py).
+integration token, or the integration's four OAuth 1.0a values. Stored encrypted (service/operations/connections.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
-from service.app import connections
-from service.app.runtime import Runtime
+from service.flows.context import current
+from service.operations import connections
 from service.store import credentials
 from service.web.auth import actor, require_role, wants_json
 
@@ -23,13 +23,9 @@ TOKEN_FIELDS = {"heartland": ("url", "token"),
                             "access_token_secret")}
 
 
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["tillbridge"]
-    return runtime
-
 
 def _view(system: str) -> dict[str, Any]:
-    runtime = _runtime()
+    runtime = current()
     key = runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY")
     problem = ""
     stored: dict[str, str] = {}
@@ -46,7 +42,7 @@ def _view(system: str) -> dict[str, Any]:
 @bp.get("")
 @require_role("admin")
 def index() -> Any:
-    runtime = _runtime()
+    runtime = current()
     views = {s: _view(s) for s in ("heartland", "magento")}
     if wants_json():
         return jsonify(views)
@@ -64,11 +60,11 @@ def save_token(system: str) -> Any:
         return redirect(url_for("connections.index"))
     values = {f: str(request.form.get(f, "")) for f in TOKEN_FIELDS[system] if request.form.get(f) is not None}
     try:
-        connections.save_token(_runtime(), system, values, actor())
+        connections.save_token(current(), system, values, actor())
     except connections.ConnectionError_ as exc:
         flash(f"Not saved: {exc}.", "error")
         return redirect(url_for("connections.index"))
-    result = connections.test(_runtime(), system)
+    result = connections.test(current(), system)
     flash(f"{system.capitalize()} credentials saved (encrypted). Test: {result.summary}", "ok" if result.ok else "error")
     return redirect(url_for("connections.index"))
 
@@ -78,7 +74,7 @@ def save_token(system: str) -> Any:
 def heartland_oauth() -> Any:
     try:
         target = connections.heartland_oauth_start(
-            _runtime(), url=str(request.form.get("url", "")).strip(), client_id=str(request.form.get("client_id", "")).strip(),
+            current(), url=str(request.form.get("url", "")).strip(), client_id=str(request.form.get("client_id", "")).strip(),
             client_secret=str(request.form.get("client_secret", "")).strip(),
             authorize_url=str(request.form.get("authorize_url", "")),
             redirect_uri=url_for("connections.heartland_callback", _external=True), actor=actor())
@@ -92,13 +88,13 @@ def heartland_oauth() -> Any:
 @require_role("admin")
 def heartland_callback() -> Any:
     try:
-        message = connections.heartland_oauth_finish(_runtime(), state=request.args.get("state", ""),
+        message = connections.heartland_oauth_finish(current(), state=request.args.get("state", ""),
                                                      code=request.args.get("code", ""),
                                                      error=request.args.get("error", ""))
     except connections.ConnectionError_ as exc:
         flash(f"Heartland not connected: {exc}.", "error")
         return redirect(url_for("connections.index"))
-    result = connections.test(_runtime(), "heartland")
+    result = connections.test(current(), "heartland")
     flash(f"{message}. Test: {result.summary}", "ok" if result.ok else "error")
     return redirect(url_for("connections.index"))
 
@@ -106,9 +102,9 @@ def heartland_callback() -> Any:
 @bp.post("/magento/activate")
 def magento_activate() -> Any:
     """The integration's Endpoint URL: Magento posts the consumer's keys here when an admin clicks
-    Activate (server to server, no session; checked in service/app/connections.py)."""
+    Activate (server to server, no session; checked in service/operations/connections.py)."""
     try:
-        connections.magento_activation_received(_runtime(), {k: str(v) for k, v in request.form.items()})
+        connections.magento_activation_received(current(), {k: str(v) for k, v in request.form.items()})
     except connections.ConnectionError_ as exc:
         return jsonify({"error": "activation_refused", "message": str(exc)}), 400
     return jsonify({"received": True})
@@ -119,14 +115,14 @@ def magento_activate() -> Any:
 def magento_identity() -> Any:
     """The integration's Identity link: Magento opens it in the admin's browser after the post above."""
     try:
-        message = connections.magento_activation_finish(_runtime(), request.args.get("oauth_consumer_key", ""), actor())
+        message = connections.magento_activation_finish(current(), request.args.get("oauth_consumer_key", ""), actor())
     except connections.ConnectionError_ as exc:
         flash(f"Magento integration not activated: {exc}.", "error")
         return redirect(url_for("connections.index"))
-    result = connections.test(_runtime(), "magento")
+    result = connections.test(current(), "magento")
     flash(f"{message}. Test: {result.summary}", "ok" if result.ok else "error")
     back = request.args.get("success_call_back", "")
-    configured = connections.origin(str(_runtime().connection_settings("magento")["TILLBRIDGE_MAGENTO_URL"]))
+    configured = connections.origin(str(current().connection_settings("magento")["TILLBRIDGE_MAGENTO_URL"]))
     if back and connections.origin(back) == configured:
         return redirect(back)  # Magento's page that closes the activation popup
     return redirect(url_for("connections.index"))
@@ -137,7 +133,7 @@ def magento_identity() -> Any:
 def test(system: str) -> Any:
     if system not in TOKEN_FIELDS:
         return redirect(url_for("connections.index"))
-    result = connections.test(_runtime(), system)
+    result = connections.test(current(), system)
     if wants_json():
         return jsonify(vars(result))
     found = f": {', '.join(result.found[:10])}" if result.found else ""
@@ -148,7 +144,7 @@ def test(system: str) -> Any:
 @bp.post("/<system>/remove")
 @require_role("admin")
 def remove(system: str) -> Any:
-    if system in TOKEN_FIELDS and credentials.remove(_runtime().store, system):
-        connections.forget_clients(_runtime())
+    if system in TOKEN_FIELDS and credentials.remove(current().store, system):
+        connections.forget_clients(current())
         flash(f"Stored {system} credentials removed: the environment's are used again.", "ok")
     return redirect(url_for("connections.index"))

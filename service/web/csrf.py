@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, abort, request, session
 from markupsafe import Markup
 
-from service.web.auth import bearer_token
+from service.api.tokens import bearer_token
 
 FIELD = "csrf_token"
 HEADER = "X-CSRF-Token"

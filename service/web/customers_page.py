@@ -9,6 +9,7 @@ from flask import Blueprint, render_template, request
 
 from service.api.v1.customers import customer_360
 from service.api.v1.errors import ApiError
+from service.flows.context import current
 from service.store import bindings
 from service.web.auth import require_role
 
@@ -19,13 +20,12 @@ ROLES = ("integrator", "risk", "operator", "accounting")
 @bp.get("/customers")
 @require_role(*ROLES)
 def index() -> Any:
-    from flask import current_app
 
     query = (request.args.get("q") or "").strip()
     people: list[dict[str, Any]] = []
     error = ""
     if query:
-        runtime = current_app.extensions["tillbridge"]
+        runtime = current()
         try:
             ids: list[int] = []
             if query.startswith("heartland:") and query[10:].isdigit():

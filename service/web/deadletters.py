@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from service.app.runtime import Runtime
 from service.engine import deadletters
 from service.engine.deadletters import CardNumberInPayload, DeadLetterError, DeadLetterFilter
+from service.flows.context import Context, current
 from service.kernel.cards import mask_card_numbers
 from service.kernel.errors import FailureClass
 from service.operations import deadletter_groups
@@ -26,10 +26,6 @@ VIEW_ROLES = ("integrator", "risk", "operator")
 ACT_ROLES = ("operator",)  # and admin, who passes every check
 
 
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["tillbridge"]
-    return runtime
-
 
 def _filter_from(values: Any) -> DeadLetterFilter:
     return DeadLetterFilter(
@@ -40,7 +36,7 @@ def _filter_from(values: Any) -> DeadLetterFilter:
     )
 
 
-def _flows(runtime: Runtime) -> list[str]:
+def _flows(runtime: Context) -> list[str]:
     with runtime.store.session() as s:
         return sorted(f for f in s.scalars(select(DeadLetter.flow).distinct()) if f)
 
@@ -75,7 +71,7 @@ def parse_payload(text: str) -> dict[str, Any]:
 @bp.get("/dead-letters")
 @require_role(*VIEW_ROLES)
 def index() -> Any:
-    runtime = _runtime()
+    runtime = current()
     f = _filter_from(request.args)
     number = page_number(request.args.get("page"))
     rows = deadletters.query(runtime.store, f, limit=number * PAGE_SIZE + 1)
@@ -100,7 +96,7 @@ def index() -> Any:
 @bp.get("/dead-letters/groups")
 @require_role(*VIEW_ROLES)
 def groups() -> Any:
-    found = deadletter_groups.open_groups(_runtime().store, request.args.get("flow") or None)
+    found = deadletter_groups.open_groups(current().store, request.args.get("flow") or None)
     return jsonify({"groups": [{"signature": g.signature, "flow": g.flow, "class": g.failure_class,
                                 "pattern": g.pattern, "count": g.count, "dead_letters": g.letter_ids,
                                 "records": g.labels} for g in found]})
@@ -109,7 +105,7 @@ def groups() -> Any:
 @bp.post("/dead-letters/groups/<signature>/retry")
 @require_role(*ACT_ROLES)
 def retry_group(signature: str) -> Any:
-    runtime = _runtime()
+    runtime = current()
     try:
         ids = deadletter_groups.retry(runtime.store, signature, actor=actor())
     except DeadLetterError as exc:
@@ -130,7 +126,7 @@ def resolve_group(signature: str) -> Any:
     body = request.get_json(silent=True) if request.is_json else None
     note = str((body or request.form).get("note", "") or "")
     try:
-        n = deadletter_groups.resolve(_runtime().store, signature, actor=actor(), note=note)
+        n = deadletter_groups.resolve(current().store, signature, actor=actor(), note=note)
     except DeadLetterError as exc:
         if wants_json():
             return jsonify({"error": "not_done", "message": str(exc)}), 400
@@ -151,7 +147,7 @@ def _show(letter: DeadLetter, *, payload_text: str | None = None, error: str | N
 @bp.get("/dead-letters/<int:letter_id>")
 @require_role(*VIEW_ROLES)
 def show(letter_id: int) -> Any:
-    letter = deadletters.get(_runtime().store, letter_id)
+    letter = deadletters.get(current().store, letter_id)
     if letter is None:
         abort(404, description=f"There is no dead letter {letter_id}.")
     if wants_json():
@@ -164,7 +160,7 @@ def _failed(letter_id: int, message: str, status: int = 400, **form: Any) -> Any
         response = jsonify({"error": "not_done" if status == 400 else "card_number_refused", "message": message})
         response.status_code = status
         return response
-    letter = deadletters.get(_runtime().store, letter_id)
+    letter = deadletters.get(current().store, letter_id)
     if letter is None:
         abort(404, description=f"There is no dead letter {letter_id}.")
     return _show(letter, error=message, status=status, **form)
@@ -173,7 +169,7 @@ def _failed(letter_id: int, message: str, status: int = 400, **form: Any) -> Any
 @bp.post("/dead-letters/<int:letter_id>/retry")
 @require_role(*ACT_ROLES)
 def retry(letter_id: int) -> Any:
-    runtime = _runtime()
+    runtime = current()
     body = request.get_json(silent=True) if request.is_json else None
     payload: dict[str, Any] | None = None
     payload_text: str | None = None
@@ -204,7 +200,7 @@ def resolve(letter_id: int) -> Any:
     body = request.get_json(silent=True) if request.is_json else None
     note = str((body or request.form).get("note", "") or "")
     try:
-        deadletters.resolve(_runtime().store, letter_id, actor=actor(), note=note)
+        deadletters.resolve(current().store, letter_id, actor=actor(), note=note)
     except DeadLetterError as exc:
         return _failed(letter_id, str(exc), note=note)
     if wants_json():
@@ -216,7 +212,7 @@ def resolve(letter_id: int) -> Any:
 @bp.post("/dead-letters/retry-matching")
 @require_role(*ACT_ROLES)
 def retry_matching() -> Any:
-    runtime = _runtime()
+    runtime = current()
     body = request.get_json(silent=True) if request.is_json else None
     f = _filter_from(body or request.form)
     f.open_only = True  # only open ones can be retried

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from service.flows.context import current
 from service.kernel.errors import SyncError
 from service.operations import insights
 from service.reconciliation import ledger
@@ -33,7 +34,7 @@ def _window() -> tuple[int, str, str]:
 @require_role(*ROLES)
 def index() -> Any:
     span, date_from, date_to = _window()
-    store = current_app.extensions["tillbridge"].store
+    store = current().store
     axis = insights.days(date_from, date_to)
     by_channel = insights.sales_over_time(store, date_from, date_to, "channel")
     by_location = insights.sales_over_time(store, date_from, date_to, "location")
@@ -48,7 +49,7 @@ def index() -> Any:
 @require_role(*ROLES)
 def refresh() -> Any:
     span, date_from, date_to = _window()
-    runtime = current_app.extensions["tillbridge"]
+    runtime = current()
     try:
         saved = ledger.collect(runtime, date_from, date_to, pad_days=0)
         flash(f"Read {len(saved)} money movements from Heartland and Magento for the last {span} days.", "info")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from service.app.runtime import Runtime
+from service.flows.context import Context, current
 from service.store import items
 from service.store.tables import DeadLetter, SyncItem, TraceStep
 from service.web.auth import actor, require_role, wants_json
@@ -20,12 +20,8 @@ PAGE_SIZE = 50
 VIEW_ROLES = ("integrator", "risk", "operator")  # every role: traces are how anyone finds out what happened
 
 
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["tillbridge"]
-    return runtime
 
-
-def flows_in_store(runtime: Runtime) -> list[str]:
+def flows_in_store(runtime: Context) -> list[str]:
     with runtime.store.session() as s:
         return sorted(f for f in s.scalars(select(SyncItem.flow).distinct()) if f)
 
@@ -63,7 +59,7 @@ def step_dict(step: TraceStep) -> dict[str, Any]:
 @bp.get("/items")
 @require_role(*VIEW_ROLES)
 def index() -> Any:
-    runtime = _runtime()
+    runtime = current()
     state = request.args.get("state") or None
     if state is not None and state not in items.STATES:
         state = None
@@ -85,7 +81,7 @@ def index() -> Any:
 @bp.get("/items/<int:item_id>")
 @require_role(*VIEW_ROLES)
 def show(item_id: int) -> Any:
-    runtime = _runtime()
+    runtime = current()
     item = items.get(runtime.store, item_id)
     if item is None:
         abort(404, description=f"There is no sync item {item_id}. It may be in another environment's store.")
@@ -113,7 +109,7 @@ def fixes_for(item: SyncItem) -> list[tuple[str, str]]:
 
 
 def _act_on_review(item_id: int, action: str) -> Any:
-    runtime = _runtime()
+    runtime = current()
     body = (request.get_json(silent=True) or {}) if request.is_json else request.form
     note = str(body.get("note") or "")
     try:

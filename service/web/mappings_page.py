@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 
-from service.app.runtime import Runtime
+from service.flows.context import Context, current
 from service.kernel.errors import SyncError
 from service.mappings.service import (
     CHECKS,
@@ -46,18 +46,14 @@ ROLES = ("integrator",)  # and admin, who passes every check
 MAX_UPLOAD_BYTES = 2_000_000
 
 
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["tillbridge"]
-    return runtime
-
 
 def _known(template: str) -> str:
-    if template not in template_names(_runtime()):
+    if template not in template_names(current()):
         abort(404, description=f"there is no mapping template {template!r}: pick one on the mappings page")
     return template
 
 
-def _base(runtime: Runtime, template: str) -> dict[str, Any]:
+def _base(runtime: Context, template: str) -> dict[str, Any]:
     """The spec whose name, version and other top-level keys the edited rows go with."""
     try:
         return current_spec(runtime, template)[0]
@@ -114,7 +110,7 @@ def _as_fields(items: Any) -> list[Any]:
 @bp.get("/")
 @require_role(*ROLES)
 def index() -> str:
-    runtime = _runtime()
+    runtime = current()
     rows = []
     for name in template_names(runtime):
         active = versions_store.active(runtime.store, name)
@@ -136,7 +132,7 @@ def editor(template: str) -> str:
 @require_role(*ROLES)
 def state(template: str) -> Response:
     """Everything the editor starts from: rows, samples, fields, suggestions and versions."""
-    runtime = _runtime()
+    runtime = current()
     _known(template)
     requested = request.args.get("version", type=int)
     try:
@@ -178,7 +174,7 @@ def _suggest(sources: list[Any], targets: list[Any], rows: list[dict[str, Any]])
     from service.ai.mapping.model import ModelError
 
     try:
-        return suggestions_by_target(_runtime().store, sources, targets, rows)
+        return suggestions_by_target(current().store, sources, targets, rows)
     except ModelError as exc:
         return {"_error": str(exc)}
 
@@ -207,7 +203,7 @@ def samples(template: str) -> Response:
 @require_role(*ROLES)
 def preview_payload(template: str) -> Response:
     """The payload the edited rows make of one sample record, and the errors per target field."""
-    runtime = _runtime()
+    runtime = current()
     _known(template)
     body = _body()
     base = _base(runtime, template)
@@ -241,14 +237,14 @@ def decide(template: str) -> Response:
     body = _body()
     source = _as_fields([body.get("source")])[0]
     target = _as_fields([body.get("target")])[0]
-    record_decision(_runtime().store, source, target, bool(body.get("accepted")), by=actor())
+    record_decision(current().store, source, target, bool(body.get("accepted")), by=actor())
     return jsonify({"recorded": True})
 
 
 @bp.post("/<template>/versions")
 @require_role(*ROLES)
 def save(template: str) -> Response:
-    runtime = _runtime()
+    runtime = current()
     _known(template)
     body = _body()
     base = _base(runtime, template)
@@ -270,7 +266,7 @@ def save(template: str) -> Response:
 @bp.post("/<template>/versions/<int:number>/activate")
 @require_role(*ROLES)
 def activate(template: str, number: int) -> Response:
-    runtime = _runtime()
+    runtime = current()
     _known(template)
     try:
         done = versions_store.activate(runtime.store, template, number, by=actor())
@@ -283,7 +279,7 @@ def activate(template: str, number: int) -> Response:
 @bp.post("/<template>/rollback")
 @require_role(*ROLES)
 def rollback(template: str) -> Response:
-    runtime = _runtime()
+    runtime = current()
     _known(template)
     try:
         done = versions_store.rollback(runtime.store, template, by=actor())
@@ -297,7 +293,7 @@ def rollback(template: str) -> Response:
 @require_role(*ROLES)
 def deactivate(template: str) -> Response:
     """Put the file in rules/mappings/ back in force (the saved versions stay)."""
-    runtime = _runtime()
+    runtime = current()
     _known(template)
     if file_spec(runtime.rules, template) is None:
         return _error(409, f"rules/mappings/{template}.yaml does not exist, so a version must stay active: "
@@ -310,7 +306,7 @@ def deactivate(template: str) -> Response:
 @require_role(*ROLES)
 def version_diff(template: str) -> Response:
     """``?to=N[&from=M]``: the YAML diff from version M (default: the one before N, or the file) to N."""
-    runtime = _runtime()
+    runtime = current()
     _known(template)
     to = request.args.get("to", type=int)
     if to is None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from service.api.outbound import events
 from service.api.v1.reports import result_object, results_query
+from service.flows.context import current
 from service.kernel.errors import SyncError
 from service.reconciliation import exports
 from service.reconciliation import run as reconciliation
@@ -25,9 +27,6 @@ bp = Blueprint("reconciliation", __name__)
 ROLES = ("accounting",)
 PAGE_SIZE = 100
 
-
-def _runtime() -> Any:
-    return current_app.extensions["tillbridge"]
 
 
 def _period(values: Any) -> tuple[str, str]:
@@ -49,7 +48,7 @@ def _trace_item(entry: LedgerEntry | None) -> int | None:
         return None
     store_code = entry.order_ref.split(":")[1] if entry.order_ref.count(":") >= 2 else "default"
     key = f"orders:magento:{store_code}:{entry.source_id.split(':', 1)[1]}"
-    with _runtime().store.session() as s:
+    with current().store.session() as s:
         return s.scalar(select(SyncItem.id).where(SyncItem.entity_key == key).order_by(SyncItem.id.desc()).limit(1))
 
 
@@ -66,14 +65,14 @@ def index() -> Any:
     if category:
         query = query.where(ReconciliationResult.category == category)
     rows = []
-    with _runtime().store.session() as s:
+    with current().store.session() as s:
         for r, m, h in s.execute(query.order_by(ReconciliationResult.business_date.desc(),
                                                 ReconciliationResult.id.desc()).limit(PAGE_SIZE)):
             rows.append({**result_object(r, m, h), "number": r.id, "trace_item": _trace_item(m),
                          "can_resync": m is not None and m.kind == "sale" and r.state == "open"})
     return render_template("reconciliation.html", rows=rows, categories=CATEGORIES, state=state, category=category,
                            date_from=date_from, date_to=date_to,
-                           summary=summaries(_runtime().store, date_from, date_to, "day"))
+                           summary=summaries(current().store, date_from, date_to, "day"))
 
 
 @bp.post("/reconciliation/run")
@@ -84,7 +83,8 @@ def run_now() -> Any:
         flash("Reconcile at most 31 days at once.", "error")
     else:
         try:
-            done = reconciliation.run(_runtime(), date_from, date_to, f"page:{actor()}")
+            done = reconciliation.run(current(), date_from, date_to, f"page:{actor()}",
+                                      announce=events.reconciliation_exception)
             counts = ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in sorted(done["counts"].items())) or "nothing"
             flash(f"Reconciled {date_from} to {date_to}: {counts}.", "info")
         except SyncError as exc:
@@ -96,7 +96,7 @@ def run_now() -> Any:
 @require_role(*ROLES)
 def resolve(result_id: int) -> Any:
     try:
-        reconciliation.resolve(_runtime(), result_id, request.form.get("note", ""), actor())
+        reconciliation.resolve(current(), result_id, request.form.get("note", ""), actor())
         flash(f"Exception rx_{result_id} resolved.", "info")
     except (LookupError, ValueError) as exc:
         flash(str(exc), "error")
@@ -107,7 +107,7 @@ def resolve(result_id: int) -> Any:
 @require_role(*ROLES)
 def resync(result_id: int) -> Any:
     """Send the Magento order again through the orders flow (it looks Heartland up by our reference first)."""
-    runtime = _runtime()
+    runtime = current()
     with runtime.store.session() as s:
         row = s.execute(results_query().where(ReconciliationResult.id == result_id)).first()
     if row is None or row[1] is None:
@@ -137,7 +137,7 @@ def resync(result_id: int) -> Any:
 @require_role(*ROLES)
 def export(kind: str) -> Any:
     date_from, date_to = _period(request.args)
-    store = _runtime().store
+    store = current().store
     if kind == "xero":
         body, mimetype, name = exports.xero_csv(store, date_from, date_to), "text/csv", "xero"
         filename = f"tillbridge-{name}-{date_from}-{date_to}.csv"
@@ -154,6 +154,6 @@ def export(kind: str) -> Any:
 @bp.app_template_filter("money")
 def money_filter(amount: int, currency: str = "USD") -> str:
     """Minor units as a person reads them: 12345, "USD" → "123.45 USD"."""
-    from service.api.v1.conventions import exponent, major_units
+    from service.canonical.money import exponent, major_units
 
     return f"{major_units(int(amount or 0), currency):,.{exponent(currency)}f} {currency}"

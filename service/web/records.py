@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, jsonify, render_template, request, url_for
 
-from service.app.runtime import Runtime
+from service.flows.context import current
 from service.operations import timeline
 from service.web.auth import require_role, wants_json
 
@@ -17,7 +17,7 @@ bp = Blueprint("records", __name__)
 @bp.get("/records")
 @require_role()
 def index() -> Any:
-    runtime: Runtime = current_app.extensions["tillbridge"]
+    runtime = current()
     q = (request.args.get("q") or "").strip()
     found = timeline.find(runtime.store, q) if q else None
     if wants_json():

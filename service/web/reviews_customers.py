@@ -16,7 +16,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -28,8 +27,8 @@ from flask import (
 from service.ai.dedup.model import ModelError
 from service.ai.dedup.normalise import FIELDS, Profile, normalise
 from service.ai.dedup.resolver import load_rules, merge
-from service.app.runtime import Runtime
 from service.flows.checks import duplicates
+from service.flows.context import current
 from service.kernel.errors import SyncError
 from service.store import customer_reviews
 from service.store.customer_reviews import ReviewError
@@ -67,14 +66,10 @@ class FieldRow:
     status: str  # same | differs | one_side | empty
 
 
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["tillbridge"]
-    return runtime
-
 
 def compare_fields(review: CustomerReview) -> list[FieldRow]:
     """The pair field by field: both values, the value a merge keeps, and whether they differ."""
-    rules = load_rules(_runtime().rules)
+    rules = load_rules(current().rules)
     left, right = review.left or {}, review.right or {}
     pa: Profile = normalise(left, rules.vocabulary)
     pb: Profile = normalise(right, rules.vocabulary)
@@ -115,7 +110,7 @@ def review_dict(review: CustomerReview) -> dict[str, Any]:
 @bp.get("/reviews/customers")
 @require_role(*VIEW_ROLES)
 def index() -> Any:
-    store = _runtime().store
+    store = current().store
     show = request.args.get("show", "pending")
     if show not in SHOW:
         show = "pending"
@@ -132,7 +127,7 @@ def index() -> Any:
 @bp.get("/reviews/customers/<int:review_id>")
 @require_role(*VIEW_ROLES)
 def show(review_id: int) -> Any:
-    review = customer_reviews.get(_runtime().store, review_id)
+    review = customer_reviews.get(current().store, review_id)
     if review is None:
         abort(404, description=f"There is no customer review {review_id}.")
     if wants_json():
@@ -173,7 +168,7 @@ def _note() -> str:
 @require_role(*ACT_ROLES)
 def merge_pair(review_id: int) -> Any:
     try:
-        result = duplicates.merge_pair(_runtime(), review_id, actor=actor(), note=_note())
+        result = duplicates.merge_pair(current(), review_id, actor=actor(), note=_note())
     except (ReviewError, ModelError) as exc:
         return _refused(review_id, str(exc))
     except (SyncError, requests.RequestException) as exc:
@@ -189,7 +184,7 @@ def merge_pair(review_id: int) -> Any:
 
 def _decide(review_id: int, decision: str, message: str) -> Any:
     try:
-        customer_reviews.decide(_runtime().store, review_id, decision, actor=actor(), note=_note())
+        customer_reviews.decide(current().store, review_id, decision, actor=actor(), note=_note())
     except ReviewError as exc:
         return _refused(review_id, str(exc))
     return _done(review_id, message, {"state": decision})
@@ -211,6 +206,6 @@ def skip(review_id: int) -> Any:
 @require_role(*VIEW_ROLES)
 def labels() -> Any:
     out = io.StringIO()
-    customer_reviews.write_labels(_runtime().store, out)
+    customer_reviews.write_labels(current().store, out)
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=customer-review-labels.csv"})

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from service.ai.anomaly.features import FEATURE_SPECS, shipping_address
-from service.app.runtime import Runtime
 from service.flows.checks import fraud
+from service.flows.context import current
 from service.store import items, reviews
 from service.store.reviews import ReviewError, ReviewFilter
 from service.store.tables import OrderReview
@@ -27,10 +27,6 @@ STATE_CHOICES = ("open", "queued", "escalated", "approved", "rejected", "all")
 SORTS = ("newest", "score")
 MAX_NOTE = 2000
 
-
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["tillbridge"]
-    return runtime
 
 
 def _score(raw: str | None) -> float | None:
@@ -67,7 +63,7 @@ def review_dict(review: OrderReview) -> dict[str, Any]:
 @bp.get("/reviews/orders")
 @require_role(*ROLES)
 def index() -> Any:
-    runtime = _runtime()
+    runtime = current()
     f = _filter_from(request.args)
     number = page_number(request.args.get("page"))
     rows = reviews.query(runtime.store, f, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE)
@@ -118,7 +114,7 @@ def feature_rows(review: OrderReview) -> list[dict[str, Any]]:
 @bp.get("/reviews/orders/<int:review_id>")
 @require_role(*ROLES)
 def show(review_id: int) -> Any:
-    runtime = _runtime()
+    runtime = current()
     review = reviews.get(runtime.store, review_id)
     if review is None:
         abort(404, description=f"There is no order review {review_id}.")
@@ -152,7 +148,7 @@ def _back() -> Any:
 @require_role(*ROLES)
 def decide(review_id: int, decision: str) -> Any:
     try:
-        result = fraud.decide(_runtime(), review_id, decision, actor=actor(), note=_note())
+        result = fraud.decide(current(), review_id, decision, actor=actor(), note=_note())
     except ReviewError as exc:
         if wants_json():
             response = jsonify({"error": "not_done", "message": str(exc)})
@@ -191,7 +187,7 @@ def bulk() -> Any:
     note = _note()
     for review_id in ids:
         try:
-            fraud.decide(_runtime(), review_id, decision, actor=actor(), note=note)
+            fraud.decide(current(), review_id, decision, actor=actor(), note=note)
             done.append(review_id)
         except ReviewError as exc:
             failed.append(str(exc))

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
-from service.app.runtime import Runtime
+from service.flows.context import current
 from service.store import setting_overrides
 from service.store.setting_overrides import SettingError
 from service.web.auth import actor, require_role, wants_json
@@ -16,20 +16,16 @@ from service.web.auth import actor, require_role, wants_json
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["tillbridge"]
-    return runtime
-
 
 @bp.before_app_request
 def _fresh_settings() -> None:
-    _runtime().refresh_settings()  # another web process may have changed one
+    current().refresh_settings()  # another web process may have changed one
 
 
 @bp.get("")
 @require_role("admin")
 def index() -> Any:
-    runtime = _runtime()
+    runtime = current()
     found = setting_overrides.overrides(runtime.store)
     rows = [{"name": e.name, "help": e.help, "value": runtime.settings[e.name],
              "environment": runtime.environment_setting(e.name), "overridden": e.name in found}
@@ -42,7 +38,7 @@ def index() -> Any:
 @bp.post("/<name>")
 @require_role("admin")
 def change(name: str) -> Any:
-    runtime = _runtime()
+    runtime = current()
     try:
         value = setting_overrides.change(runtime.store, name, str(request.form.get("value", "")),
                                          {name: runtime.environment_setting(name)}, actor=actor())
@@ -57,7 +53,7 @@ def change(name: str) -> Any:
 @bp.post("/<name>/reset")
 @require_role("admin")
 def reset(name: str) -> Any:
-    runtime = _runtime()
+    runtime = current()
     if setting_overrides.reset(runtime.store, name, actor=actor(), environment_value=runtime.environment_setting(name)):
         runtime.settings_changed()
         flash(f"{name} is back to the environment's value ({runtime.environment_setting(name)}).", "ok")

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from service.app.runtime import Runtime
+from service.flows.context import current
 from service.store import user_events, users
 from service.store.users import ROLES, Account, UserError
 from service.web.auth import WebUser, actor, current_session_digest, require_role
@@ -20,13 +20,9 @@ bp = Blueprint("users", __name__, url_prefix="/users")
 EVENTS_SHOWN = 50
 
 
-def _runtime() -> Runtime:
-    runtime: Runtime = current_app.extensions["tillbridge"]
-    return runtime
-
 
 def _account(user_id: int) -> Account:
-    account = users.get_account(_runtime().store, user_id)
+    account = users.get_account(current().store, user_id)
     if account is None:
         abort(404, description=f"There is no user {user_id}: it may have been removed. Go back to the Users page.")
     return account
@@ -37,7 +33,7 @@ def _is_me(account: Account) -> bool:
 
 
 def _page(revealed: dict[str, str] | None = None, status: int = 200) -> Any:
-    store = _runtime().store
+    store = current().store
     html = render_template("users.html", users=users.summaries(store), roles=ROLES,
                            events=user_events.recent(store, EVENTS_SHOWN), revealed=revealed,
                            me=cast(WebUser, current_user).id)
@@ -68,7 +64,7 @@ def create() -> Any:
     typed = request.form.get("password", "")
     password = typed or users.generate_password()
     try:
-        account = users.create_user(_runtime().store, username, password, role, actor=actor())
+        account = users.create_user(current().store, username, password, role, actor=actor())
     except UserError as exc:
         flash(f"Nothing changed: {exc}.", "error")
         return _page(status=400)
@@ -85,7 +81,7 @@ def change_role(user_id: int) -> Any:
     role = request.form.get("role", "")
 
     def change() -> str:
-        users.set_role(_runtime().store, account.username, role, actor=actor())
+        users.set_role(current().store, account.username, role, actor=actor())
         return f"{account.username} is now {role}."
 
     return _act(change)
@@ -97,7 +93,7 @@ def disable(user_id: int) -> Any:
     account = _account(user_id)
 
     def change() -> str:
-        ended = users.set_disabled(_runtime().store, account.username, True, actor=actor())
+        ended = users.set_disabled(current().store, account.username, True, actor=actor())
         return f"{account.username} is disabled: cannot sign in, API tokens refused, {ended} session(s) ended."
 
     return _act(change)
@@ -109,7 +105,7 @@ def enable(user_id: int) -> Any:
     account = _account(user_id)
 
     def change() -> str:
-        users.set_disabled(_runtime().store, account.username, False, actor=actor())
+        users.set_disabled(current().store, account.username, False, actor=actor())
         return f"{account.username} is enabled and can sign in again."
 
     return _act(change)
@@ -123,7 +119,7 @@ def reset_password(user_id: int) -> Any:
     password = typed or users.generate_password()
     keep = current_session_digest() if _is_me(account) else None  # changing your own: stay signed in here
     try:
-        ended = users.set_password(_runtime().store, account.username, password, actor=actor(), keep_session=keep)
+        ended = users.set_password(current().store, account.username, password, actor=actor(), keep_session=keep)
     except UserError as exc:
         flash(f"Nothing changed: {exc}.", "error")
         return redirect(url_for("users.index"))
@@ -140,7 +136,7 @@ def end_sessions(user_id: int) -> Any:
     keep = current_session_digest() if _is_me(account) else None
 
     def change() -> str:
-        ended = users.end_sessions(_runtime().store, account.username, actor=actor(), keep_session=keep)
+        ended = users.end_sessions(current().store, account.username, actor=actor(), keep_session=keep)
         return f"{account.username} signed out everywhere: {ended} session(s) ended."
 
     return _act(change)

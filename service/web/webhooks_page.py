@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from service.api.outbound import delivery, endpoints
 from service.api.v1.webhooks import delivery_object, endpoint_object
+from service.flows.context import current
 from service.store.api_tables import WebhookDelivery, WebhookEvent
 from service.web.auth import require_role
 
@@ -18,14 +19,11 @@ ROLES = ("integrator", "operator")
 SHOWN = 50
 
 
-def _runtime() -> Any:
-    return current_app.extensions["tillbridge"]
-
 
 @bp.get("/webhooks")
 @require_role(*ROLES)
 def index() -> Any:
-    runtime = _runtime()
+    runtime = current()
     status = request.args.get("status") or ""
     listed = []
     with runtime.store.session() as s:
@@ -44,7 +42,7 @@ def index() -> Any:
 @require_role(*ROLES)
 def replay(delivery_id: int) -> Any:
     try:
-        delivery.replay(_runtime(), delivery_id)
+        delivery.replay(current(), delivery_id)
         flash(f"Delivery wd_{delivery_id} sent again.", "info")
     except (LookupError, ValueError) as exc:
         flash(str(exc), "error")

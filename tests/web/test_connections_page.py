@@ -142,7 +142,7 @@ def test_another_process_uses_new_credentials_without_a_restart(app: Flask, sett
     worker = create_app({**settings, "AUTO_MIGRATE": False, **{k: app.config[k] for k in (
         "TILLBRIDGE_ENCRYPTION_KEY", "TILLBRIDGE_HEARTLAND_URL", "TILLBRIDGE_HEARTLAND_TOKEN")}}).extensions["tillbridge"]
     assert worker.heartland.token == "env-token-1234"
-    from service.app import connections
+    from service.operations import connections
     connections.save_token(web, "heartland", {"url": app.config["TILLBRIDGE_HEARTLAND_URL"], "token": "pasted-token-99"},
                            "ada")
     worker._stamp_read_at -= CREDENTIALS_STAMP_SECONDS  # as if the few seconds had passed

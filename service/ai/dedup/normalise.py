@@ -17,20 +17,10 @@ from typing import Any, NamedTuple
 
 import phonenumbers
 
-#: The canonical customer fields duplicate resolution reads; the batch tool's ``--columns`` use them.
-FIELDS: tuple[str, ...] = (
-    "first_name",
-    "middle_name",
-    "last_name",
-    "email",
-    "phone",
-    "street",
-    "city",
-    "region",
-    "postcode",
-    "country",
-    "dob",
-)
+from service.canonical.customer import MATCH_FIELDS
+
+#: The canonical customer fields duplicate resolution reads (service/canonical/customer.py).
+FIELDS = MATCH_FIELDS
 ID_FIELDS: tuple[str, ...] = ("magento_id", "heartland_id")
 
 _SEP = "\x1f"

@@ -8,7 +8,8 @@ records of one customer by the survivorship rules in rules/dedup.yaml.
 
 Usage::
 
-    resolver = Resolver.from_settings(settings)          # Redis index shared by all workers
+    rules = load_rules(Rules("rules"))
+    resolver = Resolver(RedisIndex(redis_client, rules.blocking), rules=rules)  # shared by all workers
     decision = resolver.resolve(customer)                # mapping, dataclass or canonical record
     trace.record("dedup", decision.as_trace())
     resolver.add("magento:42", customer)
@@ -26,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from service.ai.dedup.compare import features
-from service.ai.dedup.index import BlockingSettings, CustomerIndex, MemoryIndex, RedisIndex
+from service.ai.dedup.index import BlockingSettings, CustomerIndex, MemoryIndex
 from service.ai.dedup.model import MatchModel, ModelError
 from service.ai.dedup.normalise import (
     FIELDS,
@@ -130,17 +131,6 @@ class Resolver:
         self._next_check = time.monotonic() + reload_seconds
         self._registry_signature = self._signature()
         self.model = model or MatchModel.load(models_dir)
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any], model: MatchModel | None = None) -> Resolver:
-        """A resolver on the shared Redis index (``REDIS_URL``, or the embedded Redis)."""
-        import redis
-
-        from service.app.embedded import redis_url
-
-        rules = load_rules(Rules(settings.get("RULES_DIR", "rules")))
-        client = redis.Redis.from_url(redis_url(dict(settings)))
-        return cls(RedisIndex(client, rules.blocking), model, rules, models_dir=settings.get("MODELS_DIR", "models"))
 
     def _signature(self) -> Any:
         if self._models_dir is None:

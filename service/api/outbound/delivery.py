@@ -21,10 +21,10 @@ from datetime import timedelta
 from typing import Any
 
 import requests
-from flask import current_app
 from sqlalchemy import select, update
 
 from service.api.outbound.endpoints import EndpointError, check_url, disable, signing_secrets
+from service.flows.context import current
 from service.kernel.cards import mask_card_numbers
 from service.kernel.signing import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from service.store.api_tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -51,7 +51,7 @@ def enqueue(runtime: Any, delivery_ids: list[int]) -> None:
 
 
 def deliver_job(delivery_id: int) -> str:
-    return attempt(current_app.extensions["tillbridge"], delivery_id)
+    return attempt(current(), delivery_id)
 
 
 def _claim(runtime: Any, delivery_id: int) -> bool:

@@ -109,7 +109,7 @@ def data_for(runtime: Any, event_type: str, item: SyncItem) -> tuple[dict[str, A
         order = found[0] if found else {"id": order_id_of(item.entity_key), "object": "order"}
         if event_type == "order.synced":
             return order, f"/v1/orders/{order['id']}"
-        from service.api.v1.conventions import money
+        from service.canonical.money import money
 
         total = order.get("total")
         currency = str(total.get("currency", "USD")) if isinstance(total, dict) else "USD"
@@ -205,3 +205,14 @@ def _parse(position: str) -> Any:
     from datetime import datetime
 
     return datetime.fromisoformat(position) if position else None
+
+
+def reconciliation_exception(runtime: Any, result_id: int, result: Any) -> None:
+    """The ``reconciliation.exception`` event of a new exception (service/reconciliation/run.py)."""
+    data = {"id": f"rx_{result_id}", "object": "reconciliation_exception", "category": result.category,
+            "business_date": result.business_date, "delta": {"amount": result.delta, "currency": result.currency},
+            "reason": result.reason,
+            "magento": {"number": result.magento.number} if result.magento else None,
+            "heartland": {"number": result.heartland.number} if result.heartland else None}
+    emit(runtime, "reconciliation.exception", data, dedup_key=f"reconciliation.exception:{result_id}:"
+         f"{result.category}", url=f"/v1/reports/reconciliation/exceptions/rx_{result_id}")

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from service.api.v1 import conventions, idempotency
 from service.api.v1.access import ApiRateLimit, current_caller, require
 from service.api.v1.errors import ApiError, ErrorSchema, fail, from_api_error, from_http_exception, is_v1
+from service.flows.context import current
 from service.kernel.cards import card_number_paths
 
 RESOURCE_MODULES = ("orders", "customers", "products", "inventory", "payments", "webhooks", "reports")
@@ -141,9 +142,6 @@ def _wrap_code_handlers(app: Flask) -> None:
             by_class[cls] = wrapped
 
 
-def _runtime() -> Any:
-    return current_app.extensions["tillbridge"]
-
 
 def _before() -> Response | None:
     if not is_v1():
@@ -153,9 +151,9 @@ def _before() -> Response | None:
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None or blueprint == "mappings_api":
         return None
     resource = blueprint.removeprefix("v1_")
-    from service.web.auth import bearer_token
+    from service.api.tokens import bearer_token
 
-    caller = current_caller(_runtime().store, bearer_token())
+    caller = current_caller(current().store, bearer_token())
     g.api_caller = caller
     limiter = current_app.extensions.get("tillbridge.api_rate_limit")
     if limiter is None:
@@ -174,7 +172,7 @@ def _before() -> Response | None:
             fail(422, f"the request holds a card number at {', '.join(paths)}: send a token and the last 4 "
                  "digits only; nothing was stored", error="card_number_refused",
                  fields={p: ["a card number"] for p in paths})
-        return idempotency.begin(_runtime().store, caller.key, float(current_app.config["API_IDEMPOTENCY_HOURS"]))
+        return idempotency.begin(current().store, caller.key, float(current_app.config["API_IDEMPOTENCY_HOURS"]))
     return None
 
 
@@ -183,7 +181,7 @@ def _after(response: Response) -> Response:
         return response
     if "request_id" not in g:
         conventions.start_request()
-    idempotency.finish(_runtime().store, response)
+    idempotency.finish(current().store, response)
     if "rate_limit" in g:
         limit, remaining, reset = g.rate_limit
         response.headers.setdefault("RateLimit-Limit", str(limit))

@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from flask import current_app
 from flask_login import current_user
 from limits import RateLimitItemPerMinute
 from limits.storage import RedisStorage
@@ -26,6 +25,7 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import delete, select
 
 from service.api.v1.errors import fail
+from service.flows.context import current
 from service.store.api_tables import ApiTokenScopes
 from service.store.db import Store
 from service.store.tables import ApiToken
@@ -127,7 +127,7 @@ class ApiRateLimit:
     """Requests per caller per moving minute, shared by every web process through Redis."""
 
     def __init__(self, per_minute: int) -> None:
-        runtime = current_app.extensions["tillbridge"]
+        runtime = current()
         storage = RedisStorage("redis://", connection_pool=runtime.redis.connection_pool,
                                key_prefix="tillbridge:api")
         self._limiter = MovingWindowRateLimiter(storage)

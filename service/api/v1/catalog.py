@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from flask import current_app
 
 from service.api.v1.errors import fail
+from service.flows.context import current
 from service.kernel.errors import DataError, DestinationUnavailable, NotFoundInTargetError, SyncError
 
 T = TypeVar("T")
@@ -17,7 +18,7 @@ SKU_PATTERN = r"^[A-Za-z0-9_.\-]{1,64}$"
 
 
 def runtime() -> Any:
-    return current_app.extensions["tillbridge"]
+    return current()
 
 
 def currency() -> str:

@@ -1,6 +1,6 @@
 """The conventions every /v1 answer follows: money, times, lists, request ids and ETags.
 
-- Money is ``{"amount": <integer minor units>, "currency": "USD"}`` (ISO 4217 exponent: JPY has
+- Money (service/canonical/money.py) is ``{"amount": <integer minor units>, "currency": "USD"}`` (ISO 4217 exponent: JPY has
   none, KWD three), never a float.
 - Times are RFC 3339 in UTC with a ``Z``: ``2026-12-07T01:36:40Z``.
 - Lists are ``{"object": "list", "url", "has_more", "data"}``, read with ``limit`` (1 to
@@ -14,39 +14,12 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from flask import Response, current_app, g, request
 from marshmallow import Schema, fields, validate
 
-ZERO_DECIMAL = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
-                "VUV", "XAF", "XOF", "XPF"}
-THREE_DECIMAL = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
 REQUEST_ID = "Request-Id"
-
-
-def exponent(currency: str) -> int:
-    code = (currency or "").upper()
-    return 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
-
-
-def minor_units(amount: Any, currency: str) -> int:
-    """A decimal amount as integer minor units (half-even, as accountants round)."""
-    try:
-        value = Decimal(str(amount if amount not in (None, "") else 0))
-    except InvalidOperation:
-        return 0
-    return int((value * (10 ** exponent(currency))).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-
-
-def major_units(amount: int, currency: str) -> Decimal:
-    return Decimal(amount) / (10 ** exponent(currency))
-
-
-def money(amount: Any, currency: str) -> dict[str, Any]:
-    code = (currency or "USD").upper()
-    return {"amount": minor_units(amount, code), "currency": code}
 
 
 def rfc3339(value: datetime | str | None) -> str | None:

@@ -19,9 +19,10 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import String, cast, or_, select
 
 from service.api.v1.catalog import currency, runtime, upstream
-from service.api.v1.conventions import ListArgs, list_schema, minor_units, page_of, rfc3339
+from service.api.v1.conventions import ListArgs, list_schema, page_of, rfc3339
 from service.api.v1.errors import fail
 from service.api.v1.schemas import MoneySchema
+from service.canonical.money import minor_units
 from service.reconciliation.ledger import parse_time
 from service.store.tables import Binding, CustomerReview, SyncItem
 

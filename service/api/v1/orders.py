@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate, validates_schema
@@ -18,10 +18,11 @@ from marshmallow.exceptions import ValidationError
 from sqlalchemy import func, select
 
 from service.api.intake import IncomingEvent, accept
-from service.api.v1.conventions import ListArgs, list_schema, major_units, money, page_of, rfc3339
+from service.api.v1.conventions import ListArgs, list_schema, page_of, rfc3339
 from service.api.v1.errors import fail
 from service.api.v1.schemas import AddressSchema, MoneySchema, SyncStateSchema, SystemRefSchema
-from service.flows import channel_orders
+from service.canonical.money import major_units, money
+from service.flows import channel_orders, context
 from service.kernel.errors import SyncError
 from service.store import items
 from service.store.tables import Binding, SyncItem
@@ -118,7 +119,7 @@ def _entity_keys(order_id: str) -> list[str]:
 
 
 def _store() -> Any:
-    return current_app.extensions["tillbridge"].store
+    return context.current().store
 
 
 def order_object(item: SyncItem, first: SyncItem | None, binding: Binding | None) -> dict[str, Any]:
@@ -240,7 +241,7 @@ class Orders(MethodView):
         key = channel_orders.binding_key(channel, external_id)
         payload = {"channel": channel, "external_id": external_id, "order": order, "status": "new",
                    "created_by": g.api_caller.actor}
-        runtime = current_app.extensions["tillbridge"]
+        runtime = context.current()
         item_id = accept(runtime, IncomingEvent(
             source="api", event_id=f"order:{key}", event_type="order.created", store_code="",
             occurred_at=None, document=payload, flow=channel_orders.FLOW, direction="channel→heartland",
@@ -276,7 +277,7 @@ class Order(MethodView):
         web order is cancelled in Magento, which owns it; the orders flow then cancels it in Heartland.
         """
         order = get_order(order_id)
-        runtime = current_app.extensions["tillbridge"]
+        runtime = context.current()
         if body["status"] == "fulfilled":
             return fulfil(runtime, order, body), 202
         if order["magento"] is not None:

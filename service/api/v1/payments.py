@@ -15,9 +15,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from service.api.v1.catalog import currency, runtime, upstream
-from service.api.v1.conventions import money, page_of, rfc3339
+from service.api.v1.conventions import page_of, rfc3339
 from service.api.v1.orders import get_order
 from service.api.v1.schemas import MoneySchema
+from service.canonical.money import money
 
 blp = Blueprint("v1_payments", __name__, url_prefix="/v1/payments",
                 description="Payments and refunds per order, across both systems")

@@ -12,8 +12,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from service.api.v1.catalog import currency, item_by_sku, items_after, runtime, upstream
-from service.api.v1.conventions import ListArgs, list_schema, major_units, money, page_of, rfc3339
+from service.api.v1.conventions import ListArgs, list_schema, page_of, rfc3339
 from service.api.v1.schemas import MoneySchema
+from service.canonical.money import major_units, money
 from service.flows.products import ENTITY, SYSTEM, binding_key
 from service.store import bindings, items
 

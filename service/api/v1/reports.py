@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Response, current_app, g
+from flask import Response, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from service.api.outbound import events
 from service.api.v1.conventions import ListArgs, list_schema, page_of, rfc3339
 from service.api.v1.errors import fail
 from service.api.v1.schemas import MoneySchema
+from service.flows.context import current
 from service.kernel.errors import SyncError
 from service.reconciliation import exports
 from service.reconciliation import run as reconciliation
@@ -107,9 +109,6 @@ class ResolveIn(Schema):
     note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
-def _runtime() -> Any:
-    return current_app.extensions["tillbridge"]
-
 
 def _side(e: LedgerEntry | None) -> dict[str, Any] | None:
     if e is None:
@@ -146,7 +145,7 @@ class Transactions(MethodView):
 
         From the ledger of the last reconciliation runs over the period (run one first).
         """
-        rows = summaries(_runtime().store, args["date_from"].isoformat(), args["date_to"].isoformat(), args["by"])
+        rows = summaries(current().store, args["date_from"].isoformat(), args["date_to"].isoformat(), args["by"])
         return {"object": "list", "url": "/v1/reports/transactions", "has_more": False, "data": rows}
 
 
@@ -159,8 +158,8 @@ class Runs(MethodView):
         if (body["date_to"] - body["date_from"]).days > 31:
             fail(422, "reconcile at most 31 days at once", fields={"date_to": ["at most 31 days after date_from"]})
         try:
-            done = reconciliation.run(_runtime(), body["date_from"].isoformat(), body["date_to"].isoformat(),
-                                      f"api:{g.api_caller.username}")
+            done = reconciliation.run(current(), body["date_from"].isoformat(), body["date_to"].isoformat(),
+                                      f"api:{g.api_caller.username}", announce=events.reconciliation_exception)
         except SyncError as exc:
             fail(502, f"a system could not be read for the reconciliation: {exc}; try again", error="upstream_error")
         return done, 201
@@ -183,7 +182,7 @@ class Results(MethodView):
             query = query.where(ReconciliationResult.business_date <= args["date_to"].isoformat())
         if args.get("starting_after"):
             query = query.where(ReconciliationResult.id < _number(args["starting_after"]))
-        with _runtime().store.session() as s:
+        with current().store.session() as s:
             rows = [result_object(r, m, h) for r, m, h in s.execute(query.limit(args["limit"] + 1))]
         return page_of(rows, args["limit"])
 
@@ -193,7 +192,7 @@ class ResultOne(MethodView):
     @blp.response(200, ExceptionOut)
     def get(self, result_id: str) -> dict[str, Any]:
         """One reconciliation result"""
-        with _runtime().store.session() as s:
+        with current().store.session() as s:
             row = s.execute(results_query().where(ReconciliationResult.id == _number(result_id))).first()
             if row is None:
                 fail(404, f"no reconciliation result {result_id!r}")
@@ -207,7 +206,7 @@ class Resolve(MethodView):
     def post(self, body: dict[str, Any], result_id: str) -> dict[str, Any]:
         """Resolve an exception with a note saying how"""
         try:
-            reconciliation.resolve(_runtime(), _number(result_id), body["note"], g.api_caller.actor)
+            reconciliation.resolve(current(), _number(result_id), body["note"], g.api_caller.actor)
         except LookupError as exc:
             fail(404, str(exc))
         except ValueError as exc:
@@ -217,7 +216,7 @@ class Resolve(MethodView):
 
 def _export(args: dict[str, Any], kind: str) -> Response:
     start, end = args["date_from"].isoformat(), args["date_to"].isoformat()
-    store = _runtime().store
+    store = current().store
     if kind == "xero":
         body, mimetype, name = exports.xero_csv(store, start, end), "text/csv", f"tillbridge-xero-{start}-{end}.csv"
     else:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from service.api.outbound import EVENT_TYPES, delivery, endpoints
 from service.api.v1.conventions import ListArgs, list_schema, page_of, rfc3339
 from service.api.v1.errors import fail
+from service.flows.context import current
 from service.store.api_tables import WebhookDelivery, WebhookEvent
 from service.store.credentials import CredentialsError
 
@@ -81,9 +82,6 @@ class DeliveryArgs(ListArgs):
     status = fields.String(validate=validate.OneOf(["pending", "succeeded", "failed"]))
 
 
-def _runtime() -> Any:
-    return current_app.extensions["tillbridge"]
-
 
 def _allow_private() -> bool:
     return bool(current_app.config["WEBHOOKS_ALLOW_PRIVATE_URLS"])
@@ -114,7 +112,7 @@ def delivery_object(d: WebhookDelivery, event: WebhookEvent) -> dict[str, Any]:
 
 
 def _get(endpoint_id: str) -> endpoints.Endpoint:
-    found = endpoints.get(_runtime().store, _number(endpoint_id, "we_"))
+    found = endpoints.get(current().store, _number(endpoint_id, "we_"))
     if found is None:
         fail(404, f"no webhook endpoint {endpoint_id!r}: GET /v1/webhooks lists them")
     return found
@@ -127,7 +125,7 @@ class Endpoints(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List webhook endpoints"""
         after = _number(args["starting_after"], "we_") if args.get("starting_after") else None
-        found = endpoints.listing(_runtime().store, after_id=after, limit=args["limit"] + 1)
+        found = endpoints.listing(current().store, after_id=after, limit=args["limit"] + 1)
         return page_of([endpoint_object(e) for e in found], args["limit"])
 
     @blp.arguments(EndpointCreate)
@@ -137,7 +135,7 @@ class Endpoints(MethodView):
         g.idempotency_redact = ("secret",)
         try:
             created, secret = endpoints.create(
-                _runtime().store, current_app.config.get("TILLBRIDGE_ENCRYPTION_KEY"), url=body["url"],
+                current().store, current_app.config.get("TILLBRIDGE_ENCRYPTION_KEY"), url=body["url"],
                 events=body["events"], description=body["description"], actor=g.api_caller.actor,
                 allow_private=_allow_private())
         except endpoints.EndpointError as exc:
@@ -161,7 +159,7 @@ class Endpoint(MethodView):
         """Change an endpoint's URL, events or description, or enable it again"""
         found = _get(endpoint_id)
         try:
-            return endpoint_object(endpoints.update(_runtime().store, found.id, allow_private=_allow_private(),
+            return endpoint_object(endpoints.update(current().store, found.id, allow_private=_allow_private(),
                                                     **body))
         except endpoints.EndpointError as exc:
             fail(422, str(exc))
@@ -169,7 +167,7 @@ class Endpoint(MethodView):
     @blp.response(204)
     def delete(self, endpoint_id: str) -> Any:
         """Remove an endpoint; nothing more is sent to it"""
-        endpoints.delete(_runtime().store, _get(endpoint_id).id)
+        endpoints.delete(current().store, _get(endpoint_id).id)
         return "", 204
 
 
@@ -181,7 +179,7 @@ class Rotate(MethodView):
         found = _get(endpoint_id)
         g.idempotency_redact = ("secret",)
         try:
-            rotated, secret = endpoints.rotate(_runtime().store, current_app.config.get("TILLBRIDGE_ENCRYPTION_KEY"),
+            rotated, secret = endpoints.rotate(current().store, current_app.config.get("TILLBRIDGE_ENCRYPTION_KEY"),
                                                found.id, float(current_app.config["WEBHOOK_SECRET_ROTATION_HOURS"]))
         except CredentialsError as exc:
             fail(503, f"webhook secrets cannot be stored: {exc}", error="encryption_key_missing")
@@ -195,7 +193,7 @@ class Deliveries(MethodView):
     def get(self, args: dict[str, Any], endpoint_id: str) -> dict[str, Any]:
         """The delivery log of an endpoint, newest first"""
         found = _get(endpoint_id)
-        with _runtime().store.session() as s:
+        with current().store.session() as s:
             query = (select(WebhookDelivery, WebhookEvent).join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
                      .where(WebhookDelivery.endpoint_id == found.id).order_by(WebhookDelivery.id.desc()))
             if args.get("status"):
@@ -213,11 +211,14 @@ class Replay(MethodView):
         """Send a delivery again now (its event id stays the same, so the subscriber dedups)"""
         number = _number(delivery_id, "wd_")
         try:
-            delivery.replay(_runtime(), number)
+            delivery.replay(current(), number)
         except LookupError:
             fail(404, f"no webhook delivery {delivery_id!r}")
         except ValueError as exc:
             fail(409, str(exc), error="endpoint_disabled")
-        with _runtime().store.session() as s:
+        with current().store.session() as s:
             d = s.get(WebhookDelivery, number)
-            return delivery_object(d, s.get(WebhookEvent, d.event_id)), 202
+            event = s.get(WebhookEvent, d.event_id) if d is not None else None
+            if d is None or event is None:
+                fail(404, f"no webhook delivery {delivery_id!r}")
+            return delivery_object(d, event), 202

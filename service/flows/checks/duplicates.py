@@ -39,8 +39,8 @@ from service.store.customer_reviews import NewPair, ReviewError
 from service.store.tables import Binding
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
     from service.canonical.order import Order
+    from service.flows.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class CustomerDedup:
     customers are indexed even while no dedup model is promoted yet.
     """
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self._rules: DedupRules | None = None
         self._index: RedisIndex | None = None
@@ -243,7 +243,7 @@ _services: WeakKeyDictionary[Any, CustomerDedup] = WeakKeyDictionary()
 _services_lock = threading.Lock()
 
 
-def for_runtime(runtime: Runtime) -> CustomerDedup:
+def for_runtime(runtime: Context) -> CustomerDedup:
     """The duplicate resolution of this process's runtime (made once, on first use)."""
     with _services_lock:
         service = _services.get(runtime)
@@ -301,12 +301,12 @@ class CustomerLink:
               f"this order uses Heartland customer {heartland_id} meanwhile", decision, status="review")
 
 
-def link_order_customer(runtime: Runtime, order: Order, key: str) -> CustomerLink:
+def link_order_customer(runtime: Context, order: Order, key: str) -> CustomerLink:
     """Resolve a Magento order's customer (bound under ``key`` once synced); see :func:`link_customer`."""
     return link_customer(runtime, order_customer(order), key, f"Magento order #{order.number}")
 
 
-def link_customer(runtime: Runtime, customer: dict[str, str], key: str, origin: str) -> CustomerLink:
+def link_customer(runtime: Context, customer: dict[str, str], key: str, origin: str) -> CustomerLink:
     """Resolve a canonical customer against the known Heartland customers, noting the decision in the trace.
 
     ``key`` is the record's binding key, ``origin`` what a person calls the record that brought it
@@ -338,7 +338,7 @@ def tracing_note(message: str, *, status: str = "ok", detail: dict[str, Any] | N
         current.note("dedup", message, status=status, detail=detail)
 
 
-def bind_customer(runtime: Runtime, key: str, heartland_id: int, data: dict[str, Any]) -> bool:
+def bind_customer(runtime: Context, key: str, heartland_id: int, data: dict[str, Any]) -> bool:
     """Bind ``key`` to the Heartland customer; False when another key holds that customer's binding.
 
     Bindings are unique per Heartland customer, while duplicate resolution links several records
@@ -356,7 +356,7 @@ def bind_customer(runtime: Runtime, key: str, heartland_id: int, data: dict[str,
         return False
 
 
-def unbind_customer(runtime: Runtime, key: str) -> None:
+def unbind_customer(runtime: Context, key: str) -> None:
     with runtime.store.session() as s:
         s.execute(delete(Binding).where(Binding.entity == "customer", Binding.key == key,
                                         Binding.system == "heartland"))
@@ -372,7 +372,7 @@ class MergeResult:
     bound: bool
 
 
-def merge_pair(runtime: Runtime, review_id: int, *, actor: str, note: str = "") -> MergeResult:
+def merge_pair(runtime: Context, review_id: int, *, actor: str, note: str = "") -> MergeResult:
     """Merge a reviewed pair: the Heartland customer survives and the Magento customer is linked to it.
 
     Heartland has no merge API, so merging (1) writes the surviving values of the fields a Heartland

@@ -33,7 +33,7 @@ from service.store.reviews import ReviewError
 from service.store.tables import OrderFact, OrderReview
 
 if TYPE_CHECKING:
-    from service.app.runtime import Runtime
+    from service.flows.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ _scorers: dict[tuple[str, str], AnomalyScorer] = {}
 _scorers_lock = threading.Lock()
 
 
-def scorer_for(runtime: Runtime) -> AnomalyScorer:
+def scorer_for(runtime: Context) -> AnomalyScorer:
     """The process's scorer for the configured models and rules directories.
 
     Loading a model costs tens of milliseconds, so it happens once per process; the scorer itself
@@ -172,7 +172,7 @@ def review_reason(score: float, threshold: float, explanation: list[str], limit:
     return f"anomaly score {score:.2f} (threshold {threshold:.2f}), flagged as an outlier: {top}"
 
 
-def hold_for_review(runtime: Runtime, *, item_id: int, order_key: str, order: Mapping[str, Any],
+def hold_for_review(runtime: Context, *, item_id: int, order_key: str, order: Mapping[str, Any],
                     assessment: Assessment) -> tuple[OrderReview, bool]:
     """Queue the order for review (once) and make sure it is on hold in Magento, with one comment.
 
@@ -191,7 +191,7 @@ def hold_for_review(runtime: Runtime, *, item_id: int, order_key: str, order: Ma
     return review, created
 
 
-def ensure_held(runtime: Runtime, review: OrderReview) -> bool:
+def ensure_held(runtime: Context, review: OrderReview) -> bool:
     """Hold the order in Magento unless it is already held; True if this call held it."""
     magento = runtime.magento
     entity_id = int(review.entity_id)
@@ -221,7 +221,7 @@ def _magento_failed(review: OrderReview, what: str, exc: SyncError) -> ReviewErr
                        "try again, or act on the order in the Magento admin and then decide here")
 
 
-def _open(runtime: Runtime, review_id: int) -> OrderReview:
+def _open(runtime: Context, review_id: int) -> OrderReview:
     review = reviews.get(runtime.store, review_id)
     if review is None:
         raise ReviewError(f"there is no order review {review_id}")
@@ -231,7 +231,7 @@ def _open(runtime: Runtime, review_id: int) -> OrderReview:
     return review
 
 
-def approve(runtime: Runtime, review_id: int, *, actor: str, note: str = "") -> Decision:
+def approve(runtime: Context, review_id: int, *, actor: str, note: str = "") -> Decision:
     """Legitimate: release the hold in Magento and send the order on to Heartland."""
     review = _open(runtime, review_id)
     magento = runtime.magento
@@ -248,7 +248,7 @@ def approve(runtime: Runtime, review_id: int, *, actor: str, note: str = "") -> 
     return Decision(decided, f"Order #{review.increment_id} approved: released in Magento and on its way to Heartland.")
 
 
-def reject(runtime: Runtime, review_id: int, *, actor: str, note: str = "") -> Decision:
+def reject(runtime: Context, review_id: int, *, actor: str, note: str = "") -> Decision:
     """Fraud: cancel the order in Magento (Magento cancels only orders not on hold, so unhold first)."""
     review = _open(runtime, review_id)
     magento = runtime.magento
@@ -271,7 +271,7 @@ def reject(runtime: Runtime, review_id: int, *, actor: str, note: str = "") -> D
     return Decision(decided, f"Order #{review.increment_id} rejected: cancelled in Magento, not sent to Heartland.")
 
 
-def escalate(runtime: Runtime, review_id: int, *, actor: str, note: str = "") -> Decision:
+def escalate(runtime: Context, review_id: int, *, actor: str, note: str = "") -> Decision:
     """Not sure: keep the order on hold and in review, marked for a senior look."""
     review = _open(runtime, review_id)
     decided = reviews.decide(runtime.store, review_id, "escalate", actor=actor, note=note,
@@ -283,7 +283,7 @@ ACTIONS = {"approve": approve, "reject": reject, "escalate": escalate}
 ACTION_PAST = {"approve": "approved", "reject": "rejected", "escalate": "escalated"}
 
 
-def decide(runtime: Runtime, review_id: int, decision: str, *, actor: str, note: str = "") -> Decision:
+def decide(runtime: Context, review_id: int, decision: str, *, actor: str, note: str = "") -> Decision:
     action = ACTIONS.get(decision)
     if action is None:
         raise ReviewError(f"unknown decision {decision!r}: use one of {', '.join(ACTIONS)}")

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from service import defaults
+from service.sandbox.magento.app import DEFAULT_WEBHOOK_SECRET
 
 
 @click.command()
@@ -33,7 +33,7 @@ def magento(port: int, host: str, token: str, seed: str, events_url: str | None,
     from service.sandbox.magento.app import create_app
     from service.sandbox.server import serve_forever
 
-    secret = os.environ.get("TILLBRIDGE_WEBHOOK_SECRET", defaults.TILLBRIDGE_WEBHOOK_SECRET)
+    secret = os.environ.get("TILLBRIDGE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET)
     app = create_app(seed=seed, token=token, events_url=events_url, webhook_secret=secret,
                      enable_integration_as_bearer=integration_as_bearer, backorders=int(backorders),
                      unknown_property_status=int(unknown_property_status))

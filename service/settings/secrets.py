@@ -3,7 +3,7 @@
 ``tillbridge web``, ``worker`` and ``scheduler`` call :func:`require` before anything starts: each of
 SECRET_KEY (signs session cookies), TILLBRIDGE_WEBHOOK_SECRET (signs Magento events) and
 TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN (the secret in Heartland's webhook URL) must be set, at least
-32 bytes long, and not a value published in this repository (service/defaults.py, the sandboxes).
+32 bytes long, and not a value published in this repository (service/settings/defaults.py, the sandboxes).
 ``tillbridge demo`` generates random ones per run and hands them to its processes; the tests set
 their own. The app itself (``create_app``) still starts with the defaults, so tests can build it
 directly, but never trusts them: a published session key is swapped for a random one and a
@@ -16,8 +16,8 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from service import defaults
 from service.kernel.signing import SignatureError, secret_key
+from service.settings import defaults
 
 REQUIRED = ("SECRET_KEY", "TILLBRIDGE_WEBHOOK_SECRET", "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN")
 # Checked the same way when set: a rotation must not fall back to a weak secret.

@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from service.app.runtime import Runtime
+from service.flows.context import Context
 from service.kernel.errors import AuthError, SyncError
 from service.store import credentials
 
@@ -40,7 +40,7 @@ class TestResult:
     source: str = ""  # "stored (connections page)" or "environment"
 
 
-def source(runtime: Runtime, system: str) -> str:
+def source(runtime: Context, system: str) -> str:
     try:
         stored = credentials.load(runtime.store, runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY"), system)
     except credentials.CredentialsError:
@@ -50,12 +50,12 @@ def source(runtime: Runtime, system: str) -> str:
     return "OAuth 2.0 (connections page)" if stored.get("oauth_client_id") else "stored (connections page)"
 
 
-def forget_clients(runtime: Runtime) -> None:
+def forget_clients(runtime: Context) -> None:
     """Every process (web, workers, scheduler) builds its clients again from the new credentials."""
     runtime.credentials_changed()
 
 
-def save_token(runtime: Runtime, system: str, values: dict[str, str], actor: str) -> None:
+def save_token(runtime: Context, system: str, values: dict[str, str], actor: str) -> None:
     """A token (Heartland API token, Magento admin/integration token) or Magento's OAuth 1.0a set."""
     url = values.get("url", "").strip()
     if url and urlsplit(url).scheme not in ("http", "https"):
@@ -70,7 +70,7 @@ def save_token(runtime: Runtime, system: str, values: dict[str, str], actor: str
     forget_clients(runtime)
 
 
-def heartland_oauth_start(runtime: Runtime, *, url: str, client_id: str, client_secret: str, redirect_uri: str,
+def heartland_oauth_start(runtime: Context, *, url: str, client_id: str, client_secret: str, redirect_uri: str,
                           authorize_url: str = "", actor: str = "") -> str:
     """Where to send the browser: Heartland's consent page, with a fresh ``state``."""
     if not (url and client_id and client_secret):
@@ -91,7 +91,7 @@ def default_authorize_url(api_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/oauth/authorize"
 
 
-def heartland_oauth_finish(runtime: Runtime, *, state: str, code: str, error: str = "") -> str:
+def heartland_oauth_finish(runtime: Context, *, state: str, code: str, error: str = "") -> str:
     """Exchange the code for an access token and store it; returns what happened, for the page."""
     raw = runtime.redis.getdel(OAUTH_KEY + state) if state else None
     if raw is None:
@@ -119,7 +119,7 @@ def heartland_oauth_finish(runtime: Runtime, *, state: str, code: str, error: st
     return f"Heartland connected through OAuth 2.0 (scope: {body.get('scope') or 'none given'})"
 
 
-def magento_activation_received(runtime: Runtime, form: dict[str, str]) -> None:
+def magento_activation_received(runtime: Context, form: dict[str, str]) -> None:
     """Magento's POST to the integration's Endpoint URL when an admin clicks Activate: the consumer
     key and secret, the store URL and the verifier, kept (encrypted, 10 minutes) until the admin's
     browser opens the identity link. Only the configured Magento's own URL is taken: a post naming
@@ -137,7 +137,7 @@ def magento_activation_received(runtime: Runtime, form: dict[str, str]) -> None:
                       _cipher(runtime).encrypt(json.dumps(pending).encode()), ex=OAUTH_SECONDS)
 
 
-def magento_activation_finish(runtime: Runtime, consumer_key: str, actor: str) -> str:
+def magento_activation_finish(runtime: Context, consumer_key: str, actor: str) -> str:
     """The identity link, opened by a signed-in admin: trade the verifier for the access token
     (request token, then access token, OAuth 1.0a signed) and store the integration's four values."""
     from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
@@ -182,7 +182,7 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def test(runtime: Runtime, system: str) -> TestResult:
+def test(runtime: Context, system: str) -> TestResult:
     """Call the system with what is set now and say what the account has."""
     try:
         s = runtime.connection_settings(system)
@@ -221,7 +221,7 @@ def test(runtime: Runtime, system: str) -> TestResult:
         return TestResult(system, False, f"{system} did not answer as expected: {exc}", [], origin)
 
 
-def _cipher(runtime: Runtime) -> Any:
+def _cipher(runtime: Context) -> Any:
     try:
         return credentials.cipher(runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY"))
     except credentials.CredentialsError as exc:

@@ -16,7 +16,7 @@ DATABASE_CONNECT_TIMEOUT_SECONDS = 10  # PostgreSQL: connect_timeout
 DATABASE_STATEMENT_TIMEOUT_SECONDS = 60  # PostgreSQL: statement_timeout of every session; 0 turns it off
 
 # Ingest. The secret values below are published, so `tillbridge web|worker|scheduler` refuse to start
-# with them (service/app/secrets.py): a deployment sets its own, 32 bytes or more.
+# with them (service/settings/secrets.py): a deployment sets its own, 32 bytes or more.
 TILLBRIDGE_WEBHOOK_SECRET = "tillbridge-dev-secret"  # Standard Webhooks secret: whsec_<base64> or raw
 TILLBRIDGE_WEBHOOK_SECRET_PREVIOUS = ""  # during a rotation: the old secret, still accepted
 ACCEPT_LEGACY_SIGNATURES = False  # also accept the X-Tillbridge-* headers of older module versions

@@ -1,4 +1,4 @@
-"""Settings from the environment; every default lives in service/defaults.py."""
+"""Settings from the environment; every default lives in service/settings/defaults.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from service import defaults
+from service.settings import defaults
 
 
 def _coerce(name: str, raw: Any, default: Any) -> Any:
