@@ -31,6 +31,7 @@ test-serial: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check service training tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python bench/e2e_orders.py

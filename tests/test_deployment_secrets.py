@@ -14,11 +14,11 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import func, select
 
-from service.settings import defaults
 from service.app.factory import create_app
-from service.settings.secrets import HOW_TO_MAKE, REQUIRED, generate, problems
 from service.cli.main import main
 from service.kernel.signing import signed_headers
+from service.settings import defaults
+from service.settings.secrets import HOW_TO_MAKE, REQUIRED, generate, problems
 from service.store.tables import InboxEvent
 from service.store.users import create_user
 from tests.web.support import sign_in

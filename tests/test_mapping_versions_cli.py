@@ -68,7 +68,7 @@ def test_retrain_learns_from_the_decisions_made_on_the_page(rules_dir: Path, set
                                                             tmp_path: Path) -> None:
     from service.ai.mapping.model import Combiner
     from service.ai.mapping.schema import Field
-    from service.mappings.service import record_decision
+    from service.mappings.suggestions import record_decision
     from service.store.db import Store
 
     store = Store(settings["DATABASE_URL"])

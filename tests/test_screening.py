@@ -18,11 +18,11 @@ import pytest
 import requests
 from sqlalchemy import inspect, select, text
 
-from service.connectors.http import redact
 from service.flows.backfill import Backfill
 from service.flows.order_polling import POLL_RESOURCE as ORDERS_POLL
 from service.flows.products import POLL_RESOURCE as ITEMS_POLL
 from service.kernel.cards import card_number_paths, find_card_numbers, luhn_valid, mask_value, screen
+from service.kernel.redaction import redact
 from service.store import cursors, items, users
 from service.store.tables import DeadLetter, SyncItem, TraceStep
 from tests.stack import HEARTLAND_TOKEN, Stack, build_stack

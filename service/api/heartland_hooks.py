@@ -73,6 +73,25 @@ def _label(kind: str, record: dict[str, Any]) -> str:
     return f"Heartland item #{record.get('public_id') or record.get('id')}"
 
 
+HOOK_PATH = "/webhooks/heartland/"
+
+
+def hook_url(base_url: str, token: str) -> str:
+    """Where Heartland posts: Tillbridge's public base URL plus the secret token."""
+    return f"{base_url.rstrip('/')}{HOOK_PATH}{token}"
+
+
+def is_ours(url: str, token: str) -> bool:
+    return HOOK_PATH in url and url.rstrip("/").endswith(f"{HOOK_PATH}{token}".rstrip("/"))
+
+
+def masked(url: str) -> str:
+    if HOOK_PATH not in url:
+        return url
+    head, _, token = url.partition(HOOK_PATH)
+    return f"{head}{HOOK_PATH}{token[:2]}…" if token else url
+
+
 @bp.post("/webhooks/heartland/<token>")
 def heartland_event(token: str) -> Response:
     runtime = current()

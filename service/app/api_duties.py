@@ -11,10 +11,10 @@ log = logging.getLogger(__name__)
 
 
 def run_due(runtime: Any) -> None:
-    from service.api.outbound import delivery, events
+    from service.api.outbound import delivery, events, scan
     from service.api.v1 import idempotency
     from service.reconciliation import run as reconciliation
-    for name, duty in (("outbound events", events.scan), ("webhook deliveries", delivery.send_due),
+    for name, duty in (("outbound events", scan.scan), ("webhook deliveries", delivery.send_due),
                        ("webhook event purge", events.purge),
                        ("idempotency purge", lambda r: idempotency.purge_expired(r.store)),
                        ("reconciliation", lambda r: reconciliation.run_due(

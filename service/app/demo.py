@@ -253,7 +253,7 @@ class Demo:
         the order fulfilled in Heartland (a Magento shipment with its tracking number), one line
         refunded in Magento (a Heartland return), and a price changed in Heartland (the Magento
         product follows)."""
-        from service.cli.heartland import hook_url
+        from service.api.heartland_hooks import hook_url
 
         heartland, magento = self.clients()
         heartland.register_webhook(hook_url(f"http://127.0.0.1:{self.web_port}",

@@ -9,25 +9,7 @@ from typing import Any
 
 import click
 
-from service.api.heartland_hooks import EVENTS
-
-HOOK_PATH = "/webhooks/heartland/"
-
-
-def hook_url(base_url: str, token: str) -> str:
-    """Where Heartland posts: Tillbridge's public base URL plus the secret token."""
-    return f"{base_url.rstrip('/')}{HOOK_PATH}{token}"
-
-
-def is_ours(url: str, token: str) -> bool:
-    return HOOK_PATH in url and url.rstrip("/").endswith(f"{HOOK_PATH}{token}".rstrip("/"))
-
-
-def masked(url: str) -> str:
-    if HOOK_PATH not in url:
-        return url
-    head, _, token = url.partition(HOOK_PATH)
-    return f"{head}{HOOK_PATH}{token[:2]}…" if token else url
+from service.api.heartland_hooks import EVENTS, hook_url, is_ours, masked
 
 
 def _runtime() -> Any:

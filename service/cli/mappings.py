@@ -24,7 +24,7 @@ def _runtime() -> Runtime:
 
 
 def _names(runtime: Runtime, templates: tuple[str, ...]) -> list[str]:
-    from service.mappings.service import file_templates, template_names
+    from service.flows.templates import file_templates, template_names
 
     known = template_names(runtime)
     for name in templates:
@@ -39,7 +39,8 @@ def _names(runtime: Runtime, templates: tuple[str, ...]) -> list[str]:
               help="Export this version instead of the active one (one template only).")
 def export_command(templates: tuple[str, ...], version: int | None) -> None:
     """Write the active version of each template (default: all with one) to rules/mappings/<name>.yaml."""
-    from service.mappings.service import TemplateError, export_template
+    from service.flows.templates import TemplateError
+    from service.mappings.versions import export_template
     from service.store import mappings as versions_store
     from service.store.mappings import VersionError
 
@@ -65,7 +66,8 @@ def export_command(templates: tuple[str, ...], version: int | None) -> None:
 @click.option("--activate", is_flag=True, help="Make the imported version the one flows use.")
 def import_command(templates: tuple[str, ...], activate: bool) -> None:
     """Store rules/mappings/<name>.yaml (default: every file) as a new version when it differs from the latest."""
-    from service.mappings.service import TemplateError, import_template
+    from service.flows.templates import TemplateError
+    from service.mappings.versions import import_template
 
     runtime = _runtime()
     for name in _names(runtime, templates):
@@ -126,12 +128,12 @@ def rollback_command(template: str) -> None:
               help="Where to write the combiner (default models/mapping/combiner.joblib, which the service uses).")
 def retrain_command(output: str | None) -> None:
     """Refit the suggestion engine on its seed set plus every accept/reject made on the mapping page."""
-    from service.ai.mapping.suggester import retrain
-    from service.mappings.service import StoreFeedback
+    from service.mappings.suggestions import StoreFeedback
+    from training.mapping import train
 
     feedback = StoreFeedback(_runtime().store)
     decisions = len(feedback.all())
-    combiner = retrain(feedback, output=output)
+    combiner = train(feedback=feedback.all(), output=output).combiner
     click.echo(f"retrained on the seed set and {decisions} decision(s); threshold {combiner.threshold:.3f}; "
                f"wrote {output or 'models/mapping/combiner.joblib'}")
 

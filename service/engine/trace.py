@@ -10,8 +10,9 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
-from service.connectors.http import Exchange, redact
 from service.kernel.cards import mask_card_numbers
+from service.kernel.exchanges import Exchange
+from service.kernel.redaction import redact
 
 # A request or response body kept in a trace is cut past this many bytes of JSON: a trace shows
 # what was sent and got, not a copy of a whole catalogue page.

@@ -62,7 +62,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import select
 
 from service.connectors.heartland.client import MAX_IN_VALUES, normalise_webhook_payload
-from service.connectors.http import redact
 from service.flows import inventory as inventory_flow
 from service.flows import products as products_flow
 from service.flows.checks import duplicates
@@ -76,6 +75,7 @@ from service.kernel.errors import (
     RetryableError,
     SyncError,
 )
+from service.kernel.redaction import redact
 from service.kernel.retry import RetryPolicy
 from service.rules.loader import RuleError
 from service.rules.templates import MappingError, Template

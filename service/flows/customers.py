@@ -151,7 +151,7 @@ class CustomersFlow:
 
     # -- templates and records --------------------------------------------------------------------
     def template(self, name: str) -> Template:
-        from service.mappings.service import lookup_for, template_spec
+        from service.flows.templates import lookup_for, template_spec
 
         return Template(template_spec(self.runtime, name), lookup=lookup_for(self.runtime.rules))
 

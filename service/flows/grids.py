@@ -53,6 +53,11 @@ CATALOG_SEARCH = 4
 LOCK_PREFIX = "tillbridge:lock:product-grid:"
 
 
+def binding_key(heartland_id: Any) -> str:
+    """A Heartland item's binding key, for grid children and standalone products alike."""
+    return f"heartland:{heartland_id}"
+
+
 @dataclass(frozen=True)
 class GridAttribute:
     """One Heartland grid attribute mapped to a Magento select attribute."""
@@ -219,8 +224,6 @@ class GridVariants:
 
     def _sync_child(self, record: dict[str, Any], product: dict[str, Any], binding: Binding | None, version: str,
                     mapping_version: str, grid: dict[str, Any], rules: GridRules, trace: Trace) -> Outcome | str:
-        from service.flows.products import binding_key
-
         attributes = [a for a in (rules.attribute(n) for n in grid["attribute_names"]) if a is not None]
         with trace.step("options", ", ".join(a.magento for a in attributes)) as step:
             resolved = {a.magento: self.option_id(a, a.label_for(custom_value(record, a.custom_field)))

@@ -80,7 +80,7 @@ class OrdersFlow:
     # -- templates ---------------------------------------------------------------------------------
     def template(self, name: str) -> Template:
         # The active version saved on the mapping page wins over the file in rules/mappings/.
-        from service.mappings.service import lookup_for, template_spec
+        from service.flows.templates import lookup_for, template_spec
 
         return Template(template_spec(self.runtime, name), lookup=lookup_for(self.runtime.rules))
 

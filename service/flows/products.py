@@ -44,7 +44,7 @@ from service.connectors.heartland.client import normalise_webhook_payload
 from service.engine.outcome import Outcome
 from service.engine.polling import covers, is_older
 from service.engine.trace import Trace
-from service.flows.grids import GridVariants
+from service.flows.grids import GridVariants, binding_key
 from service.kernel.errors import DataError, NotFoundInTargetError
 from service.rules.templates import MappingError, Template
 from service.store import bindings, items
@@ -62,10 +62,6 @@ SCOPE = "all"  # global values: the product is the same in every store view
 ENTITY = "product"
 SYSTEM = "magento"
 POLL_RESOURCE = "heartland:items"
-
-
-def binding_key(heartland_id: Any) -> str:
-    return f"heartland:{heartland_id}"
 
 
 def entity_key(heartland_id: Any) -> str:
@@ -169,7 +165,7 @@ class ProductsFlow:
         self.store = runtime.store
 
     def template(self) -> Template:
-        from service.mappings.service import lookup_for, template_spec
+        from service.flows.templates import lookup_for, template_spec
 
         return Template(template_spec(self.runtime, TEMPLATE), lookup=lookup_for(self.runtime.rules))
 

@@ -1,1 +1,8 @@
-"""The SQL store: tables, queries and migrations."""
+"""The store: SQLAlchemy tables, their queries, and the Alembic migrations.
+
+Importing the package registers every table module on the one ``Base`` (relationships name
+tables across modules, so all must be mapped before the first query).
+"""
+
+from service.store import api_tables as api_tables
+from service.store import tables as tables

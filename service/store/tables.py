@@ -504,5 +504,3 @@ class SettingChange(Base):
     changed_by: Mapped[str] = mapped_column(String(64), default="")
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
-
-from service.store import api_tables as _api_tables  # noqa: E402,F401 - the API's tables on Base

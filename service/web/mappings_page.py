@@ -14,27 +14,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 
 from service.flows.context import Context, current
+from service.flows.templates import TemplateError, current_spec, file_spec, file_version, template_names
 from service.kernel.errors import SyncError
-from service.mappings.service import (
-    CHECKS,
-    Samples,
-    TemplateError,
-    current_spec,
-    diff,
-    file_spec,
-    file_version,
-    live_samples,
-    preview,
-    record_decision,
-    rows_from_spec,
-    source_fields,
-    spec_from_rows,
-    spec_yaml,
-    suggestions_by_target,
-    target_fields,
-    template_names,
-    uploaded_samples,
-)
+from service.mappings.editor import CHECKS, preview, rows_from_spec, spec_from_rows
+from service.mappings.samples import Samples, live_samples, uploaded_samples
+from service.mappings.suggestions import record_decision, source_fields, suggestions_by_target, target_fields
+from service.mappings.versions import diff, spec_yaml
 from service.rules.templates import TRANSFORMS
 from service.store import mappings as versions_store
 from service.store.mappings import Version, VersionError

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from service.connectors.http import redact_gift_card_url, redact_gift_cards
 from service.connectors.magento.client import MagentoClient
 from service.kernel.errors import SyncError
+from service.kernel.redaction import redact_gift_card_url, redact_gift_cards
 from service.sandbox.server import start_in_thread
 
 NUMBER = "TBGC12345678"

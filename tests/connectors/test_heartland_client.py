@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from service.connectors.heartland.client import HeartlandClient, api_root, normalise_webhook_payload
-from service.connectors.http import Exchange
 from service.kernel.errors import (
     AuthError,
     DataError,
@@ -17,6 +16,7 @@ from service.kernel.errors import (
     RateLimitedError,
     RetryableError,
 )
+from service.kernel.exchanges import Exchange
 from service.sandbox.heartland.app import create_app
 from service.sandbox.seed import generate
 from service.sandbox.server import RunningSandbox, start_in_thread

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 
-from service.connectors.http import Exchange
 from service.connectors.magento.client import MagentoClient, criteria_params, render_message
 from service.kernel.errors import AuthError, DataError, NotFoundInTargetError, RateLimitedError
+from service.kernel.exchanges import Exchange
 from service.sandbox.magento.app import create_app
 from service.sandbox.server import RunningSandbox, start_in_thread
 from tests.connectors.magento_schema import schema_path, validate_request

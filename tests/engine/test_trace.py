@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from service.connectors.http import Exchange
 from service.engine.trace import MAX_BODY_BYTES, Trace
+from service.kernel.exchanges import Exchange
 from service.store import items
 
 

@@ -15,14 +15,9 @@ from service.ai.mapping.schema import Field
 from service.app.factory import create_app
 from service.app.runtime import Runtime
 from service.flows.orders import NORMALIZE_TEMPLATE, OrdersFlow
-from service.mappings.service import (
-    StoreFeedback,
-    diff,
-    export_template,
-    import_template,
-    record_decision,
-    template_spec,
-)
+from service.flows.templates import template_spec
+from service.mappings.suggestions import StoreFeedback, record_decision
+from service.mappings.versions import diff, export_template, import_template
 from service.settings import repo_path
 from service.store import mappings
 from service.store.mappings import VersionError
@@ -126,7 +121,7 @@ def test_import_keeps_the_file_number_and_export_writes_the_active_version(rt: R
 
 
 def test_export_without_an_active_version_asks_for_one(rt: Runtime) -> None:
-    from service.mappings.service import TemplateError
+    from service.flows.templates import TemplateError
 
     with pytest.raises(TemplateError, match="--version"):
         export_template(rt, TEMPLATE)

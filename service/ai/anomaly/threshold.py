@@ -21,15 +21,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from service.rules.loader import RuleError
 
-if TYPE_CHECKING:
-    from service.ai.anomaly.scorer import AnomalyModel
+
+class ScoringModel(Protocol):
+    """What a store baseline needs of a model (service/ai/anomaly/scorer.py's AnomalyModel)."""
+
+    feature_names: list[str]
+
+    def threshold_for(self, budget: float) -> float: ...
+
+    def score_matrix(self, matrix: NDArray[np.float64]) -> NDArray[np.float64]: ...
 
 GUARD_PREFIX = "guard: "
 
@@ -122,7 +129,7 @@ class StoreBaseline:
     guards: tuple[Guard, ...] = ()
 
     @classmethod
-    def build(cls, model: AnomalyModel, *, budget: float, window_orders: int, min_history: int,
+    def build(cls, model: ScoringModel, *, budget: float, window_orders: int, min_history: int,
               floor_budget: float, guards: tuple[Guard, ...],
               recent: Sequence[Mapping[str, float]]) -> StoreBaseline:
         """From the features of the store's most recent orders (newest first; extra ones are ignored)."""

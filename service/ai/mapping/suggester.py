@@ -30,7 +30,8 @@ target was confident enough, or the confident one went to a source field that fi
 Integrators' decisions: ``record_feedback(source_field, target_field, accepted)`` stores each accept or
 reject (``FeedbackStore``; ``JsonlFeedbackStore`` is the file-backed one). Passing the store to
 ``suggest(decisions=store)`` applies remembered decisions (an accepted pair scores 1, a rejected one 0);
-``retrain(store)`` refits the combiner on the seed set plus every decision, so they generalise.
+``training.mapping.train(feedback=store.all())`` refits the combiner on the seed set plus every
+decision, so they generalise (`tillbridge mappings retrain`).
 """
 
 from __future__ import annotations
@@ -260,13 +261,6 @@ def record_feedback(source_field: Field | Mapping[str, Any], target_field: Field
                         tuple(float(x) for x in evidence), FEATURES)
     store.add(feedback)
     return feedback
-
-
-def retrain(store: FeedbackStore, *, output: str | Path | None = None) -> Combiner:
-    """Refit the combiner on the seed set plus every recorded decision and save it (default models/mapping/)."""
-    from training.mapping import train
-
-    return train(feedback=store.all(), output=output).combiner
 
 
 def _apply_decisions(scores: np.ndarray, sources: list[str], targets: list[str],

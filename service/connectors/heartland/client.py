@@ -25,8 +25,9 @@ from urllib.parse import urlparse
 
 import requests
 
-from service.connectors.http import ExchangeHook, HttpConnector
+from service.connectors.http import HttpConnector
 from service.kernel.errors import DestinationUnavailable, FatalError, NotFoundInTargetError, RetryableError
+from service.kernel.exchanges import ExchangeHook
 from service.kernel.retry import RetryPolicy
 
 Record = dict[str, Any]

@@ -22,14 +22,10 @@ from urllib.parse import quote
 import requests
 from requests_oauthlib import OAuth1
 
-from service.connectors.http import (
-    GIFT_CARD_PATH,
-    ExchangeHook,
-    HttpConnector,
-    redact_gift_card_url,
-    redact_gift_cards,
-)
+from service.connectors.http import HttpConnector
 from service.kernel.errors import FatalError, SyncError, error_for_status
+from service.kernel.exchanges import ExchangeHook
+from service.kernel.redaction import GIFT_CARD_PATH, redact_gift_card_url, redact_gift_cards
 
 FilterSpec = tuple[str, Any] | tuple[str, Any, str]
 FilterEntry = FilterSpec | Sequence[FilterSpec]

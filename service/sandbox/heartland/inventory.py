@@ -12,7 +12,7 @@ from typing import Any
 
 from service.sandbox.heartland.customfields import check_custom_values
 from service.sandbox.heartland.query import ListQuery, candidate_ids, matches, page_of, sort_rows
-from service.sandbox.heartland.state import ApiError, Record, State, invalid
+from service.sandbox.heartland.state import ApiError, Record, State, find_item, invalid
 from service.sandbox.heartland.validation import Checker, custom_values
 
 GROUPABLE = ("item_id", "location_id")
@@ -129,7 +129,6 @@ def create_adjustment_set(state: State, body: Any) -> Record:
 
 
 def add_adjustment_line(state: State, adjustment_set: Record, body: Any) -> Record:
-    from service.sandbox.heartland.catalog import find_item
 
     check = Checker(body)
     if adjustment_set["status"] != "pending":

@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from service.sandbox.heartland.catalog import find_item
 from service.sandbox.heartland.customfields import check_custom_values
 from service.sandbox.heartland.inventory import move
-from service.sandbox.heartland.state import ApiError, Collection, Record, State, invalid
+from service.sandbox.heartland.state import ApiError, Collection, Record, State, find_item, invalid
 from service.sandbox.heartland.validation import Checker, custom_values
 
 PAYMENT_TYPES = ("ExternalPayment", "CustomPayment", "Payments::ExternalPayment", "Payments::CustomPayment")

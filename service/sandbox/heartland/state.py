@@ -232,3 +232,13 @@ class State:
 
     def new_uuid(self) -> str:
         return self.make_uuid()
+
+
+def find_item(state: State, item_id: Any = None, lookup: Any = None) -> Record | None:
+    """An item by id, or by ``item_lookup`` (Item #, then UUID), as write endpoints accept."""
+    if item_id not in (None, ""):
+        return state.items.get(item_id)
+    if lookup not in (None, ""):
+        text = str(lookup).strip()
+        return state.items.first_where("public_id", text) or state.items.first_where("uuid", text)
+    return None

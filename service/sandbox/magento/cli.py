@@ -6,7 +6,7 @@ import os
 
 import click
 
-from service.sandbox.magento.app import DEFAULT_WEBHOOK_SECRET
+from service.sandbox.magento.sandbox import DEFAULT_WEBHOOK_SECRET
 
 
 @click.command()

@@ -14,8 +14,8 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from service.sandbox.magento import catalog, configurable, customers, giftcards, sales, search
-from service.sandbox.magento.app import Call, MagentoSandbox, json_response
 from service.sandbox.magento.errors import MagentoError, entity_missing, invalid_type, required_field
+from service.sandbox.magento.sandbox import Call, MagentoSandbox, json_response
 from service.sandbox.magento.state import Encoded
 
 SALES_VIEW = "Magento_Sales::actions_view"

@@ -131,12 +131,12 @@ def test_every_role_has_scopes() -> None:
 
 
 def test_openapi_document_matches_the_committed_snapshot(app: Any) -> None:
-    """Regenerate with: python -m service.api.v1.snapshot (and review the diff)."""
+    """Regenerate with: python -m service.cli.openapi_snapshot (and review the diff)."""
     served = app.test_client().get("/v1/openapi.json")
     assert served.status_code == 200
     assert served.json["openapi"].startswith("3.1")
     assert served.json == json.loads(SNAPSHOT.read_text()), (
-        "the /v1 OpenAPI document changed: run `python -m service.api.v1.snapshot` and commit the snapshot")
+        "the /v1 OpenAPI document changed: run `python -m service.cli.openapi_snapshot` and commit the snapshot")
 
 
 def test_docs_page_needs_no_cdn(app: Any) -> None:

@@ -6,14 +6,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from service.mappings.service import (
-    TemplateError,
-    preview,
-    rows_from_spec,
-    source_fields,
-    spec_from_rows,
-    uploaded_samples,
-)
+from service.flows.templates import TemplateError
+from service.mappings.editor import CHECKS, preview, rows_from_spec, spec_from_rows
+from service.mappings.samples import uploaded_samples
+from service.mappings.suggestions import source_fields
 from service.rules.loader import Rules
 from service.rules.templates import TRANSFORMS, Template
 from service.settings import repo_path
@@ -104,7 +100,7 @@ ORDER = {"entity_id": 5, "increment_id": "000000005", "customer_email": "Ann@Exa
 
 
 def test_preview_shows_the_payload_and_the_errors_next_to_their_fields() -> None:
-    from service.mappings.service import CHECKS
+
 
     spec = load("orders.magento_to_canonical")
     rows = rows_from_spec(spec)
@@ -152,6 +148,6 @@ def test_uploaded_csv_and_json_become_records_and_fields() -> None:
     ("items[].sku", "notes[].sku", None),  # no such block
 ])
 def test_suggestions_only_offer_sources_the_target_can_take(source: str, target: str, usable: str | None) -> None:
-    from service.mappings.service import usable_source
+    from service.mappings.suggestions import usable_source
 
     assert usable_source(source, target, {"lines": "items"}) == usable

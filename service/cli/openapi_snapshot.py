@@ -1,6 +1,6 @@
 """Write the /v1 OpenAPI document to the snapshot the tests compare it with.
 
-    python -m service.api.v1.snapshot
+    python -m service.cli.openapi_snapshot
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import tempfile
 from pathlib import Path
 
-SNAPSHOT = Path(__file__).resolve().parents[3] / "tests" / "api" / "v1" / "openapi.snapshot.json"
+SNAPSHOT = Path(__file__).resolve().parents[2] / "tests" / "api" / "v1" / "openapi.snapshot.json"
 
 
 def main() -> None:
