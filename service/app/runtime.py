@@ -13,12 +13,14 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.app.embedded import redis_url
+from service.app.jobs import run_item
 from service.connectors.http import RateLimiter
 from service.engine.breaker import RedisBreaker
 from service.engine.lease import check_current
 from service.engine.pipeline import EngineSettings, Flow, Pipeline
 from service.engine.queue import enqueue_items, make_queue
 from service.engine.trace import record_exchange
+from service.flows import catalog as _catalog  # noqa: F401 - every flow registers itself
 from service.kernel.retry import RetryPolicy
 from service.rules.loader import Rules
 from service.store.db import Store, database_url
@@ -70,7 +72,7 @@ class Runtime:
         return make_queue(self.redis, self.settings["QUEUE_NAME"], int(self.settings["JOB_TIMEOUT_SECONDS"]))
 
     def enqueue(self, item_ids: list[int]) -> int:
-        return enqueue_items(self.queue, item_ids)
+        return enqueue_items(self.queue, run_item, item_ids)
 
     @cached_property
     def policy(self) -> RetryPolicy:
@@ -236,7 +238,7 @@ class Runtime:
         with self._lock:
             flow = self._flows.get(name)
             if flow is None:
-                from service.flows import build_flow
+                from service.flows.registry import build_flow
 
                 flow = build_flow(name, self)
                 self._flows[name] = flow

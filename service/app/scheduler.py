@@ -33,7 +33,7 @@ def poll_sources(runtime: Runtime) -> list[PollResult]:
     interval = float(runtime.settings["POLL_INTERVAL_SECONDS"])
     if interval <= 0:
         return []
-    from service.flows import build_pollers
+    from service.flows.registry import build_pollers
 
     return polling.poll_due(runtime.store, build_pollers(runtime), interval_seconds=interval,
                             overlap_seconds=float(runtime.settings["POLL_OVERLAP_SECONDS"]),

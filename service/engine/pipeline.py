@@ -67,7 +67,7 @@ class Pipeline:
         if item is None:
             return "skipped"
         try:
-            return self._run_claimed(item, Trace())
+            return self._run_claimed(item, Trace(progress=item.progress))
         except items.StaleRun:
             # Another run owns the item now (this one stalled past its lease): nothing was written.
             return "stale"
@@ -124,18 +124,19 @@ class Pipeline:
             trace.note("error", f"unexpected {type(exc).__name__}: {exc}", status="error",
                        detail={"traceback": traceback.format_exc(limit=8)})
             items.kill(self.store, item, fence=item.fence, failure_class=FailureClass.FATAL.value,
-                       error=f"unexpected {type(exc).__name__}: {exc}", attempts=attempt, steps=trace.steps)
+                       error=f"unexpected {type(exc).__name__}: {exc}", attempts=attempt, steps=trace.steps,
+                       progress=trace.progress)
             return "dead"
         items.finish(self.store, item.id, fence=item.fence, state=outcome.state, reason=outcome.reason,
                      result=outcome.result, attempts=attempt, steps=trace.steps,
-                     mapping_version=outcome.mapping_version)
+                     mapping_version=outcome.mapping_version, progress=trace.progress)
         return outcome.state
 
     def _hand_back(self, item: SyncItem, trace: Trace) -> str:
         trace.note("stop", "the worker is stopping; the item is handed back for another run", status="wait")
         items.reschedule(self.store, item.id, fence=item.fence, delay_seconds=0.0,
                          reason="handed back by a stopping worker", attempts=item.attempts, waits=item.waits,
-                         steps=trace.steps, waiting_since=item.waiting_since)
+                         steps=trace.steps, progress=trace.progress, waiting_since=item.waiting_since)
         return "received"
 
     def _wait(self, item: SyncItem, trace: Trace, text: str, *, retry_after: float | None, what: str,
@@ -150,14 +151,14 @@ class Pipeline:
                      f"{item.waits} waits): {text}; retry this item once it is back")
             trace.note("give-up", error, status="error")
             items.kill(self.store, item, fence=item.fence, failure_class=failure_class or FailureClass.RETRYABLE.value,
-                       error=error, attempts=item.attempts, steps=trace.steps)
+                       error=error, attempts=item.attempts, steps=trace.steps, progress=trace.progress)
             return "dead"
         # Each wait is longer than the last (backoff on the wait count, with jitter and the cap); a
         # destination's Retry-After or the breaker's remaining open time is the floor.
         delay = max(retry_after or 0.0, self.settings.policy.delay(item.waits + 1))
         trace.note("wait", f"{text}; next try in {delay:.1f} s", status="wait")
         items.reschedule(self.store, item.id, fence=item.fence, delay_seconds=delay, reason=text,
-                         attempts=item.attempts, waits=item.waits + 1, steps=trace.steps,
+                         attempts=item.attempts, waits=item.waits + 1, steps=trace.steps, progress=trace.progress,
                          failure_class=failure_class, waiting_since=since)
         return "received"
 
@@ -175,22 +176,24 @@ class Pipeline:
             if policy.exhausted(attempt):
                 trace.note("give-up", f"{text}; gave up after {attempt} attempts", status="error")
                 items.kill(self.store, item, fence=item.fence, failure_class=cls.value,
-                           error=f"{text} (gave up after {attempt} attempts)", attempts=attempt, steps=trace.steps)
+                           error=f"{text} (gave up after {attempt} attempts)", attempts=attempt, steps=trace.steps,
+                           progress=trace.progress)
                 return "dead"
             delay = policy.delay(attempt, retry_after=exc.retry_after)
             trace.note("retry", f"{text}; attempt {attempt} of {policy.max_attempts}, next in {delay:.1f} s",
                        status="retry")
             items.reschedule(self.store, item.id, fence=item.fence, delay_seconds=delay, reason=text,
-                             attempts=attempt, waits=item.waits, steps=trace.steps, failure_class=cls.value)
+                             attempts=attempt, waits=item.waits, steps=trace.steps, progress=trace.progress,
+                             failure_class=cls.value)
             return "received"
         if cls is FailureClass.NOT_FOUND:
             trace.note("review", text, status="review")
             items.finish(self.store, item.id, fence=item.fence, state="review", reason=text, result=_details(exc),
-                         attempts=attempt, steps=trace.steps, failure_class=cls.value)
+                         attempts=attempt, steps=trace.steps, failure_class=cls.value, progress=trace.progress)
             return "review"
         trace.note("dead-letter", text, status="error", detail=_details(exc))
         items.kill(self.store, item, fence=item.fence, failure_class=cls.value, error=text, attempts=attempt,
-                   steps=trace.steps)
+                   steps=trace.steps, progress=trace.progress)
         return "dead"
 
 

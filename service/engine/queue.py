@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from redis import Redis
 from rq import Queue
 
-JOB_FUNCTION = "service.app.jobs.run_item"
+# The job that runs an item: handed in by the composition root (service/app/jobs.py run_item).
+Job = Callable[[int], Any]
 
 
 def make_queue(redis: Redis, name: str, job_timeout: int) -> Queue:
     return Queue(name, connection=redis, default_timeout=job_timeout)
 
 
-def enqueue_items(queue: Queue, item_ids: Iterable[int]) -> int:
-    """Enqueue one job per item; returns how many were sent."""
+def enqueue_items(queue: Queue, job: Job, item_ids: Iterable[int]) -> int:
+    """Enqueue one ``job`` per item; returns how many were sent."""
     sent = 0
     with queue.connection.pipeline() as pipe:
         for item_id in item_ids:
-            queue.enqueue(JOB_FUNCTION, item_id, result_ttl=0, failure_ttl=7 * 86400, pipeline=pipe)
+            queue.enqueue(job, item_id, result_ttl=0, failure_ttl=7 * 86400, pipeline=pipe)
             sent += 1
         pipe.execute()
     return sent

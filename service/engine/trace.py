@@ -22,8 +22,11 @@ _current: ContextVar[Trace | None] = ContextVar("tillbridge_trace", default=None
 
 
 class Trace:
-    def __init__(self) -> None:
+    def __init__(self, progress: dict[str, Any] | None = None) -> None:
         self.steps: list[dict[str, Any]] = []
+        # Effects this item's runs completed, by step name (service/engine/steps.py): kept when a run
+        # fails, so the next one resumes after them.
+        self.progress: dict[str, Any] = dict(progress or {})
 
     @contextmanager
     def step(self, name: str, message: str = "") -> Iterator[dict[str, Any]]:

@@ -23,6 +23,7 @@ from marshmallow import ValidationError
 from service.canonical.order import Order, OrderSchema
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
+from service.flows.registry import flow
 from service.kernel.errors import DataError
 from service.store import bindings
 from service.store.tables import SyncItem
@@ -42,6 +43,7 @@ def entity_key(channel: str, external_id: str) -> str:
     return f"{FLOW}:{binding_key(channel, external_id)}"
 
 
+@flow
 class ChannelOrdersFlow:
     name = FLOW
     direction = "channel → Heartland"

@@ -45,6 +45,7 @@ from service.engine.outcome import Outcome
 from service.engine.polling import covers
 from service.engine.trace import Trace
 from service.flows.checks import duplicates
+from service.flows.registry import flow
 from service.kernel.errors import DataError, NotFoundInTargetError
 from service.rules.templates import MappingError, Template
 from service.store import bindings, items
@@ -141,6 +142,7 @@ def remember_write(data: dict[str, Any], written: Customer, source: Customer) ->
         data.pop("written", None)
 
 
+@flow
 class CustomersFlow:
     name = "customers"
     direction = "Magento ⇄ Heartland"

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
+from service.flows.registry import flow
 from service.kernel.errors import DataError, NotFoundInTargetError
 from service.store import bindings, items
 from service.store.tables import SyncItem
@@ -248,6 +249,7 @@ class Mirror:
     moved: dict[str, float] = field(default_factory=lambda: {"heartland": 0.0, "magento": 0.0})
 
 
+@flow
 class GiftCardsFlow:
     name = "giftcards"
     direction = "Heartland ⇄ Magento"

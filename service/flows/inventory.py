@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from service.engine.outcome import Outcome
 from service.engine.polling import Poller
 from service.engine.trace import Trace
+from service.flows.registry import flow
 from service.kernel.errors import DataError, NotFoundInTargetError
 from service.store import items
 from service.store.tables import SyncItem, utcnow
@@ -169,6 +170,7 @@ def record_changes(session: Session, changes: Sequence[StockChange], settle_seco
     return created
 
 
+@flow
 class InventoryFlow:
     name = "inventory"
     direction = "Heartland → Magento"

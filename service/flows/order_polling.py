@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from service.engine.polling import Poller
 from service.flows.checks.duplicates import utc_text
+from service.flows.registry import poller
 from service.kernel.errors import DataError
 from service.store import items
 
@@ -81,6 +82,7 @@ def record_order_changes(session: Session, envelopes: Sequence[dict[str, Any]]) 
     return created
 
 
+@poller("orders")
 def pollers(runtime: Context) -> list[Poller]:
     def read(since: datetime) -> Iterator[dict[str, Any]]:
         magento = runtime.magento

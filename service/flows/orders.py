@@ -41,9 +41,11 @@ from marshmallow import ValidationError
 from service.canonical.address import Address
 from service.canonical.order import Order, OrderSchema
 from service.engine.outcome import Outcome
+from service.engine.steps import Run, Step, StepFlow, check_steps
 from service.engine.trace import Trace
 from service.flows.checks import duplicates, fraud
 from service.flows.payments import Payments
+from service.flows.registry import flow
 from service.kernel.errors import DataError, FatalError, NotFoundInTargetError
 from service.rules.templates import MappingError, Template
 from service.store import bindings, items
@@ -67,15 +69,52 @@ def comment_text(heartland_number: str) -> str:
     return f"Heartland order #{heartland_number}"
 
 
-class OrdersFlow:
+@flow
+class OrdersFlow(StepFlow):
     name = "orders"
     direction = "Magento → Heartland"
+    given = ("event", "store_code", "key")
 
     def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
         self._context: tuple[Any, Any] | None = None
         self.payments = Payments(runtime)
+        ref = f"custom@{REF_FIELD} = magento:<store>:<increment id>"
+        self.steps = (
+            Step("in review?", self.step_in_review, "one review per order: a later event waits on it",
+                 reads=("key",)),
+            Step("bound?", self.step_bound, "a synced order's later event: cancel, or follow its payments",
+                 reads=("event", "key"), effect="heartland",
+                 idempotency="cancel only an open order; payments by their Magento invoice or transaction"),
+            Step("fetch", self.step_fetch, "the order as Magento has it (GET /V1/orders/{id})",
+                 reads=("event",), writes=("raw",)),
+            Step("normalize", self.step_normalize, f"Magento order → canonical Order ({NORMALIZE_TEMPLATE})",
+                 reads=("raw", "store_code"), writes=("order", "mapping_version")),
+            Step("check", self.step_check, "Magento state (rules/statuses.yaml) and the fraud score",
+                 reads=("raw", "order", "mapping_version"), effect="magento",
+                 idempotency="one fraud review per order; a held order is not held twice"),
+            Step("customer", self.step_customer, "the Heartland customer: binding, duplicate resolution, "
+                 "email, else created", reads=("order", "store_code"),
+                 writes=("customer_id", "billing_id", "shipping_id"), effect="heartland",
+                 idempotency="the customer's binding, then the duplicate index, then the email",
+                 binding="customer magento:<store>:<id> → heartland"),
+            Step("deliver", self.step_deliver, "the Heartland sales order with its lines",
+                 reads=("order", "store_code", "customer_id", "billing_id", "shipping_id"),
+                 writes=("heartland_id", "heartland_number", "found", "heartland_status"), effect="heartland",
+                 idempotency=f"looked up by {ref} before it is created"),
+            Step("payment", self.step_payment, "what Magento has taken (rules/payment_methods.yaml)",
+                 reads=("order", "raw", "heartland_id", "found"), writes=("payments", "payment_note"),
+                 effect="heartland", idempotency="deposits and payments already on the order are not added again"),
+            Step("status", self.step_status, "the Heartland order's status (rules/statuses.yaml)",
+                 reads=("heartland_id", "heartland_number", "heartland_status"), effect="heartland",
+                 idempotency="set only while the order is pending"),
+            Step("confirm", self.step_confirm, 'Magento comment "Heartland order #<number>", then the binding',
+                 reads=("raw", "order", "key", "heartland_id", "heartland_number", "payments", "found"),
+                 effect="magento", idempotency="the comment is looked for before it is added",
+                 binding="order magento:<store>:<id> → heartland"),
+        )
+        check_steps(self.steps, self.given)
 
     # -- templates ---------------------------------------------------------------------------------
     def template(self, name: str) -> Template:
@@ -105,95 +144,118 @@ class OrdersFlow:
                             details=exc.messages) from None
         return order, f"{template.name}@{template.version}"
 
-    # -- the run -----------------------------------------------------------------------------------
-    def run(self, item: SyncItem, trace: Trace) -> Outcome:
-        envelope = item.payload
-        raw = envelope.get("data") or {}
-        store_code = str(envelope.get("store_code") or "default")
-        key = f"magento:{store_code}:{raw.get('entity_id')}"
+    # -- the steps ---------------------------------------------------------------------------------
+    def start(self, run: Run) -> None:
+        envelope = run.item.payload
+        run["event"] = envelope.get("data") or {}
+        run["store_code"] = str(envelope.get("store_code") or "default")
+        run["key"] = f"magento:{run['store_code']}:{run['event'].get('entity_id')}"
 
-        waiting = items.other_in_review(self.store, item.entity_key, item.id)
-        if waiting is not None:
-            # One review per order: a later event waits on the person deciding the first one, and
-            # that item's retry reads the order as Magento has it then.
-            return Outcome.ignored(f"Magento order #{raw.get('increment_id')} is already waiting in review "
-                                   f"(item {waiting.id}): retry or resolve that item")
+    def step_in_review(self, run: Run) -> Outcome | None:
+        waiting = items.other_in_review(self.store, run.item.entity_key, run.item.id)
+        if waiting is None:
+            run.say("no other event of this order waits in review")
+            return None
+        # One review per order: a later event waits on the person deciding the first one, and
+        # that item's retry reads the order as Magento has it then.
+        return Outcome.ignored(f"Magento order #{run['event'].get('increment_id')} is already waiting in review "
+                               f"(item {waiting.id}): retry or resolve that item")
 
-        existing = bindings.find(self.store, "order", key, "heartland")
-        if existing is not None:
-            # A later event of a synced order: what it says (cancelled, captured, declined) is read
-            # from Magento too, so a forged or stale body neither cancels nor moves money.
-            with trace.step("fetch", f"Magento order {raw.get('entity_id')}") as step:
-                raw = self.fetch(raw)
-                step["message"] = f"Magento order #{raw.get('increment_id')}: {raw.get('state')}"
-            if raw.get("state") == "canceled":
-                return self.cancel(existing, raw, trace)
-            return self.payments.follow(existing, raw, trace)
+    def step_bound(self, run: Run) -> Outcome | None:
+        existing = bindings.find(self.store, "order", run["key"], "heartland")
+        if existing is None:
+            run.say("not in Heartland yet")
+            return None
+        # A later event of a synced order: what it says (cancelled, captured, declined) is read
+        # from Magento too, so a forged or stale body neither cancels nor moves money.
+        raw = self.fetch(run["event"])
+        run.say(f"Heartland order #{existing.external_ref}; Magento order #{raw.get('increment_id')}: "
+                f"{raw.get('state')}")
+        if raw.get("state") == "canceled":
+            return self.cancel(existing, raw, run.trace)
+        return self.payments.follow(existing, raw, run.trace)
 
-        with trace.step("fetch", f"Magento order {raw.get('entity_id')}") as step:
-            raw = self.fetch(raw)
-            step["message"] = (f"Magento order #{raw.get('increment_id')}: {raw.get('state')}, "
-                               f"total {raw.get('grand_total')} {raw.get('order_currency_code') or ''}").rstrip()
+    def step_fetch(self, run: Run) -> None:
+        raw = run["raw"] = self.fetch(run["event"])
+        run.say(f"Magento order #{raw.get('increment_id')}: {raw.get('state')}, total {raw.get('grand_total')} "
+                f"{raw.get('order_currency_code') or ''}".rstrip())
 
-        with trace.step("normalize") as step:
-            order, version = self.normalize(raw, store_code)
-            step["message"] = f"{len(order.lines)} lines, total {order.grand_total:.2f} {order.currency}"
+    def step_normalize(self, run: Run) -> None:
+        order, version = self.normalize(run["raw"], run["store_code"])
+        run["order"], run["mapping_version"] = order, version
+        run.say(f"{len(order.lines)} lines, total {order.grand_total:.2f} {order.currency}")
 
-        with trace.step("check") as step:
-            action = self.action_for(order)
-            if action != "sync" and order.state == "holded" and order_reviews.find(self.store, item.entity_key):
-                # Held by Tillbridge's own fraud review: the review decides, not the hold.
-                action = "sync"
-            step["message"] = f"Magento state {order.state!r}: {action}"
-            screened = self.screen(item, raw, step) if action == "sync" else None
-        if screened is not None:
-            screened.mapping_version = version
-            return screened
+    def step_check(self, run: Run) -> Outcome | None:
+        order: Order = run["order"]
+        version = run["mapping_version"]
+        action = self.action_for(order)
+        if action != "sync" and order.state == "holded" and order_reviews.find(self.store, run.item.entity_key):
+            # Held by Tillbridge's own fraud review: the review decides, not the hold.
+            action = "sync"
+        run.say(f"Magento state {order.state!r}: {action}")
         if action == "wait":
             return Outcome("ignored", f"Magento order #{order.number} is {order.state}; it syncs when it "
                            "leaves that state", {}, version)
         if action == "skip":
             return Outcome("ignored", f"Magento order #{order.number} is {order.state}; not sent to Heartland",
                            {}, version)
+        screened = self.screen(run.item, run["raw"], run.entry)
+        if screened is not None:
+            screened.mapping_version = version
+        return screened
 
+    def step_customer(self, run: Run) -> None:
+        customer_id, billing_id, shipping_id = self.customer_for(run["order"], run["store_code"])
+        run["customer_id"], run["billing_id"], run["shipping_id"] = customer_id, billing_id, shipping_id
+        run.say(f"Heartland customer {customer_id}")
+
+    def step_deliver(self, run: Run) -> None:
+        order: Order = run["order"]
         heartland = self.runtime.heartland
-        ref = order_ref(store_code, order.number)
-        with trace.step("lookup", f"sales order with custom@{REF_FIELD} = {ref}"):
-            sales_order = heartland.find_sales_order_by_custom(REF_FIELD, ref)
-        resumed = sales_order is not None
+        ref = order_ref(run["store_code"], order.number)
+        sales_order = heartland.find_sales_order_by_custom(REF_FIELD, ref)
+        run["found"] = sales_order is not None
         if sales_order is None:
-            with trace.step("customer") as step:
-                customer_id, billing_id, shipping_id = self.customer_for(order, store_code)
-                step["message"] = f"Heartland customer {customer_id}"
-            with trace.step("deliver", "create the Heartland sales order"):
-                body = self.sales_order_body(order, ref, customer_id, billing_id, shipping_id)
-                sales_order = heartland.create_sales_order(body)
-        else:
-            trace.note("deliver", f"found Heartland order #{sales_order.get('public_id')} from an earlier run; "
-                       "completing it")
-        order_id = sales_order["id"]
-        number = str(sales_order.get("public_id") or order_id)
+            body = self.sales_order_body(order, ref, run["customer_id"], run["billing_id"], run["shipping_id"])
+            sales_order = heartland.create_sales_order(body)
+        run["heartland_id"] = sales_order["id"]
+        run["heartland_number"] = str(sales_order.get("public_id") or sales_order["id"])
+        run["heartland_status"] = sales_order.get("status")
+        run.say(f"found Heartland order #{run['heartland_number']} from an earlier run; completing it"
+                if run["found"] else f"created Heartland order #{run['heartland_number']}")
 
-        with trace.step("payment") as step:
-            # An order this run just created has no payment yet; one found from an earlier run may.
-            step["message"], payments = self.payments.at_order(order, raw, order_id, check_existing=resumed)
-        target_status = self.heartland_status()
-        current_status = sales_order.get("status")
-        if current_status != target_status and current_status in ("pending", None):
-            with trace.step("status", f"set to {target_status}"):
-                heartland.set_sales_order_status(order_id, target_status)
-        elif current_status != target_status:
+    def step_payment(self, run: Run) -> None:
+        # An order this run just created has no payment yet; one found from an earlier run may.
+        message, payments = self.payments.at_order(run["order"], run["raw"], run["heartland_id"],
+                                                   check_existing=run["found"] or run.resuming)
+        run["payments"], run["payment_note"] = payments, message
+        run.say(message)
+
+    def step_status(self, run: Run) -> None:
+        target = self.heartland_status()
+        current = run["heartland_status"]
+        if current == target:
+            run.say(f"already {target}")
+        elif current in ("pending", None):
+            self.runtime.heartland.set_sales_order_status(run["heartland_id"], target)
+            run["heartland_status"] = target
+            run.say(f"set to {target}")
+        else:
             # Found from an earlier run and already moved on in Heartland (fulfilled, cancelled):
             # Heartland owns fulfilment, so its status stands.
-            trace.note("status", f"Heartland order #{number} is already {current_status}; left as it is")
+            run.say(f"Heartland order #{run['heartland_number']} is already {current}; left as it is")
 
-        with trace.step("confirm", comment_text(number)):
-            self.write_back(raw, number, check_existing=resumed)
-            bindings.bind(self.store, entity="order", key=key, system="heartland", external_id=str(order_id),
-                          external_ref=number, source_version=order.updated_at,
-                          data={"magento_number": order.number, "payments": payments})
+    def step_confirm(self, run: Run) -> Outcome:
+        order: Order = run["order"]
+        number, order_id = run["heartland_number"], run["heartland_id"]
+        run.say(comment_text(number))
+        self.write_back(run["raw"], number, check_existing=run["found"] or run.resuming)
+        bindings.bind(self.store, entity="order", key=run["key"], system="heartland", external_id=str(order_id),
+                      external_ref=number, source_version=order.updated_at,
+                      data={"magento_number": order.number, "payments": run["payments"]})
         return Outcome("done", f"Heartland order #{number}",
-                       {"heartland_id": order_id, "heartland_number": number, "resumed": resumed}, version)
+                       {"heartland_id": order_id, "heartland_number": number, "resumed": run["found"]},
+                       run["mapping_version"])
 
     def fetch(self, event_order: dict[str, Any]) -> dict[str, Any]:
         """The order as Magento has it now: amounts, lines and payment state come from Magento's

@@ -45,6 +45,7 @@ from service.engine.outcome import Outcome
 from service.engine.polling import covers, is_older
 from service.engine.trace import Trace
 from service.flows.grids import GridVariants, binding_key
+from service.flows.registry import flow
 from service.kernel.errors import DataError, NotFoundInTargetError
 from service.rules.templates import MappingError, Template
 from service.store import bindings, items
@@ -156,6 +157,7 @@ def magento_product(mapped: dict[str, Any], last_written: dict[str, Any] | None 
     return product
 
 
+@flow
 class ProductsFlow:
     name = "products"
     direction = "Heartland → Magento"

@@ -59,6 +59,7 @@ from sqlalchemy.orm import Session
 from service.engine.locks import shared_record_lock
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
+from service.flows.registry import flow
 from service.kernel.errors import DataError, FatalError, NotFoundInTargetError
 from service.store import bindings, items
 from service.store.tables import SyncItem
@@ -155,6 +156,7 @@ def magento_share(item: dict[str, Any], qty: float) -> float:
     return money(net * qty / ordered)
 
 
+@flow
 class RefundsFlow:
     name = "refunds"
     direction = "Magento ⇄ Heartland"

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
+from service.flows.registry import flow
 from service.kernel.errors import DataError
 from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
@@ -192,6 +193,7 @@ def record_changes(session: Session, invoices: Sequence[dict[str, Any]]) -> list
     return created
 
 
+@flow
 class ShipmentsFlow:
     name = "shipments"
     direction = "Heartland → Magento"

@@ -3,12 +3,15 @@
 ``POST /__sandbox/faults`` takes any of::
 
     {"error_rate": 0.2, "status": 503, "latency_ms": 50, "outage_seconds": 30,
-     "rate_limit_per_second": 20, "reset_rate": 0.1, "slow_rate": 0.1, "slow_ms": 2000}
+     "rate_limit_per_second": 20, "reset_rate": 0.1, "slow_rate": 0.1, "slow_ms": 2000,
+     "fail_next": {"method": "POST", "path": "/api/sales/orders/12/payments", "count": 1, "status": 503}}
 
 ``error_rate`` fails that share of requests with ``status``; ``outage_seconds`` answers every
 request with 503 for that long from now; ``rate_limit_per_second`` answers 429 with ``Retry-After``
 past that rate (token bucket); ``latency_ms`` delays every response; ``slow_rate``/``slow_ms``
-delay a share of them; ``reset_rate`` drops that share of connections without a response.
+delay a share of them; ``reset_rate`` drops that share of connections without a response;
+``fail_next`` fails the next ``count`` requests whose path starts with ``path`` (and whose method
+is ``method``, when given) with ``status``: one chosen call of a run fails, the rest answer.
 ``POST /__sandbox/faults`` with ``{}`` clears them. ``POST /__sandbox/reset`` restores the seeded
 state and clears faults and the log. ``GET /__sandbox/requests`` lists the requests received,
 oldest first (``?since=N`` for those after sequence number N, ``?path=`` to filter by prefix).
@@ -43,6 +46,9 @@ class Faults:
     reset_rate: float = 0.0
     slow_rate: float = 0.0
     slow_ms: float = 0.0
+    fail_method: str = ""
+    fail_path: str = ""
+    fail_count: int = 0
 
     def describe(self) -> dict[str, Any]:
         remaining = max(0.0, self.outage_until - time.time())
@@ -55,6 +61,8 @@ class Faults:
             "reset_rate": self.reset_rate,
             "slow_rate": self.slow_rate,
             "slow_ms": self.slow_ms,
+            "fail_next": {"method": self.fail_method, "path": self.fail_path, "count": self.fail_count,
+                          "status": self.status} if self.fail_count else None,
         }
 
 
@@ -115,6 +123,12 @@ class Harness:
             f.reset_rate = float(spec.get("reset_rate", 0.0))
             f.slow_rate = float(spec.get("slow_rate", 0.0))
             f.slow_ms = float(spec.get("slow_ms", 0.0))
+            fail_next = spec.get("fail_next") or {}
+            if fail_next:
+                f.fail_method = str(fail_next.get("method") or "").upper()
+                f.fail_path = str(fail_next.get("path") or "/")
+                f.fail_count = int(fail_next.get("count", 1))
+                f.status = int(fail_next.get("status", f.status))
             self.faults = f
             rate = f.rate_limit_per_second
             self.bucket = TokenBucket(rate=rate, tokens=rate) if rate > 0 else None
@@ -137,6 +151,10 @@ class Harness:
             reset_roll = self.random.random()
             slow_roll = self.random.random()
             wait = self.bucket.take() if self.bucket else 0.0
+            chosen = bool(f.fail_count and request.path.startswith(f.fail_path)
+                          and (not f.fail_method or request.method == f.fail_method))
+            if chosen:
+                f.fail_count -= 1
         delay = f.latency_ms / 1000.0
         if f.slow_rate and slow_roll < f.slow_rate:
             delay += f.slow_ms / 1000.0
@@ -150,6 +168,8 @@ class Harness:
             resp = self._fault_response(429, "Too Many Requests (sandbox rate limit)")
             resp.headers["Retry-After"] = str(max(1, math.ceil(wait)))
             return resp
+        if chosen:
+            return self._fault_response(f.status, f"injected fault ({f.status}) on {request.method} {request.path}")
         if f.error_rate and roll < f.error_rate:
             return self._fault_response(f.status, f"injected fault ({f.status})")
         return None

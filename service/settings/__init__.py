@@ -47,4 +47,4 @@ def repo_path(relative: str) -> Path:
     path = Path(relative)
     if path.is_absolute():
         return path
-    return Path(__file__).resolve().parent.parent / path
+    return Path(__file__).resolve().parents[2] / path

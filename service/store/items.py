@@ -155,13 +155,17 @@ def finish(
     steps: Sequence[dict[str, Any]],
     failure_class: str = "",
     mapping_version: str = "",
+    progress: dict[str, Any] | None = None,
 ) -> None:
+    """The run's end. An item finished in review keeps the effects its runs completed
+    (``progress``) for the run a person's retry starts; any other end forgets them."""
     now = utcnow()
     with store.session() as s:
         _fenced(s, item_id, fence, {
             "state": state, "reason": reason, "result": result, "attempts": attempts,
             "failure_class": failure_class, "mapping_version": mapping_version, "lease_until": None,
             "next_attempt_at": None, "finished_at": now, "updated_at": now, "waiting_since": None,
+            "progress": (progress or None) if state == "review" else None,
         }, f"finish it as {state}")
         _add_steps(s, item_id, attempts, steps)
 
@@ -178,17 +182,22 @@ def reschedule(
     steps: Sequence[dict[str, Any]],
     failure_class: str = "",
     waiting_since: datetime | None = None,
+    progress: dict[str, Any] | None = None,
 ) -> datetime:
     """Back to received, due in ``delay_seconds``. ``waiting_since`` is when the item began waiting
-    for its destination (kept across waits, cleared by anything else)."""
+    for its destination (kept across waits, cleared by anything else); ``progress`` the effects the
+    run completed (kept as they were when not given)."""
     now = utcnow()
     due = now + timedelta(seconds=delay_seconds)
+    values: dict[str, Any] = {
+        "state": "received", "reason": reason, "attempts": attempts, "waits": waits,
+        "failure_class": failure_class, "next_attempt_at": due, "enqueued_at": None,
+        "lease_until": None, "updated_at": now, "waiting_since": waiting_since,
+    }
+    if progress is not None:
+        values["progress"] = progress or None
     with store.session() as s:
-        _fenced(s, item_id, fence, {
-            "state": "received", "reason": reason, "attempts": attempts, "waits": waits,
-            "failure_class": failure_class, "next_attempt_at": due, "enqueued_at": None,
-            "lease_until": None, "updated_at": now, "waiting_since": waiting_since,
-        }, "reschedule it")
+        _fenced(s, item_id, fence, values, "reschedule it")
         _add_steps(s, item_id, attempts, steps)
     return due
 
@@ -202,16 +211,21 @@ def kill(
     error: str,
     attempts: int,
     steps: Sequence[dict[str, Any]],
+    progress: dict[str, Any] | None = None,
 ) -> None:
-    """Move an item to dead letters, keeping its original payload (once: the write is fenced)."""
+    """Move an item to dead letters, keeping its original payload (once: the write is fenced) and
+    the effects its runs completed (``progress``), so a retry from the dead letter resumes after them."""
     now = utcnow()
     error = mask_card_numbers(error)
+    values: dict[str, Any] = {
+        "state": "dead", "reason": error, "failure_class": failure_class, "attempts": attempts,
+        "lease_until": None, "next_attempt_at": None, "finished_at": now, "updated_at": now,
+        "waiting_since": None,
+    }
+    if progress is not None:
+        values["progress"] = progress or None
     with store.session() as s:
-        _fenced(s, item.id, fence, {
-            "state": "dead", "reason": error, "failure_class": failure_class, "attempts": attempts,
-            "lease_until": None, "next_attempt_at": None, "finished_at": now, "updated_at": now,
-            "waiting_since": None,
-        }, "dead-letter it")
+        _fenced(s, item.id, fence, values, "dead-letter it")
         s.add(
             DeadLetter(
                 item_id=item.id,

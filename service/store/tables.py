@@ -98,6 +98,9 @@ class SyncItem(Base):
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # first wait of a run of waits
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The effects this item's runs completed, by step (service/engine/steps.py): written when a run
+    # fails after some, so the next run resumes after them; cleared when the item finishes.
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     mapping_version: Mapped[str] = mapped_column(String(64), default="")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,7 +1,7 @@
 """Web pages for integrators, the risk team and operators.
 
-Later page areas (mappings, reviews) add a module here with a blueprint named ``bp``, list it in
-``PAGE_MODULES`` and its entry page in ``NAVIGATION``; they protect their views with
+A page area is a module here with a blueprint named ``bp``, imported and listed in ``pages()``, and
+its entry page in ``NAVIGATION``; they protect their views with
 ``service.web.auth.require_role`` and render templates that extend ``layout.html`` (every form
 includes ``{{ csrf_field() }}``). See service/web/README.md.
 """
@@ -9,7 +9,7 @@ includes ``{{ csrf_field() }}``). See service/web/README.md.
 from __future__ import annotations
 
 from datetime import timedelta
-from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 from flask import Flask, jsonify, render_template
@@ -19,9 +19,32 @@ from service.web.auth import init_auth, wants_json
 from service.web.csrf import init_csrf
 from service.web.format import init_format
 
-PAGE_MODULES = ("dashboard", "items", "deadletters", "reviews_customers", "mappings_page", "reviews_orders",
-                "users_page", "reconciliation_page", "webhooks_page", "customers_page", "insights_page",
-                "alerts_page", "charts", "records", "connections_page", "settings_page")
+
+def pages() -> tuple[ModuleType, ...]:
+    """Every page module, in the order their blueprints are registered."""
+    from service.web import (
+        alerts_page,
+        charts,
+        connections_page,
+        customers_page,
+        dashboard,
+        deadletters,
+        insights_page,
+        items,
+        mappings_page,
+        reconciliation_page,
+        records,
+        reviews_customers,
+        reviews_orders,
+        settings_page,
+        users_page,
+        webhooks_page,
+    )
+
+    return (dashboard, items, deadletters, reviews_customers, mappings_page, reviews_orders, users_page,
+            reconciliation_page, webhooks_page, customers_page, insights_page, alerts_page, charts, records,
+            connections_page, settings_page)
+
 # (label, endpoint, roles that see the link: empty for everyone), in the order the navigation shows them.
 NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Dashboard", "dashboard.index", ()),
@@ -52,8 +75,8 @@ def init_app(app: Flask) -> None:
     init_auth(app)
     init_csrf(app)
     init_format(app)
-    for name in PAGE_MODULES:
-        app.register_blueprint(import_module(f"service.web.{name}").bp)
+    for page in pages():
+        app.register_blueprint(page.bp)
 
     @app.context_processor
     def _layout() -> dict[str, Any]:

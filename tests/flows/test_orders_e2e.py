@@ -64,7 +64,7 @@ def test_happy_path_orders_reach_heartland_once_with_number_written_back(stack: 
     assert len(done) == 5
     steps = items.steps(stack.runtime.store, done[0].id)
     names = [s.step for s in steps]
-    for expected in ("normalize", "check", "lookup", "customer", "deliver", "payment", "confirm"):
+    for expected in ("in review?", "bound?", "fetch", "normalize", "check", "customer", "deliver", "payment", "confirm"):
         assert expected in names
     exchange = next(s for s in steps if s.step == "heartland" and "POST /api/sales/orders" in s.message)
     assert exchange.detail["status"] == 201 and exchange.detail["request"]["lines"]

@@ -32,7 +32,6 @@ from service.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
-JOB_FUNCTION = "service.api.outbound.delivery.deliver_job"
 KEPT_RESPONSE = 2000  # characters of a subscriber's answer kept for the delivery log
 USER_AGENT = "Tillbridge-Webhooks/1"
 
@@ -45,7 +44,7 @@ def enqueue(runtime: Any, delivery_ids: list[int]) -> None:
     timeout = int(float(runtime.settings["WEBHOOK_TIMEOUT_SECONDS"]) * 2 + 10)
     with runtime.redis.pipeline() as pipe:
         for delivery_id in delivery_ids:
-            runtime.queue.enqueue(JOB_FUNCTION, delivery_id, result_ttl=0, failure_ttl=86400, job_timeout=timeout,
+            runtime.queue.enqueue(deliver_job, delivery_id, result_ttl=0, failure_ttl=86400, job_timeout=timeout,
                                   pipeline=pipe)
         pipe.execute()
 

@@ -1,6 +1,6 @@
 """The /v1 API: one surface over Heartland and Magento.
 
-See "The /v1 API" in README.md. ``init_v1(app)`` builds it on flask-smorest: every resource blueprint in RESOURCE_MODULES, the
+See "The /v1 API" in README.md. ``init_v1(app)`` builds it on flask-smorest: every resource blueprint of ``resources()``, the
 OpenAPI 3.1 document at /v1/openapi.json, the docs page at /v1/docs, and the conventions every
 request goes through, in this order: Request-Id, caller (token or session) and scope, the rate
 limit, the card-number screen of the body, the Idempotency-Key; and on the way out the stored
@@ -9,7 +9,7 @@ answer for the key, the ETag and the Request-Id header.
 
 from __future__ import annotations
 
-from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
@@ -22,7 +22,13 @@ from service.api.v1.errors import ApiError, ErrorSchema, fail, from_api_error, f
 from service.flows.context import current
 from service.kernel.cards import card_number_paths
 
-RESOURCE_MODULES = ("orders", "customers", "products", "inventory", "payments", "webhooks", "reports")
+
+def resources() -> tuple[ModuleType, ...]:
+    """Every /v1 resource module, in the order the OpenAPI document lists them."""
+    from service.api.v1 import customers, inventory, orders, payments, products, reports, webhooks
+
+    return (orders, customers, products, inventory, payments, webhooks, reports)
+
 PUBLIC_ENDPOINTS = ("api-docs.openapi_json", "v1_docs.docs", "v1_docs.static")
 SIDE_EFFECTS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -65,8 +71,7 @@ def init_v1(app: Flask) -> Api:
         },
     })
     api = V1Api(app)
-    for name in RESOURCE_MODULES:
-        module = import_module(f"service.api.v1.{name}")
+    for module in resources():
         api.register_blueprint(module.blp)
     _document_conventions(api)
     app.register_blueprint(_docs_blueprint())

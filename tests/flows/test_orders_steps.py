@@ -1,0 +1,41 @@
+"""The orders flow as declared steps, over the sandboxes: a run that fails at the payment resumes
+there, and the order is created in Heartland once, looked up once."""
+
+from __future__ import annotations
+
+from service.store import bindings, items
+from tests.stack import Stack
+
+SKUS = ["TEE-1000", "MUG-1001"]
+
+
+def test_a_payment_failure_is_retried_from_the_payment_step(stack: Stack) -> None:
+    stack.faults(stack.heartland, fail_next={"method": "POST", "path": "/api/sales/orders/", "count": 1,
+                                             "status": 503})
+    stack.start_worker()
+    stack.start_scheduler()
+    order = stack.checkout([{"sku": SKUS[0], "qty": 2}, {"sku": SKUS[1], "qty": 1}])
+    key = f"magento:default:{order['entity_id']}"
+    stack.wait_for(lambda: bindings.find(stack.runtime.store, "order", key, "heartland") is not None, timeout=60,
+                   what="the order synced after its payment failed once")
+    stack.wait_for(lambda: stack.settled(1), timeout=30, what="every item finished")
+
+    done = [i for i in items.search(stack.runtime.store, flow="orders", state="done")
+            if i.result.get("heartland_id")]
+    assert len(done) == 1 and done[0].attempts == 2 and done[0].progress is None
+    steps = items.steps(stack.runtime.store, done[0].id)
+    second = [s for s in steps if s.attempt == 2]
+    resumed = {s.step for s in second if (s.detail or {}).get("resumed")}
+    assert resumed == {"customer", "deliver"}, [(s.step, s.message) for s in second]
+    ran_again = [s.step for s in second if s.step in ("fetch", "normalize", "check", "payment", "confirm")]
+    assert ran_again == ["fetch", "normalize", "check", "payment", "confirm"]
+
+    created = [r for r in stack.requests_log(stack.heartland, "/api/sales/orders")
+               if r["method"] == "POST" and r["path"] == "/api/sales/orders"]
+    lookups = [r for r in stack.requests_log(stack.heartland, "/api/sales/orders")
+               if r["method"] == "GET" and r["path"] == "/api/sales/orders"]
+    assert len(created) == 1 and len(lookups) == 1
+    payments = [r for r in stack.requests_log(stack.heartland, "/api/sales/orders/")
+                if r["method"] == "POST" and r["path"].endswith("/payments")]
+    statuses = [r["status"] for r in payments]
+    assert len(statuses) == 2 and statuses[0] == 503 and 200 <= statuses[1] < 300, statuses
