@@ -21,13 +21,14 @@ from service.web.format import init_format
 
 PAGE_MODULES = ("dashboard", "items", "deadletters", "reviews_customers", "mappings_page", "reviews_orders",
                 "users_page", "reconciliation_page", "webhooks_page", "customers_page", "insights_page",
-                "alerts_page", "charts", "records", "connections_page", "settings_page")
+                "alerts_page", "charts", "records", "connections_page", "settings_page", "triage_page")
 # (label, endpoint, roles that see the link: empty for everyone), in the order the navigation shows them.
 NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Dashboard", "dashboard.index", ()),
     ("Records", "records.index", ()),
     ("Items", "items.index", ()),
     ("Dead letters", "dead_letters.index", ()),
+    ("Triage", "triage.index", ("integrator", "risk", "operator")),
     ("Alerts", "alerts.index", ()),
     ("Mappings", "mappings.index", ()),
     ("Customer reviews", "reviews_customers.index", ()),
