@@ -27,7 +27,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from service import deadletter_groups
-from service.ai.triage import Example, Failure, Proposal, Rulebook, TriageModel, feature_text, propose
+from service.ai.triage import (
+    Example,
+    Failure,
+    Proposal,
+    Rulebook,
+    TriageModel,
+    feature_text,
+    observed_example,
+    propose,
+)
 from service.engine import deadletters
 from service.engine.errors import SyncError
 from service.store import items
@@ -135,15 +144,8 @@ def examples(store: Store, book: Rulebook, *, before: datetime | None = None) ->
             did = "apply_mapping_change"
         else:
             did = "retry"
-        out.append(_observed(book, failure, did))
+        out.append(observed_example(book, failure, did))
     return out
-
-
-def _observed(book: Rulebook, failure: Failure, did: str) -> Example:
-    """What a person did, as the most specific action of the failure's cause that shows as it."""
-    cause = book.causes[book.match(failure).cause]
-    action = next((a for a in (cause.action, *cause.alternatives) if book.observed_as(a) == did), did)
-    return Example(feature_text(failure), cause.name, action, 1.0)
 
 
 _MODELS: dict[tuple[Any, ...], TriageModel] = {}

@@ -8,8 +8,8 @@ service (service/triage.py) reads failures and labels from the store and applies
 
 from service.ai.triage.failure import Failure, feature_text, normalise
 from service.ai.triage.model import Example, Neighbour, TriageModel
-from service.ai.triage.proposer import Proposal, propose
+from service.ai.triage.proposer import Proposal, observed_example, propose
 from service.ai.triage.rulebook import Rulebook, RulebookError
 
 __all__ = ["Example", "Failure", "Neighbour", "Proposal", "Rulebook", "RulebookError", "TriageModel",
-           "feature_text", "normalise", "propose"]
+           "feature_text", "normalise", "observed_example", "propose"]

@@ -1,18 +1,20 @@
 """Rules and history weighed into one proposal: a cause, a fix in words, an action, a confidence.
 
 Every action starts from the matched rule: its cause's action at the rule's confidence, each
-alternative at half the one before. Each similar resolved failure then adds ``similarity ×
-history_weight`` to what the person did (or takes it away from a rejected proposal), so a rule
+alternative at half the one before. Each similar resolved failure then adds ``similarity × kernel ×
+history_weight`` to what the person did (the kernel, exp(-(nearest - similarity) / kernel_width),
+lets the nearest failures speak) (or takes it away from a rejected proposal), so a rule
 holds until people disagree with it, and a fallback rule (failure class only) gives way at once.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from service.ai.triage.failure import Failure
-from service.ai.triage.model import Neighbour, TriageModel
+from service.ai.triage.failure import Failure, feature_text
+from service.ai.triage.model import Example, Neighbour, TriageModel
 from service.ai.triage.rulebook import Rulebook
 
 
@@ -41,10 +43,14 @@ def propose(failure: Failure, rulebook: Rulebook, model: TriageModel | None = No
     found: list[Neighbour] = model.neighbours(failure) if model is not None else []
     evidence: dict[str, float] = defaultdict(float)
     causes: dict[str, float] = defaultdict(float)
+    nearest = max((n.similarity for n in found), default=0.0)
     for neighbour in found:
-        evidence[neighbour.example.action] += neighbour.similarity * rulebook.history_weight * neighbour.example.weight
+        # The nearest count most: a neighbour a little less similar than the nearest is another kind
+        # of failure more often than not (the same message about another sort of SKU).
+        weight = neighbour.similarity * math.exp(-(nearest - neighbour.similarity) / rulebook.kernel_width)
+        evidence[neighbour.example.action] += weight * rulebook.history_weight * neighbour.example.weight
         if neighbour.example.weight > 0:
-            causes[neighbour.example.cause] += neighbour.similarity
+            causes[neighbour.example.cause] += weight
     scores = {a: prior.get(a, 0.0) + evidence.get(a, 0.0) for a in set(prior) | set(evidence)
               if a in rulebook.actions}
     action = max(scores, key=lambda a: (scores[a], prior.get(a, 0.0), a))
@@ -75,3 +81,11 @@ def _fill(text: str, failure: Failure) -> str:
     for name, value in values.items():
         text = text.replace("{" + name + "}", value)
     return text
+
+
+def observed_example(book: Rulebook, failure: Failure, did: str) -> Example:
+    """What a person did (retry, edit_payload, apply_mapping_change, resolve), as the most specific
+    action of the failure's cause that shows as it: a retried unknown SKU is retry_after_sku_exists."""
+    cause = book.causes[book.match(failure).cause]
+    action = next((a for a in (cause.action, *cause.alternatives) if book.observed_as(a) == did), did)
+    return Example(feature_text(failure), cause.name, action, 1.0)

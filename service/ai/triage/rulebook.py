@@ -80,6 +80,7 @@ class Rulebook:
     history_weight: float = 0.5
     min_similarity: float = 0.5
     neighbours: int = 15
+    kernel_width: float = 0.03
 
     @classmethod
     def from_spec(cls, spec: Any, where: str = "rules/triage.yaml") -> Rulebook:
@@ -96,7 +97,8 @@ class Rulebook:
         return cls(actions=actions, causes=causes, rules=rules,
                    history_weight=float(spec.get("history_weight", 0.5)),
                    min_similarity=float(spec.get("min_similarity", 0.5)),
-                   neighbours=int(spec.get("neighbours", 15)))
+                   neighbours=int(spec.get("neighbours", 15)),
+                   kernel_width=float(spec.get("kernel_width", 0.03)))
 
     def match(self, failure: Failure) -> Rule:
         return next(rule for rule in self.rules if rule.matches(failure))
