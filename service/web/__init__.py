@@ -37,13 +37,14 @@ def pages() -> tuple[ModuleType, ...]:
         reviews_customers,
         reviews_orders,
         settings_page,
+        triage_page,
         users_page,
         webhooks_page,
     )
 
     return (dashboard, items, deadletters, reviews_customers, mappings_page, reviews_orders, users_page,
             reconciliation_page, webhooks_page, customers_page, insights_page, alerts_page, charts, records,
-            connections_page, settings_page)
+            connections_page, settings_page, triage_page)
 
 # (label, endpoint, roles that see the link: empty for everyone), in the order the navigation shows them.
 NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -51,6 +52,7 @@ NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Records", "records.index", ()),
     ("Items", "items.index", ()),
     ("Dead letters", "dead_letters.index", ()),
+    ("Triage", "triage.index", ("integrator", "risk", "operator")),
     ("Alerts", "alerts.index", ()),
     ("Mappings", "mappings.index", ()),
     ("Customer reviews", "reviews_customers.index", ()),

@@ -25,7 +25,7 @@ from tests.web.browser import browser_page, live_server  # noqa: F401 - fixtures
 from tests.web.support import PASSWORD, Seeded, make_dead, make_done, sign_in
 
 # The tables these tests write (on a shared PostgreSQL; each SQLite file is new per test).
-TOUCHED_TABLES = ("user_events", "web_sessions", "api_tokens", "users", "trace_steps", "dead_letters",
+TOUCHED_TABLES = ("triage_labels", "user_events", "web_sessions", "api_tokens", "users", "trace_steps", "dead_letters",
                   "sync_items", "inbox_events")
 
 
