@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -12,10 +13,12 @@ from service.app.runtime import Runtime
 from service.settings import load_settings
 from service.settings.secrets import session_key
 
+WEB = Path(__file__).resolve().parents[1] / "web"  # the pages' templates and static files
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(config)
-    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app = Flask(__name__, template_folder=str(WEB / "templates"), static_folder=str(WEB / "static"))
     app.config.update(settings)
     app.config["SECRET_KEY"] = session_key(str(settings["SECRET_KEY"] or ""))
     app.config["MAX_CONTENT_LENGTH"] = int(settings["MAX_EVENT_BYTES"]) + 1024

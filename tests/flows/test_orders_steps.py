@@ -6,7 +6,7 @@ from __future__ import annotations
 from service.store import bindings, items
 from tests.stack import Stack
 
-SKUS = ["TEE-1000", "MUG-1001"]
+SKUS = ["TEE-1000", "MUG-1003"]
 
 
 def test_a_payment_failure_is_retried_from_the_payment_step(stack: Stack) -> None:
