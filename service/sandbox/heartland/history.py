@@ -113,7 +113,7 @@ def generate_history(seed: str, weeks: int, end: date, items: list[dict[str, Any
     level_now = np.where(intermittent, rng.uniform(0.04, 0.35, n), rng.uniform(0.8, 4.0, n))
     level_now *= np.array([LOCATION_LEVEL.get(c, 0.8) for c in code])
     hot = (rng.random(n) < HOT_SHARE) & (on_hand > 0) & ~intermittent
-    cover = np.where(hot, rng.uniform(0.3, 0.8, n) * lead, rng.lognormal(np.log(40), 0.5, n))
+    cover = np.where(hot, rng.uniform(0.3, 0.8, n) * lead, rng.lognormal(np.log(18), 0.5, n))
     from_stock = np.where(on_hand > 0, on_hand / cover, level_now)
     level = np.where(intermittent, level_now, np.clip(from_stock, 0.3, 12.0))
     season_now = shape[:, -7:].mean(axis=1) / week[:, -7:].mean(axis=1)
