@@ -306,6 +306,7 @@ def _register_commands() -> None:
     from service.backfill_cli import backfill
     from service.connections_cli import connections
     from service.drift_cli import drift
+    from service.forecasts_cli import forecasts
     from service.heartland_cli import heartland
     from service.mapping_versions_cli import COMMANDS as MAPPING_VERSION_COMMANDS
     from service.sandbox.cli import sandbox
@@ -316,6 +317,7 @@ def _register_commands() -> None:
     main.add_command(heartland)
     main.add_command(backfill)
     main.add_command(drift)
+    main.add_command(forecasts)
     main.add_command(alerts)
     main.add_command(customers)
     main.add_command(models)

@@ -506,3 +506,4 @@ class SettingChange(Base):
 
 
 from service.store import api_tables as _api_tables  # noqa: E402,F401 - the API's tables on Base
+from service.store import forecast_tables as _forecast_tables  # noqa: E402,F401 - stock forecasts on Base

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -51,6 +52,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "seed_products": 500,
     "seed_customers": 200,
     "history_weeks": 0,  # weeks of daily sales per item and location to seed (history.py); 0: none
+    "history_end": None,  # the history ends the day before this date (a date or YYYY-MM-DD; None: today)
     # OAuth 2.0 apps registered with the account (client id → secret), for /oauth/authorize (oauth.py)
     "oauth_clients": {"tillbridge": "tillbridge-sandbox-client-secret"},
 }
@@ -74,7 +76,7 @@ class HeartlandSandbox:
         state = State()
         seed_state(state, self.seed, products=int(self.options["seed_products"]),
                    customers=int(self.options["seed_customers"]),
-                   history_weeks=int(self.options["history_weeks"]))
+                   history_weeks=int(self.options["history_weeks"]), history_end=_day(self.options["history_end"]))
         state.emit = self.deliverer.emit_for(state)
         return state
 
@@ -124,6 +126,12 @@ def create_app(seed: str | None = "demo", token: str = "heartland-dev-token", **
 
     _routes(app, sandbox, settings)
     return app
+
+
+def _day(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
 
 
 def _error(exc: ApiError) -> Response:
