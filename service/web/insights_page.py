@@ -18,6 +18,7 @@ from service.web.auth import require_role
 bp = Blueprint("insights", __name__)
 ROLES = ("operator", "accounting", "integrator")
 WINDOWS = (7, 30, 90)
+AT_RISK_SHOWN = 250  # the soonest to sell out; the CLI and /v1/inventory give the rest
 
 
 def _window() -> tuple[int, str, str]:
@@ -41,10 +42,10 @@ def index() -> Any:
     stock = insights.stock_outs_avoided(store, date_from, date_to)
     run = forecasts.latest_run(store)
     risky = [{"row": row, "spark": sparkline(row.recent, row.forecast[:row.lead_days])}
-             for row in (forecasts.at_risk(store, run.id) if run else [])]
+             for row in (forecasts.at_risk(store, run.id, limit=AT_RISK_SHOWN) if run else [])]
     return render_template("insights.html", span=span, windows=WINDOWS, date_from=date_from, date_to=date_to,
                            forecast_run=run, forecast_finished=forecasts.finished_at(run) if run else "",
-                           at_risk=risky, patterns=forecasts.pattern_counts(store, run.id) if run else {},
+                           at_risk=risky, at_risk_shown=AT_RISK_SHOWN, patterns=forecasts.pattern_counts(store, run.id) if run else {},
                            channel_chart=insights.chart(by_channel, axis), location_chart=insights.chart(by_location, axis),
                            stock_chart=insights.chart(stock, axis), people=insights.customers(store, date_from, date_to),
                            currency=str(current_app.config.get("STORE_CURRENCY") or "USD"))
