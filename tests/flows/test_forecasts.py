@@ -78,6 +78,12 @@ def test_nightly_forecast_flags_the_sku_the_history_empties(shop: Any, heartland
     sku, location_id, available, recent_daily = sold_out_soonest(heartland)
     assert available / recent_daily < 5  # the seeded history makes it sell out within a week's lead time
 
+    create_user(runtime.store, "buyer", PASSWORD, "operator")
+    client = shop.test_client()
+    sign_in(client, "buyer")
+    before = client.get("/insights").get_data(as_text=True)
+    assert "No stock forecast yet" in before and "tillbridge forecasts run" in before
+
     forecasts.run_due(runtime)  # what the scheduler's sweep calls; once per interval
     forecasts.run_due(runtime)
     runs = runtime.store.session
@@ -92,9 +98,7 @@ def test_nightly_forecast_flags_the_sku_the_history_empties(shop: Any, heartland
     assert latest.series > 1000 and 0 < latest.at_risk < latest.series / 3
 
     # /v1/inventory: the forecast per location, consistent with the stock it reports
-    create_user(runtime.store, "buyer", PASSWORD, "operator")
     _, token = create_token(runtime.store, "buyer", "tests")
-    client = shop.test_client()
     answer = client.get(f"/v1/inventory/{sku}", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200, answer.json
     here = next(loc for loc in answer.json["locations"] if loc["location_id"] == location_id)
@@ -108,7 +112,6 @@ def test_nightly_forecast_flags_the_sku_the_history_empties(shop: Any, heartland
     assert all("forecast" in loc for item in listed["data"] for loc in item["locations"])
 
     # the insights page lists it among the SKUs that sell out before their delivery
-    sign_in(client, "buyer")
     page = client.get("/insights")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
