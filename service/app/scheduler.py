@@ -69,6 +69,16 @@ def monitor(runtime: Runtime) -> None:
         log.exception("monitoring failed")
 
 
+def forecast_stock(runtime: Runtime) -> None:
+    """Re-fit the stock forecasts once FORECAST_INTERVAL_SECONDS have passed (service/operations/forecasts.py);
+    a failure there never stops the sweep."""
+    from service.operations import forecasts
+    try:
+        forecasts.run_due(runtime)
+    except Exception:  # noqa: BLE001 - Heartland down or a bad rules file: keep the traceback, keep sweeping
+        log.exception("stock forecasts failed")
+
+
 def purge_expired(runtime: Runtime) -> None:
     """Forget what is past RETENTION_DAYS (service/store/retention.py); a failing purge never stops the sweep."""
     try:
@@ -82,6 +92,7 @@ def sweep(runtime: Runtime) -> SweepResult:
     check_drift(runtime)
     api_duties(runtime)
     monitor(runtime)
+    forecast_stock(runtime)
     purge_expired(runtime)
     reclaimed = items.reclaim_expired(runtime.store)
     if reclaimed:

@@ -305,6 +305,7 @@ def _register_commands() -> None:
     from service.cli.dedup import customers
     from service.cli.drift import drift
     from service.cli.flows import flows
+    from service.cli.forecasts import forecasts
     from service.cli.heartland import heartland
     from service.cli.mappings import COMMANDS as MAPPING_VERSION_COMMANDS
     from service.cli.suggest import mappings
@@ -317,6 +318,7 @@ def _register_commands() -> None:
     main.add_command(backfill)
     main.add_command(drift)
     main.add_command(flows)
+    main.add_command(forecasts)
     main.add_command(alerts)
     main.add_command(customers)
     main.add_command(models)

@@ -1,4 +1,5 @@
-"""/v1/inventory: stock per SKU and Heartland location, and what Magento sells.
+"""/v1/inventory: stock per SKU and Heartland location, and what Magento sells; with each location's
+last nightly stock forecast (service/forecasts.py): demand, days of cover, sell-out risk, reorder.
 
 Heartland owns stock. An adjustment (PUT) goes to Heartland as one adjustment set carrying an
 idempotency key (a retry applies it once), then the inventory flow writes the new salable
@@ -16,6 +17,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from service.operations import forecasts as stock_forecasts
 from service.api.v1.catalog import item_by_sku, items_after, runtime, upstream
 from service.api.v1.conventions import ListArgs, list_schema, page_of
 from service.api.v1.errors import fail
@@ -25,6 +27,23 @@ blp = Blueprint("v1_inventory", __name__, url_prefix="/v1/inventory",
                 description="Stock per SKU and location (Heartland) and salable quantity (Magento)")
 
 
+class StockForecastOut(Schema):
+    as_of = fields.String(required=True, metadata={"description": "the last day of sales history the forecast used"})
+    pattern = fields.String(required=True, metadata={"description": "demand pattern: smooth, erratic, intermittent, "
+                                                                    "lumpy or sparse"})
+    method = fields.String(required=True, metadata={"description": "the model fitted: AutoETS, CrostonSBA, IMAPA, "
+                                                                   "Average"})
+    daily_demand = fields.Float(required=True, metadata={"description": "forecast units per day"})
+    days_of_cover = fields.Float(allow_none=True, metadata={"description": "available / daily demand at the run "
+                                                                           "(null: nothing is expected to sell)"})
+    lead_days = fields.Integer(required=True, metadata={"description": "lead time, rules/forecast.yaml"})
+    at_risk = fields.Boolean(required=True, metadata={"description": "sells out before a delivery ordered now "
+                                                                     "arrives (days of cover < lead time)"})
+    safety_stock = fields.Float(required=True)
+    reorder_qty = fields.Integer(required=True, metadata={"description": "suggested order: demand over lead time "
+                                                                         "and review period + safety stock − available"})
+
+
 class LocationStock(Schema):
     location_id = fields.Integer(required=True)
     location = fields.String(required=True)
@@ -32,6 +51,9 @@ class LocationStock(Schema):
     on_hand = fields.Float(required=True)
     committed = fields.Float(required=True)
     available = fields.Float(required=True)
+    forecast = fields.Nested(StockForecastOut, allow_none=True,
+                             metadata={"description": "the last nightly stock forecast (null: none yet, or the SKU "
+                                                      "did not sell here in the history read)"})
 
 
 class InventoryOut(Schema):
@@ -74,6 +96,9 @@ def inventory_objects(records: list[dict[str, Any]], with_magento: bool) -> list
         locations = {int(loc["id"]): str(loc.get("name") or loc["id"]) for loc in rt.heartland.locations()}
         selling = set(_flow().stock_rules().location_ids)
         rows = rt.heartland.inventory_values([int(r["id"]) for r in records]) if records else []
+    forecasts = {(f.sku, f.location_id): f for found in stock_forecasts.by_sku(
+        rt.store, [str(r["public_id"]) for r in records]).values() for f in found}
+    latest = stock_forecasts.latest_run(rt.store) if forecasts else None
     by_item: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         by_item.setdefault(int(row["item_id"]), []).append(row)
@@ -81,7 +106,8 @@ def inventory_objects(records: list[dict[str, Any]], with_magento: bool) -> list
     for record in records:
         stock: list[dict[str, Any]] = [{"location_id": int(row["location_id"]), "location": locations.get(int(row["location_id"]), ""),
                   "selling": int(row["location_id"]) in selling, "on_hand": float(row.get("qty_on_hand") or 0),
-                  "committed": float(row.get("qty_committed") or 0), "available": float(row.get("qty_available") or 0)}
+                  "committed": float(row.get("qty_committed") or 0), "available": float(row.get("qty_available") or 0),
+                  "forecast": _forecast(forecasts.get((record["public_id"], int(row["location_id"]))), latest)}
                  for row in sorted(by_item.get(int(record["id"]), []), key=lambda r: int(r["location_id"]))]
         salable = sum(s["available"] for s in stock if s["selling"])
         magento_qty: float | None = None
@@ -94,6 +120,14 @@ def inventory_objects(records: list[dict[str, Any]], with_magento: bool) -> list
                     "salable": salable, "magento_qty": magento_qty,
                     "in_step": None if magento_qty is None else abs(magento_qty - salable) < 1e-6})
     return out
+
+
+def _forecast(row: Any, run: Any) -> dict[str, Any] | None:
+    if row is None or run is None:
+        return None
+    return {"as_of": run.history_to, "pattern": row.pattern, "method": row.method, "daily_demand": row.daily_demand,
+            "days_of_cover": row.days_of_cover, "lead_days": row.lead_days, "at_risk": row.at_risk,
+            "safety_stock": row.safety_stock, "reorder_qty": row.reorder_qty}
 
 
 @blp.route("")

@@ -39,6 +39,7 @@ QueryPairs = list[tuple[str, Any]]
 
 DEFAULT_PER_PAGE = 20
 SCAN_PER_PAGE = 200
+REPORT_PER_PAGE = 5000  # the analyzer answers one report in pages; the largest page Heartland serves
 MAX_IN_VALUES = 200  # values per ``$in`` query, to keep URLs well under server limits
 DEFAULT_KEY_FIELD = "tillbridge_key"
 MAX_READ_WAIT_SECONDS = 10.0
@@ -331,6 +332,17 @@ class HeartlandClient(HttpConnector):
         if location_ids is not None:
             flt["location_id"] = {"$in": list(location_ids)}
         return {row["item_id"] for row in self.iterate("inventory/transactions", flt, only=["item_id"])}
+
+    # -- reporting ------------------------------------------------------------------------------------
+    def daily_sales(self, start_date: str, end_date: str) -> RecordList:
+        """Net units and sales per day, item and location from the analyzer (``reporting/analyzer``),
+        ``start_date``..``end_date`` inclusive (``YYYY-MM-DD``); days without a sale are left out."""
+        return self.list_all("reporting/analyzer", per_page=REPORT_PER_PAGE, params={
+            "metrics[]": ["source_sales.net_qty_sold", "source_sales.net_sales"],
+            "group[]": ["date.date", "item.id", "item.public_id", "location.id"],
+            "start_date": start_date, "end_date": end_date, "exclude_zeroes": "true",
+            "subtotal": "false", "grand_total": "false",
+        })
 
     def adjustment_reasons(self) -> RecordList:
         return self.list("reason_codes/inventory_adjustment_reasons", per_page="all").results

@@ -11,13 +11,23 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from service.sandbox.harness import Harness
-from service.sandbox.heartland import catalog, customers, customfields, giftcards, inventory, sales, webhooks
+from service.sandbox.heartland import (
+    catalog,
+    customers,
+    customfields,
+    giftcards,
+    inventory,
+    reports,
+    sales,
+    webhooks,
+)
 from service.sandbox.heartland import resources as r
 from service.sandbox.heartland.oauth import OAuthServer
 from service.sandbox.heartland.query import parse_list_query, select_fields, unknown_include
@@ -41,6 +51,8 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "webhook_max_attempts": 8,
     "seed_products": 500,
     "seed_customers": 200,
+    "history_weeks": 0,  # weeks of daily sales per item and location to seed (history.py); 0: none
+    "history_end": None,  # the history ends the day before this date (a date or YYYY-MM-DD; None: today)
     # OAuth 2.0 apps registered with the account (client id → secret), for /oauth/authorize (oauth.py)
     "oauth_clients": {"tillbridge": "tillbridge-sandbox-client-secret"},
 }
@@ -63,7 +75,8 @@ class HeartlandSandbox:
     def _fresh(self) -> State:
         state = State()
         seed_state(state, self.seed, products=int(self.options["seed_products"]),
-                   customers=int(self.options["seed_customers"]))
+                   customers=int(self.options["seed_customers"]),
+                   history_weeks=int(self.options["history_weeks"]), history_end=_day(self.options["history_end"]))
         state.emit = self.deliverer.emit_for(state)
         return state
 
@@ -113,6 +126,12 @@ def create_app(seed: str | None = "demo", token: str = "heartland-dev-token", **
 
     _routes(app, sandbox, settings)
     return app
+
+
+def _day(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
 
 
 def _error(exc: ApiError) -> Response:
@@ -300,6 +319,12 @@ def _routes(app: Flask, sandbox: HeartlandSandbox, settings: dict[str, Any]) -> 
         if query.only:
             page = [select_fields(row, query.only, query.include) for row in page]
         return jsonify({"results": page, "total": total, "pages": pages})
+
+    @app.get("/api/reporting/analyzer")
+    def analyzer() -> Response:
+        st = state()
+        with st.lock:
+            return jsonify(reports.analyzer(st, request.args))
 
     @app.route("/api/settings/<path:key>", methods=["GET", "PUT"])
     def setting(key: str) -> Response:

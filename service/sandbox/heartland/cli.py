@@ -15,12 +15,17 @@ import click
 @click.option("--rate-limit", type=float, default=0.0, show_default=True,
               help="Requests per second before it answers 429 with Retry-After (0: no throttle).")
 @click.option("--auto-complete-invoices", is_flag=True, help="Complete invoices on create, as some accounts do.")
-def heartland(port: int, host: str, token: str, seed: str, rate_limit: float, auto_complete_invoices: bool) -> None:
+@click.option("--history-weeks", type=click.IntRange(min=0), default=26, show_default=True,
+              help="Weeks of daily sales history per item and location to seed, read through "
+                   "/api/reporting/analyzer (0: none).")
+def heartland(port: int, host: str, token: str, seed: str, rate_limit: float, auto_complete_invoices: bool,
+              history_weeks: int) -> None:
     """Run the Heartland Retail sandbox (base URL http://HOST:PORT/api)."""
     from service.sandbox.heartland.app import create_app
     from service.sandbox.server import serve_forever
 
     app = create_app(None if seed.lower() == "none" else seed, token=token, rate_limit_per_second=rate_limit,
-                     auto_complete_invoices=auto_complete_invoices)
+                     auto_complete_invoices=auto_complete_invoices,
+                     history_weeks=history_weeks if seed.lower() != "none" else 0)
     click.echo(f"Heartland sandbox on http://{host}:{port}/api (Bearer {token[:4]}…, seed {seed}); Ctrl-C stops it")
     serve_forever(app, host, port)

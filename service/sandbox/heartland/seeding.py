@@ -11,10 +11,11 @@ from __future__ import annotations
 import random
 import uuid
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from service.sandbox.heartland import catalog, customers, giftcards, inventory, sales
+from service.sandbox.heartland.history import generate_history
 from service.sandbox.heartland.state import Record, State
 from service.sandbox.seed import generate
 
@@ -34,7 +35,11 @@ class SeedClock:
         return self.moment
 
 
-def seed_state(state: State, seed: str | None, products: int = 500, customers: int = 200) -> None:
+def seed_state(state: State, seed: str | None, products: int = 500, customers: int = 200,
+               history_weeks: int = 0, history_end: date | None = None) -> None:
+    """``history_weeks`` > 0 adds that many weeks of daily sales per item and location (history.py),
+    up to the day before ``history_end`` (default: today, UTC, so the history is recent whenever
+    the sandbox starts; the same seed and end give the same history)."""
     rng = random.Random(zlib.crc32(f"heartland:{seed or ''}".encode()))
     clock = SeedClock()
     real_clock, real_uuid = state.clock, state.make_uuid
@@ -50,6 +55,8 @@ def seed_state(state: State, seed: str | None, products: int = 500, customers: i
         _history(state, rng, clock)
         _gift_cards(state, rng, clock)
         _restore_seed_stock(state, data)
+        if history_weeks > 0:
+            _sales_history(state, seed, history_weeks, history_end or real_clock().date())
     finally:
         state.clock, state.make_uuid = real_clock, real_uuid
 
@@ -204,6 +211,12 @@ def _gift_cards(state: State, rng: random.Random, clock: SeedClock) -> None:
             clock.moment += timedelta(days=rng.randint(1, 4))
             giftcards.create_adjustment(state, {"gift_card_id": card["id"], "amount": -round(amount * 0.4, 2),
                                                 "reason_id": redeemed["id"]})
+
+
+def _sales_history(state: State, seed: str, weeks: int, end: date) -> None:
+    stock = {(row["item_id"], row["location_id"]): float(row["qty_on_hand"]) for row in state.inventory.records.values()}
+    state.sales_history = generate_history(seed, weeks, end, list(state.items.records.values()),
+                                           list(state.locations.records.values()), stock)
 
 
 def _restore_seed_stock(state: State, data: Any) -> None:

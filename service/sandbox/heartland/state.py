@@ -11,7 +11,10 @@ import uuid as uuid_module
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.sandbox.heartland.history import SalesHistory
 
 Record = dict[str, Any]
 EventSink = Callable[[str, Record], None]
@@ -218,6 +221,8 @@ class State:
         self.gift_card_adjustments = c("gift card adjustment", ["gift_card_id"], custom_index=True)
         self.webhooks = c("webhook", [])
         self.inventory_keys: dict[tuple[int, int], int] = {}
+        self.sales_history: SalesHistory | None = None  # seeded daily sales totals (history.py)
+        self.report_cache: dict[Any, Any] = {}  # the analyzer's last answer (reports.py)
 
     def now(self) -> str:
         return timestamp(self.clock())
