@@ -10,7 +10,8 @@ repeated and hand their values on. A run that died without writing its progress 
 finds earlier effects by their idempotency keys instead.
 
 A step either goes on (returns ``None``) or ends the run with an :class:`Outcome`; the last step
-must end it. The list is data, so the workflow builder can show a built-in flow step by step and
+must end it. A step that ``decides`` (its effect, if any, ends the run: a branch to a follow-up
+path, a hold for review) is never skipped: going on means it changed nothing. The list is data, so the workflow builder can show a built-in flow step by step and
 insert steps of its own.
 """
 
@@ -38,14 +39,23 @@ class Step:
     effect: str = ""  # the system this step changes ("heartland", "magento"); empty for a pure step
     idempotency: str = ""  # how a repeated effect finds the first one (a reference, a binding, a lookup)
     binding: str = ""  # the binding this step records, if any
+    # A step whose effect, if any, ends the run (a branch to a follow-up path, a hold for review) runs
+    # again on every run: going on means it changed nothing, and its decision must be made afresh.
+    decides: bool = False
 
     @property
     def pure(self) -> bool:
         return not self.effect and not self.binding
 
+    @property
+    def resumable(self) -> bool:
+        """Completed once, it is not repeated by a later run of the same item."""
+        return bool(self.effect or self.binding) and not self.decides
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "reads": list(self.reads), "writes": list(self.writes),
-                "pure": self.pure, "effect": self.effect, "idempotency": self.idempotency, "binding": self.binding}
+                "pure": self.pure, "effect": self.effect, "idempotency": self.idempotency, "binding": self.binding,
+                "decides": self.decides}
 
 
 @dataclass
@@ -94,7 +104,7 @@ def run_steps(steps: Sequence[Step], run: Run) -> Outcome:
     """Run the steps in order, resuming after effects an earlier run of this item completed."""
     progress = run.trace.progress
     for step in steps:
-        done = progress.get(step.name) if step.effect or step.binding else None
+        done = progress.get(step.name) if step.resumable else None
         if done is not None:
             run.values.update(done)
             run.resuming = True
@@ -104,7 +114,7 @@ def run_steps(steps: Sequence[Step], run: Run) -> Outcome:
         with run.trace.step(step.name, step.title) as entry:
             run.entry = entry
             outcome = step.does(run)
-        if step.effect or step.binding:
+        if step.resumable:
             progress[step.name] = progress_value({name: run.values[name] for name in step.writes
                                                   if name in run.values})
         if outcome is not None:

@@ -110,3 +110,28 @@ def test_a_step_that_reads_a_value_nobody_wrote_fails_loudly() -> None:
 def test_a_list_without_an_ending_step_is_a_fatal_error() -> None:
     with pytest.raises(FatalError, match="ended without an outcome"):
         run_steps([Step("only", lambda r: None)], Run(Item(), Trace()))
+
+
+def test_a_deciding_step_runs_again_on_a_resumed_run() -> None:
+    calls: list[str] = []
+
+    def decide(run: Run) -> None:
+        calls.append("decide")
+
+    def effect(run: Run) -> None:
+        calls.append("effect")
+        run["id"] = 7
+
+    def fail(run: Run) -> None:
+        raise RetryableError("later step failed")
+
+    steps = [Step("decide", decide, effect="b", decides=True), Step("effect", effect, writes=("id",), effect="b"),
+             Step("fail", fail)]
+    first = Trace()
+    with pytest.raises(RetryableError):
+        run_steps(steps, Run(Item(), first))
+    assert first.progress == {"effect": {"id": 7}}
+    calls.clear()
+    with pytest.raises(RetryableError):
+        run_steps(steps, Run(Item(), Trace(progress=first.progress)))
+    assert calls == ["decide"]

@@ -3,6 +3,8 @@ there, and the order is created in Heartland once, looked up once."""
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from service.store import bindings, items
 from tests.stack import Stack
 
@@ -33,7 +35,7 @@ def test_a_payment_failure_is_retried_from_the_payment_step(stack: Stack) -> Non
     created = [r for r in stack.requests_log(stack.heartland, "/api/sales/orders")
                if r["method"] == "POST" and r["path"] == "/api/sales/orders"]
     lookups = [r for r in stack.requests_log(stack.heartland, "/api/sales/orders")
-               if r["method"] == "GET" and r["path"] == "/api/sales/orders"]
+               if r["method"] == "GET" and r["path"] == "/api/sales/orders" and "tillbridge_ref" in unquote(r["query"])]
     assert len(created) == 1 and len(lookups) == 1
     payments = [r for r in stack.requests_log(stack.heartland, "/api/sales/orders/")
                 if r["method"] == "POST" and r["path"].endswith("/payments")]

@@ -17,11 +17,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from service.operations import forecasts as stock_forecasts
 from service.api.v1.catalog import item_by_sku, items_after, runtime, upstream
 from service.api.v1.conventions import ListArgs, list_schema, page_of
 from service.api.v1.errors import fail
 from service.flows.inventory import InventoryFlow, StockChange, record_changes
+from service.operations import forecasts as stock_forecasts
 
 blp = Blueprint("v1_inventory", __name__, url_prefix="/v1/inventory",
                 description="Stock per SKU and location (Heartland) and salable quantity (Magento)")
