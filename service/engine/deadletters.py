@@ -81,7 +81,10 @@ def retry(store: Store, dead_letter_id: int, *, actor: str, payload: dict[str, A
         }
         edited = payload is not None
         if edited:
+            # New input: the effects kept for the old payload are not resumed past; each effect
+            # step finds what was done before by its idempotency key instead.
             values["payload"] = payload
+            values["progress"] = None
         s.execute(update(SyncItem).where(SyncItem.id == letter.item_id).values(**values))
         letter.resolved_at = now
         letter.resolution = "retried"

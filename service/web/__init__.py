@@ -12,7 +12,8 @@ from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, jsonify, render_template, request
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
 from service.web.auth import init_auth, wants_json
@@ -46,24 +47,36 @@ def pages() -> tuple[ModuleType, ...]:
             reconciliation_page, webhooks_page, customers_page, insights_page, alerts_page, charts, records,
             connections_page, settings_page, triage_page)
 
-# (label, endpoint, roles that see the link: empty for everyone), in the order the navigation shows them.
-NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("Dashboard", "dashboard.index", ()),
-    ("Records", "records.index", ()),
-    ("Items", "items.index", ()),
-    ("Dead letters", "dead_letters.index", ()),
-    ("Triage", "triage.index", ("integrator", "risk", "operator")),
-    ("Alerts", "alerts.index", ()),
-    ("Mappings", "mappings.index", ()),
-    ("Customer reviews", "reviews_customers.index", ()),
-    ("Order reviews", "reviews_orders.index", ()),
-    ("Customers", "customers_page.index", ("integrator", "risk", "operator", "accounting")),
-    ("Reconciliation", "reconciliation.index", ("accounting",)),
-    ("Insights", "insights.index", ("operator", "accounting", "integrator")),
-    ("Webhooks", "webhooks_page.index", ("integrator", "operator")),
-    ("Users", "users.index", ("admin",)),
-    ("Connections", "connections.index", ("admin",)),
-    ("Settings", "settings.index", ("admin",)),
+# The navigation: the dashboard, then menus of pages by what a person comes to do. Each link is
+# (label, endpoint, roles that see it: empty for everyone); a menu shows when one of its links does.
+NavLink = tuple[str, str, tuple[str, ...]]
+NAVIGATION: tuple[tuple[str, tuple[NavLink, ...]], ...] = (
+    ("", (("Dashboard", "dashboard.index", ()),)),
+    ("Operate", (
+        ("Records", "records.index", ()),
+        ("Items", "items.index", ()),
+        ("Dead letters", "dead_letters.index", ()),
+        ("Triage", "triage.index", ("integrator", "risk", "operator")),
+        ("Alerts", "alerts.index", ()),
+    )),
+    ("Review", (
+        ("Order reviews", "reviews_orders.index", ()),
+        ("Customer reviews", "reviews_customers.index", ()),
+    )),
+    ("Build", (
+        ("Mappings", "mappings.index", ()),
+        ("Webhooks", "webhooks_page.index", ("integrator", "operator")),
+    )),
+    ("Business", (
+        ("Customers", "customers_page.index", ("integrator", "risk", "operator", "accounting")),
+        ("Reconciliation", "reconciliation.index", ("accounting",)),
+        ("Insights", "insights.index", ("operator", "accounting", "integrator")),
+    )),
+    ("Admin", (
+        ("Users", "users.index", ("admin",)),
+        ("Connections", "connections.index", ("admin",)),
+        ("Settings", "settings.index", ("admin",)),
+    )),
 )
 
 
@@ -82,10 +95,25 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _layout() -> dict[str, Any]:
-        return {"navigation": NAVIGATION}
+        return {"navigation": visible_navigation()}
 
     for code in (400, 403, 404, 405):
         app.register_error_handler(code, _http_error)
+
+
+def visible_navigation() -> list[tuple[str, list[tuple[str, str, bool]], str]]:
+    """The menus the signed-in person may open (none before sign-in): (menu, [(label, endpoint,
+    active)], the active page's label or "")."""
+    if not current_user.is_authenticated:
+        return []
+    here = (request.endpoint or "").split(".")[0]
+    menus = []
+    for menu, links in NAVIGATION:
+        shown = [(label, endpoint, bool(here) and endpoint.split(".")[0] == here)
+                 for label, endpoint, roles in links if not roles or current_user.has_role(*roles)]
+        if shown:
+            menus.append((menu, shown, next((label for label, _, active in shown if active), "")))
+    return menus
 
 
 def _http_error(exc: HTTPException) -> Any:

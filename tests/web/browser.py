@@ -71,3 +71,11 @@ def sign_in_browser(page: Any, base_url: str, username: str, password: str = PAS
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/")
+
+
+def go_to(page: Any, label: str) -> None:
+    """Follow a navigation link as a person does: open its menu first when it is in one."""
+    link = page.locator("nav.nav a", has_text=label).first
+    if not link.is_visible():
+        page.locator("nav.nav details.menu", has=page.locator("a", has_text=label)).locator("summary").click()
+    link.click()

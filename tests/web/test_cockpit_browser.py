@@ -16,7 +16,7 @@ from service.app.runtime import Runtime
 from service.operations import alerts, timeseries
 from service.store import items
 from service.store.tables import SyncItem
-from tests.web.browser import sign_in_browser
+from tests.web.browser import go_to, sign_in_browser
 from tests.web.support import Seeded, add_item
 
 pytestmark = pytest.mark.browser
@@ -54,7 +54,7 @@ def test_every_page_fits_and_the_cockpit_works(live_server: str, browser_page: A
     sign_in_browser(page, live_server, make_user("admin", "ada"))
     pages = ["/", "/items", f"/items/{seeded.done.id}", f"/items/{waiting_id}", "/dead-letters",
              f"/dead-letters/{seeded.dead_letter_id}", "/alerts", "/mappings/", "/reviews/orders",
-             "/reviews/customers", "/users", "/records?q=000000321", "/records?q=nothing-like-this", "/connections", "/settings"]
+             "/reviews/customers", "/users", "/records?q=000000321", "/records?q=nothing-like-this", "/connections", "/settings", "/triage"]
     overflowing = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
@@ -70,6 +70,10 @@ def test_every_page_fits_and_the_cockpit_works(live_server: str, browser_page: A
                                 ".filter(e => e.getBoundingClientRect().right > innerWidth + 1).length")
             if cut:
                 overflowing.append(f"{path} at {width} px: {cut} element(s) of the top bar past the right edge")
+            if width >= 1366:
+                rows = page.evaluate("document.querySelector('.topbar').getBoundingClientRect().height")
+                if rows > 60:
+                    overflowing.append(f"{path} at {width} px: the top bar wraps to {rows:.0f} px")
             name = path.strip("/").replace("/", "-").replace("?q=", "-") or "dashboard"
             page.screenshot(path=str(Path(SHOTS or tmp_path) / f"{name}-{width}.png"), full_page=True)
     assert not overflowing, "pages scroll sideways:\n" + "\n".join(overflowing)
@@ -85,7 +89,7 @@ def test_every_page_fits_and_the_cockpit_works(live_server: str, browser_page: A
     assert page.locator("[data-test=alerts-firing]").inner_text() != "0"
     assert page.locator("[data-test=items-in-review]").inner_text() == "1"
 
-    page.click("nav >> text=Alerts")
+    go_to(page, "Alerts")
     assert page.locator("[data-test='alert-dead_letters']").count() == 1
     page.select_option("[data-test=silence-form] select[name=rule]", "dead_letters")
     page.fill("[data-test=silence-form] input[name=reason]", "known: bad import, fixing")

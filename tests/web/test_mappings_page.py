@@ -16,7 +16,7 @@ from service.store import items
 from service.store import mappings as versions_store
 from service.store.users import create_user
 from tests.stack import Stack, build_stack
-from tests.web.browser import sign_in_browser
+from tests.web.browser import go_to, sign_in_browser
 from tests.web.support import PASSWORD, csrf_from, sign_in
 
 NORMALIZE = "orders.magento_to_canonical"
@@ -181,7 +181,7 @@ def test_integrator_edits_in_the_browser_and_the_next_order_uses_the_active_vers
     create_user(stack.runtime.store, "ivy", PASSWORD, "integrator")
     base = stack.web.url
     sign_in_browser(page, base, "ivy")
-    page.click("nav >> text=Mappings")
+    go_to(page, "Mappings")
     page.click(f"a >> text={NORMALIZE}")
     page.wait_for_selector("#map-editor[data-ready=true]")
 

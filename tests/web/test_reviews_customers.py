@@ -25,7 +25,7 @@ from service.store import bindings, customer_reviews
 from service.store.customer_reviews import NewPair
 from service.store.db import Store, database_url
 from service.store.tables import CustomerReview
-from tests.web.browser import sign_in_browser
+from tests.web.browser import go_to, sign_in_browser
 from tests.web.support import post_form
 
 HEARTLAND_TOKEN = "review-tests-heartland-token"
@@ -205,7 +205,7 @@ def test_merge_a_pair_in_the_browser(live_server: str, browser_page: Any, make_u
                                      pair: CustomerReview) -> None:
     page = browser_page
     sign_in_browser(page, live_server, make_user("integrator"))
-    page.click("nav.nav >> text=Customer reviews")
+    go_to(page, "Customer reviews")
     card = page.locator(f'[data-test="pair-{pair.id}"]')
     card.wait_for()
     differs = card.locator('tr[data-status="differs"]')

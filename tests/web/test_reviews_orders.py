@@ -21,7 +21,7 @@ from service.sandbox.server import RunningSandbox, start_in_thread
 from service.store import items, reviews
 from service.store.tables import OrderFact, OrderReview, utcnow
 from service.store.users import create_token
-from tests.web.browser import sign_in_browser
+from tests.web.browser import go_to, sign_in_browser
 from tests.web.support import post_form
 
 TOKEN = "magento-review-token"
@@ -221,7 +221,7 @@ def test_browser_risk_user_approves_one_and_it_leaves_the_queue(
     leaving = hold("lee@example.com", 0.998, ["email at a disposable-address provider: only 0.3% of orders"])
     page = browser_page
     sign_in_browser(page, live_server, make_user("risk"))
-    page.click("nav >> text=Order reviews")
+    go_to(page, "Order reviews")
     page.wait_for_url(f"{live_server}/reviews/orders")
     row = page.locator(f"tr[data-test=review-{leaving.review.id}]")
     assert "disposable-address provider" in row.inner_text()

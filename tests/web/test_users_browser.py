@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.browser import sign_in_browser
+from tests.web.browser import go_to, sign_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,7 @@ def test_admin_adds_a_user_who_signs_in_and_is_disabled(live_server: str, browse
     make_user("operator", "olga")
     sign_in_browser(page, live_server, make_user("admin", "ada"))
 
-    page.click("nav >> text=Users")
+    go_to(page, "Users")
     page.wait_for_url(f"{live_server}/users")
     form = page.locator("[data-test=create-user]")
     form.locator("input[name=username]").fill("rita")

@@ -11,7 +11,7 @@ import pytest
 
 from service.app.runtime import Runtime
 from service.store import items
-from tests.web.browser import sign_in_browser
+from tests.web.browser import go_to, sign_in_browser
 from tests.web.support import Seeded
 
 pytestmark = pytest.mark.browser
@@ -35,7 +35,7 @@ def test_operator_reads_a_trace_and_retries_a_dead_letter(live_server: str, brow
     assert page.locator("[data-test=breaker-heartland] .tile-value").inner_text() == "closed"
     _shot(page, tmp_path, "dashboard")
 
-    page.click("nav >> text=Items")
+    go_to(page, "Items")
     page.click(f"a[href='/items/{seeded.done.id}'] >> nth=1")
     page.wait_for_url(f"{live_server}/items/{seeded.done.id}")
     assert page.locator("[data-test=step]").count() == 2
@@ -47,7 +47,7 @@ def test_operator_reads_a_trace_and_retries_a_dead_letter(live_server: str, brow
     assert '"public_id": "S-1001"' in body.inner_text()
     _shot(page, tmp_path, "item")
 
-    page.click("nav >> text=Dead letters")
+    go_to(page, "Dead letters")
     page.click(f"[data-test=letter-{seeded.dead_letter_id}] >> text=edit / resolve")
     editor = page.locator("textarea#payload")
     editor.fill('{"customer_email": "ann@example.com",')
@@ -64,7 +64,7 @@ def test_operator_reads_a_trace_and_retries_a_dead_letter(live_server: str, brow
     page.wait_for_url(f"{live_server}/items/{seeded.dead.id}")
     assert "retried with the edited payload" in page.locator(".flash").inner_text()
     _shot(page, tmp_path, "retried")
-    page.click("nav >> text=Items")
+    go_to(page, "Items")
     _shot(page, tmp_path, "items")
     page.goto(f"{live_server}/dead-letters?status=all")
     assert "retried by olga" in page.locator(f"[data-test=letter-{seeded.dead_letter_id}]").inner_text()

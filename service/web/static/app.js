@@ -22,6 +22,20 @@
     return message === "";
   }
 
+  // The navigation's menus: one open at a time, closed by a click elsewhere or Escape.
+  function closeMenus(except) {
+    document.querySelectorAll(".nav details.menu[open]").forEach(function (menu) {
+      if (menu !== except) { menu.removeAttribute("open"); }
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var menu = event.target.closest ? event.target.closest(".nav details.menu") : null;
+    closeMenus(menu);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { closeMenus(null); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("textarea[data-json]").forEach(function (textarea) {
       textarea.addEventListener("input", function () { checkJson(textarea); });
