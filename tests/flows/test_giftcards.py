@@ -296,7 +296,8 @@ def test_a_copy_that_failed_is_retried_after_the_card_was_opened(sides: Any) -> 
     while (state := runtime.pipeline.run_item(item_id)) == "skipped" and time.time() < deadline:
         time.sleep(0.2)  # not due yet
     item = items.get(runtime.store, item_id)
-    assert item is not None and (state, item.attempts) == ("done", 2), (state, item.reason)
+    assert item is not None
+    assert (state, item.attempts) == ("done", 2), (state, item.reason)
     assert "opened in Magento with 0.00; 1 adjustment(s) copied, balance 20.00" in item.reason
     second = [s for s in items.steps(runtime.store, item_id) if s.attempt == 2]
     assert {s.step for s in second if (s.detail or {}).get("resumed")} == {"open"}
