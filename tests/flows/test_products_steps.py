@@ -39,6 +39,7 @@ def calls(stack: Stack, method: str, path: str) -> list[int]:
 
 def test_a_grid_child_whose_link_failed_is_retried_from_the_link(stack: Stack) -> None:
     stack.start_worker()
+    stack.start_scheduler()  # it sends the failed item again when its retry is due
     heartland(stack, "POST", "webhooks", {"url": f"{stack.web.url}/webhooks/heartland/{HOOK_TOKEN}",
                                           "events": list(EVENTS)})
     grid = add_grid(stack, "G-RESUME", "Resume Tee", ["Color", "Size"])
