@@ -24,7 +24,6 @@ from sqlalchemy import Select, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.store.db import Store
-from service.store.workflow_tables import WorkflowPin
 from service.store.tables import (
     CustomerReview,
     DeadLetter,
@@ -34,6 +33,7 @@ from service.store.tables import (
     TraceStep,
     utcnow,
 )
+from service.store.workflow_tables import WorkflowPin
 
 log = logging.getLogger(__name__)
 
