@@ -127,3 +127,8 @@ def lookups() -> list[str]:
 
 __all__ = ["Workflow", "WorkflowError", "changes", "described", "extensible", "lookups", "palette", "publish",
            "save", "test"]
+
+
+def parse_workflow(context: WorkflowsContext, document: Any) -> Workflow:
+    """A document parsed against the flow it extends."""
+    return parse(extensible(context, str(document.get("flow") or document.get("workflow") or "")), document)
