@@ -40,11 +40,12 @@ def pages() -> tuple[ModuleType, ...]:
         triage_page,
         users_page,
         webhooks_page,
+        workflows_page,
     )
 
     return (dashboard, items, deadletters, reviews_customers, mappings_page, reviews_orders, users_page,
             reconciliation_page, webhooks_page, customers_page, insights_page, alerts_page, charts, records,
-            connections_page, settings_page, triage_page)
+            connections_page, settings_page, triage_page, workflows_page)
 
 # (label, endpoint, roles that see the link: empty for everyone), in the order the navigation shows them.
 NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -55,6 +56,7 @@ NAVIGATION: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Triage", "triage.index", ("integrator", "risk", "operator")),
     ("Alerts", "alerts.index", ()),
     ("Mappings", "mappings.index", ()),
+    ("Workflows", "workflows.index", ()),
     ("Customer reviews", "reviews_customers.index", ()),
     ("Order reviews", "reviews_orders.index", ()),
     ("Customers", "customers_page.index", ("integrator", "risk", "operator", "accounting")),
