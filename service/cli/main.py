@@ -310,6 +310,7 @@ def _register_commands() -> None:
     from service.cli.mappings import COMMANDS as MAPPING_VERSION_COMMANDS
     from service.cli.suggest import mappings
     from service.cli.users import tokens, users
+    from service.cli.workflows import workflows
     from service.sandbox.cli import sandbox
     from training.cli import models
 
@@ -318,6 +319,7 @@ def _register_commands() -> None:
     main.add_command(backfill)
     main.add_command(drift)
     main.add_command(flows)
+    main.add_command(workflows)
     main.add_command(forecasts)
     main.add_command(alerts)
     main.add_command(customers)

@@ -102,6 +102,16 @@ def check_steps(steps: Sequence[Step], given: Sequence[str] = ()) -> None:
 
 def run_steps(steps: Sequence[Step], run: Run) -> Outcome:
     """Run the steps in order, resuming after effects an earlier run of this item completed."""
+    outcome = run_until_outcome(steps, run)
+    if outcome is not None:
+        return outcome
+    raise FatalError(f"the steps of flow {getattr(run.item, 'flow', '?')!r} ended without an outcome",
+                     hint="the last step must finish the run")
+
+
+def run_until_outcome(steps: Sequence[Step], run: Run) -> Outcome | None:
+    """Run the steps in order until one ends the run (its Outcome) or none is left (None): a
+    workflow's branch runs its steps this way and goes on when none ended the run."""
     progress = run.trace.progress
     for step in steps:
         done = progress.get(step.name) if step.resumable else None
@@ -119,8 +129,7 @@ def run_steps(steps: Sequence[Step], run: Run) -> Outcome:
                                                   if name in run.values})
         if outcome is not None:
             return outcome
-    raise FatalError(f"the steps of flow {getattr(run.item, 'flow', '?')!r} ended without an outcome",
-                     hint="the last step must finish the run")
+    return None
 
 
 def progress_value(values: Mapping[str, Any]) -> dict[str, Any]:

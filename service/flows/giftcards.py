@@ -16,20 +16,26 @@ no gift-card event, so the scheduler reads Heartland adjustments and new cards
 cursors, and records one item per card (entity key ``giftcards:<fingerprint of the number>``, so
 both directions of one card run one at a time under the entity lock).
 
-Steps for one card (whichever side's change started it, both directions are reconciled):
-  1. card       the number: Heartland card by id, or the code of the Magento history entry
-  2. rules      rules/giftcards.yaml: is this card synced (number_prefixes)?
-  3. read       both cards, then both change logs (each side's balance is the balance after its
-                newest change, so a change landing mid-read cannot look like drift)
-  4. open       a card only one side has is opened on the other with the balance it opened with
-                (create_in_magento / create_in_heartland); both sides without a binding: linked,
-                changes before the link stay on their side
-  5. mirror     each change since the link with no copy on the other side yet (and not our own
-                copy, nor a Heartland ``local_reasons`` correction) is applied there as an
-                adjustment with its key; Heartland reasons from ``heartland_reasons``
-  6. check      both balances must now agree; a difference no change explains is drift: review,
-                with both balances; a copy the other side refused (it would go below zero): review
-  7. confirm    bindings for both systems (card ids; where the link began on each side)
+Steps for one card (whichever side's change started it, both directions are reconciled;
+``tillbridge flows show giftcards``):
+  card      the number: Heartland card by id, or the code of the Magento history entry
+  rules     rules/giftcards.yaml: is this card synced (number_prefixes)?
+  read      both cards, then both change logs (each side's balance is the balance after its
+            newest change, so a change landing mid-read cannot look like drift)
+  open      a card only one side has is opened on the other with the balance it opened with
+            (create_in_magento / create_in_heartland), bound before the create
+  link      both sides without a binding: linked, changes before the link stay on their side
+  mirror    each change since the link with no copy on the other side yet (and not our own
+            copy, nor a Heartland ``local_reasons`` correction) is applied there as an
+            adjustment with its key; Heartland reasons from ``heartland_reasons``
+  confirm   bindings for both systems (card ids; where the link began on each side); a copy the
+            other side refused (it would go below zero): review
+  check     both balances must now agree; a difference no change explains is drift: review,
+            with both balances
+
+A run that failed after ``open`` or ``mirror`` resumes after it; one that ended in review keeps
+nothing, so a person's retry reads both sides afresh and copies what is still missing (every copy
+is found again by its key).
 
 Gift card numbers are bearer credentials: items, bindings and labels carry a fingerprint of the
 number and its last four characters, never the number.
@@ -47,6 +53,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.engine.outcome import Outcome
+from service.engine.steps import Run, Step, StepFlow, check_steps
 from service.engine.trace import Trace
 from service.flows.registry import flow
 from service.kernel.errors import DataError, NotFoundInTargetError
@@ -246,17 +253,52 @@ def _version(text: str) -> int:
 class Mirror:
     applied: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
-    moved: dict[str, float] = field(default_factory=lambda: {"heartland": 0.0, "magento": 0.0})
+    copies: list[dict[str, Any]] = field(default_factory=list)  # {"to": side, "key": copy key, "amount": …}
+
+
+def balance_now(side: Side, copies: Sequence[dict[str, Any]]) -> float:
+    """The side's balance with the copies made to it that its read did not show yet (a run resuming
+    after the mirror read the side after the copies, so they are in its balance already)."""
+    shown = side.keys()
+    return money(side.balance + sum(float(c["amount"]) for c in copies
+                                    if c["to"] == side.name and c["key"] not in shown))
 
 
 @flow
-class GiftCardsFlow:
+class GiftCardsFlow(StepFlow):
     name = "giftcards"
     direction = "Heartland ⇄ Magento"
+    given = ("payload",)
 
     def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
+        both = "heartland, magento"
+        self.steps = (
+            Step("card", self.step_card, "the card's number, from the side whose change started the run",
+                 reads=("payload",), writes=("number",)),
+            Step("rules", self.step_rules, f"is this card synced? (rules/{RULES_FILE} number_prefixes)",
+                 reads=("number",), writes=("rules", "key")),
+            Step("read", self.step_read, "both cards and both change logs; the card's bindings",
+                 reads=("number", "key"), writes=("hl", "mg", "linked", "data")),
+            Step("open", self.step_open, "a card only one side has, opened on the other with its opening balance",
+                 reads=("number", "key", "rules", "hl", "mg", "linked", "data"), writes=("opened", "data"),
+                 effect=both, idempotency="bound before the create; the next read finds the card by its number",
+                 binding="giftcard <fingerprint> → the side it came from"),
+            Step("link", self.step_link, "both sides without a binding: linked; earlier changes stay on their side",
+                 reads=("number", "key", "hl", "mg", "linked", "opened"), binding="giftcard <fingerprint> → both",
+                 decides=True),
+            Step("mirror", self.step_mirror, "each change with no copy on the other side yet, copied there",
+                 reads=("number", "hl", "mg", "data", "rules"), writes=("applied", "refused", "copies"),
+                 effect=both, idempotency=f"each copy carries its key ({FROM_HEARTLAND}<id> in Magento, "
+                                          f"{FROM_MAGENTO}<id> in Heartland), looked for before it is made"),
+            Step("confirm", self.step_confirm, "the bindings of both sides; a refused copy: review",
+                 reads=("number", "key", "hl", "mg", "data", "applied", "refused"),
+                 binding="giftcard <fingerprint> → heartland, magento"),
+            Step("check", self.step_check, "both balances agree; a difference no change explains: review",
+                 reads=("number", "payload", "hl", "mg", "data", "opened", "applied", "copies")),
+        )
+        check_steps(self.steps, self.given)
 
     def rules(self) -> GiftCardRules:
         return resolve_rules(self.runtime.rules.load(RULES_FILE), self.runtime.heartland.gift_card_reasons())
@@ -284,81 +326,118 @@ class GiftCardsFlow:
 
     # -- one card -------------------------------------------------------------------------------------
     def run(self, item: SyncItem, trace: Trace) -> Outcome:
-        payload = item.payload
-        with trace.step("card") as step:
-            number = self.number(payload)
-            step["message"] = f"{masked(number)} ({payload.get('source')} change)"
+        outcome = super().run(item, trace)
+        if outcome.state == "review":
+            # Every effect is found again by its key or binding: a person's retry reads both sides
+            # afresh and copies what is still missing, rather than resuming after this run's mirror.
+            trace.progress.clear()
+        return outcome
+
+    def start(self, run: Run) -> None:
+        run["payload"] = run.item.payload
+
+    def step_card(self, run: Run) -> Outcome | None:
+        payload = run["payload"]
+        number = run["number"] = self.number(payload)
+        run.say(f"{masked(number)} ({payload.get('source')} change)")
         if number is None:
             return Outcome.ignored(f"the {payload.get('source')} gift card of this change no longer exists")
-        rules = self.rules()
+        return None
+
+    def step_rules(self, run: Run) -> Outcome | None:
+        number = run["number"]
+        rules = run["rules"] = self.rules()
+        run["key"] = card_key(number)
         if not rules.synced(number):
             return Outcome.ignored(f"{masked(number)} is not synced: its number does not start with "
                                    f"{', '.join(rules.prefixes)} (rules/{RULES_FILE} number_prefixes)")
-        key = card_key(number)
+        run.say("synced" + (f": its number starts with {', '.join(rules.prefixes)}" if rules.prefixes else ""))
+        return None
+
+    def step_read(self, run: Run) -> Outcome | None:
+        number, key = run["number"], run["key"]
         to_heartland = bindings.find(self.store, ENTITY, key, "heartland")
         to_magento = bindings.find(self.store, ENTITY, key, "magento")
-        with trace.step("read") as step:
-            hl, mg = self.read_heartland(number, to_heartland), self.read_magento(number)
-            step["message"] = (f"Heartland {self.describe(hl)}; Magento {self.describe(mg)}")
-        linked = to_heartland is not None or to_magento is not None
-        data = {**((to_magento.data or {}) if to_magento else {}), **((to_heartland.data or {}) if to_heartland else {})}
-
+        hl, mg = run["hl"], run["mg"] = self.read_heartland(number, to_heartland), self.read_magento(number)
+        run.say(f"Heartland {self.describe_side(hl)}; Magento {self.describe_side(mg)}")
+        run["linked"] = to_heartland is not None or to_magento is not None
+        run["data"] = {**((to_magento.data or {}) if to_magento else {}),
+                       **((to_heartland.data or {}) if to_heartland else {})}
         if hl.card is None and mg.card is None:
             return Outcome.ignored(f"{masked(number)} exists on neither side any more")
-        opened = ""  # the side this run opened the card on, if it did
-        if hl.card is None or mg.card is None:
-            source, target = (hl, mg) if mg.card is None else (mg, hl)
-            if linked and data.get("opening_in") != target.name:
-                return Outcome.review(f"{masked(number)} was linked, but {target.name.capitalize()} no longer has "
-                                      f"it: re-create it there with the {source.name.capitalize()} balance "
-                                      f"({source.balance:.2f}), or disable the {source.name.capitalize()} card")
-            allowed = rules.create_in_magento if target.name == "magento" else rules.create_in_heartland
-            if not allowed:
-                return Outcome.ignored(f"{masked(number)} exists in {source.name.capitalize()} only, and "
-                                       f"rules/{RULES_FILE} create_in_{target.name} is false")
-            data = {"heartland_from": 0, "magento_from": 0, "opening_in": target.name}
-            # Bound before the create: a crash after it finds the binding, opens it and copies the changes.
-            self.bind(key, source, data)
-            with trace.step("open") as step:
-                self.open(number, source, target, rules)
-                opened = f"opened in {target.name.capitalize()} with {source.opening:.2f}"
-                step["message"] = (f"opened in {target.name.capitalize()} with {source.opening:.2f}, the balance "
-                                   f"the {source.name.capitalize()} card opened with")
-        elif not linked:
-            data = {"heartland_from": max((c.id for c in hl.changes), default=0),
-                    "magento_from": max((c.id for c in mg.changes), default=0)}
-            trace.note("link", f"{masked(number)} exists on both sides: linked; changes before now stay on their side")
-            self.bind(key, hl, data)
-            self.bind(key, mg, data)
-            if abs(hl.balance - mg.balance) > CENT:
-                return self.drift(number, hl, mg, "linked with different balances")
-            return Outcome.done(f"{masked(number)} linked at {hl.balance:.2f}", linked=True, balance=hl.balance)
+        return None
 
-        with trace.step("mirror") as step:
-            done = self.mirror(number, hl, mg, data, rules)
-            step["message"] = "; ".join(done.applied + done.refused) or "nothing to copy"
-        self.bind(key, hl, data)
-        self.bind(key, mg, data)
-        if done.refused:
-            return Outcome.review(f"{masked(number)}: " + "; ".join(done.refused), applied=done.applied,
-                                  refused=done.refused)
-        heartland_now = money(hl.balance + done.moved["heartland"])
-        magento_now = money(mg.balance + done.moved["magento"])
-        with trace.step("check") as step:
-            step["message"] = f"Heartland {heartland_now:.2f}, Magento {magento_now:.2f}"
+    def step_open(self, run: Run) -> Outcome | None:
+        number, hl, mg = run["number"], run["hl"], run["mg"]
+        run["opened"] = ""  # the side this run opened the card on, if it did
+        if hl.card is not None and mg.card is not None:
+            run.say("on both sides")
+            return None
+        rules: GiftCardRules = run["rules"]
+        source, target = (hl, mg) if mg.card is None else (mg, hl)
+        if run["linked"] and run["data"].get("opening_in") != target.name:
+            return Outcome.review(f"{masked(number)} was linked, but {target.name.capitalize()} no longer has "
+                                  f"it: re-create it there with the {source.name.capitalize()} balance "
+                                  f"({source.balance:.2f}), or disable the {source.name.capitalize()} card")
+        allowed = rules.create_in_magento if target.name == "magento" else rules.create_in_heartland
+        if not allowed:
+            return Outcome.ignored(f"{masked(number)} exists in {source.name.capitalize()} only, and "
+                                   f"rules/{RULES_FILE} create_in_{target.name} is false")
+        data = run["data"] = {"heartland_from": 0, "magento_from": 0, "opening_in": target.name}
+        # Bound before the create: a crash after it finds the binding, opens it and copies the changes.
+        self.bind(run["key"], source, data)
+        self.open(number, source, target, rules)
+        run["opened"] = f"opened in {target.name.capitalize()} with {source.opening:.2f}"
+        run.say(f"opened in {target.name.capitalize()} with {source.opening:.2f}, the balance "
+                f"the {source.name.capitalize()} card opened with")
+        return None
+
+    def step_link(self, run: Run) -> Outcome | None:
+        number, hl, mg = run["number"], run["hl"], run["mg"]
+        if run["linked"] or run["opened"]:
+            run.say("linked already" if run["linked"] else "opened by this run")
+            return None
+        data = {"heartland_from": max((c.id for c in hl.changes), default=0),
+                "magento_from": max((c.id for c in mg.changes), default=0)}
+        run.say(f"{masked(number)} exists on both sides: linked; changes before now stay on their side")
+        self.bind(run["key"], hl, data)
+        self.bind(run["key"], mg, data)
+        if abs(hl.balance - mg.balance) > CENT:
+            return self.drift(number, hl, mg, "linked with different balances")
+        return Outcome.done(f"{masked(number)} linked at {hl.balance:.2f}", linked=True, balance=hl.balance)
+
+    def step_mirror(self, run: Run) -> None:
+        done = self.mirror(run["number"], run["hl"], run["mg"], run["data"], run["rules"])
+        run["applied"], run["refused"], run["copies"] = done.applied, done.refused, done.copies
+        run.say("; ".join(done.applied + done.refused) or "nothing to copy")
+
+    def step_confirm(self, run: Run) -> Outcome | None:
+        number, data = run["number"], run["data"]
+        self.bind(run["key"], run["hl"], data)
+        self.bind(run["key"], run["mg"], data)
+        if run["refused"]:
+            return Outcome.review(f"{masked(number)}: " + "; ".join(run["refused"]), applied=run["applied"],
+                                  refused=run["refused"])
+        run.say("both sides bound")
+        return None
+
+    def step_check(self, run: Run) -> Outcome:
+        number, hl, mg, applied = run["number"], run["hl"], run["mg"], run["applied"]
+        heartland_now, magento_now = balance_now(hl, run["copies"]), balance_now(mg, run["copies"])
+        run.say(f"Heartland {heartland_now:.2f}, Magento {magento_now:.2f}")
         if abs(heartland_now - magento_now) > CENT:
             return self.drift(number, hl, mg, "balances differ after copying every change",
-                              heartland_now, magento_now, done.applied)
-        if opened:
-            copied = f"; {len(done.applied)} adjustment(s) copied" if done.applied else ""
-            return Outcome.done(f"{masked(number)} {opened}{copied}, balance {heartland_now:.2f}", created=True,
-                                applied=done.applied, balance=heartland_now)
-        if not done.applied:
-            if self.echo(payload, hl, mg, data):
+                              heartland_now, magento_now, applied)
+        if run["opened"]:
+            copied = f"; {len(applied)} adjustment(s) copied" if applied else ""
+            return Outcome.done(f"{masked(number)} {run['opened']}{copied}, balance {heartland_now:.2f}", created=True,
+                                applied=applied, balance=heartland_now)
+        if not applied:
+            if self.echo(run["payload"], hl, mg, run["data"]):
                 return Outcome.ignored(f"{ECHO_REASON}: {masked(number)} already in step at {heartland_now:.2f}")
             return Outcome.ignored(f"{masked(number)} already in step at {heartland_now:.2f}", balance=heartland_now)
-        return Outcome.done(f"{masked(number)}: {len(done.applied)} adjustment(s) copied, balance {heartland_now:.2f}",
-                            applied=done.applied, balance=heartland_now)
+        return Outcome.done(f"{masked(number)}: {len(applied)} adjustment(s) copied, balance {heartland_now:.2f}",
+                            applied=applied, balance=heartland_now)
 
     def number(self, payload: dict[str, Any]) -> str | None:
         if payload.get("source") == "heartland":
@@ -380,7 +459,7 @@ class GiftCardsFlow:
             return side.changes[-1].ours
         return data.get("opening_in") == side.name
 
-    def describe(self, side: Side) -> str:
+    def describe_side(self, side: Side) -> str:
         if side.card is None:
             return "no card"
         return f"{side.balance:.2f} after {len(side.changes)} change(s)"
@@ -474,7 +553,7 @@ class GiftCardsFlow:
         except DataError as exc:  # refused as data, typically a balance that would go below zero
             done.refused.append(f"{target.capitalize()} refused {what}: {exc}")
             return
-        done.moved[target] = money(done.moved[target] + change.amount)
+        done.copies.append({"to": target, "key": change.copy_key, "amount": change.amount})
         done.applied.append(f"{what} → {target.capitalize()} as {change.copy_key}")
 
     def drift(self, number: str, hl: Side, mg: Side, why: str, heartland: float | None = None,

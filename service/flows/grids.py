@@ -2,38 +2,45 @@
 
 A Heartland grid groups the items of one style that differ by the grid's attributes
 (``attribute_names``, e.g. Color and Size); each item keeps its values in custom fields. When every
-attribute of an item's grid is mapped in rules/grids.yaml, the products flow hands the item here and
-it becomes a child of the grid's configurable product. Steps, all under a lock on the grid:
+attribute of an item's grid is mapped in rules/grids.yaml, the item becomes a child of the grid's
+configurable product. :meth:`GridVariants.steps` are the products flow's steps for that part (its
+list: ``tillbridge flows show products``); for an item that is no grid's child each of them says so
+and goes on. From ``grid`` to the end of the run the grid's lock is held:
 
-  1. grid      re-read the grid from Heartland; every attribute mapped, the item has a value for each
-  2. options   each value's Magento option id: the attribute's options are read, a missing label added
-  3. unchanged? the child we would write equals the one we last wrote and the grid's binding lists it
-               as linked: ignored, so a replayed event costs no Magento write
-  4. siblings  a linked sibling with the same values: the item stays a simple product, with reason
-  5. child     the simple product with the option ids, "Not Visible Individually": read by SKU,
-               written only when it differs, bound (entity product)
-  6. parent    the configurable product (SKU from rules/grids.yaml): the grid's binding, else a lookup
-               by SKU (recovers a crash between create and bind); created, or updated when it differs
-  7. vary      the parent's configurable options: read, the missing attributes added
-  8. link      the parent's children: read, the child linked when missing; the grid bound (entity
-               product_grid) with the parent's SKU and its linked children
+  grid              re-read the grid from Heartland; every attribute mapped, the item has a value
+                    for each; else the reason it stays a simple product
+  options           each value's Magento option id: the attribute's options are read, a missing
+                    label added
+  same child?       the child we would write equals the one we last wrote and the grid's binding
+                    lists it as linked: ignored, so a replayed event costs no Magento write
+  siblings          the configurable product and its children; a linked sibling with the same
+                    values: the item stays a simple product, with reason
+  child             the simple product with the option ids, "Not Visible Individually": read by SKU,
+                    written only when it differs, bound (entity product)
+  parent            the configurable product (SKU from rules/grids.yaml): the grid's binding, else a
+                    lookup by SKU (recovers a crash between create and bind); created, or updated
+                    when it differs; bound (entity product_grid)
+  vary              the parent's configurable options: read, the missing attributes added
+  link              the parent's children: read, the child linked when missing; the grid's binding
+                    lists its linked children; the run ends here for a child
 
-Every step reads before it writes, so a retry or a replay writes nothing twice. An unmapped
-attribute, an item without a value or a sibling with the same values: ``sync`` answers the reason,
-and the products flow sends the item as a simple product with it.
+Every step reads before it writes, so a replay writes nothing twice; a run that failed after some of
+them resumes after the last one that completed (service/engine/steps.py). An unmapped attribute, an
+item without a value or a sibling with the same values: the products flow sends the item as a
+simple product, with the reason.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from service.engine.locks import shared_record_lock
 from service.engine.outcome import Outcome
-from service.engine.trace import Trace
+from service.engine.steps import Run, Step
 from service.kernel.errors import DataError, NotFoundInTargetError
 from service.store import bindings
 from service.store.tables import Binding
@@ -203,133 +210,239 @@ class GridVariants:
                                 f"another item of Heartland grid {grid_id} is being synced right now"):
             yield
 
-    def sync(self, record: dict[str, Any], product: dict[str, Any], binding: Binding | None, version: str,
-             mapping_version: str, trace: Trace) -> Outcome | str:
-        """Sync a grid item as a configurable product's child: the outcome, or the reason it stays a
-        simple product (noted in the trace)."""
-        grid_id = record["grid_id"]
-        with self.grid_lock(grid_id):
-            with trace.step("grid", f"Heartland grid {grid_id}") as step:
-                try:
-                    grid = self.runtime.heartland.item_grid(int(grid_id))
-                except NotFoundInTargetError:
-                    grid = {"id": grid_id, "attribute_names": []}
-                rules = self.rules()
-                reason = unmapped_reason(grid, rules, record)
-                step["message"] = reason or (f"grid {grid.get('public_id')} varies on "
-                                             f"{', '.join(grid.get('attribute_names') or [])}")
-            if reason is not None:
-                return reason
-            return self._sync_child(record, product, binding, version, mapping_version, grid, rules, trace)
+    def steps(self) -> tuple[Step, ...]:
+        """The products flow's steps for a grid's child. They read what the products flow's earlier
+        steps wrote: the Heartland item (``record``, ``version``), the simple product the item maps
+        to (``product``, ``mapping_version``), its binding and the run's ``held`` locks."""
+        # Each effect step also writes ``as_child``: a run resuming after it then takes the path the
+        # run that completed it took, even if the grid changed in between.
+        return (
+            Step("grid", self.step_grid, "the item's Heartland grid: every attribute mapped in rules/grids.yaml?",
+                 reads=("record", "held"), writes=("as_child", "grid", "grid_rules", "grid_note")),
+            Step("options", self.step_options, "each grid value's Magento option id; a missing label added",
+                 reads=("as_child", "record", "grid", "grid_rules"), writes=("as_child", "option_ids", "attribute_ids"),
+                 effect="magento", idempotency="the attribute's options are read before a label is added"),
+            Step("same child?", self.step_child_unchanged, "the child as last written and linked: ignored",
+                 reads=("as_child", "record", "product", "binding", "version", "mapping_version", "grid",
+                        "grid_rules", "option_ids"),
+                 binding="product heartland:<item id> → magento (its version)", decides=True),
+            Step("siblings", self.step_siblings, "the configurable product and its children; a sibling with "
+                 "the same values keeps the item simple", reads=("as_child", "record", "product", "grid", "grid_rules",
+                                                                 "option_ids"),
+                 writes=("as_child", "grid_note", "existing_parent", "children")),
+            Step("child", self.step_child, 'the child simple product, "Not Visible Individually"',
+                 reads=("as_child", "record", "product", "binding", "version", "grid", "grid_rules", "option_ids"),
+                 writes=("as_child", "child_id", "child_created", "child_write"), effect="magento",
+                 idempotency="read by SKU first, written only when it differs",
+                 binding="product heartland:<item id> → magento"),
+            Step("parent", self.step_parent, "the grid's configurable product",
+                 reads=("as_child", "grid", "grid_rules", "existing_parent"), writes=("as_child", "parent_write"),
+                 effect="magento", idempotency="the grid's binding, else a lookup by SKU; updated only when it differs",
+                 binding="product_grid heartland:<grid id> → magento"),
+            Step("vary", self.step_vary, "the configurable product's options: the missing attributes added",
+                 reads=("as_child", "grid", "grid_rules", "option_ids", "attribute_ids"),
+                 writes=("as_child", "vary_writes"), effect="magento",
+                 idempotency="the configurable options are read before one is added"),
+            Step("link", self.step_link, "the child linked to the configurable product; the run ends for a child",
+                 reads=("as_child", "record", "product", "grid", "grid_rules", "option_ids", "children", "child_id",
+                        "child_created", "child_write", "parent_write", "vary_writes", "mapping_version"),
+                 effect="magento", idempotency="the configurable's children are read before the child is linked",
+                 binding="product_grid heartland:<grid id> → magento (its children)"),
+        )
 
-    def _sync_child(self, record: dict[str, Any], product: dict[str, Any], binding: Binding | None, version: str,
-                    mapping_version: str, grid: dict[str, Any], rules: GridRules, trace: Trace) -> Outcome | str:
-        attributes = [a for a in (rules.attribute(n) for n in grid["attribute_names"]) if a is not None]
-        with trace.step("options", ", ".join(a.magento for a in attributes)) as step:
-            resolved = {a.magento: self.option_id(a, a.label_for(custom_value(record, a.custom_field)))
-                        for a in attributes}
-            option_ids = {code: value for code, (value, _) in resolved.items()}
-            attribute_ids = {code: attribute_id for code, (_, attribute_id) in resolved.items()}
-            step["message"] = ", ".join(f"{code} {value}" for code, value in option_ids.items())
-        child = child_product(product, option_ids)
-        sku = str(child["sku"])
-        parent = parent_product(grid, rules)
-        parent_sku = str(parent["sku"])
-        key = f"heartland:{grid['id']}"
-        grid_binding = bindings.find(self.store, GRID_ENTITY, key, SYSTEM)
+    # -- the steps ---------------------------------------------------------------------------------
+    def step_grid(self, run: Run) -> None:
+        record = run["record"]
+        run["as_child"], run["grid"], run["grid_rules"], run["grid_note"] = False, None, None, ""
+        grid_id = record.get("grid_id")
+        if not grid_id:
+            run.say("not in a Heartland grid: a simple product")
+            return
+        held: ExitStack = run["held"]
+        held.enter_context(self.grid_lock(grid_id))  # released when the run ends
+        try:
+            grid = self.runtime.heartland.item_grid(int(grid_id))
+        except NotFoundInTargetError:
+            grid = {"id": grid_id, "attribute_names": []}
+        rules = self.rules()
+        reason = unmapped_reason(grid, rules, record)
+        if reason is not None:
+            run["grid_note"] = reason
+            run.say(reason)
+            return
+        run["as_child"], run["grid"], run["grid_rules"] = True, grid, rules
+        run.say(f"grid {grid.get('public_id')} varies on {', '.join(grid.get('attribute_names') or [])}")
+
+    def step_options(self, run: Run) -> None:
+        run["option_ids"], run["attribute_ids"] = {}, {}
+        if not run["as_child"]:
+            run.say("not a grid's child")
+            return
+        record = run["record"]
+        attributes = self.attributes(run)
+        resolved = {a.magento: self.option_id(a, a.label_for(custom_value(record, a.custom_field)))
+                    for a in attributes}
+        run["option_ids"] = {code: value for code, (value, _) in resolved.items()}
+        run["attribute_ids"] = {code: attribute_id for code, (_, attribute_id) in resolved.items()}
+        run.say(", ".join(f"{code} {value}" for code, value in run["option_ids"].items()))
+
+    def step_child_unchanged(self, run: Run) -> Outcome | None:
+        if not run["as_child"]:
+            run.say("not a grid's child")
+            return None
+        binding: Binding | None = run["binding"]
+        child, parent_sku = self.child(run), self.parent_sku(run)
+        grid_binding = self.grid_binding(run)
         linked = set((grid_binding.data or {}).get("children") or []) if grid_binding is not None else set()
         last_written = dict((binding.data or {}).get("written") or {}) if binding is not None else {}
+        sku = str(child["sku"])
         if binding is not None and last_written == child and sku in linked and grid_binding is not None \
                 and grid_binding.external_ref == parent_sku:
-            bindings.bind(self.store, entity=PRODUCT_ENTITY, key=binding_key(record["id"]), system=SYSTEM,
-                          external_id=binding.external_id, external_ref=binding.external_ref, source_version=version)
+            bindings.bind(self.store, entity=PRODUCT_ENTITY, key=binding_key(run["record"]["id"]), system=SYSTEM,
+                          external_id=binding.external_id, external_ref=binding.external_ref,
+                          source_version=run["version"])
             return Outcome("ignored", f"no changes to SKU {sku}, a child of configurable {parent_sku}, since the "
-                           "last write", {"sku": sku, "parent_sku": parent_sku}, mapping_version)
+                           "last write", {"sku": sku, "parent_sku": parent_sku}, run["mapping_version"])
+        run.say(f"child {sku} differs from the last write, or is not linked yet")
+        return None
 
-        writes: list[str] = []
-        with trace.step("lookup", f"configurable {parent_sku} and its children") as step:
-            existing_parent = self.product_or_none(grid_binding.external_ref if grid_binding and
-                                                   grid_binding.external_ref else parent_sku)
-            if existing_parent is not None and existing_parent.get("type_id") != "configurable":
-                raise DataError(f"Magento product {existing_parent.get('sku')} exists as a {existing_parent.get('type_id')} "
-                                f"product, so Heartland grid {grid.get('public_id')} cannot become that configurable "
-                                "product", hint=f"rename that Magento product, or change parent_sku in rules/{RULES}")
-            children = (self.magento.configurable_children(str(existing_parent["sku"]))
-                        if existing_parent is not None else [])
-            step["message"] = (f"configurable {parent_sku}: {len(children)} children" if existing_parent is not None
-                               else f"configurable {parent_sku}: not there yet")
-        codes = list(option_ids)
+    def step_siblings(self, run: Run) -> None:
+        run["existing_parent"], run["children"] = None, []
+        if not run["as_child"]:
+            run.say("not a grid's child")
+            return
+        grid, record = run["grid"], run["record"]
+        child, parent_sku = self.child(run), self.parent_sku(run)
+        grid_binding = self.grid_binding(run)
+        existing_parent = self.product_or_none(grid_binding.external_ref if grid_binding and grid_binding.external_ref
+                                               else parent_sku)
+        if existing_parent is not None and existing_parent.get("type_id") != "configurable":
+            raise DataError(f"Magento product {existing_parent.get('sku')} exists as a {existing_parent.get('type_id')} "
+                            f"product, so Heartland grid {grid.get('public_id')} cannot become that configurable "
+                            "product", hint=f"rename that Magento product, or change parent_sku in rules/{RULES}")
+        children = (self.magento.configurable_children(str(existing_parent["sku"]))
+                    if existing_parent is not None else [])
+        run["existing_parent"], run["children"] = existing_parent, children
+        run.say(f"configurable {parent_sku}: {len(children)} children" if existing_parent is not None
+                else f"configurable {parent_sku}: not there yet")
+        sku, codes = str(child["sku"]), list(run["option_ids"])
         twin = next((c for c in children if c.get("sku") != sku and values_of(c, codes) == values_of(child, codes)),
                     None)
         if twin is not None:
+            attributes = self.attributes(run)
             shown = "/".join(custom_value(record, a.custom_field) for a in attributes)
             reason = (f"item has the same {'/'.join(a.name for a in attributes)} ({shown}) as SKU {twin['sku']}, "
                       f"already a child of configurable {parent_sku}: sent as a simple product; give it other "
                       "values in Heartland")
-            trace.note("grid", reason)
-            return reason
+            run["as_child"], run["grid_note"] = False, reason
+            run.say(reason)
 
+    def step_child(self, run: Run) -> None:
+        run["child_id"], run["child_created"], run["child_write"] = None, False, ""
+        if not run["as_child"]:
+            run.say("not a grid's child")
+            return
+        binding: Binding | None = run["binding"]
+        record = run["record"]
+        child, parent_sku = self.child(run), self.parent_sku(run)
+        sku = str(child["sku"])
         current_sku = binding.external_ref if binding is not None and binding.external_ref else sku
-        with trace.step("deliver", f"child {sku} at /rest/{SCOPE}") as step:
-            existing = self.product_or_none(current_sku)
-            if existing is None:
-                saved = self.magento.create_product(child, store_code=SCOPE)
-                writes.append(f"created child {sku}")
-            elif current_sku != sku or differs(existing, child):
-                saved = self.magento.update_product(current_sku, child, store_code=SCOPE)
-                writes.append(f"updated child {sku}")
-            else:
-                saved = existing
-            step["message"] = writes[-1] if writes else f"child {sku} already as wanted"
+        existing = self.product_or_none(current_sku)
+        if existing is None:
+            saved = self.magento.create_product(child, store_code=SCOPE)
+            run["child_write"] = f"created child {sku}"
+        elif current_sku != sku or differs(existing, child):
+            saved = self.magento.update_product(current_sku, child, store_code=SCOPE)
+            run["child_write"] = f"updated child {sku}"
+        else:
+            saved = existing
+        run["child_id"], run["child_created"] = saved.get("id"), existing is None
         bindings.bind(self.store, entity=PRODUCT_ENTITY, key=binding_key(record["id"]), system=SYSTEM,
-                      external_id=str(saved.get("id") or ""), external_ref=sku, source_version=version,
+                      external_id=str(saved.get("id") or ""), external_ref=sku, source_version=run["version"],
                       data={"written": child, "heartland_public_id": record.get("public_id"),
                             "parent_sku": parent_sku})
+        run.say(run["child_write"] or f"child {sku} already as wanted")
 
-        with trace.step("parent", f"configurable {parent_sku}") as step:
-            if existing_parent is None:
-                saved_parent = self.magento.create_product(parent, store_code=SCOPE)
-                writes.append(f"created configurable {parent_sku}")
-            elif existing_parent.get("sku") != parent_sku or differs(existing_parent, parent):
-                saved_parent = self.magento.update_product(str(existing_parent["sku"]), parent, store_code=SCOPE)
-                writes.append(f"updated configurable {parent_sku}")
-            else:
-                saved_parent = existing_parent
-            step["message"] = f"configurable {parent_sku} (id {saved_parent.get('id')})"
-            bindings.bind(self.store, entity=GRID_ENTITY, key=key, system=SYSTEM,
-                          external_id=str(saved_parent.get("id") or ""), external_ref=parent_sku,
-                          source_version=str(grid.get("updated_at") or ""),
-                          data={"written": parent, "heartland_public_id": grid.get("public_id")})
+    def step_parent(self, run: Run) -> None:
+        run["parent_write"] = ""
+        if not run["as_child"]:
+            run.say("not a grid's child")
+            return
+        grid, existing_parent = run["grid"], run["existing_parent"]
+        parent = parent_product(grid, run["grid_rules"])
+        parent_sku = str(parent["sku"])
+        if existing_parent is None:
+            saved_parent = self.magento.create_product(parent, store_code=SCOPE)
+            run["parent_write"] = f"created configurable {parent_sku}"
+        elif existing_parent.get("sku") != parent_sku or differs(existing_parent, parent):
+            saved_parent = self.magento.update_product(str(existing_parent["sku"]), parent, store_code=SCOPE)
+            run["parent_write"] = f"updated configurable {parent_sku}"
+        else:
+            saved_parent = existing_parent
+        run.say(f"configurable {parent_sku} (id {saved_parent.get('id')})")
+        bindings.bind(self.store, entity=GRID_ENTITY, key=binding_key(grid["id"]), system=SYSTEM,
+                      external_id=str(saved_parent.get("id") or ""), external_ref=parent_sku,
+                      source_version=str(grid.get("updated_at") or ""),
+                      data={"written": parent, "heartland_public_id": grid.get("public_id")})
 
-        with trace.step("vary", f"configurable {parent_sku} on {', '.join(codes)}") as step:
-            present = {str(o.get("attribute_id")) for o in self.magento.configurable_options(parent_sku)}
-            for position, attribute in enumerate(attributes):
-                attribute_id = attribute_ids[attribute.magento]
-                if attribute_id in present:
-                    continue
-                self.magento.add_configurable_option(parent_sku, attribute_id, attribute.name,
-                                                     [option_ids[attribute.magento]], position=position)
-                writes.append(f"{parent_sku} varies on {attribute.magento}")
-            step["message"] = "; ".join(w for w in writes if "varies" in w) or "options already there"
+    def step_vary(self, run: Run) -> None:
+        run["vary_writes"] = []
+        if not run["as_child"]:
+            run.say("not a grid's child")
+            return
+        parent_sku, option_ids, attribute_ids = self.parent_sku(run), run["option_ids"], run["attribute_ids"]
+        present = {str(o.get("attribute_id")) for o in self.magento.configurable_options(parent_sku)}
+        added = []
+        for position, attribute in enumerate(self.attributes(run)):
+            attribute_id = attribute_ids[attribute.magento]
+            if attribute_id in present:
+                continue
+            self.magento.add_configurable_option(parent_sku, attribute_id, attribute.name,
+                                                 [option_ids[attribute.magento]], position=position)
+            added.append(f"{parent_sku} varies on {attribute.magento}")
+        run["vary_writes"] = added
+        run.say("; ".join(added) or "options already there")
 
-        with trace.step("link", f"{sku} → {parent_sku}") as step:
-            skus = {str(c.get("sku")) for c in children}
-            if sku not in skus:
-                self.magento.link_configurable_child(parent_sku, sku)
-                writes.append(f"linked {sku} to {parent_sku}")
-                skus.add(sku)
-            step["message"] = writes[-1] if writes and writes[-1].startswith("linked") else "already linked"
-            bindings.bind(self.store, entity=GRID_ENTITY, key=key, system=SYSTEM,
-                          external_id=str(saved_parent.get("id") or ""), external_ref=parent_sku,
-                          data={"children": sorted(skus | linked)})
-
-        result = {"sku": sku, "magento_id": saved.get("id"), "parent_sku": parent_sku,
-                  "created": existing is None}
+    def step_link(self, run: Run) -> Outcome | None:
+        if not run["as_child"]:
+            run.say("not a grid's child")
+            return None
+        grid = run["grid"]
+        sku, parent_sku = str(self.child(run)["sku"]), self.parent_sku(run)
+        writes = [w for w in (run["child_write"], run["parent_write"], *run["vary_writes"]) if w]
+        skus = {str(c.get("sku")) for c in run["children"]}
+        if sku not in skus:
+            self.magento.link_configurable_child(parent_sku, sku)
+            writes.append(f"linked {sku} to {parent_sku}")
+            skus.add(sku)
+        run.say(writes[-1] if writes and writes[-1].startswith("linked") else "already linked")
+        # The grid's binding as it is now: written by the parent step, of this run or an earlier one.
+        grid_binding = self.grid_binding(run)
+        linked = set((grid_binding.data or {}).get("children") or []) if grid_binding is not None else set()
+        bindings.bind(self.store, entity=GRID_ENTITY, key=binding_key(grid["id"]), system=SYSTEM,
+                      external_id=grid_binding.external_id if grid_binding is not None else "",
+                      external_ref=parent_sku, data={"children": sorted(skus | linked)})
+        result = {"sku": sku, "magento_id": run["child_id"], "parent_sku": parent_sku,
+                  "created": run["child_created"]}
         if not writes:
             return Outcome("ignored", f"SKU {sku} is already a child of configurable {parent_sku} in Magento; "
-                           "nothing to write", result, mapping_version)
+                           "nothing to write", result, run["mapping_version"])
         return Outcome("done", f"Magento product {sku} as a child of configurable {parent_sku}: "
-                       + "; ".join(writes), result, mapping_version)
+                       + "; ".join(writes), result, run["mapping_version"])
+
+    # -- what the steps share ----------------------------------------------------------------------
+    def attributes(self, run: Run) -> list[GridAttribute]:
+        rules: GridRules = run["grid_rules"]
+        return [a for a in (rules.attribute(n) for n in run["grid"]["attribute_names"]) if a is not None]
+
+    def child(self, run: Run) -> dict[str, Any]:
+        return child_product(run["product"], run["option_ids"])
+
+    def parent_sku(self, run: Run) -> str:
+        return str(parent_product(run["grid"], run["grid_rules"])["sku"])
+
+    def grid_binding(self, run: Run) -> Binding | None:
+        return bindings.find(self.store, GRID_ENTITY, binding_key(run["grid"]["id"]), SYSTEM)
 
     def option_id(self, attribute: GridAttribute, label: str) -> tuple[str, str]:
         """(option id, attribute id) of ``label`` in the Magento attribute; a missing label is added."""

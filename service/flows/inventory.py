@@ -10,12 +10,16 @@ since the cursor (service/engine/polling.py) and records one item per changed He
 versioned by its newest ledger entry, unless an item waiting to run or one at that version
 already covers it (a waiting run reads the newer level anyway).
 
-Steps for one item:
-  1. item       the Heartland item; its Item # (public_id) is the Magento SKU
-  2. level      qty_available over the selling locations (single source), or per location mapped to
+Steps for one item (``tillbridge flows show inventory``):
+  1. item       the Heartland item; its Item # (public_id) is the Magento SKU (none: ignored)
+  2. rules      rules/inventory.yaml: the mode and the selling locations
+  3. level      qty_available over the selling locations (single source), or per location mapped to
                 its MSI source code (msi), read now
-  3. compare    Magento's current stock item / source items; already equal: ignored, with reason
-  4. deliver    single source: PUT stockItems (legacy); msi: POST inventory/source-items in batches
+  4. compare    Magento's current stock item / source items; already equal: ignored, with reason
+  5. deliver    single source: PUT stockItems (legacy); msi: POST inventory/source-items in batches
+
+Every step before ``deliver`` only reads, so a run whose delivery failed reads the level again when
+it is retried: the write carries the level as it is then, never the one of the failed run.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from service.engine.outcome import Outcome
 from service.engine.polling import Poller
-from service.engine.trace import Trace
+from service.engine.steps import Run, Step, StepFlow, check_steps
 from service.flows.registry import flow
 from service.kernel.errors import DataError, NotFoundInTargetError
 from service.store import items
@@ -171,14 +175,29 @@ def record_changes(session: Session, changes: Sequence[StockChange], settle_seco
 
 
 @flow
-class InventoryFlow:
+class InventoryFlow(StepFlow):
     name = "inventory"
     direction = "Heartland → Magento"
+    given = ("heartland_id",)
 
     def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self._lock = threading.Lock()
         self._rules: tuple[Any, StockRules] | None = None
+        self.steps = (
+            Step("item", self.step_item, "the Heartland item; its Item # (public_id) is the Magento SKU",
+                 reads=("heartland_id",), writes=("sku",)),
+            Step("rules", self.step_rules, f"the mode and the selling locations (rules/{RULES_FILE})",
+                 writes=("rules",)),
+            Step("level", self.step_level, "qty_available over the selling locations (per MSI source in msi "
+                 "mode), read now", reads=("heartland_id", "rules"), writes=("wanted",)),
+            Step("compare", self.step_compare, "Magento's stock item or source items; already equal: ignored",
+                 reads=("sku", "rules", "wanted"), writes=("current", "changed")),
+            Step("deliver", self.step_deliver, "single source: PUT stockItems; msi: POST inventory/source-items "
+                 "in batches", reads=("sku", "rules", "wanted", "current", "changed"), effect="magento",
+                 idempotency="a level, not a delta: writing it again sets the same quantity"),
+        )
+        check_steps(self.steps, self.given)
 
     # -- rules ---------------------------------------------------------------------------------------
     def stock_rules(self) -> StockRules:
@@ -209,28 +228,75 @@ class InventoryFlow:
 
         return Poller(resource=POLL_RESOURCE, read=read, record=record)
 
-    # -- one item --------------------------------------------------------------------------------------
-    def run(self, item: SyncItem, trace: Trace) -> Outcome:
-        heartland_id = int(item.payload["item_id"])
+    # -- the steps -------------------------------------------------------------------------------------
+    def start(self, run: Run) -> None:
+        run["heartland_id"] = int(run.item.payload["item_id"])
+
+    def step_item(self, run: Run) -> Outcome | None:
+        heartland_id = run["heartland_id"]
         record = self.runtime.heartland.item(heartland_id)
-        sku = str(record.get("public_id") or "").strip()
+        sku = run["sku"] = str(record.get("public_id") or "").strip()
         if not sku:
             return Outcome.ignored(f"Heartland item {heartland_id} has no Item # (public_id), so no Magento SKU")
-        rules = self.stock_rules()
-        trace.note("item", f"Heartland item {heartland_id} is Magento SKU {sku!r}; mode {rules.mode}")
-        if rules.mode == "msi":
-            return self._sync_sources(heartland_id, sku, rules, trace)
-        return self._sync_stock_item(heartland_id, sku, rules, trace)
+        run.say(f"Heartland item {heartland_id} is Magento SKU {sku!r}")
+        return None
 
-    def _sync_stock_item(self, heartland_id: int, sku: str, rules: StockRules, trace: Trace) -> Outcome:
+    def step_rules(self, run: Run) -> None:
+        rules = run["rules"] = self.stock_rules()
+        run.say(f"mode {rules.mode}, selling locations {rules.location_ids}")
+
+    def step_level(self, run: Run) -> None:
+        rules: StockRules = run["rules"]
+        heartland_id = run["heartland_id"]
+        if rules.mode == "msi":
+            rows = self.runtime.heartland.inventory_values([heartland_id], rules.location_ids,
+                                                           group=("item_id", "location_id"))
+            wanted = run["wanted"] = source_quantities(rows, rules)
+            run.say("qty_available per source: " + ", ".join(f"{c} {q:g}" for c, q in sorted(wanted.items())))
+            return
         qty = float(self.runtime.heartland.available_by_item([heartland_id], rules.location_ids)[heartland_id])
-        trace.note("level", f"qty_available {qty:g} over locations {rules.location_ids}")
-        current = self._magento_stock_item(sku)
+        run["wanted"] = {"": qty}
+        run.say(f"qty_available {qty:g} over locations {rules.location_ids}")
+
+    def step_compare(self, run: Run) -> Outcome | None:
+        rules: StockRules = run["rules"]
+        sku, wanted = run["sku"], run["wanted"]
+        if rules.mode == "msi":
+            found = self.runtime.magento.search_source_items([("sku", sku, "eq")], page_size=100)
+            current = {str(r["source_code"]): r for r in found.get("items") or []}
+            if not current and not self._product_exists(sku):
+                raise NotFoundInTargetError(f"Magento has no product {sku!r} to hold its stock",
+                                            hint="create it (the products flow does, from Heartland) and retry "
+                                                 "this item")
+            changed = [{"sku": sku, "source_code": code, "quantity": qty, "status": 1 if qty > 0 else 0}
+                       for code, qty in sorted(wanted.items())
+                       if code not in current or not same_qty(current[code].get("quantity"), qty)
+                       or int(current[code].get("status") or 0) != (1 if qty > 0 else 0)]
+            run["current"], run["changed"] = current, changed
+            if not changed:
+                return Outcome.ignored(f"Magento already has these quantities of {sku}", sku=sku, sources=wanted)
+            run.say(f"{len(changed)} of {len(wanted)} source(s) differ")
+            return None
+        qty = wanted[""]
+        stock = self._magento_stock_item(sku)
         in_stock = qty > 0
-        if same_qty(current.get("qty"), qty) and bool(current.get("is_in_stock")) == in_stock:
+        run["current"], run["changed"] = stock, []
+        if same_qty(stock.get("qty"), qty) and bool(stock.get("is_in_stock")) == in_stock:
             return Outcome.ignored(f"Magento already has {qty:g} of {sku}", sku=sku, qty=qty)
-        self.runtime.magento.update_stock_item(sku, current["item_id"], {"qty": qty, "is_in_stock": in_stock})
-        trace.note("deliver", f"{sku}: {float(current.get('qty') or 0):g} → {qty:g}")
+        run.say(f"Magento has {float(stock.get('qty') or 0):g}")
+        return None
+
+    def step_deliver(self, run: Run) -> Outcome:
+        rules: StockRules = run["rules"]
+        sku, wanted, current = run["sku"], run["wanted"], run["current"]
+        if rules.mode == "msi":
+            changed = run["changed"]
+            self.runtime.magento.save_source_items(changed, batch_size=rules.batch_size)
+            run.say(f"{sku}: " + ", ".join(f"{r['source_code']} → {r['quantity']:g}" for r in changed))
+            return Outcome.done(f"{sku} set on {len(changed)} source(s)", sku=sku, sources=wanted)
+        qty = wanted[""]
+        self.runtime.magento.update_stock_item(sku, current["item_id"], {"qty": qty, "is_in_stock": qty > 0})
+        run.say(f"{sku}: {float(current.get('qty') or 0):g} → {qty:g}")
         return Outcome.done(f"{sku} set to {qty:g}", sku=sku, qty=qty, previous=current.get("qty"))
 
     def _magento_stock_item(self, sku: str) -> dict[str, Any]:
@@ -241,30 +307,9 @@ class InventoryFlow:
                 f"Magento has no product {sku!r} to hold its stock", status=exc.status,
                 hint="create it (the products flow does, from Heartland) and retry this item") from exc
 
-    def _sync_sources(self, heartland_id: int, sku: str, rules: StockRules, trace: Trace) -> Outcome:
-        heartland = self.runtime.heartland
-        rows = heartland.inventory_values([heartland_id], rules.location_ids, group=("item_id", "location_id"))
-        wanted = source_quantities(rows, rules)
-        trace.note("level", "qty_available per source: " + ", ".join(f"{c} {q:g}" for c, q in sorted(wanted.items())))
-        found = self.runtime.magento.search_source_items([("sku", sku, "eq")], page_size=100)
-        current = {str(r["source_code"]): r for r in found.get("items") or []}
-        if not current and not self._product_exists(sku):
-            raise NotFoundInTargetError(f"Magento has no product {sku!r} to hold its stock",
-                                        hint="create it (the products flow does, from Heartland) and retry this item")
-        changed = [{"sku": sku, "source_code": code, "quantity": qty, "status": 1 if qty > 0 else 0}
-                   for code, qty in sorted(wanted.items())
-                   if code not in current or not same_qty(current[code].get("quantity"), qty)
-                   or int(current[code].get("status") or 0) != (1 if qty > 0 else 0)]
-        if not changed:
-            return Outcome.ignored(f"Magento already has these quantities of {sku}", sku=sku, sources=wanted)
-        self.runtime.magento.save_source_items(changed, batch_size=rules.batch_size)
-        trace.note("deliver", f"{sku}: " + ", ".join(f"{r['source_code']} → {r['quantity']:g}" for r in changed))
-        return Outcome.done(f"{sku} set on {len(changed)} source(s)", sku=sku, sources=wanted)
-
     def _product_exists(self, sku: str) -> bool:
         try:
             self.runtime.magento.product(sku)
         except NotFoundInTargetError:
             return False
         return True
-

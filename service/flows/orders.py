@@ -51,6 +51,7 @@ from service.rules.templates import MappingError, Template
 from service.store import bindings, items
 from service.store import reviews as order_reviews
 from service.store.tables import Binding, SyncItem
+from service.workflows.runner import run_flow
 
 if TYPE_CHECKING:
     from service.flows.context import Context
@@ -74,6 +75,9 @@ class OrdersFlow(StepFlow):
     name = "orders"
     direction = "Magento → Heartland"
     given = ("event", "store_code", "key")
+    # Where a workflow (service/workflows/) adds its steps; the flow's own steps stay as they are.
+    insertion_points = {"after normalize": ("after", "normalize"), "after check": ("after", "check"),
+                        "before deliver": ("before", "deliver"), "after confirm": ("after", "confirm")}
 
     def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
@@ -115,6 +119,10 @@ class OrdersFlow(StepFlow):
                  binding="order magento:<store>:<id> → heartland"),
         )
         check_steps(self.steps, self.given)
+
+    def run(self, item: SyncItem, trace: Trace) -> Outcome:
+        """The steps, with those of the workflow version this item is pinned to at their points."""
+        return run_flow(self, self.runtime, item, trace)
 
     # -- templates ---------------------------------------------------------------------------------
     def template(self, name: str) -> Template:

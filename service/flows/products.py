@@ -1,20 +1,26 @@
 """Products, Heartland → Magento. Heartland owns the product; Item # (public_id) is the Magento SKU.
 
-Steps for one Heartland item hint (a webhook delivery or a poll):
-  1. version    a hint whose ``updated_at`` is older than the version last synced (an event that
-                arrived out of order) is ignored as stale, with reason, before any call to Heartland
-  2. fetch      re-read the item from Heartland by id; the hint itself is never trusted; a re-read
-                item older than the version last synced is ignored as stale, with reason
-  3. transform  Heartland item → Magento product through products.heartland_to_magento (the
-                mapping page's active version, else rules/mappings/); selling price below the
-                original price becomes Magento's special price
-  4. unchanged? the product we would write equals the one we last wrote (kept on the binding):
-                ignored, so a replayed or echoed event, or a poll that saw a change its webhook
-                already brought, costs no Magento write
-  5. deliver    at global scope (/rest/all/…): binding's SKU first, else a lookup by SKU (recovers
-                a crash between create and bind), then update or create
-  6. confirm    the binding (entity product) with the Heartland version, what was written and
-                what Magento answered it holds
+Steps for one Heartland item hint (``tillbridge flows show products``):
+  magento edit?  a Magento ``product.saved`` takes its own path (below) and ends the run there
+  stale?         a hint whose ``updated_at`` is older than the version last synced (an event that
+                 arrived out of order) is ignored as stale, with reason, before any call to Heartland
+  fetch          re-read the item from Heartland by id; the hint itself is never trusted; a re-read
+                 item older than the version last synced is ignored as stale, with reason
+  transform      Heartland item → Magento product through products.heartland_to_magento (the
+                 mapping page's active version, else rules/mappings/); selling price below the
+                 original price becomes Magento's special price
+  grid … link    an item of a mapped Heartland grid becomes a child of the grid's configurable
+                 product, and its run ends there (service/flows/grids.py)
+  unchanged?     the product we would write equals the one we last wrote (kept on the binding):
+                 ignored, so a replayed or echoed event, or a poll that saw a change its webhook
+                 already brought, costs no Magento write
+  lookup         the Magento product by the binding's SKU, else by SKU (recovers a crash between
+                 create and bind)
+  restore?       a restore run for an item Heartland has not changed since: Magento still as the
+                 last write left it is ignored
+  deliver        at global scope (/rest/all/…): update or create
+  confirm        the binding (entity product) with the Heartland version, what was written and
+                 what Magento answered it holds
 
 Magento's ``product.saved`` events: Heartland owns what Tillbridge writes, so an edit made in
 Magento to one of those fields is set back by a run of the Heartland item (rules/products.yaml
@@ -28,13 +34,14 @@ or later already covers.
 
 Items in a Heartland grid whose attributes are all mapped in rules/grids.yaml become children of
 the grid's Magento configurable product (service/flows/grids.py); the items of other grids are sent
-as simple products, with the reason (the attribute to map, and where) in the trace.
+as simple products, with the reason (the attribute to map, and where) in the trace and the outcome.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -43,13 +50,14 @@ from sqlalchemy.orm import Session
 from service.connectors.heartland.client import normalise_webhook_payload
 from service.engine.outcome import Outcome
 from service.engine.polling import covers, is_older
+from service.engine.steps import Run, Step, StepFlow, check_steps, run_steps
 from service.engine.trace import Trace
 from service.flows.grids import GridVariants, binding_key
 from service.flows.registry import flow
 from service.kernel.errors import DataError, NotFoundInTargetError
 from service.rules.templates import MappingError, Template
 from service.store import bindings, items
-from service.store.tables import SyncItem
+from service.store.tables import Binding, SyncItem
 
 if TYPE_CHECKING:
     from service.engine.polling import Poller
@@ -158,13 +166,44 @@ def magento_product(mapped: dict[str, Any], last_written: dict[str, Any] | None 
 
 
 @flow
-class ProductsFlow:
+class ProductsFlow(StepFlow):
     name = "products"
     direction = "Heartland → Magento"
+    given = ("envelope", "heartland_id", "hinted", "restore", "held")
 
     def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
+        self.grids = GridVariants(runtime)
+        self.steps = (
+            Step("magento edit?", self.step_magento_edit, "a Magento product.saved: our echo, kept, or set back",
+                 reads=("envelope", "heartland_id")),
+            Step("stale?", self.step_stale, "a hint older than the version last synced is ignored",
+                 reads=("heartland_id", "hinted"), writes=("key", "binding", "last_written")),
+            Step("fetch", self.step_fetch, "the item as Heartland has it; older than the version synced: ignored",
+                 reads=("heartland_id", "binding"), writes=("record", "version")),
+            Step("transform", self.step_transform, f"Heartland item → Magento product ({TEMPLATE})",
+                 reads=("heartland_id", "record", "last_written"), writes=("product", "mapping_version")),
+            *self.grids.steps(),
+            Step("unchanged?", self.step_unchanged, "the product as last written: ignored",
+                 reads=("key", "binding", "last_written", "product", "version", "restore", "heartland_id",
+                        "mapping_version"),
+                 binding="product heartland:<item id> → magento (its version)", decides=True),
+            Step("lookup", self.step_lookup, "the Magento product: by the binding's SKU, else by SKU",
+                 reads=("binding", "product"), writes=("sku", "current_sku", "existing")),
+            Step("restore?", self.step_restore, "a restore: Magento still as the last write left it is ignored",
+                 reads=("restore", "existing", "last_written", "binding", "product", "sku", "heartland_id",
+                        "mapping_version"), writes=("restore_note",)),
+            Step("deliver", self.step_deliver, f"update or create the product at /rest/{SCOPE}",
+                 reads=("product", "sku", "current_sku", "existing", "version"),
+                 writes=("magento_id", "created", "written", "held_fields", "delivered_version"), effect="magento",
+                 idempotency="looked up by the binding's SKU, then by SKU, before it is created"),
+            Step("confirm", self.step_confirm, "the binding, with what was written and what Magento holds",
+                 reads=("key", "record", "heartland_id", "sku", "magento_id", "created", "written", "held_fields",
+                        "delivered_version", "grid_note", "restore_note", "mapping_version"),
+                 binding="product heartland:<item id> → magento"),
+        )
+        check_steps(self.steps, self.given)
 
     def template(self) -> Template:
         from service.flows.templates import lookup_for, template_spec
@@ -215,89 +254,140 @@ class ProductsFlow:
 
         return [Poller(resource=POLL_RESOURCE, read=read, record=record_item_changes)]
 
+    # -- the steps ---------------------------------------------------------------------------------
     def run(self, item: SyncItem, trace: Trace) -> Outcome:
-        if "event" in item.payload:
-            return self.from_magento(item.payload, trace)
-        heartland_id = item.payload.get("id")
+        # A lock a step takes (the grid's, service/flows/grids.py) is held until the run ends.
+        with ExitStack() as held:
+            run = Run(item, trace, values={"held": held})
+            self.start(run)
+            return run_steps(self.steps, run)
+
+    def start(self, run: Run) -> None:
+        payload = run.item.payload
+        run["envelope"] = payload
+        run["heartland_id"] = payload.get("id")
+        run["hinted"] = str(run.item.source_version or "")
+        run["restore"] = bool(payload.get("restore"))
+
+    def step_magento_edit(self, run: Run) -> Outcome | None:
+        if "event" in run["envelope"]:
+            return self.from_magento(run["envelope"], run.trace)
+        heartland_id = run["heartland_id"]
         if heartland_id in (None, ""):
-            raise DataError(f"item {item.id} names no Heartland item id",
+            raise DataError(f"item {run.item.id} names no Heartland item id",
                             hint="retry after editing the payload: {\"id\": <Heartland item id>}")
-        key = binding_key(heartland_id)
-        binding = bindings.find(self.store, ENTITY, key, SYSTEM)
-        hinted = str(item.source_version or "")
+        run.say(f"a change to Heartland item {heartland_id}")
+        return None
+
+    def step_stale(self, run: Run) -> Outcome | None:
+        heartland_id, hinted = run["heartland_id"], run["hinted"]
+        key = run["key"] = binding_key(heartland_id)
+        binding: Binding | None = bindings.find(self.store, ENTITY, key, SYSTEM)
+        run["binding"] = binding
+        run["last_written"] = dict((binding.data or {}).get("written") or {}) if binding else {}
         if binding is not None and is_older(hinted, binding.source_version):
             return Outcome.ignored(f"stale: this change to Heartland item {heartland_id} (updated_at {hinted}) is "
                                    f"older than the version already synced ({binding.source_version})",
                                    sku=binding.external_ref)
-        with trace.step("fetch", f"Heartland item {heartland_id}"):
-            try:
-                record = normalise_webhook_payload(self.runtime.heartland.item(int(heartland_id)))
-            except NotFoundInTargetError:
-                return Outcome.ignored(f"Heartland item {heartland_id} no longer exists; nothing to sync")
+        run.say(f"synced at {binding.source_version}" if binding is not None else "not synced yet")
+        return None
+
+    def step_fetch(self, run: Run) -> Outcome | None:
+        heartland_id, binding = run["heartland_id"], run["binding"]
+        try:
+            record = normalise_webhook_payload(self.runtime.heartland.item(int(heartland_id)))
+        except NotFoundInTargetError:
+            return Outcome.ignored(f"Heartland item {heartland_id} no longer exists; nothing to sync")
         version = str(record.get("updated_at") or "")
+        run["record"], run["version"] = record, version
         if binding is not None and is_older(version, binding.source_version):
             return Outcome.ignored(f"stale: Heartland item {heartland_id} at {version} is older than the version "
                                    f"already synced ({binding.source_version})", sku=binding.external_ref)
-        last_written: dict[str, Any] = dict((binding.data or {}).get("written") or {}) if binding else {}
+        run.say(f"Heartland item {heartland_id} ({record.get('public_id')}) at {version}")
+        return None
 
+    def step_transform(self, run: Run) -> None:
+        heartland_id = run["heartland_id"]
         template = self.template()
-        mapping_version = f"{template.name}@{template.version}"
-        with trace.step("transform") as step:
-            try:
-                mapped = template.apply(record)
-            except MappingError as exc:
-                raise DataError(f"Heartland item {heartland_id} cannot be mapped: {exc}",
-                                hint=f"fix the item in Heartland or the template rules/{TEMPLATE}",
-                                details=exc.field_errors) from None
-            product = magento_product(mapped, last_written)
-            step["message"] = f"SKU {product['sku']}, price {product['price']:.2f}"
-        notes: list[str] = []
-        if record.get("grid_id"):
-            variant = GridVariants(self.runtime).sync(record, product, binding, version, mapping_version, trace)
-            if isinstance(variant, Outcome):
-                return variant
-            log.info("Heartland item %s: %s", heartland_id, variant)
-            notes.append(variant)
+        run["mapping_version"] = f"{template.name}@{template.version}"
+        try:
+            mapped = template.apply(run["record"])
+        except MappingError as exc:
+            raise DataError(f"Heartland item {heartland_id} cannot be mapped: {exc}",
+                            hint=f"fix the item in Heartland or the template rules/{TEMPLATE}",
+                            details=exc.field_errors) from None
+        product = run["product"] = magento_product(mapped, run["last_written"])
+        run.say(f"SKU {product['sku']}, price {product['price']:.2f}")
 
-        restore = bool(item.payload.get("restore"))
-        if binding is not None and last_written == product and not restore:
-            bindings.bind(self.store, entity=ENTITY, key=key, system=SYSTEM, external_id=binding.external_id,
-                          external_ref=binding.external_ref, source_version=version)
+    def step_unchanged(self, run: Run) -> Outcome | None:
+        if run["grid_note"]:
+            log.info("Heartland item %s: %s", run["heartland_id"], run["grid_note"])
+        binding: Binding | None = run["binding"]
+        product = run["product"]
+        if binding is not None and run["last_written"] == product and not run["restore"]:
+            bindings.bind(self.store, entity=ENTITY, key=run["key"], system=SYSTEM, external_id=binding.external_id,
+                          external_ref=binding.external_ref, source_version=run["version"])
             return Outcome("ignored", f"no changes to SKU {product['sku']} since the last write: Heartland item "
-                           f"{heartland_id} at {version} is already in Magento",
-                           {"sku": product["sku"]}, mapping_version)
+                           f"{run['heartland_id']} at {run['version']} is already in Magento",
+                           {"sku": product["sku"]}, run["mapping_version"])
+        run.say("a restore" if run["restore"] else "changed since the last write" if binding else "never written")
+        return None
 
+    def step_lookup(self, run: Run) -> None:
+        binding: Binding | None = run["binding"]
+        sku = run["sku"] = str(run["product"]["sku"])
+        current_sku = run["current_sku"] = binding.external_ref if binding is not None and binding.external_ref \
+            else sku
+        try:
+            existing: dict[str, Any] | None = self.runtime.magento.product(current_sku, store_code=SCOPE)
+        except NotFoundInTargetError:
+            existing = None
+        run["existing"] = existing
+        run.say(f"Magento product {current_sku}: {'found' if existing else 'not there yet'}")
+
+    def step_restore(self, run: Run) -> Outcome | None:
+        run["restore_note"] = ""
+        existing, product, binding = run["existing"], run["product"], run["binding"]
+        if not (run["restore"] and existing is not None and run["last_written"] == product):
+            run.say("not a restore of an unchanged item" if run["restore"] else "not a restore")
+            return None
+        # Heartland has not changed since the last write: is Magento still as that write left it?
+        held = dict((binding.data or {}).get("held") or {}) if binding else {}
+        differ = differing_fields(existing, held or product)
+        if not differ:
+            return Outcome("ignored", f"Magento product {run['sku']} already holds Heartland item "
+                           f"{run['heartland_id']}'s values", {"sku": run["sku"]}, run["mapping_version"])
+        run["restore_note"] = (f"{', '.join(differ)} changed in Magento, set back to Heartland's values "
+                               "(Heartland owns products)")
+        run.say(run["restore_note"])
+        return None
+
+    def step_deliver(self, run: Run) -> None:
         magento = self.runtime.magento
-        sku = str(product["sku"])
-        current_sku = binding.external_ref if binding is not None and binding.external_ref else sku
-        with trace.step("lookup", f"Magento product {current_sku}") as step:
-            try:
-                existing: dict[str, Any] | None = magento.product(current_sku, store_code=SCOPE)
-            except NotFoundInTargetError:
-                existing = None
-            step["message"] = f"Magento product {current_sku}: {'found' if existing else 'not there yet'}"
-        if restore and existing is not None and last_written == product:
-            # Heartland has not changed since the last write: is Magento still as that write left it?
-            held = dict((binding.data or {}).get("held") or {}) if binding else {}
-            differ = differing_fields(existing, held or product)
-            if not differ:
-                return Outcome("ignored", f"Magento product {sku} already holds Heartland item {heartland_id}'s values",
-                               {"sku": sku}, mapping_version)
-            notes.append(f"{', '.join(differ)} changed in Magento, set back to Heartland's values "
-                         "(Heartland owns products)")
-        with trace.step("deliver", f"{'update' if existing else 'create'} {sku} at /rest/{SCOPE}") as step:
-            if existing is not None:
-                saved = magento.update_product(current_sku, product, store_code=SCOPE)
-            else:
-                saved = magento.create_product(product, store_code=SCOPE)
-            step["message"] = f"{'updated' if existing else 'created'} Magento product {sku} (id {saved.get('id')})"
-        with trace.step("confirm", f"binding Heartland item {heartland_id} → {sku}"):
-            bindings.bind(self.store, entity=ENTITY, key=key, system=SYSTEM, external_id=str(saved.get("id") or ""),
-                          external_ref=sku, source_version=version,
-                          data={"written": product, "held": held_fields(saved, product),
-                                "heartland_public_id": record.get("public_id")})
-        reason = f"Magento product {sku} {'updated' if existing else 'created'}"
+        product, sku, existing = run["product"], run["sku"], run["existing"]
+        if existing is not None:
+            saved = magento.update_product(run["current_sku"], product, store_code=SCOPE)
+        else:
+            saved = magento.create_product(product, store_code=SCOPE)
+        # What was written, kept with the version it came from: a retry resuming after this step
+        # binds what Magento got, even if Heartland's item changed in between (its own run follows).
+        run["magento_id"], run["created"] = saved.get("id"), existing is None
+        run["written"], run["held_fields"] = product, held_fields(saved, product)
+        run["delivered_version"] = run["version"]
+        run.say(f"{'updated' if existing else 'created'} Magento product {sku} (id {saved.get('id')}) "
+                f"at /rest/{SCOPE}")
+
+    def step_confirm(self, run: Run) -> Outcome:
+        sku, record = run["sku"], run["record"]
+        run.say(f"binding Heartland item {run['heartland_id']} → {sku}")
+        bindings.bind(self.store, entity=ENTITY, key=run["key"], system=SYSTEM,
+                      external_id=str(run["magento_id"] or ""), external_ref=sku,
+                      source_version=run["delivered_version"],
+                      data={"written": run["written"], "held": run["held_fields"],
+                            "heartland_public_id": record.get("public_id")})
+        reason = f"Magento product {sku} {'created' if run['created'] else 'updated'}"
+        notes = [note for note in (run["grid_note"], run["restore_note"]) if note]
         if notes:
             reason += "; " + "; ".join(notes)
-        return Outcome("done", reason, {"sku": sku, "magento_id": saved.get("id"), "created": existing is None},
-                       mapping_version)
+        return Outcome("done", reason, {"sku": sku, "magento_id": run["magento_id"], "created": run["created"]},
+                       run["mapping_version"])

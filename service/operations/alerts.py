@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from service.connectors import alert_channels
+from service.connectors.alert_channels import Channel, ChannelError, Notice
 from service.flows.context import Context
-from service.operations import alert_channels
-from service.operations.alert_channels import Channel, ChannelError, Notice
 from service.rules.loader import RuleError
 from service.store.tables import Alert, AlertEvent, AlertSilence, DeadLetter, SyncItem
 

@@ -8,3 +8,4 @@ from service.store import api_tables as api_tables
 from service.store import forecast_tables as forecast_tables
 from service.store import tables as tables
 from service.store import triage_tables as triage_tables
+from service.store import workflow_tables as workflow_tables

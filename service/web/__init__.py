@@ -41,11 +41,12 @@ def pages() -> tuple[ModuleType, ...]:
         triage_page,
         users_page,
         webhooks_page,
+        workflows_page,
     )
 
     return (dashboard, items, deadletters, reviews_customers, mappings_page, reviews_orders, users_page,
             reconciliation_page, webhooks_page, customers_page, insights_page, alerts_page, charts, records,
-            connections_page, settings_page, triage_page)
+            connections_page, settings_page, triage_page, workflows_page)
 
 # The navigation: the dashboard, then menus of pages by what a person comes to do. Each link is
 # (label, endpoint, roles that see it: empty for everyone); a menu shows when one of its links does.
@@ -65,6 +66,7 @@ NAVIGATION: tuple[tuple[str, tuple[NavLink, ...]], ...] = (
     )),
     ("Build", (
         ("Mappings", "mappings.index", ()),
+        ("Workflows", "workflows.index", ()),
         ("Webhooks", "webhooks_page.index", ("integrator", "operator")),
     )),
     ("Business", (

@@ -270,3 +270,46 @@ def test_rules_name_real_heartland_reasons() -> None:
         resolve_rules({"heartland_reasons": {"credit": "Gift", "debit": 2}}, REASONS)
     with pytest.raises(DataError, match="also in local_reasons"):
         resolve_rules({"heartland_reasons": {"credit": 4, "debit": 2}, "local_reasons": [4]}, REASONS)
+
+
+def test_a_copy_that_failed_is_retried_after_the_card_was_opened(sides: Any) -> None:
+    """A new Heartland card: opened in Magento, then its issue copied. The copy fails once (503);
+    the retry resumes after the opening (the account is created once) and copies the issue once."""
+    import requests
+
+    runtime = sides
+    magento_url = str(runtime.settings["TILLBRIDGE_MAGENTO_URL"]).removesuffix("/rest")
+    number = new_number("TBGC")
+    card = runtime.heartland.create_gift_card({"number": number, "balance": 0})
+    issue = runtime.heartland.adjust_gift_card(int(card["id"]), 20, reason(runtime, "Issued"))
+    adjust_path = f"/rest/default/V1/tillbridge/giftcards/{number}/adjustments"
+    requests.post(f"{magento_url}/__sandbox/faults", timeout=5, json={
+        "fail_next": {"method": "POST", "path": adjust_path, "count": 1, "status": 503}}).raise_for_status()
+    heartland_poller = next(p for p in runtime.flow("giftcards").pollers() if p.resource == HEARTLAND_POLL)
+    [item_id] = polling.poll(runtime.store, heartland_poller, overlap_seconds=30).item_ids
+
+    assert runtime.pipeline.run_item(item_id) == "received"  # the copy failed: retried with backoff
+    failed = items.get(runtime.store, item_id)
+    # Kept for the retry: the opening, and the link step, which had nothing to do after it.
+    assert failed is not None and set(failed.progress or {}) == {"open"}
+    assert number not in str(failed.progress)  # what a retry keeps holds no card number
+    deadline = time.time() + 30
+    while (state := runtime.pipeline.run_item(item_id)) == "skipped" and time.time() < deadline:
+        time.sleep(0.2)  # not due yet
+    item = items.get(runtime.store, item_id)
+    assert item is not None
+    assert (state, item.attempts) == ("done", 2), (state, item.reason)
+    assert "opened in Magento with 0.00; 1 adjustment(s) copied, balance 20.00" in item.reason
+    second = [s for s in items.steps(runtime.store, item_id) if s.attempt == 2]
+    assert {s.step for s in second if (s.detail or {}).get("resumed")} == {"open"}
+    assert [s.step for s in second if s.step in ("read", "mirror", "confirm", "check")] == \
+        ["read", "mirror", "confirm", "check"]
+
+    log = requests.get(f"{magento_url}/__sandbox/requests", timeout=10,
+                       params={"path": "/rest/default/V1/tillbridge/giftcards"}).json()["requests"]
+    creates = [r["status"] for r in log if r["method"] == "POST" and r["path"] == "/rest/default/V1/tillbridge/giftcards"]
+    copies = [r["status"] for r in log if r["method"] == "POST" and r["path"] == adjust_path]
+    assert len(creates) == 1 and copies[0] == 503 and len(copies) == 2 and 200 <= copies[1] < 300, (creates, copies)
+    assert sorted(magento_changes(runtime, number)) == [("created", 0.0, ""),
+                                                         ("updated", 20.0, f"heartland-adj:{issue['id']}")]
+    assert magento_balance(runtime, number) == 20.0 and heartland_balance(runtime, number) == 20.0

@@ -232,3 +232,54 @@ def test_changes_coalesce_into_the_waiting_item_but_not_into_a_running_one(setti
         assert late[0].id not in items.due_for_enqueue(store, requeue_after_seconds=60)
     finally:
         store.dispose()
+
+
+def test_a_failed_delivery_is_retried_with_the_level_read_again(app: Any, runtime: Any) -> None:
+    """The delivery is the flow's only effect: a run that failed at it has no completed effect to
+    resume after, so its retry reads the level again and writes the level as it is then, once."""
+    from service.sandbox.heartland.app import create_app as create_heartland
+    from service.sandbox.magento.app import create_app as create_magento
+
+    heartland = start_in_thread(create_heartland(seed="demo", token=HEARTLAND_TOKEN))
+    magento = start_in_thread(create_magento(seed="demo", token=MAGENTO_TOKEN))
+    try:
+        runtime.settings.update({"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
+                                 "TILLBRIDGE_HEARTLAND_TOKEN": HEARTLAND_TOKEN,
+                                 "TILLBRIDGE_MAGENTO_URL": f"{magento.url}/rest",
+                                 "TILLBRIDGE_MAGENTO_TOKEN": MAGENTO_TOKEN,
+                                 "INVENTORY_SETTLE_SECONDS": 0})
+        flow = runtime.flow("inventory")
+        assert isinstance(flow, InventoryFlow)
+        poller = flow.poller()
+        polling.poll(runtime.store, poller, overlap_seconds=30)
+        adjust(heartland.url, LOCATIONS["Downtown Store"], {FIRST_ITEM: 2})
+        [item_id] = polling.poll(runtime.store, poller, overlap_seconds=30).item_ids
+        path = "/rest/default/V1/products/TEE-1000/stockItems/"
+        requests.post(f"{magento.url}/__sandbox/faults", timeout=5, json={
+            "fail_next": {"method": "PUT", "path": path, "count": 1, "status": 503}}).raise_for_status()
+
+        assert runtime.pipeline.run_item(item_id) == "received"
+        failed = items.get(runtime.store, item_id)
+        assert failed is not None and failed.progress is None  # nothing completed that a retry could skip
+        adjust(heartland.url, LOCATIONS["Downtown Store"], {FIRST_ITEM: 3})  # stock moves before the retry
+        selling = list(LOCATIONS.values())
+        level = float(sum(available_at(heartland.url, FIRST_ITEM, [loc]) for loc in selling))
+        deadline = time.time() + 30
+        while (state := runtime.pipeline.run_item(item_id)) == "skipped" and time.time() < deadline:
+            time.sleep(0.2)  # not due yet
+        item = items.get(runtime.store, item_id)
+        assert item is not None
+        assert (state, item.attempts, item.result.get("qty")) == ("done", 2, level), item.reason
+        second = [s for s in items.steps(runtime.store, item_id) if s.attempt == 2]
+        assert [s.step for s in second if s.step in ("item", "rules", "level", "compare", "deliver")] == \
+            ["item", "rules", "level", "compare", "deliver"]
+        assert not [s for s in second if (s.detail or {}).get("resumed")]
+        puts = [r for r in requests.get(f"{magento.url}/__sandbox/requests", timeout=10,
+                                        params={"path": path}).json()["requests"] if r["method"] == "PUT"]
+        assert [r["status"] for r in puts] == [503, 200]
+        assert puts[1]["body"]["stockItem"]["qty"] == level
+        assert float(requests.get(f"{magento.url}/rest/V1/stockItems/TEE-1000", timeout=10,
+                                  headers={"Authorization": f"Bearer {MAGENTO_TOKEN}"}).json()["qty"]) == level
+    finally:
+        heartland.stop()
+        magento.stop()

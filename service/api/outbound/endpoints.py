@@ -15,17 +15,15 @@ WEBHOOKS_ALLOW_PRIVATE_URLS lifts it, for tests and closed networks only.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import secrets
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from service.api.outbound import EVENT_TYPES
+from service.connectors.public_urls import UnsafeURL, check_public_url
 from service.store.api_tables import WebhookEndpoint
 from service.store.credentials import cipher
 from service.store.db import Store
@@ -62,27 +60,10 @@ def new_secret() -> str:
 
 def check_url(url: str, *, allow_private: bool) -> str:
     """The URL, if Tillbridge may post to it; else EndpointError saying why."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("https", "http"):
-        raise EndpointError("the URL must start with https:// (or http://)")
-    if parts.username or parts.password:
-        raise EndpointError("the URL must not carry a user or password; authenticate by the signature")
-    host = parts.hostname
-    if not host:
-        raise EndpointError("the URL has no host")
-    if allow_private:
-        return url.strip()
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except (OSError, ValueError) as exc:
-        raise EndpointError(f"the host {host!r} does not resolve ({exc}); check the URL") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise EndpointError(f"the host {host!r} resolves to {address}, which is not a public address: webhooks "
-                                "go to the internet only")
-    return url.strip()
+        return check_public_url(url, allow_private=allow_private)
+    except UnsafeURL as exc:
+        raise EndpointError(str(exc)) from None
 
 
 def check_events(events: list[str]) -> list[str]:

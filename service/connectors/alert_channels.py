@@ -48,6 +48,7 @@ class Notice:
     title: str  # e.g. "[FIRING:1, RESOLVED:1] Tillbridge"
     alerts: list[dict[str, Any]]  # id, rule, subject, severity, state, summary, value, started_at, resolved_at
     url: str  # the alerts page
+    id: str = ""  # the webhook-id a receiver deduplicates on; a new one per notice when empty
 
     def text(self) -> str:
         lines = [self.title]
@@ -74,7 +75,7 @@ class WebhookChannel:
 
     def send(self, notice: Notice) -> None:
         body = json.dumps(notice.body(), separators=(",", ":"), default=str).encode()
-        message_id = f"msg_{uuid.uuid4().hex}"
+        message_id = notice.id or f"msg_{uuid.uuid4().hex}"
         headers = (signed_headers(self.secret, message_id, body) if self.secret
                    else {"Content-Type": "application/json", "webhook-id": message_id})
         _post(self.name, self.url, body, headers, self.timeout)
