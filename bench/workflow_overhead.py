@@ -61,7 +61,6 @@ def main() -> None:
     os.environ.setdefault("DATA_DIR", str(workdir))
     from service.app.embedded import embedded_redis_url, stop_embedded_redis
     from service.store.db import Store, database_url
-    from service.store.workflow_tables import WorkflowPin
     from service.workflows import actions, versions
     from tests.stack import build_stack
 
@@ -99,8 +98,8 @@ def main() -> None:
                 state = runtime.pipeline.run_item(item_id)
                 timings[variant].append(time.perf_counter() - began)
                 states[variant][state] = states[variant].get(state, 0) + 1
-        with runtime.store.session() as s:
-            pinned = {p.version for p in s.query(WorkflowPin).all()}
+        pinned = {int(i.result.get("workflow_version", 0)) for i in items.search(
+            runtime.store, flow="orders", limit=10 * args.orders) if i.state == "done"}
         print(f"orders: {len(ids)} ({args.round} per round, alternating); added steps: {added}; "
               f"versions pinned: {sorted(pinned)}")
         for variant, values in timings.items():

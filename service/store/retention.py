@@ -33,7 +33,6 @@ from service.store.tables import (
     TraceStep,
     utcnow,
 )
-from service.store.workflow_tables import WorkflowPin
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +82,6 @@ def _purge_items(session: Session, ids: list[int], result: PurgeResult) -> None:
     result.add("trace_steps", session.execute(delete(TraceStep).where(TraceStep.item_id.in_(ids))).rowcount)  # type: ignore[attr-defined]
     result.add("dead_letters", session.execute(delete(DeadLetter).where(DeadLetter.item_id.in_(ids))).rowcount)  # type: ignore[attr-defined]
     result.add("order_reviews", session.execute(delete(OrderReview).where(OrderReview.item_id.in_(ids))).rowcount)  # type: ignore[attr-defined]
-    result.add("workflow_pins", session.execute(delete(WorkflowPin).where(WorkflowPin.item_id.in_(ids))).rowcount)  # type: ignore[attr-defined]
     result.add("sync_items", session.execute(delete(SyncItem).where(SyncItem.id.in_(ids))).rowcount)  # type: ignore[attr-defined]
 
 

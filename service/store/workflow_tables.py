@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.store.tables import Base, IdType, UTCDateTime, utcnow
@@ -43,17 +43,6 @@ class WorkflowHead(Base):
     changed_by: Mapped[str] = mapped_column(String(64), default="")
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")  # "published 3", "rolled back from 3 to 2"
-
-
-class WorkflowPin(Base):
-    """The version an item runs with, recorded at its first run and used by every retry."""
-
-    __tablename__ = "workflow_pins"
-
-    item_id: Mapped[int] = mapped_column(ForeignKey("sync_items.id", ondelete="CASCADE"), primary_key=True)
-    workflow: Mapped[str] = mapped_column(String(64))
-    version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class WorkflowEffect(Base):

@@ -6,8 +6,8 @@ the workflow's steps go in at those points when the item runs. A point after the
 (``after confirm``) runs once that step has finished the run as done, and the run then ends with
 that step's outcome.
 
-Each item runs the version pinned at its first run (service/workflows/versions.py); versions are
-immutable, so their compiled steps are kept per process.
+Each item runs the version live at its first run, kept in its progress for every retry
+(``run_flow``); versions are immutable, so their compiled steps are kept per process.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from service.workflows.model import StepSpec, Workflow, WorkflowError
 from service.workflows.step_types import Env, WorkflowContext, build
 
 Wrap = Callable[[Step], Step]
+PIN = "workflow@"  # the item's progress entry holding the version it runs (no step has this name)
 
 
 class Extensible(Protocol):
@@ -141,8 +142,17 @@ def steps_for(flow: Extensible, context: WorkflowContext, version: int) -> list[
 
 
 def run_flow(flow: Extensible, context: WorkflowContext, item: Any, trace: Trace) -> Outcome:
-    """Run one item through ``flow`` and the workflow version it is pinned to."""
-    version = versions.pin(context.store, item.id, flow.name)
+    """Run one item through ``flow`` and the workflow version it is pinned to: the version live at
+    its first run, kept in the item's progress (service/engine/steps.py), which the engine keeps
+    whenever a run fails or ends in review, so every retry runs the same version. A run that
+    finishes needs no pin, and reading the live version is cached per process: an order costs no
+    query for it."""
+    pinned = trace.progress.get(PIN)
+    if pinned is not None:
+        version = int(pinned["version"])
+    else:
+        version = versions.live_for_run(context.store, flow.name)
+        trace.progress[PIN] = {"version": version}
     steps = steps_for(flow, context, version)
     run = Run(item, trace)
     flow.start(run)

@@ -10,6 +10,7 @@ named at their first run (``pin``), so an event is processed by exactly one vers
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.store.db import Store
 from service.store.tables import utcnow
-from service.store.workflow_tables import WorkflowHead, WorkflowPin, WorkflowVersion
+from service.store.workflow_tables import WorkflowHead, WorkflowVersion
 from service.workflows.model import Workflow, WorkflowError, publish_problems
 
 
@@ -55,6 +56,24 @@ def live_version(store: Store, workflow: str) -> int:
     with store.session() as s:
         head = s.get(WorkflowHead, workflow)
         return head.published if head is not None else 0
+
+
+# The live version as this process last read it: (store, workflow) → (monotonic time read, version).
+# A run reads it from here, so an order costs no query for it; a publish or rollback is seen by every
+# process within LIVE_SECONDS, and each item keeps the version of its first run (service/workflows/runner.py).
+LIVE_SECONDS = 2.0
+_live: dict[tuple[int, str], tuple[float, int]] = {}
+
+
+def live_for_run(store: Store, workflow: str) -> int:
+    key = (id(store), workflow)
+    cached = _live.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < LIVE_SECONDS:
+        return cached[1]
+    version = live_version(store, workflow)
+    _live[key] = (now, version)
+    return version
 
 
 def versions(store: Store, workflow: str) -> list[Version]:
@@ -185,21 +204,9 @@ def rollback(store: Store, workflow: str, *, actor: str, to: int | None = None) 
 
 
 def _point_head(s: Any, workflow: str, number: int, actor: str, note: str) -> None:
+    _live.clear()  # this process sees the switch at once; the others within LIVE_SECONDS
     head = s.get(WorkflowHead, workflow)
     if head is None:
         s.add(WorkflowHead(workflow=workflow, published=number, changed_by=actor, changed_at=utcnow(), note=note))
     else:
         head.published, head.changed_by, head.changed_at, head.note = number, actor, utcnow(), note
-
-
-def pin(store: Store, item_id: int, workflow: str) -> int:
-    """The version item ``item_id`` runs: the one recorded at its first run, else the live one,
-    recorded now. A retry, a retry from review or from a dead letter all find the same."""
-    with store.session() as s:
-        pinned = s.get(WorkflowPin, item_id)
-        if pinned is not None:
-            return pinned.version
-        head = s.get(WorkflowHead, workflow)
-        version = head.published if head is not None else 0
-        s.add(WorkflowPin(item_id=item_id, workflow=workflow, version=version))
-    return version

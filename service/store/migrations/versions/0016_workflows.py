@@ -47,15 +47,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workflow"),
     )
     op.create_table(
-        "workflow_pins",
-        sa.Column("item_id", ID, nullable=False),
-        sa.Column("workflow", sa.String(length=64), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", WHEN, nullable=False),
-        sa.ForeignKeyConstraint(["item_id"], ["sync_items.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("item_id"),
-    )
-    op.create_table(
         "workflow_effects",
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("workflow", sa.String(length=64), nullable=False),
@@ -76,6 +67,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_workflow_effects_item", table_name="workflow_effects")
     op.drop_table("workflow_effects")
-    op.drop_table("workflow_pins")
     op.drop_table("workflow_heads")
     op.drop_table("workflow_versions")
