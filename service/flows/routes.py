@@ -17,7 +17,7 @@ hold then) instead of resuming after it. Flows of one list use this class too, f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +59,7 @@ class RoutedFlow(StepFlow):
 
     routes: dict[str, tuple[Step, ...]] = {}
 
-    def declare(self, routes: dict[str, tuple[Step, ...]], given: dict[str, Sequence[str]]) -> None:
+    def declare(self, routes: Mapping[str, tuple[Step, ...]], given: Mapping[str, Sequence[str]]) -> None:
         """Check each route against the values it starts with (``given`` per route) and keep them.
 
         Step names are unique within an item's way through (a route and the branches it follows),
