@@ -2,8 +2,6 @@
 
 The order is the channel's; Heartland owns its fulfilment. The steps are the orders flow's
 (service/flows/orders.py), minus Magento (declared in :class:`ChannelOrdersFlow`):
-  cancel?    a cancel (PUT /v1/orders/{id} with status cancelled) cancels the Heartland order when
-             it is still open, and goes to review when Heartland has fulfilled it
   bound?     a channel order with a Heartland binding is not created again (ignored)
   normalize  the API's order (already checked by its schema) → canonical Order
   lookup     the Heartland sales order by our reference ``channel:<channel>:<external id>``
@@ -14,6 +12,10 @@ The order is the channel's; Heartland owns its fulfilment. The steps are the ord
   status     open (rules/statuses.yaml), while it is pending
   confirm    the binding (entity order, key ``channel:<channel>:<external id>``)
 A run that fails after an effect (a 503 on the status) resumes after it: nothing is created twice.
+
+A cancel (PUT /v1/orders/{id} with status cancelled) is an item of this flow too, with a route of
+its own: its one step cancels the Heartland order when it is still open, and goes to review when
+Heartland has fulfilled it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from marshmallow import ValidationError
 
 from service.canonical.order import Order, OrderSchema
 from service.engine.outcome import Outcome
-from service.engine.steps import Run, Step, check_steps
+from service.engine.steps import Run, Step
 from service.flows.registry import flow
 from service.flows.routes import RoutedFlow
 from service.kernel.errors import DataError
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from service.flows.orders import OrdersFlow
 
 FLOW = "channel_orders"
+ORDER = "an order"
+CANCEL = "a cancel"
 
 
 def binding_key(channel: str, external_id: str) -> str:
@@ -54,10 +58,12 @@ class ChannelOrdersFlow(RoutedFlow):
     def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
-        self.steps = (
-            Step("cancel?", self.step_cancel, "a cancel cancels the Heartland order while it is open",
-                 reads=("payload", "channel", "external_id", "key"), effect="heartland",
+        cancel = (
+            Step("cancel", self.step_cancel, "a cancel cancels the Heartland order while it is open; one "
+                 "Heartland fulfilled goes to review", reads=("channel", "external_id", "key"), effect="heartland",
                  idempotency="cancel only an open order; a cancelled one is left"),
+        )
+        order = (
             Step("bound?", self.step_bound, "a channel order already in Heartland is not created again",
                  reads=("channel", "external_id", "key")),
             Step("normalize", self.step_normalize, "the API's order → canonical Order",
@@ -81,7 +87,7 @@ class ChannelOrdersFlow(RoutedFlow):
                         "heartland_number"),
                  binding="order channel:<channel>:<external id> → heartland"),
         )
-        check_steps(self.steps, self.given)
+        self.declare({ORDER: order, CANCEL: cancel}, {ORDER: self.given, CANCEL: self.given})
 
     @property
     def orders(self) -> OrdersFlow:
@@ -93,10 +99,10 @@ class ChannelOrdersFlow(RoutedFlow):
         run["channel"], run["external_id"] = str(payload["channel"]), str(payload["external_id"])
         run["key"] = binding_key(run["channel"], run["external_id"])
 
-    def step_cancel(self, run: Run) -> Outcome | None:
-        if run["payload"].get("action") != "cancel":
-            run.say("not a cancel")
-            return None
+    def route(self, run: Run) -> str:
+        return CANCEL if run["payload"].get("action") == "cancel" else ORDER
+
+    def step_cancel(self, run: Run) -> Outcome:
         channel, external_id = run["channel"], run["external_id"]
         existing = bindings.find(self.store, "order", run["key"], "heartland")
         if existing is None:

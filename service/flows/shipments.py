@@ -14,7 +14,8 @@ Steps for one invoice (declared in :class:`ShipmentsFlow`; ``tillbridge flows sh
   invoice?     not an invoice, not complete (its completion brings it back), or of no sales order:
                ignored
   tracks       its tracking numbers as Magento tracks (rules/shipments.yaml)
-  shipped?     bound already: tracking numbers typed in since are added as tracks, else ignored
+  shipped?     bound already: route "an invoice shipped already", whose one step (track) adds the
+               tracking numbers typed in since as tracks, else the item is ignored
   order        the Magento order of the invoice's Heartland order: the orders flow's binding, else
                the order's Tillbridge reference (``custom@tillbridge_ref``); neither: an order
                Tillbridge did not create, ignored with the reason
@@ -41,10 +42,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.engine.outcome import Outcome
-from service.engine.steps import Run, Step, check_steps
+from service.engine.steps import Run, Step
 from service.engine.trace import Trace
 from service.flows.registry import flow
-from service.flows.routes import RoutedFlow
+from service.flows.routes import RoutedFlow, known_after
 from service.kernel.errors import DataError
 from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
@@ -59,6 +60,8 @@ ENTITY = "shipment"
 ORDER_REF_FIELD = "tillbridge_ref"  # the orders flow's reference on the Heartland sales order
 NOT_SHIPPABLE = ("canceled", "closed", "holded", "payment_review")
 # How an invoice in review is tried again: the poller records any newer version of it.
+INVOICE = "an invoice"
+SHIPPED = "an invoice shipped already"
 COMES_BACK = "any later edit of the invoice in Heartland brings it back here"
 
 
@@ -210,17 +213,15 @@ class ShipmentsFlow(RoutedFlow):
     def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
-        self.steps = (
+        invoice = (
             Step("fetch", self.step_fetch, "the Heartland invoice, re-read by id", reads=("invoice_id",),
                  writes=("invoice", "number", "label")),
             Step("invoice?", self.step_invoice, "only a complete invoice of a sales order ships",
                  reads=("invoice", "number", "label")),
             Step("tracks", self.step_tracks, f"the invoice's tracking numbers as tracks (rules/{RULES_FILE})",
                  reads=("invoice",), writes=("rules", "tracks", "version")),
-            Step("shipped?", self.step_shipped, "an invoice shipped already: tracking numbers typed in since "
-                 "go on its shipment", reads=("invoice_id", "label", "tracks", "version"), effect="magento",
-                 idempotency="tracks already on the shipment are not added again",
-                 binding=f"{ENTITY} heartland:invoice:<id> → magento (its tracks)"),
+            Step("shipped?", self.step_shipped, f"an invoice shipped already follows route {SHIPPED!r}",
+                 reads=("invoice_id",), writes=("shipped",)),
             Step("order", self.step_order, "the Magento order: the orders flow's binding, else the Heartland "
                  f"order's custom@{ORDER_REF_FIELD}", reads=("invoice", "number", "label"),
                  writes=("order", "order_id", "magento_label")),
@@ -243,7 +244,14 @@ class ShipmentsFlow(RoutedFlow):
                         "shipment_id", "increment", "sent", "found"),
                  binding=f"{ENTITY} heartland:invoice:<id> → magento"),
         )
-        check_steps(self.steps, self.given)
+        shipped = (
+            Step("track", self.step_track, "tracking numbers typed in since the shipment go on it as tracks",
+                 reads=("shipped", "label", "tracks", "version"), effect="magento",
+                 idempotency="tracks already on the shipment are not added again",
+                 binding=f"{ENTITY} heartland:invoice:<id> → magento (its tracks)"),
+        )
+        self.declare({INVOICE: invoice, SHIPPED: shipped},
+                     {INVOICE: self.given, SHIPPED: known_after(invoice, "shipped?", self.given)})
 
     def rules(self) -> dict[str, Any]:
         raw = self.runtime.rules.load(RULES_FILE)
@@ -293,12 +301,15 @@ class ShipmentsFlow(RoutedFlow):
         run.say(", ".join(f"{t.number} ({t.title})" for t in tracks) or "no tracking number")
 
     def step_shipped(self, run: Run) -> Outcome | None:
-        shipped = bindings.find(self.store, ENTITY, binding_key(run["invoice_id"]), "magento")
+        shipped = run["shipped"] = bindings.find(self.store, ENTITY, binding_key(run["invoice_id"]), "magento")
         if shipped is None:
             run.say("not shipped in Magento yet")
             return None
         run.say(f"Magento shipment {shipped.external_id}")
-        return self.add_new_tracks(shipped, run["label"], run["tracks"], run["version"], run.trace)
+        return self.follow(SHIPPED, run)
+
+    def step_track(self, run: Run) -> Outcome:
+        return self.add_new_tracks(run["shipped"], run["label"], run["tracks"], run["version"], run.trace)
 
     def step_order(self, run: Run) -> Outcome | None:
         found = self.magento_order_for(int(run["invoice"]["order_id"]))
