@@ -26,6 +26,7 @@ Steps for one invoice (declared in :class:`ShipmentsFlow`; ``tillbridge flows sh
                still to ship; a line Magento cannot ship goes to review, saying what to fix
   deliver      POST /V1/order/{id}/ship: items, tracks, notify, our comment (or the shipment found)
   late tracks  tracks typed in after an earlier run made the shipment
+  state        the Magento order's state now (read before the binding, so a failed read is retried)
   confirm      the binding of the invoice to the shipment, with the tracking numbers sent
 A run that fails after ``deliver`` resumes after it: the shipment is not made again.
 """
@@ -239,9 +240,11 @@ class ShipmentsFlow(RoutedFlow):
             Step("late tracks", self.step_late_tracks, "tracks typed in after an earlier run made the shipment",
                  reads=("order_id", "tracks", "shipment_id", "sent"), writes=("sent",), effect="magento",
                  idempotency="tracks already on the shipment are not added again"),
-            Step("confirm", self.step_confirm, "the binding of the invoice to the shipment, then the order's state",
+            Step("state", self.step_state, "the Magento order's state once shipped (Magento's rule decides it)",
+                 reads=("order_id", "magento_label"), writes=("order_state",)),
+            Step("confirm", self.step_confirm, "the binding of the invoice to the shipment",
                  reads=("invoice_id", "invoice", "order_id", "magento_label", "number", "version", "existing",
-                        "shipment_id", "increment", "sent", "found"),
+                        "shipment_id", "increment", "sent", "found", "order_state"),
                  binding=f"{ENTITY} heartland:invoice:<id> → magento"),
         )
         shipped = (
@@ -383,15 +386,19 @@ class ShipmentsFlow(RoutedFlow):
         run["sent"] = sent
         run.say(", ".join(t.number for t in late) if late else "none")
 
+    def step_state(self, run: Run) -> None:
+        # Read before the binding: a run that fails here resumes after the shipment and still binds it.
+        state = run["order_state"] = str(self.runtime.magento.order(run["order_id"]).get("state") or "")
+        run.say(f"{run['magento_label']} is {state} in Magento")
+
     def step_confirm(self, run: Run) -> Outcome:
         shipment_id, order_id, sent = run["shipment_id"], run["order_id"], run["sent"]
         bindings.bind(self.store, entity=ENTITY, key=binding_key(run["invoice_id"]), system="magento",
                       external_id=str(shipment_id), external_ref=run["increment"], source_version=run["version"],
                       data={"magento_order_id": order_id, "heartland_order_id": int(run["invoice"]["order_id"]),
                             "tracks": sent})
-        state = str(self.runtime.magento.order(order_id).get("state") or "")
-        magento_label = run["magento_label"]
-        run.say(f"{magento_label} is {state} in Magento")
+        state, magento_label = run["order_state"], run["magento_label"]
+        run.say(f"shipment {shipment_id} bound, tracking {', '.join(sent) or 'none'}")
         return Outcome.done(
             f"Magento shipment {shipment_id} for {magento_label}"
             + (f", tracking {', '.join(sent)}" if sent else ", no tracking number")

@@ -1,6 +1,6 @@
 """The shipments flow as declared steps, over the sandboxes: a run that fails after it made the
 Magento shipment (the read of the order's state answers 503) resumes after the shipment, so the
-order is shipped once and the customer notified once."""
+order is shipped once, the customer notified once, and the item ends done."""
 
 from __future__ import annotations
 
@@ -50,23 +50,25 @@ def test_a_failure_after_the_shipment_is_retried_after_it(hooked: Stack) -> None
              if r["method"] == "GET" and r["path"].endswith(f"/V1/orders/{magento_id}")]
     assert reads, "the orders flow read the order from Magento"
     # The run reads the order twice: for its items (step order), then for its state once the shipment
-    # is made (step confirm). The second read fails once.
+    # is made (step state). The second read fails once.
     stack.faults(stack.magento, fail_next={"method": "GET", "path": reads[0], "count": 1, "skip": 1,
                                            "status": 503})
 
     made = invoice(stack, heartland_order, tracking_number="1Z999AA10123456784", carrier="UPS")
     wait_shipped(stack, made["id"])
-    [done] = [i for i in settled(stack, made["id"], 1) if i.state == "done"]
+    rows = settled(stack, made["id"], 1)
+    assert [i.state for i in rows] == ["done"], [(i.state, i.reason, i.attempts) for i in rows]
+    [done] = rows
     assert done.attempts == 2 and done.progress is None and done.result["resumed"] is True, done.reason
 
     steps = items.steps(stack.runtime.store, done.id)
-    first = [s for s in steps if s.attempt == 1 and s.step in ("deliver", "confirm")]
-    assert [(s.step, s.status) for s in first] == [("deliver", "ok"), ("confirm", "error")], first
+    first = [(s.step, s.status) for s in steps if s.attempt == 1 and s.step in ("deliver", "state", "confirm")]
+    assert first == [("deliver", "ok"), ("state", "error")], first
     second = [s for s in steps if s.attempt == 2]
     resumed = {s.step for s in second if (s.detail or {}).get("resumed")}
     assert resumed == {"deliver", "late tracks"}, [(s.step, s.message) for s in second]
-    assert [s.step for s in second if s.step in ("fetch", "order", "lookup", "lines", "confirm")] == \
-        ["fetch", "order", "lookup", "lines", "confirm"]
+    assert [s.step for s in second if s.step in ("fetch", "order", "lookup", "lines", "state", "confirm")] == \
+        ["fetch", "order", "lookup", "lines", "state", "confirm"]
 
     ship_calls = [r for r in stack.requests_log(stack.magento, "/rest") if r["path"].endswith("/ship")]
     assert len(ship_calls) == 1 and 200 <= ship_calls[0]["status"] < 300
