@@ -486,15 +486,29 @@ def test_lost_heartland_webhook_is_caught_by_the_poll(polling_stack: Stack) -> N
 
 # -- declared steps --------------------------------------------------------------------------------------
 
-def test_an_address_failure_is_retried_after_the_created_customer(stack: Stack) -> None:
+@pytest.fixture
+def unpolled_stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
+    """A scheduler that only sends retries: no poll records a second item of the customer meanwhile."""
+    s = build_stack({**settings, "POLL_INTERVAL_SECONDS": 0, "DRIFT_INTERVAL_SECONDS": 0}, tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def test_an_address_failure_is_retried_after_the_created_customer(unpolled_stack: Stack) -> None:
     """A new Magento customer whose Heartland address write fails once: the retry resumes after the
     customer it created (no second customer, no second lookup), and the address is added once."""
+    stack = unpolled_stack
     stack.faults(stack.heartland, fail_next={"method": "POST", "path": "/api/customers/", "count": 1,
                                              "status": 503})
     stack.start_worker()
+    stack.start_scheduler()  # it sends the failed run's retry to the queue
     magento_id = magento_signup(stack, "nora.quinn@example.org", "Nora", "Quinn", phone="503-555-0101",
                                 street="3 Birch Way", postcode="97209")
-    [item] = wait_settled(stack, 1)
+    rows = wait_settled(stack, 1)
+    assert len(rows) == 1, [(i.entity_key, i.state, i.reason, i.attempts) for i in rows]
+    [item] = rows
     assert item.state == "done" and item.attempts == 2 and item.progress is None, item.reason
     assert item.result["created"] is True
     second = [s for s in items.steps(stack.runtime.store, item.id) if s.attempt == 2]
