@@ -51,7 +51,11 @@ def show(name: str, as_json: bool) -> None:
         click.echo(json.dumps({"flow": name, "direction": flow.direction, "steps": steps}, indent=2))
         return
     click.echo(f"{name}: {flow.direction}")
+    route = None
     for n, step in enumerate(steps, start=1):
+        if step.get("route", route) != route:  # a flow of several step lists (service/flows/routes.py)
+            route = step["route"]
+            click.echo(f"route {route}:")
         kind = f"effect in {step['effect']}" if step["effect"] else ("binding" if step["binding"] else "pure")
         click.echo(f"{n:2}. {step['name']:12} {kind:20} {step['title']}")
         if step["reads"] or step["writes"]:

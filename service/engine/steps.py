@@ -124,11 +124,13 @@ def run_until_outcome(steps: Sequence[Step], run: Run) -> Outcome | None:
         with run.trace.step(step.name, step.title) as entry:
             run.entry = entry
             outcome = step.does(run)
+        if outcome is not None:
+            # The step that ends the run is not completed for a later run: a retry (from review,
+            # say) runs it again, and its own idempotency finds what it did.
+            return outcome
         if step.resumable:
             progress[step.name] = progress_value({name: run.values[name] for name in step.writes
                                                   if name in run.values})
-        if outcome is not None:
-            return outcome
     return None
 
 

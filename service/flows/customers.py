@@ -4,25 +4,32 @@ Neither side owns a customer outright: rules/customers.yaml says, field by field
 it, or that the newest record (updated_at) wins a field both sides changed since they last agreed.
 One customer's two directions run one at a time (a Redis lock on the email).
 
-Steps for a Magento ``customer.*`` event:
-  1. check         the event's updated_at against the Magento version last synced: older is
-                   stale, equal is already synced (both ignored, with the reason)
-  2. fetch         the customer as Magento holds it now (events arrive out of order)
-  3. normalize     Magento customer → canonical Customer (customers.magento_to_canonical)
-  4. echo          equal to the hash of what we last wrote into Magento: ignored, "echo of our own write"
-  5. resolve       Heartland customer by binding, else duplicate resolution (match: link it;
-                   review: create one and queue the pair; create), else by email when resolution
-                   is off, else created (customers.canonical_to_heartland)
-  6. survive       the fields to write per rules/customers.yaml
-  7. deliver       customer fields, then each address (line_1/line_2, phone, region code)
-  8. confirm       bindings under magento:<store>:<id> for both systems: versions synced, the
-                   hash of what we wrote (kept only while both sides agree in full), the address
-                   id map and the values both sides last agreed on
+Steps for a Magento ``customer.*`` event (route "Magento → Heartland"; ``tillbridge flows show
+customers``):
+  stale?      the event's updated_at against the Magento version last synced: older is stale,
+              equal is already synced (both ignored, with the reason)
+  fetch       the customer as Magento holds it now (events arrive out of order)
+  normalize   Magento customer → canonical Customer (customers.magento_to_canonical)
+  echo?       equal to the hash of what we last wrote into Magento: ignored, "echo of our own write"
+  resolve     Heartland customer by binding, else duplicate resolution (match: link it; review:
+              create one and queue the pair; create), else by email when resolution is off, else
+              created (customers.canonical_to_heartland)
+  current     the Heartland customer as it is, with its addresses
+  survive     the fields to write per rules/customers.yaml
+  deliver     customer fields, then each address (line_1/line_2, phone, region code)
+  re-read     the Heartland customer as written
+  confirm     bindings under magento:<store>:<id> for both systems: versions synced, the hash of
+              what we wrote (kept only while both sides agree in full), the address id map and
+              the values both sides last agreed on
 
 Steps for a Heartland customer hint (``{"kind": "customer", "id": …}``, from the Heartland webhook
-or a poll): re-read by id; stale and echo checks as above; the customer of guest orders is left
-alone (no Magento account); the Magento customer by binding, else by email, else created; survive;
-PUT (addresses in full: Magento replaces the list; addresses Heartland lacks are kept); confirm.
+or a poll; route "Heartland → Magento"): fetch (re-read by id), bindings, normalize, stale?, echo?,
+account? (the customer of guest orders, or one without email, opens no Magento account), resolve
+(the Magento customer by binding, else by email), survive, deliver (created, or PUT with addresses
+in full: Magento replaces the list; addresses Heartland lacks are kept), confirm.
+
+A run that fails after an effect (a 503 on an address) resumes after it: a customer created in
+Heartland is not looked for or created again.
 
 Polling backstop (webhooks get lost): :meth:`CustomersFlow.pollers` reads Heartland and Magento
 customers changed since a cursor and records the same items a webhook would.
@@ -43,13 +50,14 @@ from service.canonical.customer import SURVIVING_FIELDS, Customer, CustomerAddre
 from service.engine.locks import shared_record_lock
 from service.engine.outcome import Outcome
 from service.engine.polling import covers
-from service.engine.trace import Trace
+from service.engine.steps import Run, Step
 from service.flows.checks import duplicates
 from service.flows.registry import flow
+from service.flows.routes import RoutedFlow, hold
 from service.kernel.errors import DataError, NotFoundInTargetError
 from service.rules.templates import MappingError, Template
 from service.store import bindings, items
-from service.store.tables import Binding, SyncItem
+from service.store.tables import Binding
 
 if TYPE_CHECKING:
     from service.engine.polling import Poller
@@ -63,6 +71,8 @@ RULES_FILE = "customers.yaml"
 HEARTLAND_POLL = "heartland:customers"
 MAGENTO_POLL = "magento:customers"
 ECHO_REASON = "echo of our own write"
+FROM_MAGENTO = "Magento → Heartland"
+FROM_HEARTLAND = "Heartland → Magento"
 LOCK_PREFIX = "tillbridge:lock:customer-email:"
 #: Magento refuses an address without these (CustomerRepository validation).
 MAGENTO_ADDRESS_REQUIRED = ("firstname", "lastname", "street", "city", "country_id", "telephone", "postcode")
@@ -143,13 +153,16 @@ def remember_write(data: dict[str, Any], written: Customer, source: Customer) ->
 
 
 @flow
-class CustomersFlow:
+class CustomersFlow(RoutedFlow):
     name = "customers"
     direction = "Magento ⇄ Heartland"
 
     def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
+        self.declare({FROM_MAGENTO: self.magento_steps(), FROM_HEARTLAND: self.heartland_steps()},
+                     given={FROM_MAGENTO: ("event", "store_code", "magento_id", "key"),
+                            FROM_HEARTLAND: ("hint", "heartland_id")})
 
     # -- templates and records --------------------------------------------------------------------
     def template(self, name: str) -> Template:
@@ -185,15 +198,26 @@ class CustomersFlow:
         return self.normalize(record, HEARTLAND_TO_CANONICAL, store_code, f"Heartland customer {record.get('id')}")
 
     # -- the run ----------------------------------------------------------------------------------
-    def run(self, item: SyncItem, trace: Trace) -> Outcome:
-        heartland_side = is_heartland_hint(item.payload)
-        record = (item.payload.get("record") if heartland_side else item.payload.get("data")) or {}
+    def route(self, run: Run) -> str:
+        return FROM_HEARTLAND if is_heartland_hint(run.item.payload) else FROM_MAGENTO
+
+    def start(self, run: Run) -> None:
+        payload = run.item.payload
+        heartland_side = is_heartland_hint(payload)
+        record = (payload.get("record") if heartland_side else payload.get("data")) or {}
         # One customer's two directions run one at a time: the event our own write causes on the
         # other side then finds the binding and the hash of that write, however many workers run.
-        with self.customer_lock(str(record.get("email") or "")):
-            if heartland_side:
-                return self.from_heartland(item.payload, trace)
-            return self.from_magento(item.payload, trace)
+        hold(run, self.customer_lock(str(record.get("email") or "")))
+        if heartland_side:
+            run["hint"], run["heartland_id"] = payload, int(payload["id"])
+            return
+        store_code = run["store_code"] = str(payload.get("store_code") or "default")
+        event = run["event"] = dict(payload.get("data") or {})
+        magento_id = run["magento_id"] = event.get("id", event.get("entity_id"))
+        if magento_id in (None, ""):
+            raise DataError(f"Magento {payload.get('event')} event without the customer's id",
+                            hint="send the customer as GET /V1/customers/{id} returns it")
+        run["key"] = customer_key(store_code, magento_id)
 
     @contextmanager
     def customer_lock(self, email: str) -> Iterator[None]:
@@ -205,78 +229,132 @@ class CustomersFlow:
             yield
 
     # -- Magento → Heartland ----------------------------------------------------------------------
-    def from_magento(self, envelope: dict[str, Any], trace: Trace) -> Outcome:
-        store_code = str(envelope.get("store_code") or "default")
-        event = dict(envelope.get("data") or {})
-        magento_id = event.get("id", event.get("entity_id"))
-        if magento_id in (None, ""):
-            raise DataError(f"Magento {envelope.get('event')} event without the customer's id",
-                            hint="send the customer as GET /V1/customers/{id} returns it")
-        key = customer_key(store_code, magento_id)
-        to_heartland = bindings.find(self.store, "customer", key, "heartland")
-        to_magento = bindings.find(self.store, "customer", key, "magento")
-        skip = self.stale("magento", magento_id, str(event.get("updated_at") or ""), to_heartland)
-        if skip:
-            trace.note("check", skip)
-            return Outcome.ignored(skip)
+    def magento_steps(self) -> tuple[Step, ...]:
+        return (
+            Step("stale?", self.step_magento_stale, "the event's updated_at against the Magento version last "
+                 "synced: older is stale, equal already synced", reads=("event", "key", "magento_id"),
+                 writes=("to_heartland", "to_magento")),
+            Step("fetch", self.step_magento_fetch, "the customer as Magento holds it now (GET /V1/customers/{id})",
+                 reads=("magento_id",), writes=("raw",)),
+            Step("normalize", self.step_magento_normalize, f"Magento customer → canonical ({MAGENTO_TO_CANONICAL})",
+                 reads=("raw", "store_code"), writes=("incoming",)),
+            Step("echo?", self.step_magento_echo, "what we last wrote into Magento coming back is ignored",
+                 reads=("incoming", "to_magento")),
+            Step("resolve", self.step_heartland_customer, "the Heartland customer: binding, duplicate resolution, "
+                 "email, else created", reads=("incoming", "key", "magento_id", "to_heartland"),
+                 writes=("heartland_id", "created"), effect="heartland",
+                 idempotency="the customer's binding, then the duplicate index (settled once the customer is "
+                             "known), then the email"),
+            Step("current", self.step_heartland_current, "the Heartland customer as it is, with its addresses",
+                 reads=("heartland_id", "store_code", "to_heartland"), writes=("current", "data", "address_ids")),
+            Step("survive", self.step_heartland_survive, f"the fields to write (rules/{RULES_FILE})",
+                 reads=("incoming", "current", "data", "created"), writes=("take", "why")),
+            Step("deliver", self.step_heartland_deliver, "customer fields, then each address",
+                 reads=("heartland_id", "incoming", "current", "take", "address_ids"),
+                 writes=("writes", "address_ids"), effect="heartland",
+                 idempotency="fields are set to the surviving values; an address is matched by the id map, then "
+                             "by its place, before one is added"),
+            Step("re-read", self.step_heartland_reread, "the Heartland customer as written",
+                 reads=("heartland_id", "store_code", "current", "writes"), writes=("after",)),
+            Step("confirm", self.step_heartland_confirm, "bindings under magento:<store>:<id> for both systems",
+                 reads=("key", "magento_id", "heartland_id", "incoming", "after", "data", "address_ids", "writes",
+                        "to_magento", "created", "why"),
+                 binding="customer magento:<store>:<id> → heartland and → magento"),
+        )
+
+    def step_magento_stale(self, run: Run) -> Outcome | None:
+        key, event = run["key"], run["event"]
+        to_heartland = run["to_heartland"] = bindings.find(self.store, "customer", key, "heartland")
+        run["to_magento"] = bindings.find(self.store, "customer", key, "magento")
+        skip = self.stale("magento", run["magento_id"], str(event.get("updated_at") or ""), to_heartland)
+        run.say(skip or f"Magento version {event.get('updated_at') or '?'} is not synced yet")
+        return Outcome.ignored(skip) if skip else None
+
+    def step_magento_fetch(self, run: Run) -> None:
         # The event may be older than the customer now is (events arrive out of order): what is
         # synced is the customer as Magento holds it when the job runs.
-        with trace.step("fetch", f"Magento customer {magento_id}"):
-            raw = self.runtime.magento.customer(int(magento_id))
-        with trace.step("normalize") as step:
-            incoming = self.magento_customer(raw, store_code)
-            step["message"] = f"{incoming.email}, {len(incoming.addresses)} addresses"
-        with trace.step("check") as step:
-            skip = self.echo(incoming, to_magento)
-            step["message"] = skip or f"Magento version {incoming.updated_at or '?'} is new"
-        if skip:
-            return Outcome.ignored(skip)
+        run["raw"] = self.runtime.magento.customer(int(run["magento_id"]))
+        run.say(f"Magento customer {run['magento_id']}")
 
+    def step_magento_normalize(self, run: Run) -> None:
+        incoming = run["incoming"] = self.magento_customer(run["raw"], run["store_code"])
+        run.say(f"{incoming.email}, {len(incoming.addresses)} addresses")
+
+    def step_magento_echo(self, run: Run) -> Outcome | None:
+        incoming: Customer = run["incoming"]
+        skip = self.echo(incoming, run["to_magento"])
+        run.say(skip or f"Magento version {incoming.updated_at or '?'} is new")
+        return Outcome.ignored(skip) if skip else None
+
+    def step_heartland_customer(self, run: Run) -> None:
+        incoming: Customer = run["incoming"]
+        to_heartland: Binding | None = run["to_heartland"]
         heartland = self.runtime.heartland
         created = False
         link = None
         heartland_id = int(to_heartland.external_id) if to_heartland else None
-        with trace.step("resolve") as step:
-            if heartland_id is None:
-                link = duplicates.link_customer(self.runtime, dedup_record(incoming), key,
-                                                   f"Magento customer {magento_id}")
-                heartland_id = link.heartland_id
-                if heartland_id is None and link.decision is None:
-                    matches = heartland.find_customers_by_email(incoming.email)
-                    if matches:  # Heartland does not keep emails unique: the oldest is the customer
-                        heartland_id = int(min(matches, key=lambda c: int(c["id"]))["id"])
-            if heartland_id is None:
-                body = self.heartland_body(incoming)
-                heartland_id = int(heartland.create_customer(body["customer"])["id"])
-                created = True
-            if link is not None:
-                link.settle(heartland_id, created=created)
-            step["message"] = f"Heartland customer {heartland_id} ({'created' if created else 'known'})"
+        if heartland_id is None:
+            link = duplicates.link_customer(self.runtime, dedup_record(incoming), run["key"],
+                                            f"Magento customer {run['magento_id']}")
+            heartland_id = link.heartland_id
+            if heartland_id is None and link.decision is None:
+                matches = heartland.find_customers_by_email(incoming.email)
+                if matches:  # Heartland does not keep emails unique: the oldest is the customer
+                    heartland_id = int(min(matches, key=lambda c: int(c["id"]))["id"])
+        if heartland_id is None:
+            body = self.heartland_body(incoming)
+            heartland_id = int(heartland.create_customer(body["customer"])["id"])
+            created = True
+        if link is not None:
+            link.settle(heartland_id, created=created)
+        run["heartland_id"], run["created"] = heartland_id, created
+        run.say(f"Heartland customer {heartland_id} ({'created' if created else 'known'})")
 
-        data = dict(to_heartland.data or {}) if to_heartland else {}
-        address_ids: dict[str, int] = {str(k): int(v) for k, v in (data.get("address_ids") or {}).items()}
-        current = self.heartland_customer(self.heartland_record(heartland_id), store_code)
-        with trace.step("survive") as step:
-            if created:
-                take, why = {"addresses"}, {"addresses": "taken: new Heartland customer"}
-            else:
-                take, why = survive(incoming, current, data.get("base"), self.rules())
-            step["message"] = "; ".join(f"{k} {v}" for k, v in why.items()) or "both sides agree"
-            step["detail"]["fields"] = why
-        with trace.step("deliver") as step:
-            writes = self.write_heartland(heartland_id, incoming, current, take, address_ids)
-            step["message"] = ", ".join(writes) or "nothing to write"
-        after = self.heartland_customer(self.heartland_record(heartland_id), store_code) if writes else current
-        with trace.step("confirm"):
-            data.update({"address_ids": address_ids, "base": agreed(data.get("base"), after, incoming)})
-            if writes:
-                remember_write(data, after, incoming)
-            self.bind(key, "heartland", heartland_id, incoming.updated_at, data)
-            magento_data = dict(to_magento.data or {}) if to_magento else {}
-            self.bind(key, "magento", magento_id, to_magento.source_version if to_magento else "", magento_data)
+    def step_heartland_current(self, run: Run) -> None:
+        to_heartland: Binding | None = run["to_heartland"]
+        data = run["data"] = dict(to_heartland.data or {}) if to_heartland else {}
+        run["address_ids"] = {str(k): int(v) for k, v in (data.get("address_ids") or {}).items()}
+        current = run["current"] = self.heartland_customer(self.heartland_record(run["heartland_id"]),
+                                                           run["store_code"])
+        run.say(f"{current.email}, {len(current.addresses)} addresses")
+
+    def step_heartland_survive(self, run: Run) -> None:
+        if run["created"]:
+            take, why = {"addresses"}, {"addresses": "taken: new Heartland customer"}
+        else:
+            take, why = survive(run["incoming"], run["current"], run["data"].get("base"), self.rules())
+        run["take"], run["why"] = take, why
+        run.say("; ".join(f"{k} {v}" for k, v in why.items()) or "both sides agree")
+        run.entry["detail"]["fields"] = why
+
+    def step_heartland_deliver(self, run: Run) -> None:
+        address_ids = dict(run["address_ids"])
+        writes = self.write_heartland(run["heartland_id"], run["incoming"], run["current"], run["take"], address_ids)
+        run["writes"], run["address_ids"] = writes, address_ids
+        run.say(", ".join(writes) or "nothing to write")
+
+    def step_heartland_reread(self, run: Run) -> None:
+        if not run["writes"]:
+            run["after"] = run["current"]
+            run.say("nothing written")
+            return
+        after = run["after"] = self.heartland_customer(self.heartland_record(run["heartland_id"]), run["store_code"])
+        run.say(f"{after.email}, {len(after.addresses)} addresses")
+
+    def step_heartland_confirm(self, run: Run) -> Outcome:
+        key, heartland_id, incoming = run["key"], run["heartland_id"], run["incoming"]
+        data, writes, created = dict(run["data"]), run["writes"], run["created"]
+        to_magento: Binding | None = run["to_magento"]
+        data.update({"address_ids": run["address_ids"], "base": agreed(data.get("base"), run["after"], incoming)})
+        if writes:
+            remember_write(data, run["after"], incoming)
+        self.bind(key, "heartland", heartland_id, incoming.updated_at, data)
+        magento_data = dict(to_magento.data or {}) if to_magento else {}
+        self.bind(key, "magento", run["magento_id"], to_magento.source_version if to_magento else "", magento_data)
         state = "created" if created else ("updated" if writes else "already up to date")
+        run.say(f"Heartland customer {heartland_id} {state}")
         return Outcome.done(f"Heartland customer {heartland_id} {state}", heartland_id=heartland_id,
-                            created=created, writes=writes, fields=why)
+                            created=created, writes=writes, fields=run["why"])
 
     def heartland_body(self, customer: Customer) -> dict[str, Any]:
         record = asdict(customer)
@@ -317,87 +395,152 @@ class CustomersFlow:
         return writes
 
     # -- Heartland → Magento ----------------------------------------------------------------------
-    def from_heartland(self, hint: dict[str, Any], trace: Trace) -> Outcome:
-        heartland_id = int(hint["id"])
-        with trace.step("fetch", f"Heartland customer {heartland_id}"):
-            try:
-                record = self.heartland_record(heartland_id)
-            except NotFoundInTargetError:
-                return Outcome.ignored(f"Heartland customer {heartland_id} no longer exists")
-        to_heartland = bindings.find_external(self.store, "customer", "heartland", str(heartland_id))
-        store_code = to_heartland.key.split(":")[1] if to_heartland and to_heartland.key.startswith("magento:") \
-            else "default"
-        with trace.step("normalize") as step:
-            incoming = self.heartland_customer(record, store_code)
-            step["message"] = f"{incoming.email}, {len(incoming.addresses)} addresses"
-        key = to_heartland.key if to_heartland else ""
-        to_magento = bindings.find(self.store, "customer", key, "magento") if key else None
-        with trace.step("check") as step:
-            hinted = str((hint.get("record") or {}).get("updated_at") or "")
-            skip = (self.stale("heartland", heartland_id, hinted or incoming.updated_at, to_magento)
-                    or self.echo(incoming, to_heartland))
-            step["message"] = skip or f"Heartland version {incoming.updated_at or '?'} is new"
-        if skip:
-            return Outcome.ignored(skip)
+    def heartland_steps(self) -> tuple[Step, ...]:
+        return (
+            Step("fetch", self.step_heartland_fetch, "the Heartland customer with its addresses, re-read by id",
+                 reads=("heartland_id",), writes=("record",)),
+            Step("bindings", self.step_bindings, "the customer's bindings: its key, store and address id map",
+                 reads=("heartland_id",), writes=("to_heartland", "to_magento", "key", "store_code", "data",
+                                                  "address_ids")),
+            Step("normalize", self.step_heartland_normalize,
+                 f"Heartland customer → canonical ({HEARTLAND_TO_CANONICAL})", reads=("record", "store_code"),
+                 writes=("incoming",)),
+            Step("stale?", self.step_heartland_stale, "the hint's updated_at against the Heartland version last "
+                 "synced", reads=("hint", "heartland_id", "incoming", "to_magento")),
+            Step("echo?", self.step_heartland_echo, "what we last wrote into Heartland coming back is ignored",
+                 reads=("incoming", "to_heartland")),
+            Step("account?", self.step_account, "guests' customers and customers without email open no Magento "
+                 "account", reads=("heartland_id", "incoming", "key", "to_heartland")),
+            Step("resolve", self.step_magento_customer, "the Magento customer: binding, else by email",
+                 reads=("incoming", "key", "to_magento"), writes=("raw", "magento_id")),
+            Step("survive", self.step_magento_survive, f"the fields to write (rules/{RULES_FILE})",
+                 reads=("incoming", "raw", "store_code", "data"), writes=("current", "take", "why")),
+            Step("deliver", self.step_magento_deliver, "create the Magento customer, or update what survived",
+                 reads=("incoming", "raw", "current", "take", "address_ids"),
+                 writes=("written", "magento_id", "created", "writes"), effect="magento",
+                 idempotency="the Magento customer is found by its binding, else by email, before one is created"),
+            Step("confirm", self.step_magento_confirm, "bindings under magento:<store>:<id> for both systems",
+                 reads=("heartland_id", "incoming", "written", "magento_id", "created", "writes", "why", "key",
+                        "store_code", "data", "address_ids", "to_heartland", "to_magento"),
+                 binding="customer magento:<store>:<id> → magento and → heartland"),
+        )
 
+    def step_heartland_fetch(self, run: Run) -> Outcome | None:
+        heartland_id = run["heartland_id"]
+        try:
+            run["record"] = self.heartland_record(heartland_id)
+        except NotFoundInTargetError:
+            return Outcome.ignored(f"Heartland customer {heartland_id} no longer exists")
+        run.say(f"Heartland customer {heartland_id}")
+        return None
+
+    def step_bindings(self, run: Run) -> None:
+        to_heartland = run["to_heartland"] = bindings.find_external(self.store, "customer", "heartland",
+                                                                    str(run["heartland_id"]))
+        key = run["key"] = to_heartland.key if to_heartland else ""
+        run["store_code"] = key.split(":")[1] if key.startswith("magento:") else "default"
+        run["to_magento"] = bindings.find(self.store, "customer", key, "magento") if key else None
+        data = run["data"] = dict(to_heartland.data or {}) if to_heartland else {}
+        run["address_ids"] = {str(k): int(v) for k, v in (data.get("address_ids") or {}).items()}
+        run.say(f"bound under {key}" if key else "not bound yet")
+
+    def step_heartland_normalize(self, run: Run) -> None:
+        incoming = run["incoming"] = self.heartland_customer(run["record"], run["store_code"])
+        run.say(f"{incoming.email}, {len(incoming.addresses)} addresses")
+
+    def step_heartland_stale(self, run: Run) -> Outcome | None:
+        incoming: Customer = run["incoming"]
+        hinted = str((run["hint"].get("record") or {}).get("updated_at") or "")
+        skip = self.stale("heartland", run["heartland_id"], hinted or incoming.updated_at, run["to_magento"])
+        run.say(skip or f"Heartland version {incoming.updated_at or '?'} is not synced yet")
+        return Outcome.ignored(skip) if skip else None
+
+    def step_heartland_echo(self, run: Run) -> Outcome | None:
+        incoming: Customer = run["incoming"]
+        skip = self.echo(incoming, run["to_heartland"])
+        run.say(skip or f"Heartland version {incoming.updated_at or '?'} is new")
+        return Outcome.ignored(skip) if skip else None
+
+    def step_account(self, run: Run) -> Outcome | None:
+        heartland_id, key, to_heartland = run["heartland_id"], run["key"], run["to_heartland"]
         if to_heartland is not None and not key.startswith("magento:"):
             return Outcome.ignored(f"Heartland customer {heartland_id} is the customer of Magento guest orders "
                                    f"({key}); guests have no Magento account to update and none is opened")
-        if not incoming.email and to_heartland is None:
+        if not run["incoming"].email and to_heartland is None:
             return Outcome.ignored(f"Heartland customer {heartland_id} has no email and no Magento account: "
                                    "Magento needs an email to open one")
+        run.say(f"Magento account {key}" if key else "a Magento account by email")
+        return None
+
+    def step_magento_customer(self, run: Run) -> None:
         magento = self.runtime.magento
+        key, to_magento = run["key"], run["to_magento"]
+        incoming: Customer = run["incoming"]
         magento_id: int | None = int(to_magento.external_id) if to_magento else None
         if magento_id is None and key.startswith("magento:"):
             magento_id = int(key.rsplit(":", 1)[1])
-        raw: dict[str, Any] | None = None
-        with trace.step("resolve") as step:
-            if magento_id is not None:
-                raw = magento.customer(magento_id)
-            else:
-                raw = magento.customer_by_email(incoming.email)
-                magento_id = int(raw["id"]) if raw else None
-            step["message"] = (f"Magento customer {magento_id}" if magento_id is not None
-                               else f"no Magento customer with {incoming.email}: creating one")
-        data = dict(to_heartland.data or {}) if to_heartland else {}
-        address_ids: dict[str, int] = {str(k): int(v) for k, v in (data.get("address_ids") or {}).items()}
-        created = raw is None
-        if raw is None:
-            with trace.step("deliver", "create the Magento customer"):
-                body = self.magento_body(incoming, None, address_ids)
-                raw = magento.create_customer(body)
-            take, why = set(SURVIVING_FIELDS), {"all": "taken: new Magento customer"}
-            writes = ["customer created"]
+        raw: dict[str, Any] | None
+        if magento_id is not None:
+            raw = magento.customer(magento_id)
         else:
-            current = self.magento_customer(raw, store_code)
-            with trace.step("survive") as step:
-                take, why = survive(incoming, current, data.get("base"), self.rules())
-                step["message"] = "; ".join(f"{k} {v}" for k, v in why.items()) or "both sides agree"
-                step["detail"]["fields"] = why
-            writes = sorted(take)
-            with trace.step("deliver") as step:
-                if take:
-                    merged = self.merged(incoming, current, take)
-                    body = self.magento_body(merged, raw, address_ids, with_addresses="addresses" in take)
-                    raw = magento.update_customer(int(raw["id"]), body)
-                step["message"] = ("Magento customer " + ", ".join(writes)) if writes else "nothing to write"
-        magento_id = int(raw["id"])
-        after = self.magento_customer(raw, store_code)
-        key = key or customer_key(store_code, magento_id)
-        with trace.step("confirm"):
-            for address in after.addresses:  # Magento ids of the addresses we just wrote, by place
-                match = next((a for a in incoming.addresses if a.key() == address.key()), None)
-                if match is not None:
-                    address_ids[address.source_id] = int(match.source_id)
-            data.update({"address_ids": address_ids, "base": agreed(data.get("base"), after, incoming)})
-            self.bind(key, "heartland", heartland_id, to_heartland.source_version if to_heartland else "", data)
-            magento_data = dict(to_magento.data or {}) if to_magento else {}
-            if writes:
-                remember_write(magento_data, after, incoming)
-            self.bind(key, "magento", magento_id, incoming.updated_at, magento_data)
+            raw = magento.customer_by_email(incoming.email)
+            magento_id = int(raw["id"]) if raw else None
+        run["raw"], run["magento_id"] = raw, magento_id
+        run.say(f"Magento customer {magento_id}" if magento_id is not None
+                else f"no Magento customer with {incoming.email}: creating one")
+
+    def step_magento_survive(self, run: Run) -> None:
+        raw = run["raw"]
+        if raw is None:
+            run["current"], run["take"] = None, set(SURVIVING_FIELDS)
+            why = run["why"] = {"all": "taken: new Magento customer"}
+        else:
+            current = run["current"] = self.magento_customer(raw, run["store_code"])
+            take, why = survive(run["incoming"], current, run["data"].get("base"), self.rules())
+            run["take"], run["why"] = take, why
+        run.say("; ".join(f"{k} {v}" for k, v in why.items()) or "both sides agree")
+        run.entry["detail"]["fields"] = why
+
+    def step_magento_deliver(self, run: Run) -> None:
+        magento = self.runtime.magento
+        incoming: Customer = run["incoming"]
+        raw, take, address_ids = run["raw"], run["take"], run["address_ids"]
+        if raw is None:
+            raw = magento.create_customer(self.magento_body(incoming, None, address_ids))
+            writes, created = ["customer created"], True
+            run.say(f"created Magento customer {raw['id']}")
+        else:
+            writes, created = sorted(take), False
+            if take:
+                merged = self.merged(incoming, run["current"], take)
+                body = self.magento_body(merged, raw, address_ids, with_addresses="addresses" in take)
+                raw = magento.update_customer(int(raw["id"]), body)
+            run.say(("Magento customer " + ", ".join(writes)) if writes else "nothing to write")
+        run["written"], run["magento_id"] = dict(raw), int(raw["id"])
+        run["created"], run["writes"] = created, writes
+
+    def step_magento_confirm(self, run: Run) -> Outcome:
+        incoming: Customer = run["incoming"]
+        magento_id, created, writes = run["magento_id"], run["created"], run["writes"]
+        to_heartland: Binding | None = run["to_heartland"]
+        to_magento: Binding | None = run["to_magento"]
+        after = self.magento_customer(run["written"], run["store_code"])
+        key = run["key"] or customer_key(run["store_code"], magento_id)
+        address_ids, data = dict(run["address_ids"]), dict(run["data"])
+        for address in after.addresses:  # Magento ids of the addresses we just wrote, by place
+            match = next((a for a in incoming.addresses if a.key() == address.key()), None)
+            if match is not None:
+                address_ids[address.source_id] = int(match.source_id)
+        data.update({"address_ids": address_ids, "base": agreed(data.get("base"), after, incoming)})
+        self.bind(key, "heartland", run["heartland_id"], to_heartland.source_version if to_heartland else "", data)
+        magento_data = dict(to_magento.data or {}) if to_magento else {}
+        if writes:
+            remember_write(magento_data, after, incoming)
+        self.bind(key, "magento", magento_id, incoming.updated_at, magento_data)
         state = "created" if created else ("updated" if writes else "already up to date")
+        run.say(f"Magento customer {magento_id} {state}")
         return Outcome.done(f"Magento customer {magento_id} {state}", magento_id=magento_id, created=created,
-                            writes=writes, fields=why)
+                            writes=writes, fields=run["why"])
 
     def merged(self, incoming: Customer, current: Customer, take: set[str]) -> Customer:
         """The Magento customer as it should be: ``current`` with the fields ``incoming`` won."""

@@ -7,35 +7,57 @@ rules/refunds.yaml says where returned goods go, what happens to shipping, tax a
 One order's refunds run one at a time (a Redis lock on the Magento order), so two refunds of one
 order never both pass the quantity checks.
 
+The steps are declared in :class:`RefundsFlow`, one route per direction and one for refunds of
+goods not yet fulfilled (``tillbridge flows show refunds``).
+
 Magento → Heartland, for a ``creditmemo.created`` event (or a poll of credit memos):
-  1. fetch     the credit memo as Magento holds it, by id
-  2. echo      a credit memo Tillbridge made from a Heartland return (its comment carries
-               ``heartland-return:<id>``) is ignored, naming that return
-  3. bound?    a credit memo already in Heartland is ignored
-  4. order     the Magento order's Heartland sales order (orders flow binding); none: ignored
-  5. allocate  each refunded line to the invoices that sold it, less what was returned against
-               them. Goods Heartland has not invoiced at all (refunded before fulfilment) come off
-               the open Heartland order, with the money as a negative payment on it, or the order
-               is cancelled when nothing is left (rules: before_fulfilment); a refund partly of
-               invoiced goods and partly not goes to review saying what to fix
-  6. deliver   returns carrying our reference (custom ``tillbridge_ref`` =
-               ``magento-creditmemo:<store>:<id>``) are looked up first (recovers a crash between
-               create and bind); then one completed Return per invoice, with the lines, qtys and
-               amounts, shipping and tax per the rules
-  7. confirm   binding ``creditmemo`` ``magento:<store>:<id>`` → heartland
+  fetch       the credit memo as Magento holds it, by id
+  echo?       a credit memo Tillbridge made from a Heartland return (its comment carries
+              ``heartland-return:<id>``) is ignored, naming that return
+  bound?      a credit memo already in Heartland is ignored
+  order       the Magento order's Heartland sales order (orders flow binding); none: ignored
+  lock        the order's refunds one at a time; bound? again under the lock
+  lines       refunded lines → Heartland items by SKU; an unknown SKU goes to review; no items
+              (shipping or an adjustment only): ignored
+  adjustment  an adjustment goes to review when the rules say so
+  lookup      returns carrying our reference (custom ``tillbridge_ref`` =
+              ``magento-creditmemo:<store>:<id>``): recovers a crash between create and bind
+  allocate    each refunded line to the invoices that sold it, less what was returned against them
+  shortfall   goods Heartland has not invoiced at all (refunded before fulfilment) follow the route
+              below (rules: before_fulfilment); a refund partly of invoiced goods and partly not
+              goes to review saying what to fix
+  returns     one completed Return per invoice without one, with the lines, qtys and amounts,
+              shipping and tax per the rules
+  confirm     binding ``creditmemo`` ``magento:<store>:<id>`` → heartland
+
+Refunded before fulfilment (the goods come off the open Heartland order, the money becomes a
+negative payment on it, or the order is cancelled when nothing is left):
+  order open?     only a pending or open order; else review
+  plan            each line's target qty, decided once per credit memo
+  keep plan       kept on the order (custom ``tillbridge_unshipped_refunds``) before a line changes
+  reduce          lines set to their targets
+  refund payment  the negative payment, keyed by the credit memo
+  cancel          when every line is refunded
+  confirm refund  binding ``creditmemo`` ``magento:<store>:<id>`` → heartland (the payment)
 
 Heartland → Magento, for a completed Return (webhook hint ``{"kind": "transaction", …}`` or poll):
-  1. fetch     the ticket with its lines, by id
-  2. echo      a return Tillbridge made from a credit memo (``tillbridge_ref``) is ignored
-  3. bound?    a return already in Magento is ignored
-  4. origin    its parent must be an invoice of a sales order bound to a Magento order; a till
-               sale's return or an order Tillbridge does not know is ignored, with the reason
-  5. check     each SKU on the Magento order; qty no more than Magento invoiced and has not
-               refunded, and no more than the invoice sold less its other returns; else review
-  6. deliver   a credit memo of the order whose comment carries ``heartland-return:<id>`` is looked
-               up first; else an offline credit memo (``POST /V1/order/{id}/refund``) for those
-               lines, return to stock, shipping and price difference per the rules
-  7. confirm   binding ``return`` ``heartland:<id>`` → magento
+  fetch       the ticket with its lines, by id
+  check       not a completed Return, made by Tillbridge from a credit memo (``tillbridge_ref``),
+              or already in Magento: ignored
+  origin      its parent must be an invoice of a sales order bound to a Magento order; a till
+              sale's return or an order Tillbridge does not know is ignored, with the reason
+  lock        as above; check again under the lock
+  order       the Magento order
+  lookup      a credit memo of the order whose comment carries ``heartland-return:<id>``
+  quantities  each SKU on the Magento order; qty no more than Magento invoiced and has not
+              refunded, and no more than the invoice sold less its other returns; else review
+  amounts     shipping (no more than is left to refund, else review), price difference, return
+              to stock, per the rules
+  deliver     an offline credit memo (``POST /V1/order/{id}/refund``) for those lines
+  confirm     binding ``return`` ``heartland:<id>`` → magento
+
+A run that fails after an effect resumes after it (service/engine/steps.py): a line reduced or a
+return made is not done again.
 
 Polling backstop: :meth:`RefundsFlow.pollers` reads Heartland returns completed and Magento credit
 memos created since each cursor, and records the items a webhook would, unless an item for the
@@ -58,8 +80,9 @@ from sqlalchemy.orm import Session
 
 from service.engine.locks import shared_record_lock
 from service.engine.outcome import Outcome
-from service.engine.trace import Trace
+from service.engine.steps import Run, Step
 from service.flows.registry import flow
+from service.flows.routes import RoutedFlow, hold, known_after
 from service.kernel.errors import DataError, FatalError, NotFoundInTargetError
 from service.store import bindings, items
 from service.store.tables import SyncItem
@@ -80,6 +103,9 @@ LOCK_PREFIX = "tillbridge:lock:refund-order:"
 CENT = 0.005
 STORE_CODE_KEY = "_tillbridge_store_code"  # a polled credit memo's store code, resolved from its store_id
 UNSHIPPED_FIELD = "tillbridge_unshipped_refunds"  # on the sales order: per credit memo, its lines' target qtys
+FROM_MAGENTO = "Magento → Heartland"
+UNSHIPPED = "refunded before fulfilment"
+FROM_HEARTLAND = "Heartland → Magento"
 _RETURN_IN_COMMENT = re.compile(r"Heartland return #(\S+) \(heartland-return:(\d+)\)")
 
 
@@ -157,13 +183,18 @@ def magento_share(item: dict[str, Any], qty: float) -> float:
 
 
 @flow
-class RefundsFlow:
+class RefundsFlow(RoutedFlow):
     name = "refunds"
     direction = "Magento ⇄ Heartland"
 
     def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
+        from_magento = self.magento_steps()
+        given = {FROM_MAGENTO: ("envelope", "store_code", "memo_id"), FROM_HEARTLAND: ("hint", "ticket_id")}
+        given[UNSHIPPED] = known_after(from_magento, "shortfall", given[FROM_MAGENTO])
+        self.declare({FROM_MAGENTO: from_magento, UNSHIPPED: self.unshipped_steps(),
+                      FROM_HEARTLAND: self.heartland_steps()}, given)
 
     def rules(self, side: str) -> dict[str, Any]:
         raw = self.runtime.rules.load(RULES_FILE)
@@ -173,10 +204,19 @@ class RefundsFlow:
                             hint="see the comments in the shipped rules/refunds.yaml")
         return section
 
-    def run(self, item: SyncItem, trace: Trace) -> Outcome:
-        if item.payload.get("kind") == "transaction":
-            return self.from_heartland(item.payload, trace)
-        return self.from_magento(item.payload, trace)
+    def route(self, run: Run) -> str:
+        return FROM_HEARTLAND if run.item.payload.get("kind") == "transaction" else FROM_MAGENTO
+
+    def start(self, run: Run) -> None:
+        payload = run.item.payload
+        if payload.get("kind") == "transaction":
+            run["hint"], run["ticket_id"] = payload, int(payload["id"])
+            return
+        run["envelope"], run["store_code"] = payload, str(payload.get("store_code") or "default")
+        memo_id = run["memo_id"] = (payload.get("data") or {}).get("entity_id")
+        if memo_id in (None, ""):
+            raise DataError(f"Magento {payload.get('event')} event without the credit memo's entity_id",
+                            hint="send the credit memo as GET /V1/creditmemo/{id} returns it")
 
     @contextmanager
     def order_lock(self, order_key: str) -> Iterator[None]:
@@ -185,33 +225,173 @@ class RefundsFlow:
             yield
 
     # -- Magento → Heartland ----------------------------------------------------------------------
-    def from_magento(self, envelope: dict[str, Any], trace: Trace) -> Outcome:
-        store_code = str(envelope.get("store_code") or "default")
-        memo_id = (envelope.get("data") or {}).get("entity_id")
-        if memo_id in (None, ""):
-            raise DataError(f"Magento {envelope.get('event')} event without the credit memo's entity_id",
-                            hint="send the credit memo as GET /V1/creditmemo/{id} returns it")
-        magento = self.runtime.magento
-        with trace.step("fetch", f"Magento credit memo {memo_id}"):
-            memo = magento.creditmemo(int(memo_id))
-        label = f"Magento credit memo #{memo.get('increment_id') or memo_id}"
+    def magento_steps(self) -> tuple[Step, ...]:
+        ref = f"custom@{REF_FIELD} = {MEMO_REF_PREFIX}<store>:<id>"
+        return (
+            Step("fetch", self.step_fetch_memo, "the credit memo as Magento holds it (GET /V1/creditmemo/{id})",
+                 reads=("memo_id",), writes=("memo", "label")),
+            Step("echo?", self.step_memo_echo, "a credit memo Tillbridge made from a Heartland return is ignored",
+                 reads=("memo",)),
+            Step("bound?", self.step_memo_bound, "a credit memo already in Heartland is ignored",
+                 reads=("store_code", "memo_id", "label")),
+            Step("order", self.step_memo_order, "the Heartland sales order of the Magento order (orders flow binding)",
+                 reads=("store_code", "memo", "label"),
+                 writes=("order_key", "heartland_order_id", "heartland_number")),
+            Step("lock", self.step_memo_lock, "one refund of an order at a time; bound? again under the lock",
+                 reads=("order_key", "store_code", "memo_id", "label")),
+            Step("lines", self.step_memo_lines, "refunded lines → Heartland items by SKU (Item #), qty and price",
+                 reads=("memo", "label"), writes=("rules", "order", "found_items", "wanted", "prices")),
+            Step("adjustment", self.step_memo_adjustment, f"an adjustment, per rules/{RULES_FILE}",
+                 reads=("memo", "label", "rules"), writes=("adjustment",)),
+            Step("lookup", self.step_memo_lookup, f"returns with {ref} (recovers a crash between create and bind)",
+                 reads=("store_code", "memo"), writes=("ref", "ours")),
+            Step("allocate", self.step_allocate, "each refunded item to the invoices that sold it, oldest first, "
+                 "less what was returned against them", reads=("heartland_order_id", "ours", "wanted"),
+                 writes=("plan", "short")),
+            Step("shortfall", self.step_shortfall, "goods no invoice sold: off the open order when none was "
+                 f"invoiced (route {UNSHIPPED!r}), else review", reads=("plan", "short", "rules", "found_items",
+                                                                     "label", "heartland_order_id",
+                                                                     "heartland_number")),
+            Step("returns", self.step_returns, "one completed Heartland Return per invoice, with its tender",
+                 reads=("memo", "plan", "prices", "ref", "rules", "adjustment", "order", "ours"),
+                 writes=("returns",), effect="heartland", idempotency=f"returns with {ref} are looked up first; "
+                 "an invoice that has one gets no second"),
+            Step("confirm", self.step_memo_confirm, "the binding of the credit memo to its returns",
+                 reads=("store_code", "memo", "returns", "ours", "heartland_order_id", "heartland_number"),
+                 binding="creditmemo magento:<store>:<id> → heartland"),
+        )
 
-        with trace.step("check") as step:
-            skip = self.magento_echo(memo) or self.memo_synced(store_code, memo_id, label)
-            step["message"] = skip or f"{label} of Magento order {memo.get('order_id')} is new"
-        if skip:
-            return Outcome.ignored(skip)
-        order_key = f"magento:{store_code}:{memo.get('order_id')}"
+    def step_fetch_memo(self, run: Run) -> None:
+        memo_id = run["memo_id"]
+        memo = run["memo"] = self.runtime.magento.creditmemo(int(memo_id))
+        run["label"] = f"Magento credit memo #{memo.get('increment_id') or memo_id}"
+        run.say(f"{run['label']} of Magento order {memo.get('order_id')}")
+
+    def step_memo_echo(self, run: Run) -> Outcome | None:
+        skip = self.magento_echo(run["memo"])
+        run.say(skip or "not made by Tillbridge")
+        return Outcome.ignored(skip) if skip else None
+
+    def step_memo_bound(self, run: Run) -> Outcome | None:
+        skip = self.memo_synced(run["store_code"], run["memo_id"], run["label"])
+        run.say(skip or "not in Heartland yet")
+        return Outcome.ignored(skip) if skip else None
+
+    def step_memo_order(self, run: Run) -> Outcome | None:
+        memo = run["memo"]
+        order_key = run["order_key"] = f"magento:{run['store_code']}:{memo.get('order_id')}"
         order_binding = bindings.find(self.store, "order", order_key, "heartland")
         if order_binding is None:
-            return Outcome.ignored(f"{label} refunds Magento order {memo.get('order_id')}, which Tillbridge never "
-                                   "sent to Heartland: there is no Heartland sale to return")
-        with self.order_lock(order_key):
-            skip = self.memo_synced(store_code, memo_id, label)  # another run may have just done it
-            if skip:
-                return Outcome.ignored(skip)
-            return self.deliver_return(memo, label, store_code, order_binding.external_id,
-                                       order_binding.external_ref, trace)
+            return Outcome.ignored(f"{run['label']} refunds Magento order {memo.get('order_id')}, which Tillbridge "
+                                   "never sent to Heartland: there is no Heartland sale to return")
+        run["heartland_order_id"], run["heartland_number"] = order_binding.external_id, order_binding.external_ref
+        run.say(f"Heartland order #{order_binding.external_ref}")
+        return None
+
+    def step_memo_lock(self, run: Run) -> Outcome | None:
+        hold(run, self.order_lock(run["order_key"]))
+        skip = self.memo_synced(run["store_code"], run["memo_id"], run["label"])  # another run may have just done it
+        run.say(skip or f"Magento order {run['order_key']} locked")
+        return Outcome.ignored(skip) if skip else None
+
+    def step_memo_lines(self, run: Run) -> Outcome | None:
+        heartland, magento = self.runtime.heartland, self.runtime.magento
+        memo, label = run["memo"], run["label"]
+        run["rules"] = self.rules("magento_to_heartland")
+        order = run["order"] = magento.order(int(memo["order_id"]))
+        order_items = {int(i["item_id"]): i for i in order.get("items") or []}
+        lines = [m for m in memo.get("items") or []
+                 if float(m.get("qty") or 0) > 0
+                 and not (order_items.get(int(m.get("order_item_id") or 0)) or {}).get("parent_item_id")]
+        skus = sorted({str(m["sku"]) for m in lines})
+        found_items = run["found_items"] = heartland.find_items_by_public_ids(skus)
+        for sku in skus:
+            if sku not in found_items:
+                raise NotFoundInTargetError(
+                    f"Magento SKU {sku!r} of {label} not found in Heartland (flow refunds)",
+                    hint="add the item in Heartland (Item # = SKU), then retry", details={"sku": sku})
+        wanted: dict[int, float] = defaultdict(float)
+        prices: dict[int, tuple[float, float]] = {}
+        for m in lines:
+            item_id = int(found_items[str(m["sku"])]["id"])
+            qty = float(m["qty"])
+            wanted[item_id] += qty
+            net = (float(m.get("row_total") or 0) - abs(float(m.get("discount_amount") or 0))) / qty
+            prices[item_id] = (money(float(m.get("price") or 0)), money(net))
+        run["wanted"], run["prices"] = dict(wanted), prices
+        if not wanted:
+            return Outcome.ignored(f"{label} refunds no items (shipping or an adjustment only): "
+                                   "no goods come back to Heartland")
+        run.say(", ".join(f"{m['sku']} × {float(m['qty']):g}" for m in lines))
+        return None
+
+    def step_memo_adjustment(self, run: Run) -> Outcome | None:
+        memo = run["memo"]
+        adjustment = run["adjustment"] = money(float(memo.get("adjustment_positive") or 0)
+                                               - float(memo.get("adjustment_negative") or 0))
+        if adjustment and run["rules"].get("adjustments") == "review":
+            return Outcome.review(f"{run['label']} carries an adjustment of {adjustment:.2f} that a Heartland return "
+                                  f"has no line for (rules/{RULES_FILE}: adjustments: review): record it in Heartland "
+                                  "by hand, then resolve this item")
+        run.say(f"{adjustment:.2f}" if adjustment else "none")
+        return None
+
+    def step_memo_lookup(self, run: Run) -> None:
+        ref = run["ref"] = memo_ref(run["store_code"], run["memo"]["entity_id"])
+        ours = run["ours"] = self.runtime.heartland.list_all("sales/tickets", {f"custom@{REF_FIELD}": ref}, ["id"])
+        run.say(f"returns with custom@{REF_FIELD} = {ref}: " + (f"{len(ours)} found" if ours else "none"))
+
+    def step_allocate(self, run: Run) -> None:
+        returnable = self.returnable(int(run["heartland_order_id"]), {int(t["id"]) for t in run["ours"]})
+        plan, short = allocate(dict(run["wanted"]), returnable)
+        run["plan"], run["short"] = plan, short
+        run.say("; ".join(f"invoice {inv}: " + ", ".join(f"item {i} × {q:g}" for i, q in qty.items())
+                          for inv, qty in sorted(plan.items())) or "nothing to return")
+
+    def step_shortfall(self, run: Run) -> Outcome | None:
+        plan, short, rules = run["plan"], run["short"], run["rules"]
+        if not short:
+            run.say("every item has an invoice to return it against")
+            return None
+        if not plan and rules.get("before_fulfilment", "reduce") == "reduce":
+            run.say("nothing invoiced yet: refunded off the open Heartland order")
+            return self.follow(UNSHIPPED, run)
+        by_id = {int(v["id"]): sku for sku, v in run["found_items"].items()}
+        what = ", ".join(f"{q:g} of {by_id[i]}" for i, q in sorted(short.items()))
+        return Outcome.review(
+            f"{run['label']} refunds more than Heartland order #{run['heartland_number']} has invoiced and not "
+            f"returned: {what} left over. Fix: invoice (fulfil) those lines in Heartland, or, for goods that never "
+            "shipped, reduce or cancel the Heartland order lines; then retry this item",
+            heartland_order_id=run["heartland_order_id"], short={str(k): v for k, v in short.items()})
+
+    def step_returns(self, run: Run) -> None:
+        heartland = self.runtime.heartland
+        plan, ours = run["plan"], run["ours"]
+        done_parents = {int(t.get("parent_transaction_id") or 0) for t in ours}
+        created: list[dict[str, Any]] = list(ours)
+        first = not ours
+        for invoice_id in sorted(plan):
+            if invoice_id in done_parents:
+                continue
+            body = self.return_body(run["memo"], invoice_id, plan[invoice_id], run["prices"], run["ref"],
+                                    run["rules"], with_totals=first, adjustment=run["adjustment"], order=run["order"])
+            created.append(heartland.create_ticket(body))
+            first = False
+        returns = run["returns"] = [{"id": int(t["id"]), "number": str(t.get("public_id") or t["id"])}
+                                    for t in created]
+        run.say(f"Heartland return #{', #'.join(r['number'] for r in returns)}"
+                + (f" ({len(ours)} from an earlier run)" if ours else ""))
+
+    def step_memo_confirm(self, run: Run) -> Outcome:
+        memo, returns = run["memo"], run["returns"]
+        numbers = [str(r["number"]) for r in returns]
+        bindings.bind(self.store, entity="creditmemo", key=memo_key(run["store_code"], memo["entity_id"]),
+                      system="heartland", external_id=str(returns[0]["id"]), external_ref=", ".join(numbers),
+                      source_version=str(memo.get("updated_at") or memo.get("created_at") or ""),
+                      data={"returns": [int(r["id"]) for r in returns], "order": run["heartland_order_id"]})
+        run.say(f"credit memo bound to Heartland return #{', #'.join(numbers)}")
+        return Outcome.done(f"Heartland return #{', #'.join(numbers)} against order #{run['heartland_number']}",
+                            heartland_returns=[int(r["id"]) for r in returns], resumed=bool(run["ours"]))
 
     def magento_echo(self, memo: dict[str, Any]) -> str:
         made_from = return_in_comments(memo)
@@ -230,84 +410,8 @@ class RefundsFlow:
             return f"{label} is already in Heartland as a refund on {binding.external_ref}"
         return f"{label} is already in Heartland as return #{binding.external_ref}"
 
-    def deliver_return(self, memo: dict[str, Any], label: str, store_code: str, heartland_order_id: str,
-                       heartland_number: str, trace: Trace) -> Outcome:
-        heartland, magento = self.runtime.heartland, self.runtime.magento
-        rules = self.rules("magento_to_heartland")
-        order = magento.order(int(memo["order_id"]))
-        order_items = {int(i["item_id"]): i for i in order.get("items") or []}
-        lines = [m for m in memo.get("items") or []
-                 if float(m.get("qty") or 0) > 0
-                 and not (order_items.get(int(m.get("order_item_id") or 0)) or {}).get("parent_item_id")]
-        skus = sorted({str(m["sku"]) for m in lines})
-        found_items = heartland.find_items_by_public_ids(skus)
-        for sku in skus:
-            if sku not in found_items:
-                raise NotFoundInTargetError(
-                    f"Magento SKU {sku!r} of {label} not found in Heartland (flow refunds)",
-                    hint="add the item in Heartland (Item # = SKU), then retry", details={"sku": sku})
-        wanted: dict[int, float] = defaultdict(float)
-        prices: dict[int, tuple[float, float]] = {}
-        for m in lines:
-            item_id = int(found_items[str(m["sku"])]["id"])
-            qty = float(m["qty"])
-            wanted[item_id] += qty
-            net = (float(m.get("row_total") or 0) - abs(float(m.get("discount_amount") or 0))) / qty
-            prices[item_id] = (money(float(m.get("price") or 0)), money(net))
-        if not wanted:
-            return Outcome.ignored(f"{label} refunds no items (shipping or an adjustment only): "
-                                   "no goods come back to Heartland")
-        adjustment = money(float(memo.get("adjustment_positive") or 0) - float(memo.get("adjustment_negative") or 0))
-        if adjustment and rules.get("adjustments") == "review":
-            return Outcome.review(f"{label} carries an adjustment of {adjustment:.2f} that a Heartland return has "
-                                  f"no line for (rules/{RULES_FILE}: adjustments: review): record it in Heartland "
-                                  "by hand, then resolve this item")
-
-        ref = memo_ref(store_code, memo["entity_id"])
-        with trace.step("lookup", f"returns with custom@{REF_FIELD} = {ref}") as step:
-            ours = heartland.list_all("sales/tickets", {f"custom@{REF_FIELD}": ref}, ["id"])
-            step["message"] += f": {len(ours)} found" if ours else ": none"
-        with trace.step("allocate") as step:
-            returnable = self.returnable(int(heartland_order_id), {int(t["id"]) for t in ours})
-            plan, short = allocate(dict(wanted), returnable)
-            step["message"] = "; ".join(f"invoice {inv}: " + ", ".join(f"item {i} × {q:g}" for i, q in qty.items())
-                                        for inv, qty in sorted(plan.items())) or "nothing to return"
-        if short and not plan and rules.get("before_fulfilment", "reduce") == "reduce":
-            return self.before_fulfilment(memo, order, label, store_code, int(heartland_order_id), heartland_number,
-                                          short, trace)
-        if short:
-            by_id = {int(v["id"]): sku for sku, v in found_items.items()}
-            what = ", ".join(f"{q:g} of {by_id[i]}" for i, q in sorted(short.items()))
-            return Outcome.review(
-                f"{label} refunds more than Heartland order #{heartland_number} has invoiced and not returned: "
-                f"{what} left over. Fix: invoice (fulfil) those lines in Heartland, or, for goods that never "
-                "shipped, reduce or cancel the Heartland order lines; then retry this item",
-                heartland_order_id=heartland_order_id, short={str(k): v for k, v in short.items()})
-
-        done_parents = {int(t.get("parent_transaction_id") or 0) for t in ours}
-        created: list[dict[str, Any]] = list(ours)
-        first = not ours
-        with trace.step("deliver") as step:
-            for invoice_id in sorted(plan):
-                if invoice_id in done_parents:
-                    continue
-                body = self.return_body(memo, invoice_id, plan[invoice_id], prices, ref, rules,
-                                        with_totals=first, adjustment=adjustment, order=order)
-                created.append(heartland.create_ticket(body))
-                first = False
-            numbers = [str(t.get("public_id") or t["id"]) for t in created]
-            step["message"] = f"Heartland return #{', #'.join(numbers)}" + (
-                f" ({len(ours)} from an earlier run)" if ours else "")
-        with trace.step("confirm"):
-            bindings.bind(self.store, entity="creditmemo", key=memo_key(store_code, memo["entity_id"]),
-                          system="heartland", external_id=str(created[0]["id"]), external_ref=", ".join(numbers),
-                          source_version=str(memo.get("updated_at") or memo.get("created_at") or ""),
-                          data={"returns": [int(t["id"]) for t in created], "order": heartland_order_id})
-        return Outcome.done(f"Heartland return #{', #'.join(numbers)} against order #{heartland_number}",
-                            heartland_returns=[int(t["id"]) for t in created], resumed=bool(ours))
-
-    def before_fulfilment(self, memo: dict[str, Any], order: dict[str, Any], label: str, store_code: str,
-                          order_id: int, number: str, short: dict[int, float], trace: Trace) -> Outcome:
+    # -- Magento → Heartland, refunded before fulfilment -------------------------------------------
+    def unshipped_steps(self) -> tuple[Step, ...]:
         """Goods refunded before Heartland invoiced them come off the open Heartland order, and the
         money refunded becomes a negative payment on it.
 
@@ -315,70 +419,128 @@ class RefundsFlow:
         Heartland order (custom ``tillbridge_unshipped_refunds``, per credit memo) before any line
         changes, lines are set to those targets, and the payment is keyed by the credit memo.
         """
-        heartland = self.runtime.heartland
-        ref = memo_ref(store_code, memo["entity_id"])
-        sales_order = heartland.sales_order(order_id)
+        return (
+            Step("order open?", self.step_order_open, "only an open (or pending) Heartland order is reduced",
+                 reads=("heartland_order_id", "heartland_number", "label"), writes=("sales_order",)),
+            Step("plan", self.step_unshipped_plan, "each line's target qty, decided once per credit memo",
+                 reads=("sales_order", "store_code", "memo", "short", "heartland_order_id", "heartland_number",
+                        "label"), writes=("plans", "targets", "new_plan", "order_lines")),
+            Step("keep plan", self.step_keep_plan, f"the targets kept on the Heartland order (custom "
+                 f"{UNSHIPPED_FIELD})", reads=("plans", "targets", "new_plan", "heartland_order_id"),
+                 writes=("targets",), effect="heartland",
+                 idempotency="a plan kept for this credit memo is read back, not decided again"),
+            Step("reduce", self.step_reduce, "each line set to its target; all zero: the order is cancelled",
+                 reads=("targets", "order_lines", "heartland_order_id"), writes=("cancel",), effect="heartland",
+                 idempotency="a line already at its target (or removed) is left"),
+            Step("refund payment", self.step_refund_payment, "the money refunded as a negative payment on the order",
+                 reads=("memo", "order", "store_code", "label", "heartland_order_id"),
+                 writes=("payment_id", "amount"), effect="heartland",
+                 idempotency="keyed by the credit memo (creditmemo:<store>:<id>) in the order's payment ledger"),
+            Step("cancel", self.step_cancel_unshipped, "the Heartland order cancelled when every line is refunded",
+                 reads=("cancel", "heartland_order_id", "heartland_number"), effect="heartland",
+                 idempotency="setting cancelled again changes nothing"),
+            Step("confirm refund", self.step_unshipped_confirm, "the binding of the credit memo to the payment",
+                 reads=("store_code", "memo", "payment_id", "amount", "heartland_order_id", "heartland_number",
+                        "targets", "cancel"),
+                 binding="creditmemo magento:<store>:<id> → heartland (the refund payment)"),
+        )
+
+    def step_order_open(self, run: Run) -> Outcome | None:
+        order_id, number = int(run["heartland_order_id"]), run["heartland_number"]
+        sales_order = run["sales_order"] = self.runtime.heartland.sales_order(order_id)
         status = sales_order.get("status")
         if status not in ("pending", "open"):
-            return Outcome.review(f"{label} refunds goods Heartland order #{number} has not invoiced, but that order "
-                                  f"is {status}: settle the refund in Heartland by hand, then resolve this item",
-                                  heartland_order_id=order_id)
-        plans = _json_object((sales_order.get("custom") or {}).get(UNSHIPPED_FIELD))
-        targets: dict[str, float] | None = plans.get(ref)
-        lines = heartland.sales_order_lines(order_id)
-        with trace.step("reduce") as step:
-            if targets is None:
-                targets = {}
-                for item_id, qty in short.items():
-                    left = qty
-                    for line in sorted((li for li in lines if int(li.get("item_id") or 0) == item_id),
-                                       key=lambda li: -int(li["id"])):
-                        take = min(left, float(line["qty"]) - float(line.get("qty_invoiced") or 0))
-                        if take > 0:
-                            targets[str(line["id"])] = float(line["qty"]) - take
-                            left -= take
-                    if left > 1e-9:
-                        return Outcome.review(
-                            f"{label} refunds {qty:g} of Heartland item {item_id}, more than Heartland order #{number} "
-                            "has on it: fix the order or the credit memo by hand, then resolve this item",
-                            heartland_order_id=order_id)
-                plans[ref] = targets
-                heartland.update_sales_order(order_id, {"custom": {UNSHIPPED_FIELD: json.dumps(plans, sort_keys=True)}})
-            by_id = {str(li["id"]): li for li in lines}
-            cancel = all(targets.get(key, -1.0) == 0 for key in by_id)
-            changed = []
-            if not cancel:
-                for key, qty in sorted(targets.items()):
-                    current = by_id.get(key)
-                    if current is None or float(current["qty"]) == qty:
-                        continue  # removed or set by an earlier run
-                    if qty <= 0:
-                        heartland.delete(f"sales/orders/{order_id}/lines/{key}")
-                    else:
-                        heartland.update_sales_order_line(order_id, int(key), {"qty": qty})
-                    changed.append(f"line {key} → {qty:g}")
-            step["message"] = ("every line refunded: the order is cancelled" if cancel
-                               else ", ".join(changed) or "lines already reduced by an earlier run")
-        with trace.step("payment") as step:
-            from service.flows.payments import Payments
+            return Outcome.review(f"{run['label']} refunds goods Heartland order #{number} has not invoiced, but "
+                                  f"that order is {status}: settle the refund in Heartland by hand, then resolve this "
+                                  "item", heartland_order_id=order_id)
+        run.say(f"Heartland order #{number} is {status}")
+        return None
 
-            amount = money(float(memo.get("grand_total") or 0))
-            payment_id, created = Payments(self.runtime).record_refund(
-                order_id, order, key=f"creditmemo:{store_code}:{memo['entity_id']}", amount=amount,
-                description=f"Magento refund, {label} (order #{order.get('increment_id')})")
-            step["message"] = f"refund {amount:.2f} as payment {payment_id}" + ("" if created else " (recorded before)")
-        if cancel:
-            with trace.step("cancel", f"Heartland order #{number}"):
-                heartland.set_sales_order_status(order_id, "cancelled")
-        with trace.step("confirm"):
-            bindings.bind(self.store, entity="creditmemo", key=memo_key(store_code, memo["entity_id"]),
-                          system="heartland", external_id=str(payment_id), external_ref=f"order #{number}",
-                          source_version=str(memo.get("updated_at") or memo.get("created_at") or ""),
-                          data={"refund_payment": payment_id, "order": order_id, "lines": targets,
-                                "cancelled": cancel})
+    def step_unshipped_plan(self, run: Run) -> Outcome | None:
+        order_id, number = int(run["heartland_order_id"]), run["heartland_number"]
+        ref = memo_ref(run["store_code"], run["memo"]["entity_id"])
+        plans = run["plans"] = _json_object((run["sales_order"].get("custom") or {}).get(UNSHIPPED_FIELD))
+        targets: dict[str, float] | None = plans.get(ref)
+        lines = run["order_lines"] = self.runtime.heartland.sales_order_lines(order_id)
+        run["new_plan"] = targets is None
+        if targets is None:
+            targets = {}
+            for item_id, qty in run["short"].items():
+                left = qty
+                for line in sorted((li for li in lines if int(li.get("item_id") or 0) == item_id),
+                                   key=lambda li: -int(li["id"])):
+                    take = min(left, float(line["qty"]) - float(line.get("qty_invoiced") or 0))
+                    if take > 0:
+                        targets[str(line["id"])] = float(line["qty"]) - take
+                        left -= take
+                if left > 1e-9:
+                    return Outcome.review(
+                        f"{run['label']} refunds {qty:g} of Heartland item {item_id}, more than Heartland order "
+                        f"#{number} has on it: fix the order or the credit memo by hand, then resolve this item",
+                        heartland_order_id=order_id)
+            plans[ref] = targets
+        run["targets"] = targets
+        run.say(("decided: " if run["new_plan"] else "kept from an earlier run: ")
+                + ", ".join(f"line {k} → {v:g}" for k, v in sorted(targets.items())))
+        return None
+
+    def step_keep_plan(self, run: Run) -> None:
+        if not run["new_plan"]:
+            run.say("kept already")
+            return
+        self.runtime.heartland.update_sales_order(
+            int(run["heartland_order_id"]), {"custom": {UNSHIPPED_FIELD: json.dumps(run["plans"], sort_keys=True)}})
+        run.say(f"custom {UNSHIPPED_FIELD} written")
+
+    def step_reduce(self, run: Run) -> None:
+        heartland = self.runtime.heartland
+        order_id, targets = int(run["heartland_order_id"]), run["targets"]
+        by_id = {str(li["id"]): li for li in run["order_lines"]}
+        cancel = run["cancel"] = all(targets.get(key, -1.0) == 0 for key in by_id)
+        changed = []
+        if not cancel:
+            for key, qty in sorted(targets.items()):
+                current = by_id.get(key)
+                if current is None or float(current["qty"]) == qty:
+                    continue  # removed or set by an earlier run
+                if qty <= 0:
+                    heartland.delete(f"sales/orders/{order_id}/lines/{key}")
+                else:
+                    heartland.update_sales_order_line(order_id, int(key), {"qty": qty})
+                changed.append(f"line {key} → {qty:g}")
+        run.say("every line refunded: the order is cancelled" if cancel
+                else ", ".join(changed) or "lines already reduced by an earlier run")
+
+    def step_refund_payment(self, run: Run) -> None:
+        from service.flows.payments import Payments
+
+        memo, order, store_code = run["memo"], run["order"], run["store_code"]
+        amount = money(float(memo.get("grand_total") or 0))
+        payment_id, created = Payments(self.runtime).record_refund(
+            int(run["heartland_order_id"]), order, key=f"creditmemo:{store_code}:{memo['entity_id']}", amount=amount,
+            description=f"Magento refund, {run['label']} (order #{order.get('increment_id')})")
+        run["payment_id"], run["amount"] = payment_id, amount
+        run.say(f"refund {amount:.2f} as payment {payment_id}" + ("" if created else " (recorded before)"))
+
+    def step_cancel_unshipped(self, run: Run) -> None:
+        if not run["cancel"]:
+            run.say("lines are left: the order stays open")
+            return
+        self.runtime.heartland.set_sales_order_status(int(run["heartland_order_id"]), "cancelled")
+        run.say(f"Heartland order #{run['heartland_number']} cancelled")
+
+    def step_unshipped_confirm(self, run: Run) -> Outcome:
+        memo, order_id, number = run["memo"], int(run["heartland_order_id"]), run["heartland_number"]
+        payment_id, cancel = run["payment_id"], run["cancel"]
+        bindings.bind(self.store, entity="creditmemo", key=memo_key(run["store_code"], memo["entity_id"]),
+                      system="heartland", external_id=str(payment_id), external_ref=f"order #{number}",
+                      source_version=str(memo.get("updated_at") or memo.get("created_at") or ""),
+                      data={"refund_payment": payment_id, "order": order_id, "lines": run["targets"],
+                            "cancelled": cancel})
         what = "cancelled" if cancel else "reduced"
-        return Outcome.done(f"refunded before fulfilment: Heartland order #{number} {what}, {amount:.2f} refunded "
-                            f"as a negative payment", heartland_order_id=order_id, refund_payment=payment_id)
+        run.say(f"credit memo bound to payment {payment_id}")
+        return Outcome.done(f"refunded before fulfilment: Heartland order #{number} {what}, {run['amount']:.2f} "
+                            "refunded as a negative payment", heartland_order_id=order_id, refund_payment=payment_id)
 
     def returnable(self, order_id: int, ours: set[int]) -> list[Returnable]:
         """Per complete invoice of the order and item: invoiced less returned (our own returns of this
@@ -467,41 +629,166 @@ class RefundsFlow:
         return int(location["id"]), int(station["id"])
 
     # -- Heartland → Magento ----------------------------------------------------------------------
-    def from_heartland(self, hint: dict[str, Any], trace: Trace) -> Outcome:
-        heartland = self.runtime.heartland
-        ticket_id = int(hint["id"])
-        with trace.step("fetch", f"Heartland ticket {ticket_id}"):
-            try:
-                ticket = heartland.ticket(ticket_id, include=("lines",))
-            except NotFoundInTargetError:
-                return Outcome.ignored(f"Heartland ticket {ticket_id} no longer exists")
-        label = f"Heartland return #{ticket.get('public_id') or ticket_id}"
-        with trace.step("check") as step:
-            skip = self.heartland_skip(ticket, label)
-            step["message"] = skip or f"{label} is new"
-        if skip:
-            return Outcome.ignored(skip)
+    def heartland_steps(self) -> tuple[Step, ...]:
+        return (
+            Step("fetch", self.step_fetch_ticket, "the Heartland ticket with its lines, by id",
+                 reads=("ticket_id",), writes=("ticket", "label")),
+            Step("check", self.step_ticket_check, "a completed Return, not made by Tillbridge, not in Magento yet",
+                 reads=("ticket", "label")),
+            Step("origin", self.step_origin, "its parent: the invoice of a sales order bound to a Magento order",
+                 reads=("ticket", "label"), writes=("invoice", "order_key")),
+            Step("lock", self.step_ticket_lock, "one refund of an order at a time; check again under the lock",
+                 reads=("order_key", "ticket", "label")),
+            Step("order", self.step_magento_order, "the Magento order", reads=("order_key",),
+                 writes=("rules", "order", "order_label", "magento_order_id")),
+            Step("lookup", self.step_memo_made_from, f"a credit memo of the order whose comment carries "
+                 f"{RETURN_REF_PREFIX}<id> (recovers a crash between create and bind)",
+                 reads=("magento_order_id", "ticket_id", "order_label"), writes=("existing",)),
+            Step("quantities", self.step_quantities, "each line against Magento's invoiced and the invoice's sold "
+                 "qty; else review", reads=("ticket", "ticket_id", "label", "order", "order_label", "invoice",
+                                            "magento_order_id", "existing"),
+                 writes=("returned", "heartland_value")),
+            Step("amounts", self.step_amounts, f"qtys, shipping, price difference, return to stock (rules/{RULES_FILE})",
+                 reads=("ticket", "label", "rules", "order", "order_label", "returned", "heartland_value", "existing"),
+                 writes=("refund_qty", "shipping", "positive", "negative", "restock")),
+            Step("deliver", self.step_deliver_memo, "an offline credit memo (POST /V1/order/{id}/refund)",
+                 reads=("ticket", "ticket_id", "magento_order_id", "order_label", "existing", "refund_qty",
+                        "shipping", "positive", "negative", "restock"),
+                 writes=("memo_id", "memo_number", "found"), effect="magento",
+                 idempotency=f"the credit memo whose comment carries {RETURN_REF_PREFIX}<id> is looked up first"),
+            Step("confirm", self.step_ticket_confirm, "the binding of the return to the credit memo",
+                 reads=("ticket", "ticket_id", "order_key", "invoice", "order_label", "existing", "memo_id",
+                        "memo_number", "found"),
+                 binding="return heartland:<id> → magento"),
+        )
 
+    def step_fetch_ticket(self, run: Run) -> Outcome | None:
+        ticket_id = run["ticket_id"]
+        try:
+            ticket = run["ticket"] = self.runtime.heartland.ticket(ticket_id, include=("lines",))
+        except NotFoundInTargetError:
+            return Outcome.ignored(f"Heartland ticket {ticket_id} no longer exists")
+        run["label"] = f"Heartland return #{ticket.get('public_id') or ticket_id}"
+        run.say(f"Heartland ticket {ticket_id}: {ticket.get('type')}, {ticket.get('status')}")
+        return None
+
+    def step_ticket_check(self, run: Run) -> Outcome | None:
+        skip = self.heartland_skip(run["ticket"], run["label"])
+        run.say(skip or f"{run['label']} is new")
+        return Outcome.ignored(skip) if skip else None
+
+    def step_origin(self, run: Run) -> Outcome | None:
+        ticket, label = run["ticket"], run["label"]
         parent = str(ticket.get("parent_transaction_id") or "")
-        with trace.step("origin") as step:
-            try:
-                if not parent.isdigit():
-                    raise NotFoundInTargetError(f"{label} has no parent transaction")
-                invoice = heartland.invoice(int(parent))
-            except NotFoundInTargetError:
-                return Outcome.ignored(f"{label} returns Heartland sale {parent}, which is not the invoice of a web "
-                                       "order (a till sale): only returns of Magento orders go to Magento")
-            order_binding = bindings.find_external(self.store, "order", "heartland", str(invoice["order_id"]))
-            if order_binding is None or not order_binding.key.startswith("magento:"):
-                return Outcome.ignored(f"{label} returns Heartland order {invoice['order_id']}, which did not come "
-                                       "from Magento through Tillbridge")
-            step["message"] = (f"invoice #{invoice.get('public_id')} of Heartland order #{order_binding.external_ref} "
-                               f"(Magento {order_binding.key})")
-        with self.order_lock(order_binding.key):
-            skip = self.heartland_skip(ticket, label)
-            if skip:
-                return Outcome.ignored(skip)
-            return self.deliver_memo(ticket, label, invoice, order_binding.key, trace)
+        try:
+            if not parent.isdigit():
+                raise NotFoundInTargetError(f"{label} has no parent transaction")
+            invoice = run["invoice"] = self.runtime.heartland.invoice(int(parent))
+        except NotFoundInTargetError:
+            return Outcome.ignored(f"{label} returns Heartland sale {parent}, which is not the invoice of a web "
+                                   "order (a till sale): only returns of Magento orders go to Magento")
+        order_binding = bindings.find_external(self.store, "order", "heartland", str(invoice["order_id"]))
+        if order_binding is None or not order_binding.key.startswith("magento:"):
+            return Outcome.ignored(f"{label} returns Heartland order {invoice['order_id']}, which did not come "
+                                   "from Magento through Tillbridge")
+        run["order_key"] = order_binding.key
+        run.say(f"invoice #{invoice.get('public_id')} of Heartland order #{order_binding.external_ref} "
+                f"(Magento {order_binding.key})")
+        return None
+
+    def step_ticket_lock(self, run: Run) -> Outcome | None:
+        hold(run, self.order_lock(run["order_key"]))
+        skip = self.heartland_skip(run["ticket"], run["label"])  # another run may have just done it
+        run.say(skip or f"Magento order {run['order_key']} locked")
+        return Outcome.ignored(skip) if skip else None
+
+    def step_magento_order(self, run: Run) -> None:
+        run["rules"] = self.rules("heartland_to_magento")
+        magento_order_id = run["magento_order_id"] = int(run["order_key"].rsplit(":", 1)[1])
+        order = run["order"] = self.runtime.magento.order(magento_order_id)
+        run["order_label"] = f"Magento order #{order.get('increment_id') or magento_order_id}"
+        run.say(f"{run['order_label']}: {order.get('state')}")
+
+    def step_memo_made_from(self, run: Run) -> None:
+        memo = run["existing"] = self.memo_made_from(run["magento_order_id"], run["ticket_id"])
+        run.say(f"credit memo #{memo.get('increment_id')} of {run['order_label']}, from an earlier run" if memo
+                else f"no credit memo of {run['order_label']} with {RETURN_REF_PREFIX}{run['ticket_id']}")
+
+    def step_quantities(self, run: Run) -> Outcome | None:
+        if run["existing"] is not None:
+            run["returned"], run["heartland_value"] = {}, 0.0
+            run.say("the credit memo was made by an earlier run")
+            return None
+        ticket = run["ticket"]
+        lines = [line for line in ticket.get("lines") or [] if line.get("type") == "ItemLine"]
+        returned: dict[str, float] = defaultdict(float)
+        heartland_value = 0.0
+        for line in lines:
+            returned[str(line.get("item_public_id") or "")] += -float(line.get("qty") or 0)
+            heartland_value += -float(line.get("qty") or 0) * float(line.get("adjusted_unit_price") or 0)
+        run["returned"], run["heartland_value"] = dict(returned), heartland_value
+        problem = self.memo_problem(returned, run["order"], run["order_label"], run["invoice"], run["ticket_id"])
+        run.say(problem or "every line can be refunded")
+        if problem:
+            return Outcome.review(f"{run['label']}: {problem}", magento_order_id=run["magento_order_id"])
+        return None
+
+    def step_amounts(self, run: Run) -> Outcome | None:
+        if run["existing"] is not None:
+            run["refund_qty"], run["shipping"], run["positive"], run["negative"], run["restock"] = {}, 0.0, 0.0, 0.0, False
+            run.say("the credit memo was made by an earlier run")
+            return None
+        ticket, order, rules, returned = run["ticket"], run["order"], run["rules"], run["returned"]
+        by_sku = {str(i["sku"]): i for i in order.get("items") or [] if not i.get("parent_item_id")}
+        run["refund_qty"] = {int(by_sku[sku]["item_id"]): qty for sku, qty in returned.items() if qty > 0}
+        shipping = 0.0
+        if rules.get("shipping", "from_return") == "from_return":
+            shipping = money(sum(-float(line.get("value") or 0) for line in ticket.get("lines") or []
+                                 if line.get("type") == "ShippingLine"))
+        shipping_left = money(float(order.get("shipping_invoiced") or 0) - float(order.get("shipping_refunded") or 0))
+        if shipping > shipping_left + CENT:
+            return Outcome.review(f"{run['label']} refunds {shipping:.2f} of shipping, but {run['order_label']} has "
+                                  f"only {shipping_left:.2f} of shipping left to refund: correct the return's "
+                                  "shipping line in Heartland, then retry this item")
+        positive = negative = 0.0
+        if rules.get("price_difference", "adjust") == "adjust":
+            magento_value = sum(magento_share(by_sku[sku], qty) for sku, qty in returned.items() if qty > 0)
+            positive, negative = price_adjustment(run["heartland_value"], magento_value)
+        stock_rule = str(rules.get("return_to_stock", "never"))
+        restock = stock_rule == "always" or (stock_rule == "when_restocked" and bool(ticket.get("affect_inventory")))
+        run["shipping"], run["positive"], run["negative"], run["restock"] = shipping, positive, negative, restock
+        run.say(f"shipping {shipping:.2f}, adjustment +{positive:.2f} -{negative:.2f}"
+                + (", returned to stock" if restock else ""))
+        return None
+
+    def step_deliver_memo(self, run: Run) -> None:
+        magento = self.runtime.magento
+        existing = run["existing"]
+        if existing is not None:
+            run["memo_id"], run["found"] = int(existing["entity_id"]), True
+            run["memo_number"] = str(existing.get("increment_id") or "")
+            run.say(f"credit memo #{run['memo_number']} was made by an earlier run")
+            return
+        ticket, ticket_id, refund_qty = run["ticket"], run["ticket_id"], run["refund_qty"]
+        number = str(ticket.get("public_id") or ticket_id)
+        memo_id = magento.refund(
+            run["magento_order_id"], refund_qty, shipping_amount=run["shipping"],
+            adjustment_positive=run["positive"] or None, adjustment_negative=run["negative"] or None,
+            return_to_stock=sorted(refund_qty) if run["restock"] else None, comment=memo_comment(number, ticket_id))
+        memo = magento.creditmemo(memo_id)
+        run["memo_id"], run["memo_number"], run["found"] = int(memo["entity_id"]), str(memo.get("increment_id") or ""), False
+        run.say(f"credit memo #{memo.get('increment_id')} of {run['order_label']} for {memo.get('grand_total')}"
+                + (", returned to stock" if run["restock"] else ""))
+
+    def step_ticket_confirm(self, run: Run) -> Outcome:
+        ticket_id, memo_id, number = run["ticket_id"], run["memo_id"], run["memo_number"]
+        bindings.bind(self.store, entity="return", key=return_key(ticket_id), system="magento",
+                      external_id=str(memo_id), external_ref=number,
+                      source_version=str(run["ticket"].get("updated_at") or ""),
+                      data={"order": run["order_key"], "invoice": int(run["invoice"]["id"])})
+        run.say(f"return bound to credit memo #{number}")
+        return Outcome.done(f"Magento credit memo #{number} for {run['order_label']}",
+                            magento_creditmemo_id=memo_id, resumed=run["found"] or run["existing"] is not None)
 
     def heartland_skip(self, ticket: dict[str, Any], label: str) -> str:
         if ticket.get("type") != "Return":
@@ -516,69 +803,6 @@ class RefundsFlow:
         if binding is not None:
             return f"{label} is already in Magento as credit memo #{binding.external_ref}"
         return ""
-
-    def deliver_memo(self, ticket: dict[str, Any], label: str, invoice: dict[str, Any], order_key: str,
-                     trace: Trace) -> Outcome:
-        magento = self.runtime.magento
-        rules = self.rules("heartland_to_magento")
-        magento_order_id = int(order_key.rsplit(":", 1)[1])
-        order = magento.order(magento_order_id)
-        order_label = f"Magento order #{order.get('increment_id') or magento_order_id}"
-        ticket_id = int(ticket["id"])
-        number = str(ticket.get("public_id") or ticket_id)
-
-        with trace.step("lookup", f"credit memos of {order_label} with {RETURN_REF_PREFIX}{ticket_id}") as step:
-            memo = self.memo_made_from(magento_order_id, ticket_id)
-            step["message"] += ": found" if memo else ": none"
-        if memo is None:
-            lines = [line for line in ticket.get("lines") or [] if line.get("type") == "ItemLine"]
-            returned: dict[str, float] = defaultdict(float)
-            heartland_value = 0.0
-            for line in lines:
-                returned[str(line.get("item_public_id") or "")] += -float(line.get("qty") or 0)
-                heartland_value += -float(line.get("qty") or 0) * float(line.get("adjusted_unit_price") or 0)
-            with trace.step("check", "quantities against Magento and the invoice") as step:
-                problem = self.memo_problem(returned, order, order_label, invoice, ticket_id)
-                step["message"] = problem or "every line can be refunded"
-            if problem:
-                return Outcome.review(f"{label}: {problem}", magento_order_id=magento_order_id)
-            by_sku = {str(i["sku"]): i for i in order.get("items") or [] if not i.get("parent_item_id")}
-            refund_qty = {int(by_sku[sku]["item_id"]): qty for sku, qty in returned.items() if qty > 0}
-            shipping = 0.0
-            if rules.get("shipping", "from_return") == "from_return":
-                shipping = money(sum(-float(line.get("value") or 0) for line in ticket.get("lines") or []
-                                     if line.get("type") == "ShippingLine"))
-            shipping_left = money(float(order.get("shipping_invoiced") or 0) - float(order.get("shipping_refunded") or 0))
-            if shipping > shipping_left + CENT:
-                return Outcome.review(f"{label} refunds {shipping:.2f} of shipping, but {order_label} has only "
-                                      f"{shipping_left:.2f} of shipping left to refund: correct the return's "
-                                      "shipping line in Heartland, then retry this item")
-            positive = negative = 0.0
-            if rules.get("price_difference", "adjust") == "adjust":
-                magento_value = sum(magento_share(by_sku[sku], qty) for sku, qty in returned.items() if qty > 0)
-                positive, negative = price_adjustment(heartland_value, magento_value)
-            stock_rule = str(rules.get("return_to_stock", "never"))
-            restock = stock_rule == "always" or (stock_rule == "when_restocked" and bool(ticket.get("affect_inventory")))
-            with trace.step("deliver", f"offline credit memo of {order_label}") as step:
-                memo_id = magento.refund(
-                    magento_order_id, refund_qty, shipping_amount=shipping,
-                    adjustment_positive=positive or None, adjustment_negative=negative or None,
-                    return_to_stock=sorted(refund_qty) if restock else None,
-                    comment=memo_comment(number, ticket_id))
-                memo = magento.creditmemo(memo_id)
-                step["message"] = (f"credit memo #{memo.get('increment_id')} for {memo.get('grand_total')}"
-                                   + (", returned to stock" if restock else ""))
-            resumed = False
-        else:
-            trace.note("deliver", f"credit memo #{memo.get('increment_id')} was made by an earlier run")
-            resumed = True
-        with trace.step("confirm"):
-            bindings.bind(self.store, entity="return", key=return_key(ticket_id), system="magento",
-                          external_id=str(memo["entity_id"]), external_ref=str(memo.get("increment_id") or ""),
-                          source_version=str(ticket.get("updated_at") or ""),
-                          data={"order": order_key, "invoice": int(invoice["id"])})
-        return Outcome.done(f"Magento credit memo #{memo.get('increment_id')} for {order_label}",
-                            magento_creditmemo_id=int(memo["entity_id"]), resumed=resumed)
 
     def memo_made_from(self, order_id: int, ticket_id: int) -> dict[str, Any] | None:
         """The credit memo of the order a run made from this return before, found by its comment."""

@@ -9,18 +9,26 @@ Trigger: Heartland's ``sales_transaction_completed`` webhook for an invoice (the
 ``{"kind": "transaction", "id", "record"}``), and the poller as its backstop: complete invoices
 updated since the cursor, recorded unless an item already covers that version of the invoice.
 
-Steps for one invoice:
-  1. fetch      the invoice, re-read by id; not complete: ignored (its completion brings it back)
-  2. shipped?   bound already: tracking numbers typed in since are added as tracks, else ignored
-  3. order      the Magento order of the invoice's Heartland order: the orders flow's binding, else
-                the order's Tillbridge reference (``custom@tillbridge_ref``); neither: an order
-                Tillbridge did not create, ignored with the reason
-  4. lines      invoice lines → Magento order items by SKU (Heartland Item #), with the quantity
-                still to ship; a line Magento cannot ship goes to review, saying what to fix
-  5. lookup     a Magento shipment of that order carrying our comment (recovers a crash between
-                create and bind)
-  6. deliver    POST /V1/order/{id}/ship: items, tracks (rules/shipments.yaml), notify, our comment
-  7. confirm    the binding of the invoice to the shipment, with the tracking numbers sent
+Steps for one invoice (declared in :class:`ShipmentsFlow`; ``tillbridge flows show shipments``):
+  fetch        the invoice, re-read by id
+  invoice?     not an invoice, not complete (its completion brings it back), or of no sales order:
+               ignored
+  tracks       its tracking numbers as Magento tracks (rules/shipments.yaml)
+  shipped?     bound already: route "an invoice shipped already", whose one step (track) adds the
+               tracking numbers typed in since as tracks, else the item is ignored
+  order        the Magento order of the invoice's Heartland order: the orders flow's binding, else
+               the order's Tillbridge reference (``custom@tillbridge_ref``); neither: an order
+               Tillbridge did not create, ignored with the reason
+  lookup       a Magento shipment of that order carrying our comment (recovers a crash between
+               create and bind)
+  shippable?   a Magento order on hold, cancelled or closed goes to review
+  lines        invoice lines → Magento order items by SKU (Heartland Item #), with the quantity
+               still to ship; a line Magento cannot ship goes to review, saying what to fix
+  deliver      POST /V1/order/{id}/ship: items, tracks, notify, our comment (or the shipment found)
+  late tracks  tracks typed in after an earlier run made the shipment
+  state        the Magento order's state now (read before the binding, so a failed read is retried)
+  confirm      the binding of the invoice to the shipment, with the tracking numbers sent
+A run that fails after ``deliver`` resumes after it: the shipment is not made again.
 """
 
 from __future__ import annotations
@@ -35,8 +43,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.engine.outcome import Outcome
+from service.engine.steps import Run, Step
 from service.engine.trace import Trace
 from service.flows.registry import flow
+from service.flows.routes import RoutedFlow, known_after
 from service.kernel.errors import DataError
 from service.store import bindings, items
 from service.store.tables import Binding, SyncItem
@@ -51,6 +61,8 @@ ENTITY = "shipment"
 ORDER_REF_FIELD = "tillbridge_ref"  # the orders flow's reference on the Heartland sales order
 NOT_SHIPPABLE = ("canceled", "closed", "holded", "payment_review")
 # How an invoice in review is tried again: the poller records any newer version of it.
+INVOICE = "an invoice"
+SHIPPED = "an invoice shipped already"
 COMES_BACK = "any later edit of the invoice in Heartland brings it back here"
 
 
@@ -194,13 +206,55 @@ def record_changes(session: Session, invoices: Sequence[dict[str, Any]]) -> list
 
 
 @flow
-class ShipmentsFlow:
+class ShipmentsFlow(RoutedFlow):
     name = "shipments"
     direction = "Heartland → Magento"
+    given = ("invoice_id",)
 
     def __init__(self, runtime: Context) -> None:
         self.runtime = runtime
         self.store = runtime.store
+        invoice = (
+            Step("fetch", self.step_fetch, "the Heartland invoice, re-read by id", reads=("invoice_id",),
+                 writes=("invoice", "number", "label")),
+            Step("invoice?", self.step_invoice, "only a complete invoice of a sales order ships",
+                 reads=("invoice", "number", "label")),
+            Step("tracks", self.step_tracks, f"the invoice's tracking numbers as tracks (rules/{RULES_FILE})",
+                 reads=("invoice",), writes=("rules", "tracks", "version")),
+            Step("shipped?", self.step_shipped, f"an invoice shipped already follows route {SHIPPED!r}",
+                 reads=("invoice_id",), writes=("shipped",)),
+            Step("order", self.step_order, "the Magento order: the orders flow's binding, else the Heartland "
+                 f"order's custom@{ORDER_REF_FIELD}", reads=("invoice", "number", "label"),
+                 writes=("order", "order_id", "magento_label")),
+            Step("lookup", self.step_lookup, "a Magento shipment of the order carrying our comment (recovers a "
+                 "crash between create and bind)", reads=("order_id", "number"), writes=("existing",)),
+            Step("shippable?", self.step_shippable, "a held, cancelled or closed Magento order waits in review",
+                 reads=("order", "order_id", "existing", "number", "label", "magento_label")),
+            Step("lines", self.step_lines, "invoice lines → Magento order items by SKU, with the qty left to ship",
+                 reads=("invoice_id", "order", "order_id", "existing", "number", "label", "magento_label"),
+                 writes=("wanted",)),
+            Step("deliver", self.step_deliver, "POST /V1/order/{id}/ship: items, tracks, notify, our comment",
+                 reads=("order_id", "existing", "wanted", "tracks", "rules", "number"),
+                 writes=("shipment_id", "increment", "sent", "found"), effect="magento",
+                 idempotency='the shipment with the comment "Heartland invoice #<number>" is looked up first'),
+            Step("late tracks", self.step_late_tracks, "tracks typed in after an earlier run made the shipment",
+                 reads=("order_id", "tracks", "shipment_id", "sent"), writes=("sent",), effect="magento",
+                 idempotency="tracks already on the shipment are not added again"),
+            Step("state", self.step_state, "the Magento order's state once shipped (Magento's rule decides it)",
+                 reads=("order_id", "magento_label"), writes=("order_state",)),
+            Step("confirm", self.step_confirm, "the binding of the invoice to the shipment",
+                 reads=("invoice_id", "invoice", "order_id", "magento_label", "number", "version", "existing",
+                        "shipment_id", "increment", "sent", "found", "order_state"),
+                 binding=f"{ENTITY} heartland:invoice:<id> → magento"),
+        )
+        shipped = (
+            Step("track", self.step_track, "tracking numbers typed in since the shipment go on it as tracks",
+                 reads=("shipped", "label", "tracks", "version"), effect="magento",
+                 idempotency="tracks already on the shipment are not added again",
+                 binding=f"{ENTITY} heartland:invoice:<id> → magento (its tracks)", decides=True),
+        )
+        self.declare({INVOICE: invoice, SHIPPED: shipped},
+                     {INVOICE: self.given, SHIPPED: known_after(invoice, "shipped?", self.given)})
 
     def rules(self) -> dict[str, Any]:
         raw = self.runtime.rules.load(RULES_FILE)
@@ -221,90 +275,136 @@ class ShipmentsFlow:
 
         return [Poller(resource=POLL_RESOURCE, read=read, record=record_changes)]
 
-    # -- one invoice -----------------------------------------------------------------------------------
-    def run(self, item: SyncItem, trace: Trace) -> Outcome:
-        invoice_id = int(item.payload["id"])
-        heartland = self.runtime.heartland
-        with trace.step("fetch", f"Heartland invoice {invoice_id}") as step:
-            invoice = heartland.invoice(invoice_id)
-            number = str(invoice.get("public_id") or invoice_id)
-            step["message"] = f"Heartland invoice #{number} is {invoice.get('status')}"
-        label = f"Heartland invoice #{number}"
+    # -- the steps of one invoice ----------------------------------------------------------------------
+    def start(self, run: Run) -> None:
+        run["invoice_id"] = int(run.item.payload["id"])
+
+    def step_fetch(self, run: Run) -> None:
+        invoice = run["invoice"] = self.runtime.heartland.invoice(run["invoice_id"])
+        number = run["number"] = str(invoice.get("public_id") or run["invoice_id"])
+        run["label"] = f"Heartland invoice #{number}"
+        run.say(f"Heartland invoice #{number} is {invoice.get('status')}")
+
+    def step_invoice(self, run: Run) -> Outcome | None:
+        invoice, label, number = run["invoice"], run["label"], run["number"]
         if invoice.get("type", "Invoice") != "Invoice":
-            return Outcome.ignored(f"Heartland transaction {invoice_id} is a {invoice.get('type')}, not an invoice")
+            return Outcome.ignored(f"Heartland transaction {invoice['id']} is a {invoice.get('type')}, not an invoice")
         if invoice.get("status") != "complete":
             return Outcome.ignored(f"{label} is {invoice.get('status')}; it ships in Magento once it is complete",
                                    invoice_number=number)
         if not invoice.get("order_id"):
             return Outcome.ignored(f"{label} belongs to no sales order, so to no Magento order", invoice_number=number)
-        rules = self.rules()
-        tracks = tracks_of(invoice, rules)
-        version = str(invoice.get("updated_at") or "")
+        run.say(f"complete, of Heartland order {invoice['order_id']}")
+        return None
 
-        shipped = bindings.find(self.store, ENTITY, binding_key(invoice_id), "magento")
-        if shipped is not None:
-            return self.add_new_tracks(shipped, label, tracks, version, trace)
+    def step_tracks(self, run: Run) -> None:
+        rules = run["rules"] = self.rules()
+        tracks = run["tracks"] = tracks_of(run["invoice"], rules)
+        run["version"] = str(run["invoice"].get("updated_at") or "")
+        run.say(", ".join(f"{t.number} ({t.title})" for t in tracks) or "no tracking number")
 
-        with trace.step("order") as step:
-            found = self.magento_order_for(int(invoice["order_id"]))
-            if isinstance(found, str):
-                step["message"] = found
-                return Outcome.ignored(f"{label}: {found}", invoice_number=number)
-            order = found
-            magento_label = f"Magento order #{order.get('increment_id')}"
-            step["message"] = f"{magento_label} ({order.get('state')})"
-        order_id = int(order["entity_id"])
+    def step_shipped(self, run: Run) -> Outcome | None:
+        shipped = run["shipped"] = bindings.find(self.store, ENTITY, binding_key(run["invoice_id"]), "magento")
+        if shipped is None:
+            run.say("not shipped in Magento yet")
+            return None
+        run.say(f"Magento shipment {shipped.external_id}")
+        return self.follow(SHIPPED, run)
 
-        text = comment_text(number)
-        with trace.step("lookup", f"Magento shipment of order {order_id} with comment {text!r}"):
-            existing = self.shipment_with_comment(order_id, text)
+    def step_track(self, run: Run) -> Outcome:
+        return self.add_new_tracks(run["shipped"], run["label"], run["tracks"], run["version"], run.trace)
+
+    def step_order(self, run: Run) -> Outcome | None:
+        found = self.magento_order_for(int(run["invoice"]["order_id"]))
+        if isinstance(found, str):
+            run.say(found)
+            return Outcome.ignored(f"{run['label']}: {found}", invoice_number=run["number"])
+        run["order"], run["order_id"] = found, int(found["entity_id"])
+        run["magento_label"] = f"Magento order #{found.get('increment_id')}"
+        run.say(f"{run['magento_label']} ({found.get('state')})")
+        return None
+
+    def step_lookup(self, run: Run) -> None:
+        text = comment_text(run["number"])
+        existing = run["existing"] = self.shipment_with_comment(run["order_id"], text)
+        run.say(f"Magento shipment #{existing.get('increment_id')} from an earlier run" if existing
+                else f"no shipment of order {run['order_id']} with comment {text!r}")
+
+    def step_shippable(self, run: Run) -> Outcome | None:
+        order = run["order"]
+        if run["existing"] is None and order.get("state") in NOT_SHIPPABLE:
+            return Outcome.review(f"{run['label']} fulfils {run['magento_label']}, which is {order.get('state')} in "
+                                  f"Magento: unhold it (or ship it by hand) in Magento; {COMES_BACK}",
+                                  magento_order_id=run["order_id"], invoice_number=run["number"])
+        run.say(f"{run['magento_label']} is {order.get('state')}")
+        return None
+
+    def step_lines(self, run: Run) -> Outcome | None:
+        if run["existing"] is not None:
+            run["wanted"] = {}
+            run.say("shipped by an earlier run")
+            return None
+        lines = self.runtime.heartland.invoice_lines(run["invoice_id"])
+        wanted, problems = shipment_items(lines, run["order"])
+        run["wanted"] = wanted
+        run.say(", ".join(f"item {k} × {v:g}" for k, v in wanted.items()) or "nothing to ship")
+        if problems:
+            return Outcome.review(
+                f"{run['label']} cannot ship in {run['magento_label']}: " + "; ".join(problems)
+                + f". Correct the invoice in Heartland (or ship these lines by hand in Magento); {COMES_BACK}",
+                magento_order_id=run["order_id"], invoice_number=run["number"], problems=problems)
+        if not wanted:
+            return Outcome.ignored(f"{run['label']} has no item lines to ship", invoice_number=run["number"])
+        return None
+
+    def step_deliver(self, run: Run) -> None:
+        existing: dict[str, Any] | None = run["existing"]
         if existing is not None:
-            trace.note("deliver", f"found Magento shipment #{existing.get('increment_id')} from an earlier run")
-            shipment_id, resumed = int(existing["entity_id"]), True
-            sent = [str(t.get("track_number")) for t in existing.get("tracks") or []]
-            increment = str(existing.get("increment_id") or shipment_id)
-        elif order.get("state") in NOT_SHIPPABLE:
-            return Outcome.review(f"{label} fulfils {magento_label}, which is {order.get('state')} in Magento: "
-                                  f"unhold it (or ship it by hand) in Magento; {COMES_BACK}",
-                                  magento_order_id=order_id, invoice_number=number)
-        else:
-            with trace.step("lines") as step:
-                lines = heartland.invoice_lines(invoice_id)
-                wanted, problems = shipment_items(lines, order)
-                step["message"] = ", ".join(f"item {k} × {v:g}" for k, v in wanted.items()) or "nothing to ship"
-            if problems:
-                return Outcome.review(
-                    f"{label} cannot ship in {magento_label}: " + "; ".join(problems)
-                    + f". Correct the invoice in Heartland (or ship these lines by hand in Magento); {COMES_BACK}",
-                    magento_order_id=order_id, invoice_number=number, problems=problems)
-            if not wanted:
-                return Outcome.ignored(f"{label} has no item lines to ship", invoice_number=number)
-            with trace.step("deliver", f"ship {sum(wanted.values()):g} item(s), {len(tracks)} track(s)"):
-                shipment_id = self.runtime.magento.ship(
-                    order_id, wanted, tracks=[t.payload() for t in tracks],
-                    notify=bool(rules.get("notify_customer", True)), comment=text)
-            resumed, sent, increment = False, [t.number for t in tracks], str(shipment_id)
-        if resumed:
-            # Tracks the earlier run could not know of (typed in since) still go on.
-            for track in tracks:
-                if track.number not in sent:
-                    self.runtime.magento.add_track(shipment_id, order_id, track.number, track.carrier_code,
-                                                   track.title)
-                    sent.append(track.number)
+            run["shipment_id"] = int(existing["entity_id"])
+            run["increment"] = str(existing.get("increment_id") or existing["entity_id"])
+            run["sent"] = [str(t.get("track_number")) for t in existing.get("tracks") or []]
+            run["found"] = True
+            run.say(f"found Magento shipment #{run['increment']} from an earlier run")
+            return
+        tracks: list[Track] = run["tracks"]
+        wanted: dict[int, float] = run["wanted"]
+        shipment_id = self.runtime.magento.ship(
+            run["order_id"], wanted, tracks=[t.payload() for t in tracks],
+            notify=bool(run["rules"].get("notify_customer", True)), comment=comment_text(run["number"]))
+        run["shipment_id"], run["increment"] = int(shipment_id), str(shipment_id)
+        run["sent"], run["found"] = [t.number for t in tracks], False
+        run.say(f"shipped {sum(wanted.values()):g} item(s), {len(tracks)} track(s): Magento shipment {shipment_id}")
 
-        with trace.step("confirm") as step:
-            bindings.bind(self.store, entity=ENTITY, key=binding_key(invoice_id), system="magento",
-                          external_id=str(shipment_id), external_ref=increment, source_version=version,
-                          data={"magento_order_id": order_id, "heartland_order_id": int(invoice["order_id"]),
-                                "tracks": sent})
-            state = str(self.runtime.magento.order(order_id).get("state") or "")
-            step["message"] = f"{magento_label} is {state} in Magento"
+    def step_late_tracks(self, run: Run) -> None:
+        sent: list[str] = list(run["sent"])
+        # Tracks the run that made the shipment could not know of (typed in since) still go on.
+        late = [t for t in run["tracks"] if t.number not in sent]
+        for track in late:
+            self.runtime.magento.add_track(run["shipment_id"], run["order_id"], track.number, track.carrier_code,
+                                           track.title)
+            sent.append(track.number)
+        run["sent"] = sent
+        run.say(", ".join(t.number for t in late) if late else "none")
+
+    def step_state(self, run: Run) -> None:
+        # Read before the binding: a run that fails here resumes after the shipment and still binds it.
+        state = run["order_state"] = str(self.runtime.magento.order(run["order_id"]).get("state") or "")
+        run.say(f"{run['magento_label']} is {state} in Magento")
+
+    def step_confirm(self, run: Run) -> Outcome:
+        shipment_id, order_id, sent = run["shipment_id"], run["order_id"], run["sent"]
+        bindings.bind(self.store, entity=ENTITY, key=binding_key(run["invoice_id"]), system="magento",
+                      external_id=str(shipment_id), external_ref=run["increment"], source_version=run["version"],
+                      data={"magento_order_id": order_id, "heartland_order_id": int(run["invoice"]["order_id"]),
+                            "tracks": sent})
+        state, magento_label = run["order_state"], run["magento_label"]
+        run.say(f"shipment {shipment_id} bound, tracking {', '.join(sent) or 'none'}")
         return Outcome.done(
             f"Magento shipment {shipment_id} for {magento_label}"
             + (f", tracking {', '.join(sent)}" if sent else ", no tracking number")
             + f"; the order is {state}",
-            shipment_id=shipment_id, magento_order_id=order_id, invoice_number=number, tracks=sent,
-            order_state=state, resumed=resumed)
+            shipment_id=shipment_id, magento_order_id=order_id, invoice_number=run["number"], tracks=sent,
+            order_state=state, resumed=run["found"] or run["existing"] is not None)
 
     # -- steps -----------------------------------------------------------------------------------------
     def add_new_tracks(self, shipped: Binding, label: str, tracks: Sequence[Track], version: str,

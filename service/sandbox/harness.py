@@ -4,14 +4,16 @@
 
     {"error_rate": 0.2, "status": 503, "latency_ms": 50, "outage_seconds": 30,
      "rate_limit_per_second": 20, "reset_rate": 0.1, "slow_rate": 0.1, "slow_ms": 2000,
-     "fail_next": {"method": "POST", "path": "/api/sales/orders/12/payments", "count": 1, "status": 503}}
+     "fail_next": {"method": "POST", "path": "/api/sales/orders/12/payments", "count": 1, "status": 503,
+                   "skip": 0}}
 
 ``error_rate`` fails that share of requests with ``status``; ``outage_seconds`` answers every
 request with 503 for that long from now; ``rate_limit_per_second`` answers 429 with ``Retry-After``
 past that rate (token bucket); ``latency_ms`` delays every response; ``slow_rate``/``slow_ms``
 delay a share of them; ``reset_rate`` drops that share of connections without a response;
 ``fail_next`` fails the next ``count`` requests whose path starts with ``path`` (and whose method
-is ``method``, when given) with ``status``: one chosen call of a run fails, the rest answer.
+is ``method``, when given) with ``status``, after letting ``skip`` of them through (default 0): one
+chosen call of a run fails (the second read of an order, say), the rest answer.
 ``POST /__sandbox/faults`` with ``{}`` clears them. ``POST /__sandbox/reset`` restores the seeded
 state and clears faults and the log. ``GET /__sandbox/requests`` lists the requests received,
 oldest first (``?since=N`` for those after sequence number N, ``?path=`` to filter by prefix).
@@ -49,6 +51,7 @@ class Faults:
     fail_method: str = ""
     fail_path: str = ""
     fail_count: int = 0
+    fail_skip: int = 0
 
     def describe(self) -> dict[str, Any]:
         remaining = max(0.0, self.outage_until - time.time())
@@ -62,7 +65,7 @@ class Faults:
             "slow_rate": self.slow_rate,
             "slow_ms": self.slow_ms,
             "fail_next": {"method": self.fail_method, "path": self.fail_path, "count": self.fail_count,
-                          "status": self.status} if self.fail_count else None,
+                          "status": self.status, "skip": self.fail_skip} if self.fail_count else None,
         }
 
 
@@ -128,6 +131,7 @@ class Harness:
                 f.fail_method = str(fail_next.get("method") or "").upper()
                 f.fail_path = str(fail_next.get("path") or "/")
                 f.fail_count = int(fail_next.get("count", 1))
+                f.fail_skip = int(fail_next.get("skip", 0))
                 f.status = int(fail_next.get("status", f.status))
             self.faults = f
             rate = f.rate_limit_per_second
@@ -153,7 +157,10 @@ class Harness:
             wait = self.bucket.take() if self.bucket else 0.0
             chosen = bool(f.fail_count and request.path.startswith(f.fail_path)
                           and (not f.fail_method or request.method == f.fail_method))
-            if chosen:
+            if chosen and f.fail_skip:
+                f.fail_skip -= 1
+                chosen = False
+            elif chosen:
                 f.fail_count -= 1
         delay = f.latency_ms / 1000.0
         if f.slow_rate and slow_roll < f.slow_rate:

@@ -482,3 +482,47 @@ def test_lost_heartland_webhook_is_caught_by_the_poll(polling_stack: Stack) -> N
     assert len(done) == 1, [(i.label, i.state, i.reason) for i in rows]
     others = [i for i in rows if i.state != "done"]
     assert all(i.state == "ignored" for i in others), [(i.label, i.state, i.reason) for i in others]
+
+
+# -- declared steps --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def unpolled_stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
+    """A scheduler that only sends retries: no poll records a second item of the customer meanwhile."""
+    s = build_stack({**settings, "POLL_INTERVAL_SECONDS": 0, "DRIFT_INTERVAL_SECONDS": 0}, tmp_path)
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def test_an_address_failure_is_retried_after_the_created_customer(unpolled_stack: Stack) -> None:
+    """A new Magento customer whose Heartland address write fails once: the retry resumes after the
+    customer it created (no second customer, no second lookup), and the address is added once."""
+    stack = unpolled_stack
+    stack.faults(stack.heartland, fail_next={"method": "POST", "path": "/api/customers/", "count": 1,
+                                             "status": 503})
+    stack.start_worker()
+    stack.start_scheduler()  # it sends the failed run's retry to the queue
+    magento_id = magento_signup(stack, "nora.quinn@example.org", "Nora", "Quinn", phone="503-555-0101",
+                                street="3 Birch Way", postcode="97209")
+    rows = wait_settled(stack, 1)
+    assert len(rows) == 1, [(i.entity_key, i.state, i.reason, i.attempts) for i in rows]
+    [item] = rows
+    assert item.state == "done" and item.attempts == 2 and item.progress is None, item.reason
+    assert item.result["created"] is True
+    second = [s for s in items.steps(stack.runtime.store, item.id) if s.attempt == 2]
+    assert {s.step for s in second if (s.detail or {}).get("resumed")} == {"resolve"}, \
+        [(s.step, s.message) for s in second]
+    assert [s.step for s in second if s.step in ("fetch", "current", "survive", "deliver", "confirm")] == \
+        ["fetch", "current", "survive", "deliver", "confirm"]
+
+    [quinn] = customers_named(stack, "Quinn")
+    binding = bindings.find(stack.runtime.store, "customer", customer_key("default", magento_id), "heartland")
+    assert binding is not None and binding.external_id == str(quinn["id"])
+    log = stack.requests_log(stack.heartland, "/api/customers")
+    assert len([r for r in log if r["method"] == "POST" and r["path"] == "/api/customers"]) == 1
+    added = [r["status"] for r in log if r["method"] == "POST" and r["path"] == f"/api/customers/{quinn['id']}/addresses"]
+    assert len(added) == 2 and added[0] == 503 and 200 <= added[1] < 300, added
+    [address] = stack.heartland_get(f"customers/{quinn['id']}/addresses")["results"]
+    assert address["postal_code"] == "97209"
