@@ -20,6 +20,7 @@ from service.engine.pipeline import EngineSettings, Flow, Pipeline
 from service.engine.queue import enqueue_items, make_queue
 from service.engine.retry import RetryPolicy
 from service.engine.trace import record_exchange
+from service.mapping_cache import ActiveMappings
 from service.rules import Rules
 from service.store.db import Store, database_url
 
@@ -45,6 +46,8 @@ class Runtime:
                                     socket_connect_timeout=float(settings["REDIS_CONNECT_TIMEOUT_SECONDS"]),
                                     socket_timeout=float(settings["REDIS_SOCKET_TIMEOUT_SECONDS"]))
         self.rules = Rules(settings["RULES_DIR"])
+        # The active mapping versions, kept per process; any commit that changes them drops them everywhere.
+        self.active_mappings = ActiveMappings(self.store, self.redis)
         self._lock = threading.Lock()
         self._flows: dict[str, Flow] = {}
         self._clients_lock = threading.Lock()

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from service.ai.anomaly import AnomalyScorer, Assessment
-from service.ai.anomaly_features import order_facts
+from service.ai.anomaly_features import VELOCITY_WINDOW, order_facts
 from service.ai.anomaly_threshold import GUARD_PREFIX, StoreBaseline
 from service.config import repo_path
 from service.engine.errors import SyncError
@@ -110,21 +111,53 @@ def _utc(value: datetime) -> datetime:
 class StoreOrderHistory:
     """The :class:`~service.ai.anomaly_features.OrderHistory` of orders recorded in the store.
 
-    The three per-email questions of one order share their window, so it is read once.
+    Given the order being scored, everything its features ask (the customer's window, whether
+    they ordered before, the address's window) is read in one transaction on first use. Without
+    it, the three per-email questions share one read (their window, and whether any order came
+    before it), and the address question is a second.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, order: Mapping[str, Any] | None = None) -> None:
         self.store = store
-        self._window: tuple[tuple[str, datetime, datetime], list[tuple[str, str]]] | None = None
+        self._order = order
+        self._window: tuple[tuple[str, datetime, datetime], list[tuple[str, str]], bool] | None = None
+        self._address: tuple[tuple[str, datetime, datetime], int] | None = None
+
+    def _prefetch(self) -> None:
+        """Read all the order's questions at once (once), when the order was given."""
+        if self._order is None:
+            return
+        order, self._order = self._order, None
+        facts = order_facts(order)
+        since, until = facts.created_at - VELOCITY_WINDOW, facts.created_at
+        with self.store.session() as s:
+            if facts.email:
+                self._window = self._read_window(s, facts.email.lower(), since, until)
+            if facts.shipping_address:
+                key = (facts.shipping_address, since, until)
+                self._address = (key, self._count_address(s, *key))
+
+    @staticmethod
+    def _read_window(s: Session, email: str, since: datetime, until: datetime
+                     ) -> tuple[tuple[str, datetime, datetime], list[tuple[str, str]], bool]:
+        rows = [(card, address) for card, address in s.execute(select(OrderFact.card, OrderFact.address_key).where(
+            OrderFact.email == email, OrderFact.created_at >= _utc(since), OrderFact.created_at < _utc(until)))]
+        before = bool(rows) or s.scalar(select(OrderFact.id).where(
+            OrderFact.email == email, OrderFact.created_at < _utc(since)).limit(1)) is not None
+        return (email, since, until), rows, before
+
+    @staticmethod
+    def _count_address(s: Session, address_key: str, since: datetime, until: datetime) -> int:
+        return int(s.scalar(select(func.count()).select_from(OrderFact).where(
+            OrderFact.address_key == address_key, OrderFact.created_at >= _utc(since),
+            OrderFact.created_at < _utc(until))) or 0)
 
     def _email_window(self, email: str, since: datetime, until: datetime) -> list[tuple[str, str]]:
+        self._prefetch()
         key = (email.lower(), since, until)
         if self._window is None or self._window[0] != key:
             with self.store.session() as s:
-                rows = s.execute(select(OrderFact.card, OrderFact.address_key).where(
-                    OrderFact.email == key[0], OrderFact.created_at >= _utc(since),
-                    OrderFact.created_at < _utc(until)))
-                self._window = (key, [(card, address) for card, address in rows])
+                self._window = self._read_window(s, *key)
         return self._window[1]
 
     def count_orders(self, email: str, since: datetime, until: datetime) -> int:
@@ -137,12 +170,18 @@ class StoreOrderHistory:
         return {address for _, address in self._email_window(email, since, until) if address}
 
     def orders_to_address(self, address_key: str, since: datetime, until: datetime) -> int:
-        with self.store.session() as s:
-            return int(s.scalar(select(func.count()).select_from(OrderFact).where(
-                OrderFact.address_key == address_key, OrderFact.created_at >= _utc(since),
-                OrderFact.created_at < _utc(until))) or 0)
+        self._prefetch()
+        key = (address_key, since, until)
+        if self._address is None or self._address[0] != key:
+            with self.store.session() as s:
+                self._address = (key, self._count_address(s, *key))
+        return self._address[1]
 
     def has_ordered_before(self, email: str, until: datetime) -> bool:
+        self._prefetch()
+        window = self._window
+        if window is not None and window[0][0] == email.lower() and window[0][2] == until:
+            return window[2]
         with self.store.session() as s:
             return s.scalar(select(OrderFact.id).where(OrderFact.email == email.lower(),
                                                        OrderFact.created_at < _utc(until)).limit(1)) is not None
