@@ -9,20 +9,23 @@ last commit was in flight), so a lone request waits for no timer.
 
 A caller's answer never comes before the commit that holds its row. When a batch fails (a row the
 database refuses, or the database itself), no caller of it is told it succeeded: each entry is
-written again in a transaction of its own, so one bad row fails only its own caller, and a
-database that is down fails them all.
+written again in a transaction of its own, so one bad row fails only its own caller; when the
+database itself failed (down, or locked past its timeout), every caller gets that error at once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from service.store.db import Store
@@ -49,9 +52,10 @@ class GroupCommit(Generic[Entry, Result]):
     """``submit(entry)`` returns ``write``'s result for the entry once its transaction committed.
 
     ``write(session, entries)`` adds the entries' rows to the session and returns one result per
-    entry, in order; it must not commit. ``after_commit(results)`` runs once the batch is durable
-    and before its callers are answered (e.g. to enqueue the new rows in one go); its errors are
-    logged, not given to the callers, whose rows are committed.
+    entry, in order; it must not commit. ``after_commit(results)`` runs in the committer once the
+    batch is durable, before its callers are answered: it should hand work on rather than do it
+    (the next batch waits for it); its errors are logged, not given to the callers, whose rows
+    are committed.
     """
 
     def __init__(self, store: Store, write: Callable[[Session, Sequence[Entry]], list[Result]], *,
@@ -67,6 +71,8 @@ class GroupCommit(Generic[Entry, Result]):
         self._start_lock = threading.Lock()
         self.batches = 0  # committed transactions, for tests and metrics
         self.entries = 0
+        database = store.engine.url.database if store.is_sqlite else None
+        self._lock_file = open(f"{database}.committers", "ab") if database else None  # noqa: SIM115 - kept open
 
     def submit(self, entry: Entry, timeout: float = 30.0) -> Result:
         """Write ``entry`` with whatever else is waiting; its result once committed, or the error."""
@@ -106,8 +112,11 @@ class GroupCommit(Generic[Entry, Result]):
         try:
             results = self._transaction([w.entry for w in batch])
         except Exception as exc:  # noqa: BLE001 - handed to the callers below
-            if len(batch) == 1:
-                batch[0].future.set_exception(exc)
+            if len(batch) == 1 or isinstance(exc, OperationalError | InterfaceError):
+                # The database itself did not take it (down, locked past its timeout): every row
+                # alone would wait for it again, so each caller gets the error now.
+                for waiting in batch:
+                    waiting.future.set_exception(exc)
                 return
             # Not one row of the batch is stored. Each alone: one refused row fails only its caller.
             for waiting in batch:
@@ -116,7 +125,7 @@ class GroupCommit(Generic[Entry, Result]):
         self._answer(batch, results)
 
     def _transaction(self, entries: list[Entry]) -> list[Result]:
-        with self.store.session() as session:
+        with self._turn(), self.store.session() as session:
             results = self.write(session, entries)
             if len(results) != len(entries):
                 raise RuntimeError(f"{self.name}: write returned {len(results)} results for {len(entries)} entries")
@@ -124,6 +133,20 @@ class GroupCommit(Generic[Entry, Result]):
         self.batches += 1
         self.entries += len(entries)
         return results
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """On SQLite, the committers of all processes take turns on a file lock: SQLite has one
+        writer at a time, and a committer that finds it busy would otherwise sleep in growing
+        steps (its busy timeout) instead of starting the moment the other one is done."""
+        if self._lock_file is None:
+            yield
+            return
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     def _answer(self, batch: list[_Waiting[Entry, Result]], results: list[Result]) -> None:
         if self.after_commit is not None:
