@@ -44,7 +44,7 @@ from sqlalchemy import delete, func, select  # noqa: E402
 
 from service.signing import signed_headers  # noqa: E402
 from service.store.db import Store, database_url  # noqa: E402
-from service.store.tables import InboxEvent  # noqa: E402
+from service.store.tables import InboxEvent, SyncItem  # noqa: E402
 from training.synthetic import generate_history  # noqa: E402
 
 SECRET = secrets.token_urlsafe(32)
@@ -153,8 +153,10 @@ def main() -> None:
     store = Store(url)
     store.upgrade()
     bare_metadata.create_all(store.engine)
-    with store.engine.begin() as conn:
+    with store.engine.begin() as conn:  # a database of the benchmark's own: start from empty tables
         conn.execute(delete(bare_events))
+        conn.execute(delete(SyncItem))
+        conn.execute(delete(InboxEvent))
     env.update({"DATA_DIR": str(workdir), "DATABASE_URL": url, "REDIS_URL": redis_url, "AUTO_MIGRATE": "0",
                 "TILLBRIDGE_WEBHOOK_SECRET": SECRET, "SECRET_KEY": secrets.token_urlsafe(32),
                 "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": secrets.token_urlsafe(32), "LOG_LEVEL": "WARNING",

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service.flows import ENABLED_FLOWS
@@ -74,11 +74,10 @@ def accept(runtime: Runtime, event: IncomingEvent) -> int | None:
             refuse_card_numbers(event.payload, "the event")
     try:
         stored = inbox_writer(runtime).submit(event)
-    except IntegrityError:
-        return None  # another delivery of the same event was stored first
-    except (OperationalError, InterfaceError, CommitTimeout) as exc:
+    except (SQLAlchemyError, CommitTimeout) as exc:
+        # A replay is no error (the insert skips it); this is the store refusing or not answering.
         log.warning("event %s/%s not stored: %s", event.source, event.event_id, exc)
-        raise IngestUnavailable(f"the event was not stored ({type(exc).__name__}): the store did not answer; "
+        raise IngestUnavailable(f"the event was not stored ({type(exc).__name__}): the store did not take it; "
                                 "nothing was kept, send it again") from exc
     return stored.item_id if stored is not None else None
 
