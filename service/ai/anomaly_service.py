@@ -86,7 +86,10 @@ def store_baseline(store: Store, scorer: AnomalyScorer, *, refresh_seconds: floa
     """The store's threshold and guard maxima, recomputed from its last N orders at most every
     ``baseline_refresh_seconds`` (rules/anomaly.yaml) per process, and whenever the model changes.
 
-    The window is rescored with the current model, so a promote never mixes two models' scales.
+    The window is rescored with the current model, so a promote never mixes two models' scales: a
+    new model waits for its own baseline. An expired baseline of the same model is refreshed by a
+    thread of its own while orders go on being checked against it (it is seconds old), so no
+    order waits for a rescore of the whole window. ``refresh_seconds=0`` recomputes it now.
     """
     rules = scorer.rules
     refresh = rules.baseline_refresh_seconds if refresh_seconds is None else refresh_seconds
@@ -95,12 +98,33 @@ def store_baseline(store: Store, scorer: AnomalyScorer, *, refresh_seconds: floa
     now = time.monotonic()
     with _baselines_lock:
         cached = _baselines.get(key)
-        if cached is not None and cached[1] == stamp and now - cached[0] < refresh:
+        if cached is not None and cached[1] == stamp and refresh > 0:  # 0: recompute now, in this thread
+            if now - cached[0] >= refresh and key not in _refreshing:
+                _refreshing.add(key)
+                threading.Thread(target=_refresh_baseline, args=(store, scorer, key, stamp),
+                                 name="anomaly-baseline", daemon=True).start()
             return cached[2]
     baseline = scorer.baseline(recent_features(store, rules.window_orders))
     with _baselines_lock:
         _baselines[key] = (now, stamp, baseline)
     return baseline
+
+
+_refreshing: set[tuple[str, int]] = set()
+
+
+def _refresh_baseline(store: Store, scorer: AnomalyScorer, key: tuple[str, int], stamp: str) -> None:
+    try:
+        baseline = scorer.baseline(recent_features(store, scorer.rules.window_orders))
+        with _baselines_lock:
+            cached = _baselines.get(key)
+            if cached is None or cached[1] == stamp:  # a newer model's baseline is not overwritten
+                _baselines[key] = (time.monotonic(), stamp, baseline)
+    except Exception:  # noqa: BLE001 - the previous baseline stays in use; the next order tries again
+        log.exception("refreshing the store's anomaly baseline failed; keeping the previous one")
+    finally:
+        with _baselines_lock:
+            _refreshing.discard(key)
 
 
 def _utc(value: datetime) -> datetime:
