@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.screening import mask_card_numbers, mask_value, might_hold_card_numbers, screen
@@ -115,7 +115,7 @@ def item_values(*, flow: str, entity_key: str, payload: dict[str, Any], label: s
 
 def add_many(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert items (``item_values``) in one statement; their ids, in the order given."""
-    table = SyncItem.__table__
+    table = cast(Table, SyncItem.__table__)
     inserted = session.connection().execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
     return [int(i) for i in inserted.scalars()]
 
