@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import re
 import secrets
 import signal
 import statistics
@@ -27,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sandboxes import free_port, wait_up  # noqa: E402
+from counted import reset_counts, settle_counts  # noqa: E402
+from sandboxes import free_port, own_database, wait_up  # noqa: E402
 
 from service.kernel.signing import signed_headers  # noqa: E402
 from service.sandbox.seed import generate  # noqa: E402
@@ -58,10 +61,14 @@ class Processes:
         self.env = env
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, name: str, *args: str) -> None:
+    def start(self, name: str, *args: str, counted: str = "") -> None:
+        """``tillbridge <args>`` as its own process; ``counted`` names the role its database
+        transactions are counted under (bench/counted.py)."""
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115
-        self.procs.append(subprocess.Popen([sys.executable, "-m", "service", *args], env=self.env, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT))
+        command = ([sys.executable, str(ROOT / "bench" / "counted.py"), self.env["REDIS_URL"], counted, *args]
+                   if counted else [sys.executable, "-m", "service", *args])
+        self.procs.append(subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True, cwd=ROOT))
 
     def stop(self) -> None:
         for p in self.procs:
@@ -105,6 +112,17 @@ def place_orders(magento: str, n: int) -> list[dict[str, Any]]:
     return orders
 
 
+def request_log_position(sandbox: str) -> int:
+    return int(requests.get(f"{sandbox}/__sandbox/requests", params={"since": str(1 << 62)}, timeout=30).json()["last"])
+
+
+def calls_since(sandbox: str, since: int, prefix: str) -> Counter[str]:
+    """The API calls a sandbox answered after ``since``, by method and path (ids shown as {id})."""
+    rows = requests.get(f"{sandbox}/__sandbox/requests", params={"since": str(since), "path": prefix},
+                        timeout=120).json()["requests"]
+    return Counter(f"{r['method']} {re.sub(r'/[0-9]+(?=/|$)', '/{id}', r['path'])}" for r in rows)
+
+
 def count_heartland_orders(heartland: str) -> int:
     response = requests.get(f"{heartland}/api/sales/orders", params={"per_page": 1},
                             headers={"Authorization": f"Bearer {HL_TOKEN}"}, timeout=10)
@@ -123,7 +141,7 @@ def baseline(heartland: str, orders: list[dict[str, Any]]) -> float:
     items: dict[str, int] = {}
     for chunk in range(0, len(skus), 100):
         flt = json.dumps({"public_id": {"$in": skus[chunk:chunk + 100]}})
-        for row in s.get(f"{api}/items", params={"_filter": flt, "per_page": 500}).json()["results"]:
+        for row in s.get(f"{api}/items", params={"_filter": flt, "per_page": "500"}).json()["results"]:
             items[row["public_id"]] = row["id"]
     customer = s.get(f"{api}/customers", params={"per_page": 1}).json()["results"][0]["id"]
     started = time.perf_counter()
@@ -167,15 +185,25 @@ def main() -> None:
 
     if not env.get("REDIS_URL"):
         env["REDIS_URL"] = embedded_redis_url(str(workdir))
-    env["DATABASE_URL"] = database_url(env.get("DATABASE_URL", ""), str(workdir))
+    # On PostgreSQL, a database of the benchmark's own beside the configured one, emptied first.
+    configured = own_database(env["DATABASE_URL"], "e2e_orders") if env.get("DATABASE_URL") else ""
+    env["DATABASE_URL"] = database_url(configured, str(workdir))
     store = Store(env["DATABASE_URL"])
     store.upgrade()
+    if not store.is_sqlite:
+        from sqlalchemy import text
+
+        from service.store.tables import Base
+
+        with store.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} "
+                              "RESTART IDENTITY CASCADE"))
     env["AUTO_MIGRATE"] = "0"
     procs = Processes(workdir, env)
     try:
         procs.start("heartland", "sandbox", "heartland", "--port", str(hl_port), "--seed", "demo", "--token", HL_TOKEN)
         procs.start("magento", "sandbox", "magento", "--port", str(mg_port), "--seed", "demo", "--token", MG_TOKEN)
-        procs.start("web", "web", "--port", str(web_port), "--workers", "2")
+        procs.start("web", "web", "--port", str(web_port), "--workers", "2", counted="web")
         heartland, magento, web = (f"http://127.0.0.1:{p}" for p in (hl_port, mg_port, web_port))
         for url in (f"{heartland}/__sandbox/faults", f"{magento}/__sandbox/faults", f"{web}/healthz"):
             wait_up(url, timeout=60)
@@ -187,9 +215,12 @@ def main() -> None:
         seeded_orders = count_heartland_orders(heartland)
 
         for n in range(args.workers):
-            procs.start(f"worker-{n}", "worker", "--name", f"bench-{n}-{uuid.uuid4().hex[:4]}")
-        procs.start("scheduler", "scheduler")
+            procs.start(f"worker-{n}", "worker", "--name", f"bench-{n}-{uuid.uuid4().hex[:4]}", counted="worker")
+        procs.start("scheduler", "scheduler", counted="scheduler")
         wait_for_workers(env["REDIS_URL"], args.workers)
+        settle_counts(env["REDIS_URL"])
+        reset_counts(env["REDIS_URL"])
+        hl_from, mg_from = request_log_position(heartland), request_log_position(magento)
 
         sent_at: dict[str, float] = {}
         ingest_ms: list[float] = []
@@ -251,6 +282,9 @@ def main() -> None:
         last_finish = max(synced_at.values(), default=t_start)
         total = time.time() - t_start if len(latencies) < len(orders) else last_finish - t_start
         throughput = len(latencies) / total if total > 0 else 0.0
+        counts = settle_counts(env["REDIS_URL"])
+        hl_calls = calls_since(heartland, hl_from, "/api")
+        mg_calls = calls_since(magento, mg_from, "/rest")
         heartland_orders = count_heartland_orders(heartland) - seeded_orders
 
         print()
@@ -269,6 +303,17 @@ def main() -> None:
                   f"  p99 {percentile(latencies, 99):7.0f} ms  mean {statistics.mean(latencies):7.0f} ms")
         print(f"direct heartland loop  {direct:8.1f} orders/s  (same orders, 3 calls each, one thread)")
         print(f"ratio                  {throughput / direct:8.2f}x  (tillbridge / direct)")
+        n = max(1, len(orders))
+        print(f"heartland calls/order  {sum(hl_calls.values()) / n:8.2f}   "
+              + ", ".join(f"{k} {v / n:.2f}" for k, v in hl_calls.most_common()))
+        print(f"magento calls/order    {sum(mg_calls.values()) / n:8.2f}   "
+              + ", ".join(f"{k} {v / n:.2f}" for k, v in mg_calls.most_common()))
+        for role in ("web", "worker", "scheduler"):
+            print(f"db per order, {role:<9} {counts.get(f'{role}:begin', 0) / n:8.2f} transactions  "
+                  f"({counts.get(f'{role}:commit', 0) / n:.2f} commits, {counts.get(f'{role}:rollback', 0) / n:.2f} "
+                  f"rollbacks, {counts.get(f'{role}:statement', 0) / n:.2f} statements)")
+        total_tx = sum(counts.get(f"{role}:begin", 0) for role in ("web", "worker"))
+        print(f"db per order, ingest + worker {total_tx / n:5.2f} transactions")
     finally:
         procs.stop()
         store.dispose()

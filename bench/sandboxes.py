@@ -1,4 +1,4 @@
-"""What the benchmarks share: free ports, and a sandbox started as its own process."""
+"""What the benchmarks share: free ports, a sandbox started as its own process, a database of their own."""
 
 from __future__ import annotations
 
@@ -48,3 +48,25 @@ def start_sandbox(kind: str, token: str) -> tuple[str, Callable[[], None]]:
         proc.wait(timeout=10)
 
     return url, stop
+
+
+def own_database(url: str, suffix: str) -> str:
+    """``<db>_<suffix>`` beside a PostgreSQL database (created when missing), so a benchmark neither
+    disturbs nor is disturbed by tests sharing the configured database; SQLite URLs as they are."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from service.store.db import database_url
+
+    base = make_url(database_url(url, ""))
+    if not base.drivername.startswith("postgresql"):
+        return url
+    name = f"{base.database}_{suffix}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from service.api.envelope import is_record_id, is_version
-from service.api.intake import IncomingEvent, accept
+from service.api.intake import IncomingEvent, IngestUnavailable, accept
 from service.api.webhooks import read_event
 from service.connectors.heartland.client import normalise_webhook_payload
 from service.flows.context import current
@@ -122,14 +122,17 @@ def heartland_event(token: str) -> Response:
     if len(event_id) > 128:
         return _error(400, "invalid_record", "the record's id and updated_at are too long to be a Heartland record")
     event_type = f"{kind}.{record['type']}" if kind == "transaction" else kind
-    item_id = accept(runtime, IncomingEvent(
-        source=SOURCE, event_id=event_id, event_type=event_type, store_code="", occurred_at=None,
-        document=document, flow=flow, direction="heartland→magento",
-        entity_key=f"{flow}:heartland:{kind}:{record['id']}", label=_label(kind, record),
-        payload={"kind": kind, "id": record["id"], "record": record},
-        source_version=str(record.get("updated_at") or ""),
-        ignored_reason=TICKET_REASON if flow == TRANSACTION_FLOWS["Ticket"] else "",
-    ))
+    try:
+        item_id = accept(runtime, IncomingEvent(
+            source=SOURCE, event_id=event_id, event_type=event_type, store_code="", occurred_at=None,
+            document=document, flow=flow, direction="heartland→magento",
+            entity_key=f"{flow}:heartland:{kind}:{record['id']}", label=_label(kind, record),
+            payload={"kind": kind, "id": record["id"], "record": record},
+            source_version=str(record.get("updated_at") or ""),
+            ignored_reason=TICKET_REASON if flow == TRANSACTION_FLOWS["Ticket"] else "",
+        ))
+    except IngestUnavailable as exc:
+        return _error(503, "not_stored", str(exc))
     if item_id is None:
         return jsonify({"status": "duplicate", "event_id": event_id})
     response = jsonify({"status": "accepted", "event_id": event_id, "item_id": item_id, "flow": flow})

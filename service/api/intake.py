@@ -4,16 +4,24 @@ in one commit, then enqueue. A replayed event (same source and event id) is not 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from service.flows import ENABLED_FLOWS
 from service.flows.context import Context
 from service.kernel.cards import refuse_card_numbers
 from service.store import inbox, items
+from service.store.db import Store
+from service.store.group_commit import CommitTimeout, GroupCommit
+from service.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +42,8 @@ class IncomingEvent:
     source_version: str
     # Set for an event that means nothing for the other system: kept, recorded as ignored with this reason.
     ignored_reason: str = ""
+    # True when the endpoint refused card numbers in ``document`` (which is also the payload) itself.
+    screened: bool = False
 
 
 def printable(text: str, limit: int) -> str:
@@ -42,41 +52,112 @@ def printable(text: str, limit: int) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
+class IngestUnavailable(Exception):
+    """The event could not be stored (the database did not take it): nothing was kept; send it again."""
+
+
 def accept(runtime: Context, event: IncomingEvent) -> int | None:
     """Store the event and its item, then enqueue; the item id, or None for an event already stored.
 
     Events whose flow is not enabled yet are kept as ignored items, ready to replay. The endpoints
     answer 422 to a card number before calling this; it refuses one too (CardNumberRefused), so no
     ingest path can store one.
+
+    Concurrent requests of this process are stored together (service/store/group_commit.py): one
+    transaction and one commit for all the events that arrived meanwhile, then one enqueue. This
+    returns only once the transaction holding the event has committed; IngestUnavailable when it
+    did not (the event is not stored).
     """
-    refuse_card_numbers(event.document, "the event")
-    refuse_card_numbers(event.payload, "the event")
-    enabled = event.flow in ENABLED_FLOWS and not event.ignored_reason
-    reason = event.ignored_reason or f"the {event.flow} flow is not enabled yet; the event is kept for replay"
+    if not (event.screened and event.payload is event.document):
+        refuse_card_numbers(event.document, "the event")
+        if event.payload is not event.document:
+            refuse_card_numbers(event.payload, "the event")
     try:
-        with runtime.store.session() as session:
-            if inbox.find(session, event.source, event.event_id) is not None:
-                return None
-            stored = inbox.add(session, source=event.source, event_id=event.event_id, event_type=event.event_type,
-                               store_code=event.store_code, occurred_at=event.occurred_at, payload=event.document)
-            item = items.create(
-                session,
-                flow=event.flow,
-                direction=event.direction,
-                entity_key=event.entity_key,
-                label=printable(event.label, 200),
-                payload=event.payload,
-                source_version=event.source_version,
-                inbox_event_id=stored.id,
-                state="received" if enabled else "ignored",
-                reason="" if enabled else reason,
-            )
-            item_id = item.id
-    except IntegrityError:
-        return None  # another delivery of the same event was stored first
-    if enabled:
-        try:
-            runtime.enqueue([item_id])
-        except Exception:  # noqa: BLE001 - the item is committed; the scheduler will enqueue it
-            log.exception("enqueue of item %s failed; the scheduler will send it", item_id)
-    return item_id
+        stored = inbox_writer(runtime).submit(event)
+    except (SQLAlchemyError, CommitTimeout) as exc:
+        # A replay is no error (the insert skips it); this is the store refusing or not answering.
+        log.warning("event %s/%s not stored: %s", event.source, event.event_id, exc)
+        raise IngestUnavailable(f"the event was not stored ({type(exc).__name__}): the store did not take it; "
+                                "nothing was kept, send it again") from exc
+    return stored.item_id if stored is not None else None
+
+
+@dataclass(frozen=True)
+class Stored:
+    item_id: int
+    runnable: bool  # a received item, to enqueue (an ignored one is kept for replay only)
+
+
+_writers: WeakKeyDictionary[Context, GroupCommit[IncomingEvent, Stored | None]] = WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def inbox_writer(runtime: Context) -> GroupCommit[IncomingEvent, Stored | None]:
+    """This process's committer of incoming events (made on first use, so after a fork)."""
+    with _writers_lock:
+        writer = _writers.get(runtime)
+        if writer is None:
+            enqueuer = Enqueuer(runtime)
+            # A 2xx tells the sender it may forget the event: its commit must survive a power cut,
+            # so on SQLite the writer's commits are synced to disk (one sync per batch).
+            store = Store(runtime.store.url, durable_commits=True) if runtime.store.is_sqlite else runtime.store
+            writer = GroupCommit(store, store_events, after_commit=enqueuer.add, name="inbox-writer")
+            _writers[runtime] = writer
+        return writer
+
+
+def store_events(session: Session, events: Sequence[IncomingEvent]) -> list[Stored | None]:
+    """Add the events and their items to ``session`` (not committed), two bulk inserts for the lot:
+    per event its item, or None for one already in the inbox (or earlier in the same batch)."""
+    firsts: dict[tuple[str, str], IncomingEvent] = {}
+    for event in events:
+        firsts.setdefault((event.source, event.event_id), event)
+    now = utcnow()
+    new_ids = inbox.add_new(session, [
+        {"source": e.source, "event_id": e.event_id, "event_type": e.event_type, "store_code": e.store_code,
+         "occurred_at": e.occurred_at, "payload": e.document, "received_at": now} for e in firsts.values()])
+    fresh = [(key, firsts[key], inbox_id) for key, inbox_id in new_ids.items()]
+    rows = []
+    for _, event, inbox_id in fresh:
+        enabled = event.flow in ENABLED_FLOWS and not event.ignored_reason
+        reason = event.ignored_reason or f"the {event.flow} flow is not enabled yet; the event is kept for replay"
+        rows.append(items.item_values(
+            flow=event.flow, direction=event.direction, entity_key=event.entity_key,
+            label=printable(event.label, 200), payload=event.payload, source_version=event.source_version,
+            inbox_event_id=inbox_id, state="received" if enabled else "ignored", reason="" if enabled else reason))
+    item_ids = items.add_many(session, rows) if rows else []
+    stored = {key: Stored(item_id, row["state"] == "received")
+              for (key, _, _), row, item_id in zip(fresh, rows, item_ids, strict=True)}
+    # The first of several deliveries of one event in a batch gets its item; the others are duplicates.
+    return [stored.pop((e.source, e.event_id), None) if e is firsts[(e.source, e.event_id)] else None
+            for e in events]
+
+
+class Enqueuer:
+    """Sends committed items to the queue from a thread of its own, many per Redis round trip, so
+    the next batch commits while this one is enqueued. The items are committed (and marked
+    enqueued) before they get here: one whose enqueue is lost is sent by the scheduler."""
+
+    def __init__(self, runtime: Context) -> None:
+        self.runtime = runtime
+        self._queue: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="inbox-enqueuer", daemon=True)
+        self._thread.start()
+
+    def add(self, stored: list[Stored | None]) -> None:
+        runnable = [s.item_id for s in stored if s is not None and s.runnable]
+        if runnable:
+            self._queue.put(runnable)
+
+    def _run(self) -> None:
+        while True:
+            ids = self._queue.get()
+            while True:
+                try:
+                    ids += self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            try:
+                self.runtime.enqueue(ids)
+            except Exception:  # noqa: BLE001 - the items are committed; the scheduler will enqueue them
+                log.exception("enqueue of items %s failed; the scheduler will send them", ids)

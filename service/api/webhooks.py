@@ -16,7 +16,7 @@ from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
 
 from service.api.envelope import EnvelopeSchema
-from service.api.intake import IncomingEvent, accept
+from service.api.intake import IncomingEvent, IngestUnavailable, accept
 from service.flows import MAGENTO_EVENT_FLOWS
 from service.flows.context import current
 from service.kernel.cards import card_number_paths, find_card_numbers
@@ -32,6 +32,7 @@ from service.settings.secrets import usable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
+ENVELOPE = EnvelopeSchema()  # built once: loading keeps no state on the schema
 
 
 def _error(status: int, error: str, message: str, **extra: Any) -> Response:
@@ -101,7 +102,7 @@ def magento_event() -> Response:
     if not event_id or len(event_id) > 128:
         field_errors[ID_HEADER] = ["required header: the event's UUID (at most 128 characters)"]
     try:
-        envelope = EnvelopeSchema().load(document) if isinstance(document, dict) else None
+        envelope = ENVELOPE.load(document) if isinstance(document, dict) else None
         if envelope is None:
             field_errors["_schema"] = ["the body must be a JSON object: {event, occurred_at, store_code, data}"]
     except ValidationError as exc:
@@ -115,12 +116,15 @@ def magento_event() -> Response:
     flow = MAGENTO_EVENT_FLOWS[envelope["event"]]
     data = envelope["data"]
     entity_id = data.get("entity_id", data.get("id"))
-    item_id = accept(runtime, IncomingEvent(
-        source="magento", event_id=event_id, event_type=envelope["event"], store_code=envelope["store_code"],
-        occurred_at=envelope["occurred_at"], document=document, flow=flow, direction="magento→heartland",
-        entity_key=f"{flow}:magento:{envelope['store_code']}:{entity_id}", label=_label(envelope["event"], data),
-        payload=document, source_version=str(data.get("updated_at") or ""),
-    ))
+    try:
+        item_id = accept(runtime, IncomingEvent(
+            source="magento", event_id=event_id, event_type=envelope["event"], store_code=envelope["store_code"],
+            occurred_at=envelope["occurred_at"], document=document, flow=flow, direction="magento→heartland",
+            entity_key=f"{flow}:magento:{envelope['store_code']}:{entity_id}", label=_label(envelope["event"], data),
+            payload=document, source_version=str(data.get("updated_at") or ""), screened=True,
+        ))
+    except IngestUnavailable as exc:
+        return _error(503, "not_stored", str(exc))
     if item_id is None:
         return jsonify({"status": "duplicate", "event_id": event_id})
     response = jsonify({"status": "accepted", "event_id": event_id, "item_id": item_id})

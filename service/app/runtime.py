@@ -24,6 +24,7 @@ from service.flows import catalog as _catalog  # noqa: F401 - every flow registe
 from service.kernel.retry import RetryPolicy
 from service.rules.loader import Rules
 from service.store.db import Store, database_url
+from service.store.mapping_cache import ActiveMappings
 
 CREDENTIALS_STAMP_KEY = "tb:credentials:stamp"
 SETTINGS_STAMP_KEY = "tb:settings:stamp"
@@ -47,6 +48,8 @@ class Runtime:
                                     socket_connect_timeout=float(settings["REDIS_CONNECT_TIMEOUT_SECONDS"]),
                                     socket_timeout=float(settings["REDIS_SOCKET_TIMEOUT_SECONDS"]))
         self.rules = Rules(settings["RULES_DIR"])
+        # The active mapping versions, kept per process; any commit that changes them drops them everywhere.
+        self.active_mappings = ActiveMappings(self.store, self.redis)
         self._lock = threading.Lock()
         self._flows: dict[str, Flow] = {}
         self._clients_lock = threading.Lock()

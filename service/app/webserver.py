@@ -23,19 +23,22 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
+def gunicorn_options(host: str, port: int, workers: int, threads: int = 8) -> dict[str, Any]:
+    """How the web service is served (bench/ingest.py serves its baseline app the same way)."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+    }
+
+
 def run_gunicorn(host: str, port: int, workers: int, threads: int = 8) -> None:
     # Migrations ran once before this; the workers must not race to apply them again.
     os.environ["AUTO_MIGRATE"] = "0"
-    _Gunicorn(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "worker_class": "gthread",
-            "threads": threads,
-            "timeout": 60,
-            "graceful_timeout": 10,
-            "accesslog": None,
-            "errorlog": "-",
-            "loglevel": "warning",
-        }
-    ).run()
+    _Gunicorn(gunicorn_options(host, port, workers, threads)).run()

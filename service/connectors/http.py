@@ -166,6 +166,7 @@ class HttpConnector:
         kwargs = {**kwargs, "timeout": (min(connect, self.deadline_seconds), min(read, self.deadline_seconds)),
                   "stream": True}
         response = self.session.request(method, url, **kwargs)
+        complete = False
         try:
             body = bytearray()
             # read1 returns what has arrived (a plain read waits to fill its buffer), so the clock is
@@ -175,8 +176,14 @@ class HttpConnector:
                 if time.monotonic() > deadline:
                     raise CallDeadlineExceeded(f"the answer was still arriving after {self.deadline_seconds:g} s")
             response._content = bytes(body)  # the body as requests keeps it when not streaming
+            complete = True
         finally:
-            response.close()
+            if complete:
+                # Read to the end: the connection goes back to the pool for the next call (closing
+                # the response would close it, and every call would pay a new connection).
+                response.raw.release_conn()
+            else:
+                response.close()
         if time.monotonic() > deadline:
             raise CallDeadlineExceeded(f"the call took longer than {self.deadline_seconds:g} s")
         return response

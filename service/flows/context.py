@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from service.engine.pipeline import Flow, Pipeline
     from service.rules.loader import Rules
     from service.store.db import Store
+    from service.store.mapping_cache import ActiveMappings
 
 
 class Context(Protocol):
@@ -26,6 +27,7 @@ class Context(Protocol):
     store: Store
     redis: Redis
     rules: Rules
+    active_mappings: ActiveMappings
 
     @property
     def heartland(self) -> HeartlandClient: ...

@@ -57,8 +57,10 @@ def file_version(rules: Rules, template: str) -> int:
 
 
 def template_spec(runtime: Context, name: str) -> dict[str, Any]:
-    """What a flow maps with: the active stored version of ``name`` (a rules path or a template name), else the file."""
-    active = versions_store.active_spec(runtime.store, template_name(name))
+    """What a flow maps with: the active stored version of ``name`` (a rules path or a template name), else the file.
+
+    The active versions are kept per process (service/store/mapping_cache.py): no store read per record."""
+    active = runtime.active_mappings.spec(template_name(name))
     if active is not None:
         return active
     loaded = runtime.rules.load(name if name.endswith(".yaml") else rules_name(name))

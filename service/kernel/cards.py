@@ -10,6 +10,7 @@ layer may use it.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,14 @@ from typing import Any
 # card number: masking it would change a measured value.
 CARD_RUN = re.compile(r"(?<!\d)(?<!\d\.)(\d[ -]?){12,18}\d(?!\d)")
 MIN_DIGITS, MAX_DIGITS = 13, 19
+# A card number's run, with its spaces and dashes taken out, is 13 digits in a row or more: text
+# without such a row after that holds none, which one fast search says (most text has none).
+_SEPARATORS = str.maketrans("", "", " -")
+_DIGIT_ROW = re.compile(rf"\d{{{MIN_DIGITS}}}")
+
+
+def _may_hold_run(text: str) -> bool:
+    return len(text) >= MIN_DIGITS and _DIGIT_ROW.search(text.translate(_SEPARATORS)) is not None
 
 
 def luhn_valid(digits: str) -> bool:
@@ -40,11 +49,15 @@ def _card_digits(run: str) -> str | None:
 
 def find_card_numbers(text: str) -> list[str]:
     """Luhn-valid runs of 13–19 digits (spaces or dashes allowed between digits)."""
+    if not _may_hold_run(text):
+        return []
     return [d for d in (_card_digits(m.group(0)) for m in CARD_RUN.finditer(text)) if d]
 
 
 def mask_card_numbers(text: str) -> str:
     """The text with each card number kept to its last four digits: ``************1111``."""
+    if not _may_hold_run(text):
+        return text
 
     def _mask(match: re.Match[str]) -> str:
         digits = _card_digits(match.group(0))
@@ -79,18 +92,38 @@ def mask_value(value: Any) -> Any:
     return value
 
 
+def might_hold_card_numbers(value: Any) -> bool:
+    """False when ``value`` surely holds no card number: one pass of the pattern over its compact
+    JSON text instead of one per value (what a record usually costs). Every string, key and
+    integer shows its characters unchanged in that text (JSON escapes only quotes, backslashes
+    and control characters, none of which a card number's run holds), and tokens are separated by
+    punctuation a run cannot span; integral floats from 1e16 up are written with an exponent, so
+    text with one, and anything JSON cannot write, says "maybe" and is walked value by value."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return True
+    return "e+" in text or "E+" in text or bool(find_card_numbers(text))
+
+
 def card_number_paths(value: Any, path: str = "$") -> list[str]:
     """JSON paths of the values (and keys) that hold a card number; never the digits themselves."""
+    if path == "$" and isinstance(value, Mapping | list | tuple) and not might_hold_card_numbers(value):
+        return []
+    return _card_number_paths(value, path)
+
+
+def _card_number_paths(value: Any, path: str) -> list[str]:
     found: list[str] = []
     if isinstance(value, Mapping):
         for k, v in value.items():
             child = f"{path}.{k}"
             if find_card_numbers(str(k)):
                 found.append(f"{child} (key)")
-            found.extend(card_number_paths(v, child))
+            found.extend(_card_number_paths(v, child))
         return found
     if isinstance(value, list | tuple):
-        return [p for i, v in enumerate(value) for p in card_number_paths(v, f"{path}[{i}]")]
+        return [p for i, v in enumerate(value) for p in _card_number_paths(v, f"{path}[{i}]")]
     text = value if isinstance(value, str) else _number_text(value)
     return [path] if text is not None and find_card_numbers(text) else []
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from service.kernel.cards import mask_value
 from service.store.db import Store
@@ -43,37 +44,45 @@ def bind(
 
     ``data`` keeps what a flow last wrote: a card number in it is masked (a record's fields may hold one)."""
     data = mask_value(data) if data is not None else None
-    existing = find(store, entity, key, system)
     with store.session() as s:
-        if existing is not None:
-            binding = s.merge(existing)
-            binding.external_id = external_id
-            binding.external_ref = external_ref or binding.external_ref
-            binding.source_version = source_version or binding.source_version
-            if data is not None:
-                # Several flows keep their own keys on one binding (the orders flow its address ids,
-                # the customers flow what it last wrote): each write merges, none wipes the others.
-                binding.data = {**(binding.data or {}), **data}
+        binding = _upsert(s, entity, key, system, external_id, external_ref, source_version, data)
+        if binding is not None:
             return binding
-        binding = Binding(
-            entity=entity,
-            key=key,
-            system=system,
-            external_id=external_id,
-            external_ref=external_ref,
-            source_version=source_version,
-            data=data or {},
-        )
-        s.add(binding)
-        try:
-            s.flush()
-        except IntegrityError:
-            s.rollback()
-            found = find(store, entity, key, system)
-            if found is None:
-                raise
-            return found
+    # Another run bound this key between our read and our insert: its binding is the one to update.
+    with store.session() as s:
+        binding = _upsert(s, entity, key, system, external_id, external_ref, source_version, data, again=True)
+        assert binding is not None  # a second refusal raises: the external id is bound to another key
         return binding
+
+
+def _upsert(s: Session, entity: str, key: str, system: str, external_id: str, external_ref: str,
+            source_version: str, data: dict[str, Any] | None, *, again: bool = False) -> Binding | None:
+    """One transaction's read-then-write of a binding; None when a concurrent insert may have won the
+    race (the session is rolled back: the caller tries ``again``, which raises instead)."""
+    binding = s.scalars(
+        select(Binding).where(Binding.entity == entity, Binding.key == key, Binding.system == system)
+    ).first()
+    if binding is not None:
+        binding.external_id = external_id
+        binding.external_ref = external_ref or binding.external_ref
+        binding.source_version = source_version or binding.source_version
+        if data is not None:
+            # Several flows keep their own keys on one binding (the orders flow its address ids,
+            # the customers flow what it last wrote): each write merges, none wipes the others.
+            binding.data = {**(binding.data or {}), **data}
+        s.flush()
+        return binding
+    binding = Binding(entity=entity, key=key, system=system, external_id=external_id, external_ref=external_ref,
+                      source_version=source_version, data=data or {})
+    s.add(binding)
+    try:
+        s.flush()
+    except IntegrityError:
+        if again:
+            raise
+        s.rollback()
+        return None
+    return binding
 
 
 def count(store: Store, entity: str, system: str) -> int:

@@ -27,6 +27,13 @@ def database_url(configured: str, data_dir: str) -> str:
     return configured
 
 
+def _sqlite_durable(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # Every commit reaches the disk before it returns (NORMAL may lose the last ones to a power cut).
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets the web process read while a worker writes; busy_timeout waits instead of failing.
@@ -40,7 +47,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Store:
     """Owns the engine; hands out sessions that commit on success and roll back on error."""
 
-    def __init__(self, url: str, *, connect_timeout_seconds: int = 10, statement_timeout_seconds: int = 60) -> None:
+    def __init__(self, url: str, *, connect_timeout_seconds: int = 10, statement_timeout_seconds: int = 60,
+                 durable_commits: bool = False) -> None:
+        """``durable_commits``: on SQLite, every commit is synced to disk (what an acknowledgement to
+        a sender needs); PostgreSQL commits are durable already (synchronous_commit)."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"future": True}
@@ -56,6 +66,8 @@ class Store:
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            if durable_commits:
+                event.listen(self.engine, "connect", _sqlite_durable)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

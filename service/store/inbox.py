@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from service.store.tables import InboxEvent, SyncItem
@@ -15,6 +18,20 @@ def find(session: Session, source: str, event_id: str) -> InboxEvent | None:
     return session.scalars(
         select(InboxEvent).where(InboxEvent.source == source, InboxEvent.event_id == event_id)
     ).first()
+
+
+def add_new(session: Session, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Insert the events (column values) not in the inbox yet, in one statement: the new ones' ids
+    by (source, event id). An event already there (a replay, or another process's delivery of it
+    committed meanwhile) is left alone and not in the answer."""
+    if not rows:
+        return {}
+    table = cast(Table, InboxEvent.__table__)
+    dialect = session.get_bind().dialect.name
+    statement = (sqlite_insert(table) if dialect == "sqlite" else postgresql_insert(table)
+                 ).on_conflict_do_nothing(index_elements=["source", "event_id"])
+    inserted = session.connection().execute(statement.returning(table.c.id, table.c.source, table.c.event_id), rows)
+    return {(source, event_id): int(event) for event, source, event_id in inserted}
 
 
 def add(

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from service.kernel.cards import mask_card_numbers, mask_value, screen
+from service.kernel.cards import mask_card_numbers, mask_value, might_hold_card_numbers, screen
 from service.store.db import Store
 from service.store.tables import DeadLetter, SyncItem, TraceStep, utcnow
 
@@ -68,26 +68,9 @@ def create(
 ) -> SyncItem:
     """A new item. Its payload is screened: a card number in a record Tillbridge pulled (a poll, the
     backfill, a drift repair) is stored masked, and the item gets a ``screening`` step saying where."""
-    now = utcnow()
     screened = screen(payload)
-    payload = screened.value
-    item = SyncItem(
-        flow=flow,
-        direction=direction,
-        entity_key=entity_key,
-        label=mask_card_numbers(label),
-        payload=payload,
-        source_version=source_version,
-        inbox_event_id=inbox_event_id,
-        state=state,
-        reason=mask_card_numbers(reason),
-        result={},
-        next_attempt_at=now,
-        # Marked as enqueued now: the caller enqueues right after commit, and the sweeper
-        # re-enqueues it if that never happened (process died between commit and enqueue).
-        enqueued_at=now if state == "received" else None,
-        finished_at=now if state in TERMINAL_STATES else None,
-    )
+    item = new_item(flow=flow, entity_key=entity_key, payload=screened.value, label=label, direction=direction,
+                    source_version=source_version, inbox_event_id=inbox_event_id, state=state, reason=reason)
     session.add(item)
     session.flush()
     if screened.had_card_numbers:
@@ -95,6 +78,46 @@ def create(
                               message=screened.explain(f"the {flow} record {label or entity_key}"),
                               detail={"paths": screened.paths}))
     return item
+
+
+def new_item(*, flow: str, entity_key: str, payload: dict[str, Any], label: str = "", direction: str = "",
+             source_version: str = "", inbox_event_id: int | None = None, state: str = "received",
+             reason: str = "") -> SyncItem:
+    """The row of a new item whose payload holds no card number (refused or masked already); not added."""
+    return SyncItem(**item_values(flow=flow, entity_key=entity_key, payload=payload, label=label, direction=direction,
+                                  source_version=source_version, inbox_event_id=inbox_event_id, state=state,
+                                  reason=reason))
+
+
+def item_values(*, flow: str, entity_key: str, payload: dict[str, Any], label: str = "", direction: str = "",
+                source_version: str = "", inbox_event_id: int | None = None, state: str = "received",
+                reason: str = "") -> dict[str, Any]:
+    """A new item's column values, for a bulk insert (its payload holds no card number)."""
+    now = utcnow()
+    return {
+        "flow": flow,
+        "direction": direction,
+        "entity_key": entity_key,
+        "label": mask_card_numbers(label),
+        "payload": payload,
+        "source_version": source_version,
+        "inbox_event_id": inbox_event_id,
+        "state": state,
+        "reason": mask_card_numbers(reason),
+        "result": {},
+        "next_attempt_at": now,
+        # Marked as enqueued now: the caller enqueues right after commit, and the sweeper
+        # re-enqueues it if that never happened (process died between commit and enqueue).
+        "enqueued_at": now if state == "received" else None,
+        "finished_at": now if state in TERMINAL_STATES else None,
+    }
+
+
+def add_many(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert items (``item_values``) in one statement; their ids, in the order given."""
+    table = cast(Table, SyncItem.__table__)
+    inserted = session.connection().execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return [int(i) for i in inserted.scalars()]
 
 
 def get(store: Store, item_id: int) -> SyncItem | None:
@@ -137,10 +160,12 @@ def heartbeat(store: Store, item_id: int, fence: int, lease_seconds: float) -> b
 
 def _add_steps(session: Session, item_id: int, attempt: int, steps: Sequence[dict[str, Any]]) -> None:
     for step in steps:
-        # Flows fill a step's message and detail as they go: its card numbers are masked on the way in.
+        # Flows fill a step's message and detail as they go: its card numbers are masked on the way in
+        # (one pass over a step's detail says whether it needs the value-by-value masking).
+        detail = step.get("detail") or {}
         session.add(TraceStep(item_id=item_id, attempt=attempt, **{
             **step, "message": mask_card_numbers(str(step.get("message") or "")),
-            "detail": mask_value(step.get("detail") or {})}))
+            "detail": mask_value(detail) if might_hold_card_numbers(detail) else detail}))
 
 
 def finish(

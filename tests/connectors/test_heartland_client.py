@@ -314,3 +314,15 @@ def test_updates_read_back_when_put_answers_no_body() -> None:
         assert updated["id"] == 100001 and updated["description"] == "Cash in the till"
     finally:
         running.stop()
+
+
+def test_creates_that_need_only_the_id_make_one_call(client: HeartlandClient, sandbox: RunningSandbox) -> None:
+    since = requests.get(f"{sandbox.url}/__sandbox/requests", timeout=10).json()["last"]
+    customer_id = client.create_customer_id({"first_name": "Ida", "last_name": "Once", "email": "ida@example.net"})
+    address_id = client.add_customer_address_id(customer_id, {"first_name": "Ida", "last_name": "Once",
+                                                              "line_1": "1 Main St", "postal_code": "12345"})
+    log = requests.get(f"{sandbox.url}/__sandbox/requests", params={"since": since}, timeout=10).json()["requests"]
+    assert [(r["method"], r["status"]) for r in log] == [("POST", 201), ("POST", 201)]
+    [found] = client.find_customers_by_email("ida@example.net", include=["addresses"])
+    assert found["id"] == customer_id
+    assert [a["id"] for a in found["addresses"]] == [address_id]

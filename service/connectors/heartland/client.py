@@ -389,12 +389,17 @@ class HeartlandClient(HttpConnector):
     def customer(self, customer_id: int, include: Iterable[str] = ()) -> Record:
         return self.get(f"customers/{customer_id}", include=include)
 
-    def find_customers_by_email(self, email: str) -> RecordList:
-        """Customers with this email, oldest first; Heartland does not keep emails unique."""
-        return self.list("customers", {"email": email.strip()}, ["id"], per_page=50).results
+    def find_customers_by_email(self, email: str, include: Iterable[str] = ()) -> RecordList:
+        """Customers with this email, oldest first; Heartland does not keep emails unique.
+        ``include=["addresses"]`` brings their addresses in the same call."""
+        return self.list("customers", {"email": email.strip()}, ["id"], per_page=50, include=include).results
 
     def create_customer(self, body: Record) -> Record:
         return self.create("customers", body)
+
+    def create_customer_id(self, body: Record) -> int:
+        """Create a customer; only its id (no second call to read it back)."""
+        return self.create_id("customers", body)
 
     def update_customer(self, customer_id: int, body: Record) -> Record:
         return self.update(f"customers/{customer_id}", body)
@@ -404,6 +409,10 @@ class HeartlandClient(HttpConnector):
 
     def add_customer_address(self, customer_id: int, body: Record) -> Record:
         return self.create(f"customers/{customer_id}/addresses", body)
+
+    def add_customer_address_id(self, customer_id: int, body: Record) -> int:
+        """Add an address; only its id (no second call to read it back)."""
+        return self.create_id(f"customers/{customer_id}/addresses", body)
 
     def update_customer_address(self, customer_id: int, address_id: int, body: Record) -> Record:
         return self.update(f"customers/{customer_id}/addresses/{address_id}", body)

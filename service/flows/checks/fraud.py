@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from service.ai.anomaly.features import order_facts
+from service.ai.anomaly.features import VELOCITY_WINDOW, order_facts
 from service.ai.anomaly.scorer import AnomalyScorer, Assessment
 from service.ai.anomaly.threshold import GUARD_PREFIX, StoreBaseline
 from service.kernel.errors import SyncError
@@ -85,7 +86,10 @@ def store_baseline(store: Store, scorer: AnomalyScorer, *, refresh_seconds: floa
     """The store's threshold and guard maxima, recomputed from its last N orders at most every
     ``baseline_refresh_seconds`` (rules/anomaly.yaml) per process, and whenever the model changes.
 
-    The window is rescored with the current model, so a promote never mixes two models' scales.
+    The window is rescored with the current model, so a promote never mixes two models' scales: a
+    new model waits for its own baseline. An expired baseline of the same model is refreshed by a
+    thread of its own while orders go on being checked against it (it is seconds old), so no
+    order waits for a rescore of the whole window. ``refresh_seconds=0`` recomputes it now.
     """
     rules = scorer.rules
     refresh = rules.baseline_refresh_seconds if refresh_seconds is None else refresh_seconds
@@ -94,12 +98,33 @@ def store_baseline(store: Store, scorer: AnomalyScorer, *, refresh_seconds: floa
     now = time.monotonic()
     with _baselines_lock:
         cached = _baselines.get(key)
-        if cached is not None and cached[1] == stamp and now - cached[0] < refresh:
+        if cached is not None and cached[1] == stamp and refresh > 0:  # 0: recompute now, in this thread
+            if now - cached[0] >= refresh and key not in _refreshing:
+                _refreshing.add(key)
+                threading.Thread(target=_refresh_baseline, args=(store, scorer, key, stamp),
+                                 name="anomaly-baseline", daemon=True).start()
             return cached[2]
     baseline = scorer.baseline(recent_features(store, rules.window_orders))
     with _baselines_lock:
         _baselines[key] = (now, stamp, baseline)
     return baseline
+
+
+_refreshing: set[tuple[str, int]] = set()
+
+
+def _refresh_baseline(store: Store, scorer: AnomalyScorer, key: tuple[str, int], stamp: str) -> None:
+    try:
+        baseline = scorer.baseline(recent_features(store, scorer.rules.window_orders))
+        with _baselines_lock:
+            cached = _baselines.get(key)
+            if cached is None or cached[1] == stamp:  # a newer model's baseline is not overwritten
+                _baselines[key] = (time.monotonic(), stamp, baseline)
+    except Exception:  # noqa: BLE001 - the previous baseline stays in use; the next order tries again
+        log.exception("refreshing the store's anomaly baseline failed; keeping the previous one")
+    finally:
+        with _baselines_lock:
+            _refreshing.discard(key)
 
 
 def _utc(value: datetime) -> datetime:
@@ -110,21 +135,53 @@ def _utc(value: datetime) -> datetime:
 class StoreOrderHistory:
     """The :class:`~service.ai.anomaly.features.OrderHistory` of orders recorded in the store.
 
-    The three per-email questions of one order share their window, so it is read once.
+    Given the order being scored, everything its features ask (the customer's window, whether
+    they ordered before, the address's window) is read in one transaction on first use. Without
+    it, the three per-email questions share one read (their window, and whether any order came
+    before it), and the address question is a second.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, order: Mapping[str, Any] | None = None) -> None:
         self.store = store
-        self._window: tuple[tuple[str, datetime, datetime], list[tuple[str, str]]] | None = None
+        self._order = order
+        self._window: tuple[tuple[str, datetime, datetime], list[tuple[str, str]], bool] | None = None
+        self._address: tuple[tuple[str, datetime, datetime], int] | None = None
+
+    def _prefetch(self) -> None:
+        """Read all the order's questions at once (once), when the order was given."""
+        if self._order is None:
+            return
+        order, self._order = self._order, None
+        facts = order_facts(order)
+        since, until = facts.created_at - VELOCITY_WINDOW, facts.created_at
+        with self.store.session() as s:
+            if facts.email:
+                self._window = self._read_window(s, facts.email.lower(), since, until)
+            if facts.shipping_address:
+                key = (facts.shipping_address, since, until)
+                self._address = (key, self._count_address(s, *key))
+
+    @staticmethod
+    def _read_window(s: Session, email: str, since: datetime, until: datetime
+                     ) -> tuple[tuple[str, datetime, datetime], list[tuple[str, str]], bool]:
+        rows = [(card, address) for card, address in s.execute(select(OrderFact.card, OrderFact.address_key).where(
+            OrderFact.email == email, OrderFact.created_at >= _utc(since), OrderFact.created_at < _utc(until)))]
+        before = bool(rows) or s.scalar(select(OrderFact.id).where(
+            OrderFact.email == email, OrderFact.created_at < _utc(since)).limit(1)) is not None
+        return (email, since, until), rows, before
+
+    @staticmethod
+    def _count_address(s: Session, address_key: str, since: datetime, until: datetime) -> int:
+        return int(s.scalar(select(func.count()).select_from(OrderFact).where(
+            OrderFact.address_key == address_key, OrderFact.created_at >= _utc(since),
+            OrderFact.created_at < _utc(until))) or 0)
 
     def _email_window(self, email: str, since: datetime, until: datetime) -> list[tuple[str, str]]:
+        self._prefetch()
         key = (email.lower(), since, until)
         if self._window is None or self._window[0] != key:
             with self.store.session() as s:
-                rows = s.execute(select(OrderFact.card, OrderFact.address_key).where(
-                    OrderFact.email == key[0], OrderFact.created_at >= _utc(since),
-                    OrderFact.created_at < _utc(until)))
-                self._window = (key, [(card, address) for card, address in rows])
+                self._window = self._read_window(s, *key)
         return self._window[1]
 
     def count_orders(self, email: str, since: datetime, until: datetime) -> int:
@@ -137,12 +194,18 @@ class StoreOrderHistory:
         return {address for _, address in self._email_window(email, since, until) if address}
 
     def orders_to_address(self, address_key: str, since: datetime, until: datetime) -> int:
-        with self.store.session() as s:
-            return int(s.scalar(select(func.count()).select_from(OrderFact).where(
-                OrderFact.address_key == address_key, OrderFact.created_at >= _utc(since),
-                OrderFact.created_at < _utc(until))) or 0)
+        self._prefetch()
+        key = (address_key, since, until)
+        if self._address is None or self._address[0] != key:
+            with self.store.session() as s:
+                self._address = (key, self._count_address(s, *key))
+        return self._address[1]
 
     def has_ordered_before(self, email: str, until: datetime) -> bool:
+        self._prefetch()
+        window = self._window
+        if window is not None and window[0][0] == email.lower() and window[0][2] == until:
+            return window[2]
         with self.store.session() as s:
             return s.scalar(select(OrderFact.id).where(OrderFact.email == email.lower(),
                                                        OrderFact.created_at < _utc(until)).limit(1)) is not None
