@@ -88,10 +88,10 @@ def main() -> None:
                 if versions.draft(runtime.store, "orders") is not None:
                     actions.publish(runtime, "orders", actor="bench")
                 else:
-                    versions.rollback(runtime.store, "orders", actor="bench", to=1)
+                    actions.rollback(runtime, "orders", actor="bench", to=1)
                 published = True
             elif variant == "built-in" and published:
-                versions.rollback(runtime.store, "orders", actor="bench", to=0)
+                actions.rollback(runtime, "orders", actor="bench", to=0)
                 published = False
             for item_id in ids[start:start + args.round]:
                 began = time.perf_counter()

@@ -197,10 +197,10 @@ def publish(name: str) -> None:
 @click.option("--to", "to", type=int, help="A published version (0: the built-in steps alone).")
 def rollback(name: str, to: int | None) -> None:
     """Make an earlier published version live again (the one before the live one by default)."""
-    from service.workflows import versions
+    from service.workflows import actions
 
     try:
-        live = versions.rollback(_runtime().store, name, actor=ACTOR, to=to)
+        live = actions.rollback(_runtime(), name, actor=ACTOR, to=to)
     except (ValueError, LookupError) as exc:
         raise _fail(exc) from None
     click.echo(f"{name} now runs {f'version {live}' if live else 'the built-in steps alone'} for new events")

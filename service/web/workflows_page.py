@@ -268,7 +268,7 @@ def rollback(name: str) -> Redirect:
     _known(name)
     to = request.form.get("to", type=int)
     try:
-        live = versions.rollback(current().store, name, actor=actor(), to=to)
+        live = actions.rollback(current(), name, actor=actor(), to=to)
     except versions.VersionError as exc:
         flash(f"Not rolled back: {exc}", "error")
     else:

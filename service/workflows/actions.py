@@ -41,8 +41,18 @@ def save(context: WorkflowsContext, document: Any, *, base_revision: int | None,
 
 
 def publish(context: WorkflowsContext, name: str, *, actor: str) -> versions.Version:
+    """Publish the draft: new items run it from now on, in every process."""
     flow = extensible(context, name)
-    return versions.publish(context.store, name, actor=actor, check=lambda doc: parse(flow, doc))
+    published = versions.publish(context.store, name, actor=actor, check=lambda doc: parse(flow, doc))
+    versions.announce(context.redis)
+    return published
+
+
+def rollback(context: WorkflowsContext, name: str, *, actor: str, to: int | None = None) -> int:
+    """Make an earlier version live again (0: the built-in flow alone); returns the live version."""
+    live = versions.rollback(context.store, name, actor=actor, to=to)
+    versions.announce(context.redis)
+    return live
 
 
 def document_of(context: WorkflowsContext, name: str, number: int | None) -> tuple[int, dict[str, Any] | None]:

@@ -151,7 +151,7 @@ def run_flow(flow: Extensible, context: WorkflowContext, item: Any, trace: Trace
     if pinned is not None:
         version = int(pinned["version"])
     else:
-        version = versions.live_for_run(context.store, flow.name)
+        version = versions.live_for_run(context.store, context.redis, flow.name)
         trace.progress[PIN] = {"version": version}
     steps = steps_for(flow, context, version)
     run = Run(item, trace)

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
+from redis import Redis
 
 from service.connectors import alert_channels
 from service.connectors.public_urls import UnsafeURL, check_public_url
@@ -56,6 +57,7 @@ class WorkflowContext(Protocol):
 
     settings: dict[str, Any]
     store: Store
+    redis: Redis
 
     @property
     def heartland(self) -> HeartlandClient: ...
@@ -393,6 +395,9 @@ def _hold(spec: Any, env: Env, nested: Mapping[str, Sequence[Step]]) -> Does:
     def does(run: Run) -> Outcome:
         reason = expressions.render(str(spec.config["reason"]), document(run))
         run.say(reason)
+        # The run ends here, in review; a person's retry from review goes on past this hold (the
+        # engine keeps the item's progress when it ends in review).
+        run.trace.progress[spec.id] = {}
         # No review_id: the item's own review (retry or resolve on the item) decides it.
         return Outcome("review", reason, {"workflow": env.workflow, "workflow_version": env.version,
                                           "workflow_step": spec.id}, str(run.get("mapping_version") or ""))

@@ -10,11 +10,12 @@ named at their first run (``pin``), so an event is processed by exactly one vers
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -58,22 +59,32 @@ def live_version(store: Store, workflow: str) -> int:
         return head.published if head is not None else 0
 
 
-# The live version as this process last read it: (store, workflow) → (monotonic time read, version).
-# A run reads it from here, so an order costs no query for it; a publish or rollback is seen by every
-# process within LIVE_SECONDS, and each item keeps the version of its first run (service/workflows/runner.py).
-LIVE_SECONDS = 2.0
-_live: dict[tuple[int, str], tuple[float, int]] = {}
+# The live version as this process last read it, with the stamp it was read under: a publish or a
+# rollback bumps the stamp in Redis (``announce``) after its commit, so the next run of every process
+# reads the new head, and a run costs one Redis read, not a query. Each item keeps the version of its
+# first run (service/workflows/runner.py).
+STAMP_KEY = "tb:workflows:stamp"
+_live: dict[tuple[int, str], tuple[Any, int]] = {}
 
 
-def live_for_run(store: Store, workflow: str) -> int:
+def live_for_run(store: Store, redis: Redis, workflow: str) -> int:
     key = (id(store), workflow)
+    stamp: Any
+    try:
+        stamp = redis.get(STAMP_KEY)
+    except RedisError:
+        stamp = object()  # Redis is away: read the head itself
     cached = _live.get(key)
-    now = time.monotonic()
-    if cached is not None and now - cached[0] < LIVE_SECONDS:
+    if cached is not None and cached[0] == stamp:
         return cached[1]
     version = live_version(store, workflow)
-    _live[key] = (now, version)
+    _live[key] = (stamp, version)
     return version
+
+
+def announce(redis: Redis) -> None:
+    """Every process runs the new live version from its next item on."""
+    redis.incr(STAMP_KEY)
 
 
 def versions(store: Store, workflow: str) -> list[Version]:
@@ -204,7 +215,7 @@ def rollback(store: Store, workflow: str, *, actor: str, to: int | None = None) 
 
 
 def _point_head(s: Any, workflow: str, number: int, actor: str, note: str) -> None:
-    _live.clear()  # this process sees the switch at once; the others within LIVE_SECONDS
+    _live.clear()  # this process sees the switch at once; the others when ``announce`` bumps the stamp
     head = s.get(WorkflowHead, workflow)
     if head is None:
         s.add(WorkflowHead(workflow=workflow, published=number, changed_by=actor, changed_at=utcnow(), note=note))
