@@ -33,6 +33,7 @@ A later event for a bound order:
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +51,7 @@ from service.kernel.errors import DataError, FatalError, NotFoundInTargetError
 from service.rules.templates import MappingError, Template
 from service.store import bindings, items
 from service.store import reviews as order_reviews
-from service.store.tables import Binding, SyncItem
+from service.store.tables import Binding, OrderReview, SyncItem
 from service.workflows.runner import run_flow
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 NORMALIZE_TEMPLATE = "mappings/orders.magento_to_canonical.yaml"
 HEARTLAND_TEMPLATE = "mappings/orders.canonical_to_heartland.yaml"
 REF_FIELD = "tillbridge_ref"
+ITEM_CACHE_SECONDS = 30.0  # how long a worker trusts the Heartland item id it read for a SKU
 
 
 def order_ref(store_code: str, number: str) -> str:
@@ -74,7 +76,7 @@ def comment_text(heartland_number: str) -> str:
 class OrdersFlow(StepFlow):
     name = "orders"
     direction = "Magento → Heartland"
-    given = ("event", "store_code", "key")
+    given = ("event", "store_code", "key", "waiting", "bound", "review")
     # Where a workflow (service/workflows/) adds its steps; the flow's own steps stay as they are.
     insertion_points = {"after normalize": ("after", "normalize"), "after check": ("after", "check"),
                         "before deliver": ("before", "deliver"), "after confirm": ("after", "confirm")}
@@ -83,20 +85,21 @@ class OrdersFlow(StepFlow):
         self.runtime = runtime
         self.store = runtime.store
         self._context: tuple[Any, Any] | None = None
+        self._items: dict[str, tuple[float, dict[str, Any]]] = {}  # SKU → (read at, Heartland item)
         self.payments = Payments(runtime)
         ref = f"custom@{REF_FIELD} = magento:<store>:<increment id>"
         self.steps = (
             Step("in review?", self.step_in_review, "one review per order: a later event waits on it",
-                 reads=("key",)),
+                 reads=("waiting",)),
             Step("bound?", self.step_bound, "a synced order's later event: cancel, or follow its payments",
-                 reads=("event", "key"), effect="heartland", decides=True,
+                 reads=("event", "bound"), effect="heartland", decides=True,
                  idempotency="cancel only an open order; payments by their Magento invoice or transaction"),
             Step("fetch", self.step_fetch, "the order as Magento has it (GET /V1/orders/{id})",
                  reads=("event",), writes=("raw",)),
             Step("normalize", self.step_normalize, f"Magento order → canonical Order ({NORMALIZE_TEMPLATE})",
                  reads=("raw", "store_code"), writes=("order", "mapping_version")),
             Step("check", self.step_check, "Magento state (rules/statuses.yaml) and the fraud score",
-                 reads=("raw", "order", "mapping_version"), effect="magento", decides=True,
+                 reads=("raw", "order", "mapping_version", "review"), effect="magento", decides=True,
                  idempotency="one fraud review per order; a held order is not held twice"),
             Step("customer", self.step_customer, "the Heartland customer: binding, duplicate resolution, "
                  "email, else created", reads=("order", "store_code"),
@@ -158,9 +161,16 @@ class OrdersFlow(StepFlow):
         run["event"] = envelope.get("data") or {}
         run["store_code"] = str(envelope.get("store_code") or "default")
         run["key"] = f"magento:{run['store_code']}:{run['event'].get('entity_id')}"
+        # What the store knows of this order, read in one transaction: another event of it waiting
+        # in review, its binding, its fraud review (the entity lock keeps them as they are for the run).
+        item = run.item
+        with self.store.session() as s:
+            run["waiting"] = items.other_in_review(self.store, item.entity_key, item.id, session=s)
+            run["bound"] = bindings.find(self.store, "order", run["key"], "heartland", session=s)
+            run["review"] = order_reviews.find(self.store, item.entity_key, session=s)
 
     def step_in_review(self, run: Run) -> Outcome | None:
-        waiting = items.other_in_review(self.store, run.item.entity_key, run.item.id)
+        waiting = run["waiting"]
         if waiting is None:
             run.say("no other event of this order waits in review")
             return None
@@ -170,7 +180,7 @@ class OrdersFlow(StepFlow):
                                f"(item {waiting.id}): retry or resolve that item")
 
     def step_bound(self, run: Run) -> Outcome | None:
-        existing = bindings.find(self.store, "order", run["key"], "heartland")
+        existing = run["bound"]
         if existing is None:
             run.say("not in Heartland yet")
             return None
@@ -197,7 +207,7 @@ class OrdersFlow(StepFlow):
         order: Order = run["order"]
         version = run["mapping_version"]
         action = self.action_for(order)
-        if action != "sync" and order.state == "holded" and order_reviews.find(self.store, run.item.entity_key):
+        if action != "sync" and order.state == "holded" and run["review"] is not None:
             # Held by Tillbridge's own fraud review: the review decides, not the hold.
             action = "sync"
         run.say(f"Magento state {order.state!r}: {action}")
@@ -207,7 +217,7 @@ class OrdersFlow(StepFlow):
         if action == "skip":
             return Outcome("ignored", f"Magento order #{order.number} is {order.state}; not sent to Heartland",
                            {}, version)
-        screened = self.screen(run.item, run["raw"], run.entry)
+        screened = self.screen(run.item, run["raw"], run.entry, run["review"])
         if screened is not None:
             screened.mapping_version = version
         return screened
@@ -299,13 +309,13 @@ class OrdersFlow(StepFlow):
                             heartland_id=order_id, heartland_number=number)
 
     # -- steps ----------------------------------------------------------------------------------
-    def screen(self, item: SyncItem, raw: dict[str, Any], step: dict[str, Any]) -> Outcome | None:
+    def screen(self, item: SyncItem, raw: dict[str, Any], step: dict[str, Any], review: OrderReview | None
+               ) -> Outcome | None:
         """The anomaly check: None lets the order sync; an Outcome holds it for (or after) review.
 
         An order already reviewed is not scored again: approved ones sync, rejected ones stop, and
         open ones stay in review without a second hold.
         """
-        review = order_reviews.find(self.store, item.entity_key)
         if review is not None and review.state == "approved":
             step["message"] += f"; fraud review approved by {review.decided_by}, not scored again"
             return None
@@ -392,28 +402,33 @@ class OrdersFlow(StepFlow):
             # Duplicate resolution first: a match is the Heartland customer this person already is.
             link = duplicates.link_order_customer(self.runtime, order, key)
             customer_id = link.heartland_id
+        addresses_read = False
+        found: dict[str, Any] | None = None
         if customer_id is None:
-            # Heartland does not keep emails unique: take the oldest match.
-            matches = heartland.find_customers_by_email(order.email)
+            # Heartland does not keep emails unique: take the oldest match (its addresses come with it).
+            matches = heartland.find_customers_by_email(order.email, include=["addresses"])
             if matches:
-                customer_id = int(min(matches, key=lambda c: int(c["id"]))["id"])
+                oldest = min(matches, key=lambda c: int(c["id"]))
+                customer_id = int(oldest["id"])
+                if isinstance(oldest.get("addresses"), list):
+                    _know_addresses(known_ids, oldest["addresses"])
+                    addresses_read = True
+                    found = oldest
         is_new = customer_id is None
         if customer_id is None:
             first = order.first_name or order.billing.first_name
             last = order.last_name or order.billing.last_name
-            created = heartland.create_customer({"first_name": first or "-", "last_name": last or "-",
-                                                 "email": order.email})
-            customer_id = int(created["id"])
+            customer_id = heartland.create_customer_id({"first_name": first or "-", "last_name": last or "-",
+                                                        "email": order.email})
+            addresses_read = True  # a customer just created has none
         if link is not None:
             # Indexed before anything else can fail: a retry then finds this customer, not a new one.
-            link.settle(customer_id, created=is_new)
+            link.settle(customer_id, created=is_new, record=found)
         # Address ids we resolved before are kept on the customer's binding: a returning customer
         # at a known address costs no address calls.
         wanted = [a for a in (order.billing, order.shipping) if a is not None and (a.street or a.postcode)]
-        if any(_address_key(a) not in known_ids for a in wanted):
-            for row in heartland.customer_addresses(customer_id):
-                line = (row.get("line_1") or "").strip().lower()
-                known_ids.setdefault(f"{line}|{(row.get('postal_code') or '').strip().lower()}", int(row["id"]))
+        if not addresses_read and any(_address_key(a) not in known_ids for a in wanted):
+            _know_addresses(known_ids, heartland.customer_addresses(customer_id))
         billing_id = self.address_id(customer_id, order.billing, known_ids)
         shipping_id = self.address_id(customer_id, order.shipping, known_ids) if order.shipping else billing_id
         duplicates.bind_customer(self.runtime, key, customer_id, {"addresses": known_ids})
@@ -435,15 +450,13 @@ class OrdersFlow(StepFlow):
             "country": address.country,
             "phone": address.phone,
         }
-        created = self.runtime.heartland.add_customer_address(customer_id, body)
-        known[_address_key(address)] = int(created["id"])
-        return int(created["id"])
+        address_id = self.runtime.heartland.add_customer_address_id(customer_id, body)
+        known[_address_key(address)] = address_id
+        return address_id
 
     def sales_order_body(self, order: Order, ref: str, customer_id: int, billing_id: int | None,
                          shipping_id: int | None) -> dict[str, Any]:
-        heartland = self.runtime.heartland
-        skus = sorted({line.sku for line in order.lines})
-        by_sku = heartland.find_items_by_public_ids(skus)
+        by_sku = self.items_by_sku(sorted({line.sku for line in order.lines}))
         lines = []
         for n, line in enumerate(order.lines, start=1):
             item = by_sku.get(line.sku)
@@ -464,6 +477,21 @@ class OrdersFlow(StepFlow):
         except MappingError as exc:
             raise DataError(str(exc), hint=f"fix rules/{HEARTLAND_TEMPLATE}", details=exc.field_errors) from None
 
+    def items_by_sku(self, skus: list[str]) -> dict[str, dict[str, Any]]:
+        """Heartland items by Item # (= SKU), those read in the last ITEM_CACHE_SECONDS from this
+        process's cache: a shop sells the same SKUs all day, and an item's id does not change. A SKU
+        not found is asked again every time (it may have been added since)."""
+        now = time.monotonic()
+        found = {sku: item for sku in skus
+                 if (cached := self._items.get(sku)) is not None and now - cached[0] < ITEM_CACHE_SECONDS
+                 for item in (cached[1],)}
+        missing = [sku for sku in skus if sku not in found]
+        if missing:
+            for sku, item in self.runtime.heartland.find_items_by_public_ids(missing).items():
+                self._items[sku] = (now, {"id": item["id"], "public_id": item.get("public_id", sku)})
+                found[sku] = self._items[sku][1]
+        return found
+
     def write_back(self, raw: dict[str, Any], number: str, *, check_existing: bool) -> None:
         magento = self.runtime.magento
         entity_id = raw["entity_id"]
@@ -473,6 +501,12 @@ class OrdersFlow(StepFlow):
             if any((h.get("comment") or "") == text for h in current.get("status_histories") or []):
                 return
         magento.add_order_comment(entity_id, text)
+
+
+def _know_addresses(known: dict[str, int], rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        line = (row.get("line_1") or "").strip().lower()
+        known.setdefault(f"{line}|{(row.get('postal_code') or '').strip().lower()}", int(row["id"]))
 
 
 def _address_key(address: Address) -> str:

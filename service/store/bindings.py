@@ -13,8 +13,8 @@ from service.store.db import Store
 from service.store.tables import Binding
 
 
-def find(store: Store, entity: str, key: str, system: str) -> Binding | None:
-    with store.session() as s:
+def find(store: Store, entity: str, key: str, system: str, *, session: Session | None = None) -> Binding | None:
+    with store.session_or(session) as s:
         return s.scalars(
             select(Binding).where(Binding.entity == entity, Binding.key == key, Binding.system == system)
         ).first()

@@ -82,6 +82,15 @@ class Store:
         finally:
             session.close()
 
+    @contextmanager
+    def session_or(self, session: Session | None) -> Iterator[Session]:
+        """``session`` when the caller has one open (several reads, one transaction), else a new one."""
+        if session is not None:
+            yield session
+        else:
+            with self.session() as own:
+                yield own
+
     def upgrade(self, revision: str = "head") -> None:
         """Apply the Alembic migrations up to ``revision``."""
         from alembic import command

@@ -391,9 +391,10 @@ def search(
         return list(s.scalars(query))
 
 
-def other_in_review(store: Store, entity_key: str, item_id: int) -> SyncItem | None:
+def other_in_review(store: Store, entity_key: str, item_id: int, *, session: Session | None = None
+                    ) -> SyncItem | None:
     """Another item of the same record waiting in review (the oldest), if any."""
-    with store.session() as s:
+    with store.session_or(session) as s:
         return s.scalars(
             select(SyncItem)
             .where(SyncItem.entity_key == entity_key, SyncItem.state == "review", SyncItem.id != item_id)

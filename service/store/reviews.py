@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from service.store.db import Store
 from service.store.tables import OrderFact, OrderReview, SyncItem, TraceStep, utcnow
@@ -83,8 +84,8 @@ def facts_between(store: Store, since: datetime | None = None, until: datetime |
 
 
 # -- reviews ----------------------------------------------------------------------------------------
-def find(store: Store, order_key: str) -> OrderReview | None:
-    with store.session() as s:
+def find(store: Store, order_key: str, *, session: Session | None = None) -> OrderReview | None:
+    with store.session_or(session) as s:
         return s.scalars(select(OrderReview).where(OrderReview.order_key == order_key)).first()
 
 

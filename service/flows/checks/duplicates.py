@@ -272,13 +272,16 @@ class CustomerLink:
             return None
         return heartland_id_of(self.decision.candidate_id)
 
-    def settle(self, heartland_id: int, *, created: bool) -> None:
-        """Index the customer the flow used and, for a ``review``, queue the pair for a person."""
+    def settle(self, heartland_id: int, *, created: bool, record: dict[str, Any] | None = None) -> None:
+        """Index the customer the flow used and, for a ``review``, queue the pair for a person.
+        ``record`` is the customer as Heartland just answered it (with its addresses), if the flow
+        has it: then it is not read again."""
         decision = self.decision
         if created:
             self.service.index_heartland(heartland_id, self.customer)
         elif not self.service.is_indexed(heartland_id):
-            self.service.index_heartland(heartland_id, self.service.fetch_heartland(heartland_id))
+            current = heartland_customer(record) if record is not None else self.service.fetch_heartland(heartland_id)
+            self.service.index_heartland(heartland_id, current)
         if decision is None or decision.kind != "review" or not decision.candidate_id:
             return
         candidate = heartland_id_of(decision.candidate_id)
