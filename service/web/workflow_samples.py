@@ -71,7 +71,9 @@ def sample_for(context: actions.WorkflowsContext, name: str, item_id: int, step_
     try:
         flow.start(run)
         for step in steps:
-            outcome = step.does(run)
+            with run.trace.step(step.name, step.title) as entry:
+                run.entry = entry  # a branch notes the output it took in its entry
+                outcome = step.does(run)
             if outcome is not None:
                 ended = f"the run ended {outcome.state} before it: {outcome.reason}"
                 break

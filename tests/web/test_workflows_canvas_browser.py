@@ -70,6 +70,7 @@ def shoot(page: Any, folder: Path, name: str) -> list[str]:
         if overflow(page):
             problems.append(f"{name} at {width} px: {overflow(page)}")
         page.screenshot(path=str(folder / f"workflows-{name}-{width}.png"), full_page=True)
+        page.screenshot(path=str(folder / f"workflows-{name}-{width}-window.png"))  # what the window shows
     page.set_viewport_size({"width": 1366, "height": 900})
     return problems
 

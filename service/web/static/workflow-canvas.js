@@ -221,7 +221,8 @@
       if (row.step) {
         var s = row.step;
         var node = add({key: "locked:" + s.name, cls: "wf-locked", inputs: n ? 1 : 0, data: {kind: "locked", name: s.name},
-          html: nodeHtml([el("div", {className: "wf-node-head"}, [el("span", {text: "🔒 " + s.name})]),
+          html: nodeHtml([el("div", {className: "wf-node-kind", text: "built-in · locked"}),
+                          el("div", {className: "wf-node-head"}, [el("span", {text: s.name})]),
                           el("div", {className: "wf-node-sub", text: s.title})])});
         if (prev) { link(prev.key, prev.out, node.key, prev.cls); }
         prev = {key: node.key, out: 1};
@@ -271,7 +272,7 @@
     });
     // dagre: the measured boxes, ranked from top to bottom.
     var g = new window.dagre.graphlib.Graph();
-    g.setGraph({rankdir: "TB", nodesep: 28, ranksep: 34, marginx: 16, marginy: 16});
+    g.setGraph({rankdir: "TB", nodesep: 28, ranksep: 28, marginx: 16, marginy: 16});
     g.setDefaultEdgeLabel(function () { return {}; });
     graph.nodes.forEach(function (node) {
       var element = $("node-" + S.ids[node.key]);
@@ -297,6 +298,7 @@
     editor.canvas_x = Math.max(0, Math.round((box.clientWidth - width * zoom) / 2));
     editor.canvas_y = 0;
     editor.precanvas.style.transform = "translate(" + editor.canvas_x + "px, 0px) scale(" + zoom + ")";
+    mirrorBranches(graph, g);
     graph.edges.forEach(function (e) {
       editor.addConnection(S.ids[e.from], S.ids[e.to], "output_" + e.out, "input_1");
       if (e.cls) {
@@ -305,6 +307,18 @@
       }
     });
     box.setAttribute("data-drawn", String(Date.now()));
+  }
+
+  function mirrorBranches(graph, g) {
+    // dagre orders a branch's paths by itself; its ports follow, so the arrows do not cross.
+    graph.nodes.forEach(function (node) {
+      if (node.data.kind !== "step" || node.outputs < 2) { return; }
+      var xs = {};
+      graph.edges.forEach(function (e) { if (e.from === node.key) { xs[e.out] = g.node(e.to).x; } });
+      if (xs[1] !== undefined && xs[node.outputs] !== undefined && xs[node.outputs] < xs[1]) {
+        $("node-" + S.ids[node.key]).classList.add("wf-mirrored");
+      }
+    });
   }
 
   // -- dragging a step type onto a drop target ------------------------------------------------------
@@ -449,14 +463,18 @@
     var doc = withPending();
     var step = S.selected ? findStep(doc, S.selected) : null;
     markList();
+    document.body.classList.toggle("wf-configuring", !!step);
     if (!step) { panel.hidden = true; return; }
     panel.hidden = false;
     var pending = S.pending && S.pending.step.id === step.id;
     var c = copy(step.config || {});
     var where = step.at ? "at " + step.at : (function () { var p = parentOf(doc, step.id); return p ? "in " + p.branch.id + " → " + p.output : ""; })();
     var form = el("form", {className: "wf-form", "data-test": "step-form", novalidate: "novalidate"});
-    panel.appendChild(el("h3", {}, [(pending ? "New step: " : "Step ") + (TYPES[step.type] ? TYPES[step.type].title : step.type),
-                                   el("span", {className: "hint", text: where})]));
+    panel.appendChild(el("div", {className: "wf-config-head"}, [
+      el("h3", {}, [(pending ? "New step: " : "Step ") + (TYPES[step.type] ? TYPES[step.type].title : step.type),
+                    el("span", {className: "hint", text: where})]),
+      el("button", {type: "button", className: "wf-close", "aria-label": "close the step's form", text: "✕",
+                    onclick: function () { if (pending) { cancel(); } else { S.selected = null; draw(); configure(); } }})]));
     var idInput = textInput("id", step.id);
     if (!pending) { idInput.setAttribute("readonly", "readonly"); }
     form.appendChild(el("div", {className: "wf-two"}, [
@@ -531,6 +549,7 @@
     form.addEventListener("submit", function (event) { event.preventDefault(); submit(step, form, rules, pending); });
     form.addEventListener("input", function (event) { if (event.target.name !== "rule_field") { refresh(); } });
     panel.appendChild(form);
+    panel.scrollTop = 0;
     if (!S.canEdit) { form.querySelectorAll("input, select, button").forEach(function (i) { i.disabled = true; }); }
     refresh();
   }
