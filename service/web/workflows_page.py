@@ -84,7 +84,8 @@ def _render(name: str, state: dict[str, Any], *, recent: list[Any], letters: lis
                            palette=actions.palette(), lookups=actions.lookups(), operators=conditions.OPERATORS,
                            no_value=list(conditions.NO_VALUE), channels=list(alert_channels.TYPES),
                            recent_rows=recent_rows, points=points, recent=recent, letters=letters, report=report,
-                           changes=changes, compare=compare, can_edit=_can_edit())
+                           changes=changes, compare=compare, can_edit=_can_edit(),
+                           tried=request.form.get("source") if report is not None else None)
 
 
 def _can_edit() -> bool:
