@@ -16,7 +16,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as Redirect
 
+from service.connectors import alert_channels
 from service.flows.context import current
+from service.web import workflow_samples
 from service.web.auth import actor, require_role
 from service.workflows import actions, conditions, dry_run, versions
 from service.workflows.model import WorkflowError
@@ -69,10 +71,21 @@ def workflow(name: str) -> str:
             changes = actions.changes(runtime, name, int(old or 0), int(new) if new else None)
         except (ValueError, LookupError) as exc:
             flash(f"No diff: {exc}", "error")
+    return _render(name, state, recent=recent, letters=letters, report=report, changes=changes, compare=compare)
+
+
+def _render(name: str, state: dict[str, Any], *, recent: list[Any], letters: list[Any], report: Any,
+            changes: list[str] | None, compare: str | None) -> str:
+    """The page; the canvas script reads the palette, the rule builder's operators and the recent
+    orders (for the live preview) from a JSON block in it."""
+    recent_rows = [{"id": i.id, "label": i.label or i.entity_key, "state": i.state} for i in recent]
+    points = [row["point"] for row in state["rows"] if row.get("point")]
     return render_template("workflows/workflow.html", title=f"Workflow {name}", name=name, state=state,
                            palette=actions.palette(), lookups=actions.lookups(), operators=conditions.OPERATORS,
-                           recent=recent, letters=letters, report=report, changes=changes, compare=compare,
-                           can_edit=_can_edit())
+                           no_value=list(conditions.NO_VALUE), channels=list(alert_channels.TYPES),
+                           recent_rows=recent_rows, points=points, recent=recent, letters=letters, report=report,
+                           changes=changes, compare=compare, can_edit=_can_edit(),
+                           tried=request.form.get("source") if report is not None else None)
 
 
 def _can_edit() -> bool:
@@ -133,6 +146,21 @@ def test_json(name: str) -> Response:
     except (ValueError, LookupError) as exc:
         return _error(400, str(exc))
     return jsonify(report.to_dict())
+
+
+@bp.get("/<name>/sample")
+@require_role()
+def sample_json(name: str) -> Response:
+    """What a step would see on a real item, for the canvas's live preview: ``?item=ID&step=ID``."""
+    _known(name)
+    item_id = request.args.get("item", type=int)
+    if item_id is None:
+        return _error(400, "say which item: ?item=ID (a recent order of this workflow)")
+    try:
+        sample = workflow_samples.sample_for(current(), name, item_id, request.args.get("step") or None)
+    except (ValueError, LookupError) as exc:
+        return _error(400, str(exc))
+    return jsonify(sample)
 
 
 # -- the page's forms ------------------------------------------------------------------------------
@@ -302,9 +330,6 @@ def try_draft(name: str) -> str | Redirect:
     except (ValueError, LookupError) as exc:
         flash(f"Not tested: {exc}", "error")
         return redirect(url_for("workflows.workflow", name=name))
-    state = _page_state(name, None)
-    return render_template("workflows/workflow.html", title=f"Workflow {name}", name=name, state=state,
-                           palette=actions.palette(), lookups=actions.lookups(), operators=conditions.OPERATORS,
-                           recent=dry_run.recent_items(runtime.store, name, limit=15),
-                           letters=dry_run.open_dead_letters(runtime.store, name, limit=15), report=report,
-                           changes=None, compare=None, can_edit=_can_edit())
+    return _render(name, _page_state(name, None), recent=dry_run.recent_items(runtime.store, name, limit=15),
+                   letters=dry_run.open_dead_letters(runtime.store, name, limit=15), report=report, changes=None,
+                   compare=None)

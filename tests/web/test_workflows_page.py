@@ -47,7 +47,7 @@ def test_an_integrator_builds_tests_publishes_and_rolls_back(stack: Stack) -> No
     assert "orders" in listing and "built-in steps only" in listing
 
     page = text_of(client.get("/workflows/orders"))
-    for locked in ("🔒 <strong>deliver</strong>", "🔒 <strong>confirm</strong>", "▸ after check", "▸ before deliver"):
+    for locked in ("locked</span> <strong>deliver</strong>", "locked</span> <strong>confirm</strong>", "▸ after check", "▸ before deliver"):
         assert locked in page
     assert "Add to the draft" in page and "No draft" in page
 
@@ -93,9 +93,41 @@ def test_an_integrator_builds_tests_publishes_and_rolls_back(stack: Stack) -> No
 def test_operators_see_the_page_and_cannot_edit(stack: Stack) -> None:
     client = client_as(stack, "operator")
     page = text_of(client.get("/workflows/orders"))
-    assert "🔒 <strong>deliver</strong>" in page and "Add to the draft" not in page
+    assert "locked</span> <strong>deliver</strong>" in page and "Add to the draft" not in page
     refused = post_form(client, "/workflows/orders/steps", {"id": "a", "type": "filter", "at": "after check"})
     assert refused.status_code == 403
     assert client.post("/workflows/orders/draft", json={"document": {}},
                        headers={"X-CSRF-Token": csrf_from(client)}).status_code == 403
     assert versions.draft(stack.runtime.store, "orders") is None
+
+
+def test_the_preview_reads_what_a_step_would_see_on_a_real_order(stack: Stack) -> None:
+    """The canvas's live preview: the order as the flow has it at a step, with the vars of the
+    workflow's steps before it, for a recent real order; a wrong item is refused with what to do."""
+    client = client_as(stack, "integrator")
+    item = items.search(stack.runtime.store, flow="orders")[0]
+    headers = {"X-CSRF-Token": csrf_from(client)}
+    document = {"workflow": "orders", "flow": "orders", "trigger": {"kind": "event"}, "steps": [
+        {"id": "note", "type": "set", "at": "after check", "config": {"target": "vars.total", "value": "order.grand_total * 2"}},
+        {"id": "big", "type": "filter", "at": "after check",
+         "config": {"rule": {"all": [{"field": "vars.total", "op": ">", "value": 1}]}, "reason": "big"}}]}
+    saved = client.post("/workflows/orders/draft", json={"document": document, "base_revision": None}, headers=headers)
+    assert saved.status_code == 200, saved.get_json()
+
+    at_filter = client.get(f"/workflows/orders/sample?item={item.id}&step=big").get_json()
+    order = at_filter["document"]["order"]
+    assert at_filter["at"] == "before step 'big'" and at_filter["item"] == item.id
+    assert order["email"] == "ann@example.com" and order["grand_total"] > 0
+    assert at_filter["document"]["vars"] == {"total": order["grand_total"] * 2}
+
+    before_note = client.get(f"/workflows/orders/sample?item={item.id}&step=note").get_json()
+    assert before_note["document"]["vars"] == {} and before_note["document"]["order"] == order
+    at_customer = client.get(f"/workflows/orders/sample?item={item.id}&step=customer").get_json()
+    assert at_customer["at"] == "step 'customer' was not reached (the run ended ignored before it: big)"
+
+    missing = client.get("/workflows/orders/sample?item=999999&step=big")
+    assert missing.status_code == 400 and missing.get_json()["message"] == "there is no item 999999"
+    assert client.get("/workflows/orders/sample").get_json()["message"].startswith("say which item")
+
+    page = text_of(client.get("/workflows/orders"))
+    assert 'id="wf-canvas"' in page and 'data-test="palette-branch"' in page and "vendor/drawflow/drawflow.min.js" in page
