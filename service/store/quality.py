@@ -80,14 +80,20 @@ def record_writes(store: Store, *, entity_key: str, sku: str, category: str,
         s.execute(statement)
 
 
-def category_rows(store: Store, batch: int = 5000) -> Iterator[tuple[str, str, list[float]]]:
-    """(category, field, changes) of every record with history, read in batches."""
+def category_rows(store: Store, *, most: int = 20_000, batch: int = 5000) -> Iterator[tuple[str, str, list[float]]]:
+    """(category, field, changes) of the records with history, read in batches: all of them up to
+    ``most`` rows, else an even sample of about that many (every k-th row by id)."""
+    with store.session() as s:
+        total = int(s.scalar(select(func.count()).select_from(QualityHistory)) or 0)
+    stride = max(1, -(-total // most))
     last = 0
     while True:
         with store.session() as s:
-            rows = list(s.execute(select(QualityHistory.id, QualityHistory.category, QualityHistory.field,
-                                         QualityHistory.changes).where(QualityHistory.id > last)
-                                  .order_by(QualityHistory.id).limit(batch)))
+            query = select(QualityHistory.id, QualityHistory.category, QualityHistory.field,
+                           QualityHistory.changes).where(QualityHistory.id > last)
+            if stride > 1:
+                query = query.where(QualityHistory.id % stride == 0)
+            rows = list(s.execute(query.order_by(QualityHistory.id).limit(batch)))
         if not rows:
             return
         for _, category, field, changes in rows:
