@@ -15,6 +15,8 @@ Steps for one item (``tillbridge flows show inventory``):
   2. rules      rules/inventory.yaml: the mode and the selling locations
   3. level      qty_available over the selling locations (single source), or per location mapped to
                 its MSI source code (msi), read now
+     quality    the level against the SKU's history and rules/quality.yaml: negative stock is
+                written as 0 (and alerted), a jump far above the usual waits in /reviews/quality
   4. compare    Magento's current stock item / source items; already equal: ignored, with reason
   5. deliver    single source: PUT stockItems (legacy); msi: POST inventory/source-items in batches
 
@@ -36,6 +38,7 @@ from sqlalchemy.orm import Session
 from service.engine.outcome import Outcome
 from service.engine.polling import Poller
 from service.engine.steps import Run, Step, StepFlow, check_steps
+from service.flows.checks.quality import Checked, QualityGuard
 from service.flows.registry import flow
 from service.kernel.errors import DataError, NotFoundInTargetError
 from service.store import items
@@ -184,17 +187,21 @@ class InventoryFlow(StepFlow):
         self.runtime = runtime
         self._lock = threading.Lock()
         self._rules: tuple[Any, StockRules] | None = None
+        self.quality = QualityGuard(runtime, self.name, "inventory:heartland:")
         self.steps = (
             Step("item", self.step_item, "the Heartland item; its Item # (public_id) is the Magento SKU",
-                 reads=("heartland_id",), writes=("sku",)),
+                 reads=("heartland_id",), writes=("sku", "category")),
             Step("rules", self.step_rules, f"the mode and the selling locations (rules/{RULES_FILE})",
                  writes=("rules",)),
             Step("level", self.step_level, "qty_available over the selling locations (per MSI source in msi "
                  "mode), read now", reads=("heartland_id", "rules"), writes=("wanted",)),
+            Step("quality", self.step_quality, "the level against the SKU's history and rules/quality.yaml: "
+                 "negative stock written as 0, an outsized jump held for review",
+                 reads=("heartland_id", "sku", "category", "wanted"), writes=("wanted", "quality"), decides=True),
             Step("compare", self.step_compare, "Magento's stock item or source items; already equal: ignored",
                  reads=("sku", "rules", "wanted"), writes=("current", "changed")),
             Step("deliver", self.step_deliver, "single source: PUT stockItems; msi: POST inventory/source-items "
-                 "in batches", reads=("sku", "rules", "wanted", "current", "changed"), effect="magento",
+                 "in batches", reads=("sku", "rules", "wanted", "current", "changed", "quality"), effect="magento",
                  idempotency="a level, not a delta: writing it again sets the same quantity"),
         )
         check_steps(self.steps, self.given)
@@ -236,6 +243,7 @@ class InventoryFlow(StepFlow):
         heartland_id = run["heartland_id"]
         record = self.runtime.heartland.item(heartland_id)
         sku = run["sku"] = str(record.get("public_id") or "").strip()
+        run["category"] = str((record.get("custom") or {}).get("category") or "")
         if not sku:
             return Outcome.ignored(f"Heartland item {heartland_id} has no Item # (public_id), so no Magento SKU")
         run.say(f"Heartland item {heartland_id} is Magento SKU {sku!r}")
@@ -257,6 +265,17 @@ class InventoryFlow(StepFlow):
         qty = float(self.runtime.heartland.available_by_item([heartland_id], rules.location_ids)[heartland_id])
         run["wanted"] = {"": qty}
         run.say(f"qty_available {qty:g} over locations {rules.location_ids}")
+
+    def step_quality(self, run: Run) -> Outcome | None:
+        wanted: dict[str, float] = run["wanted"]
+        checked = run["quality"] = self.quality.check(
+            run, entity_key=entity_key(run["heartland_id"]), sku=run["sku"], category=run["category"],
+            after={"stock": float(sum(wanted.values()))})
+        if checked.outcome is None and checked.values["stock"] != sum(wanted.values()):
+            # Fixed by rule (negative stock written as 0): every source below 0 is written as 0.
+            run["wanted"] = {code: max(qty, 0.0) for code, qty in wanted.items()}
+            checked.values["stock"] = float(sum(run["wanted"].values()))
+        return checked.outcome
 
     def step_compare(self, run: Run) -> Outcome | None:
         rules: StockRules = run["rules"]
@@ -292,12 +311,21 @@ class InventoryFlow(StepFlow):
         if rules.mode == "msi":
             changed = run["changed"]
             self.runtime.magento.save_source_items(changed, batch_size=rules.batch_size)
+            fixed = self._record(run)
             run.say(f"{sku}: " + ", ".join(f"{r['source_code']} → {r['quantity']:g}" for r in changed))
-            return Outcome.done(f"{sku} set on {len(changed)} source(s)", sku=sku, sources=wanted)
+            return Outcome.done(f"{sku} set on {len(changed)} source(s){fixed}", sku=sku, sources=wanted)
         qty = wanted[""]
         self.runtime.magento.update_stock_item(sku, current["item_id"], {"qty": qty, "is_in_stock": qty > 0})
+        fixed = self._record(run)
         run.say(f"{sku}: {float(current.get('qty') or 0):g} → {qty:g}")
-        return Outcome.done(f"{sku} set to {qty:g}", sku=sku, qty=qty, previous=current.get("qty"))
+        return Outcome.done(f"{sku} set to {qty:g}{fixed}", sku=sku, qty=qty, previous=current.get("qty"))
+
+    def _record(self, run: Run) -> str:
+        """The level written joins the SKU's quality history; what a rule fixed, for the outcome."""
+        checked: Checked = run["quality"]
+        self.quality.record(checked)
+        fixed = [f.reason for f in checked.findings if f.action == "fix"]
+        return f" (fixed by rule: {'; '.join(fixed)})" if fixed else ""
 
     def _magento_stock_item(self, sku: str) -> dict[str, Any]:
         try:

@@ -6,6 +6,8 @@ Steps for one Magento order event:
                      Magento's answer, not the event body, so a forged or stale event creates no money
   2. normalize       Magento order → canonical Order through the active version of
                      orders.magento_to_canonical (the mapping page's, else rules/mappings/)
+     quality         a line quantity above rules/quality.yaml orders.max_line_qty (an oversized test
+                     order), a negative price or total: held for review on /reviews/quality
   3. check           field validation; the order's Magento state decides sync / wait / skip
                      (rules/statuses.yaml); the anomaly score: a flagged order is held in Magento
                      and waits in the risk team's review (rules/anomaly.yaml, service/ai/anomaly*)
@@ -45,6 +47,7 @@ from service.engine.outcome import Outcome
 from service.engine.steps import Run, Step, StepFlow, check_steps
 from service.engine.trace import Trace
 from service.flows.checks import duplicates, fraud
+from service.flows.checks.quality import QualityGuard
 from service.flows.payments import Payments
 from service.flows.registry import flow
 from service.kernel.errors import DataError, FatalError, NotFoundInTargetError
@@ -87,6 +90,7 @@ class OrdersFlow(StepFlow):
         self._context: tuple[Any, Any] | None = None
         self._items: dict[str, tuple[float, dict[str, Any]]] = {}  # SKU → (read at, Heartland item)
         self.payments = Payments(runtime)
+        self.quality = QualityGuard(runtime, self.name, "magento:")
         ref = f"custom@{REF_FIELD} = magento:<store>:<increment id>"
         self.steps = (
             Step("in review?", self.step_in_review, "one review per order: a later event waits on it",
@@ -98,6 +102,8 @@ class OrdersFlow(StepFlow):
                  reads=("event",), writes=("raw",)),
             Step("normalize", self.step_normalize, f"Magento order → canonical Order ({NORMALIZE_TEMPLATE})",
                  reads=("raw", "store_code"), writes=("order", "mapping_version")),
+            Step("quality", self.step_quality, "line quantities and amounts that cannot be right "
+                 "(rules/quality.yaml orders): held for review", reads=("order",), decides=True),
             Step("check", self.step_check, "Magento state (rules/statuses.yaml) and the fraud score",
                  reads=("raw", "order", "mapping_version", "review"), effect="magento", decides=True,
                  idempotency="one fraud review per order; a held order is not held twice"),
@@ -202,6 +208,11 @@ class OrdersFlow(StepFlow):
         order, version = self.normalize(run["raw"], run["store_code"])
         run["order"], run["mapping_version"] = order, version
         run.say(f"{len(order.lines)} lines, total {order.grand_total:.2f} {order.currency}")
+
+    def step_quality(self, run: Run) -> Outcome | None:
+        order: Order = run["order"]
+        lines = [{"sku": line.sku, "qty": line.qty, "price": line.unit_price} for line in order.lines]
+        return self.quality.check_order(run, lines, order.grand_total, f"Magento order #{order.number}")
 
     def step_check(self, run: Run) -> Outcome | None:
         order: Order = run["order"]

@@ -14,13 +14,16 @@ Steps for one Heartland item hint (``tillbridge flows show products``):
   unchanged?     the product we would write equals the one we last wrote (kept on the binding):
                  ignored, so a replayed or echoed event, or a poll that saw a change its webhook
                  already brought, costs no Magento write
+  quality        price, cost and weight against the SKU's own history, its category's and
+                 rules/quality.yaml (service/flows/checks/quality.py): a price ×100, a zero price
+                 on an active product or a bulk change of many prices waits in /reviews/quality
   lookup         the Magento product by the binding's SKU, else by SKU (recovers a crash between
                  create and bind)
   restore?       a restore run for an item Heartland has not changed since: Magento still as the
                  last write left it is ignored
   deliver        at global scope (/rest/all/…): update or create
   confirm        the binding (entity product) with the Heartland version, what was written and
-                 what Magento answered it holds
+                 what Magento answered it holds; the SKU's quality history (one upsert)
 
 Magento's ``product.saved`` events: Heartland owns what Tillbridge writes, so an edit made in
 Magento to one of those fields is set back by a run of the Heartland item (rules/products.yaml
@@ -47,11 +50,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from service.ai.quality.stats import known_values
 from service.connectors.heartland.client import normalise_webhook_payload
 from service.engine.outcome import Outcome
 from service.engine.polling import covers, is_older
 from service.engine.steps import Run, Step, StepFlow, check_steps, run_steps
 from service.engine.trace import Trace
+from service.flows.checks.quality import Checked, QualityGuard
 from service.flows.grids import GridVariants, binding_key
 from service.flows.registry import flow
 from service.kernel.errors import DataError, NotFoundInTargetError
@@ -134,6 +139,22 @@ def held_fields(saved: dict[str, Any], written: dict[str, Any]) -> dict[str, Any
     return held
 
 
+def checked_values(record: dict[str, Any]) -> dict[str, float]:
+    """The Heartland item's fields the quality step checks (rules/quality.yaml)."""
+    return known_values({"price": record.get("price"), "cost": record.get("cost"), "weight": record.get("weight")})
+
+
+def written_values(written: dict[str, Any]) -> dict[str, float]:
+    """The Heartland price and weight a product we last wrote came from (a special price is the
+    Heartland selling price): what the quality step compares with before the SKU has history."""
+    if not written:
+        return {}
+    special = next((a.get("value") for a in written.get("custom_attributes") or []
+                    if a.get("attribute_code") == "special_price"), "")
+    return known_values({"price": special if special not in (None, "") else written.get("price"),
+                         "weight": written.get("weight")})
+
+
 def same_product(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
     """Whether Magento's product already holds every value the products flow would write."""
     return not differing_fields(current, wanted)
@@ -175,6 +196,7 @@ class ProductsFlow(StepFlow):
         self.runtime = runtime
         self.store = runtime.store
         self.grids = GridVariants(runtime)
+        self.quality = QualityGuard(runtime, self.name, entity_key(""))
         self.steps = (
             Step("magento edit?", self.step_magento_edit, "a Magento product.saved: our echo, kept, or set back",
                  reads=("envelope", "heartland_id")),
@@ -189,6 +211,9 @@ class ProductsFlow(StepFlow):
                  reads=("key", "binding", "last_written", "product", "version", "restore", "heartland_id",
                         "mapping_version"),
                  binding="product heartland:<item id> → magento (its version)", decides=True),
+            Step("quality", self.step_quality, "price, cost and weight against the SKU's history and "
+                 "rules/quality.yaml: hold for review, warn, or fix", reads=("heartland_id", "record", "last_written"),
+                 writes=("quality",), decides=True),
             Step("lookup", self.step_lookup, "the Magento product: by the binding's SKU, else by SKU",
                  reads=("binding", "product"), writes=("sku", "current_sku", "existing")),
             Step("restore?", self.step_restore, "a restore: Magento still as the last write left it is ignored",
@@ -200,7 +225,7 @@ class ProductsFlow(StepFlow):
                  idempotency="looked up by the binding's SKU, then by SKU, before it is created"),
             Step("confirm", self.step_confirm, "the binding, with what was written and what Magento holds",
                  reads=("key", "record", "heartland_id", "sku", "magento_id", "created", "written", "held_fields",
-                        "delivered_version", "grid_note", "restore_note", "mapping_version"),
+                        "delivered_version", "grid_note", "restore_note", "mapping_version", "quality"),
                  binding="product heartland:<item id> → magento"),
         )
         check_steps(self.steps, self.given)
@@ -333,6 +358,14 @@ class ProductsFlow(StepFlow):
         run.say("a restore" if run["restore"] else "changed since the last write" if binding else "never written")
         return None
 
+    def step_quality(self, run: Run) -> Outcome | None:
+        record = run["record"]
+        checked = run["quality"] = self.quality.check(
+            run, entity_key=entity_key(run["heartland_id"]), sku=str(record.get("public_id") or ""),
+            category=str((record.get("custom") or {}).get("category") or ""), after=checked_values(record),
+            before=written_values(run["last_written"]), active=record.get("active", True) is not False)
+        return checked.outcome
+
     def step_lookup(self, run: Run) -> None:
         binding: Binding | None = run["binding"]
         sku = run["sku"] = str(run["product"]["sku"])
@@ -385,6 +418,9 @@ class ProductsFlow(StepFlow):
                       source_version=run["delivered_version"],
                       data={"written": run["written"], "held": run["held_fields"],
                             "heartland_public_id": record.get("public_id")})
+        checked: Checked = run["quality"]
+        if run["delivered_version"] == run["version"]:  # what was checked is what was written
+            self.quality.record(checked)
         reason = f"Magento product {sku} {'created' if run['created'] else 'updated'}"
         notes = [note for note in (run["grid_note"], run["restore_note"]) if note]
         if notes:

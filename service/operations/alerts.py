@@ -238,6 +238,16 @@ def _review_backlog(runtime: Context, rule: Rule, now: datetime) -> list[Signal]
             Signal("customer reviews", float(customer_reviews.counts(runtime.store).get("pending", 0)))]
 
 
+@measure("data_quality")
+def _data_quality(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
+    """Records written with a data-quality warning or fixed by rule within window_minutes, per flow
+    and field (rules/quality.yaml); held ones wait in review and count in review_backlog."""
+    from service.store import quality
+
+    since = now - timedelta(minutes=float(rule.params.get("window_minutes", 60)))
+    return [Signal(f"{flow} {field}", float(n)) for flow, field, n in quality.noted_since(runtime.store, since)]
+
+
 @measure("error_rate")
 def _error_rate(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     since = now - timedelta(minutes=float(rule.params.get("window_minutes", 15)))

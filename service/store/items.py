@@ -443,6 +443,9 @@ def _open_review(store: Store, item_id: int) -> SyncItem:
             raise ItemActionError(f"item {item_id} is {item.state}, not waiting in review: nothing to do")
         if (item.result or {}).get("review_id"):
             raise ItemActionError("this order is held by the fraud check: approve or reject it on its order review")
+        if (item.result or {}).get("quality_holds"):
+            raise ItemActionError("this record is held by the data-quality check: release or reject it on "
+                                  "/reviews/quality")
         return item
 
 

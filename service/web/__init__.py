@@ -37,6 +37,7 @@ def pages() -> tuple[ModuleType, ...]:
         records,
         reviews_customers,
         reviews_orders,
+        reviews_quality,
         settings_page,
         triage_page,
         users_page,
@@ -46,7 +47,7 @@ def pages() -> tuple[ModuleType, ...]:
 
     return (dashboard, items, deadletters, reviews_customers, mappings_page, reviews_orders, users_page,
             reconciliation_page, webhooks_page, customers_page, insights_page, alerts_page, charts, records,
-            connections_page, settings_page, triage_page, workflows_page)
+            connections_page, settings_page, triage_page, workflows_page, reviews_quality)
 
 # The navigation: the dashboard, then menus of pages by what a person comes to do. Each link is
 # (label, endpoint, roles that see it: empty for everyone); a menu shows when one of its links does.
@@ -63,6 +64,7 @@ NAVIGATION: tuple[tuple[str, tuple[NavLink, ...]], ...] = (
     ("Review", (
         ("Order reviews", "reviews_orders.index", ()),
         ("Customer reviews", "reviews_customers.index", ()),
+        ("Data quality", "reviews_quality.index", ("integrator", "operator")),
     )),
     ("Build", (
         ("Mappings", "mappings.index", ()),
