@@ -23,8 +23,10 @@ def stack(settings: dict[str, Any], tmp_path: Path) -> Iterator[Stack]:
     rules = tmp_path / "rules"
     shutil.copytree(Path(__file__).resolve().parents[2] / "rules", rules)
     (rules / "grids.yaml").write_text(GRID_RULES, encoding="utf-8")
-    s = build_stack({**settings, "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": HOOK_TOKEN, "RULES_DIR": str(rules)},
-                    tmp_path)
+    # No polls: the webhook's item is the one whose failed link is retried, and a poll's second item
+    # of the same product must not sync it first.
+    s = build_stack({**settings, "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": HOOK_TOKEN, "RULES_DIR": str(rules),
+                     "POLL_INTERVAL_SECONDS": 0}, tmp_path)
     try:
         yield s
     finally:
