@@ -28,9 +28,11 @@ def test_an_orders_timeline_shows_event_poll_payment_and_shipment(settings: dict
         magento = MagentoClient(f"{stack.magento.url}/rest", token=MAGENTO_TOKEN)
 
         def synced() -> list[Any]:
-            return list(heartland.list("sales/orders", {"custom@magento_order_number": number}, per_page=1).results)
+            # Open: the run has set its status (Heartland invoices only open orders), not just created it.
+            found = heartland.list("sales/orders", {"custom@magento_order_number": number}, per_page=1).results
+            return [o for o in found if o.get("status") == "open"]
 
-        stack.wait_for(lambda: bool(synced()), timeout=60, what="the order in Heartland")
+        stack.wait_for(lambda: bool(synced()), timeout=60, what="the order open in Heartland")
         sales_order = synced()[0]
         lines = heartland.sales_order_lines(int(sales_order["id"]))
         location = int(lines[0]["ship_from_location_id"])

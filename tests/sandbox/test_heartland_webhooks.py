@@ -130,7 +130,17 @@ def test_failed_deliveries_are_retried_until_2xx(heartland: RunningSandbox, rece
     call("POST", "items", {"description": "Retried"})
     got = receiver.wait_for(1)
     assert len(got) == 1 and got[0][1]["description"] == "Retried"
-    log = requests.get(f"{heartland.url}/__sandbox/webhook_deliveries", timeout=10).json()["deliveries"]
+
+    def deliveries() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = requests.get(f"{heartland.url}/__sandbox/webhook_deliveries",
+                                                   timeout=10).json()["deliveries"]
+        return found
+
+    # The receiver answers before the sandbox writes that attempt down: wait for the log to say so.
+    deadline = time.monotonic() + 10
+    while not any(d["delivered"] for d in deliveries()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = deliveries()
     assert [(d["attempt"], d["status"], d["delivered"]) for d in log] == [(1, 500, False), (2, 500, False),
                                                                           (3, 204, True)]
 

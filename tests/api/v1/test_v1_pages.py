@@ -16,7 +16,7 @@ from service.store.api_tables import ReconciliationRun
 from service.store.users import create_user
 from tests.api.v1.test_v1_reconciliation import entry
 from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
-from tests.web.browser import browser_page, live_server, sign_in_browser  # noqa: F401 - fixtures
+from tests.web.browser import browser_page, go_to, live_server, sign_in_browser  # noqa: F401 - fixtures
 from tests.web.support import PASSWORD
 
 
@@ -75,7 +75,7 @@ def test_the_customer_page_shows_one_person_across_the_till_and_the_website(stac
 
     page = browser_page
     sign_in_browser(page, stack.web.url, "cara")
-    page.click("nav >> text=Customers")
+    go_to(page, "Customers")
     page.fill("input[name=q]", "uma.both@example.com")
     page.click("button:has-text('Find')")
     card = page.locator(f"[data-test=customer-{hid}]")

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from typing import Any
 
-from service.mappings.service import template_spec
 from sqlalchemy import event
 
+from service.flows.templates import template_spec
 from service.store import mappings
 
 TEMPLATE = "orders.canonical_to_heartland"
