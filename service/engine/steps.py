@@ -18,7 +18,7 @@ insert steps of its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,6 +161,3 @@ class StepFlow:
 
     def describe(self) -> list[dict[str, Any]]:
         return [step.describe() for step in self.steps]
-
-    def __iter__(self) -> Iterator[Step]:
-        return iter(self.steps)
