@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import func, select
 
 from service.api.heartland_hooks import EVENTS, TICKET_REASON, classify, event_id_for
 from service.flows import ENABLED_FLOWS
-from service.store.tables import InboxEvent, SyncItem
+from service.store.tables import SyncItem
+from tests.api.ingest_counts import counts, counts_when
 
 TOKEN = "hook-token-0123456789"
 
@@ -28,11 +28,6 @@ def post(client: Any, document: Any, token: str = TOKEN) -> Any:
                        headers={"Content-Type": "application/json"})
 
 
-def counts(runtime: Any) -> tuple[int, int, int]:
-    with runtime.store.session() as s:
-        inbox = s.scalar(select(func.count()).select_from(InboxEvent))
-        items = s.scalar(select(func.count()).select_from(SyncItem))
-    return int(inbox or 0), int(items or 0), len(runtime.queue)
 
 
 @pytest.fixture
@@ -45,7 +40,7 @@ def test_an_item_hint_is_stored_with_its_sync_item_then_enqueued(client: Any, ru
     response = post(client, item())
     assert response.status_code == 202, response.json
     assert response.json["event_id"] == "item:7:2026-11-27T09:00:00.000Z"
-    assert counts(runtime) == (1, 1, 1)
+    assert counts_when(runtime, (1, 1, 1)) == (1, 1, 1)
     with runtime.store.session() as s:
         stored = s.get(SyncItem, response.json["item_id"])
         assert stored is not None
@@ -62,10 +57,10 @@ def test_a_redelivered_hint_is_a_duplicate_and_a_change_is_new(client: Any, runt
         again = post(client, item())
         assert again.status_code == 200
         assert again.json["status"] == "duplicate"
-    assert counts(runtime) == (1, 1, 1)
+    assert counts_when(runtime, (1, 1, 1)) == (1, 1, 1)
     changed = post(client, item(price=27.0, updated_at="2026-11-27T09:05:00.000Z"))
     assert changed.status_code == 202
-    assert counts(runtime) == (2, 2, 2)
+    assert counts_when(runtime, (2, 2, 2)) == (2, 2, 2)
 
 
 @pytest.mark.parametrize("token", ["wrong-token", TOKEN[:-1], TOKEN + "x"])
