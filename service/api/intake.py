@@ -4,8 +4,8 @@ in one commit, then enqueue. A replayed event (same source and event id) is not 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from service.flows import ENABLED_FLOWS
 from service.flows.context import Context
 from service.kernel.cards import refuse_card_numbers
+from service.kernel.idle_worker import IdleWorker
 from service.store import inbox, items
 from service.store.db import Store
 from service.store.group_commit import CommitTimeout, GroupCommit
@@ -139,25 +140,21 @@ class Enqueuer:
     enqueued) before they get here: one whose enqueue is lost is sent by the scheduler."""
 
     def __init__(self, runtime: Context) -> None:
-        self.runtime = runtime
-        self._queue: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="inbox-enqueuer", daemon=True)
-        self._thread.start()
+        # Weakly: the process's committer keeps this enqueuer, and must not keep the runtime alive.
+        self._runtime = weakref.ref(runtime)
+        self._worker: IdleWorker[list[int]] = IdleWorker(self._send, name="inbox-enqueuer")
 
     def add(self, stored: list[Stored | None]) -> None:
         runnable = [s.item_id for s in stored if s is not None and s.runnable]
         if runnable:
-            self._queue.put(runnable)
+            self._worker.put(runnable)
 
-    def _run(self) -> None:
-        while True:
-            ids = self._queue.get()
-            while True:
-                try:
-                    ids += self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            try:
-                self.runtime.enqueue(ids)
-            except Exception:  # noqa: BLE001 - the items are committed; the scheduler will enqueue them
-                log.exception("enqueue of items %s failed; the scheduler will send them", ids)
+    def _send(self, batches: list[list[int]]) -> None:
+        ids = [item_id for batch in batches for item_id in batch]
+        runtime = self._runtime()
+        if runtime is None:
+            return  # the process's runtime is gone; the scheduler sends what it finds unqueued
+        try:
+            runtime.enqueue(ids)
+        except Exception:  # noqa: BLE001 - the items are committed; the scheduler will enqueue them
+            log.exception("enqueue of items %s failed; the scheduler will send them", ids)

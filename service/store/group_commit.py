@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -28,6 +26,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from service.kernel.idle_worker import IdleWorker
 from service.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -66,47 +65,35 @@ class GroupCommit(Generic[Entry, Result]):
         self.after_commit = after_commit
         self.max_batch = max_batch
         self.name = name
-        self._queue: queue.SimpleQueue[_Waiting[Entry, Result]] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        # The committer's thread ends when no request waits, so an idle committer pins no store.
+        self._worker: IdleWorker[_Waiting[Entry, Result]] = IdleWorker(self._commit_all, name=name,
+                                                                       max_batch=max_batch)
         self.batches = 0  # committed transactions, for tests and metrics
         self.entries = 0
         database = store.engine.url.database if store.is_sqlite else None
         self._lock_file = open(f"{database}.committers", "ab") if database else None  # noqa: SIM115 - kept open
 
+    def waiting(self) -> int:
+        """How many requests wait for the next batch."""
+        return self._worker.waiting()
+
     def submit(self, entry: Entry, timeout: float = 30.0) -> Result:
         """Write ``entry`` with whatever else is waiting; its result once committed, or the error."""
-        self._ensure_started()
         future: Future[Result] = Future()
-        self._queue.put(_Waiting(entry, future))
+        self._worker.put(_Waiting(entry, future))
         try:
             return future.result(timeout=timeout)
         except TimeoutError:
             raise CommitTimeout(f"{self.name}: no answer from the committer within {timeout:g} s") from None
 
-    def _ensure_started(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        with self._start_lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self._commit(batch)
-            except BaseException as exc:  # noqa: BLE001 - the committer must outlive any batch
-                log.exception("%s: a batch of %d failed unexpectedly", self.name, len(batch))
-                for waiting in batch:
-                    if not waiting.future.done():
-                        waiting.future.set_exception(exc)
+    def _commit_all(self, batch: list[_Waiting[Entry, Result]]) -> None:
+        try:
+            self._commit(batch)
+        except BaseException as exc:  # noqa: BLE001 - the committer must outlive any batch
+            log.exception("%s: a batch of %d failed unexpectedly", self.name, len(batch))
+            for waiting in batch:
+                if not waiting.future.done():
+                    waiting.future.set_exception(exc)
 
     def _commit(self, batch: list[_Waiting[Entry, Result]]) -> None:
         try:

@@ -100,8 +100,8 @@ def poisoned_inbox(runtime: Any) -> Iterator[None]:
 def wait_for_queued(runtime: Any, count: int, timeout: float = 30.0) -> None:
     writer = intake.inbox_writer(runtime)
     deadline = time.monotonic() + timeout
-    while writer._queue.qsize() < count:  # noqa: SLF001 - how many requests wait for the next batch
-        assert time.monotonic() < deadline, f"only {writer._queue.qsize()} of {count} requests reached the writer"
+    while writer.waiting() < count:  # how many requests wait for the next batch
+        assert time.monotonic() < deadline, f"only {writer.waiting()} of {count} requests reached the writer"
         time.sleep(0.02)
 
 
