@@ -117,6 +117,8 @@ class Stack:
                 server.stop()
             except Exception as exc:  # noqa: BLE001
                 problems.append(f"could not stop the server at {server.url}: {exc!r}")
+        # This process's own runtime lets its database connections go (PostgreSQL counts them).
+        self.runtime.store.dispose()
         assert not problems, "\n".join(problems)
         assert not nonconforming, "requests outside the Magento schema:\n" + "\n".join(nonconforming)
 

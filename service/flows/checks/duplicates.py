@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -152,12 +153,20 @@ class CustomerDedup:
     """
 
     def __init__(self, runtime: Context) -> None:
-        self.runtime = runtime
+        # Weakly: the per-process table of these (``for_runtime``) must not keep a runtime alive.
+        self._runtime = weakref.ref(runtime)
         self._rules: DedupRules | None = None
         self._index: RedisIndex | None = None
         self._resolver: Resolver | None = None
         self._stamp: tuple[float, ...] = ()
         self._lock = threading.Lock()
+
+    @property
+    def runtime(self) -> Context:
+        runtime = self._runtime()
+        if runtime is None:
+            raise RuntimeError("the runtime of this duplicate resolution is gone")
+        return runtime
 
     @property
     def store(self) -> Any:
