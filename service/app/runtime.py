@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from limits.storage import RedisStorage
 from redis import Redis
@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.app.embedded import redis_url
 from service.app.jobs import run_item
-from service.connectors.http import RateLimiter
+from service.connectors.http import HttpConnector, RateLimiter
 from service.engine.breaker import RedisBreaker
 from service.engine.lease import check_current
 from service.engine.pipeline import EngineSettings, Flow, Pipeline
@@ -26,6 +26,7 @@ from service.rules.loader import Rules
 from service.store.db import Store, database_url
 from service.store.mapping_cache import ActiveMappings
 
+C = TypeVar("C", bound=HttpConnector)
 CREDENTIALS_STAMP_KEY = "tb:credentials:stamp"
 SETTINGS_STAMP_KEY = "tb:settings:stamp"
 CREDENTIALS_STAMP_SECONDS = 5.0  # how often a process asks whether the credentials changed
@@ -197,11 +198,7 @@ class Runtime:
             rate_per_second=float(s["HEARTLAND_RATE_PER_SECOND"]),
             on_exchange=record_exchange,
         )
-        client.breaker = self.breaker("heartland")
-        client.before_write = check_current
-        client.limiter = self.rate_limiter("heartland", float(s["HEARTLAND_RATE_PER_SECOND"]))
-        client.deadline_seconds = float(s["HTTP_DEADLINE_SECONDS"])
-        return client
+        return self._guarded(client, "heartland", s, rate_per_second=float(s["HEARTLAND_RATE_PER_SECOND"]))
 
     def _build_magento(self) -> MagentoClient:
         from service.connectors.magento.client import MagentoClient
@@ -220,9 +217,14 @@ class Runtime:
             rate_per_second=float(s["MAGENTO_RATE_PER_SECOND"]),
             on_exchange=record_exchange,
         )
-        client.breaker = self.breaker("magento")
+        return self._guarded(client, "magento", s, rate_per_second=float(s["MAGENTO_RATE_PER_SECOND"]))
+
+    def _guarded(self, client: C, system: str, s: dict[str, Any], *, rate_per_second: float) -> C:
+        """What every client of another system gets: the shared breaker and rate limit, the fence
+        check before each write, and the whole-call deadline."""
+        client.breaker = self.breaker(system)
         client.before_write = check_current
-        client.limiter = self.rate_limiter("magento", float(s["MAGENTO_RATE_PER_SECOND"]))
+        client.limiter = self.rate_limiter(system, rate_per_second)
         client.deadline_seconds = float(s["HTTP_DEADLINE_SECONDS"])
         return client
 
