@@ -188,4 +188,6 @@ def test_records_of_stored_order_features_train_a_model_that_scores_orders() -> 
     assert int(np.nansum(dataset.labels)) == rejected and int((~np.isnan(dataset.labels)).sum()) == decided
     result = train_anomaly(dataset, AnomalyRules(min_labels=100_000))
     assessment = AnomalyScorer(result.model).score(history.orders[0], store)
-    assert assessment.model_version == result.model.version and 0 < assessment.score <= 1
+    assert assessment.model_version == result.model.version
+    row = np.array([[assessment.features[name] for name in result.model.feature_names]])
+    assert assessment.score == pytest.approx(float(result.model.score_matrix(row)[0]), abs=1e-9)
