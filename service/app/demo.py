@@ -57,9 +57,11 @@ class Demo:
             web_only = self.place_web_only_order()
             synced = self.follow(placed)
             self.show_review(web_only)
+            self.place_review_cases(placed)
             if synced and placed:
                 self.round_trip(placed[0])
             self.show_final_state()
+            self.show_review_queues()
             self.print_where_to_look()
             if self.exit_when_synced:
                 return 0 if synced else 1
@@ -200,6 +202,75 @@ class Demo:
                                  timeout=10)
         response.raise_for_status()
         return dict(response.json())
+
+    # -- orders and customers a person should look at --------------------------------------------------
+    def checkout(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = requests.post(f"http://127.0.0.1:{self.magento_port}/__sandbox/checkout", json=body, timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def place_review_cases(self, placed: list[dict[str, Any]]) -> None:
+        """Orders the risk team should see and customers who may be ones Heartland already has, so
+        both review queues (/reviews/orders, /reviews/customers) have something to decide.
+
+        Risk: a guest's 1,500 units of one T-shirt, a guest's first order of 120 of the dearest
+        jacket, and a card-testing burst (one guest email, a new card on each of five small orders).
+        Duplicates: two shoppers who already bought check out again as guests under a new email, with
+        a typo in their name and their old address and phone.
+        """
+        from service.connectors.magento.client import MagentoClient
+
+        seed = generate("demo")
+        magento = MagentoClient(f"http://127.0.0.1:{self.magento_port}/rest",
+                                token=self.settings["TILLBRIDGE_MAGENTO_TOKEN"])
+        cheapest = min(seed.products, key=lambda p: p.price)
+        dearest = max(seed.products, key=lambda p: p.price)
+        for product in (cheapest, dearest):  # the sandbox holds a few dozen of each; these orders need more
+            magento.set_stock_qty(product.sku, 10_000, is_in_stock=True)
+        print("\nplacing orders for the risk team's review queue…", flush=True)
+        bulk = self.checkout({"guest": True, "customer_email": "bulk.buyer@mailbox.example.org",
+                              "items": [{"sku": cheapest.sku, "qty": 1500}], "payment_method": "checkmo"})
+        print(f"  #{bulk['increment_id']}: a guest orders 1,500 × {cheapest.sku}", flush=True)
+        dear = self.checkout({"guest": True, "customer_email": "first.timer@mailbox.example.org",
+                              "items": [{"sku": dearest.sku, "qty": 120}], "payment_method": "braintree"})
+        print(f"  #{dear['increment_id']}: a guest's first order, 120 × {dearest.sku} "
+              f"({dear['grand_total']:,.2f})", flush=True)
+        burst = [self.checkout({"guest": True, "customer_email": "card.tester@mailbox.example.org",
+                                "items": [{"sku": cheapest.sku, "qty": 1}], "payment_method": "braintree"})
+                 for _ in range(5)]
+        print(f"  #{burst[0]['increment_id']}–#{burst[-1]['increment_id']}: five small orders, a new card each "
+              "(card testing)", flush=True)
+        print("placing orders from customers Heartland may already have…", flush=True)
+        by_email = {c.email.lower(): c for c in seed.customers}
+        known = list(dict.fromkeys(str(o.get("customer_email") or "").lower() for o in placed))
+        for email in [e for e in known if e in by_email][:2]:
+            customer = by_email[email]
+            first = customer.first_name[:-2] + customer.first_name[-1] + customer.first_name[-2]  # a typo
+            address = customer.address
+            order = self.checkout({
+                "guest": True, "customer_email": f"{customer.first_name.lower()}.{customer.last_name.lower()}@newmail.example.com",
+                "firstname": first, "lastname": customer.last_name,
+                "address": {"firstname": first, "lastname": customer.last_name, "street": [address.street],
+                            "city": address.city, "postcode": address.postcode, "country_id": address.country,
+                            "region": {"region_code": address.region_code, "region": address.region,
+                                       "region_id": address.region_id}, "region_id": address.region_id,
+                            "telephone": address.phone},
+                "items": [{"sku": cheapest.sku, "qty": 1}], "payment_method": "checkmo"})
+            print(f"  #{order['increment_id']}: {first} {customer.last_name}, a new email, {customer.first_name}'s "
+                  "address and phone", flush=True)
+
+    def show_review_queues(self) -> None:
+        """How many held orders and possible duplicate customers wait for a person."""
+        from service.store import customer_reviews, reviews
+
+        store = Store(database_url(self.settings["DATABASE_URL"], str(self.data_dir)))
+        try:
+            held = reviews.counts_by_state(store).get("queued", 0)
+            pairs = customer_reviews.counts(store).get("pending", 0)
+        finally:
+            store.dispose()
+        print(f"Review queues: {held} orders held for the risk team, {pairs} possible duplicate customers",
+              flush=True)
 
     def show_review(self, order: dict[str, Any] | None, timeout: float = 20.0) -> None:
         if order is None:
@@ -344,6 +415,8 @@ class Demo:
         if self.admin_password:
             print(f"  Tillbridge        {web}/  (user {ADMIN_USER}, password {self.admin_password})", flush=True)
             print(f"  Sync items        {web}/items", flush=True)
+            print(f"  Held orders       {web}/reviews/orders", flush=True)
+            print(f"  Duplicates        {web}/reviews/customers", flush=True)
             print(f"  Alerts            {web}/alerts", flush=True)
             print(f"  Dead letters      {web}/dead-letters", flush=True)
         print(f"  Heartland sandbox http://127.0.0.1:{self.heartland_port}/  (request log: /__sandbox/requests)", flush=True)
