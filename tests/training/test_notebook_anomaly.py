@@ -1,4 +1,5 @@
-"""notebooks/retrain_anomaly.ipynb runs end to end on a small history and promotes a better model."""
+"""notebooks/retrain_anomaly.ipynb runs end to end on a small history, shows its plots and tables, and
+promotes a better model."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))
     monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path / "jupyter-config"))
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mpl"))
 
 
 def test_notebook_retrains_compares_and_promotes(tmp_path: Path, kernel_env: None) -> None:
@@ -50,11 +52,18 @@ def test_notebook_retrains_compares_and_promotes(tmp_path: Path, kernel_env: Non
     NotebookClient(notebook, kernel_name="python3", timeout=180,
                    resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
 
-    output = "\n".join(out.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-                       for out in cell.get("outputs", []))
-    assert "2500 rows" in output
-    assert "held_out, with review labels" in output
-    assert "promoted_metrics" in output and "new_metrics" in output
+    outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
+    assert not [out for out in outputs if out.get("output_type") == "error"]
+    output = "\n".join(out.get("text", "") + str((out.get("data") or {}).get("text/plain", "")) for out in outputs)
+    assert "2500 rows from orders.json" in output
+    assert "held_out, with review labels" in output  # the card's metrics
+    # The new model, the promoted one and a default Isolation Forest on the same held-out rows.
+    assert "default Isolation Forest" in output and "promoted (anomaly-old)" in output
+    plots = [out for out in outputs if "image/png" in (out.get("data") or {})]
+    assert len(plots) >= 4  # precision-recall, score distributions, review load, calibration
+    assert all(plot["data"]["image/png"] for plot in plots)
+    assert "truly fraud" in output and "held for review" in output  # the confusion at the threshold
+    assert "Fraud scored lowest" in output and "Legitimate rows scored highest" in output
     assert "score " in output and "   - " in output  # explanations of the top held-out orders
     registry = Registry(models)
     versions = [v.version for v in registry.versions("anomaly")]
