@@ -199,6 +199,7 @@ def train_anomaly(dataset: Dataset, rules: AnomalyRules, *, version: str | None 
         review_budget=budget,
         review_model=ForestClassifierScorer.from_sklearn(review_forest) if review_forest is not None else None,
         review_grid=review_grid, review_weight=weight, density=density, standardise=standardise,
+        isolation_grid=np.quantile(isolation, QUANTILE_LEVELS),
     )
 
     eval_labels = test.truth if test.truth is not None else test.labels

@@ -178,6 +178,9 @@ class AnomalyModel:
     # scores. Without it (models trained before it) the unsupervised score is the forest's alone.
     density: HistogramDensity | None = None
     standardise: NDArray[np.float64] | None = None  # [forest mean, forest sd, density mean, density sd]
+    # The forest's own training scores at QUANTILE_LEVELS: an order beyond all of them is held whatever the
+    # blend says. (The density's alone would call every value outside the training range the strangest.)
+    isolation_grid: NDArray[np.float64] | None = None
 
     def unsupervised(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         """The score without labels, for rows of X: the forest's and the density's scores, each as
@@ -187,8 +190,8 @@ class AnomalyModel:
             return raw
         return combine(raw, self.density.score_batch(X), self.standardise)
 
-    def unsupervised_one(self, x: NDArray[np.float64]) -> float:
-        raw = self.forest.score(x)
+    def unsupervised_one(self, x: NDArray[np.float64], isolation: float | None = None) -> float:
+        raw = self.forest.score(x) if isolation is None else isolation
         if self.density is None or self.standardise is None:
             return raw
         return float(combine(np.array([raw]), np.array([self.density.score(x)]), self.standardise)[0])
@@ -214,13 +217,15 @@ class AnomalyModel:
         return final, probability
 
     def score_parts(self, x: NDArray[np.float64]) -> tuple[float, float | None, float]:
-        """(final score, review-model probability or None, the unsupervised rank among training rows)."""
-        raw = self.unsupervised_one(x)
-        forest_rank = float(_rank(self.forest_grid, raw))
+        """(final score, review-model probability or None, the Isolation Forest's rank among training rows)."""
+        isolation = self.forest.score(x)
+        raw = self.unsupervised_one(x, isolation)
+        isolation_grid = self.isolation_grid if self.isolation_grid is not None else self.forest_grid
+        forest_rank = float(_rank(isolation_grid, isolation))
         if self.review_model is None or self.review_grid is None:
             return raw, None, forest_rank
         probability = self.review_model.probability(np.append(x, raw))
-        final = (1.0 - self.review_weight) * forest_rank \
+        final = (1.0 - self.review_weight) * float(_rank(self.forest_grid, raw)) \
             + self.review_weight * float(_rank(self.review_grid, probability))
         return final, probability, forest_rank
 
@@ -263,7 +268,7 @@ class AnomalyModel:
             "review_model": self.review_model.to_dict() if self.review_model else None,
             "review_grid": self.review_grid, "review_weight": self.review_weight, "card": self.card,
             "density": self.density.to_dict() if self.density is not None else None,
-            "standardise": self.standardise,
+            "standardise": self.standardise, "isolation_grid": self.isolation_grid,
         }
 
     @classmethod
@@ -282,6 +287,7 @@ class AnomalyModel:
             review_weight=float(data.get("review_weight", 0.0)), card=dict(data.get("card") or {}),
             density=HistogramDensity.from_dict(data["density"]) if data.get("density") else None,
             standardise=None if data.get("standardise") is None else np.asarray(data["standardise"]),
+            isolation_grid=None if data.get("isolation_grid") is None else np.asarray(data["isolation_grid"]),
         )
 
     def save(self, path: Path) -> None:
