@@ -49,6 +49,73 @@ HL_TOKEN = "bench-heartland"
 MG_TOKEN = "bench-magento"
 
 
+def cpu_ticks() -> dict[str, int]:
+    """CPU ticks (user + system) used so far by every live process, by process group (``pg:<id>``)
+    and by process id (``pid:<id>``), from Linux /proc."""
+    ticks: Counter[str] = Counter()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # state, ppid, pgrp, …, utime (12th), stime (13th)
+        except OSError:
+            continue
+        used = int(fields[11]) + int(fields[12])
+        ticks[f"pg:{fields[2]}"] += used
+        ticks[f"pid:{stat.parent.name}"] = used
+    return dict(ticks)
+
+
+def wait_until_idle(pgid: int, what: str, *, busy_share: float = 0.1, timeout: float = 300) -> None:
+    """Until a process group uses under ``busy_share`` of a core for a whole second: the scheduler's
+    first sweep runs its daily duties (stock forecasts, the reconciliation), which are not the
+    orders' cost and would otherwise share the timed window's CPU."""
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    started = time.monotonic()
+    last = cpu_ticks().get(f"pg:{pgid}", 0)
+    while time.monotonic() - started < timeout:
+        time.sleep(1.0)
+        now = cpu_ticks().get(f"pg:{pgid}", 0)
+        if now - last < busy_share * ticks_per_second:
+            print(f"{what} idle after {time.monotonic() - started:.0f} s", flush=True)
+            return
+        last = now
+    print(f"{what} still busy after {timeout:.0f} s; timing anyway", flush=True)
+
+
+def server_pids(redis_url: str, database_url: str) -> dict[str, list[int]]:
+    """The Redis server's process and the PostgreSQL backends serving the benchmark's database (a
+    server shared with others is counted only for our connections; Redis is counted whole)."""
+    from redis import Redis
+
+    pids = {"redis server": [int(Redis.from_url(redis_url).info("server")["process_id"])]}
+    if database_url.startswith("postgresql"):
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        engine = create_engine(database_url)
+        try:
+            with engine.connect() as conn:
+                pids["postgresql backends"] = list(conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"),
+                    {"db": make_url(database_url).database}).scalars())
+        finally:
+            engine.dispose()
+    return pids
+
+
+def cpu_per_order(before: dict[str, int], after: dict[str, int], groups: dict[str, list[int]],
+                  servers: dict[str, list[int]], n: int) -> dict[str, float]:
+    """CPU milliseconds per order by kind of process between two ``cpu_ticks`` snapshots (a process
+    that exited in between is not counted)."""
+    per_tick = 1000 / os.sysconf("SC_CLK_TCK") / max(1, n)
+
+    def used(key: str) -> float:
+        return (after.get(key, 0) - before.get(key, 0)) * per_tick
+
+    out = {kind: sum(used(f"pg:{pgid}") for pgid in pgids) for kind, pgids in groups.items()}
+    out.update({kind: sum(used(f"pid:{pid}") for pid in pids) for kind, pids in servers.items()})
+    return out
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
@@ -60,6 +127,7 @@ class Processes:
         self.workdir = workdir
         self.env = env
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.names: list[str] = []
 
     def start(self, name: str, *args: str, counted: str = "") -> None:
         """``tillbridge <args>`` as its own process; ``counted`` names the role its database
@@ -67,8 +135,16 @@ class Processes:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115
         command = ([sys.executable, str(ROOT / "bench" / "counted.py"), self.env["REDIS_URL"], counted, *args]
                    if counted else [sys.executable, "-m", "service", *args])
+        self.names.append(name)
         self.procs.append(subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True, cwd=ROOT))
+
+    def groups(self) -> dict[str, list[int]]:
+        """Process group ids by kind (the name without its number: ``worker-0`` → ``worker``)."""
+        kinds: dict[str, list[int]] = {}
+        for name, proc in zip(self.names, self.procs, strict=True):
+            kinds.setdefault(name.split("-")[0], []).append(proc.pid)  # each started in a session of its own
+        return kinds
 
     def stop(self) -> None:
         for p in self.procs:
@@ -218,6 +294,7 @@ def main() -> None:
             procs.start(f"worker-{n}", "worker", "--name", f"bench-{n}-{uuid.uuid4().hex[:4]}", counted="worker")
         procs.start("scheduler", "scheduler", counted="scheduler")
         wait_for_workers(env["REDIS_URL"], args.workers)
+        wait_until_idle(procs.groups()["scheduler"][0], "scheduler (start-up duties: forecasts, reconciliation)")
         settle_counts(env["REDIS_URL"])
         reset_counts(env["REDIS_URL"])
         hl_from, mg_from = request_log_position(heartland), request_log_position(magento)
@@ -245,6 +322,7 @@ def main() -> None:
                 ingest_ms.append(elapsed)
 
         print(f"sending {len(orders)} events with {args.senders} senders to {args.workers} workers…", flush=True)
+        cpu_before, bench_before = cpu_ticks(), os.times()
         t_start = time.time()
         with ThreadPoolExecutor(args.senders) as pool:
             list(pool.map(send, enumerate(orders)))
@@ -262,6 +340,8 @@ def main() -> None:
             if not pending:
                 break
             time.sleep(0.25)
+        cpu_after, bench_after = cpu_ticks(), os.times()
+        servers = server_pids(env["REDIS_URL"], env["DATABASE_URL"])
         with store.session() as s:
             sent_rows = s.execute(select(InboxEvent.event_id, SyncItem.entity_key)
                                   .join(SyncItem, SyncItem.inbox_event_id == InboxEvent.id)).all()
@@ -314,6 +394,14 @@ def main() -> None:
                   f"rollbacks, {counts.get(f'{role}:statement', 0) / n:.2f} statements)")
         total_tx = sum(counts.get(f"{role}:begin", 0) for role in ("web", "worker"))
         print(f"db per order, ingest + worker {total_tx / n:5.2f} transactions")
+        cpu = cpu_per_order(cpu_before, cpu_after, procs.groups(), servers, len(synced_at))
+        cpu["bench (senders, polling)"] = ((bench_after.user + bench_after.system)
+                                           - (bench_before.user + bench_before.system)) * 1000 / max(1, len(synced_at))
+        print(f"cpu per order          {sum(cpu.values()):8.1f} ms   "
+              + ", ".join(f"{kind} {ms:.1f}" for kind, ms in sorted(cpu.items(), key=lambda kv: -kv[1])))
+        print(f"                       (wall {total:.1f} s on {os.cpu_count()} cores: "
+              f"{sum(cpu.values()) * len(synced_at) / 1000 / max(total, 1e-9) / (os.cpu_count() or 1):.0%} busy "
+              "with the processes above)")
     finally:
         procs.stop()
         store.dispose()
