@@ -99,11 +99,13 @@ def settle_counts(redis_url: str, quiet_seconds: float = 3 * FLUSH_SECONDS) -> d
 
 def profile_to(directory: str, role: str) -> None:
     """Profile this process's main thread (cProfile) and write ``<role>-<pid>.prof`` into
-    ``directory`` when it exits: where a worker's time goes, per function."""
+    ``directory`` when it exits: where a worker's time goes, per function. Wall time, or CPU time
+    with ``BENCH_PROFILE_CLOCK=cpu`` (what the process itself spends, not what it waits for)."""
     import atexit
     import cProfile
 
-    profiler = cProfile.Profile()
+    profiler = (cProfile.Profile(time.process_time) if os.environ.get("BENCH_PROFILE_CLOCK") == "cpu"
+                else cProfile.Profile())
     profiler.enable()
     atexit.register(lambda: profiler.dump_stats(str(Path(directory) / f"{role}-{os.getpid()}.prof")))
 

@@ -19,7 +19,13 @@ from requests.adapters import HTTPAdapter
 from service.kernel.cards import mask_card_numbers
 from service.kernel.errors import RateLimitedError, RetryableError, SyncError, error_for_status
 from service.kernel.exchanges import Exchange, ExchangeHook
-from service.kernel.redaction import GIFT_CARD_PATH, redact, redact_gift_card_url, redact_gift_cards
+from service.kernel.redaction import (
+    GIFT_CARD_PATH,
+    redact,
+    redact_gift_card_url,
+    redact_gift_cards,
+    redact_json,
+)
 
 
 class Breaker(Protocol):
@@ -230,9 +236,9 @@ class HttpConnector:
                 destination=self.destination,
                 method=method,
                 url=url,
-                request_body=redact(request_body),
+                request_body=redact_json(request_body),
                 status=status,
-                response_body=redact(response_body),
+                response_body=redact_json(response_body),
                 ms=round(ms, 2),
                 error=error,
             )
