@@ -245,6 +245,9 @@ def main() -> None:
                              "most of them first; with it on, each order counts once, by whichever item synced it")
     parser.add_argument("--rate", type=float, default=0.0,
                         help="events per second to send (0: as fast as the senders go, a burst)")
+    parser.add_argument("--flush-redis", action="store_true",
+                        help="empty the Redis database of REDIS_URL first (a run finds another run's dedup index, "
+                             "locks and queue there otherwise)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="tillbridge-bench-"))
@@ -261,6 +264,15 @@ def main() -> None:
 
     if not env.get("REDIS_URL"):
         env["REDIS_URL"] = embedded_redis_url(str(workdir))
+    else:
+        from redis import Redis
+
+        redis = Redis.from_url(env["REDIS_URL"])
+        if args.flush_redis:
+            redis.flushdb()
+        elif redis.dbsize():
+            raise SystemExit(f"{env['REDIS_URL']} holds {redis.dbsize()} keys (another run's dedup index, locks, "
+                             "queue): point REDIS_URL at an empty database or pass --flush-redis")
     # On PostgreSQL, a database of the benchmark's own beside the configured one, emptied first.
     configured = own_database(env["DATABASE_URL"], "e2e_orders") if env.get("DATABASE_URL") else ""
     env["DATABASE_URL"] = database_url(configured, str(workdir))
