@@ -298,7 +298,13 @@ def main() -> None:
         print(f"placing {args.orders} orders in the Magento sandbox…", flush=True)
         orders = place_orders(magento, args.orders)
 
+        direct_before, direct_bench_before = cpu_ticks(), os.times()
         direct = baseline(heartland, orders)
+        direct_cpu = cpu_per_order(direct_before, cpu_ticks(), {"heartland": procs.groups()["heartland"]}, {},
+                                   len(orders))["heartland"]
+        direct_bench_after = os.times()
+        direct_client = ((direct_bench_after.user + direct_bench_after.system)
+                         - (direct_bench_before.user + direct_bench_before.system)) * 1000 / max(1, len(orders))
         requests.post(f"{heartland}/__sandbox/reset", timeout=30).raise_for_status()
         seeded_orders = count_heartland_orders(heartland)
 
@@ -393,7 +399,8 @@ def main() -> None:
         if latencies:
             print(f"  latency              p50 {percentile(latencies, 50):7.0f} ms  p95 {percentile(latencies, 95):7.0f} ms"
                   f"  p99 {percentile(latencies, 99):7.0f} ms  mean {statistics.mean(latencies):7.0f} ms")
-        print(f"direct heartland loop  {direct:8.1f} orders/s  (same orders, 3 calls each, one thread)")
+        print(f"direct heartland loop  {direct:8.1f} orders/s  (same orders, 3 calls each, one thread; "
+              f"cpu {direct_client + direct_cpu:.1f} ms/order: client {direct_client:.1f}, heartland {direct_cpu:.1f})")
         print(f"ratio                  {throughput / direct:8.2f}x  (tillbridge / direct)")
         n = max(1, len(orders))
         print(f"heartland calls/order  {sum(hl_calls.values()) / n:8.2f}   "
