@@ -30,9 +30,9 @@ class Trace:
         # Store writes the steps hand to the run's end (service/store/items.py): made in the
         # transaction that records the item's outcome, so they commit with it, one transaction for
         # both, and a run that lost its item (fenced) makes neither.
-        self.writes: list[Callable[[Any], None]] = []
+        self.writes: list[Callable[[Any], object]] = []
 
-    def write_at_end(self, write: Callable[[Any], None]) -> None:
+    def write_at_end(self, write: Callable[[Any], object]) -> None:
         """``write(session)`` in the transaction that ends the run, whatever the end (done, review,
         retry later, dead letter); never if the run lost its item or its process died first."""
         self.writes.append(write)

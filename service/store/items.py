@@ -53,7 +53,7 @@ def _fenced(session: Session, item_id: int, fence: int, values: dict[str, Any], 
     raise StaleRun(item_id, fence)
 
 
-def _write(session: Session, writes: Sequence[Callable[[Session], None]]) -> None:
+def _write(session: Session, writes: Sequence[Callable[[Session], object]]) -> None:
     """The run's own store writes (service/engine/trace.py ``write_at_end``), after its fenced update."""
     for write in writes:
         write(session)
@@ -187,7 +187,7 @@ def finish(
     failure_class: str = "",
     mapping_version: str = "",
     progress: dict[str, Any] | None = None,
-    writes: Sequence[Callable[[Session], None]] = (),
+    writes: Sequence[Callable[[Session], object]] = (),
 ) -> None:
     """The run's end. An item finished in review keeps the effects its runs completed
     (``progress``) for the run a person's retry starts; any other end forgets them. ``writes``
@@ -217,7 +217,7 @@ def reschedule(
     failure_class: str = "",
     waiting_since: datetime | None = None,
     progress: dict[str, Any] | None = None,
-    writes: Sequence[Callable[[Session], None]] = (),
+    writes: Sequence[Callable[[Session], object]] = (),
 ) -> datetime:
     """Back to received, due in ``delay_seconds``. ``waiting_since`` is when the item began waiting
     for its destination (kept across waits, cleared by anything else); ``progress`` the effects the
@@ -248,7 +248,7 @@ def kill(
     attempts: int,
     steps: Sequence[dict[str, Any]],
     progress: dict[str, Any] | None = None,
-    writes: Sequence[Callable[[Session], None]] = (),
+    writes: Sequence[Callable[[Session], object]] = (),
 ) -> None:
     """Move an item to dead letters, keeping its original payload (once: the write is fenced) and
     the effects its runs completed (``progress``), so a retry from the dead letter resumes after them."""

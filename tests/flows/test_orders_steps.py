@@ -43,3 +43,17 @@ def test_a_payment_failure_is_retried_from_the_payment_step(stack: Stack) -> Non
                 if r["method"] == "POST" and r["path"].endswith("/payments")]
     statuses = [r["status"] for r in payments]
     assert len(statuses) == 2 and statuses[0] == 503 and 200 <= statuses[1] < 300, statuses
+
+
+def test_placed_within_reads_magento_stamps_and_refuses_what_it_cannot_trust() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from service.flows.orders import placed_within
+
+    now = datetime.now(UTC)
+    assert placed_within((now - timedelta(hours=2)).isoformat(), 0.5)
+    assert placed_within((now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S"), 0.5)  # no zone: UTC
+    assert placed_within((now + timedelta(minutes=10)).isoformat(), 0.5)  # Magento's clock a little ahead
+    assert not placed_within((now - timedelta(hours=13)).isoformat(), 0.5)
+    assert not placed_within((now + timedelta(hours=2)).isoformat(), 0.5)
+    assert not placed_within("", 0.5) and not placed_within("yesterday", 0.5)
