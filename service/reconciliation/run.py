@@ -71,7 +71,9 @@ def execute(runtime: Any, run_id: int, *, announce: Announce) -> dict[str, Any]:
     try:
         counts, new_exceptions = _reconcile(runtime, run_id, date_from, date_to)
     except SyncError as exc:
-        _finish(runtime, run_id, "failed", f"a system could not be read: {exc}; run it again")
+        # The client's own "will retry" is for a sync item; this run is not retried by itself.
+        reason = str(exc).removesuffix("; will retry")
+        _finish(runtime, run_id, "failed", f"a system could not be read: {reason}; run it again")
         log.warning("reconciliation run %s failed: %s", run_id, exc)
         return describe(runtime, run_id)
     except Exception as exc:
