@@ -61,7 +61,7 @@ class FlatForest:
             (calibrator,) = fold.calibrators
             iso_x.append(np.asarray(calibrator.X_thresholds_, dtype=np.float64))
             iso_y.append(np.asarray(calibrator.y_thresholds_, dtype=np.float64))
-        laid_out = [_lay_out(nodes) for nodes in trees]
+        laid_out = [_lay_out(nodes, tree) for tree, nodes in enumerate(trees)]
         max_leaves = max(len(values) for values, _ in laid_out)
         mask_type = next((t for bits, t in _MASK_TYPES if max_leaves <= bits), None)
         if mask_type is None:
@@ -111,9 +111,8 @@ class _Split:
     right_mask: int  # the leaves still reachable when a row goes right here
 
 
-def _lay_out(nodes: np.ndarray) -> tuple[list[float], list[tuple[int, float, bool, int]]]:
-    """One tree's leaf values left to right, and its splits as (feature, threshold, missing goes
-    left, mask of the leaves outside the split's left subtree)."""
+def _lay_out(nodes: np.ndarray, tree: int) -> tuple[list[float], list[_Split]]:
+    """One tree's leaf values left to right, and its splits."""
     values: list[float] = []
     under: dict[int, int] = {}  # node -> mask of its leaves
     stack: list[tuple[int, bool]] = [(0, False)]
@@ -127,20 +126,20 @@ def _lay_out(nodes: np.ndarray) -> tuple[list[float], list[tuple[int, float, boo
         else:
             stack.extend(((node, True), (int(nodes["right"][node]), False), (int(nodes["left"][node]), False)))
     full = (1 << len(values)) - 1
-    splits = [(int(nodes["feature_idx"][node]), float(nodes["num_threshold"][node]),
-               bool(nodes["missing_go_to_left"][node]), full & ~under[int(nodes["left"][node])])
+    splits = [_Split(int(nodes["feature_idx"][node]), float(nodes["num_threshold"][node]),
+                     bool(nodes["missing_go_to_left"][node]), tree, full & ~under[int(nodes["left"][node])])
               for node in under if not nodes["is_leaf"][node]]
     return values, splits
 
 
-def _prefix_masks(laid_out: list[tuple[list[float], list[tuple[int, float, bool, int]]]], mask_type: Any
+def _prefix_masks(laid_out: list[tuple[list[float], list[_Split]]], mask_type: Any
                   ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """Per feature, the trees' reachable-leaf masks after the k lowest-threshold splits (k = 0..m)
     and for a missing value, stacked into one table."""
     by_feature: dict[int, list[_Split]] = {}
-    for tree, (_, splits) in enumerate(laid_out):
-        for feature, threshold, missing_left, right_mask in splits:
-            by_feature.setdefault(feature, []).append(_Split(feature, threshold, missing_left, tree, right_mask))
+    for _, tree_splits in laid_out:
+        for split in tree_splits:
+            by_feature.setdefault(split.feature, []).append(split)
     trees = len(laid_out)
     every = np.iinfo(mask_type).max
     thresholds: list[np.ndarray] = []
@@ -156,7 +155,7 @@ def _prefix_masks(laid_out: list[tuple[list[float], list[tuple[int, float, bool,
             block[k, split.tree] &= mask_type(split.right_mask)
         for split in splits:
             if not split.missing_left:
-                block[-1, split.tree] &= mask_type(split.right_mask)
+                block[len(splits) + 1, split.tree] &= mask_type(split.right_mask)
         thresholds.append(np.array([s.threshold for s in splits], dtype=np.float64))
         features.append(feature)
         offsets.append(offset)
