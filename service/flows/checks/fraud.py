@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from service.ai.anomaly.features import VELOCITY_WINDOW, order_facts
@@ -127,6 +127,10 @@ def _refresh_baseline(store: Store, scorer: AnomalyScorer, key: tuple[str, int],
             _refreshing.discard(key)
 
 
+#: A typed NULL, so the prefetch's union has one type per column on PostgreSQL too.
+_NO_TEXT = null().cast(String)
+
+
 def _utc(value: datetime) -> datetime:
     # The features work in naive UTC (as Magento's created_at reads); the store keeps aware UTC.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
@@ -148,18 +152,35 @@ class StoreOrderHistory:
         self._address: tuple[tuple[str, datetime, datetime], int] | None = None
 
     def _prefetch(self) -> None:
-        """Read all the order's questions at once (once), when the order was given."""
+        """Read all the order's questions at once (once), when the order was given: one statement
+        for the customer's window, whether they ordered before it and the address's count (each
+        statement costs a few hundred microseconds of the check in SQLAlchemy and the driver)."""
         if self._order is None:
             return
         order, self._order = self._order, None
         facts = order_facts(order)
         since, until = facts.created_at - VELOCITY_WINDOW, facts.created_at
-        with self.store.session() as s:
-            if facts.email:
-                self._window = self._read_window(s, facts.email.lower(), since, until)
-            if facts.shipping_address:
-                key = (facts.shipping_address, since, until)
-                self._address = (key, self._count_address(s, *key))
+        email = facts.email.lower()
+        parts = []
+        if facts.email:
+            parts.append(select(literal("window"), OrderFact.card, OrderFact.address_key, literal(0)).where(
+                OrderFact.email == email, OrderFact.created_at >= _utc(since), OrderFact.created_at < _utc(until)))
+            parts.append(select(literal("before"), _NO_TEXT, _NO_TEXT, literal(0)).where(
+                select(OrderFact.id).where(OrderFact.email == email, OrderFact.created_at < _utc(since)).exists()))
+        if facts.shipping_address:
+            parts.append(select(literal("address"), _NO_TEXT, _NO_TEXT, func.count()).select_from(OrderFact).where(
+                OrderFact.address_key == facts.shipping_address, OrderFact.created_at >= _utc(since),
+                OrderFact.created_at < _utc(until)))
+        if not parts:
+            return
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(union_all(*parts)).all()
+        if facts.email:
+            window = [(card, address) for kind, card, address, _ in rows if kind == "window"]
+            self._window = ((email, since, until), window, bool(window) or any(r[0] == "before" for r in rows))
+        if facts.shipping_address:
+            count = next(int(n) for kind, _, _, n in rows if kind == "address")
+            self._address = ((facts.shipping_address, since, until), count)
 
     @staticmethod
     def _read_window(s: Session, email: str, since: datetime, until: datetime
