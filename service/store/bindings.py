@@ -19,8 +19,13 @@ _FIND = select(Binding).where(Binding.entity == bindparam("entity"), Binding.key
 
 
 def find(store: Store, entity: str, key: str, system: str, *, session: Session | None = None) -> Binding | None:
-    with store.session_or(session) as s:
-        return s.scalars(_FIND, {"entity": entity, "key": key, "system": system}).first()
+    """The binding of ``key``, read in the caller's ``session`` if given, else without a transaction
+    around the one statement (``Store.lookups``)."""
+    params = {"entity": entity, "key": key, "system": system}
+    if session is not None:
+        return session.scalars(_FIND, params).first()
+    with store.lookups() as s:
+        return s.scalars(_FIND, params).first()
 
 
 def find_external(store: Store, entity: str, system: str, external_id: str) -> Binding | None:

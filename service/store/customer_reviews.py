@@ -107,8 +107,8 @@ def merged_target(store: Store, left_key: str) -> str | None:
     """The Heartland customer a person merged this record into, if any (the newest decision wins).
 
     Asked for every order of a customer without a binding: the statement is built once, and runs
-    on a plain connection (a session's bookkeeping cost more than the indexed read)."""
-    with store.engine.connect() as conn:
+    on a connection without a transaction around it (``Store.lookup_engine``)."""
+    with store.lookup_engine.connect() as conn:
         return conn.execute(_MERGED_TARGET, {"left_key": left_key}).scalar()
 
 

@@ -180,7 +180,7 @@ class StoreOrderHistory:
             return
         since, until = facts.created_at - VELOCITY_WINDOW, facts.created_at
         email = facts.email.lower()
-        with self.store.engine.connect() as conn:
+        with self.store.lookup_engine.connect() as conn:  # one statement: no transaction around it
             rows = conn.execute(_PREFETCH[bool(facts.email), bool(facts.shipping_address)],
                                 {"email": email, "address": facts.shipping_address,
                                  "since": _utc(since), "until": _utc(until)}).all()
