@@ -373,7 +373,7 @@ class OrdersFlow(StepFlow):
         try:
             scorer = fraud.scorer_for(self.runtime)
             baseline = fraud.store_baseline(self.store, scorer)
-            assessment = scorer.score(raw, fraud.StoreOrderHistory(self.store), baseline)
+            assessment = scorer.score(raw, fraud.StoreOrderHistory(self.store, raw), baseline)
         except FileNotFoundError as exc:
             raise FatalError(f"no anomaly model to score orders with: {exc}",
                              hint="train and promote one (`tillbridge models train anomaly --promote`), "

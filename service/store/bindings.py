@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -12,12 +12,20 @@ from service.kernel.cards import mask_value
 from service.store.db import Store
 from service.store.tables import Binding
 
+# Built once: every order asks for its customer's binding, and building the statement cost more
+# than the indexed read.
+_FIND = select(Binding).where(Binding.entity == bindparam("entity"), Binding.key == bindparam("key"),
+                              Binding.system == bindparam("system"))
+
 
 def find(store: Store, entity: str, key: str, system: str, *, session: Session | None = None) -> Binding | None:
-    with store.session_or(session) as s:
-        return s.scalars(
-            select(Binding).where(Binding.entity == entity, Binding.key == key, Binding.system == system)
-        ).first()
+    """The binding of ``key``, read in the caller's ``session`` if given, else without a transaction
+    around the one statement (``Store.lookups``)."""
+    params = {"entity": entity, "key": key, "system": system}
+    if session is not None:
+        return session.scalars(_FIND, params).first()
+    with store.lookups() as s:
+        return s.scalars(_FIND, params).first()
 
 
 def find_external(store: Store, entity: str, system: str, external_id: str) -> Binding | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from service.canonical.customer import MATCH_FIELDS as FIELDS
@@ -98,14 +98,18 @@ def counts(store: Store) -> dict[str, int]:
     return {state: found.get(state, 0) for state in STATES}
 
 
+_MERGED_TARGET = (select(CustomerReview.right_id)
+                  .where(CustomerReview.left_key == bindparam("left_key"), CustomerReview.state == "merged")
+                  .order_by(CustomerReview.decided_at.desc()).limit(1))
+
+
 def merged_target(store: Store, left_key: str) -> str | None:
-    """The Heartland customer a person merged this record into, if any (the newest decision wins)."""
-    with store.session() as s:
-        return s.scalars(
-            select(CustomerReview.right_id)
-            .where(CustomerReview.left_key == left_key, CustomerReview.state == "merged")
-            .order_by(CustomerReview.decided_at.desc())
-        ).first()
+    """The Heartland customer a person merged this record into, if any (the newest decision wins).
+
+    Asked for every order of a customer without a binding: the statement is built once, and runs
+    on a connection without a transaction around it (``Store.lookup_engine``)."""
+    with store.lookup_engine.connect() as conn:
+        return conn.execute(_MERGED_TARGET, {"left_key": left_key}).scalar()
 
 
 def decide(store: Store, review_id: int, decision: str, *, actor: str, note: str = "",

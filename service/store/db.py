@@ -69,6 +69,13 @@ class Store:
             if durable_commits:
                 event.listen(self.engine, "connect", _sqlite_durable)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Lookups of one statement need no transaction around them: without BEGIN and COMMIT they
+        # are one round trip to PostgreSQL instead of three (a statement is its own snapshot).
+        # SQLite runs in the process, so there is no round trip to save, and switching a connection's
+        # isolation level at each checkout would cost more than the lookup.
+        self.lookup_engine: Engine = (self.engine if self.is_sqlite
+                                      else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self.lookups = sessionmaker(self.lookup_engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -105,3 +105,24 @@ def test_max_candidates_keeps_the_exact_keys_first(make_index: Any, vocab: Vocab
     index.add("mail", _p(vocab, first_name="Other", last_name="Name", email="lee@example.com"))
     found = [cid for cid, _ in index.candidates(_p(vocab, first_name="Ann", last_name="Lee", postcode="98101", email="lee@example.com"))]
     assert found[0] == "mail" and len(found) == 2
+
+
+def test_smaller_blocks_come_before_bigger_ones(make_index: Any, vocab: Vocabulary) -> None:
+    index = make_index(BlockingSettings(max_block=100, neighbourhood=0, max_candidates=3))
+    index.add_many((f"lee{n}", _p(vocab, first_name=f"Q{n}", last_name="Lee", postcode="98101")) for n in range(4))
+    index.add("zed", _p(vocab, first_name="Zed", last_name="Quill", street="5 Elm St", postcode="10001"))
+    probe = _p(vocab, first_name="Ann", last_name="Lee", postcode="98101", street="5 Elm St")
+    found = [cid for cid, _ in index.candidates(probe)]
+    # The house-and-street block holds one customer, the surname-and-postcode block four.
+    assert found[0] == "zed" and len(found) == 3 and set(found[1:]) < {f"lee{n}" for n in range(4)}
+
+
+def test_a_record_gone_from_the_hash_is_not_a_candidate(redis_url: str, vocab: Vocabulary) -> None:
+    index = RedisIndex(Redis.from_url(redis_url), KEYS_ONLY, prefix=f"tb:test:{uuid.uuid4().hex[:8]}:")
+    try:
+        index.add_many([("a", _p(vocab, first_name="Ann", last_name="Lee", email="ann@example.com")),
+                        ("b", _p(vocab, first_name="Bo", last_name="Lee", email="ann@example.com"))])
+        index.client.hdel(index.prefix + "records", "a")  # a half-finished removal elsewhere
+        assert [cid for cid, _ in index.candidates(_p(vocab, first_name="X", email="ann@example.com"))] == ["b"]
+    finally:
+        index.clear()

@@ -8,10 +8,11 @@ natively.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
 from service.ai.dedup.normalise import Profile
@@ -44,26 +45,36 @@ GROUPS: dict[str, tuple[int, ...]] = {
 }
 
 NAN = math.nan
+T = TypeVar("T")
 _jw = JaroWinkler.normalized_similarity
 
 
 def _first_equiv(a: Profile, b: Profile) -> float:
-    if not a.first or not b.first:
+    return _first_equiv_to(a.first, set(a.first_roots.split("|")) if a.first_roots else set(), b.first, b.first_roots)
+
+
+def _first_equiv_to(first: str, roots: set[str], other: str, other_roots: str) -> float:
+    """1 when two first names may stand for one formal name, 0.6 for an initial that fits."""
+    if not first or not other:
         return NAN
-    if a.first_roots and b.first_roots and not set(a.first_roots.split("|")).isdisjoint(b.first_roots.split("|")):
+    if roots and other_roots and not roots.isdisjoint(other_roots.split("|")):
         return 1.0
-    short, long = sorted((a.first, b.first), key=len)
+    short, long = sorted((first, other), key=len)
     if len(short) == 1 and long.startswith(short):
         return 0.6  # an initial that fits
     return 0.0
 
 
 def _middle(a: Profile, b: Profile) -> float:
-    if not a.middle or not b.middle:
+    return _middle_to(a.middle, b.middle)
+
+
+def _middle_to(mine: str, other: str) -> float:
+    if not mine or not other:
         return NAN
-    if a.middle == b.middle:
+    if mine == other:
         return 1.0
-    if a.middle[0] == b.middle[0] and (len(a.middle) == 1 or len(b.middle) == 1):
+    if mine[0] == other[0] and (len(mine) == 1 or len(other) == 1):
         return 0.7
     return 0.0
 
@@ -136,6 +147,60 @@ def features(a: Profile, b: Profile) -> list[float]:
         city,
         _dob(a.dob, b.dob),
     ]
+
+
+def features_against(a: Profile, others: Sequence[Profile]) -> np.ndarray:
+    """``features(a, b)`` for every ``b`` in ``others``, as the rows of one matrix, value for value.
+
+    A resolution compares one profile with up to a few hundred candidates, which share first names,
+    surnames, cities and postcodes: each distinct value is compared once, and the token ratios of all
+    candidates are one rapidfuzz call. (Its batched Jaro-Winkler can differ in the last bit, so those
+    stay one call per distinct value.)
+    """
+    n = len(others)
+    out = np.full((n, len(FEATURES)), NAN)
+    if not n:
+        return out
+    b: Any = Profile._make(zip(*others, strict=True))  # per field, the tuple of every candidate's value
+    if a.first:
+        out[:, 0] = _per_value(lambda v: _jw(a.first, v) if v else NAN, b.first)
+        roots = set(a.first_roots.split("|")) if a.first_roots else set()
+        out[:, 1] = _per_value(lambda v: _first_equiv_to(a.first, roots, *v), list(zip(b.first, b.first_roots, strict=True)))
+    if a.last:
+        out[:, 2] = _per_value(lambda v: _jw(a.last, v) if v else NAN, b.last)
+    if a.first and a.last:
+        named = np.array([bool(f and last) for f, last in zip(b.first, b.last, strict=True)])
+        swapped = np.minimum(_per_value(lambda v: _jw(a.first, v), b.last), _per_value(lambda v: _jw(a.last, v), b.first))
+        out[:, 3] = np.where(named, swapped, NAN)
+        full_names = [f"{f} {m} {last}" for f, m, last in zip(b.first, b.middle, b.last, strict=True)]
+        out[:, 4] = np.where(named, _ratios(fuzz.token_set_ratio, f"{a.first} {a.middle} {a.last}", full_names), NAN)
+    if a.middle:
+        out[:, 5] = _per_value(lambda v: _middle_to(a.middle, v), b.middle)
+    if a.email:
+        local = a.email.split("@", 1)[0]
+        out[:, 6] = [(1.0 if v == a.email else 0.0) if v else NAN for v in b.email]
+        out[:, 7] = [_jw(local, v.split("@", 1)[0]) if v else NAN for v in b.email]  # (nearly all distinct)
+    out[:, 8] = [_phone(a.phone, v) for v in b.phone]
+    if a.street:
+        out[:, 9] = np.where([bool(v) for v in b.street], _ratios(fuzz.token_sort_ratio, a.street, b.street), NAN)
+    if a.house:
+        out[:, 10] = [(1.0 if v == a.house else 0.0) if v else NAN for v in b.house]
+    out[:, 11] = [_postcode(a.postcode, v) for v in b.postcode]
+    if a.city:
+        out[:, 12] = _per_value(lambda v: _jw(a.city, v) if v else NAN, b.city)
+    out[:, 13] = _per_value(lambda v: _dob(a.dob, v), b.dob)
+    return out
+
+
+def _per_value(score: Callable[[T], float], values: Sequence[T]) -> list[float]:
+    """``score`` of each value, computed once per distinct value."""
+    seen = {value: score(value) for value in set(values)}
+    return [seen[value] for value in values]
+
+
+def _ratios(scorer: Callable[..., float], mine: str, theirs: Sequence[str]) -> np.ndarray:
+    """A rapidfuzz 0..100 ratio of ``mine`` against each of ``theirs``, as 0..1."""
+    return process.cdist([mine], theirs, scorer=scorer, dtype=np.float64, workers=1)[0] / 100.0
 
 
 def feature_matrix(pairs: Sequence[tuple[Profile, Profile]]) -> np.ndarray:

@@ -1,10 +1,15 @@
-"""The calibrated tree ensemble flattened into numpy arrays, for fast scoring of few rows.
+"""The calibrated tree ensemble as bit masks, for fast scoring of few rows (QuickScorer).
 
 scikit-learn's HistGradientBoosting predicts through one call per tree, several milliseconds for
-a handful of candidate pairs, most of a resolution's time budget. Flattening every tree of every
-calibration fold into one node table lets a single vectorised walk score all trees at once
-(well under a millisecond for a record's candidates). The result equals ``predict_proba``; a test
-holds the two together.
+a handful of candidate pairs, most of a resolution's time budget; walking all trees level by level
+in numpy still costs a few milliseconds for a record's 200 candidates. Here each tree's leaves are
+numbered left to right and every split keeps the mask of the leaves still reachable when the row
+goes right. Per feature the splits are sorted by threshold, so the splits a value sends right are a
+prefix of that list, and the AND of their masks is precomputed per prefix (and for a missing
+value). Scoring a row is then one table lookup per feature, an AND across features, and the lowest
+set bit of each tree's mask: its exit leaf (Lucchese et al., "QuickScorer", SIGIR 2015). The
+comparisons are scikit-learn's (``x <= threshold`` goes left, a missing value goes where the split
+says), so the result equals ``predict_proba``; a test holds the two together.
 """
 
 from __future__ import annotations
@@ -14,22 +19,22 @@ from typing import Any
 
 import numpy as np
 
+#: Mask types by leaves per tree; trees with more leaves are left to scikit-learn.
+_MASK_TYPES = ((8, np.uint8), (16, np.uint16), (32, np.uint32), (64, np.uint64))
+
 
 @dataclass
 class FlatForest:
-    feature: np.ndarray
-    threshold: np.ndarray
-    missing_left: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-    is_leaf: np.ndarray
-    value: np.ndarray
-    roots: np.ndarray  # root node of each tree
+    thresholds: list[np.ndarray]  # per used feature: its splits' thresholds, ascending
+    features: np.ndarray  # the used features' column numbers
+    offsets: np.ndarray  # per used feature: its first row in ``masks``
+    masks: np.ndarray  # (rows, trees): reachable leaves after a prefix of a feature's splits
+    leaf_values: np.ndarray  # (trees * max_leaves,): leaf values, left to right within each tree
+    max_leaves: int
     tree_fold: np.ndarray  # calibration fold of each tree
     baselines: np.ndarray  # per fold
     iso_x: list[np.ndarray]
     iso_y: list[np.ndarray]
-    max_depth: int
 
     @classmethod
     def from_estimator(cls, estimator: Any) -> FlatForest | None:
@@ -37,76 +42,123 @@ class FlatForest:
         folds = getattr(estimator, "calibrated_classifiers_", None)
         if not folds or any(getattr(f, "method", "") != "isotonic" for f in folds):
             return None
-        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("feature", "threshold", "missing", "left", "right", "leaf", "value")}
-        roots: list[int] = []
+        trees: list[Any] = []
         tree_fold: list[int] = []
         baselines: list[float] = []
         iso_x: list[np.ndarray] = []
         iso_y: list[np.ndarray] = []
-        offset = 0
-        depth = 0
         for fold_no, fold in enumerate(folds):
             hgb = fold.estimator
             predictors = getattr(hgb, "_predictors", None)
             if predictors is None or getattr(hgb, "n_trees_per_iteration_", 0) != 1:
                 return None
             for (predictor,) in predictors:
-                nodes = predictor.nodes
-                if nodes["is_categorical"].any():
+                if predictor.nodes["is_categorical"].any():
                     return None
-                parts["feature"].append(nodes["feature_idx"].astype(np.int64))
-                parts["threshold"].append(nodes["num_threshold"].astype(np.float64))
-                parts["missing"].append(nodes["missing_go_to_left"].astype(bool))
-                parts["left"].append(nodes["left"].astype(np.int64) + offset)
-                parts["right"].append(nodes["right"].astype(np.int64) + offset)
-                parts["leaf"].append(nodes["is_leaf"].astype(bool))
-                parts["value"].append(nodes["value"].astype(np.float64))
-                depth = max(depth, int(nodes["depth"].max()))
-                roots.append(offset)
+                trees.append(predictor.nodes)
                 tree_fold.append(fold_no)
-                offset += len(nodes)
             baselines.append(float(np.ravel(hgb._baseline_prediction)[0]))
             (calibrator,) = fold.calibrators
             iso_x.append(np.asarray(calibrator.X_thresholds_, dtype=np.float64))
             iso_y.append(np.asarray(calibrator.y_thresholds_, dtype=np.float64))
+        laid_out = [_lay_out(nodes, tree) for tree, nodes in enumerate(trees)]
+        max_leaves = max(len(values) for values, _ in laid_out)
+        mask_type = next((t for bits, t in _MASK_TYPES if max_leaves <= bits), None)
+        if mask_type is None:
+            return None
+        leaf_values = np.zeros((len(trees), max_leaves), dtype=np.float64)
+        for tree, (values, _) in enumerate(laid_out):
+            leaf_values[tree, : len(values)] = values
+        thresholds, features, offsets, masks = _prefix_masks(laid_out, mask_type)
         return cls(
-            feature=np.concatenate(parts["feature"]),
-            threshold=np.concatenate(parts["threshold"]),
-            missing_left=np.concatenate(parts["missing"]),
-            left=np.concatenate(parts["left"]),
-            right=np.concatenate(parts["right"]),
-            is_leaf=np.concatenate(parts["leaf"]),
-            value=np.concatenate(parts["value"]),
-            roots=np.array(roots, dtype=np.int64),
-            tree_fold=np.array(tree_fold, dtype=np.int64),
-            baselines=np.array(baselines, dtype=np.float64),
-            iso_x=iso_x,
-            iso_y=iso_y,
-            max_depth=depth,
+            thresholds=thresholds, features=features, offsets=offsets, masks=masks,
+            leaf_values=leaf_values.ravel(), max_leaves=max_leaves,
+            tree_fold=np.array(tree_fold, dtype=np.int64), baselines=np.array(baselines, dtype=np.float64),
+            iso_x=iso_x, iso_y=iso_y,
         )
 
+    def leaves(self, matrix: np.ndarray) -> np.ndarray:
+        """The value of each row's exit leaf in each tree: (rows, trees)."""
+        n = len(matrix)
+        trees = self.masks.shape[1]
+        rows = np.empty((n, len(self.features)), dtype=np.int64)
+        for i, (column, thresholds, offset) in enumerate(zip(self.features, self.thresholds, self.offsets,
+                                                             strict=True)):
+            x = matrix[:, column]
+            # Splits with a threshold below x send it right; a missing value has its own row.
+            rows[:, i] = np.where(np.isnan(x), offset + len(thresholds) + 1,
+                                  offset + np.searchsorted(thresholds, x, side="left"))
+        reachable = np.bitwise_and.reduce(self.masks[rows], axis=1)
+        lowest = reachable & (~reachable + reachable.dtype.type(1))
+        exit_leaf = np.frexp(lowest.astype(np.float64))[1] - 1  # a power of two: exact
+        return self.leaf_values[np.arange(trees) * self.max_leaves + exit_leaf]
+
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
-        n, width = matrix.shape
-        trees = len(self.roots)
-        flat = np.ascontiguousarray(matrix, dtype=np.float64).ravel()
-        node = np.tile(self.roots, n)  # (row, tree) pairs, row-major
-        row_base = np.repeat(np.arange(n) * width, trees)
-        active = np.arange(n * trees)
-        # Walk only the (row, tree) pairs not yet at a leaf: most trees end after a few levels,
-        # so the work shrinks each step instead of staying rows x trees x depth.
-        for _ in range(self.max_depth + 1):
-            current = node[active]
-            inner = ~self.is_leaf[current]
-            active, current = active[inner], current[inner]
-            if not len(active):
-                break
-            x = flat[row_base[active] + self.feature[current]]
-            go_left = np.where(np.isnan(x), self.missing_left[current], x <= self.threshold[current])
-            node[active] = np.where(go_left, self.left[current], self.right[current])
-        leaf_values = self.value[node].reshape(n, trees)
-        folds = len(self.baselines)
-        out = np.zeros(n, dtype=np.float64)
-        for fold in range(folds):
+        leaf_values = self.leaves(np.asarray(matrix, dtype=np.float64))
+        out = np.zeros(len(matrix), dtype=np.float64)
+        for fold in range(len(self.baselines)):
             raw = leaf_values[:, self.tree_fold == fold].sum(axis=1) + self.baselines[fold]
             out += np.interp(raw, self.iso_x[fold], self.iso_y[fold])
-        return out / folds
+        return out / len(self.baselines)
+
+
+@dataclass
+class _Split:
+    feature: int
+    threshold: float
+    missing_left: bool
+    tree: int
+    right_mask: int  # the leaves still reachable when a row goes right here
+
+
+def _lay_out(nodes: np.ndarray, tree: int) -> tuple[list[float], list[_Split]]:
+    """One tree's leaf values left to right, and its splits."""
+    values: list[float] = []
+    under: dict[int, int] = {}  # node -> mask of its leaves
+    stack: list[tuple[int, bool]] = [(0, False)]
+    while stack:  # depth first, left before right, each node after its children
+        node, done = stack.pop()
+        if nodes["is_leaf"][node]:
+            under[node] = 1 << len(values)
+            values.append(float(nodes["value"][node]))
+        elif done:
+            under[node] = under[int(nodes["left"][node])] | under[int(nodes["right"][node])]
+        else:
+            stack.extend(((node, True), (int(nodes["right"][node]), False), (int(nodes["left"][node]), False)))
+    full = (1 << len(values)) - 1
+    splits = [_Split(int(nodes["feature_idx"][node]), float(nodes["num_threshold"][node]),
+                     bool(nodes["missing_go_to_left"][node]), tree, full & ~under[int(nodes["left"][node])])
+              for node in under if not nodes["is_leaf"][node]]
+    return values, splits
+
+
+def _prefix_masks(laid_out: list[tuple[list[float], list[_Split]]], mask_type: Any
+                  ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Per feature, the trees' reachable-leaf masks after the k lowest-threshold splits (k = 0..m)
+    and for a missing value, stacked into one table."""
+    by_feature: dict[int, list[_Split]] = {}
+    for _, tree_splits in laid_out:
+        for split in tree_splits:
+            by_feature.setdefault(split.feature, []).append(split)
+    trees = len(laid_out)
+    every = np.iinfo(mask_type).max
+    thresholds: list[np.ndarray] = []
+    features: list[int] = []
+    offsets: list[int] = []
+    blocks: list[np.ndarray] = []
+    offset = 0
+    for feature in sorted(by_feature):
+        splits = sorted(by_feature[feature], key=lambda s: s.threshold)
+        block = np.full((len(splits) + 2, trees), every, dtype=mask_type)
+        for k, split in enumerate(splits, start=1):
+            block[k] = block[k - 1]
+            block[k, split.tree] &= mask_type(split.right_mask)
+        for split in splits:
+            if not split.missing_left:
+                block[len(splits) + 1, split.tree] &= mask_type(split.right_mask)
+        thresholds.append(np.array([s.threshold for s in splits], dtype=np.float64))
+        features.append(feature)
+        offsets.append(offset)
+        blocks.append(block)
+        offset += len(block)
+    return thresholds, np.array(features, dtype=np.int64), np.array(offsets, dtype=np.int64), np.vstack(blocks)

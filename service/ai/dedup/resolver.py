@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from service.ai.dedup.compare import features
+from service.ai.dedup.compare import features, features_against
 from service.ai.dedup.index import BlockingSettings, CustomerIndex, MemoryIndex
 from service.ai.dedup.model import MatchModel, ModelError
 from service.ai.dedup.normalise import (
@@ -176,13 +176,13 @@ class Resolver:
         found = [(cid, other) for cid, other in self.index.candidates(profile) if cid not in exclude]
         if not found:
             return Decision("create", None, 0.0, ["no known customer shares an email, phone, name or address key"])
-        vectors = [features(profile, other) for _, other in found]
-        scores = self.model.probabilities(np.array(vectors, dtype=np.float64))
+        matrix = features_against(profile, [other for _, other in found])
+        scores = self.model.probabilities(matrix)
         order = np.argsort(-scores, kind="stable")
         best = int(order[0])
         score = float(scores[best])
         kind = self.rules.thresholds.decide(score)
-        drivers = self.model.drivers(profile, found[best][1], vectors[best], score)
+        drivers = self.model.drivers(profile, found[best][1], matrix[best].tolist(), score)
         candidates = [Candidate(found[i][0], round(float(scores[i]), 4)) for i in order[:top]]
         return Decision(kind, found[best][0], round(score, 4), drivers, candidates)
 
