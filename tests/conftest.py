@@ -159,11 +159,16 @@ def _clean(url: str, redis: Redis) -> None:
     redis.flushdb()
 
 
+def fresh_settings(db_url: str, redis_url: str, data_dir: Path) -> dict[str, Any]:
+    """Settings on the run's database and Redis, emptied now."""
+    _clean(db_url, Redis.from_url(redis_url))
+    return {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "DATA_DIR": str(data_dir), **FAST_ENGINE}
+
+
 @pytest.fixture
 def settings(db_url: str, redis_url: str, tmp_path: Path) -> dict[str, Any]:
     """Settings for one test, on a clean database and Redis."""
-    _clean(db_url, Redis.from_url(redis_url))
-    return {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "DATA_DIR": str(tmp_path), **FAST_ENGINE}
+    return fresh_settings(db_url, redis_url, tmp_path)
 
 
 @pytest.fixture
