@@ -2,6 +2,9 @@
 
     python bench/counted.py <redis-url> <role> <tillbridge arguments…>
 
+With ``BENCH_PROFILE_DIR`` and ``BENCH_PROFILE_ROLES`` (e.g. ``worker``) set, the processes of
+those roles are profiled (``profile_to``).
+
 A SQLAlchemy event listener on every engine of the process (and of the processes it forks, such
 as gunicorn's workers) counts transactions begun, commits, rollbacks and statements; every 0.2 s
 the counts are added to the Redis hash ``tb:bench:counts`` under ``<role>:<what>``, where the
@@ -94,9 +97,24 @@ def settle_counts(redis_url: str, quiet_seconds: float = 3 * FLUSH_SECONDS) -> d
         counts = again
 
 
+def profile_to(directory: str, role: str) -> None:
+    """Profile this process's main thread (cProfile) and write ``<role>-<pid>.prof`` into
+    ``directory`` when it exits: where a worker's time goes, per function. Wall time, or CPU time
+    with ``BENCH_PROFILE_CLOCK=cpu`` (what the process itself spends, not what it waits for)."""
+    import atexit
+    import cProfile
+
+    profiler = (cProfile.Profile(time.process_time) if os.environ.get("BENCH_PROFILE_CLOCK") == "cpu"
+                else cProfile.Profile())
+    profiler.enable()
+    atexit.register(lambda: profiler.dump_stats(str(Path(directory) / f"{role}-{os.getpid()}.prof")))
+
+
 def main() -> None:
     redis_url, role, *args = sys.argv[1:]
     TransactionCounter(redis_url, role).install()
+    if role in os.environ.get("BENCH_PROFILE_ROLES", "").split(",") and os.environ.get("BENCH_PROFILE_DIR"):
+        profile_to(os.environ["BENCH_PROFILE_DIR"], role)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from service.cli.main import main as tillbridge
 

@@ -49,6 +49,90 @@ HL_TOKEN = "bench-heartland"
 MG_TOKEN = "bench-magento"
 
 
+def cpu_ticks() -> dict[str, int]:
+    """CPU ticks (user + system) used so far by every live process, by process group (``pg:<id>``)
+    and by process id (``pid:<id>``), from Linux /proc."""
+    ticks: Counter[str] = Counter()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # state, ppid, pgrp, …, utime (12th), stime (13th)
+        except OSError:
+            continue
+        used = int(fields[11]) + int(fields[12])
+        ticks[f"pg:{fields[2]}"] += used
+        ticks[f"pid:{stat.parent.name}"] = used
+    return dict(ticks)
+
+
+def wait_for_first_sweep(store: Any, timeout: float = 300) -> None:
+    """Until the scheduler's first sweep has run its daily duties: the reconciliation, then the stock
+    forecasts (their run recorded done or failed). Not the orders' cost, they would otherwise share
+    the timed window's CPU."""
+    from sqlalchemy import func, select
+
+    from service.store.forecast_tables import ForecastRun
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        with store.session() as s:
+            if s.scalar(select(func.count()).select_from(ForecastRun).where(ForecastRun.state != "running")):
+                print(f"scheduler's first sweep (reconciliation, stock forecasts) done after "
+                      f"{time.monotonic() - started:.0f} s", flush=True)
+                return
+        time.sleep(0.5)
+    print(f"no stock forecast run finished within {timeout:.0f} s; timing anyway", flush=True)
+
+
+def wait_until_idle(pgid: int, what: str, *, busy_share: float = 0.1, timeout: float = 300) -> None:
+    """Until a process group uses under ``busy_share`` of a core for a whole second."""
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    started = time.monotonic()
+    last = cpu_ticks().get(f"pg:{pgid}", 0)
+    while time.monotonic() - started < timeout:
+        time.sleep(1.0)
+        now = cpu_ticks().get(f"pg:{pgid}", 0)
+        if now - last < busy_share * ticks_per_second:
+            print(f"{what} idle after {time.monotonic() - started:.0f} s", flush=True)
+            return
+        last = now
+    print(f"{what} still busy after {timeout:.0f} s; timing anyway", flush=True)
+
+
+def server_pids(redis_url: str, database_url: str) -> dict[str, list[int]]:
+    """The Redis server's process and the PostgreSQL backends serving the benchmark's database (a
+    server shared with others is counted only for our connections; Redis is counted whole)."""
+    from redis import Redis
+
+    pids = {"redis server": [int(Redis.from_url(redis_url).info("server")["process_id"])]}
+    if database_url.startswith("postgresql"):
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        engine = create_engine(database_url)
+        try:
+            with engine.connect() as conn:
+                pids["postgresql backends"] = list(conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"),
+                    {"db": make_url(database_url).database}).scalars())
+        finally:
+            engine.dispose()
+    return pids
+
+
+def cpu_per_order(before: dict[str, int], after: dict[str, int], groups: dict[str, list[int]],
+                  servers: dict[str, list[int]], n: int) -> dict[str, float]:
+    """CPU milliseconds per order by kind of process between two ``cpu_ticks`` snapshots (a process
+    that exited in between is not counted)."""
+    per_tick = 1000 / os.sysconf("SC_CLK_TCK") / max(1, n)
+
+    def used(key: str) -> float:
+        return (after.get(key, 0) - before.get(key, 0)) * per_tick
+
+    out = {kind: sum(used(f"pg:{pgid}") for pgid in pgids) for kind, pgids in groups.items()}
+    out.update({kind: sum(used(f"pid:{pid}") for pid in pids) for kind, pids in servers.items()})
+    return out
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
@@ -60,6 +144,7 @@ class Processes:
         self.workdir = workdir
         self.env = env
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.names: list[str] = []
 
     def start(self, name: str, *args: str, counted: str = "") -> None:
         """``tillbridge <args>`` as its own process; ``counted`` names the role its database
@@ -67,8 +152,16 @@ class Processes:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115
         command = ([sys.executable, str(ROOT / "bench" / "counted.py"), self.env["REDIS_URL"], counted, *args]
                    if counted else [sys.executable, "-m", "service", *args])
+        self.names.append(name)
         self.procs.append(subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True, cwd=ROOT))
+
+    def groups(self) -> dict[str, list[int]]:
+        """Process group ids by kind (the name without its number: ``worker-0`` → ``worker``)."""
+        kinds: dict[str, list[int]] = {}
+        for name, proc in zip(self.names, self.procs, strict=True):
+            kinds.setdefault(name.split("-")[0], []).append(proc.pid)  # each started in a session of its own
+        return kinds
 
     def stop(self) -> None:
         for p in self.procs:
@@ -169,6 +262,9 @@ def main() -> None:
                              "most of them first; with it on, each order counts once, by whichever item synced it")
     parser.add_argument("--rate", type=float, default=0.0,
                         help="events per second to send (0: as fast as the senders go, a burst)")
+    parser.add_argument("--flush-redis", action="store_true",
+                        help="empty the Redis database of REDIS_URL first (a run finds another run's dedup index, "
+                             "locks and queue there otherwise)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="tillbridge-bench-"))
@@ -185,6 +281,15 @@ def main() -> None:
 
     if not env.get("REDIS_URL"):
         env["REDIS_URL"] = embedded_redis_url(str(workdir))
+    else:
+        from redis import Redis
+
+        redis = Redis.from_url(env["REDIS_URL"])
+        if args.flush_redis:
+            redis.flushdb()
+        elif redis.dbsize():
+            raise SystemExit(f"{env['REDIS_URL']} holds {redis.dbsize()} keys (another run's dedup index, locks, "
+                             "queue): point REDIS_URL at an empty database or pass --flush-redis")
     # On PostgreSQL, a database of the benchmark's own beside the configured one, emptied first.
     configured = own_database(env["DATABASE_URL"], "e2e_orders") if env.get("DATABASE_URL") else ""
     env["DATABASE_URL"] = database_url(configured, str(workdir))
@@ -210,7 +315,13 @@ def main() -> None:
         print(f"placing {args.orders} orders in the Magento sandbox…", flush=True)
         orders = place_orders(magento, args.orders)
 
+        direct_before, direct_bench_before = cpu_ticks(), os.times()
         direct = baseline(heartland, orders)
+        direct_cpu = cpu_per_order(direct_before, cpu_ticks(), {"heartland": procs.groups()["heartland"]}, {},
+                                   len(orders))["heartland"]
+        direct_bench_after = os.times()
+        direct_client = ((direct_bench_after.user + direct_bench_after.system)
+                         - (direct_bench_before.user + direct_bench_before.system)) * 1000 / max(1, len(orders))
         requests.post(f"{heartland}/__sandbox/reset", timeout=30).raise_for_status()
         seeded_orders = count_heartland_orders(heartland)
 
@@ -218,6 +329,8 @@ def main() -> None:
             procs.start(f"worker-{n}", "worker", "--name", f"bench-{n}-{uuid.uuid4().hex[:4]}", counted="worker")
         procs.start("scheduler", "scheduler", counted="scheduler")
         wait_for_workers(env["REDIS_URL"], args.workers)
+        wait_for_first_sweep(store)
+        wait_until_idle(procs.groups()["scheduler"][0], "scheduler")
         settle_counts(env["REDIS_URL"])
         reset_counts(env["REDIS_URL"])
         hl_from, mg_from = request_log_position(heartland), request_log_position(magento)
@@ -245,6 +358,7 @@ def main() -> None:
                 ingest_ms.append(elapsed)
 
         print(f"sending {len(orders)} events with {args.senders} senders to {args.workers} workers…", flush=True)
+        cpu_before, bench_before = cpu_ticks(), os.times()
         t_start = time.time()
         with ThreadPoolExecutor(args.senders) as pool:
             list(pool.map(send, enumerate(orders)))
@@ -262,6 +376,8 @@ def main() -> None:
             if not pending:
                 break
             time.sleep(0.25)
+        cpu_after, bench_after = cpu_ticks(), os.times()
+        servers = server_pids(env["REDIS_URL"], env["DATABASE_URL"])
         with store.session() as s:
             sent_rows = s.execute(select(InboxEvent.event_id, SyncItem.entity_key)
                                   .join(SyncItem, SyncItem.inbox_event_id == InboxEvent.id)).all()
@@ -301,7 +417,8 @@ def main() -> None:
         if latencies:
             print(f"  latency              p50 {percentile(latencies, 50):7.0f} ms  p95 {percentile(latencies, 95):7.0f} ms"
                   f"  p99 {percentile(latencies, 99):7.0f} ms  mean {statistics.mean(latencies):7.0f} ms")
-        print(f"direct heartland loop  {direct:8.1f} orders/s  (same orders, 3 calls each, one thread)")
+        print(f"direct heartland loop  {direct:8.1f} orders/s  (same orders, 3 calls each, one thread; "
+              f"cpu {direct_client + direct_cpu:.1f} ms/order: client {direct_client:.1f}, heartland {direct_cpu:.1f})")
         print(f"ratio                  {throughput / direct:8.2f}x  (tillbridge / direct)")
         n = max(1, len(orders))
         print(f"heartland calls/order  {sum(hl_calls.values()) / n:8.2f}   "
@@ -314,6 +431,14 @@ def main() -> None:
                   f"rollbacks, {counts.get(f'{role}:statement', 0) / n:.2f} statements)")
         total_tx = sum(counts.get(f"{role}:begin", 0) for role in ("web", "worker"))
         print(f"db per order, ingest + worker {total_tx / n:5.2f} transactions")
+        cpu = cpu_per_order(cpu_before, cpu_after, procs.groups(), servers, len(synced_at))
+        cpu["bench (senders, polling)"] = ((bench_after.user + bench_after.system)
+                                           - (bench_before.user + bench_before.system)) * 1000 / max(1, len(synced_at))
+        print(f"cpu per order          {sum(cpu.values()):8.1f} ms   "
+              + ", ".join(f"{kind} {ms:.1f}" for kind, ms in sorted(cpu.items(), key=lambda kv: -kv[1])))
+        print(f"                       (wall {total:.1f} s on {os.cpu_count()} cores: "
+              f"{sum(cpu.values()) * len(synced_at) / 1000 / max(total, 1e-9) / (os.cpu_count() or 1):.0%} busy "
+              "with the processes above)")
     finally:
         procs.stop()
         store.dispose()

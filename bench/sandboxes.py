@@ -27,7 +27,7 @@ def wait_up(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | Non
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or too busy starting to answer
             if proc is not None and proc.poll() is not None:
                 stderr = proc.stderr.read().decode() if proc.stderr else ""
                 raise SystemExit(f"{url} did not come up: {stderr}") from None

@@ -22,7 +22,7 @@ from service.flows.backfill import Backfill
 from service.flows.order_polling import POLL_RESOURCE as ORDERS_POLL
 from service.flows.products import POLL_RESOURCE as ITEMS_POLL
 from service.kernel.cards import card_number_paths, find_card_numbers, luhn_valid, mask_value, screen
-from service.kernel.redaction import redact
+from service.kernel.redaction import redact, redact_json
 from service.store import cursors, items, users
 from service.store.tables import DeadLetter, SyncItem, TraceStep
 from tests.stack import HEARTLAND_TOKEN, Stack, build_stack
@@ -70,6 +70,19 @@ def test_redact_masks_numbers_held_as_ints() -> None:
     assert redacted["payment"]["additional"] == ["*" * 12 + card[-4:]]
     assert redacted["payment"]["cc_number"] == "[redacted]" and redacted["amount"] == 12
     assert card_number_paths(mask_value({"n": int(card)})) == []
+
+
+def test_redact_json_is_redact_for_bodies_with_and_without_secrets() -> None:
+    card = card_number("4")
+    plain = {"id": 7, "lines": [{"sku": "TEE-1", "qty": 2, "price": 1234.5670000000005}], "note": "ok", "n": None}
+    copy = redact_json(plain)
+    assert copy == redact(plain) == plain and copy is not plain and copy["lines"] is not plain["lines"]
+    for body in ({"payment": {"cc_number": card}}, {"auth": {"Authorization": "Bearer x"}},
+                 {"comment": f"paid with {card[:4]} {card[4:8]} {card[8:12]} {card[12:]}"},
+                 [{"additional": [int(card)]}], {"big": float(int(card))}, {"when": object()}):
+        assert redact_json(body) == redact(body)
+    assert card[-4:] in redact_json({"comment": f"card {card}"})["comment"]
+    assert card not in str(redact_json({"comment": f"card {card}"}))
 
 
 # -- every door, end to end ---------------------------------------------------------------------------

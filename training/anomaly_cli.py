@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -87,6 +86,9 @@ def train_anomaly_command(data_path: str, features: str | None, label_column: st
 @click.option("--rules-dir", default=None, help="Rules directory with anomaly.yaml (default RULES_DIR).")
 def score_anomaly_command(model_path: str | None, data_path: str, output: str, rules_dir: str | None) -> None:
     """Score every row of a data file; one score per row, in input order, higher = more anomalous."""
+    import numpy as np
+    import pandas as pd
+
     from service.ai.anomaly.scorer import AnomalyScorer
     from service.ai.registry import RegistryError
     from service.rules.loader import RuleError
@@ -104,11 +106,8 @@ def score_anomaly_command(model_path: str | None, data_path: str, output: str, r
     except (DataError, RuleError, RegistryError, ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from None
     threshold = scorer.threshold
-    with open(output, "w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["row", "score", "flagged"])
-        for i, score in enumerate(scores):
-            writer.writerow([i, f"{score:.12g}", int(score >= threshold)])
+    pd.DataFrame({"row": np.arange(len(scores)), "score": scores, "flagged": (scores >= threshold).astype(int)}) \
+        .to_csv(output, index=False, float_format="%.12g")
     flagged = int((scores >= threshold).sum())
     click.echo(f"scored {len(scores)} rows with {model.version}; {flagged} above the threshold {threshold:.6g} "
                f"(review budget {budget:.2%}); wrote {output}")

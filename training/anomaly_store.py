@@ -2,8 +2,9 @@
 
 The orders flow keeps each scored order's features in ``order_facts`` (exactly what serving saw) and
 the team's decisions in ``order_reviews``: rejected = fraud, approved = legitimate; orders nobody
-reviewed stay unlabelled, which training uses as well. The export is a CSV feature table that
-``tillbridge models train anomaly`` reads::
+reviewed stay unlabelled, which training uses as well. :func:`training_frame` gives them as a pandas
+DataFrame (a notebook's starting point); the export writes it as a CSV (or Parquet) feature table
+that ``tillbridge models train anomaly`` reads::
 
     tillbridge models export-anomaly --output orders.csv
     tillbridge models train anomaly --data orders.csv --label-column review_label --time-column created_at
@@ -11,12 +12,12 @@ reviewed stay unlabelled, which training uses as well. The export is a CSV featu
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from service.ai.anomaly.features import FEATURE_NAMES
 from service.store import reviews
@@ -40,28 +41,38 @@ class ExportSummary:
         return self.rows - self.fraud - self.legitimate
 
 
+def training_frame(store: Store, *, since: datetime | None = None,
+                   until: datetime | None = None) -> tuple[pd.DataFrame, int]:
+    """The scored orders of a time window (by order time): order key, time, the features and the
+    review label (fraud / legitimate / empty), and how many were left out for lacking a feature
+    (scored by a model with other features)."""
+    labels = reviews.labels(store)
+    records, skipped = [], 0
+    for fact in reviews.facts_between(store, since, until):
+        features = fact.features or {}
+        if any(name not in features for name in FEATURE_NAMES):
+            skipped += 1
+            continue
+        records.append({KEY_COLUMN: fact.order_key, TIME_COLUMN: fact.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        **{name: float(features[name]) for name in FEATURE_NAMES},
+                        LABEL_COLUMN: labels.get(fact.order_key, "")})
+    frame = pd.DataFrame.from_records(records, columns=[KEY_COLUMN, TIME_COLUMN, *FEATURE_NAMES, LABEL_COLUMN])
+    return frame, skipped
+
+
 def export_training_table(store: Store, path: str | Path, *, since: datetime | None = None,
                           until: datetime | None = None) -> ExportSummary:
-    """Write the scored orders of a time window (by order time) as a labelled CSV feature table."""
-    labels = reviews.labels(store)
+    """Write the scored orders of a time window as a labelled feature table (.parquet, else CSV)."""
+    frame, skipped = training_frame(store, since=since, until=until)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    rows = fraud = legitimate = skipped = 0
-    with target.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow([KEY_COLUMN, TIME_COLUMN, *FEATURE_NAMES, LABEL_COLUMN])
-        for fact in reviews.facts_between(store, since, until):
-            features = fact.features or {}
-            if any(name not in features for name in FEATURE_NAMES):
-                skipped += 1
-                continue
-            label = labels.get(fact.order_key, "")
-            fraud += label == "fraud"
-            legitimate += label == "legitimate"
-            writer.writerow([fact.order_key, fact.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                             *(repr(float(features[name])) for name in FEATURE_NAMES), label])
-            rows += 1
-    return ExportSummary(rows=rows, fraud=fraud, legitimate=legitimate, skipped=skipped, path=target)
+    if target.suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(target, index=False)
+    else:
+        frame.to_csv(target, index=False, float_format="%.17g")
+    label = frame[LABEL_COLUMN]
+    return ExportSummary(rows=len(frame), fraud=int((label == "fraud").sum()),
+                         legitimate=int((label == "legitimate").sum()), skipped=skipped, path=target)
 
 
 def _store_from_settings() -> Store:

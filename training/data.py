@@ -7,13 +7,15 @@ Three kinds of file load into the same :class:`Dataset`:
 - a CSV feature table (header row), any numeric columns;
 - a Parquet feature table (needs the ``pyarrow`` package).
 
+Tables are read and written with pandas; a pandas DataFrame (a notebook's, a store export's) makes
+a dataset directly with :func:`dataset_from_frame`, and :meth:`Dataset.frame` gives one back.
+
 Labels: a column (or order key) whose values are fraud/1/true/rejected or legitimate/0/false/
 approved; an empty value means the row was never reviewed (unlabelled).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from service.ai.anomaly.features import (
@@ -65,6 +68,18 @@ class Dataset:
             labels=self.labels[index] if self.labels is not None else None,
             truth=self.truth[index] if self.truth is not None else None,
         )
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame: the features, then created_at, label and truth where known
+        (labels: 1 fraud, 0 legitimate, NaN unreviewed)."""
+        frame = pd.DataFrame(self.X, columns=self.feature_names)
+        if self.times is not None:
+            frame["created_at"] = pd.to_datetime(self.times)
+        if self.labels is not None:
+            frame["label"] = self.labels
+        if self.truth is not None:
+            frame["truth"] = self.truth
+        return frame
 
     def window(self) -> dict[str, str | None]:
         if not self.times:
@@ -108,32 +123,27 @@ def load_dataset(path: str | Path, *, features: Sequence[str] | None = None, lab
     if suffix == ".json":
         return _load_orders(path, features, label_column, truth_column)
     if suffix in (".csv", ".txt"):
-        with path.open(newline="", encoding="utf-8") as file:
-            reader = csv.DictReader(file)
-            columns: dict[str, list[Any]] = {name: [] for name in reader.fieldnames or []}
-            for row in reader:
-                for name in columns:
-                    columns[name].append(row.get(name, ""))
-        return dataset_from_columns(columns, source=str(path), sha256=file_sha256(path), features=features,
-                                    label_column=label_column, truth_column=truth_column, time_column=time_column)
-    if suffix in (".parquet", ".pq"):
+        # Every cell as text first: labels are words, and an empty cell must stay "not reviewed".
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    elif suffix in (".parquet", ".pq"):
         try:
-            import pyarrow.parquet as pq
+            frame = pd.read_parquet(path)
         except ImportError:
             raise DataError(f"{path} is Parquet: install pyarrow (`.venv/bin/pip install pyarrow`) "
                             "or export the table as CSV") from None
-        return dataset_from_columns(pq.read_table(path).to_pydict(), source=str(path), sha256=file_sha256(path),
-                                    features=features, label_column=label_column, truth_column=truth_column,
-                                    time_column=time_column)
-    raise DataError(f"{path}: unknown data format {suffix!r}; use .json (order history), .csv or .parquet")
+    else:
+        raise DataError(f"{path}: unknown data format {suffix!r}; use .json (order history), .csv or .parquet")
+    return dataset_from_frame(frame, source=str(path), sha256=file_sha256(path), features=features,
+                              label_column=label_column, truth_column=truth_column, time_column=time_column)
 
 
-def _numeric(values: list[Any]) -> NDArray[np.float64] | None:
-    try:
-        column = np.array([float(v) if v not in ("", None) else math.nan for v in values], dtype=np.float64)
-    except (TypeError, ValueError):
+def _numeric(values: pd.Series) -> NDArray[np.float64] | None:
+    """The column as numbers (empty cells NaN), or None when any cell is text."""
+    blank = values.isna() | values.astype(str).str.strip().isin(("", "None"))
+    numbers = pd.to_numeric(values.where(~blank), errors="coerce")
+    if (numbers.isna() & ~blank).any():
         return None
-    return column
+    return numbers.to_numpy(dtype=np.float64)
 
 
 def dataset_from_records(records: Sequence[Mapping[str, Any]], *, features: Sequence[str] | None = None,
@@ -144,19 +154,22 @@ def dataset_from_records(records: Sequence[Mapping[str, Any]], *, features: Sequ
         dataset_from_records([{**fact.features, "created_at": fact.created_at, "label": "fraud"}, ...],
                              label_column="label")
     """
-    names = list(dict.fromkeys(key for record in records for key in record))
-    columns = {name: [record.get(name, "") for record in records] for name in names}
+    frame = pd.DataFrame.from_records(list(records)).fillna("")
     digest = hashlib.sha256(json.dumps(list(records), sort_keys=True, default=str).encode()).hexdigest()
-    return dataset_from_columns(columns, source=source, sha256=digest, features=features, label_column=label_column,
-                                truth_column=truth_column, time_column=time_column)
+    return dataset_from_frame(frame, source=source, sha256=digest, features=features, label_column=label_column,
+                              truth_column=truth_column, time_column=time_column)
 
 
-def dataset_from_columns(columns: Mapping[str, list[Any]], *, source: str, sha256: str,
-                         features: Sequence[str] | None = None, label_column: str | None = None,
-                         truth_column: str | None = None, time_column: str | None = None) -> Dataset:
-    """A dataset from named columns. When every feature is an order feature (service/ai/anomaly/features.py),
-    the model trained on it can score Magento orders directly."""
+def dataset_from_frame(frame: pd.DataFrame, *, source: str = "frame", sha256: str = "",
+                       features: Sequence[str] | None = None, label_column: str | None = None,
+                       truth_column: str | None = None, time_column: str | None = None) -> Dataset:
+    """A dataset from a DataFrame: numeric columns are features unless named as the label, truth or
+    time column (text columns such as ids and emails are left out). When every feature is an order
+    feature (service/ai/anomaly/features.py), the model trained on it can score Magento orders directly."""
     path = source
+    columns = frame
+    if not sha256:
+        sha256 = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
     for wanted in (label_column, truth_column, time_column, *(features or ())):
         if wanted and wanted not in columns:
             raise DataError(f"column {wanted!r} is not in {path} (columns: {', '.join(columns)})")
@@ -167,7 +180,7 @@ def dataset_from_columns(columns: Mapping[str, list[Any]], *, source: str, sha25
     matrix = []
     chosen = []
     for name in names:
-        column = _numeric(list(columns[name]))
+        column = _numeric(columns[name])
         if column is None:
             if features:
                 raise DataError(f"column {name!r} in {path} is not numeric: encode it as numbers or leave it out "
@@ -179,7 +192,7 @@ def dataset_from_columns(columns: Mapping[str, list[Any]], *, source: str, sha25
         chosen.append(name)
     if not chosen:
         raise DataError(f"{path} has no numeric feature columns")
-    n = len(matrix[0])
+    n = len(frame)
     labels = np.array([parse_label(v, f"column {label_column}, row {i + 2}") for i, v in
                        enumerate(columns[label_column])]) if label_column else None
     truth = np.array([parse_label(v, f"column {truth_column}, row {i + 2}") for i, v in
@@ -226,15 +239,10 @@ def dataset_from_orders(orders: Sequence[Mapping[str, Any]], *, features: Sequen
 def write_csv(path: str | Path, dataset: Dataset, *, extra: Mapping[str, Sequence[Any]] | None = None) -> Path:
     """Write a dataset as a CSV feature table (features, then created_at and any extra columns)."""
     path = Path(path)
-    extra = dict(extra or {})
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        header = list(dataset.feature_names) + (["created_at"] if dataset.times else []) + list(extra)
-        writer.writerow(header)
-        for i in range(len(dataset)):
-            row: list[Any] = [f"{v:.10g}" for v in dataset.X[i]]
-            if dataset.times:
-                row.append(dataset.times[i].strftime("%Y-%m-%d %H:%M:%S"))
-            row += [extra[name][i] for name in extra]
-            writer.writerow(row)
+    frame = pd.DataFrame(dataset.X, columns=dataset.feature_names)
+    if dataset.times:
+        frame["created_at"] = [t.strftime("%Y-%m-%d %H:%M:%S") for t in dataset.times]
+    for name, values in (extra or {}).items():
+        frame[name] = list(values)
+    frame.to_csv(path, index=False, float_format="%.10g")
     return path

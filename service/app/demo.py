@@ -57,9 +57,11 @@ class Demo:
             web_only = self.place_web_only_order()
             synced = self.follow(placed)
             self.show_review(web_only)
+            self.place_review_cases(placed)
             if synced and placed:
                 self.round_trip(placed[0])
             self.show_final_state()
+            self.show_review_queues()
             self.print_where_to_look()
             if self.exit_when_synced:
                 return 0 if synced else 1
@@ -200,6 +202,97 @@ class Demo:
                                  timeout=10)
         response.raise_for_status()
         return dict(response.json())
+
+    # -- orders and customers a person should look at --------------------------------------------------
+    def checkout(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = requests.post(f"http://127.0.0.1:{self.magento_port}/__sandbox/checkout", json=body, timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def place_review_cases(self, placed: list[dict[str, Any]]) -> None:
+        """Orders the risk team should see and customers who may be ones Heartland already has, so
+        both review queues (/reviews/orders, /reviews/customers) have something to decide.
+
+        Risk: a guest's 1,500 units (500 each of three T-shirts), a guest's first order of 120 of
+        the dearest jacket, and a card-testing burst (one guest email, a new card on each of five
+        small orders). Duplicates: shoppers who already bought check out again as guests from another
+        mailbox with the same name before the @, a typo in their first name and a new phone number.
+        """
+        from service.connectors.magento.client import MagentoClient
+
+        seed = generate("demo")
+        magento = MagentoClient(f"http://127.0.0.1:{self.magento_port}/rest",
+                                token=self.settings["TILLBRIDGE_MAGENTO_TOKEN"])
+        cheap = sorted(seed.products, key=lambda p: p.price)[:3]
+        dearest = max(seed.products, key=lambda p: p.price)
+        for product in (*cheap, dearest):  # the sandbox holds a few dozen of each; these orders need more
+            magento.set_stock_qty(product.sku, 10_000, is_in_stock=True)
+        print("\nplacing orders for the risk team's review queue…", flush=True)
+        bulk = self.checkout({"guest": True, "customer_email": "bulk.buyer@mailbox.example.org",
+                              "items": [{"sku": p.sku, "qty": 500} for p in cheap], "payment_method": "checkmo"})
+        print(f"  #{bulk['increment_id']}: a guest orders 1,500 units ({', '.join(p.sku for p in cheap)})", flush=True)
+        dear = self.checkout({"guest": True, "customer_email": "first.timer@mailbox.example.org",
+                              "items": [{"sku": dearest.sku, "qty": 120}], "payment_method": "braintree"})
+        print(f"  #{dear['increment_id']}: a guest's first order, 120 × {dearest.sku} "
+              f"({dear['grand_total']:,.2f})", flush=True)
+        burst = []
+        for _ in range(5):
+            burst.append(self.checkout({"guest": True, "customer_email": "card.tester@mailbox.example.org",
+                                        "items": [{"sku": cheap[0].sku, "qty": 1}], "payment_method": "braintree"}))
+            # Each order is scored against the ones before it: let this one be scored, in an earlier second.
+            self.wait_scored(str(burst[-1]["increment_id"]))
+            time.sleep(1.0)
+        print(f"  #{burst[0]['increment_id']}–#{burst[-1]['increment_id']}: five small orders, a new card each "
+              "(card testing)", flush=True)
+        print("placing orders from customers Heartland may already have…", flush=True)
+        by_email = {c.email.lower(): c for c in seed.customers}
+        known = list(dict.fromkeys(str(o.get("customer_email") or "").lower() for o in placed))
+        for email in [e for e in known if e in by_email][:3]:
+            customer = by_email[email]
+            first = customer.first_name[:-2] + customer.first_name[-1] + customer.first_name[-2]  # a typo
+            address = customer.address
+            local = email.split("@", 1)[0]
+            order = self.checkout({
+                "guest": True, "customer_email": f"{local}@inbox.example.net",
+                "firstname": first, "lastname": customer.last_name,
+                "address": {"firstname": first, "lastname": customer.last_name, "street": [address.street],
+                            "city": address.city, "postcode": address.postcode, "country_id": address.country,
+                            "region": {"region_code": address.region_code, "region": address.region,
+                                       "region_id": address.region_id}, "region_id": address.region_id,
+                            "telephone": "+13035550123"},
+                "items": [{"sku": cheap[0].sku, "qty": 1}], "payment_method": "checkmo"})
+            print(f"  #{order['increment_id']}: {first} {customer.last_name} <{local}@inbox.example.net>, "
+                  f"{customer.first_name}'s address, a new phone", flush=True)
+
+    def wait_scored(self, increment_id: str, timeout: float = 20.0) -> None:
+        """Until the orders flow has scored this order (its features are in the store)."""
+        from sqlalchemy import select
+
+        from service.store.tables import OrderFact
+
+        store = Store(database_url(self.settings["DATABASE_URL"], str(self.data_dir)))
+        try:
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                with store.session() as session:
+                    if session.scalar(select(OrderFact.id).where(OrderFact.increment_id == increment_id)) is not None:
+                        return
+                time.sleep(0.2)
+        finally:
+            store.dispose()
+
+    def show_review_queues(self) -> None:
+        """How many held orders and possible duplicate customers wait for a person."""
+        from service.store import customer_reviews, reviews
+
+        store = Store(database_url(self.settings["DATABASE_URL"], str(self.data_dir)))
+        try:
+            held = reviews.counts_by_state(store).get("queued", 0)
+            pairs = customer_reviews.counts(store).get("pending", 0)
+        finally:
+            store.dispose()
+        print(f"Review queues: {held} orders held for the risk team, {pairs} possible duplicate customers",
+              flush=True)
 
     def show_review(self, order: dict[str, Any] | None, timeout: float = 20.0) -> None:
         if order is None:
@@ -344,6 +437,8 @@ class Demo:
         if self.admin_password:
             print(f"  Tillbridge        {web}/  (user {ADMIN_USER}, password {self.admin_password})", flush=True)
             print(f"  Sync items        {web}/items", flush=True)
+            print(f"  Held orders       {web}/reviews/orders", flush=True)
+            print(f"  Duplicates        {web}/reviews/customers", flush=True)
             print(f"  Alerts            {web}/alerts", flush=True)
             print(f"  Dead letters      {web}/dead-letters", flush=True)
         print(f"  Heartland sandbox http://127.0.0.1:{self.heartland_port}/  (request log: /__sandbox/requests)", flush=True)

@@ -19,7 +19,7 @@ from service.engine.breaker import RedisBreaker
 from service.engine.lease import check_current
 from service.engine.pipeline import EngineSettings, Flow, Pipeline
 from service.engine.queue import enqueue_items, make_queue
-from service.engine.trace import record_exchange
+from service.engine.trace import record_exchange, tracing_active
 from service.flows import catalog as _catalog  # noqa: F401 - every flow registers itself
 from service.kernel.retry import RetryPolicy
 from service.rules.loader import Rules
@@ -221,9 +221,10 @@ class Runtime:
 
     def _guarded(self, client: C, system: str, s: dict[str, Any], *, rate_per_second: float) -> C:
         """What every client of another system gets: the shared breaker and rate limit, the fence
-        check before each write, and the whole-call deadline."""
+        check before each write, the whole-call deadline, and exchanges kept only for a run's trace."""
         client.breaker = self.breaker(system)
         client.before_write = check_current
+        client.exchange_wanted = tracing_active
         client.limiter = self.rate_limiter(system, rate_per_second)
         client.deadline_seconds = float(s["HTTP_DEADLINE_SECONDS"])
         return client

@@ -158,8 +158,11 @@ def purge(dry_run: bool, days: float | None) -> None:
     days = float(settings["RETENTION_DAYS"]) if days is None else days
     if days <= 0:
         raise click.ClickException("retention is 0 days (keep everything): nothing to purge")
-    result = retention.purge(runtime.store, retention_days=days, batch_size=int(settings["RETENTION_BATCH_SIZE"]),
-                             budget_seconds=float("inf"), dry_run=dry_run)
+    try:
+        result = retention.purge(runtime.store, retention_days=days, batch_size=int(settings["RETENTION_BATCH_SIZE"]),
+                                 budget_seconds=float("inf"), dry_run=dry_run)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"{'would purge' if dry_run else 'purged'} what finished before {result.cutoff:%Y-%m-%d %H:%M} UTC:")
     for line in result.lines():
         click.echo(f"  {line}")

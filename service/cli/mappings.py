@@ -126,15 +126,23 @@ def rollback_command(template: str) -> None:
 @click.command("retrain")
 @click.option("--output", type=click.Path(dir_okay=False), default=None,
               help="Where to write the combiner (default models/mapping/combiner.joblib, which the service uses).")
-def retrain_command(output: str | None) -> None:
+@click.option("--public/--no-public", default=None,
+              help="Also learn from the public schema pairs' train split (default: when the bench extra is installed).")
+def retrain_command(output: str | None, public: bool | None) -> None:
     """Refit the suggestion engine on its seed set plus every accept/reject made on the mapping page."""
     from service.mappings.suggestions import StoreFeedback
     from training.mapping import train
+    from training.mapping_public import PublicDataError, installed
 
     feedback = StoreFeedback(_runtime().store)
     decisions = len(feedback.all())
-    combiner = train(feedback=feedback.all(), output=output).combiner
-    click.echo(f"retrained on the seed set and {decisions} decision(s); threshold {combiner.threshold:.3f}; "
+    use_public = installed() if public is None else public
+    try:
+        combiner = train(feedback=feedback.all(), output=output, public=use_public).combiner
+    except PublicDataError as exc:
+        raise click.ClickException(f"{exc}, or retrain without it: --no-public") from None
+    extra = " and the public pairs' train split" if use_public else ""
+    click.echo(f"retrained on the seed set{extra} and {decisions} decision(s); threshold {combiner.threshold:.3f}; "
                f"wrote {output or 'models/mapping/combiner.joblib'}")
 
 

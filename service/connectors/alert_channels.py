@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import requests
 
+from service.connectors.public_urls import public_session, refusal
 from service.kernel.signing import signed_headers
 
 TYPES = ("webhook", "slack", "email")
@@ -72,13 +73,14 @@ class WebhookChannel:
     secret: str
     timeout: tuple[float, float]
     kind: str = "webhook"
+    public_only: bool = False  # a URL a user gave (a workflow's notice): public addresses only
 
     def send(self, notice: Notice) -> None:
         body = json.dumps(notice.body(), separators=(",", ":"), default=str).encode()
         message_id = notice.id or f"msg_{uuid.uuid4().hex}"
         headers = (signed_headers(self.secret, message_id, body) if self.secret
                    else {"Content-Type": "application/json", "webhook-id": message_id})
-        _post(self.name, self.url, body, headers, self.timeout)
+        _post(self.name, self.url, body, headers, self.timeout, public_only=self.public_only)
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,12 @@ class SlackChannel:
     url: str
     timeout: tuple[float, float]
     kind: str = "slack"
+    public_only: bool = False
 
     def send(self, notice: Notice) -> None:
         body = json.dumps({"text": notice.text()}).encode()
-        _post(self.name, self.url, body, {"Content-Type": "application/json"}, self.timeout)
+        _post(self.name, self.url, body, {"Content-Type": "application/json"}, self.timeout,
+              public_only=self.public_only)
 
 
 @dataclass(frozen=True)
@@ -124,12 +128,18 @@ class EmailChannel:
                                f"({type(exc).__name__}: {exc}); check ALERT_SMTP_*") from None
 
 
-def _post(name: str, url: str, body: bytes, headers: Mapping[str, str], timeout: tuple[float, float]) -> None:
+def _post(name: str, url: str, body: bytes, headers: Mapping[str, str], timeout: tuple[float, float], *,
+          public_only: bool = False) -> None:
     where = _where(url)
     try:
-        response = requests.post(url, data=body, headers=dict(headers), timeout=timeout)
+        if public_only:
+            with public_session(allow_private=False) as session:
+                response = session.post(url, data=body, headers=dict(headers), timeout=timeout)
+        else:
+            response = requests.post(url, data=body, headers=dict(headers), timeout=timeout)
     except requests.RequestException as exc:
-        raise ChannelError(f"{name}: {where} did not answer ({type(exc).__name__})") from None
+        why = refusal(exc)
+        raise ChannelError(f"{name}: {where} " + (why if why else f"did not answer ({type(exc).__name__})")) from None
     if not 200 <= response.status_code < 300:
         raise ChannelError(f"{name}: {where} answered {response.status_code}: {response.text[:200]}")
 
@@ -155,10 +165,12 @@ def build(declared: Mapping[str, Any], settings: Mapping[str, Any]) -> Channel |
         url = setting("url_setting")
         if not url:
             return f"set {declared.get('url_setting')}"
-        return WebhookChannel(name, url, setting("secret_setting"), http_timeout)
+        return WebhookChannel(name, url, setting("secret_setting"), http_timeout,
+                              public_only=bool(declared.get("public_only")))
     if kind == "slack":
         url = setting("url_setting")
-        return SlackChannel(name, url, http_timeout) if url else f"set {declared.get('url_setting')}"
+        return (SlackChannel(name, url, http_timeout, public_only=bool(declared.get("public_only"))) if url
+                else f"set {declared.get('url_setting')}")
     if kind == "email":
         to = tuple(a.strip() for a in setting("to_setting").split(",") if a.strip())
         host = str(settings.get("ALERT_SMTP_HOST") or "")

@@ -19,7 +19,13 @@ from requests.adapters import HTTPAdapter
 from service.kernel.cards import mask_card_numbers
 from service.kernel.errors import RateLimitedError, RetryableError, SyncError, error_for_status
 from service.kernel.exchanges import Exchange, ExchangeHook
-from service.kernel.redaction import GIFT_CARD_PATH, redact, redact_gift_card_url, redact_gift_cards
+from service.kernel.redaction import (
+    GIFT_CARD_PATH,
+    redact,
+    redact_gift_card_url,
+    redact_gift_cards,
+    redact_json,
+)
 
 
 class Breaker(Protocol):
@@ -89,6 +95,9 @@ class HttpConnector:
     destination = "http"
     breaker: Breaker | None = None  # set by the engine; None means no breaker
     before_write: Callable[[], None] | None = None  # set by the engine: raises when the run may not write
+    # Set by the engine: whether anyone keeps the exchange now (a run's trace); when not, the call's
+    # bodies are neither redacted nor reported (a scheduler's catalogue read is megabytes of them).
+    exchange_wanted: Callable[[], bool] | None = None
     # The whole call (connect, send, every read of the answer) ends by then: per-read timeouts alone
     # let an answer that drips a byte at a time hold a worker for ever.
     deadline_seconds: float = 60.0
@@ -217,7 +226,7 @@ class HttpConnector:
 
     def _record(self, method: str, url: str, request_body: Any, status: int | None, response_body: Any,
                 ms: float, error: str) -> None:
-        if self.on_exchange is None:
+        if self.on_exchange is None or (self.exchange_wanted is not None and not self.exchange_wanted()):
             return
         if GIFT_CARD_PATH.search(urlsplit(url).path):
             url = redact_gift_card_url(url)
@@ -227,9 +236,9 @@ class HttpConnector:
                 destination=self.destination,
                 method=method,
                 url=url,
-                request_body=redact(request_body),
+                request_body=redact_json(request_body),
                 status=status,
-                response_body=redact(response_body),
+                response_body=redact_json(response_body),
                 ms=round(ms, 2),
                 error=error,
             )

@@ -23,7 +23,7 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.timeouts import JobTimeoutException
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from service.engine import locks, shutdown
 from service.engine.lease import Lease, LostLease
@@ -124,19 +124,29 @@ class Pipeline:
             trace.note("error", f"unexpected {type(exc).__name__}: {exc}", status="error",
                        detail={"traceback": traceback.format_exc(limit=8)})
             items.kill(self.store, item, fence=item.fence, failure_class=FailureClass.FATAL.value,
-                       error=f"unexpected {type(exc).__name__}: {exc}", attempts=attempt, steps=trace.steps,
+                       error=f"unexpected {type(exc).__name__}: {exc}", attempts=attempt, steps=trace.steps, writes=trace.writes,
                        progress=trace.progress)
             return "dead"
-        items.finish(self.store, item.id, fence=item.fence, state=outcome.state, reason=outcome.reason,
-                     result=outcome.result, attempts=attempt, steps=trace.steps,
-                     mapping_version=outcome.mapping_version, progress=trace.progress)
+        try:
+            items.finish(self.store, item.id, fence=item.fence, state=outcome.state, reason=outcome.reason,
+                         result=outcome.result, attempts=attempt, steps=trace.steps, writes=trace.writes,
+                         mapping_version=outcome.mapping_version, progress=trace.progress)
+        except IntegrityError as exc:
+            # A binding the run recorded is refused (its external id is bound to another record):
+            # the outcome is not recorded without it; the item goes to a person with the reason.
+            log.warning("item %s: its end was refused by the store: %s", item.id, exc)
+            error = f"a binding this run recorded was refused: {exc.orig}"
+            trace.note("error", error, status="error")
+            items.kill(self.store, item, fence=item.fence, failure_class=FailureClass.FATAL.value, error=error,
+                       attempts=attempt, steps=trace.steps, progress=trace.progress)
+            return "dead"
         return outcome.state
 
     def _hand_back(self, item: SyncItem, trace: Trace) -> str:
         trace.note("stop", "the worker is stopping; the item is handed back for another run", status="wait")
         items.reschedule(self.store, item.id, fence=item.fence, delay_seconds=0.0,
                          reason="handed back by a stopping worker", attempts=item.attempts, waits=item.waits,
-                         steps=trace.steps, progress=trace.progress, waiting_since=item.waiting_since)
+                         steps=trace.steps, writes=trace.writes, progress=trace.progress, waiting_since=item.waiting_since)
         return "received"
 
     def _wait(self, item: SyncItem, trace: Trace, text: str, *, retry_after: float | None, what: str,
@@ -151,14 +161,14 @@ class Pipeline:
                      f"{item.waits} waits): {text}; retry this item once it is back")
             trace.note("give-up", error, status="error")
             items.kill(self.store, item, fence=item.fence, failure_class=failure_class or FailureClass.RETRYABLE.value,
-                       error=error, attempts=item.attempts, steps=trace.steps, progress=trace.progress)
+                       error=error, attempts=item.attempts, steps=trace.steps, writes=trace.writes, progress=trace.progress)
             return "dead"
         # Each wait is longer than the last (backoff on the wait count, with jitter and the cap); a
         # destination's Retry-After or the breaker's remaining open time is the floor.
         delay = max(retry_after or 0.0, self.settings.policy.delay(item.waits + 1))
         trace.note("wait", f"{text}; next try in {delay:.1f} s", status="wait")
         items.reschedule(self.store, item.id, fence=item.fence, delay_seconds=delay, reason=text,
-                         attempts=item.attempts, waits=item.waits + 1, steps=trace.steps, progress=trace.progress,
+                         attempts=item.attempts, waits=item.waits + 1, steps=trace.steps, writes=trace.writes, progress=trace.progress,
                          failure_class=failure_class, waiting_since=since)
         return "received"
 
@@ -176,24 +186,24 @@ class Pipeline:
             if policy.exhausted(attempt):
                 trace.note("give-up", f"{text}; gave up after {attempt} attempts", status="error")
                 items.kill(self.store, item, fence=item.fence, failure_class=cls.value,
-                           error=f"{text} (gave up after {attempt} attempts)", attempts=attempt, steps=trace.steps,
+                           error=f"{text} (gave up after {attempt} attempts)", attempts=attempt, steps=trace.steps, writes=trace.writes,
                            progress=trace.progress)
                 return "dead"
             delay = policy.delay(attempt, retry_after=exc.retry_after)
             trace.note("retry", f"{text}; attempt {attempt} of {policy.max_attempts}, next in {delay:.1f} s",
                        status="retry")
             items.reschedule(self.store, item.id, fence=item.fence, delay_seconds=delay, reason=text,
-                             attempts=attempt, waits=item.waits, steps=trace.steps, progress=trace.progress,
+                             attempts=attempt, waits=item.waits, steps=trace.steps, writes=trace.writes, progress=trace.progress,
                              failure_class=cls.value)
             return "received"
         if cls is FailureClass.NOT_FOUND:
             trace.note("review", text, status="review")
             items.finish(self.store, item.id, fence=item.fence, state="review", reason=text, result=_details(exc),
-                         attempts=attempt, steps=trace.steps, failure_class=cls.value, progress=trace.progress)
+                         attempts=attempt, steps=trace.steps, writes=trace.writes, failure_class=cls.value, progress=trace.progress)
             return "review"
         trace.note("dead-letter", text, status="error", detail=_details(exc))
         items.kill(self.store, item, fence=item.fence, failure_class=cls.value, error=text, attempts=attempt,
-                   steps=trace.steps, progress=trace.progress)
+                   steps=trace.steps, writes=trace.writes, progress=trace.progress)
         return "dead"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -27,6 +27,15 @@ class Trace:
         # Effects this item's runs completed, by step name (service/engine/steps.py): kept when a run
         # fails, so the next one resumes after them.
         self.progress: dict[str, Any] = dict(progress or {})
+        # Store writes the steps hand to the run's end (service/store/items.py): made in the
+        # transaction that records the item's outcome, so they commit with it, one transaction for
+        # both, and a run that lost its item (fenced) makes neither.
+        self.writes: list[Callable[[Any], object]] = []
+
+    def write_at_end(self, write: Callable[[Any], object]) -> None:
+        """``write(session)`` in the transaction that ends the run, whatever the end (done, review,
+        retry later, dead letter); never if the run lost its item or its process died first."""
+        self.writes.append(write)
 
     @contextmanager
     def step(self, name: str, message: str = "") -> Iterator[dict[str, Any]]:
@@ -95,6 +104,11 @@ def tracing(trace: Trace) -> Iterator[Trace]:
 def current_trace() -> Trace | None:
     """The trace of the run in progress in this context, if any (for steps deep inside a flow)."""
     return _current.get()
+
+
+def tracing_active() -> bool:
+    """Whether a run's trace would keep an exchange made now (``record_exchange`` would)."""
+    return _current.get() is not None
 
 
 def record_exchange(ex: Exchange) -> None:

@@ -94,7 +94,8 @@ def survive(incoming: Customer, target: Customer, base: dict[str, Any] | None,
     A field a side owns (rules: ``magento`` or ``heartland``) always takes that side's value. For a
     ``newest`` field, one only one side changed since ``base`` (the values both sides last agreed
     on) keeps that side's value, and one both changed goes to the record updated last. Without a
-    base (a customer linked for the first time) every differing field is a conflict.
+    base (a customer linked for the first time) a field only one side has keeps that side's value,
+    and every other differing field is a conflict.
     """
     policy = dict(rules.get("survivorship") or {})
     tie = str(rules.get("tie") or "magento")
@@ -116,6 +117,13 @@ def survive(incoming: Customer, target: Customer, base: dict[str, Any] | None,
         if rule != "newest":
             raise DataError(f"rules/{RULES_FILE}: survivorship of {name} is {rule!r}",
                             hint="use magento, heartland or newest")
+        if base is None and not (source[name] and other[name]):
+            # First link: a side with nothing (no addresses yet, say a customer we created a moment
+            # ago) holds no value to defend; the side that has one keeps it, however new the other.
+            if source[name]:
+                take.add(name)
+            why[name] = f"{'taken' if source[name] else 'kept'}: only {incoming.source if source[name] else target.source} has it"
+            continue
         source_changed = base is None or source[name] != base.get(name)
         target_changed = base is None or other[name] != base.get(name)
         if not source_changed:
@@ -267,8 +275,7 @@ class CustomersFlow(RoutedFlow):
         to_heartland = run["to_heartland"] = bindings.find(self.store, "customer", key, "heartland")
         run["to_magento"] = bindings.find(self.store, "customer", key, "magento")
         skip = self.stale("magento", run["magento_id"], str(event.get("updated_at") or ""), to_heartland)
-        run.say(skip or f"Magento version {event.get('updated_at') or '?'} is not synced yet")
-        return Outcome.ignored(skip) if skip else None
+        return self.stale_outcome(run, skip, f"Magento version {event.get('updated_at') or '?'} is not synced yet")
 
     def step_magento_fetch(self, run: Run) -> None:
         # The event may be older than the customer now is (events arrive out of order): what is
@@ -452,8 +459,7 @@ class CustomersFlow(RoutedFlow):
         incoming: Customer = run["incoming"]
         hinted = str((run["hint"].get("record") or {}).get("updated_at") or "")
         skip = self.stale("heartland", run["heartland_id"], hinted or incoming.updated_at, run["to_magento"])
-        run.say(skip or f"Heartland version {incoming.updated_at or '?'} is not synced yet")
-        return Outcome.ignored(skip) if skip else None
+        return self.stale_outcome(run, skip, f"Heartland version {incoming.updated_at or '?'} is not synced yet")
 
     def step_heartland_echo(self, run: Run) -> Outcome | None:
         incoming: Customer = run["incoming"]
@@ -625,6 +631,22 @@ class CustomersFlow(RoutedFlow):
         if mine == last:
             return f"{name} already synced at this version ({version})"
         return f"stale: {name} updated_at {version} is older than the version already synced ({synced.source_version})"
+
+    @staticmethod
+    def stale_outcome(run: Run, skip: str, fresh: str) -> Outcome | None:
+        """Ignored for ``skip`` (stale, or already synced), unless an earlier run of this item made
+        effects and left work undone.
+
+        Such a run created (or linked) the customer and failed before its addresses were written;
+        meanwhile another item (a poll of the customer it created) may have bound both sides at
+        this version without writing them. The version being synced then says nothing of this
+        item's own work: it resumes after its effects and finishes it.
+        """
+        if skip and run.trace.progress:
+            run.say(f"{skip}, but an earlier run of this item left its work unfinished: resuming it")
+            return None
+        run.say(skip or fresh)
+        return Outcome.ignored(skip) if skip else None
 
     def echo(self, incoming: Customer, written: Binding | None) -> str:
         """ECHO_REASON when ``incoming`` is what we last wrote into its side (the binding of that side)."""

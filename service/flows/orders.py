@@ -16,7 +16,11 @@ Steps for one Magento order event:
                      created with its addresses
   5. deliver         look up the Heartland sales order by our reference first (recovers a crash
                      between create and bind), else create it with its lines
-                     (orders.canonical_to_heartland); status open
+                     (orders.canonical_to_heartland). The lookup is skipped on the first run of
+                     the order's first item when Magento placed it within the last half day: no
+                     run can have created it yet, and no item of the last day has been purged
+                     (service/store/retention.py MIN_RETENTION_DAYS)
+     status          open; the order's number comes with Heartland's answer
   6. payment         what Magento has taken (service/flows/payments.py, rules/payment_methods.yaml):
                      offline methods one deposit for the order, unless one exists; online-authorized
                      methods one payment per capture already made (an authorize-only order has none
@@ -37,6 +41,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError
@@ -54,6 +60,7 @@ from service.kernel.errors import DataError, FatalError, NotFoundInTargetError
 from service.rules.templates import MappingError, Template
 from service.store import bindings, items
 from service.store import reviews as order_reviews
+from service.store.retention import MIN_RETENTION_DAYS
 from service.store.tables import Binding, OrderReview, SyncItem
 from service.workflows.runner import run_flow
 
@@ -63,7 +70,8 @@ if TYPE_CHECKING:
 NORMALIZE_TEMPLATE = "mappings/orders.magento_to_canonical.yaml"
 HEARTLAND_TEMPLATE = "mappings/orders.canonical_to_heartland.yaml"
 REF_FIELD = "tillbridge_ref"
-ITEM_CACHE_SECONDS = 30.0  # how long a worker trusts the Heartland item id it read for a SKU
+ITEM_CACHE_SECONDS = 30.0
+CLOCK_SKEW = timedelta(hours=1)  # how far ahead of ours Magento's clock may run  # how long a worker trusts the Heartland item id it read for a SKU
 
 
 def order_ref(store_code: str, number: str) -> str:
@@ -79,7 +87,7 @@ def comment_text(heartland_number: str) -> str:
 class OrdersFlow(StepFlow):
     name = "orders"
     direction = "Magento → Heartland"
-    given = ("event", "store_code", "key", "waiting", "bound", "review")
+    given = ("event", "store_code", "key", "waiting", "bound", "review", "first_run")
     # Where a workflow (service/workflows/) adds its steps; the flow's own steps stay as they are.
     insertion_points = {"after normalize": ("after", "normalize"), "after check": ("after", "check"),
                         "before deliver": ("before", "deliver"), "after confirm": ("after", "confirm")}
@@ -113,14 +121,16 @@ class OrdersFlow(StepFlow):
                  idempotency="the customer's binding, then the duplicate index, then the email",
                  binding="customer magento:<store>:<id> → heartland"),
             Step("deliver", self.step_deliver, "the Heartland sales order with its lines",
-                 reads=("order", "store_code", "customer_id", "billing_id", "shipping_id"),
+                 reads=("order", "store_code", "customer_id", "billing_id", "shipping_id", "first_run"),
                  writes=("heartland_id", "heartland_number", "found", "heartland_status"), effect="heartland",
-                 idempotency=f"looked up by {ref} before it is created"),
+                 idempotency=f"looked up by {ref} before it is created (not needed on the first run of "
+                             "a new order's first item)"),
             Step("payment", self.step_payment, "what Magento has taken (rules/payment_methods.yaml)",
                  reads=("order", "raw", "heartland_id", "found"), writes=("payments", "payment_note"),
                  effect="heartland", idempotency="deposits and payments already on the order are not added again"),
             Step("status", self.step_status, "the Heartland order's status (rules/statuses.yaml)",
-                 reads=("heartland_id", "heartland_number", "heartland_status"), effect="heartland",
+                 reads=("heartland_id", "heartland_number", "heartland_status"),
+                 writes=("heartland_number", "heartland_status"), effect="heartland",
                  idempotency="set only while the order is pending"),
             Step("confirm", self.step_confirm, 'Magento comment "Heartland order #<number>", then the binding',
                  reads=("raw", "order", "key", "heartland_id", "heartland_number", "payments", "found"),
@@ -168,12 +178,17 @@ class OrdersFlow(StepFlow):
         run["store_code"] = str(envelope.get("store_code") or "default")
         run["key"] = f"magento:{run['store_code']}:{run['event'].get('entity_id')}"
         # What the store knows of this order, read in one transaction: another event of it waiting
-        # in review, its binding, its fraud review (the entity lock keeps them as they are for the run).
+        # in review, its binding, its fraud review, whether any run of it came before this one (the
+        # entity lock keeps them as they are for the run).
         item = run.item
         with self.store.session() as s:
             run["waiting"] = items.other_in_review(self.store, item.entity_key, item.id, session=s)
             run["bound"] = bindings.find(self.store, "order", run["key"], "heartland", session=s)
             run["review"] = order_reviews.find(self.store, item.entity_key, session=s)
+            # The item's first claim (its fence is 1, nothing resumed) and no other item of the order
+            # ever claimed: no run can have created the order in Heartland before this one.
+            run["first_run"] = (item.fence == 1 and not item.progress
+                                and not items.other_ever_claimed(self.store, item.entity_key, item.id, session=s))
 
     def step_in_review(self, run: Run) -> Outcome | None:
         waiting = run["waiting"]
@@ -242,16 +257,23 @@ class OrdersFlow(StepFlow):
         order: Order = run["order"]
         heartland = self.runtime.heartland
         ref = order_ref(run["store_code"], order.number)
-        sales_order = heartland.find_sales_order_by_custom(REF_FIELD, ref)
+        # Half the purge floor: room for Magento's clock running ahead of ours.
+        first = run["first_run"] and placed_within(order.created_at, MIN_RETENTION_DAYS / 2)
+        sales_order = None if first else heartland.find_sales_order_by_custom(REF_FIELD, ref)
         run["found"] = sales_order is not None
-        if sales_order is None:
-            body = self.sales_order_body(order, ref, run["customer_id"], run["billing_id"], run["shipping_id"])
-            sales_order = heartland.create_sales_order(body)
-        run["heartland_id"] = sales_order["id"]
-        run["heartland_number"] = str(sales_order.get("public_id") or sales_order["id"])
-        run["heartland_status"] = sales_order.get("status")
-        run.say(f"found Heartland order #{run['heartland_number']} from an earlier run; completing it"
-                if run["found"] else f"created Heartland order #{run['heartland_number']}")
+        if sales_order is not None:
+            run["heartland_id"] = sales_order["id"]
+            run["heartland_number"] = str(sales_order.get("public_id") or sales_order["id"])
+            run["heartland_status"] = sales_order.get("status")
+            run.say(f"found Heartland order #{run['heartland_number']} from an earlier run; completing it")
+            return
+        body = self.sales_order_body(order, ref, run["customer_id"], run["billing_id"], run["shipping_id"])
+        # Heartland answers a create with its id only; the number comes with the status step's answer.
+        run["heartland_id"] = heartland.create_sales_order_id(body)
+        run["heartland_number"] = None
+        run["heartland_status"] = body.get("status") or "pending"
+        run.say(f"created Heartland order {run['heartland_id']}"
+                + (" (a new order: no earlier run to look for)" if first else ""))
 
     def step_payment(self, run: Run) -> None:
         # An order this run just created has no payment yet; one found from an earlier run may.
@@ -263,12 +285,16 @@ class OrdersFlow(StepFlow):
     def step_status(self, run: Run) -> None:
         target = self.heartland_status()
         current = run["heartland_status"]
+        heartland = self.runtime.heartland
         if current == target:
+            if run["heartland_number"] is None:
+                run["heartland_number"] = _number(heartland.sales_order(run["heartland_id"]))
             run.say(f"already {target}")
         elif current in ("pending", None):
-            self.runtime.heartland.set_sales_order_status(run["heartland_id"], target)
+            # Heartland answers the change with the order, its number included.
+            run["heartland_number"] = _number(heartland.set_sales_order_status(run["heartland_id"], target))
             run["heartland_status"] = target
-            run.say(f"set to {target}")
+            run.say(f"Heartland order #{run['heartland_number']} set to {target}")
         else:
             # Found from an earlier run and already moved on in Heartland (fulfilled, cancelled):
             # Heartland owns fulfilment, so its status stands.
@@ -279,9 +305,11 @@ class OrdersFlow(StepFlow):
         number, order_id = run["heartland_number"], run["heartland_id"]
         run.say(comment_text(number))
         self.write_back(run["raw"], number, check_existing=run["found"] or run.resuming)
-        bindings.bind(self.store, entity="order", key=run["key"], system="heartland", external_id=str(order_id),
-                      external_ref=number, source_version=order.updated_at,
-                      data={"magento_number": order.number, "payments": run["payments"]})
+        # Recorded with the item's outcome, in one transaction (service/engine/trace.py write_at_end).
+        run.trace.write_at_end(partial(bindings.bind_within, entity="order", key=run["key"], system="heartland",
+                                       external_id=str(order_id), external_ref=number,
+                                       source_version=order.updated_at,
+                                       data={"magento_number": order.number, "payments": run["payments"]}))
         return Outcome("done", f"Heartland order #{number}",
                        {"heartland_id": order_id, "heartland_number": number, "resumed": run["found"]},
                        run["mapping_version"])
@@ -512,6 +540,25 @@ class OrdersFlow(StepFlow):
             if any((h.get("comment") or "") == text for h in current.get("status_histories") or []):
                 return
         magento.add_order_comment(entity_id, text)
+
+
+def _number(sales_order: dict[str, Any]) -> str:
+    """A Heartland sales order's number (its public id; its id when it has none)."""
+    return str(sales_order.get("public_id") or sales_order["id"])
+
+
+def placed_within(created_at: str, days: float) -> bool:
+    """Whether an order stamped ``created_at`` (ISO 8601; UTC when it names no zone) was placed
+    within the last ``days``; False when the stamp is missing or unreadable, or more than
+    CLOCK_SKEW ahead of our clock."""
+    try:
+        placed = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return False
+    if placed.tzinfo is None:
+        placed = placed.replace(tzinfo=UTC)
+    age = datetime.now(UTC) - placed
+    return -CLOCK_SKEW <= age <= timedelta(days=days)
 
 
 def _know_addresses(known: dict[str, int], rows: list[dict[str, Any]]) -> None:

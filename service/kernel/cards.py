@@ -103,6 +103,11 @@ def might_hold_card_numbers(value: Any) -> bool:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError):
         return True
+    return might_hold_card_numbers_text(text)
+
+
+def might_hold_card_numbers_text(text: str) -> bool:
+    """``might_hold_card_numbers`` for a value's compact JSON text already made."""
     return "e+" in text or "E+" in text or bool(find_card_numbers(text))
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from service.kernel.cards import mask_value
+from service.kernel.cards import mask_value, might_hold_card_numbers_text
 
 SECRET_KEYS = re.compile(r"(authorization|token|secret|password|passwd|signature|cc_number|card_number|cvv|cvc)", re.I)
 
@@ -23,6 +23,22 @@ def redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return mask_value(value)
+
+
+def redact_json(value: Any) -> Any:
+    """``redact`` for a request or answer body (JSON): a body whose text names no secret key and
+    holds no card number comes back as a copy made from that text (two C passes instead of a
+    walk over every value, which is what most bodies cost); any other body is walked by
+    ``redact``. The copy is JSON's: tuples come back as lists, keys as strings."""
+    if not isinstance(value, Mapping | list | tuple):
+        return redact(value)
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return redact(value)
+    if SECRET_KEYS.search(text) or might_hold_card_numbers_text(text):
+        return redact(value)
+    return json.loads(text)
 
 
 # Gift card numbers are bearer credentials: wherever a request or answer is about gift cards, its

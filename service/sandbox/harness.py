@@ -86,6 +86,24 @@ class TokenBucket:
         return (1.0 - self.tokens) / self.rate
 
 
+class SandboxError(Exception):
+    """An error a sandbox answers in its system's own shape: an HTTP ``status`` and ``body()``.
+
+    Each sandbox's family (Heartland's ``ApiError``, Magento's ``MagentoError``) derives from it;
+    :meth:`Harness.init_app` answers any of them raised in a view, fault and log hooks included.
+    """
+
+    status: int = 400
+
+    def body(self) -> Any:
+        raise NotImplementedError
+
+    def response(self) -> Response:
+        resp = jsonify(self.body())
+        resp.status_code = self.status
+        return resp
+
+
 class ConnectionReset(ConnectionResetError):
     """Raised to make the server drop the connection without an HTTP response."""
 
@@ -107,6 +125,7 @@ class Harness:
         app.extensions["sandbox_harness"] = self
         app.before_request(self._before)
         app.after_request(self._after)
+        app.register_error_handler(SandboxError, lambda exc: exc.response())
         app.add_url_rule(f"{SANDBOX_PREFIX}/faults", "sandbox_faults", self._faults_view, methods=["GET", "POST"])
         app.add_url_rule(f"{SANDBOX_PREFIX}/reset", "sandbox_reset", self._reset_view, methods=["POST"])
         app.add_url_rule(f"{SANDBOX_PREFIX}/requests", "sandbox_requests", self._requests_view, methods=["GET"])

@@ -144,6 +144,9 @@ class ReconciliationRun(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # queued (asked for, waiting for a worker) → running → done | failed (``error`` says why)
+    state: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class ReconciliationResult(Base):

@@ -55,6 +55,32 @@ def bind(
         return binding
 
 
+def bind_within(
+    s: Session,
+    *,
+    entity: str,
+    key: str,
+    system: str,
+    external_id: str,
+    external_ref: str = "",
+    source_version: str = "",
+    data: dict[str, Any] | None = None,
+) -> Binding:
+    """``bind`` inside the caller's transaction (a run's end records its bindings with its outcome).
+    Each try is a savepoint: a lost insert race undoes the try, not the caller's other writes."""
+    data = mask_value(data) if data is not None else None
+    args = (entity, key, system, external_id, external_ref, source_version, data)
+    try:
+        with s.begin_nested():
+            binding = _upsert(s, *args, again=True)
+    except IntegrityError:
+        # Another run bound this key between our read and our insert: its binding is the one to update.
+        with s.begin_nested():
+            binding = _upsert(s, *args, again=True)
+    assert binding is not None  # with ``again`` a refusal raises
+    return binding
+
+
 def _upsert(s: Session, entity: str, key: str, system: str, external_id: str, external_ref: str,
             source_version: str, data: dict[str, Any] | None, *, again: bool = False) -> Binding | None:
     """One transaction's read-then-write of a binding; None when a concurrent insert may have won the

@@ -9,7 +9,7 @@ again) gets ``StaleRun`` and changes nothing: no overwritten outcome, no second 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -51,6 +51,12 @@ def _fenced(session: Session, item_id: int, fence: int, values: dict[str, Any], 
                           message=f"a run that had lost this item (its lease expired) tried to {what}; refused"))
     session.commit()
     raise StaleRun(item_id, fence)
+
+
+def _write(session: Session, writes: Sequence[Callable[[Session], object]]) -> None:
+    """The run's own store writes (service/engine/trace.py ``write_at_end``), after its fenced update."""
+    for write in writes:
+        write(session)
 
 
 def create(
@@ -181,9 +187,11 @@ def finish(
     failure_class: str = "",
     mapping_version: str = "",
     progress: dict[str, Any] | None = None,
+    writes: Sequence[Callable[[Session], object]] = (),
 ) -> None:
     """The run's end. An item finished in review keeps the effects its runs completed
-    (``progress``) for the run a person's retry starts; any other end forgets them."""
+    (``progress``) for the run a person's retry starts; any other end forgets them. ``writes``
+    (the run's bindings) go in the same transaction."""
     now = utcnow()
     with store.session() as s:
         _fenced(s, item_id, fence, {
@@ -192,6 +200,7 @@ def finish(
             "next_attempt_at": None, "finished_at": now, "updated_at": now, "waiting_since": None,
             "progress": (progress or None) if state == "review" else None,
         }, f"finish it as {state}")
+        _write(s, writes)
         _add_steps(s, item_id, attempts, steps)
 
 
@@ -208,6 +217,7 @@ def reschedule(
     failure_class: str = "",
     waiting_since: datetime | None = None,
     progress: dict[str, Any] | None = None,
+    writes: Sequence[Callable[[Session], object]] = (),
 ) -> datetime:
     """Back to received, due in ``delay_seconds``. ``waiting_since`` is when the item began waiting
     for its destination (kept across waits, cleared by anything else); ``progress`` the effects the
@@ -223,6 +233,7 @@ def reschedule(
         values["progress"] = progress or None
     with store.session() as s:
         _fenced(s, item_id, fence, values, "reschedule it")
+        _write(s, writes)
         _add_steps(s, item_id, attempts, steps)
     return due
 
@@ -237,6 +248,7 @@ def kill(
     attempts: int,
     steps: Sequence[dict[str, Any]],
     progress: dict[str, Any] | None = None,
+    writes: Sequence[Callable[[Session], object]] = (),
 ) -> None:
     """Move an item to dead letters, keeping its original payload (once: the write is fenced) and
     the effects its runs completed (``progress``), so a retry from the dead letter resumes after them."""
@@ -251,6 +263,7 @@ def kill(
         values["progress"] = progress or None
     with store.session() as s:
         _fenced(s, item.id, fence, values, "dead-letter it")
+        _write(s, writes)
         s.add(
             DeadLetter(
                 item_id=item.id,
@@ -401,6 +414,15 @@ def other_in_review(store: Store, entity_key: str, item_id: int, *, session: Ses
             .order_by(SyncItem.id)
             .limit(1)
         ).first()
+
+
+def other_ever_claimed(store: Store, entity_key: str, item_id: int, *, session: Session | None = None) -> bool:
+    """Whether another item of the same record was ever claimed by a run (whatever its state now)."""
+    with store.session_or(session) as s:
+        return s.scalar(
+            select(SyncItem.id).where(SyncItem.entity_key == entity_key, SyncItem.id != item_id, SyncItem.fence > 0)
+            .limit(1)
+        ) is not None
 
 
 def latest_by_key(session: Session, flow: str, keys: Sequence[str], *, by: str = "id",

@@ -37,6 +37,10 @@ from service.store.tables import (
 log = logging.getLogger(__name__)
 
 OPEN_ORDER_REVIEWS = ("queued", "escalated")
+# Nothing is purged sooner than this after it finished, whatever RETENTION_DAYS or ``purge --days``
+# say: a flow may then trust that a record changed in the last day has all its items still in the
+# store (service/flows/orders.py skips a lookup on that basis).
+MIN_RETENTION_DAYS = 1.0
 DUE_KEY = "tillbridge:retention:ran"
 
 
@@ -89,6 +93,7 @@ def purge_due(store: Store, redis: Redis, settings: Mapping[str, Any]) -> PurgeR
     """The scheduler's purge: once per RETENTION_INTERVAL_SECONDS across every scheduler (a Redis
     key says when the last one ran); None when it is not due. RETENTION_DAYS 0 keeps everything."""
     days, interval = float(settings["RETENTION_DAYS"]), float(settings["RETENTION_INTERVAL_SECONDS"])
+    days = max(days, MIN_RETENTION_DAYS) if days > 0 else days
     if days <= 0 or not redis.set(DUE_KEY, "1", nx=True, ex=max(1, int(interval))):
         return None
     result = purge(store, retention_days=days, batch_size=int(settings["RETENTION_BATCH_SIZE"]),
@@ -103,7 +108,11 @@ def purge_due(store: Store, redis: Redis, settings: Mapping[str, Any]) -> PurgeR
 
 def purge(store: Store, *, retention_days: float, batch_size: int = 500, budget_seconds: float = 5.0,
           dry_run: bool = False, now: datetime | None = None) -> PurgeResult:
-    """Purge what is past retention, ``batch_size`` rows a transaction, for at most ``budget_seconds``."""
+    """Purge what is past retention, ``batch_size`` rows a transaction, for at most ``budget_seconds``.
+    A retention shorter than MIN_RETENTION_DAYS is refused."""
+    if retention_days < MIN_RETENTION_DAYS:
+        raise ValueError(f"retention of {retention_days:g} days is below the minimum of {MIN_RETENTION_DAYS:g} "
+                         "day: items of the last day are kept")
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     result = PurgeResult(cutoff)
     if dry_run:

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from service.api.outbound import events
+from service.api import reconciliation_jobs
 from service.api.v1.reports import result_object, results_query
 from service.flows.context import current
 from service.kernel.errors import SyncError
@@ -71,7 +71,7 @@ def index() -> Any:
             rows.append({**result_object(r, m, h), "number": r.id, "trace_item": _trace_item(m),
                          "can_resync": m is not None and m.kind == "sale" and r.state == "open"})
     return render_template("reconciliation.html", rows=rows, categories=CATEGORIES, state=state, category=category,
-                           date_from=date_from, date_to=date_to,
+                           date_from=date_from, date_to=date_to, runs=reconciliation.recent_runs(current()),
                            summary=summaries(current().store, date_from, date_to, "day"))
 
 
@@ -82,13 +82,9 @@ def run_now() -> Any:
     if (date.fromisoformat(date_to) - date.fromisoformat(date_from)).days > 31:
         flash("Reconcile at most 31 days at once.", "error")
     else:
-        try:
-            done = reconciliation.run(current(), date_from, date_to, f"page:{actor()}",
-                                      announce=events.reconciliation_exception)
-            counts = ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in sorted(done["counts"].items())) or "nothing"
-            flash(f"Reconciled {date_from} to {date_to}: {counts}.", "info")
-        except SyncError as exc:
-            flash(f"A system could not be read: {exc}. Try again.", "error")
+        run_id = reconciliation_jobs.ask(current(), date_from, date_to, f"page:{actor()}")
+        flash(f"Reconciliation run {run_id} of {date_from} to {date_to} is queued: a worker reads both systems, "
+              "and this page shows when it is done.", "info")
     return redirect(url_for("reconciliation.index", date_from=date_from, date_to=date_to))
 
 

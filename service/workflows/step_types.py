@@ -32,7 +32,7 @@ import requests
 from redis import Redis
 
 from service.connectors import alert_channels
-from service.connectors.public_urls import UnsafeURL, check_public_url
+from service.connectors.public_urls import UnsafeURL, check_public_url, public_session, refusal
 from service.engine.outcome import Outcome
 from service.engine.steps import Run, Step, run_until_outcome
 from service.kernel.errors import DataError, DestinationUnavailable, FatalError, SyncError, error_for_status
@@ -448,7 +448,8 @@ def _setting(env: Env, name: str) -> str:
 
 def _channel(env: Env, config: Mapping[str, Any]) -> alert_channels.Channel:
     s = env.context.settings
-    declared = {"type": config.get("channel"), "name": f"workflow {env.workflow}"}
+    declared = {"type": config.get("channel"), "name": f"workflow {env.workflow}",
+                "public_only": not s.get("WEBHOOKS_ALLOW_PRIVATE_URLS")}
     kind = config.get("channel")
     if kind == "email":
         built = alert_channels.build({**declared, "to_setting": "__to"}, {**s, "__to": config.get("to")})
@@ -551,11 +552,15 @@ def _http(spec: Any, env: Env, nested: Mapping[str, Sequence[Step]]) -> Does:
         headers["Idempotency-Key"] = key
         timeout = (float(s["HTTP_CONNECT_TIMEOUT_SECONDS"]), float(s["HTTP_TIMEOUT_SECONDS"]))
         try:
-            response = requests.request(method, url, data=data or None, headers=headers, timeout=timeout,
-                                        allow_redirects=False)
+            with public_session(allow_private=bool(s.get("WEBHOOKS_ALLOW_PRIVATE_URLS"))) as session:
+                response = session.request(method, url, data=data or None, headers=headers, timeout=timeout,
+                                           allow_redirects=False)
         except requests.RequestException as exc:
             from service.kernel.errors import RetryableError
 
+            why = refusal(exc)
+            if why:
+                raise FatalError(f"step {spec.id!r} may not call {where}: {why}", hint="give a public URL") from None
             raise RetryableError(f"{method} {where} did not answer ({type(exc).__name__})",
                                  destination="http") from None
         if not 200 <= response.status_code < 300:

@@ -57,12 +57,28 @@ def test_the_shipped_model_loads_and_flags_fraud_out_of_the_box() -> None:
     assert set(assessments[0].features) == set(scorer.model.feature_names)
 
 
-def test_forest_only_scores_are_sklearn_scores(small: tuple) -> None:
+def test_unlabelled_scores_are_the_sklearn_forest_and_the_density_standardised(small: tuple) -> None:
     _, dataset, forest_only, _ = small
-    scorer = AnomalyScorer(forest_only.model)
+    model = forest_only.model
+    scorer = AnomalyScorer(model)
     X = forest_only.test.X[:50]
-    expected = -forest_only.isolation_forest.score_samples(X)
-    ours = [scorer.score_features(dict(zip(forest_only.model.feature_names, row, strict=True))).score for row in X]
+    isolation = -forest_only.isolation_forest.score_samples(X)
+    assert np.max(np.abs(model.forest.score_batch(X) - isolation)) < 1e-9
+    # The density by hand: -log of the (pseudo-counted) share of training rows in each value's bin.
+    train = forest_only.train.X
+    bins = AnomalyRules().density_bins
+    rarity = np.zeros(len(X))
+    for j in range(train.shape[1]):
+        low, high = train[:, j].min(), train[:, j].max()
+        counts, edges = np.histogram(train[:, j], bins=bins, range=(low, high if high > low else low + 1e-9))
+        index = np.clip(np.searchsorted(edges, X[:, j], side="right") - 1, 0, bins - 1)
+        inside = (X[:, j] >= edges[0]) & (X[:, j] <= edges[-1])
+        rarity += np.where(inside, -np.log((counts[index] + 1) / (len(train) + bins)), -np.log(1 / (len(train) + bins)))
+    train_isolation = -forest_only.isolation_forest.score_samples(train)
+    train_rarity = model.density.score_batch(train)
+    expected = ((isolation - train_isolation.mean()) / train_isolation.std()
+                + (rarity - train_rarity.mean()) / train_rarity.std())
+    ours = [scorer.score_features(dict(zip(model.feature_names, row, strict=True))).score for row in X]
     assert np.max(np.abs(np.array(ours) - expected)) < 1e-9
     assert np.max(np.abs(scorer.score_rows(X) - expected)) < 1e-9
 

@@ -216,8 +216,9 @@ def test_retraining_learns_from_integrators_decisions(tmp_path: Path) -> None:
     odd_source, odd_target = Field("description", "string"), Field("title", "string")
     for _ in range(4):
         record_feedback(odd_source, odd_target, True, store=store)
-    before = train(seed_path=seed, output=tmp_path / "before.joblib", write_card=False).combiner
-    after = train(feedback=store.all(), seed_path=seed, output=tmp_path / "after.joblib", write_card=False).combiner
+    before = train(seed_path=seed, output=tmp_path / "before.joblib", write_card=False, public=False).combiner
+    after = train(feedback=store.all(), seed_path=seed, output=tmp_path / "after.joblib", write_card=False,
+                  public=False).combiner
     assert after.meta["feedback"] == 4
     pair = np.asarray(store.all()[0].evidence)[None, :]
     assert after.score(pair)[0] > before.score(pair)[0]

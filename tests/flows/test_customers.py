@@ -12,8 +12,10 @@ import pytest
 import requests
 
 from service.canonical.customer import Customer
+from service.engine import polling
 from service.flows.customers import (
     ECHO_REASON,
+    HEARTLAND_POLL,
     STORE_CODE_KEY,
     customer_key,
     record_heartland_changes,
@@ -526,3 +528,37 @@ def test_an_address_failure_is_retried_after_the_created_customer(unpolled_stack
     assert len(added) == 2 and added[0] == 503 and 200 <= added[1] < 300, added
     [address] = stack.heartland_get(f"customers/{quinn['id']}/addresses")["results"]
     assert address["postal_code"] == "97209"
+
+
+def test_a_poll_of_the_customer_a_failed_run_created_does_not_cost_its_address(unpolled_stack: Stack) -> None:
+    """A new Magento customer whose Heartland address write fails: while its item waits for the
+    retry, a poll of Heartland records the customer the run created, and that item binds both sides
+    at the synced versions without writing the address (Heartland's side is the newest). The retry
+    is not "already synced": it resumes its own unfinished work and adds the address."""
+    stack = unpolled_stack
+    stack.faults(stack.heartland, fail_next={"method": "POST", "path": "/api/customers/", "count": 1,
+                                             "status": 503})
+    stack.start_worker()
+    magento_id = magento_signup(stack, "iris.vale@example.org", "Iris", "Vale", phone="503-555-0177",
+                                street="9 Alder Ct", postcode="97210")
+
+    def failed_once() -> bool:
+        rows = customer_items(stack)
+        return len(rows) == 1 and rows[0].attempts == 1 and rows[0].state == "received" and bool(rows[0].progress)
+
+    stack.wait_for(failed_once, timeout=30, what="the first run's failure on the address")
+    [vale] = customers_named(stack, "Vale")
+    [poller] = [p for p in stack.runtime.flow("customers").pollers() if p.resource == HEARTLAND_POLL]
+    [polled] = polling.poll(stack.runtime.store, poller, overlap_seconds=60).item_ids
+    stack.runtime.pipeline.run_item(polled)
+    item = items.get(stack.runtime.store, polled)
+    assert item is not None and item.state == "done", (item.state if item else None, item.reason if item else None)
+    assert bindings.find(stack.runtime.store, "customer", customer_key("default", magento_id), "heartland") is not None
+
+    stack.start_scheduler()  # it sends the first item's retry to the queue
+    rows = wait_settled(stack, 2)
+    first = rows[0]
+    assert first.state == "done" and first.attempts == 2, (first.state, first.reason)
+    assert len(customers_named(stack, "Vale")) == 1
+    [address] = stack.heartland_get(f"customers/{vale['id']}/addresses")["results"]
+    assert address["postal_code"] == "97210"

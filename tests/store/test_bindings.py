@@ -16,3 +16,49 @@ def test_bind_is_idempotent_and_merges_the_data_of_each_flow(runtime: Any) -> No
     assert found.data == {"addresses": {"1 main st|78701": 5}, "written": "abc"}
     assert found.source_version == "2026-11-27T10:00:00+00:00"
     assert bindings.count(store, "customer", "heartland") == 1
+
+
+def test_a_binding_handed_to_the_run_s_end_commits_with_it_and_never_for_a_stale_run(runtime: Any) -> None:
+    from functools import partial
+
+    import pytest
+
+    from service.store import items
+
+    store = runtime.store
+    with store.session() as s:
+        item_id = items.create(s, flow="orders", entity_key="orders:magento:default:9", payload={}).id
+    claimed = items.claim(store, item_id, lease_seconds=60)
+    assert claimed is not None and claimed.fence == 1
+    write = partial(bindings.bind_within, entity="order", key="magento:default:9", system="heartland",
+                    external_id="77", external_ref="30077")
+    with pytest.raises(items.StaleRun):
+        items.finish(store, item_id, fence=0, state="done", reason="", result={}, attempts=1, steps=[],
+                     writes=[write])
+    assert bindings.find(store, "order", "magento:default:9", "heartland") is None
+    items.finish(store, item_id, fence=1, state="done", reason="", result={}, attempts=1,
+                 steps=[{"step": "confirm", "message": "ok"}], writes=[write])
+    found = bindings.find(store, "order", "magento:default:9", "heartland")
+    assert found is not None and found.external_ref == "30077"
+    assert items.get(store, item_id).state == "done"
+    # Bound already (a run that found its order): the same write updates it in place.
+    bindings.bind(store, entity="order", key="magento:default:9", system="heartland", external_id="77",
+                  data={"payments": {"mode": "order"}})
+    with store.session() as s:
+        bindings.bind_within(s, entity="order", key="magento:default:9", system="heartland", external_id="77",
+                             external_ref="30077", data={"magento_number": "9"})
+    assert bindings.find(store, "order", "magento:default:9", "heartland").data == {
+        "payments": {"mode": "order"}, "magento_number": "9"}
+
+
+def test_another_item_of_the_record_ever_claimed(runtime: Any) -> None:
+    from service.store import items
+
+    store = runtime.store
+    with store.session() as s:
+        first = items.create(s, flow="orders", entity_key="orders:magento:default:10", payload={}).id
+        second = items.create(s, flow="orders", entity_key="orders:magento:default:10", payload={}).id
+    assert not items.other_ever_claimed(store, "orders:magento:default:10", second)
+    items.claim(store, first, lease_seconds=60)
+    assert items.other_ever_claimed(store, "orders:magento:default:10", second)
+    assert not items.other_ever_claimed(store, "orders:magento:default:10", first)

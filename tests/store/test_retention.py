@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
@@ -114,3 +115,13 @@ def test_the_purge_command(runtime: Any, settings: dict[str, Any]) -> None:
     done = CliRunner().invoke(main, ["purge"], env=env)
     assert done.exit_code == 0, done.output
     assert "sync_items: 1" in done.output and _ids(runtime) == set()
+
+
+def test_nothing_of_the_last_day_is_purged_whatever_the_retention_says(runtime: Any, settings: dict[str, Any]) -> None:
+    recent = _item(runtime, "an hour ago", "done", utcnow() - timedelta(hours=1))
+    with pytest.raises(ValueError, match="minimum of 1 day"):
+        retention.purge(runtime.store, retention_days=0.01)
+    env = {k: str(v) for k, v in settings.items()}
+    refused = CliRunner().invoke(main, ["purge", "--days", "0.5"], env=env)
+    assert refused.exit_code != 0 and "minimum of 1 day" in refused.output
+    assert recent in _ids(runtime)

@@ -69,3 +69,4 @@ def test_dedup_notebook_trains_compares_with_the_baseline_and_registers(tmp_path
 def test_mapping_notebook_compares_ours_with_string_ratio_and_coma(kernel_env: None) -> None:
     output = run("mapping.ipynb", "LIMIT = 2")
     assert "precision@1" in output and "string ratio" in output and "COMA-style" in output
+    assert "COMA (valentine)" in output and "survival/veteran -> MASS/VA" in output

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from service.ai.anomaly.scorer import AnomalyModel, AnomalyRules
 from training.anomaly import evaluate, time_split, train_anomaly
 from training.cli import models
-from training.data import DataError, dataset_from_records, load_dataset, write_csv
+from training.data import DataError, dataset_from_frame, dataset_from_records, load_dataset, write_csv
 from training.synthetic import PATTERNS, generate_history, synthetic_dataset
 
 
@@ -188,4 +188,21 @@ def test_records_of_stored_order_features_train_a_model_that_scores_orders() -> 
     assert int(np.nansum(dataset.labels)) == rejected and int((~np.isnan(dataset.labels)).sum()) == decided
     result = train_anomaly(dataset, AnomalyRules(min_labels=100_000))
     assessment = AnomalyScorer(result.model).score(history.orders[0], store)
-    assert assessment.model_version == result.model.version and 0 < assessment.score <= 1
+    assert assessment.model_version == result.model.version
+    row = np.array([[assessment.features[name] for name in result.model.feature_names]])
+    assert assessment.score == pytest.approx(float(result.model.score_matrix(row)[0]), abs=1e-9)
+
+
+def test_a_dataframe_round_trips_through_a_dataset(files: dict[str, Path]) -> None:
+    dataset = load_dataset(files["orders"], label_column="review_label", truth_column="is_fraud")
+    frame = dataset.frame()
+    assert list(frame.columns) == [*dataset.feature_names, "created_at", "label", "truth"]
+    frame["email"] = "someone@example.com"  # text: never a feature
+    again = dataset_from_frame(frame, label_column="label", truth_column="truth")
+    assert again.feature_names == dataset.feature_names and again.kind == "orders"
+    assert np.array_equal(again.X, dataset.X) and again.times == dataset.times
+    assert np.array_equal(again.labels, dataset.labels, equal_nan=True)
+    assert np.array_equal(again.truth, dataset.truth, equal_nan=True)
+    frame.loc[3, dataset.feature_names[0]] = np.nan
+    with pytest.raises(DataError, match="empty or NaN values"):
+        dataset_from_frame(frame, label_column="label", truth_column="truth")

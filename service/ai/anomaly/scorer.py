@@ -1,8 +1,9 @@
 """Anomaly (fraud) scoring of orders: the trained model, its explanations and the serving scorer.
 
-A model is an Isolation Forest fitted on order history, optionally joined by a review model (a
-random forest on the risk team's decisions). Both are evaluated from their tree arrays
-(service/ai/anomaly/forest.py), so one order scores in microseconds. The threshold comes from the
+A model is an Isolation Forest fitted on order history and a per-feature histogram density
+(service/ai/anomaly/density.py), their scores standardised on the training rows and added, optionally
+joined by a review model (a random forest on the risk team's decisions). The forests are evaluated
+from their tree arrays (service/ai/anomaly/forest.py), so one order scores in microseconds. The threshold comes from the
 review budget in rules/anomaly.yaml: flag the share of orders the risk team can look at.
 
     scorer = AnomalyScorer.load("models")          # the promoted model; reloads when it changes
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from service.ai.anomaly.density import HistogramDensity
 from service.ai.anomaly.features import FEATURE_SPECS, FeatureSpec, OrderHistory, order_features
 from service.ai.anomaly.forest import ForestClassifierScorer, IsolationForestScorer
 from service.ai.anomaly.threshold import DEFAULT_GUARDS, Guard, StoreBaseline, parse_guards
@@ -49,6 +51,7 @@ class AnomalyRules:
     min_fraud_labels: int = 10
     n_estimators: int = 100
     max_samples: int = 256
+    density_bins: int = 10
     review_trees: int = 100
     review_depth: int = 8
     test_share: float = 0.2
@@ -162,7 +165,7 @@ class AnomalyModel:
     feature_names: list[str]
     input_kind: str  # "orders": Magento orders + history; "table": a numeric feature table
     forest: IsolationForestScorer
-    forest_grid: NDArray[np.float64]  # training anomaly scores at QUANTILE_LEVELS
+    forest_grid: NDArray[np.float64]  # training unsupervised scores at QUANTILE_LEVELS
     score_grid: NDArray[np.float64]  # final training scores at QUANTILE_LEVELS (sets the threshold)
     profiles: list[FeatureProfile]
     baseline_attribution: NDArray[np.float64]
@@ -171,6 +174,27 @@ class AnomalyModel:
     review_grid: NDArray[np.float64] | None = None
     review_weight: float = 0.0  # share of the final score that comes from the review model
     card: dict[str, Any] = field(default_factory=dict)
+    # The density view, and the (mean, standard deviation) of the forest's and the density's training
+    # scores. Without it (models trained before it) the unsupervised score is the forest's alone.
+    density: HistogramDensity | None = None
+    standardise: NDArray[np.float64] | None = None  # [forest mean, forest sd, density mean, density sd]
+    # The forest's own training scores at QUANTILE_LEVELS: an order beyond all of them is held whatever the
+    # blend says. (The density's alone would call every value outside the training range the strangest.)
+    isolation_grid: NDArray[np.float64] | None = None
+
+    def unsupervised(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The score without labels, for rows of X: the forest's and the density's scores, each as
+        standard deviations above its training mean, added (the forest's score alone without a density)."""
+        raw = self.forest.score_batch(X)
+        if self.density is None or self.standardise is None:
+            return raw
+        return combine(raw, self.density.score_batch(X), self.standardise)
+
+    def unsupervised_one(self, x: NDArray[np.float64], isolation: float | None = None) -> float:
+        raw = self.forest.score(x) if isolation is None else isolation
+        if self.density is None or self.standardise is None:
+            return raw
+        return float(combine(np.array([raw]), np.array([self.density.score(x)]), self.standardise)[0])
 
     def threshold_for(self, budget: float) -> float:
         """The score above which ``budget`` of the training orders lie."""
@@ -193,18 +217,20 @@ class AnomalyModel:
         return final, probability
 
     def score_parts(self, x: NDArray[np.float64]) -> tuple[float, float | None, float]:
-        """(final score, review-model probability or None, the forest's rank among training rows)."""
-        raw = self.forest.score(x)
-        forest_rank = float(_rank(self.forest_grid, raw))
+        """(final score, review-model probability or None, the Isolation Forest's rank among training rows)."""
+        isolation = self.forest.score(x)
+        raw = self.unsupervised_one(x, isolation)
+        isolation_grid = self.isolation_grid if self.isolation_grid is not None else self.forest_grid
+        forest_rank = float(_rank(isolation_grid, isolation))
         if self.review_model is None or self.review_grid is None:
             return raw, None, forest_rank
         probability = self.review_model.probability(np.append(x, raw))
-        final = (1.0 - self.review_weight) * forest_rank \
+        final = (1.0 - self.review_weight) * float(_rank(self.forest_grid, raw)) \
             + self.review_weight * float(_rank(self.review_grid, probability))
         return final, probability, forest_rank
 
     def score_matrix(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        raw = self.forest.score_batch(X)
+        raw = self.unsupervised(X)
         if self.review_model is None or self.review_grid is None:
             return raw
         probability = self.review_model.probability_batch(np.column_stack([X, raw]))
@@ -241,6 +267,8 @@ class AnomalyModel:
             "review_budget": self.review_budget,
             "review_model": self.review_model.to_dict() if self.review_model else None,
             "review_grid": self.review_grid, "review_weight": self.review_weight, "card": self.card,
+            "density": self.density.to_dict() if self.density is not None else None,
+            "standardise": self.standardise, "isolation_grid": self.isolation_grid,
         }
 
     @classmethod
@@ -257,6 +285,9 @@ class AnomalyModel:
             review_model=ForestClassifierScorer.from_dict(data["review_model"]) if data.get("review_model") else None,
             review_grid=None if data.get("review_grid") is None else np.asarray(data["review_grid"]),
             review_weight=float(data.get("review_weight", 0.0)), card=dict(data.get("card") or {}),
+            density=HistogramDensity.from_dict(data["density"]) if data.get("density") else None,
+            standardise=None if data.get("standardise") is None else np.asarray(data["standardise"]),
+            isolation_grid=None if data.get("isolation_grid") is None else np.asarray(data["isolation_grid"]),
         )
 
     def save(self, path: Path) -> None:
@@ -265,6 +296,19 @@ class AnomalyModel:
     @classmethod
     def load(cls, path: Path) -> AnomalyModel:
         return cls.from_dict(load_artifact(path, what="anomaly model"))
+
+
+def standardisation(forest: NDArray[np.float64], density: NDArray[np.float64]) -> NDArray[np.float64]:
+    """[mean, sd] of the forest's and of the density's scores on the training rows (sd 1 when flat)."""
+    return np.array([forest.mean(), forest.std() or 1.0, density.mean(), density.std() or 1.0])
+
+
+def combine(forest: NDArray[np.float64], density: NDArray[np.float64],
+            standardise: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Both scores as standard deviations above their training means, added: neither view's scale
+    decides, and an order far out in either view stays far out (a rank would cap it at 1)."""
+    m_f, s_f, m_d, s_d = standardise
+    return np.asarray((forest - m_f) / s_f + (density - m_d) / s_d, dtype=np.float64)
 
 
 def _percent(share: float) -> str:

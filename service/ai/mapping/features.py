@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from service.ai.mapping.names import NameForms, Vocabulary, default_vocabulary
@@ -43,6 +44,9 @@ FEATURES = (
     "dist_sim",  # alike magnitude (numbers) or length (text)
     "has_values",
     "both_ids",  # both fields are identifiers: each system assigns its own, so equal names mislead
+    "text_tfidf",  # TF-IDF cosine of name and description words together: rare shared words count most
+    "abbreviation",  # one name abbreviates the other's name or description (ym: years married, Karn: Karnofsky)
+    "cardinality",  # alike numbers of distinct sample values (a 2-level code vs a 2-level factor)
     "row_margin",  # how far this pair's base similarity is ahead of the source's next-best target
     "col_margin",  # … and of the target's next-best source
     "mutual_best",  # the source's best target and the target's best source at once
@@ -82,6 +86,13 @@ def _type_table() -> np.ndarray:
 
 
 _TYPE_TABLE = _type_table()
+
+
+def type_similarity(a: Sequence[str | None], b: Sequence[str | None]) -> np.ndarray:
+    """Compatibility of every pair of declared types (0.5 where a type is unknown)."""
+    ia = np.array([_TYPE_INDEX.get(t or "", _UNKNOWN) for t in a], dtype=int)
+    ib = np.array([_TYPE_INDEX.get(t or "", _UNKNOWN) for t in b], dtype=int)
+    return _TYPE_TABLE[np.ix_(ia, ib)]
 
 
 @dataclass(frozen=True)
@@ -157,8 +168,118 @@ def feature_matrix(source: Sequence[PreparedField], target: Sequence[PreparedFie
         out[:, :, col("dist_sim")] = distribution_similarity(vs, vt) * has_values
     out[:, :, col("both_ids")] = np.outer([_is_identifier(p.names) for p in source],
                                           [_is_identifier(p.names) for p in target])
+    out[:, :, col("text_tfidf")] = _text_tfidf([p.names.full for p in source],
+                                               [p.names.full for p in target])
+    out[:, :, col("abbreviation")] = _abbreviations(source, target)
+    if has_values.any():
+        out[:, :, col("cardinality")] = _cardinality(vs, vt) * has_values
     _competition(out)
     return out
+
+
+def _text_tfidf(a: list[str], b: list[str]) -> np.ndarray:
+    """Cosine of TF-IDF vectors, the IDF taken over both schemas: a word most fields share weighs little."""
+    texts = a + b
+    if not any(t.strip() for t in texts):
+        return np.zeros((len(a), len(b)))
+    vectorizer = TfidfVectorizer(sublinear_tf=True, token_pattern=r"[a-z0-9]+")
+    try:
+        m = normalize(vectorizer.fit_transform(texts))
+    except ValueError:  # no word at all
+        return np.zeros((len(a), len(b)))
+    return np.asarray((m[: len(a)] @ m[len(a):].T).toarray())
+
+
+def _abbreviations(source: Sequence[PreparedField], target: Sequence[PreparedField]) -> np.ndarray:
+    """1 where a short name is a run of prefixes of the other field's name words, or of its description's
+    first words (``hinc``: household income, ``ym``: years married); 0.5 for an in-order subsequence."""
+    out = np.zeros((len(source), len(target)))
+    _one_way(out, [_short_key(p) for p in source], [_long_words(p) for p in target])
+    _one_way(out.T, [_short_key(p) for p in target], [_long_words(p) for p in source])
+    return out
+
+
+def _one_way(out: np.ndarray, keys: list[str], words: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
+    # Only fields with a word that starts with the key's first letter can match: index them by letter.
+    by_letter: dict[str, list[int]] = {}
+    for j, (name, description) in enumerate(words):
+        for letter in {w[0] for w in (*name, *description)}:
+            by_letter.setdefault(letter, []).append(j)
+    for i, key in enumerate(keys):
+        if key:
+            for j in by_letter.get(key[0], ()):
+                score = _abbreviates(key, words[j])
+                if score > out[i, j]:
+                    out[i, j] = score
+
+
+_MAX_ABBREVIATION = 8
+
+
+def _short_key(p: PreparedField) -> str:
+    """The leaf's letters when it is short enough to be an abbreviation, else ''."""
+    letters = "".join(ch for ch in p.names.raw.split(" ")[-1] if ch.isalpha()) if p.names.raw else ""
+    whole = "".join(ch for ch in p.names.raw if ch.isalpha())
+    key = whole if len(whole) <= _MAX_ABBREVIATION else letters
+    return key if 2 <= len(key) <= _MAX_ABBREVIATION else ""
+
+
+def _long_words(p: PreparedField) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    name = tuple(w for w in p.names.raw.split() if w.isalpha())
+    description = tuple(w for w in p.description.split() if w.isalpha())[:12]
+    return name, description
+
+
+@lru_cache(maxsize=65536)
+def _abbreviates(key: str, words: tuple[tuple[str, ...], tuple[str, ...]]) -> float:
+    name, description = words
+    best = 0.0
+    for seq in (name, description):
+        if not seq or "".join(seq) == key:
+            continue
+        if any(seq[start][0] == key[0] and _prefix_run(key, seq[start:]) for start in range(len(seq))):
+            return 1.0
+    joined = "".join(name)
+    # A looser form on the name alone: the key's letters in order (``qty`` in ``quantity``).
+    if joined and joined != key and key[0] == joined[0] and _subsequence(key, joined):
+        best = 0.5
+    return best
+
+
+def _prefix_run(key: str, words: tuple[str, ...]) -> bool:
+    """Is key the initials of consecutive words (``ym``, up to three letters), or a strict prefix of the
+    first word followed by prefixes of at least two letters of the next ones (``hinc``: household
+    income, ``Karn``: Karnofsky)? The same word is not an abbreviation (name_in_desc sees that)."""
+    if words[0] == key:
+        return False
+    if len(key) <= min(3, len(words)) and all(w[0] == ch for w, ch in zip(words, key, strict=False)):
+        return True
+    return _pieces(key, words, 0, 0)
+
+
+def _pieces(key: str, words: tuple[str, ...], k: int, w: int) -> bool:
+    if k == len(key):
+        return w > 0
+    if w == len(words):
+        return False
+    word = words[w]
+    shortest = 1 if w == 0 else 2
+    for cut in range(min(len(word), len(key) - k), shortest - 1, -1):
+        if word[:cut] == key[k:k + cut] and _pieces(key, words, k + cut, w + 1):
+            return True
+    return False
+
+
+def _subsequence(key: str, text: str) -> bool:
+    it = iter(text)
+    return all(ch in it for ch in key)
+
+
+def _cardinality(a: Sequence[ValueProfile], b: Sequence[ValueProfile]) -> np.ndarray:
+    ca = np.array([len(p.values) for p in a], dtype=float).reshape(-1, 1)
+    cb = np.array([len(p.values) for p in b], dtype=float).reshape(1, -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.maximum(ca, cb) > 0, np.minimum(ca, cb) / np.maximum(np.maximum(ca, cb), 1.0), 0.0)
 
 
 def _is_identifier(names: NameForms) -> bool:

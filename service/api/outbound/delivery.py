@@ -24,6 +24,7 @@ import requests
 from sqlalchemy import select, update
 
 from service.api.outbound.endpoints import EndpointError, check_url, disable, signing_secrets
+from service.connectors.public_urls import public_session, refusal
 from service.flows.context import current
 from service.kernel.cards import mask_card_numbers
 from service.kernel.signing import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
@@ -118,10 +119,12 @@ def _post(url: str, body: bytes, event_id: str, secrets_now: list[str], settings
         SIGNATURE_HEADER: " ".join(sign(secret, event_id, timestamp, body) for secret in secrets_now),
     }
     try:
-        response = requests.post(url, data=body, headers=headers, timeout=float(settings["WEBHOOK_TIMEOUT_SECONDS"]),
-                                 allow_redirects=False)
+        with public_session(allow_private=bool(settings["WEBHOOKS_ALLOW_PRIVATE_URLS"])) as session:
+            response = session.post(url, data=body, headers=headers,
+                                    timeout=float(settings["WEBHOOK_TIMEOUT_SECONDS"]), allow_redirects=False)
     except requests.RequestException as exc:
-        return None, f"no answer: {type(exc).__name__}", ""
+        why = refusal(exc)
+        return None, (f"not sent: {why}" if why else f"no answer: {type(exc).__name__}"), ""
     error = "" if 200 <= response.status_code < 300 else f"answered {response.status_code}"
     return response.status_code, error, response.text
 

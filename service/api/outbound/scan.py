@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import load_only
 
 from service.api.outbound.events import emit
 from service.store.api_tables import EventCursor, WebhookEvent
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 
 SCAN_OVERLAP = timedelta(minutes=2)
 SCAN_BATCH = 500
+# The columns facts_of and data_for read.
+EVENT_COLUMNS = (SyncItem.id, SyncItem.flow, SyncItem.state, SyncItem.result, SyncItem.finished_at,
+                 SyncItem.entity_key, SyncItem.reason)
 
 
 def _cursor(s: Any, name: str) -> EventCursor:
@@ -78,12 +82,18 @@ def scan(runtime: Any) -> int:
     with store.session() as s:
         cursor = _cursor(s, "items")
         since = _parse(cursor.position)
-        query = (select(SyncItem).where(SyncItem.finished_at.is_not(None), SyncItem.state.in_(("done", "review")),
-                                        SyncItem.flow.in_(("orders", "channel_orders", "inventory")))
-                 .order_by(SyncItem.finished_at).limit(SCAN_BATCH))
+        # What an event needs of an item, not its payload: the overlap is re-read every sweep.
+        query = (select(SyncItem).options(load_only(*EVENT_COLUMNS))
+                 .where(SyncItem.finished_at.is_not(None), SyncItem.state.in_(("done", "review")),
+                        SyncItem.flow.in_(("orders", "channel_orders", "inventory"))))
+        found = []
         if since is not None:
-            query = query.where(SyncItem.finished_at >= since - SCAN_OVERLAP)
-        found = list(s.scalars(query))
+            # The overlap whole (items that committed late), then a batch of new ones: a batch that
+            # held the overlap too would never get past a busy couple of minutes.
+            found = list(s.scalars(query.where(SyncItem.finished_at >= since - SCAN_OVERLAP,
+                                               SyncItem.finished_at <= since)))
+            query = query.where(SyncItem.finished_at > since)
+        found += list(s.scalars(query.order_by(SyncItem.finished_at).limit(SCAN_BATCH)))
         s.expunge_all()
     newest = since
     candidates = {key for item in found for _, key in facts_of(item)}

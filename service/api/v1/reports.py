@@ -12,12 +12,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from service.api.outbound import events
+from service.api import reconciliation_jobs
 from service.api.v1.conventions import ListArgs, list_schema, page_of, rfc3339
 from service.api.v1.errors import fail
 from service.api.v1.schemas import MoneySchema
 from service.flows.context import current
-from service.kernel.errors import SyncError
 from service.reconciliation import exports
 from service.reconciliation import run as reconciliation
 from service.reconciliation.matching import CATEGORIES
@@ -65,8 +64,26 @@ SummaryList = list_schema(SummaryRow, "TransactionSummaryList")
 
 
 class RunOut(Schema):
-    run_id = fields.Integer(required=True)
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    id = fields.String(required=True, metadata={"example": "rr_12"})
+    object = fields.Constant("reconciliation_run", required=True,
+                             metadata={"type": "string", "enum": ["reconciliation_run"]})
+    state = fields.String(required=True, validate=validate.OneOf(("queued", "running", "done", "failed")),
+                          metadata={"description": "queued until a worker takes it; failed says why in error"})
+    date_from = fields.String(required=True)
+    date_to = fields.String(required=True)
+    started_at = fields.String(required=True, allow_none=True)
+    finished_at = fields.String(required=True, allow_none=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                         metadata={"description": "results by category, once done"})
+    error = fields.String(required=True, metadata={"description": "why the run failed; empty otherwise"})
+
+
+def run_object(run: dict[str, Any]) -> dict[str, Any]:
+    return {"id": f"rr_{run['run_id']}", "object": "reconciliation_run", "state": run["state"],
+            "date_from": run["date_from"], "date_to": run["date_to"],
+            "started_at": rfc3339(run["started_at"]) if run["started_at"] else None,
+            "finished_at": rfc3339(run["finished_at"]) if run["finished_at"] else None,
+            "counts": run["counts"], "error": run["error"]}
 
 
 class SideOut(Schema):
@@ -152,17 +169,34 @@ class Transactions(MethodView):
 @blp.route("/reconciliation/runs")
 class Runs(MethodView):
     @blp.arguments(PeriodArgs)
-    @blp.response(201, RunOut)
+    @blp.response(202, RunOut)
     def post(self, body: dict[str, Any]) -> Any:
-        """Reconcile a period now: read both systems, match, record exceptions"""
+        """Reconcile a period: a worker reads both systems, matches and records exceptions
+
+        Answers at once with the queued run; follow its ``Location`` (or the
+        ``reconciliation.exception`` webhooks) for the outcome.
+        """
         if (body["date_to"] - body["date_from"]).days > 31:
             fail(422, "reconcile at most 31 days at once", fields={"date_to": ["at most 31 days after date_from"]})
+        run_id = reconciliation_jobs.ask(current(), body["date_from"].isoformat(), body["date_to"].isoformat(),
+                                         f"api:{g.api_caller.username}")
+        return run_object(reconciliation.describe(current(), run_id)), 202, \
+            {"Location": f"/v1/reports/reconciliation/runs/rr_{run_id}"}
+
+
+@blp.route("/reconciliation/runs/<string:run_id>")
+class RunOne(MethodView):
+    @blp.response(200, RunOut)
+    def get(self, run_id: str) -> dict[str, Any]:
+        """One reconciliation run: its state, and its counts once done or its error once failed"""
+        number = run_id.removeprefix("rr_")
+        if not number.isdigit():
+            fail(404, f"no reconciliation run {run_id!r}: ids look like rr_12")
         try:
-            done = reconciliation.run(current(), body["date_from"].isoformat(), body["date_to"].isoformat(),
-                                      f"api:{g.api_caller.username}", announce=events.reconciliation_exception)
-        except SyncError as exc:
-            fail(502, f"a system could not be read for the reconciliation: {exc}; try again", error="upstream_error")
-        return done, 201
+            return run_object(reconciliation.describe(current(), int(number)))
+        except LookupError:
+            fail(404, f"no reconciliation run {run_id!r}")
+            raise
 
 
 @blp.route("/reconciliation/results")

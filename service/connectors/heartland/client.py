@@ -440,6 +440,10 @@ class HeartlandClient(HttpConnector):
     def create_sales_order(self, body: Record) -> Record:
         return self.create("sales/orders", body)
 
+    def create_sales_order_id(self, body: Record) -> int:
+        """Create a sales order; only its id (no second call to read it back)."""
+        return self.create_id("sales/orders", body)
+
     def sales_order(self, order_id: int, include: Iterable[str] = ()) -> Record:
         return self.get(f"sales/orders/{order_id}", include=include)
 

@@ -108,21 +108,16 @@ def create_app(seed: str | None = "demo", token: str = "heartland-dev-token", **
         header = request.headers.get("Authorization", "")
         scheme, _, presented = header.partition(" ")
         if scheme.lower() != "bearer" or presented.strip() not in tokens:
-            return _error(ApiError(401, "unauthorized",
-                                   "Missing or invalid API token: send 'Authorization: Bearer <token>' "
-                                   "with a token from My Account → API Tokens"))
+            return ApiError(401, "unauthorized", "Missing or invalid API token: send 'Authorization: Bearer <token>' "
+                            "with a token from My Account → API Tokens").response()
         return None
-
-    @app.errorhandler(ApiError)
-    def api_error(exc: ApiError) -> Response:
-        return _error(exc)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
         names = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
         message = f"No route {request.method} {request.path}" if code in (404, 405) else (exc.description or "")
-        return _error(ApiError(code, names.get(code, "error"), message))
+        return ApiError(code, names.get(code, "error"), message).response()
 
     _routes(app, sandbox, settings)
     return app
@@ -132,12 +127,6 @@ def _day(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(str(value))
-
-
-def _error(exc: ApiError) -> Response:
-    resp = jsonify(exc.body())
-    resp.status_code = exc.status
-    return resp
 
 
 def _body() -> Any:
@@ -342,7 +331,7 @@ def _routes(app: Flask, sandbox: HeartlandSandbox, settings: dict[str, Any]) -> 
     @app.get("/__sandbox/webhook_deliveries")
     def webhook_deliveries() -> Response:
         since = int(request.args.get("since", 0))
-        return jsonify({"deliveries": sandbox.deliverer.deliveries(since), "pending": sandbox.deliverer.pending()})
+        return jsonify({"deliveries": sandbox.deliverer.deliveries_since(since), "pending": sandbox.deliverer.pending()})
 
 
 def _as_dict(body: Any) -> dict[str, Any]:

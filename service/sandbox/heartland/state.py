@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from service.sandbox.harness import SandboxError
+
 if TYPE_CHECKING:
     from service.sandbox.heartland.history import SalesHistory
 
@@ -20,7 +22,7 @@ Record = dict[str, Any]
 EventSink = Callable[[str, Record], None]
 
 
-class ApiError(Exception):
+class ApiError(SandboxError):
     """An error answered as ``{"error", "message", "details"}`` with an HTTP status."""
 
     def __init__(self, status: int, error: str, message: str, details: dict[str, Any] | None = None) -> None:

@@ -10,16 +10,11 @@ exponential backoff (``retry_base_seconds`` doubling up to ``retry_cap_seconds``
 from __future__ import annotations
 
 import copy
-import heapq
-import itertools
-import threading
-import time
-from dataclasses import dataclass, field
+import json
 from typing import Any
 from urllib.parse import urlparse
 
-import requests
-
+from service.sandbox.delivery import Deliveries, Delivery
 from service.sandbox.heartland.state import Record, State
 from service.sandbox.heartland.validation import Checker
 
@@ -27,8 +22,6 @@ EVENTS = (
     "item_created", "item_updated", "customer_created", "customer_updated",
     "sales_transaction_completed", "item_grid_updated", "location_updated",
 )
-MAX_LOGGED_DELIVERIES = 10_000
-IDLE_EXIT_SECONDS = 30.0
 
 
 def _check_webhook(check: Checker, webhook: Record | None) -> dict[str, Any]:
@@ -80,40 +73,19 @@ def webhook_payload(record: Record) -> Record:
     return payload
 
 
-@dataclass(order=True)
-class Delivery:
-    due: float
-    seq: int
-    webhook_id: int = field(compare=False)
-    url: str = field(compare=False)
-    event: str = field(compare=False)
-    payload: Record = field(compare=False)
-    attempts: int = field(default=0, compare=False)
-
-
 class Deliverer:
-    """Posts queued webhook payloads from worker threads, retrying failures with backoff."""
+    """Posts webhook payloads through the sandboxes' delivery queue (service/sandbox/delivery.py):
+    ``workers`` threads, each delivery retried on its own backoff up to ``max_attempts``."""
 
     def __init__(self, *, workers: int = 2, timeout: float = 5.0, retry_base_seconds: float = 1.0,
                  retry_cap_seconds: float = 60.0, max_attempts: int = 8) -> None:
-        self.workers = workers
-        self.timeout = timeout
-        self.retry_base = retry_base_seconds
-        self.retry_cap = retry_cap_seconds
-        self.max_attempts = max_attempts
-        self.queue: list[Delivery] = []
-        self.cond = threading.Condition()
-        self.counter = itertools.count(1)
-        self.threads: list[threading.Thread] = []
-        self.log: list[dict[str, Any]] = []
-        self.generation = 0
-        self.stopped = False
+        self.deliveries = Deliveries("heartland-webhooks", workers=workers, timeout=timeout,
+                                     retry_base_seconds=retry_base_seconds, retry_cap_seconds=retry_cap_seconds,
+                                     max_attempts=max_attempts)
 
     def enqueue(self, webhook_id: int, url: str, event: str, payload: Record) -> None:
-        with self.cond:
-            self._start()
-            heapq.heappush(self.queue, Delivery(time.monotonic(), next(self.counter), webhook_id, url, event, payload))
-            self.cond.notify()
+        self.deliveries.enqueue(url, json.dumps(payload).encode(), _headers, event, webhook_id=webhook_id,
+                                payload=payload)
 
     def emit_for(self, state: State) -> Any:
         """The ``State.emit`` hook: queue one delivery per active webhook subscribed to the event."""
@@ -127,79 +99,22 @@ class Deliverer:
         return emit
 
     def clear(self) -> None:
-        with self.cond:
-            self.queue.clear()
-            self.log.clear()
-            self.generation += 1
+        self.deliveries.clear()
 
     def stop(self) -> None:
-        with self.cond:
-            self.stopped = True
-            self.cond.notify_all()
-            threads = list(self.threads)
-        for thread in threads:
-            thread.join(timeout=self.timeout + 1)
+        self.deliveries.stop()
 
     def pending(self) -> int:
-        with self.cond:
-            return len(self.queue)
+        return self.deliveries.pending()
 
-    def deliveries(self, since: int = 0) -> list[dict[str, Any]]:
-        with self.cond:
-            return [dict(entry) for entry in self.log if entry["seq"] > since]
+    def deliveries_since(self, since: int = 0) -> list[dict[str, Any]]:
+        """Every attempt after sequence number ``since``, oldest first, the last 10,000 kept."""
+        return [{"seq": a.seq, "webhook_id": a.delivery.meta["webhook_id"], "url": a.delivery.url,
+                 "event": a.delivery.label, "attempt": a.number, "status": a.status,
+                 "error": "" if a.status is not None else a.error, "delivered": a.ok, "at": a.at,
+                 "payload": a.delivery.meta["payload"]}
+                for a in self.deliveries.history() if a.seq > since]
 
-    def _start(self) -> None:
-        while len(self.threads) < self.workers and not self.stopped:
-            thread = threading.Thread(target=self._run, name=f"heartland-webhooks-{len(self.threads)}", daemon=True)
-            self.threads.append(thread)
-            thread.start()
 
-    def _next(self) -> tuple[Delivery, int] | None:
-        """The next due delivery; None when stopped or idle long enough to let the thread go."""
-        with self.cond:
-            while not self.stopped:
-                if self.queue:
-                    wait = self.queue[0].due - time.monotonic()
-                    if wait <= 0:
-                        return heapq.heappop(self.queue), self.generation
-                    self.cond.wait(timeout=wait)
-                elif not self.cond.wait(timeout=IDLE_EXIT_SECONDS) and not self.queue:
-                    # Idle threads end, so sandboxes built and dropped by tests leave none behind;
-                    # enqueue starts new ones.
-                    self.threads.remove(threading.current_thread())
-                    return None
-            return None
-
-    def _run(self) -> None:
-        session = requests.Session()  # one per thread: Session is not documented as thread-safe
-        while True:
-            picked = self._next()
-            if picked is None:
-                return
-            delivery, generation = picked
-            delivery.attempts += 1
-            status, error = self._post(session, delivery)
-            ok = status is not None and 200 <= status < 300
-            with self.cond:
-                if generation != self.generation:
-                    continue  # the sandbox was reset while this was in flight
-                self.log.append({
-                    "seq": next(self.counter), "webhook_id": delivery.webhook_id, "url": delivery.url,
-                    "event": delivery.event, "attempt": delivery.attempts, "status": status, "error": error,
-                    "delivered": ok, "at": time.time(), "payload": delivery.payload,
-                })
-                if len(self.log) > MAX_LOGGED_DELIVERIES:
-                    del self.log[: len(self.log) - MAX_LOGGED_DELIVERIES]
-                if not ok and delivery.attempts < self.max_attempts:
-                    backoff = min(self.retry_cap, self.retry_base * 2 ** (delivery.attempts - 1))
-                    delivery.due = time.monotonic() + backoff
-                    heapq.heappush(self.queue, delivery)
-                    self.cond.notify()
-
-    def _post(self, session: requests.Session, delivery: Delivery) -> tuple[int | None, str]:
-        try:
-            response = session.post(delivery.url, json=delivery.payload, timeout=self.timeout,
-                                         headers={"User-Agent": "Heartland-Retail-Webhooks (sandbox)"})
-        except requests.RequestException as exc:
-            return None, f"{type(exc).__name__}: {exc}"[:300]
-        return response.status_code, ""
+def _headers(_delivery: Delivery) -> dict[str, str]:
+    return {"Content-Type": "application/json", "User-Agent": "Heartland-Retail-Webhooks (sandbox)"}

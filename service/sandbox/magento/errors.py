@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.sandbox.harness import SandboxError
 
-class MagentoError(Exception):
+
+class MagentoError(SandboxError):
     def __init__(
         self,
         message: str,

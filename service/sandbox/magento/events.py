@@ -10,18 +10,15 @@ before the next event is sent, as the module's outbox does. 200 and 202 (any 2xx
 from __future__ import annotations
 
 import json
-import queue
 import threading
-import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
-
 from service.kernel.signing import signed_headers
+from service.sandbox.delivery import Deliveries, Delivery
 
 EVENT_NAMES = (
     "order.created", "order.updated", "customer.created", "customer.updated", "product.saved",
@@ -33,21 +30,21 @@ KEPT_EVENTS = 5_000
 
 @dataclass
 class Event:
+    """An event the store raised; ``delivery`` is how its posting went (None when there is no URL)."""
+
     event_id: str
     name: str
     body: bytes
-    attempts: int = 0
-    delivered: bool = False
-    last_error: str = ""
-    created: float = field(default_factory=time.time)
+    delivery: Delivery | None = field(default=None, repr=False)
 
     def describe(self) -> dict[str, Any]:
+        d = self.delivery
         return {
             "event_id": self.event_id,
             "event": self.name,
-            "attempts": self.attempts,
-            "delivered": self.delivered,
-            "last_error": self.last_error,
+            "attempts": d.attempts if d else 0,
+            "delivered": d.delivered if d else False,
+            "last_error": d.last_error if d else "",
             "envelope": json.loads(self.body),
         }
 
@@ -66,81 +63,42 @@ def envelope(name: str, data: dict[str, Any], store_code: str = "default") -> by
 
 
 class EventSender:
-    """Queues events and delivers them from a daemon thread; without a URL it only records them."""
+    """Records events and, given a URL, posts them in order as the module's outbox does
+    (service/sandbox/delivery.py, ``ordered``: retried without end, backoff capped at 30 s)."""
 
     def __init__(self, url: str | None, secret: str, *, timeout: float = 10.0, first_backoff: float = 0.5) -> None:
         self.url = url
         self.secret = secret
-        self.timeout = timeout
-        self.first_backoff = first_backoff
-        self.queue: queue.Queue[Event | None] = queue.Queue()
         self.recent: deque[Event] = deque(maxlen=KEPT_EVENTS)
         self.lock = threading.Lock()
-        self.generation = 0
-        self.thread: threading.Thread | None = None
-        self.stopping = threading.Event()
-        self.session = requests.Session()
+        self.deliveries = Deliveries("magento-sandbox-events", ordered=True, timeout=timeout,
+                                     retry_base_seconds=first_backoff, retry_cap_seconds=MAX_BACKOFF_SECONDS)
 
     def emit(self, name: str, data: dict[str, Any], store_code: str = "default") -> Event:
         event = Event(event_id=str(uuid.uuid4()), name=name, body=envelope(name, data, store_code))
         with self.lock:
             self.recent.append(event)
             if self.url:
-                if self.thread is None:
-                    self.thread = threading.Thread(target=self._run, name="magento-sandbox-events", daemon=True)
-                    self.thread.start()
-                self.queue.put(event)
+                event.delivery = self.deliveries.enqueue(self.url, event.body, self.headers, name,
+                                                         event_id=event.event_id)
         return event
+
+    def headers(self, delivery: Delivery) -> dict[str, str]:
+        """Signed at each attempt, as the module signs each post (the timestamp is the attempt's)."""
+        return signed_headers(self.secret, delivery.meta["event_id"], delivery.body)
 
     def events(self, since: int = 0) -> list[dict[str, Any]]:
         with self.lock:
             return [e.describe() for e in list(self.recent)[since:]]
 
     def pending(self) -> int:
-        return self.queue.qsize()
+        return self.deliveries.pending()
 
     def clear(self) -> None:
         """Forget recorded and undelivered events (sandbox reset)."""
         with self.lock:
-            self.generation += 1
             self.recent.clear()
-            while True:
-                try:
-                    self.queue.get_nowait()
-                except queue.Empty:
-                    break
+            self.deliveries.clear()
 
     def stop(self) -> None:
-        self.stopping.set()
-        self.queue.put(None)
-        if self.thread is not None:
-            self.thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            event = self.queue.get()
-            if event is None:
-                return
-            generation = self.generation
-            backoff = self.first_backoff
-            while not self.stopping.is_set() and generation == self.generation:
-                if self._deliver(event):
-                    break
-                self.stopping.wait(backoff)
-                backoff = min(MAX_BACKOFF_SECONDS, backoff * 2)
-
-    def _deliver(self, event: Event) -> bool:
-        assert self.url is not None
-        event.attempts += 1
-        headers = signed_headers(self.secret, event.event_id, event.body)
-        try:
-            response = self.session.post(self.url, data=event.body, headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
-            event.last_error = f"{type(exc).__name__}: {exc}"
-            return False
-        if 200 <= response.status_code < 300:
-            event.delivered = True
-            event.last_error = ""
-            return True
-        event.last_error = f"HTTP {response.status_code}: {response.text[:200]}"
-        return False
+        self.deliveries.stop()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from service.api import reconciliation_jobs
 from service.reconciliation import exports
 from service.reconciliation.ledger import Entry, save
 from service.reconciliation.matching import match
@@ -115,6 +116,18 @@ def _heartland(stack: Stack, method: str, path: str, body: dict[str, Any]) -> re
     return response
 
 
+def finished_run(stack: Stack, url: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The run at ``url`` once a worker has finished it."""
+    seen: dict[str, Any] = {}
+
+    def finished() -> bool:
+        seen.update(requests.get(url, headers=headers, timeout=10).json())
+        return seen.get("state") in ("done", "failed")
+
+    stack.wait_for(finished, timeout=60, what=f"the reconciliation run at {url} to finish")
+    return seen
+
+
 def test_a_day_over_the_sandboxes_finds_only_the_injected_exceptions(stack: Stack) -> None:
     create_user(stack.runtime.store, "acc", "a-long-password-123", "accounting")
     _, token = create_token(stack.runtime.store, "acc", "books")
@@ -123,8 +136,15 @@ def test_a_day_over_the_sandboxes_finds_only_the_injected_exceptions(stack: Stac
     placed = [stack.checkout([{"sku": sku, "qty": 1}]) for sku in ("TEE-1000", "HOD-1001", "TEE-1000")]
     stack.wait_for(lambda: stack.settled(3), timeout=90, what="three orders to sync")
     assert stack.states().get("done") == 3, stack.states()
-    stack.kill("worker")
-    unsynced = stack.checkout([{"sku": "TEE-1000", "qty": 2}])  # no worker: it never reaches Heartland
+    # Heartland refuses the next order as invalid: a dead letter (or a review, if the risk check held
+    # it first), it never reaches Heartland.
+    stack.faults(stack.heartland, fail_next={"method": "POST", "path": "/api/sales/orders", "count": 1,
+                                             "status": 422})
+    unsynced = stack.checkout([{"sku": "TEE-1000", "qty": 2}])
+    stack.wait_for(lambda: stack.states().get("dead", 0) + stack.states().get("review", 0) == 1, timeout=60,
+                   what="the fourth order to end refused or held")
+    stack.faults(stack.heartland)
+    assert stack.states().get("done") == 3, stack.states()
 
     # A double charge in Heartland, and a Heartland web order whose Magento order does not exist.
     charged = next(o for o in stack.heartland_orders()
@@ -142,11 +162,14 @@ def test_a_day_over_the_sandboxes_finds_only_the_injected_exceptions(stack: Stac
 
     today = datetime.now(UTC).date().isoformat()
     api = f"{stack.web.url}/v1/reports"
-    ran = requests.post(f"{api}/reconciliation/runs", json={"date_from": today, "date_to": today}, headers=headers,
-                        timeout=60)
-    assert ran.status_code == 201, ran.text
-    assert ran.json()["counts"] == {"matched": 2, "amount_mismatch": 1, "missing_in_heartland": 1,
-                                    "missing_in_magento": 1}, ran.json()
+    asked = requests.post(f"{api}/reconciliation/runs", json={"date_from": today, "date_to": today},
+                          headers=headers, timeout=10)
+    assert asked.status_code == 202 and asked.json()["state"] == "queued", asked.text
+    assert asked.headers["Location"] == f"/v1/reports/reconciliation/runs/{asked.json()['id']}"
+    ran = finished_run(stack, f"{stack.web.url}{asked.headers['Location']}", headers)
+    assert ran["state"] == "done" and ran["error"] == "" and ran["finished_at"], ran
+    assert ran["counts"] == {"matched": 2, "amount_mismatch": 1, "missing_in_heartland": 1,
+                             "missing_in_magento": 1}, ran
     exceptions = requests.get(f"{api}/reconciliation/results", headers=headers, timeout=10).json()["data"]
     by_category = {e["category"]: e for e in exceptions}
     assert by_category["amount_mismatch"]["delta"] == {"amount": 500, "currency": "USD"}
@@ -158,8 +181,9 @@ def test_a_day_over_the_sandboxes_finds_only_the_injected_exceptions(stack: Stac
                              json={"note": "refunded the 5.00 in Heartland"}, headers=headers, timeout=10)
     assert resolved.status_code == 200 and resolved.json()["state"] == "resolved", resolved.text
     again = requests.post(f"{api}/reconciliation/runs", json={"date_from": today, "date_to": today},
-                          headers=headers, timeout=60)
-    assert again.status_code == 201
+                          headers=headers, timeout=10)
+    assert again.status_code == 202
+    assert finished_run(stack, f"{stack.web.url}{again.headers['Location']}", headers)["state"] == "done"
     still = requests.get(f"{api}/reconciliation/results/{by_category['amount_mismatch']['id']}", headers=headers,
                          timeout=10).json()
     assert still["state"] == "resolved" and still["note"] == "refunded the 5.00 in Heartland"
@@ -172,3 +196,42 @@ def test_a_day_over_the_sandboxes_finds_only_the_injected_exceptions(stack: Stac
                         timeout=10)
     assert xero.status_code == 200 and xero.headers["Content-Type"].startswith("text/csv")
     assert round(sum(float(r["*Amount"]) for r in csv.DictReader(io.StringIO(xero.text))), 2) == 0.0
+
+
+def test_a_run_that_cannot_read_a_system_fails_with_the_reason_and_runs_once(settings: dict[str, Any]) -> None:
+    from service.app.factory import create_app
+    from service.reconciliation import run as reconciliation
+
+    app = create_app({**settings, "AUTO_MIGRATE": False, "TILLBRIDGE_HEARTLAND_URL": "http://127.0.0.1:9/api",
+                      "TILLBRIDGE_MAGENTO_URL": "http://127.0.0.1:9/rest"})
+    runtime = app.extensions["tillbridge"]
+    try:
+        today = datetime.now(UTC).date().isoformat()
+        run_id = reconciliation.queue(runtime, today, today, "api:acc", job=reconciliation_jobs.reconcile_job)
+        assert runtime.queue.count == 1 and reconciliation.describe(runtime, run_id)["state"] == "queued"
+        announced: list[Any] = []
+        failed = reconciliation.execute(runtime, run_id, announce=lambda *args: announced.append(args))
+        assert failed["state"] == "failed" and failed["finished_at"] is not None, failed
+        assert failed["error"].startswith("a system could not be read") and failed["error"].endswith("run it again")
+        # The same job delivered again leaves the run as it is.
+        assert reconciliation.execute(runtime, run_id, announce=lambda *args: announced.append(args)) == failed
+        assert announced == []
+        with pytest.raises(ValueError, match="before date_from"):
+            reconciliation.queue(runtime, today, "2000-01-01", "api:acc", job=reconciliation_jobs.reconcile_job)
+    finally:
+        runtime.store.dispose()
+
+
+def test_runs_no_worker_finished_fail_as_stalled(runtime: Any) -> None:
+    from service.reconciliation import run as reconciliation
+    from service.store.api_tables import ReconciliationRun
+
+    today = datetime.now(UTC).date().isoformat()
+    stale = reconciliation.queue(runtime, today, today, "page:acc", job=reconciliation_jobs.reconcile_job)
+    fresh = reconciliation.queue(runtime, today, today, "page:acc", job=reconciliation_jobs.reconcile_job)
+    with runtime.store.session() as s:
+        s.get(ReconciliationRun, stale).started_at = datetime.now(UTC) - timedelta(hours=2)
+    assert reconciliation.fail_stalled(runtime) == 1
+    assert reconciliation.describe(runtime, stale)["state"] == "failed"
+    assert "stalled" in reconciliation.describe(runtime, stale)["error"]
+    assert reconciliation.describe(runtime, fresh)["state"] == "queued"

@@ -108,3 +108,31 @@ def test_old_events_are_purged_once_delivered(runtime: Any) -> None:
     assert purge(runtime) == 1
     with runtime.store.session() as s:
         assert [e.dedup_key for e in s.query(WebhookEvent)] == ["new"]
+
+
+def test_the_scan_gets_past_a_busy_overlap_and_emits_each_fact_once(runtime: Any) -> None:
+    """More items finished in the re-read overlap than one batch holds: the items after them are
+    still emitted, and none of the overlap a second time."""
+    from datetime import timedelta
+
+    from service.api.outbound import scan
+    from service.store import items
+    from service.store.api_tables import WebhookEvent
+    from service.store.tables import utcnow
+
+    start = utcnow() - timedelta(seconds=30)
+    rows = [items.item_values(flow="inventory", entity_key=f"inventory:SKU-{n}", payload={"sku": f"SKU-{n}"},
+                              state="done") for n in range(scan.SCAN_BATCH + 20)]
+    with runtime.store.session() as s:
+        ids = items.add_many(s, rows)
+        for n, item_id in enumerate(ids):
+            s.get(items.SyncItem, item_id).finished_at = start + timedelta(milliseconds=n)
+    assert scan.scan(runtime) == scan.SCAN_BATCH  # one batch; the cursor is at its newest
+    later = items.item_values(flow="inventory", entity_key="inventory:LATE", payload={"sku": "LATE"}, state="done")
+    with runtime.store.session() as s:
+        (late_id,) = items.add_many(s, [later])
+    assert scan.scan(runtime) == 21  # the rest of the first items and the new one, past a full overlap
+    assert scan.scan(runtime) == 0
+    with runtime.store.session() as s:
+        keys = [e.dedup_key for e in s.query(WebhookEvent)]
+    assert len(keys) == len(set(keys)) == scan.SCAN_BATCH + 21 and f"inventory.updated:item:{late_id}" in keys
