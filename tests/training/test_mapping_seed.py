@@ -1,7 +1,7 @@
 """The mapping combiner's seed set (training/mapping_data/seed.yaml) as training reads it: every pair
 parses, and the cross-validation training uses to choose its model (whole pairs held out) runs over
-all of it. The simplest candidate takes a second; the others run on a small seed in tests/ai/test_mapping.py and in
-the retrain command's test (tests/test_mapping_versions_cli.py)."""
+all of it. The simplest candidate takes a second; the others run on small seeds in
+tests/ai/test_mapping.py and in the retrain command's test (tests/test_mapping_versions_cli.py)."""
 
 from __future__ import annotations
 
