@@ -19,6 +19,7 @@ from service.settings.secrets import REQUIRED, generate, problem
 from service.store.db import Store, database_url
 from service.store.tables import Base
 from tests import processes
+from tests.web.browser import chromium  # noqa: F401 - one browser per test process, for every browser test
 
 # The run's secrets are random and of a real deployment's strength: `tillbridge web`, `worker` and
 # `scheduler` refuse a missing, short or published one (service/settings/secrets.py), and the
@@ -51,6 +52,13 @@ MARKER = pytest.StashKey[str]()
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[MARKER] = processes.mark_this_process()
     isolate_parallel_worker()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that drives Chromium is a browser test whether or not its file says so (`-m "not browser"`)."""
+    for item in items:
+        if "browser_page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
 
 
 def isolate_parallel_worker() -> None:
@@ -151,11 +159,16 @@ def _clean(url: str, redis: Redis) -> None:
     redis.flushdb()
 
 
+def fresh_settings(db_url: str, redis_url: str, data_dir: Path) -> dict[str, Any]:
+    """Settings on the run's database and Redis, emptied now."""
+    _clean(db_url, Redis.from_url(redis_url))
+    return {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "DATA_DIR": str(data_dir), **FAST_ENGINE}
+
+
 @pytest.fixture
 def settings(db_url: str, redis_url: str, tmp_path: Path) -> dict[str, Any]:
     """Settings for one test, on a clean database and Redis."""
-    _clean(db_url, Redis.from_url(redis_url))
-    return {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "DATA_DIR": str(tmp_path), **FAST_ENGINE}
+    return fresh_settings(db_url, redis_url, tmp_path)
 
 
 @pytest.fixture

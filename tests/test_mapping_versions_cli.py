@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -63,14 +64,41 @@ def test_unknown_templates_and_versions_are_refused(rules_dir: Path) -> None:
     assert "no active version" in run("export")
 
 
-@pytest.mark.slow  # the engine's training cross-validates its model choice: about two minutes
+# Two small schemas, as training/mapping_data/seed.yaml writes them: the command's own work (reading
+# the page's decisions from the store, training with them, writing the model) without cross-validating
+# every candidate on the whole seed set; tests/training/test_mapping_seed.py covers that set.
+SMALL_SEED = """
+schemas:
+  a:
+    - Email | string | email
+    - Zip | string | postcode
+    - Title | string | product_name
+  b:
+    - email | string | email
+    - postal_code | string | postcode
+    - name | string | product_name
+    - notes | string | note
+  c:
+    - cust_mail | string | email
+    - post_code | string | postcode
+    - label | string | product_name
+pairs:
+  - {source: a, target: b, pairs: {Email: email, Zip: postal_code, Title: name}}
+  - {source: c, target: b, pairs: {cust_mail: email, post_code: postal_code, label: name}}
+"""
+
+
 def test_retrain_learns_from_the_decisions_made_on_the_page(rules_dir: Path, settings: dict[str, Any],
-                                                            tmp_path: Path) -> None:
+                                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import training.mapping
     from service.ai.mapping.model import Combiner
     from service.ai.mapping.schema import Field
     from service.mappings.suggestions import record_decision
     from service.store.db import Store
 
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(SMALL_SEED)
+    monkeypatch.setattr(training.mapping, "train", functools.partial(training.mapping.train, seed_path=seed))
     store = Store(settings["DATABASE_URL"])
     record_decision(store, Field("cust_mail", "string"), Field("email", "string"), True, by="ann")
     record_decision(store, Field("cust_mail", "string"), Field("first_name", "string"), False, by="ann")
@@ -78,4 +106,5 @@ def test_retrain_learns_from_the_decisions_made_on_the_page(rules_dir: Path, set
     output = tmp_path / "combiner.joblib"
     out = run("retrain", "--output", str(output))
     assert "and 2 decision(s)" in out
-    assert Combiner.load(output).threshold > 0
+    combiner = Combiner.load(output)
+    assert combiner.threshold > 0 and combiner.meta["feedback"] == 2 and combiner.meta["seed_pairs"] == 2

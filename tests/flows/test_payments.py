@@ -63,7 +63,13 @@ def test_a_capture_after_the_order_synced_is_one_heartland_payment(stack: Stack)
     assert payment["custom"] == {"magento_capture": f"invoice:{invoice_id}",
                                  "transaction_id": invoice["transaction_id"],
                                  "card_type": card["payment"]["cc_type"], "card_last4": card["payment"]["cc_last4"]}
-    done = [i for i in items.search(stack.runtime.store, state="done") if "recorded captures" in i.reason]
+
+    def recorded() -> list[Any]:
+        return [i for i in items.search(stack.runtime.store, state="done") if "recorded captures" in i.reason]
+
+    # The payment is in Heartland a moment before the worker records its item as done.
+    stack.wait_for(lambda: bool(recorded()), timeout=30, what="the capture's item done")
+    done = recorded()
     assert len(done) == 1
     names = [s.step for s in items.steps(stack.runtime.store, done[0].id)]
     assert "captures" in names

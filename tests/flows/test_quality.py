@@ -24,11 +24,15 @@ from service.store.users import create_user
 from tests.stack import HEARTLAND_TOKEN, MAGENTO_TOKEN
 from tests.web.support import PASSWORD, post_form, sign_in
 
+CATALOGUE = 80  # products: several times the swing check's min_skus
+
 
 @pytest.fixture
 def sandboxes(runtime: Any) -> Iterator[tuple[RunningSandbox, RunningSandbox]]:
-    heartland = start_in_thread(create_heartland(seed="demo", token=HEARTLAND_TOKEN))
-    magento = start_in_thread(create_magento(seed="demo", token=MAGENTO_TOKEN))
+    # The demo seed's first CATALOGUE products on both sides: each test syncs the whole catalogue once
+    # before its scenario, and the checks need only enough SKUs with a history (rules/quality.yaml).
+    heartland = start_in_thread(create_heartland(seed="demo", token=HEARTLAND_TOKEN, seed_products=CATALOGUE))
+    magento = start_in_thread(create_magento(seed="demo", token=MAGENTO_TOKEN, products=CATALOGUE))
     runtime.settings.update({"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
                              "TILLBRIDGE_HEARTLAND_TOKEN": HEARTLAND_TOKEN,
                              "TILLBRIDGE_MAGENTO_URL": f"{magento.url}/rest", "TILLBRIDGE_MAGENTO_TOKEN": MAGENTO_TOKEN,

@@ -47,22 +47,31 @@ def live_server(app: Flask) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture
-def browser_page() -> Iterator[Any]:
-    """A Playwright page in headless Chromium (a fresh browser per test: no state leaks between tests)."""
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium per test process: starting it costs seconds, and each test's page gets a
+    browser context of its own (cookies, storage and cache are per context), so no state is shared."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: run .ci/browser-deps.sh (installs Debian's chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport=VIEWPORT)
-        context.set_default_timeout(10_000)
-        page = context.new_page()
         try:
-            yield page
+            yield browser
         finally:
-            context.close()
             browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any) -> Iterator[Any]:
+    """A Playwright page in a new browser context of the process's headless Chromium: a fresh profile
+    per test (no cookies, storage or cache from another test)."""
+    context = chromium.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(10_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def sign_in_browser(page: Any, base_url: str, username: str, password: str = PASSWORD) -> None:

@@ -1,13 +1,14 @@
 """Fixtures for the web pages: an app on a real store and a real Redis, users of each role, signed-in
 test clients, and sync items / dead letters made through the store's own functions.
 
-Each test gets its own SQLite file and the run's Redis (the embedded one, or REDIS_URL), emptied before
+Each test gets its own SQLite file (a copy of one migrated per process) and the run's Redis (the embedded one, or REDIS_URL), emptied before
 each test; with DATABASE_URL set (PostgreSQL in CI) it uses that, cleaned before each test.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,16 +50,29 @@ def _clean_shared(url: str) -> None:
     store.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database at the latest migration, made once per test process: each test gets a
+    copy (the app's own AUTO_MIGRATE then finds it current) instead of migrating a new file again."""
+    path = tmp_path_factory.mktemp("web-template") / "web.sqlite"
+    store = Store(f"sqlite:///{path}")
+    store.upgrade()
+    store.dispose()
+    return path
+
+
 @pytest.fixture
-def web_config(tmp_path: Path, shared_database_url: str, redis_url: str) -> dict[str, Any]:
+def web_config(tmp_path: Path, shared_database_url: str, redis_url: str, migrated_sqlite: Path) -> dict[str, Any]:
     if shared_database_url:
         _clean_shared(shared_database_url)
+    else:
+        shutil.copyfile(migrated_sqlite, tmp_path / "web.sqlite")
     return {
         "DATABASE_URL": shared_database_url or f"sqlite:///{tmp_path / 'web.sqlite'}",
         "REDIS_URL": redis_url,
         "DATA_DIR": str(tmp_path),
         "SECRET_KEY": "web-tests-session-key",
-        "AUTO_MIGRATE": not shared_database_url,  # a new SQLite file needs its tables; PostgreSQL has them
+        "AUTO_MIGRATE": not shared_database_url,  # finds the SQLite copy at the latest migration; PostgreSQL too
     }
 
 

@@ -65,7 +65,7 @@ def shoot(page: Any, folder: Path, name: str) -> list[str]:
     problems = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
-        page.wait_for_function("document.getElementById('wf-canvas').dataset.drawn")
+        page.wait_for_function("document.getElementById('wf-canvas')?.dataset.drawn")
         page.wait_for_timeout(300)  # the canvas is redrawn to the new width
         if overflow(page):
             problems.append(f"{name} at {width} px: {overflow(page)}")
@@ -96,7 +96,7 @@ def test_an_integrator_builds_a_workflow_on_the_canvas(stack: Stack, receiver: R
     sign_in_browser(page, base, "ivy")
     go_to(page, "Workflows")
     page.click("[data-test=workflow-orders] a")
-    page.wait_for_function("document.getElementById('wf-canvas').dataset.drawn")
+    page.wait_for_function("document.getElementById('wf-canvas')?.dataset.drawn")
     for locked in ("check", "deliver", "confirm"):
         assert page.locator(f"#wf-canvas [data-test='node-locked:{locked}']").is_visible()
     problems = shoot(page, shots, "empty")
