@@ -25,9 +25,12 @@ from service.store.users import create_user
 from tests.web.browser import browser_page, live_server  # noqa: F401 - fixtures for the browser tests
 from tests.web.support import PASSWORD, Seeded, make_dead, make_done, sign_in
 
-# The tables these tests write (on a shared PostgreSQL; each SQLite file is new per test).
+# The tables these tests write (on a shared PostgreSQL; each SQLite file is new per test). The
+# dashboard counts what waits for a person, so the review queues start empty too.
 TOUCHED_TABLES = ("triage_labels", "user_events", "web_sessions", "api_tokens", "users", "trace_steps", "dead_letters",
-                  "sync_items", "inbox_events")
+                  "sync_items", "inbox_events", "order_reviews", "order_facts", "customer_reviews",
+                  "quality_findings", "reconciliation_results", "reconciliation_runs", "ledger_entries",
+                  "bindings", "alerts", "alert_events")
 
 
 @pytest.fixture(scope="session")
