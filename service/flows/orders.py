@@ -470,7 +470,10 @@ class OrdersFlow(StepFlow):
             _know_addresses(known_ids, heartland.customer_addresses(customer_id))
         billing_id = self.address_id(customer_id, order.billing, known_ids)
         shipping_id = self.address_id(customer_id, order.shipping, known_ids) if order.shipping else billing_id
-        duplicates.bind_customer(self.runtime, key, customer_id, {"addresses": known_ids})
+        unchanged = (binding is not None and int(binding.external_id) == customer_id
+                     and dict((binding.data or {}).get("addresses", {})) == known_ids)
+        if not unchanged:  # a returning customer at known addresses costs no write
+            duplicates.bind_customer(self.runtime, key, customer_id, {"addresses": known_ids})
         return customer_id, billing_id, shipping_id
 
     def address_id(self, customer_id: int, address: Address, known: dict[str, int]) -> int | None:
