@@ -34,16 +34,26 @@ def check_public_url(url: str, *, allow_private: bool) -> str:
     if allow_private:
         return url.strip()
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        public_addresses(host, parts.port or (443 if parts.scheme == "https" else 80))
+    except NotPublicAddress as exc:
+        raise UnsafeURL(f"{exc}: webhooks go to the internet only") from None
     except (OSError, ValueError) as exc:
         raise UnsafeURL(f"the host {host!r} does not resolve ({exc}); check the URL") from None
+    return url.strip()
+
+
+class NotPublicAddress(ValueError):
+    """The host resolves to an address that is not public (loopback, private, link-local, ...)."""
+
+
+def public_addresses(host: str, port: int) -> list[tuple[Any, ...]]:
+    """``getaddrinfo`` of the host, if every address it resolves to is public; else NotPublicAddress."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not address.is_global or address.is_multicast:
-            raise UnsafeURL(f"the host {host!r} resolves to {address}, which is not a public address: webhooks "
-                            "go to the internet only")
-    return url.strip()
+            raise NotPublicAddress(f"the host {host!r} resolves to {address}, which is not a public address")
+    return infos
 
 
 # -- connecting: the address checked is the address connected to -------------------------------------
@@ -59,15 +69,6 @@ class PrivateAddressRefused(NewConnectionError):
     """The host resolved, at connect time, to an address that is not public."""
 
 
-def _public_addresses(host: str, port: int) -> list[tuple[Any, ...]]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global or address.is_multicast:
-            raise ValueError(f"the host {host!r} resolves to {address}, which is not a public address")
-    return infos
-
-
 class _PublicMixin:
     """``_new_conn`` of urllib3's connections, connecting only to a checked public address."""
 
@@ -79,10 +80,10 @@ class _PublicMixin:
 
     def _new_conn(self) -> socket.socket:
         try:
-            infos = _public_addresses(self.host, self.port)
+            infos = public_addresses(self.host, self.port)
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
-        except ValueError as exc:
+        except NotPublicAddress as exc:
             raise PrivateAddressRefused(self, f"not connected: {exc}") from None  # type: ignore[arg-type]
         last: OSError | None = None
         for family, kind, proto, _name, sockaddr in infos:
