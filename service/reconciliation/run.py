@@ -96,15 +96,19 @@ def describe(runtime: Any, run_id: int) -> dict[str, Any]:
         record = s.get(ReconciliationRun, run_id)
         if record is None:
             raise LookupError(f"no reconciliation run {run_id}")
-        return {"run_id": record.id, "state": record.state, "date_from": record.date_from, "date_to": record.date_to,
-                "trigger": record.trigger, "started_at": record.started_at, "finished_at": record.finished_at,
-                "counts": dict(record.counts or {}), "error": record.error}
+        return _described(record)
 
 
 def recent_runs(runtime: Any, limit: int = 5) -> list[dict[str, Any]]:
     with runtime.store.session() as s:
-        ids = list(s.scalars(select(ReconciliationRun.id).order_by(ReconciliationRun.id.desc()).limit(limit)))
-    return [describe(runtime, run_id) for run_id in ids]
+        return [_described(record) for record in
+                s.scalars(select(ReconciliationRun).order_by(ReconciliationRun.id.desc()).limit(limit))]
+
+
+def _described(record: ReconciliationRun) -> dict[str, Any]:
+    return {"run_id": record.id, "state": record.state, "date_from": record.date_from, "date_to": record.date_to,
+            "trigger": record.trigger, "started_at": record.started_at, "finished_at": record.finished_at,
+            "counts": dict(record.counts or {}), "error": record.error}
 
 
 def _new_run(runtime: Any, date_from: str, date_to: str, trigger: str) -> int:

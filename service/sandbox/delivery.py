@@ -38,7 +38,6 @@ class Delivery:
     attempts: int = 0
     delivered: bool = False
     last_error: str = ""
-    created: float = field(default_factory=time.time)
 
 
 @dataclass
