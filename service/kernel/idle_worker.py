@@ -26,10 +26,11 @@ class IdleWorker(Generic[T]):
         self._queue: queue.SimpleQueue[T] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._in_hand = 0
 
-    def waiting(self) -> int:
-        """How many items wait for the next batch."""
-        return self._queue.qsize()
+    def received(self) -> int:
+        """How many items it holds: waiting, or in the batch being handled."""
+        return self._queue.qsize() + self._in_hand
 
     def put(self, item: T) -> None:
         self._queue.put(item)
@@ -53,7 +54,10 @@ class IdleWorker(Generic[T]):
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            self._in_hand = len(batch)
             try:
                 self.handle(batch)
             except BaseException:  # noqa: BLE001 - the worker must outlive any batch; handle reports its own
                 log.exception("%s: a batch of %d failed unexpectedly", self.name, len(batch))
+            finally:
+                self._in_hand = 0

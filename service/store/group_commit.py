@@ -73,9 +73,9 @@ class GroupCommit(Generic[Entry, Result]):
         database = store.engine.url.database if store.is_sqlite else None
         self._lock_file = open(f"{database}.committers", "ab") if database else None  # noqa: SIM115 - kept open
 
-    def waiting(self) -> int:
-        """How many requests wait for the next batch."""
-        return self._worker.waiting()
+    def received(self) -> int:
+        """How many requests it holds: waiting for the next batch, or in the one being written."""
+        return self._worker.received()
 
     def submit(self, entry: Entry, timeout: float = 30.0) -> Result:
         """Write ``entry`` with whatever else is waiting; its result once committed, or the error."""

@@ -98,10 +98,12 @@ def poisoned_inbox(runtime: Any) -> Iterator[None]:
 
 
 def wait_for_queued(runtime: Any, count: int, timeout: float = 30.0) -> None:
+    """Until ``count`` requests reached the writer: the batch it holds on the held store (one request,
+    or several that came before its thread took the first) and those waiting behind it."""
     writer = intake.inbox_writer(runtime)
     deadline = time.monotonic() + timeout
-    while writer.waiting() < count:  # how many requests wait for the next batch
-        assert time.monotonic() < deadline, f"only {writer.waiting()} of {count} requests reached the writer"
+    while writer.received() < count:
+        assert time.monotonic() < deadline, f"only {writer.received()} of {count} requests reached the writer"
         time.sleep(0.02)
 
 
@@ -141,7 +143,7 @@ def test_a_refused_row_mid_batch_fails_only_its_own_request(app: Any) -> None:
         with writes_held(runtime):
             # The writer waits on the held store with its first request; the rest queue behind it.
             futures = [pool.submit(post, app, event_id, 8000 + n) for n, event_id in enumerate(ids)]
-            wait_for_queued(runtime, len(ids) - 4)
+            wait_for_queued(runtime, len(ids))
         answers = dict(f.result(timeout=120) for f in futures)
     poisoned = {event_id for event_id in ids if event_id.startswith("poison-")}
     assert {answers[e] for e in poisoned} == {503}
@@ -158,7 +160,7 @@ def test_the_same_event_twice_in_one_batch_is_stored_once(app: Any) -> None:
     with ThreadPoolExecutor(4) as pool:
         with writes_held(runtime):
             futures = [pool.submit(post, app, event_id, 9000) for _ in range(4)]
-            wait_for_queued(runtime, 3)
+            wait_for_queued(runtime, 4)
         statuses = sorted(f.result(timeout=120)[1] for f in futures)
     assert statuses == [200, 200, 200, 202]
     with runtime.store.session() as s:
