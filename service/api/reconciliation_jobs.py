@@ -10,8 +10,8 @@ from service.flows.context import current
 from service.reconciliation import run as reconciliation
 
 
-def ask(runtime: Any, date_from: str, date_to: str, trigger: str) -> int:
-    """Queue a run of date_from..date_to; returns its id."""
+def ask(runtime: Any, date_from: str, date_to: str, trigger: str) -> dict[str, Any]:
+    """Queue a run of date_from..date_to; returns the run as queued."""
     return reconciliation.queue(runtime, date_from, date_to, trigger, job=reconcile_job)
 
 

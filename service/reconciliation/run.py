@@ -36,21 +36,22 @@ def check_period(date_from: str, date_to: str) -> None:
         raise ValueError("date_to is before date_from")
 
 
-def queue(runtime: Any, date_from: str, date_to: str, trigger: str, *, job: Callable[[int], Any]) -> int:
+def queue(runtime: Any, date_from: str, date_to: str, trigger: str, *, job: Callable[[int], Any]) -> dict[str, Any]:
     """Ask for a run a worker does (``job``, the RQ entry point, is handed the run's id): a month of
-    both systems' ledgers takes longer than a web request may. Returns the run's id; its state is
-    ``queued`` until a worker takes it."""
+    both systems' ledgers takes longer than a web request may. Returns the run as it was queued (a
+    worker may have taken it by the time the caller reads it again)."""
     check_period(date_from, date_to)
-    run_id = _new_run(runtime, date_from, date_to, trigger)
-    runtime.queue.enqueue(job, run_id, result_ttl=0, failure_ttl=7 * 86400, job_timeout=RUN_TIMEOUT_SECONDS)
-    return run_id
+    queued = _new_run(runtime, date_from, date_to, trigger)
+    runtime.queue.enqueue(job, queued["run_id"], result_ttl=0, failure_ttl=7 * 86400,
+                          job_timeout=RUN_TIMEOUT_SECONDS)
+    return queued
 
 
 def run(runtime: Any, date_from: str, date_to: str, trigger: str, *, announce: Announce) -> dict[str, Any]:
     """Reconcile the business days date_from..date_to (inclusive) here and now (the scheduler's
     daily run); returns the run as :func:`describe` gives it."""
     check_period(date_from, date_to)
-    return execute(runtime, _new_run(runtime, date_from, date_to, trigger), announce=announce)
+    return execute(runtime, _new_run(runtime, date_from, date_to, trigger)["run_id"], announce=announce)
 
 
 def execute(runtime: Any, run_id: int, *, announce: Announce) -> dict[str, Any]:
@@ -111,13 +112,13 @@ def _described(record: ReconciliationRun) -> dict[str, Any]:
             "counts": dict(record.counts or {}), "error": record.error}
 
 
-def _new_run(runtime: Any, date_from: str, date_to: str, trigger: str) -> int:
+def _new_run(runtime: Any, date_from: str, date_to: str, trigger: str) -> dict[str, Any]:
     with runtime.store.session() as s:
         record = ReconciliationRun(date_from=date_from, date_to=date_to, trigger=trigger[:32], counts={},
                                    state="queued", error="")
         s.add(record)
         s.flush()
-        return int(record.id)
+        return _described(record)
 
 
 def _finish(runtime: Any, run_id: int, state: str, error: str, counts: dict[str, int] | None = None) -> None:

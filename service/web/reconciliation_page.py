@@ -82,7 +82,7 @@ def run_now() -> Any:
     if (date.fromisoformat(date_to) - date.fromisoformat(date_from)).days > 31:
         flash("Reconcile at most 31 days at once.", "error")
     else:
-        run_id = reconciliation_jobs.ask(current(), date_from, date_to, f"page:{actor()}")
+        run_id = reconciliation_jobs.ask(current(), date_from, date_to, f"page:{actor()}")["run_id"]
         flash(f"Reconciliation run {run_id} of {date_from} to {date_to} is queued: a worker reads both systems, "
               "and this page shows when it is done.", "info")
     return redirect(url_for("reconciliation.index", date_from=date_from, date_to=date_to))

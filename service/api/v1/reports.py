@@ -178,10 +178,9 @@ class Runs(MethodView):
         """
         if (body["date_to"] - body["date_from"]).days > 31:
             fail(422, "reconcile at most 31 days at once", fields={"date_to": ["at most 31 days after date_from"]})
-        run_id = reconciliation_jobs.ask(current(), body["date_from"].isoformat(), body["date_to"].isoformat(),
+        queued = reconciliation_jobs.ask(current(), body["date_from"].isoformat(), body["date_to"].isoformat(),
                                          f"api:{g.api_caller.username}")
-        return run_object(reconciliation.describe(current(), run_id)), 202, \
-            {"Location": f"/v1/reports/reconciliation/runs/rr_{run_id}"}
+        return run_object(queued), 202, {"Location": f"/v1/reports/reconciliation/runs/rr_{queued['run_id']}"}
 
 
 @blp.route("/reconciliation/runs/<string:run_id>")

@@ -207,7 +207,7 @@ def test_a_run_that_cannot_read_a_system_fails_with_the_reason_and_runs_once(set
     runtime = app.extensions["tillbridge"]
     try:
         today = datetime.now(UTC).date().isoformat()
-        run_id = reconciliation.queue(runtime, today, today, "api:acc", job=reconciliation_jobs.reconcile_job)
+        run_id = reconciliation.queue(runtime, today, today, "api:acc", job=reconciliation_jobs.reconcile_job)["run_id"]
         assert runtime.queue.count == 1 and reconciliation.describe(runtime, run_id)["state"] == "queued"
         announced: list[Any] = []
         failed = reconciliation.execute(runtime, run_id, announce=lambda *args: announced.append(args))
@@ -227,8 +227,8 @@ def test_runs_no_worker_finished_fail_as_stalled(runtime: Any) -> None:
     from service.store.api_tables import ReconciliationRun
 
     today = datetime.now(UTC).date().isoformat()
-    stale = reconciliation.queue(runtime, today, today, "page:acc", job=reconciliation_jobs.reconcile_job)
-    fresh = reconciliation.queue(runtime, today, today, "page:acc", job=reconciliation_jobs.reconcile_job)
+    stale = reconciliation.queue(runtime, today, today, "page:acc", job=reconciliation_jobs.reconcile_job)["run_id"]
+    fresh = reconciliation.queue(runtime, today, today, "page:acc", job=reconciliation_jobs.reconcile_job)["run_id"]
     with runtime.store.session() as s:
         s.get(ReconciliationRun, stale).started_at = datetime.now(UTC) - timedelta(hours=2)
     assert reconciliation.fail_stalled(runtime) == 1
