@@ -48,12 +48,45 @@ def _require_safe_secrets() -> None:
         raise click.ClickException(str(exc)) from None
 
 
+def _app_when_reachable() -> Flask:
+    """The app, waiting up to STARTUP_WAIT_SECONDS while the database or Redis does not answer yet (a
+    process started with, or during a restart of, either of them); then the error as it is."""
+    import time
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import OperationalError
+
+    from service.settings import load_settings
+
+    deadline = time.monotonic() + float(load_settings()["STARTUP_WAIT_SECONDS"])
+    said = 0.0
+    while True:
+        try:
+            app = _app()
+            runtime = app.extensions["tillbridge"]
+            runtime.redis.ping()
+            with runtime.store.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            return app
+        except (OperationalError, RedisConnectionError, RedisTimeoutError) as exc:
+            now = time.monotonic()
+            if now >= deadline:
+                raise
+            if now - said >= 5:
+                said = now
+                reason = str(exc).strip().splitlines()[0]
+                click.echo(f"waiting for the database and Redis to answer: {reason}", err=True)
+            time.sleep(min(1.0, max(0.0, deadline - now)))
+
+
 def _checked_app() -> Flask:
-    """The app, once its secrets pass and any stored credentials decrypt with TILLBRIDGE_ENCRYPTION_KEY."""
+    """The app, once its secrets pass, its database and Redis answer, and any stored credentials decrypt
+    with TILLBRIDGE_ENCRYPTION_KEY."""
     from service.store.credentials import CredentialsError
 
     _require_safe_secrets()
-    app = _app()
+    app = _app_when_reachable()
     runtime = app.extensions["tillbridge"]
     try:
         for system in ("heartland", "magento"):

@@ -71,6 +71,9 @@ LOCK_WAIT_SECONDS = 30.0
 # On SIGTERM a worker lets the run in hand finish for this long, then hands its item back and exits;
 # the scheduler stops between sweeps the same way. Keep it under your process manager's kill timeout.
 WORKER_STOP_GRACE_SECONDS = 10.0
+# A web, worker or scheduler process that starts while the database or Redis does not answer waits for them
+# this long (saying so every few seconds), then exits; 0 exits at once.
+STARTUP_WAIT_SECONDS = 60.0
 # An item waiting for its destination (breaker open, throttled) or its record's lock uses no attempt;
 # its waits grow, and after this long it becomes a dead letter saying what was unavailable since when.
 WAIT_LIMIT_SECONDS = 86400.0

@@ -111,11 +111,32 @@ def test_postgresql_restarted_mid_run_loses_nothing(settings: dict[str, Any], tm
         before = place(stack, 4)
         stack.wait_for(lambda: len(items.search(stack.runtime.store, flow="orders", state="done")) >= 2,
                        timeout=60, what="the first orders synced")
+        stack.wait_started("scheduler")
         private_postgres.restart(down_seconds=2)  # every open connection is cut, as in a crash
         after = place(stack, 3)
         stack.wait_for(lambda: all_done(stack, before + after), timeout=120, what="every order after the restart")
         assert_exactly_once(stack, before + after)
         assert not dead_letters(stack)
+    finally:
+        stack.stop()
+
+
+def test_a_process_started_while_postgresql_is_down_waits_for_it(settings: dict[str, Any], tmp_path: Path,
+                                                                 private_redis: PrivateRedis,
+                                                                 private_postgres: PrivatePostgres) -> None:
+    stack = stack_on(settings, tmp_path, REDIS_URL=private_redis.url, DATABASE_URL=private_postgres.url)
+    try:
+        private_postgres.stop("immediate")
+        stack.start_scheduler()
+        stack.wait_for(lambda: "waiting for the database and Redis to answer" in
+                       (stack.workdir / "scheduler.log").read_text(errors="replace"),
+                       timeout=60, what="the scheduler to say it waits for PostgreSQL")
+        private_postgres.start()
+        stack.wait_started("scheduler")
+        stack.start_worker()
+        orders = place(stack, 2)
+        stack.wait_for(lambda: all_done(stack, orders), timeout=60, what="orders placed once PostgreSQL is back")
+        assert_exactly_once(stack, orders)
     finally:
         stack.stop()
 
