@@ -4,6 +4,7 @@ limiter, failure classes from status codes, and an exchange hook for traces (red
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -26,6 +27,32 @@ from service.kernel.redaction import (
     redact_gift_cards,
     redact_json,
 )
+
+
+class _Session(requests.Session):
+    """A requests session that reads the environment's proxy settings (``HTTPS_PROXY``, ``NO_PROXY``, …)
+    and CA bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) once per destination, not on every call
+    (requests walks the whole environment twice a call: a tenth of a worker's CPU). ``~/.netrc`` is not
+    read: each connector sends its own credentials. A change to those variables takes a restart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trust_env = False  # the environment is read below, once per origin
+        self._environment: dict[tuple[str, str], tuple[dict[str, str], str | None]] = {}
+
+    def merge_environment_settings(self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:
+        text = url.decode() if isinstance(url, bytes) else str(url or "")
+        origin = tuple(urlsplit(text)[:2])
+        known = self._environment.get(origin)  # type: ignore[arg-type]
+        if known is None:
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            known = self._environment[origin] = (requests.utils.get_environ_proxies(text), bundle)  # type: ignore[index]
+        environment_proxies, bundle = known
+        proxies = {**environment_proxies, **(proxies or {})}
+        if bundle and verify in (True, None):
+            verify = bundle
+        return super().merge_environment_settings(url, proxies, stream, verify, cert)
 
 
 class Breaker(Protocol):
@@ -116,7 +143,7 @@ class HttpConnector:
         self.timeout = (connect_timeout, timeout)
         self.limiter = RateLimiter(rate_per_second, destination=self.destination)
         self.on_exchange = on_exchange
-        self.session = requests.Session()
+        self.session = _Session()
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

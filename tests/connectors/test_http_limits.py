@@ -130,3 +130,19 @@ def test_a_call_ends_at_its_deadline_however_slowly_the_answer_drips(server: str
     assert took < 2.0, f"the call took {took:.1f} s; its deadline is 1 s"
     assert "within 1 s" in str(failure.value)
     assert client.send("GET", "/ping").json() == {"ok": True}  # the session is still usable
+
+
+def test_the_proxy_environment_is_read_once_per_destination(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = HttpConnector(server)
+    assert client.send("GET", "/ping").json() == {"ok": True}  # NO_PROXY: straight to the server
+    session = client.session
+    assert session.merge_environment_settings("http://shop.example/x", {}, None, None, None)["proxies"][
+        "http"] == "http://proxy.invalid:3128"
+    monkeypatch.setenv("HTTP_PROXY", "http://other.invalid:8080")  # read once: the first answer stands
+    assert session.merge_environment_settings("http://shop.example/y", {}, None, None, None)["proxies"][
+        "http"] == "http://proxy.invalid:3128"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    assert session.merge_environment_settings("https://new.example/", {}, None, True, None)["verify"] == (
+        "/etc/ssl/certs/ca-certificates.crt")
