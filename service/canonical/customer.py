@@ -105,3 +105,7 @@ class CustomerSchema(Schema):
         for name in ("first_name", "last_name", "updated_at"):
             data[name] = data.get(name) or ""
         return Customer(**data)
+
+
+# Schemas keep no state between loads: one instance serves every load (building one costs more than a load).
+CUSTOMER_SCHEMA = CustomerSchema()

@@ -151,3 +151,7 @@ class OrderSchema(Schema):
         data["customer_id"] = data.get("customer_id") or ""
         data["shipping_method"] = data.get("shipping_method") or ""
         return Order(**data)
+
+
+# Schemas keep no state between loads: one instance serves every load (building one costs more than a load).
+ORDER_SCHEMA = OrderSchema()

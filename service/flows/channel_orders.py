@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from marshmallow import ValidationError
 
-from service.canonical.order import Order, OrderSchema
+from service.canonical.order import ORDER_SCHEMA, Order
 from service.engine.outcome import Outcome
 from service.engine.steps import Run, Step
 from service.flows.registry import flow
@@ -171,7 +171,7 @@ class ChannelOrdersFlow(RoutedFlow):
         data.update({"source": payload["channel"], "source_id": str(payload["external_id"]),
                      "number": str(payload["external_id"]), "is_guest": True, "state": "new"})
         try:
-            order: Order = OrderSchema().load(data)
+            order: Order = ORDER_SCHEMA.load(data)
         except ValidationError as exc:
             raise DataError(f"{payload['channel']} order {payload['external_id']} is not valid: {exc.messages}",
                             hint="correct the order and POST it again under a new Idempotency-Key",

@@ -46,7 +46,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.canonical.customer import SURVIVING_FIELDS, Customer, CustomerAddress, CustomerSchema
+from service.canonical.customer import CUSTOMER_SCHEMA, SURVIVING_FIELDS, Customer, CustomerAddress
 from service.engine.locks import shared_record_lock
 from service.engine.outcome import Outcome
 from service.engine.polling import covers
@@ -184,7 +184,7 @@ class CustomersFlow(RoutedFlow):
     def normalize(self, raw: dict[str, Any], template_name: str, store_code: str, label: str) -> Customer:
         try:
             mapped = self.template(template_name).apply(raw, {"store_code": store_code})
-            customer: Customer = CustomerSchema().load(mapped)
+            customer: Customer = CUSTOMER_SCHEMA.load(mapped)
         except MappingError as exc:
             raise DataError(f"{label} cannot be mapped: {exc}", hint=f"fix the customer or rules/{template_name}",
                             details=exc.field_errors) from None

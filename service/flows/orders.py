@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import ValidationError
 
 from service.canonical.address import Address
-from service.canonical.order import Order, OrderSchema
+from service.canonical.order import ORDER_SCHEMA, Order
 from service.engine.outcome import Outcome
 from service.engine.steps import Run, Step, StepFlow, check_steps
 from service.engine.trace import Trace
@@ -163,7 +163,7 @@ class OrdersFlow(StepFlow):
         if not any(shipping.get(k) for k in ("street", "city", "postcode")):
             mapped["shipping"] = None
         try:
-            order: Order = OrderSchema().load(mapped)
+            order: Order = ORDER_SCHEMA.load(mapped)
         except ValidationError as exc:
             fields = "; ".join(f"{k}: {v}" for k, v in _flatten(exc.messages).items())
             raise DataError(f"{label} is not valid: {fields}",

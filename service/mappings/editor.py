@@ -271,10 +271,10 @@ def preview(rules: Rules, spec: Mapping[str, Any], record: Mapping[str, Any],
 def _check_canonical_order(payload: dict[str, Any]) -> dict[str, list[str]]:
     from marshmallow import ValidationError
 
-    from service.canonical.order import OrderSchema
+    from service.canonical.order import ORDER_SCHEMA
 
     try:
-        OrderSchema().load(payload)
+        ORDER_SCHEMA.load(payload)
     except ValidationError as exc:
         return _flatten_messages(exc.messages)
     return {}
