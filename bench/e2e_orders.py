@@ -20,7 +20,6 @@ import os
 import random
 import re
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from counted import reset_counts, settle_counts  # noqa: E402
 from sandboxes import free_port, own_database, wait_up  # noqa: E402
 
+from service.app.processes import ProcessGroup  # noqa: E402
 from service.kernel.signing import signed_headers  # noqa: E402
 from service.sandbox.seed import generate  # noqa: E402
 
@@ -139,39 +139,24 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-class Processes:
-    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
-        self.workdir = workdir
-        self.env = env
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.names: list[str] = []
+class Processes(ProcessGroup):
+    """The bench's processes (service/app/processes.py), started from the repository's root."""
 
-    def start(self, name: str, *args: str, counted: str = "") -> None:
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        super().__init__(workdir, env, cwd=ROOT)
+
+    def start(self, name: str, *args: str, counted: str = "", **_: Any) -> subprocess.Popen[bytes]:  # type: ignore[override]
         """``tillbridge <args>`` as its own process; ``counted`` names the role its database
         transactions are counted under (bench/counted.py)."""
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115
-        command = ([sys.executable, str(ROOT / "bench" / "counted.py"), self.env["REDIS_URL"], counted, *args]
-                   if counted else [sys.executable, "-m", "service", *args])
-        self.names.append(name)
-        self.procs.append(subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                           start_new_session=True, cwd=ROOT))
+        argv = [sys.executable, str(ROOT / "bench" / "counted.py"), self.env["REDIS_URL"], counted, *args] if counted else None
+        return super().start(name, *args, argv=argv)
 
     def groups(self) -> dict[str, list[int]]:
         """Process group ids by kind (the name without its number: ``worker-0`` → ``worker``)."""
         kinds: dict[str, list[int]] = {}
-        for name, proc in zip(self.names, self.procs, strict=True):
+        for name, proc in self.processes.items():
             kinds.setdefault(name.split("-")[0], []).append(proc.pid)  # each started in a session of its own
         return kinds
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
 
 
 def wait_for_workers(redis_url: str, count: int, timeout: float = 120) -> None:
@@ -440,7 +425,8 @@ def main() -> None:
               f"{sum(cpu.values()) * len(synced_at) / 1000 / max(total, 1e-9) / (os.cpu_count() or 1):.0%} busy "
               "with the processes above)")
     finally:
-        procs.stop()
+        for problem in procs.stop(10):
+            print(problem, file=sys.stderr)
         store.dispose()
 
 

@@ -21,8 +21,6 @@ import argparse
 import json
 import os
 import secrets
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +40,7 @@ from bare_ingest import metadata as bare_metadata  # noqa: E402
 from sandboxes import free_port, own_database  # noqa: E402
 from sqlalchemy import delete, func, select  # noqa: E402
 
+from service.app.processes import ProcessGroup  # noqa: E402
 from service.kernel.signing import signed_headers  # noqa: E402
 from service.store.db import Store, database_url  # noqa: E402
 from service.store.tables import InboxEvent, SyncItem  # noqa: E402
@@ -118,23 +117,6 @@ def group_cpu_seconds(pgid: int) -> float:
     return total / ticks
 
 
-def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "ab") as out:
-        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                cwd=ROOT)
-
-
-def stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=2000, help="events per app per round")
@@ -162,10 +144,10 @@ def main() -> None:
                 "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": secrets.token_urlsafe(32), "LOG_LEVEL": "WARNING",
                 "PYTHONPATH": str(ROOT)})
     ours_port, bare_port = free_port(), free_port()
-    procs = [start([sys.executable, "-m", "service", "web", "--port", str(ours_port), "--workers", str(args.workers)],
-                   env, workdir / "web.log"),
-             start([sys.executable, str(ROOT / "bench" / "bare_ingest.py"), url, str(bare_port), str(args.workers)],
-                   env, workdir / "bare.log")]
+    procs = ProcessGroup(workdir, env, cwd=ROOT)
+    procs.start("web", "web", "--port", str(ours_port), "--workers", str(args.workers))
+    procs.start("bare", argv=[sys.executable, str(ROOT / "bench" / "bare_ingest.py"), url, str(bare_port),
+                              str(args.workers)])
     try:
         ours = f"http://127.0.0.1:{ours_port}/webhooks/magento"
         bare = f"http://127.0.0.1:{bare_port}/events"
@@ -176,7 +158,7 @@ def main() -> None:
         send_all(bare, bodies[:50], args.clients)
         results: dict[str, tuple[list[float], list[float]]] = {"bare": ([], []), "tillbridge": ([], [])}
         cpu = {"bare": 0.0, "tillbridge": 0.0}
-        pgids = {"tillbridge": procs[0].pid, "bare": procs[1].pid}
+        pgids = {"tillbridge": procs.processes["web"].pid, "bare": procs.processes["bare"].pid}
         for round_no in range(args.rounds):
             for name, target in (("bare", bare), ("tillbridge", ours)):
                 before = group_cpu_seconds(pgids[name])
@@ -202,7 +184,8 @@ def main() -> None:
         print(f"ratio      {ratio:8.2f}x  (tillbridge / bare)")
         print(f"stored     tillbridge {stored_ours} of {sent} events, bare {stored_bare} of {sent}")
     finally:
-        stop(procs)
+        for problem in procs.stop(15):
+            print(problem, file=sys.stderr)
         store.dispose()
         if not os.environ.get("REDIS_URL"):
             stop_embedded_redis()

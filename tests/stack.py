@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -18,9 +17,9 @@ from typing import Any
 import requests
 from flask import Flask
 
+from service.app.processes import ProcessGroup
 from service.kernel.signing import signed_headers
 from service.sandbox.server import RunningSandbox, start_in_thread
-from tests.processes import stop_groups
 
 HEARTLAND_TOKEN = "heartland-test-token"
 MAGENTO_TOKEN = "magento-test-token"
@@ -38,11 +37,18 @@ class Stack:
     heartland: RunningSandbox
     magento: RunningSandbox
     workdir: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    group: ProcessGroup = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.group = ProcessGroup(self.workdir)
 
     @property
     def runtime(self) -> Any:
         return self.app.extensions["tillbridge"]
+
+    @property
+    def processes(self) -> dict[str, subprocess.Popen[bytes]]:
+        return self.group.processes
 
     # -- processes --------------------------------------------------------------------------------
     def env(self) -> dict[str, str]:
@@ -53,11 +59,7 @@ class Stack:
         return env
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-m", "service", *args], env=self.env(), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        self.processes[name] = proc
-        return proc
+        return self.group.start(name, *args, env=self.env())
 
     def start_worker(self, name: str = "worker", *, fork: bool = False) -> subprocess.Popen[bytes]:
         return self.start(name, "worker", "--name", f"{name}-{uuid.uuid4().hex[:6]}", *(["--fork"] if fork else []))
@@ -80,14 +82,14 @@ class Stack:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to one process's group and wait for it to go (SIGKILL after STOP_WAIT_SECONDS)."""
-        proc = self.processes.pop(name)
+        proc = self.processes[name]
         if proc.poll() is None:
             os.killpg(proc.pid, sig)
         try:
             proc.wait(timeout=STOP_WAIT_SECONDS)
         except subprocess.TimeoutExpired:
-            problems = stop_groups({name: proc}, 0, self.workdir)
-            raise AssertionError("\n".join(problems)) from None
+            raise AssertionError("\n".join(self.group.stop(0, [name]))) from None
+        del self.processes[name]
 
     def magento_nonconforming(self) -> list[str]:
         """Requests Tillbridge sent to the Magento sandbox that Adobe's published schema refuses."""
@@ -110,8 +112,7 @@ class Stack:
             nonconforming = self.magento_nonconforming()
         except Exception as exc:  # noqa: BLE001 - reported below, after everything is stopped
             problems.append(f"could not read the Magento sandbox's request log: {exc!r}")
-        problems += stop_groups(self.processes, STOP_WAIT_SECONDS, self.workdir)
-        self.processes.clear()
+        problems += self.group.stop(STOP_WAIT_SECONDS)
         for server in (self.magento, self.web, self.heartland):
             try:
                 server.stop()
@@ -188,9 +189,8 @@ class Stack:
         while time.time() < deadline:
             if condition():
                 return
-            for name, proc in self.processes.items():
-                if proc.poll() is not None and not name.startswith("killed"):
-                    raise AssertionError(f"{name} exited with {proc.returncode}\n{self.logs()}")
+            for name, code in self.group.exited(ignore=["killed"]):
+                raise AssertionError(f"{name} exited with {code}\n{self.logs()}")
             time.sleep(0.2)
         from service.store import items
 

@@ -12,7 +12,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from service.app.embedded import embedded_redis_url
+from service.app.processes import ProcessGroup
 from service.sandbox.seed import generate
 from service.settings import load_settings, secrets
 from service.store.db import Store, database_url
@@ -43,8 +43,8 @@ class Demo:
         self.heartland_port = heartland_port or int(s["DEMO_HEARTLAND_PORT"])
         self.magento_port = magento_port or int(s["DEMO_MAGENTO_PORT"])
         self.exit_when_synced = exit_when_synced
-        self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.data_dir = Path(s["DATA_DIR"]).resolve() / "demo"
+        self.group = ProcessGroup(self.data_dir)
 
     # -- orchestration --------------------------------------------------------------------------
     def run(self) -> int:
@@ -67,10 +67,9 @@ class Demo:
                 return 0 if synced else 1
             print("Running. Press Ctrl-C to stop everything.", flush=True)
             while True:
-                for name, proc in self.processes:
-                    if proc.poll() is not None:
-                        print(f"{name} exited with {proc.returncode}; stopping", flush=True)
-                        return 1
+                for name, code in self.group.exited():
+                    print(f"{name} exited with {code}; stopping (its log: {self.group.log_path(name)})", flush=True)
+                    return 1
                 time.sleep(1)
         except KeyboardInterrupt:
             print("\nstopping…", flush=True)
@@ -145,9 +144,7 @@ class Demo:
         self.spawn("scheduler", [*exe, "scheduler"], env)
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        log = open(self.data_dir / f"{name.replace(' ', '-')}.log", "ab")  # noqa: SIM115 - lives with the process
-        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.processes.append((name, proc))
+        self.group.start(name, argv=argv, env=env)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         checks = {
@@ -165,9 +162,8 @@ class Demo:
                         del pending[name]
                 except requests.RequestException:
                     pass
-            for name, proc in self.processes:
-                if proc.poll() is not None:
-                    raise SystemExit(f"{name} exited with {proc.returncode}; see {self.data_dir}/{name.replace(' ', '-')}.log")
+            for name, code in self.group.exited():
+                raise SystemExit(f"{name} exited with {code}; see {self.group.log_path(name)}")
             time.sleep(0.2)
         if pending:
             raise SystemExit(f"not ready after {timeout:.0f} s: {', '.join(pending)} (logs in {self.data_dir})")
@@ -446,13 +442,5 @@ class Demo:
         print(f"  Logs              {self.data_dir}/*.log", flush=True)
 
     def stop(self) -> None:
-        for _, proc in self.processes:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.time() + 10
-        for _, proc in self.processes:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        for problem in self.group.stop(10):
+            print(problem, file=sys.stderr, flush=True)

@@ -41,13 +41,14 @@ class _Session(requests.Session):
         self._environment: dict[tuple[str, str], tuple[dict[str, str], str | None]] = {}
 
     def merge_environment_settings(self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any,
-                                   cert: Any) -> dict[str, Any]:
+                                   cert: Any) -> Any:
         text = url.decode() if isinstance(url, bytes) else str(url or "")
-        origin = tuple(urlsplit(text)[:2])
-        known = self._environment.get(origin)  # type: ignore[arg-type]
+        parts = urlsplit(text)
+        origin = (parts.scheme, parts.netloc)
+        known = self._environment.get(origin)
         if known is None:
             bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            known = self._environment[origin] = (requests.utils.get_environ_proxies(text), bundle)  # type: ignore[index]
+            known = self._environment[origin] = (dict(requests.utils.get_environ_proxies(text)), bundle)
         environment_proxies, bundle = known
         proxies = {**environment_proxies, **(proxies or {})}
         if bundle and verify in (True, None):
