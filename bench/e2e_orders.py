@@ -424,6 +424,13 @@ def main() -> None:
         print(f"                       (wall {total:.1f} s on {os.cpu_count()} cores: "
               f"{sum(cpu.values()) * len(synced_at) / 1000 / max(total, 1e-9) / (os.cpu_count() or 1):.0%} busy "
               "with the processes above)")
+        # What the machine allows at best when every core is busy: all of it, and all but the worker's
+        # share (the sandboxes, the web, the scheduler, Redis and the senders share the same cores).
+        cores_ms = (os.cpu_count() or 1) * 1000
+        others = sum(ms for kind, ms in cpu.items() if kind != "worker")
+        print(f"ceiling on this machine {cores_ms / max(sum(cpu.values()), 1e-9):7.1f} orders/s with every core busy; "
+              f"{cores_ms / max(others, 1e-9):.1f} orders/s ({cores_ms / max(others, 1e-9) / direct:.2f}x) "
+              "if the worker cost nothing")
     finally:
         for problem in procs.stop(10):
             print(problem, file=sys.stderr)

@@ -15,13 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
 
 from service.ai.anomaly.features import FEATURE_NAMES
 from service.store import reviews
 from service.store.db import Store
+
+if TYPE_CHECKING:  # pandas is imported when a frame is built, not by every `tillbridge` command
+    import pandas as pd
 
 LABEL_COLUMN = "review_label"
 TIME_COLUMN = "created_at"
@@ -56,6 +59,8 @@ def training_frame(store: Store, *, since: datetime | None = None,
         records.append({KEY_COLUMN: fact.order_key, TIME_COLUMN: fact.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
                         **{name: float(features[name]) for name in FEATURE_NAMES},
                         LABEL_COLUMN: labels.get(fact.order_key, "")})
+    import pandas as pd
+
     frame = pd.DataFrame.from_records(records, columns=[KEY_COLUMN, TIME_COLUMN, *FEATURE_NAMES, LABEL_COLUMN])
     return frame, skipped
 

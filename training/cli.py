@@ -21,12 +21,12 @@ def score() -> None:
 
 
 def _register() -> None:
-    # Each model family owns its commands in its own module.
-    import importlib
+    # Each model family owns its commands in a module of its own, which imports its training code only
+    # when a command runs (so `tillbridge --help` or a health check does not load scikit-learn).
+    from training import anomaly_cli, dedup_cli, mapping_cli
 
-    for name in ("training.anomaly_cli", "training.dedup_cli", "training.mapping"):
-        module = importlib.import_module(name)
-        module.register(models, train, score)
+    for family in (anomaly_cli, dedup_cli, mapping_cli):
+        family.register(models, train, score)
 
 
 _register()

