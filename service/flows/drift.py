@@ -42,6 +42,7 @@ from service.flows.inventory import entity_key as stock_key
 from service.flows.order_polling import envelope as order_envelope
 from service.flows.order_polling import store_code_of
 from service.kernel.errors import SyncError
+from service.kernel.numbers import whole_number
 from service.store import items
 from service.store.tables import Binding
 
@@ -207,8 +208,7 @@ def bound_orders(runtime: Context, days: float) -> list[Binding]:
 
 
 def order_entity_id(binding: Binding) -> int | None:
-    tail = binding.key.rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() else None
+    return whole_number(binding.key.rsplit(":", 1)[-1])
 
 
 OrderDrift = tuple[Drifted, dict[str, Any], bool]  # the record, its order event, whether the flow repairs it
@@ -224,7 +224,7 @@ def check_orders(runtime: Context, report: DriftReport, batch: int, days: float)
             continue
         magento_orders = {int(o["entity_id"]): o for o in
                           runtime.magento.iter_orders([("entity_id", sorted(by_entity), "in")], page_size=batch)}
-        heartland_ids = sorted({int(b.external_id) for b in by_entity.values() if b.external_id.isdigit()})
+        heartland_ids = sorted({n for b in by_entity.values() if (n := whole_number(b.external_id)) is not None})
         heartland_orders = {int(o["id"]): o for o in
                             runtime.heartland.iterate("sales/orders", {"id": {"$in": heartland_ids}},
                                                       only=["id", "public_id", "status"])}
@@ -235,7 +235,8 @@ def check_orders(runtime: Context, report: DriftReport, batch: int, days: float)
             report.checked["order_status"] += 1
             number = f"#{order.get('increment_id')}"
             state = str(order.get("state") or "")
-            heartland = heartland_orders.get(int(binding.external_id)) if binding.external_id.isdigit() else None
+            heartland_id = whole_number(binding.external_id)
+            heartland = heartland_orders.get(heartland_id) if heartland_id is not None else None
             ours = f"Heartland order #{binding.external_ref}"
             key = f"orders:{binding.key}"
             if codes is None:

@@ -57,6 +57,7 @@ from service.engine.steps import Run, Step, StepFlow, check_steps
 from service.engine.trace import Trace
 from service.flows.registry import flow
 from service.kernel.errors import DataError, NotFoundInTargetError
+from service.kernel.numbers import whole_number
 from service.store import bindings, items
 from service.store.tables import SyncItem
 
@@ -245,7 +246,8 @@ def record_changes(session: Session, changes: Sequence[CardChange]) -> list[int]
 
 
 def _version(text: str) -> int:
-    return int(text) if text.isdigit() else 0
+    number = whole_number(text, max_digits=30)
+    return number if number is not None else 0
 
 
 # -- the flow -----------------------------------------------------------------------------------------

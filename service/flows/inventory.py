@@ -41,6 +41,7 @@ from service.engine.steps import Run, Step, StepFlow, check_steps
 from service.flows.checks.quality import Checked, QualityGuard
 from service.flows.registry import flow
 from service.kernel.errors import DataError, NotFoundInTargetError
+from service.kernel.numbers import whole_number
 from service.store import items
 from service.store.tables import SyncItem, utcnow
 
@@ -132,7 +133,8 @@ def latest_changes(ledger: Iterable[dict[str, Any]]) -> list[StockChange]:
 
 
 def _version(text: str) -> int:
-    return int(text) if text.isdigit() else 0
+    number = whole_number(text, max_digits=30)
+    return number if number is not None else 0
 
 
 def record_changes(session: Session, changes: Sequence[StockChange], settle_seconds: float = 0.0) -> list[int]:

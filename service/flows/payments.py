@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from service.engine.outcome import Outcome
 from service.engine.trace import Trace
 from service.kernel.errors import DataError, NotFoundInTargetError, SyncError
+from service.kernel.numbers import whole_number
 from service.store import bindings
 from service.store.tables import Binding
 
@@ -176,7 +177,8 @@ class Payments:
         if not code:
             return None
         declined_from = int(spec.get("declined_from", 2000))
-        if code.isdigit() and int(code) < declined_from:
+        number = whole_number(code)
+        if number is not None and number < declined_from:
             return None
         return GatewayFailure(code=code, text=str(info.get(spec.get("text_key", "processorResponseText")) or ""))
 

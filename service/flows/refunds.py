@@ -84,6 +84,7 @@ from service.engine.steps import Run, Step
 from service.flows.registry import flow
 from service.flows.routes import RoutedFlow, hold, known_after
 from service.kernel.errors import DataError, FatalError, NotFoundInTargetError
+from service.kernel.numbers import whole_number
 from service.store import bindings, items
 from service.store.tables import SyncItem
 
@@ -681,9 +682,10 @@ class RefundsFlow(RoutedFlow):
         ticket, label = run["ticket"], run["label"]
         parent = str(ticket.get("parent_transaction_id") or "")
         try:
-            if not parent.isdigit():
+            invoice_id = whole_number(parent)
+            if invoice_id is None:
                 raise NotFoundInTargetError(f"{label} has no parent transaction")
-            invoice = run["invoice"] = self.runtime.heartland.invoice(int(parent))
+            invoice = run["invoice"] = self.runtime.heartland.invoice(invoice_id)
         except NotFoundInTargetError:
             return Outcome.ignored(f"{label} returns Heartland sale {parent}, which is not the invoice of a web "
                                    "order (a till sale): only returns of Magento orders go to Magento")

@@ -10,6 +10,7 @@ from flask import Blueprint, render_template, request
 from service.api.v1.customers import customer_360
 from service.api.v1.errors import ApiError
 from service.flows.context import current
+from service.kernel.numbers import whole_number
 from service.store import bindings
 from service.web.auth import require_role
 
@@ -28,8 +29,8 @@ def index() -> Any:
         runtime = current()
         try:
             ids: list[int] = []
-            if query.startswith("heartland:") and query[10:].isdigit():
-                ids = [int(query[10:])]
+            if query.startswith("heartland:") and (number := whole_number(query[10:])) is not None:
+                ids = [number]
             elif query.startswith("magento:"):
                 bound = bindings.find(runtime.store, "customer", query if query.count(":") == 2
                                       else f"magento:default:{query[8:]}", "heartland")

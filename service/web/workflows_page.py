@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response as Redirect
 
 from service.connectors import alert_channels
 from service.flows.context import current
+from service.kernel.numbers import whole_number
 from service.web import workflow_samples
 from service.web.auth import actor, require_role
 from service.workflows import actions, conditions, dry_run, versions
@@ -323,10 +324,11 @@ def try_draft(name: str) -> str | Redirect:
     kind, _, ident = (request.form.get("source") or "").partition(":")
     try:
         event = json.loads(pasted) if pasted else None
-        if event is None and not ident.isdigit():
+        number = whole_number(ident)
+        if event is None and number is None:
             raise ValueError("pick a recent order or a dead letter, or paste an order")
-        report = actions.test(runtime, name, item_id=int(ident) if event is None and kind == "item" else None,
-                              dead_letter_id=int(ident) if event is None and kind == "dead" else None, event=event)
+        report = actions.test(runtime, name, item_id=number if event is None and kind == "item" else None,
+                              dead_letter_id=number if event is None and kind == "dead" else None, event=event)
     except (ValueError, LookupError) as exc:
         flash(f"Not tested: {exc}", "error")
         return redirect(url_for("workflows.workflow", name=name))

@@ -23,6 +23,7 @@ from service.api.v1.conventions import ListArgs, list_schema, page_of, rfc3339
 from service.api.v1.errors import fail
 from service.api.v1.schemas import MoneySchema
 from service.canonical.money import minor_units
+from service.kernel.numbers import whole_number
 from service.reconciliation.ledger import parse_time
 from service.store.tables import Binding, CustomerReview, SyncItem
 
@@ -193,8 +194,8 @@ class Customers(MethodView):
             elif args.get("phone"):
                 found = [c for email in _emails_with_phone(args["phone"]) for c in heartland.find_customers_by_email(email)]
             else:
-                after = int(args["starting_after"].split(":")[1]) if args.get("starting_after", "").startswith(
-                    "heartland:") and args["starting_after"].split(":")[1].isdigit() else None
+                cursor = args.get("starting_after") or ""
+                after = whole_number(cursor.split(":")[1]) if cursor.startswith("heartland:") else None
                 keyset = {"id": {"$gt": after}} if after is not None else None
                 found = heartland.list("customers", keyset, ["id"], per_page=limit + 1).results
         return page_of([_summary(c) for c in found], limit)

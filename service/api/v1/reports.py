@@ -17,6 +17,7 @@ from service.api.v1.conventions import ListArgs, list_schema, page_of, rfc3339
 from service.api.v1.errors import fail
 from service.api.v1.schemas import MoneySchema
 from service.flows.context import current
+from service.kernel.numbers import whole_number
 from service.reconciliation import exports
 from service.reconciliation import run as reconciliation
 from service.reconciliation.matching import CATEGORIES
@@ -148,9 +149,10 @@ def results_query() -> Any:
 
 
 def _number(public_id: str) -> int:
-    if not public_id.startswith("rx_") or not public_id[3:].isdigit() or len(public_id) > 24:
+    number = whole_number(public_id[3:]) if public_id.startswith("rx_") else None
+    if number is None:
         fail(404, f"no reconciliation result {public_id!r}: ids look like rx_12")
-    return int(public_id[3:])
+    return number
 
 
 @blp.route("/transactions")
@@ -188,11 +190,11 @@ class RunOne(MethodView):
     @blp.response(200, RunOut)
     def get(self, run_id: str) -> dict[str, Any]:
         """One reconciliation run: its state, and its counts once done or its error once failed"""
-        number = run_id.removeprefix("rr_")
-        if not number.isdigit():
+        number = whole_number(run_id.removeprefix("rr_"))
+        if number is None:
             fail(404, f"no reconciliation run {run_id!r}: ids look like rr_12")
         try:
-            return run_object(reconciliation.describe(current(), int(number)))
+            return run_object(reconciliation.describe(current(), number))
         except LookupError:
             fail(404, f"no reconciliation run {run_id!r}")
             raise

@@ -14,6 +14,7 @@ from service.api.outbound import EVENT_TYPES, delivery, endpoints
 from service.api.v1.conventions import ListArgs, list_schema, page_of, rfc3339
 from service.api.v1.errors import fail
 from service.flows.context import current
+from service.kernel.numbers import whole_number
 from service.store.api_tables import WebhookDelivery, WebhookEvent
 from service.store.credentials import CredentialsError
 
@@ -88,9 +89,10 @@ def _allow_private() -> bool:
 
 
 def _number(public_id: str, prefix: str) -> int:
-    if not public_id.startswith(prefix) or not public_id[len(prefix):].isdigit() or len(public_id) > 24:
+    number = whole_number(public_id[len(prefix):]) if public_id.startswith(prefix) else None
+    if number is None:
         fail(404, f"no {public_id!r}: ids look like {prefix}12")
-    return int(public_id[len(prefix):])
+    return number
 
 
 def endpoint_object(e: endpoints.Endpoint, secret: str | None = None) -> dict[str, Any]:

@@ -197,6 +197,12 @@ def test_a_day_over_the_sandboxes_finds_only_the_injected_exceptions(stack: Stac
     assert xero.status_code == 200 and xero.headers["Content-Type"].startswith("text/csv")
     assert round(sum(float(r["*Amount"]) for r in csv.DictReader(io.StringIO(xero.text))), 2) == 0.0
 
+    # Ids in other digits ("²" passes str.isdigit) or too long for an id are not found, not a crash.
+    for odd in ("rr_%C2%B2", "rr_%D9%A1", "rr_" + "9" * 40):
+        assert requests.get(f"{api}/reconciliation/runs/{odd}", headers=headers, timeout=10).status_code == 404
+    for odd in ("rx_%C2%B2", "rx_" + "9" * 40):
+        assert requests.get(f"{api}/reconciliation/results/{odd}", headers=headers, timeout=10).status_code == 404
+
 
 def test_a_run_that_cannot_read_a_system_fails_with_the_reason_and_runs_once(settings: dict[str, Any]) -> None:
     from service.app.factory import create_app
