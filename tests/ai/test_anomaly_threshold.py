@@ -176,3 +176,27 @@ def test_the_store_baseline_is_read_from_the_orders_the_store_scored(settings: d
     assert baseline.threshold == pytest.approx(expected.threshold)
     assert fraud.store_baseline(store, scorer) is fraud.store_baseline(store, scorer)
     store.dispose()
+
+
+def test_recorded_scores_of_the_current_model_are_reused_and_older_models_scores_are_not(
+        settings: dict[str, Any], scorer: AnomalyScorer) -> None:
+    from sqlalchemy import update
+
+    from service.store.tables import OrderFact
+
+    store = Store(settings["DATABASE_URL"])
+    orders = generate_history(scorer.rules.min_history + 30, seed=13, fraud_rate=0.0).orders
+    history = fraud.StoreOrderHistory(store)
+    for n, order in enumerate(orders):
+        fraud.record_order(store, f"orders:magento:default:{n}", order, scorer.score(order, history))
+    rescored = scorer.baseline(fraud.recent_features(store, scorer.rules.window_orders))
+    # Scores an earlier model gave are on another scale: they are scored again, whatever they say.
+    with store.session() as s:
+        s.execute(update(OrderFact).values(score=1e6, model_version="an-earlier-model"))
+    assert scorer.baseline(*fraud.recent_scored(store, scorer.rules.window_orders)).threshold == pytest.approx(
+        rescored.threshold)
+    # The current model's recorded scores are taken as they are (no second scoring of the window).
+    with store.session() as s:
+        s.execute(update(OrderFact).values(score=1e6, model_version=scorer.model.version))
+    assert scorer.baseline(*fraud.recent_scored(store, scorer.rules.window_orders)).threshold == 1e6
+    store.dispose()

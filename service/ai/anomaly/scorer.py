@@ -414,14 +414,19 @@ class AnomalyScorer:
     def budget(self) -> float:
         return self._budget
 
-    def baseline(self, recent: Sequence[Mapping[str, float]]) -> StoreBaseline:
+    def baseline(self, recent: Sequence[Mapping[str, float]],
+                 scored: Sequence[tuple[float | None, str]] | None = None) -> StoreBaseline:
         """The store-relative threshold and guard maxima from the features of the store's latest
-        orders (newest first), as the current model scores them."""
+        orders (newest first), as the current model scores them. ``scored`` (aligned with ``recent``):
+        the score each order was given when it was checked and by which model version; those of the
+        current model are taken as they are, the others scored again."""
         self._maybe_reload()
         rules = self.rules
-        return StoreBaseline.build(self._current[0], budget=self._budget, window_orders=rules.window_orders,
+        model = self._current[0]
+        known = [score if version == model.version else None for score, version in scored] if scored else None
+        return StoreBaseline.build(model, budget=self._budget, window_orders=rules.window_orders,
                                    min_history=rules.min_history, floor_budget=rules.floor_budget,
-                                   guards=rules.guard_rules(), recent=recent)
+                                   guards=rules.guard_rules(), recent=recent, known_scores=known)
 
     def score(self, order: Mapping[str, Any], history: OrderHistory,
               baseline: StoreBaseline | None = None) -> Assessment:

@@ -131,9 +131,14 @@ class StoreBaseline:
     @classmethod
     def build(cls, model: ScoringModel, *, budget: float, window_orders: int, min_history: int,
               floor_budget: float, guards: tuple[Guard, ...],
-              recent: Sequence[Mapping[str, float]]) -> StoreBaseline:
-        """From the features of the store's most recent orders (newest first; extra ones are ignored)."""
-        rows = [row for row in recent[:window_orders] if all(name in row for name in model.feature_names)]
+              recent: Sequence[Mapping[str, float]],
+              known_scores: Sequence[float | None] | None = None) -> StoreBaseline:
+        """From the features of the store's most recent orders (newest first; extra ones are ignored).
+        ``known_scores`` (aligned with ``recent``) are the scores this very model gave those orders when
+        they were checked; the others are scored now."""
+        kept = [(i, row) for i, row in enumerate(recent[:window_orders])
+                if all(name in row for name in model.feature_names)]
+        rows = [row for _, row in kept]
         trained = model.threshold_for(budget)
         floor = model.threshold_for(floor_budget)
         if not rows:
@@ -145,7 +150,12 @@ class StoreBaseline:
         if len(rows) < min_history:
             return cls(trained, f"trained threshold (store history {len(rows)} orders, {min_history} needed)",
                        len(rows), min_history, maxima, guards)
-        scores = model.score_matrix(matrix)
+        known = known_scores or ()
+        scores = np.array([known[i] if i < len(known) and known[i] is not None else np.nan for i, _ in kept],
+                          dtype=np.float64)
+        unscored = np.isnan(scores)
+        if unscored.any():
+            scores[unscored] = model.score_matrix(matrix[unscored])
         quantile = float(np.quantile(scores, 1.0 - budget, method="higher"))
         if quantile < floor:
             return cls(floor, f"floor: top {floor_budget:.0%} of training orders (store's "

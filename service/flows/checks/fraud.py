@@ -76,18 +76,27 @@ _baselines_lock = threading.Lock()
 
 def recent_features(store: Store, limit: int) -> list[dict[str, float]]:
     """The features of the store's latest scored orders, newest first (by order time)."""
+    return recent_scored(store, limit)[0]
+
+
+def recent_scored(store: Store, limit: int) -> tuple[list[dict[str, float]], list[tuple[float | None, str]]]:
+    """The features of the store's latest scored orders, newest first (by order time), and beside
+    them the score each was given and the model version that gave it."""
     with store.session() as s:
-        rows = s.execute(select(OrderFact.features).where(OrderFact.score.is_not(None))
+        rows = s.execute(select(OrderFact.features, OrderFact.score, OrderFact.model_version)
+                         .where(OrderFact.score.is_not(None))
                          .order_by(OrderFact.created_at.desc(), OrderFact.id.desc()).limit(limit))
-        return [dict(features) for (features,) in rows if features]
+        kept = [(dict(features), (score, version)) for features, score, version in rows if features]
+    return [features for features, _ in kept], [scored for _, scored in kept]
 
 
 def store_baseline(store: Store, scorer: AnomalyScorer, *, refresh_seconds: float | None = None) -> StoreBaseline:
     """The store's threshold and guard maxima, recomputed from its last N orders at most every
     ``baseline_refresh_seconds`` (rules/anomaly.yaml) per process, and whenever the model changes.
 
-    The window is rescored with the current model, so a promote never mixes two models' scales: a
-    new model waits for its own baseline. An expired baseline of the same model is refreshed by a
+    Orders the current model scored keep their recorded scores; the others (scored by an earlier
+    model) are rescored with it, so a promote never mixes two models' scales: a new model waits for
+    its own baseline. An expired baseline of the same model is refreshed by a
     thread of its own while orders go on being checked against it (it is seconds old), so no
     order waits for a rescore of the whole window. ``refresh_seconds=0`` recomputes it now.
     """
@@ -104,7 +113,7 @@ def store_baseline(store: Store, scorer: AnomalyScorer, *, refresh_seconds: floa
                 threading.Thread(target=_refresh_baseline, args=(store, scorer, key, stamp),
                                  name="anomaly-baseline", daemon=True).start()
             return cached[2]
-    baseline = scorer.baseline(recent_features(store, rules.window_orders))
+    baseline = scorer.baseline(*recent_scored(store, rules.window_orders))
     with _baselines_lock:
         _baselines[key] = (now, stamp, baseline)
     return baseline
@@ -115,7 +124,7 @@ _refreshing: set[tuple[str, int]] = set()
 
 def _refresh_baseline(store: Store, scorer: AnomalyScorer, key: tuple[str, int], stamp: str) -> None:
     try:
-        baseline = scorer.baseline(recent_features(store, scorer.rules.window_orders))
+        baseline = scorer.baseline(*recent_scored(store, scorer.rules.window_orders))
         with _baselines_lock:
             cached = _baselines.get(key)
             if cached is None or cached[1] == stamp:  # a newer model's baseline is not overwritten
