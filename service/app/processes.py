@@ -27,7 +27,7 @@ class ProcessGroup:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def log_path(self, name: str) -> Path:
-        return self.logs / f"{name.replace(' ', '-')}.log"
+        return log_path(self.logs, name)
 
     def start(self, name: str, *args: str, argv: Sequence[str] | None = None,
               env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -47,16 +47,17 @@ class ProcessGroup:
         return [(name, proc.returncode) for name, proc in self.processes.items()
                 if proc.poll() is not None and not name.startswith(tuple(ignore))]
 
-    def tail(self, name: str, size: int = 6000) -> str:
-        path = self.log_path(name)
-        return path.read_text(errors="replace")[-size:] if path.exists() else ""
-
     def stop(self, wait_seconds: float, names: Sequence[str] | None = None) -> list[str]:
         """Stop ``names`` (default: all) together; a line, with the log's tail, per process that did not
         exit within ``wait_seconds`` of SIGTERM (a worker or scheduler must stop promptly)."""
         chosen = {name: self.processes.pop(name) for name in list(names if names is not None else self.processes)
                   if name in self.processes}
         return stop_groups(chosen, wait_seconds, self.logs)
+
+
+def log_path(logs: Path, name: str) -> Path:
+    """Where the process ``name`` writes: ``<logs>/<name>.log`` (spaces as dashes)."""
+    return logs / f"{name.replace(' ', '-')}.log"
 
 
 def stop_groups(processes: Mapping[str, subprocess.Popen[bytes]], wait_seconds: float,
@@ -82,7 +83,7 @@ def stop_groups(processes: Mapping[str, subprocess.Popen[bytes]], wait_seconds: 
     for name, proc in processes.items():
         if proc.poll() is None:
             tail = ""
-            log = logs / f"{name.replace(' ', '-')}.log" if logs is not None else None
+            log = log_path(logs, name) if logs is not None else None
             if log is not None and log.exists():
                 tail = "\n" + log.read_text(errors="replace")[-6000:]
             problems.append(f"{name} (pid {proc.pid}) did not exit within {wait_seconds:.0f} s of SIGTERM; "

@@ -12,9 +12,9 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.app.backing import open_redis, open_store, redis_problems
 from service.app.embedded import redis_url
 from service.app.jobs import run_item
-from service.app.redis_checks import redis_problems
 from service.connectors.http import HttpConnector, RateLimiter
 from service.engine.breaker import RedisBreaker
 from service.engine.lease import check_current
@@ -24,7 +24,6 @@ from service.engine.trace import record_exchange, tracing_active
 from service.flows import catalog as _catalog  # noqa: F401 - every flow registers itself
 from service.kernel.retry import RetryPolicy
 from service.rules.loader import Rules
-from service.store.db import Store, database_url
 from service.store.mapping_cache import ActiveMappings
 
 C = TypeVar("C", bound=HttpConnector)
@@ -42,13 +41,9 @@ if TYPE_CHECKING:
 class Runtime:
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = settings
-        self.store = Store(database_url(settings["DATABASE_URL"], settings["DATA_DIR"]),
-                           connect_timeout_seconds=int(settings["DATABASE_CONNECT_TIMEOUT_SECONDS"]),
-                           statement_timeout_seconds=int(settings["DATABASE_STATEMENT_TIMEOUT_SECONDS"]))
+        self.store = open_store(settings)
         self.redis_url = redis_url(settings)
-        self.redis = Redis.from_url(self.redis_url, health_check_interval=30,
-                                    socket_connect_timeout=float(settings["REDIS_CONNECT_TIMEOUT_SECONDS"]),
-                                    socket_timeout=float(settings["REDIS_SOCKET_TIMEOUT_SECONDS"]))
+        self.redis = open_redis(settings, self.redis_url)
         self.rules = Rules(settings["RULES_DIR"])
         # The active mapping versions, kept per process; any commit that changes them drops them everywhere.
         self.active_mappings = ActiveMappings(self.store, self.redis)
@@ -68,9 +63,7 @@ class Runtime:
         connection it is given, which would lift every other command's timeout with it)."""
         from rq.defaults import DEFAULT_WORKER_TTL
 
-        return Redis.from_url(self.redis_url, health_check_interval=30,
-                              socket_connect_timeout=float(self.settings["REDIS_CONNECT_TIMEOUT_SECONDS"]),
-                              socket_timeout=float(DEFAULT_WORKER_TTL))
+        return open_redis(self.settings, self.redis_url, socket_timeout=float(DEFAULT_WORKER_TTL))
 
     @cached_property
     def queue(self) -> Queue:
@@ -252,7 +245,7 @@ class Runtime:
             return flow
 
     def redis_problems(self) -> tuple[list[str], list[str]]:
-        """What in the Redis configuration loses work: (refusals, warnings) (service/app/redis_checks.py)."""
+        """What in the Redis configuration loses work: (refusals, warnings) (service/app/backing.py)."""
         return redis_problems(self.redis)
 
     def redis_warnings(self) -> list[str]:

@@ -57,18 +57,17 @@ def _app_when_reachable() -> Flask:
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from sqlalchemy.exc import OperationalError
 
+    from service.app.backing import check_answering, open_redis, open_store
     from service.settings import load_settings
 
-    deadline = time.monotonic() + float(load_settings()["STARTUP_WAIT_SECONDS"])
+    settings = load_settings()
+    deadline = time.monotonic() + float(settings["STARTUP_WAIT_SECONDS"])
     said = 0.0
     while True:
+        store = open_store(settings)
         try:
-            app = _app()
-            runtime = app.extensions["tillbridge"]
-            runtime.redis.ping()
-            with runtime.store.engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
-            return app
+            check_answering(open_redis(settings), store)
+            return _app()  # which applies the migrations (AUTO_MIGRATE): a database that answers is needed
         except (OperationalError, RedisConnectionError, RedisTimeoutError) as exc:
             now = time.monotonic()
             if now >= deadline:
@@ -78,6 +77,8 @@ def _app_when_reachable() -> Flask:
                 reason = str(exc).strip().splitlines()[0]
                 click.echo(f"waiting for the database and Redis to answer: {reason}", err=True)
             time.sleep(min(1.0, max(0.0, deadline - now)))
+        finally:
+            store.dispose()
 
 
 def _checked_app() -> Flask:
@@ -167,28 +168,18 @@ def scheduler(once: bool) -> None:
 def health() -> None:
     """Exit 0 when Redis and the database answer (the container health check). It loads no more than
     it asks with: a check every 30 s in each container costs milliseconds, not a second of imports."""
-    from redis import Redis
-
-    from service.app.embedded import redis_url
-    from service.app.redis_checks import redis_problems
+    from service.app.backing import check_answering, open_redis, open_store, redis_problems
     from service.settings import load_settings
-    from service.store.db import Store, database_url
 
     settings = load_settings()
+    store = open_store(settings)
     try:
-        redis = Redis.from_url(redis_url(settings), socket_connect_timeout=float(settings["REDIS_CONNECT_TIMEOUT_SECONDS"]),
-                               socket_timeout=float(settings["REDIS_SOCKET_TIMEOUT_SECONDS"]))
-        redis.ping()
-        store = Store(database_url(settings["DATABASE_URL"], settings["DATA_DIR"]),
-                      connect_timeout_seconds=int(settings["DATABASE_CONNECT_TIMEOUT_SECONDS"]),
-                      statement_timeout_seconds=int(settings["DATABASE_STATEMENT_TIMEOUT_SECONDS"]))
-        try:
-            with store.engine.connect() as connection:
-                connection.exec_driver_sql("SELECT 1")
-        finally:
-            store.dispose()
+        redis = open_redis(settings)
+        check_answering(redis, store)
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
         raise click.ClickException(f"unhealthy: {exc}") from None
+    finally:
+        store.dispose()
     refusals, _ = redis_problems(redis)
     for warning in refusals:
         click.echo(f"warning: {warning}", err=True)

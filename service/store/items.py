@@ -178,7 +178,7 @@ def _add_steps(session: Session, item_id: int, attempt: int, steps: Sequence[dic
                      "status": step.get("status") or "ok",
                      "message": mask_card_numbers(str(step.get("message") or "")),
                      "detail": mask_value(detail) if might_hold_card_numbers(detail) else detail,
-                     "ms": float(step.get("ms") or 0.0), "at": step.get("at") or at})
+                     "ms": float(step.get("ms") or 0.0), "at": at})
     session.execute(insert(TraceStep), rows)
 
 
