@@ -145,11 +145,11 @@ class Processes(ProcessGroup):
     def __init__(self, workdir: Path, env: dict[str, str]) -> None:
         super().__init__(workdir, env, cwd=ROOT)
 
-    def start(self, name: str, *args: str, counted: str = "", **_: Any) -> subprocess.Popen[bytes]:  # type: ignore[override]
-        """``tillbridge <args>`` as its own process; ``counted`` names the role its database
-        transactions are counted under (bench/counted.py)."""
-        argv = [sys.executable, str(ROOT / "bench" / "counted.py"), self.env["REDIS_URL"], counted, *args] if counted else None
-        return super().start(name, *args, argv=argv)
+    def start_counted(self, name: str, role: str, *args: str) -> subprocess.Popen[bytes]:
+        """``tillbridge <args>`` as its own process, its database transactions counted under ``role``
+        (bench/counted.py)."""
+        return self.start(name, argv=[sys.executable, str(ROOT / "bench" / "counted.py"), self.env["REDIS_URL"],
+                                      role, *args])
 
     def groups(self) -> dict[str, list[int]]:
         """Process group ids by kind (the name without its number: ``worker-0`` → ``worker``)."""
@@ -293,7 +293,7 @@ def main() -> None:
     try:
         procs.start("heartland", "sandbox", "heartland", "--port", str(hl_port), "--seed", "demo", "--token", HL_TOKEN)
         procs.start("magento", "sandbox", "magento", "--port", str(mg_port), "--seed", "demo", "--token", MG_TOKEN)
-        procs.start("web", "web", "--port", str(web_port), "--workers", "2", counted="web")
+        procs.start_counted("web", "web", "web", "--port", str(web_port), "--workers", "2")
         heartland, magento, web = (f"http://127.0.0.1:{p}" for p in (hl_port, mg_port, web_port))
         for url in (f"{heartland}/__sandbox/faults", f"{magento}/__sandbox/faults", f"{web}/healthz"):
             wait_up(url, timeout=60)
@@ -311,8 +311,8 @@ def main() -> None:
         seeded_orders = count_heartland_orders(heartland)
 
         for n in range(args.workers):
-            procs.start(f"worker-{n}", "worker", "--name", f"bench-{n}-{uuid.uuid4().hex[:4]}", counted="worker")
-        procs.start("scheduler", "scheduler", counted="scheduler")
+            procs.start_counted(f"worker-{n}", "worker", "worker", "--name", f"bench-{n}-{uuid.uuid4().hex[:4]}")
+        procs.start_counted("scheduler", "scheduler", "scheduler")
         wait_for_workers(env["REDIS_URL"], args.workers)
         wait_for_first_sweep(store)
         wait_until_idle(procs.groups()["scheduler"][0], "scheduler")
