@@ -7,11 +7,10 @@ Data (training/mapping_data/):
 - ``eval_pairs.yaml`` → ``eval.json``: real Magento 2 and Heartland Retail schemas with the right
   pairs (``build-eval`` reads the Magento REST schema from the reference folder). Never trained on.
 
-Commands::
+Commands (training/mapping_cli.py)::
 
-    python -m training.mapping train [--output models/mapping/combiner.joblib] [--feedback FILE.jsonl]
-    python -m training.mapping evaluate
-    python -m training.mapping build-eval --reference /path/to/reference
+    tillbridge models train mapping [--output models/mapping/combiner.joblib] [--feedback FILE.jsonl]
+    python -m training.mapping_cli train|evaluate|build-eval --reference /path/to/reference
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 import yaml
 from sklearn.calibration import CalibratedClassifierCV
@@ -43,7 +41,6 @@ from service.ai.mapping.schema import Field
 from service.ai.mapping.suggester import Feedback, assign, suggest
 from service.sandbox.seed import CITIES, FIRST_NAMES, LAST_NAMES, STREETS
 from service.settings import repo_path
-from training.mapping_cli import train_command
 
 DATA_DIR = "training/mapping_data"
 SEED_FILE = f"{DATA_DIR}/seed.yaml"
@@ -639,7 +636,7 @@ pair is a correct mapping. Used by `service/ai/mapping/suggester.py` (suggestion
 - **Evaluation data (never fitted on):** the Magento 2 ⇄ Heartland schemas below, and the `eval` split
   of the public pairs (clinical and health care, biology, sport, housing, chemistry, education:
   `python -m bench.mapping_public`, figures in bench/README.md). No data set is in both splits.
-- **Trained:** {meta['trained_at']} by `python -m training.mapping train`.
+- **Trained:** {meta['trained_at']} by `tillbridge models train mapping`.
 - **Default threshold:** {combiner.threshold:.2f}: a pair is proposed when its calibrated confidence says
   it is more likely right than wrong; below it, "no match". Cross-validation's best-F1 threshold and the
   one where held-out precision reaches {TARGET_PRECISION:.0%} are in the table below.
@@ -670,38 +667,3 @@ Names, types and descriptions only (no sample values): `training/mapping_data/ev
   threshold matters more than the absolute score.
 """
     repo_path(MODEL_CARD).write_text(text, encoding="utf-8")
-
-
-# --- Commands ------------------------------------------------------------------------------------
-
-
-@click.group()
-def cli() -> None:
-    """Train and evaluate the mapping combiner."""
-
-
-@cli.command("evaluate")
-@click.option("--model", "model_path", default=None, help=f"Combiner file (default {MODEL_FILE}).")
-def evaluate_command(model_path: str | None) -> None:
-    """Print precision@1, MRR and recall@3 on the evaluation set."""
-    reports, curve = evaluate(Combiner.load(model_path), load_eval())
-    for r in reports:
-        click.echo(f"{r.name:<34} {r.sources:>4}×{r.targets:<4} P@1 {r.precision_at_1:.3f}  MRR {r.mrr:.3f}  "
-                   f"R@3 {r.recall_at_3:.3f}")
-    for c in curve:
-        click.echo(f"threshold {c['threshold']:.1f}: proposed {c['proposed']:>3}  precision {c['precision']:.3f}  "
-                   f"coverage {c['coverage']:.3f}")
-
-
-@cli.command("build-eval")
-@click.option("--reference", required=True, type=click.Path(file_okay=False, exists=True),
-              help="The reference folder holding magento-schema/.")
-def build_eval_command(reference: str) -> None:
-    """Write training/mapping_data/eval.json from eval_pairs.yaml and the Magento REST schema."""
-    click.echo(f"wrote {build_eval(reference)}")
-
-
-cli.add_command(train_command, "train")
-
-if __name__ == "__main__":
-    cli()

@@ -1,5 +1,6 @@
-"""``tillbridge models train mapping`` (and ``python -m training.mapping train``): the command only; the
-training code (scikit-learn, the seed and public pairs) is imported when it runs."""
+"""The mapping combiner's commands: ``tillbridge models train mapping``, and
+``python -m training.mapping_cli train|evaluate|build-eval``. The training code (training/mapping.py:
+scikit-learn, the seed and public pairs) is imported when a command runs."""
 
 from __future__ import annotations
 
@@ -32,3 +33,40 @@ def train_command(output: str | None, feedback_file: str | None, public: bool) -
 def register(models: click.Group, train_group: click.Group, score: click.Group) -> None:
     """Attach ``tillbridge models train mapping`` (training/cli.py calls this for each model family)."""
     train_group.add_command(train_command)
+
+
+@click.group()
+def cli() -> None:
+    """Train and evaluate the mapping combiner."""
+
+
+@cli.command("evaluate")
+@click.option("--model", "model_path", default=None, help="Combiner file (default models/mapping/combiner.joblib).")
+def evaluate_command(model_path: str | None) -> None:
+    """Print precision@1, MRR and recall@3 on the evaluation set."""
+    from service.ai.mapping.model import Combiner
+    from training.mapping import evaluate, load_eval
+
+    reports, curve = evaluate(Combiner.load(model_path), load_eval())
+    for r in reports:
+        click.echo(f"{r.name:<34} {r.sources:>4}×{r.targets:<4} P@1 {r.precision_at_1:.3f}  MRR {r.mrr:.3f}  "
+                   f"R@3 {r.recall_at_3:.3f}")
+    for c in curve:
+        click.echo(f"threshold {c['threshold']:.1f}: proposed {c['proposed']:>3}  precision {c['precision']:.3f}  "
+                   f"coverage {c['coverage']:.3f}")
+
+
+@cli.command("build-eval")
+@click.option("--reference", required=True, type=click.Path(file_okay=False, exists=True),
+              help="The reference folder holding magento-schema/.")
+def build_eval_command(reference: str) -> None:
+    """Write training/mapping_data/eval.json from eval_pairs.yaml and the Magento REST schema."""
+    from training.mapping import build_eval
+
+    click.echo(f"wrote {build_eval(reference)}")
+
+
+cli.add_command(train_command, "train")
+
+if __name__ == "__main__":
+    cli()

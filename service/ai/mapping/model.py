@@ -41,7 +41,7 @@ class Combiner:
     def save(self, path: str | Path | None = None) -> Path:
         target = repo_path(str(path or MODEL_FILE))
         save_artifact({"model": self.model, "features": list(self.features), "threshold": self.threshold,
-                       "meta": self.meta}, target, retrain="retrain it: python -m training.mapping train")
+                       "meta": self.meta}, target, retrain="retrain it: tillbridge models train mapping")
         return target
 
     @classmethod
@@ -49,7 +49,7 @@ class Combiner:
         source = repo_path(str(path or MODEL_FILE))
         if not source.exists():
             raise ModelError(f"mapping combiner {source} is missing: train it with "
-                             "`python -m training.mapping train`")
+                             "`tillbridge models train mapping`")
         try:
             data = load_artifact(source, what="mapping combiner")
         except ArtifactError as exc:
@@ -58,7 +58,7 @@ class Combiner:
         if features != FEATURES:
             raise ModelError(f"mapping combiner {source} was trained on other evidence ({len(features)} features, "
                              f"this code computes {len(FEATURES)}): retrain it with "
-                             "`python -m training.mapping train`")
+                             "`tillbridge models train mapping`")
         return cls(data["model"], features, float(data["threshold"]), dict(data.get("meta") or {}))
 
 
