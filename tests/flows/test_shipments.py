@@ -22,8 +22,9 @@ HOOK_TOKEN = "shipments-hook-token-5e21-long-enough-for-a-real-deployment"
 POLLING = {"POLL_INTERVAL_SECONDS": 0.5, "POLL_OVERLAP_SECONDS": 30}
 
 
-def start(settings: dict[str, Any], tmp_path: Path, *, webhook: bool) -> Stack:
-    s = build_stack({**settings, **POLLING, "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": HOOK_TOKEN}, tmp_path)
+def start(settings: dict[str, Any], tmp_path: Path, *, webhook: bool, polling: bool = True) -> Stack:
+    s = build_stack({**settings, **(POLLING if polling else {"POLL_INTERVAL_SECONDS": 0}),
+                     "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": HOOK_TOKEN}, tmp_path)
     if webhook:
         s.register_heartland_webhook("sales_transaction_completed")
     s.start_worker()
