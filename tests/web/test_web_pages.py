@@ -170,3 +170,11 @@ def test_an_order_in_fraud_review_links_to_its_review(signed_in: Callable[[str],
                  result={"review_id": review.id}, attempts=1, steps=[])
     page = _text(signed_in("risk").get(f"/items/{item.id}"))
     assert f'href="/reviews/orders/{review.id}" data-test="review-link"' in page
+
+
+def test_a_customer_search_in_other_digits_finds_no_one_instead_of_failing(
+        signed_in: Callable[[str], FlaskClient]) -> None:
+    # "²".isdigit() is true and int("²") raises: this search used to answer 500.
+    response = signed_in("operator").get("/customers?q=heartland:%C2%B2")
+    assert response.status_code == 200
+    assert "No customer found for" in _text(response)
