@@ -78,9 +78,11 @@ def poll(store: Store, poller: Poller, *, overlap_seconds: float, page_size: int
 
 def is_due(store: Store, resource: str, interval_seconds: float, now: datetime | None = None) -> bool:
     cursor = cursors.get(store, resource)
-    if cursor is None:
-        return True
-    return (now or utcnow()) - cursor.polled_at >= timedelta(seconds=interval_seconds)
+    return _due(cursor.polled_at if cursor is not None else None, interval_seconds, now or utcnow())
+
+
+def _due(polled_at: datetime | None, interval_seconds: float, now: datetime) -> bool:
+    return polled_at is None or now - polled_at >= timedelta(seconds=interval_seconds)
 
 
 def poll_due(store: Store, pollers: Sequence[Poller], *, interval_seconds: float, overlap_seconds: float,
@@ -88,8 +90,11 @@ def poll_due(store: Store, pollers: Sequence[Poller], *, interval_seconds: float
     """Poll every resource whose last poll is older than the interval; one failing resource does
     not stop the others (its cursor stays put, so the next tick reads the same changes)."""
     results = []
+    # Every resource's last poll in one read (the scheduler asks every tick, and most ticks none is due).
+    polled = {cursor.resource: cursor.polled_at for cursor in cursors.all_cursors(store)}
+    now = utcnow()
     for poller in pollers:
-        if not is_due(store, poller.resource, interval_seconds):
+        if not _due(polled.get(poller.resource), interval_seconds, now):
             continue
         try:
             result = poll(store, poller, overlap_seconds=overlap_seconds, enqueue=enqueue)

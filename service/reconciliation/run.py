@@ -196,8 +196,8 @@ def resolve(runtime: Any, result_id: int, note: str, actor: str) -> Reconciliati
 
 
 def run_due(runtime: Any, *, announce: Announce) -> None:
-    """The scheduler's daily run over the last RECONCILIATION_DAYS days, once per interval (Redis-held)."""
-    fail_stalled(runtime)
+    """The scheduler's daily run over the last RECONCILIATION_DAYS days, once per interval (Redis-held).
+    (Runs no worker finished are failed by the scheduler's housekeeping: service/app/api_duties.py.)"""
     interval = float(runtime.settings.get("RECONCILIATION_INTERVAL_SECONDS") or 0)
     if interval <= 0:
         return
