@@ -166,6 +166,7 @@ def _before() -> Response | None:
         current_app.extensions["tillbridge.api_rate_limit"] = limiter
     g.rate_limit = (limiter.limit.amount, *limiter.hit(caller.key))
     require(caller, resource, request.method)
+    _refuse_nul_characters()
     query_paths = [f"query.{k}" for k, v in request.args.items(multi=True) if card_number_paths(v)]
     if query_paths:
         fail(422, f"the query holds a card number at {', '.join(query_paths)}: search by the last 4 digits",
@@ -179,6 +180,24 @@ def _before() -> Response | None:
                  fields={p: ["a card number"] for p in paths})
         return idempotency.begin(current().store, caller.key, float(current_app.config["API_IDEMPOTENCY_HOURS"]))
     return None
+
+
+def _refuse_nul_characters() -> None:
+    """422 for a NUL character (U+0000) in the path, a query value or the body: no text Tillbridge keeps
+    or looks up can hold one (PostgreSQL refuses it in every text value), so it is refused up front."""
+    fields: dict[str, list[str]] = {}
+    if "\x00" in request.path:
+        fields["path"] = ["contains a NUL character (U+0000)"]
+    for key, value in request.args.items(multi=True):
+        if "\x00" in key or "\x00" in value:
+            fields[f"query.{key}"] = ["contains a NUL character (U+0000)"]
+    if request.method in SIDE_EFFECTS:
+        raw = request.get_data(cache=True)
+        if b"\x00" in raw or b"\\u0000" in raw:
+            fields["body"] = ["contains a NUL character (U+0000)"]
+    if fields:
+        fail(422, f"NUL characters (U+0000) are not accepted, found in {', '.join(fields)}: remove them",
+             error="nul_character_refused", fields=fields)
 
 
 def _after(response: Response) -> Response:

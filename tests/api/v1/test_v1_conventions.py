@@ -78,6 +78,21 @@ def test_card_numbers_are_refused_and_not_stored(app: Any, runtime: Any, make_to
             assert "4111111111111111" not in json.dumps([list(map(str, r)) for r in rows]).replace(" ", "")
 
 
+def test_nul_characters_are_refused_wherever_they_come(app: Any, runtime: Any, make_token: Any) -> None:
+    # PostgreSQL refuses U+0000 in any text value: a cursor or an id holding one was a 500 there.
+    client = app.test_client()
+    for path, field in (("/v1/orders?starting_after=%00", "query.starting_after"), ("/v1/orders/%00", "path"),
+                        ("/v1/customers?email=a%00b", "query.email")):
+        response = client.get(path, headers=make_token())
+        assert response.status_code == 422, (path, response.json)
+        assert response.json["error"] == "nul_character_refused" and field in response.json["fields"], response.json
+    response = client.post("/v1/orders", json={**ORDER, "first_name": "Ann\u0000"},
+                           headers={**make_token(), "Idempotency-Key": "nul"})
+    assert response.status_code == 422 and "body" in response.json["fields"], response.json
+    with runtime.store.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM sync_items").scalar() == 0
+
+
 def test_etag_and_if_none_match(app: Any, make_token: Any) -> None:
     client = app.test_client()
     headers = make_token()
