@@ -48,7 +48,7 @@ from service.engine.steps import Run  # noqa: E402
 from service.engine.trace import Trace  # noqa: E402
 from service.flows.checks.quality import QualityGuard  # noqa: E402
 from service.rules.loader import Rules  # noqa: E402
-from service.settings import repo_path  # noqa: E402
+from service.settings import Settings, repo_path  # noqa: E402
 from service.store import items  # noqa: E402
 from service.store.db import Store  # noqa: E402
 from service.store.quality_tables import QualityHistory  # noqa: E402
@@ -76,7 +76,7 @@ class BenchContext:
 
     store: Store
     rules: Rules
-    settings: dict[str, Any]
+    settings: Settings
 
 
 def seed_history(store: Store, rows: int, rng: random.Random) -> list[tuple[str, str, dict[str, float]]]:
@@ -128,7 +128,7 @@ def overhead(args: argparse.Namespace, rng: random.Random) -> None:
         made = seed_history(store, args.history, rng)
         print(f"history: {args.history:,} rows ({len(made):,} SKUs x {len(FIELDS)} fields) seeded in "
               f"{time.perf_counter() - started:.1f} s (SQLite)")
-        context = BenchContext(store, Rules(str(repo_path("rules"))), {})
+        context = BenchContext(store, Rules(str(repo_path("rules"))), Settings())
         guard = QualityGuard(cast(Any, context), "products", KEY)
         started = time.perf_counter()
         guard.categories(guard.policy())

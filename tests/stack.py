@@ -167,7 +167,7 @@ class Stack:
 
     def heartland_hook_url(self) -> str:
         """Where Heartland posts to this stack: the web service's URL with the webhook token."""
-        return f"{self.web.url}/webhooks/heartland/{self.runtime.settings['TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN']}"
+        return f"{self.web.url}/webhooks/heartland/{self.runtime.settings.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN}"
 
     def register_heartland_webhook(self, *events: str) -> None:
         """Subscribe this stack to the Heartland sandbox's deliveries of ``events``."""
@@ -244,6 +244,5 @@ def build_stack(settings: dict[str, Any], workdir: Path) -> Stack:
                                              events_url=f"{web.url}/webhooks/magento",
                                              webhook_secret=WEBHOOK_SECRET))
     full["TILLBRIDGE_MAGENTO_URL"] = f"{magento.url}/rest"
-    app.config["TILLBRIDGE_MAGENTO_URL"] = full["TILLBRIDGE_MAGENTO_URL"]
-    app.extensions["tillbridge"].settings["TILLBRIDGE_MAGENTO_URL"] = full["TILLBRIDGE_MAGENTO_URL"]
+    app.extensions["tillbridge"].reconfigure(TILLBRIDGE_MAGENTO_URL=full["TILLBRIDGE_MAGENTO_URL"])
     return Stack(app=app, settings=full, web=web, heartland=heartland, magento=magento, workdir=workdir)

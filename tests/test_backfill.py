@@ -19,6 +19,7 @@ from service.flows.backfill import Backfill, BackfillError, Summary
 from service.sandbox.heartland.app import create_app as create_heartland
 from service.sandbox.magento.app import create_app as create_magento
 from service.sandbox.server import RunningSandbox, start_in_thread
+from service.settings import as_environment
 from service.store import backfills, bindings
 from service.store.tables import Binding, DeadLetter, SyncItem
 
@@ -409,7 +410,7 @@ def test_the_command_prints_a_summary_and_the_status(sides: Sides, settings: dic
 
     from service.cli.main import main
 
-    env = {k: str(v) for k, v in sides.runtime.settings.items()
+    env = {k: v for k, v in as_environment(sides.runtime.settings).items()
            if k.startswith("TILLBRIDGE_") or k in ("DATABASE_URL", "REDIS_URL", "DATA_DIR", "RULES_DIR")}
     runner = CliRunner()
     dry = runner.invoke(main, ["backfill", "products", "--dry-run", "--page-size", "25"], env=env)
@@ -436,7 +437,7 @@ def test_an_unavailable_magento_stops_the_run_with_nothing_lost(sides: Sides) ->
     row = backfills.get(sides.runtime.store, "products")
     assert row is not None and row.last_id == 0 and row.finished_at is None
     requests.post(f"{sides.magento.url}/__sandbox/faults", json={}, timeout=5).raise_for_status()
-    time.sleep(float(sides.runtime.settings["BREAKER_OPEN_SECONDS"]) + 0.2)  # the breaker lets calls through again
+    time.sleep(float(sides.runtime.settings.BREAKER_OPEN_SECONDS) + 0.2)  # the breaker lets calls through again
     again = sides.backfill("products")
     assert not again.stopped and again.done == ITEMS and not again.counts.get("dead")
 
@@ -448,7 +449,7 @@ def test_ctrl_c_on_the_command_keeps_the_progress_and_the_next_command_resumes(s
     import subprocess
     import sys
 
-    env = {**os.environ, **{k: str(v) for k, v in sides.runtime.settings.items()
+    env = {**os.environ, **{k: v for k, v in as_environment(sides.runtime.settings).items()
                             if k.startswith("TILLBRIDGE_") or k.endswith("_URL") or k in ("DATA_DIR", "RULES_DIR")},
            "AUTO_MIGRATE": "0"}
     # Slow Magento down so the run is still writing when Ctrl-C arrives.

@@ -17,12 +17,13 @@ from sqlalchemy import func, select
 from service.app.factory import create_app
 from service.cli.main import main
 from service.kernel.signing import signed_headers
-from service.settings import defaults
+from service.settings import Settings, load_settings
 from service.settings.secrets import HOW_TO_MAKE, REQUIRED, generate, problems
 from service.store.tables import InboxEvent
 from service.store.users import create_user
 from tests.web.support import sign_in
 
+DEFAULTS = Settings()
 OLD_DEFAULT_SESSION_KEY = "tillbridge-dev-session-key"
 
 
@@ -33,7 +34,7 @@ def strong() -> dict[str, str]:
 @pytest.mark.parametrize("command", [["web"], ["worker", "--burst"], ["scheduler", "--once"]])
 def test_processes_refuse_to_start_naming_each_bad_secret(command: list[str], settings: dict[str, Any]) -> None:
     env = {**{k: str(v) for k, v in settings.items()},
-           "SECRET_KEY": defaults.SECRET_KEY,  # published
+           "SECRET_KEY": DEFAULTS.SECRET_KEY,  # published
            "TILLBRIDGE_WEBHOOK_SECRET": "short",
            "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": ""}
     result = CliRunner().invoke(main, command, env=env)
@@ -53,15 +54,15 @@ def test_a_process_with_strong_secrets_starts(settings: dict[str, Any]) -> None:
 
 
 def test_every_published_default_and_a_weak_rotation_secret_are_problems() -> None:
-    published = {"SECRET_KEY": defaults.SECRET_KEY, "TILLBRIDGE_WEBHOOK_SECRET": defaults.TILLBRIDGE_WEBHOOK_SECRET,
-                 "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": defaults.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN}
-    assert len(problems(published)) == 3
-    assert problems({**strong(), "TILLBRIDGE_WEBHOOK_SECRET_PREVIOUS": "old"}) == [
+    published = {"SECRET_KEY": DEFAULTS.SECRET_KEY, "TILLBRIDGE_WEBHOOK_SECRET": DEFAULTS.TILLBRIDGE_WEBHOOK_SECRET,
+                 "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN": DEFAULTS.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN}
+    assert len(problems(load_settings(published, environ={}))) == 3
+    assert problems(load_settings({**strong(), "TILLBRIDGE_WEBHOOK_SECRET_PREVIOUS": "old"}, environ={})) == [
         "TILLBRIDGE_WEBHOOK_SECRET_PREVIOUS is 3 bytes long; at least 32 are needed"]
     # A whsec_ secret counts by its decoded key: 40 base64 characters are 30 bytes, 44 are 33.
-    assert problems({**strong(), "TILLBRIDGE_WEBHOOK_SECRET": "whsec_" + "A" * 40}) == [
+    assert problems(load_settings({**strong(), "TILLBRIDGE_WEBHOOK_SECRET": "whsec_" + "A" * 40}, environ={})) == [
         "TILLBRIDGE_WEBHOOK_SECRET is 30 bytes long; at least 32 are needed"]
-    assert problems({**strong(), "TILLBRIDGE_WEBHOOK_SECRET": "whsec_" + "A" * 44}) == []
+    assert problems(load_settings({**strong(), "TILLBRIDGE_WEBHOOK_SECRET": "whsec_" + "A" * 44}, environ={})) == []
 
 
 def forged_cookie(payload: dict[str, Any], key: str) -> str:
@@ -117,7 +118,7 @@ def event_body() -> bytes:
 
 def test_an_event_signed_with_the_default_secret_is_refused(settings: dict[str, Any]) -> None:
     body = event_body()
-    default_signed = signed_headers(defaults.TILLBRIDGE_WEBHOOK_SECRET, str(uuid.uuid4()), body)
+    default_signed = signed_headers(DEFAULTS.TILLBRIDGE_WEBHOOK_SECRET, str(uuid.uuid4()), body)
 
     configured = create_app({**settings, "AUTO_MIGRATE": False, "TILLBRIDGE_WEBHOOK_SECRET": generate()})
     refused = configured.test_client().post("/webhooks/magento", data=body, headers=default_signed)
@@ -125,12 +126,12 @@ def test_an_event_signed_with_the_default_secret_is_refused(settings: dict[str, 
 
     # Even an app left on the default verifies nothing with it.
     left_on_default = create_app({**settings, "AUTO_MIGRATE": False,
-                                  "TILLBRIDGE_WEBHOOK_SECRET": defaults.TILLBRIDGE_WEBHOOK_SECRET})
+                                  "TILLBRIDGE_WEBHOOK_SECRET": DEFAULTS.TILLBRIDGE_WEBHOOK_SECRET})
     refused = left_on_default.test_client().post("/webhooks/magento", data=body, headers=default_signed)
     assert refused.status_code == 503 and "TILLBRIDGE_WEBHOOK_SECRET" in refused.json["message"]
     assert inbox_count(configured) == 0
     hook = left_on_default.test_client().post(
-        f"/webhooks/heartland/{defaults.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN}", json={"id": 1})
+        f"/webhooks/heartland/{DEFAULTS.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN}", json={"id": 1})
     assert hook.status_code == 401
     for app in (configured, left_on_default):
         app.extensions["tillbridge"].store.dispose()
@@ -156,7 +157,7 @@ def test_rotation_accepts_the_previous_secret_and_legacy_headers_only_when_allow
               "X-Tillbridge-Timestamp": ts, "X-Tillbridge-Event-Id": str(uuid.uuid4())}
     refused = client.post("/webhooks/magento", data=body, headers=legacy)
     assert refused.status_code == 401 and "ACCEPT_LEGACY_SIGNATURES" in refused.json["message"]
-    app.extensions["tillbridge"].settings["ACCEPT_LEGACY_SIGNATURES"] = True
+    app.extensions["tillbridge"].reconfigure(ACCEPT_LEGACY_SIGNATURES=True)
     assert client.post("/webhooks/magento", data=body, headers=legacy).status_code == 202
     app.extensions["tillbridge"].store.dispose()
 

@@ -19,6 +19,7 @@ from service.flows.inventory import entity_key as stock_key
 from service.flows.order_polling import POLL_RESOURCE as ORDERS_POLL
 from service.flows.order_polling import pollers as order_pollers
 from service.sandbox.server import RunningSandbox, start_in_thread
+from service.settings import as_environment
 from service.store import bindings, items
 from tests.api.prometheus_text import parse_samples
 from tests.stack import HEARTLAND_TOKEN, MAGENTO_TOKEN
@@ -36,7 +37,7 @@ def sides(runtime: Any) -> Iterator[tuple[RunningSandbox, RunningSandbox]]:
 
     heartland = start_in_thread(create_heartland(seed="demo", token=HEARTLAND_TOKEN))
     magento = start_in_thread(create_magento(seed="demo", token=MAGENTO_TOKEN))
-    runtime.settings.update({"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
+    runtime.reconfigure(**{"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
                              "TILLBRIDGE_HEARTLAND_TOKEN": HEARTLAND_TOKEN,
                              "TILLBRIDGE_MAGENTO_URL": f"{magento.url}/rest",
                              "TILLBRIDGE_MAGENTO_TOKEN": MAGENTO_TOKEN})
@@ -153,7 +154,7 @@ def test_the_scheduler_checks_once_the_interval_has_passed(runtime: Any,
                                                           sides: tuple[RunningSandbox, RunningSandbox]) -> None:
     # The interval is long against a check (under a second here, a few on a loaded machine), so the
     # sweep right after one is surely within it.
-    runtime.settings.update({"DRIFT_INTERVAL_SECONDS": 4.0, "POLL_INTERVAL_SECONDS": 0})
+    runtime.reconfigure(**{"DRIFT_INTERVAL_SECONDS": 4.0, "POLL_INTERVAL_SECONDS": 0})
     sweep(runtime)
     assert drift.last_run(runtime) is None  # a scheduler starting is not a reason to read everything
     time.sleep(4.1)
@@ -162,7 +163,7 @@ def test_the_scheduler_checks_once_the_interval_has_passed(runtime: Any,
     assert first is not None and first["checked"]["stock"] > 0
     sweep(runtime)
     assert drift.last_run(runtime) == first  # not again before the interval
-    runtime.settings["DRIFT_INTERVAL_SECONDS"] = 0
+    runtime.reconfigure(DRIFT_INTERVAL_SECONDS=0)
     time.sleep(4.1)
     sweep(runtime)
     assert drift.last_run(runtime) == first  # 0 turns it off
@@ -174,7 +175,7 @@ def test_the_cli_prints_what_differs_and_repairs_only_when_asked(
 
     from service.cli.main import main
 
-    env = {k: str(v) for k, v in {**settings, **runtime.settings}.items()
+    env = {k: str(v) for k, v in {**settings, **as_environment(runtime.settings)}.items()
            if k.startswith(("TILLBRIDGE_", "DATABASE_URL", "REDIS_URL", "DATA_DIR"))}
     looked = CliRunner().invoke(main, ["drift", "check", "--no-repair"], env=env)
     assert looked.exit_code == 0, looked.output

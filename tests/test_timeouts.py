@@ -19,14 +19,14 @@ def test_redis_commands_time_out_and_the_worker_dequeue_still_blocks(app: Any) -
     settings = runtime.settings
     worker = make_worker(app, name="timeouts-test")
     shared = runtime.redis.connection_pool.connection_kwargs
-    assert shared["socket_timeout"] == settings["REDIS_SOCKET_TIMEOUT_SECONDS"]
-    assert shared["socket_connect_timeout"] == settings["REDIS_CONNECT_TIMEOUT_SECONDS"]
+    assert shared["socket_timeout"] == settings.REDIS_SOCKET_TIMEOUT_SECONDS
+    assert shared["socket_connect_timeout"] == settings.REDIS_CONNECT_TIMEOUT_SECONDS
     # RQ blocks in Redis for dequeue_timeout: the worker's own connection waits longer than that,
     # and building the worker did not lift the timeout of the connection locks and breakers use.
     dequeue = worker.connection.connection_pool.connection_kwargs
     assert dequeue["socket_timeout"] > worker.dequeue_timeout
     assert worker.connection.connection_pool is not runtime.redis.connection_pool
-    assert runtime.redis.connection_pool.connection_kwargs["socket_timeout"] == settings["REDIS_SOCKET_TIMEOUT_SECONDS"]
+    assert runtime.redis.connection_pool.connection_kwargs["socket_timeout"] == settings.REDIS_SOCKET_TIMEOUT_SECONDS
     assert runtime.redis.ping() and worker.connection.ping()
 
 

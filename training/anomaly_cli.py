@@ -14,13 +14,13 @@ def _models_dir(value: str | None) -> Path:
     (MODELS_DIR) to the checkout, like the service reads it."""
     from service.settings import load_settings, repo_path
 
-    return Path(value).resolve() if value else repo_path(str(load_settings()["MODELS_DIR"]))
+    return Path(value).resolve() if value else repo_path(str(load_settings().MODELS_DIR))
 
 
 def _rules_dir(value: str | None) -> str:
     from service.settings import load_settings, repo_path
 
-    return str(Path(value).resolve()) if value else str(repo_path(str(load_settings()["RULES_DIR"])))
+    return str(Path(value).resolve()) if value else str(repo_path(str(load_settings().RULES_DIR)))
 
 
 def _split(features: str | None) -> list[str] | None:

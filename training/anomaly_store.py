@@ -85,7 +85,7 @@ def _store_from_settings() -> Store:
     from service.store.db import database_url
 
     settings = load_settings()
-    return Store(database_url(str(settings["DATABASE_URL"]), str(settings["DATA_DIR"])))
+    return Store(database_url(settings.DATABASE_URL, settings.DATA_DIR))
 
 
 @click.command("export-anomaly")

@@ -67,7 +67,7 @@ def train_dedup(
 
     trained = dedup.train(shuffled(dedup.combine(parts), seed), seed=seed, holdout=holdout, rules=rules,
                           data={"sha256": hashes} if hashes else None)
-    root = Path(out_dir).resolve() if out_dir else repo_path(str(load_settings()["MODELS_DIR"]))
+    root = Path(out_dir).resolve() if out_dir else repo_path(str(load_settings().MODELS_DIR))
     try:
         version = dedup.save(trained, root, promote=promote)
     except RegistryError as exc:

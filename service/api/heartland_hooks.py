@@ -96,7 +96,7 @@ def masked(url: str) -> str:
 def heartland_event(token: str) -> Response:
     runtime = current()
     settings = runtime.settings
-    expected = str(settings["TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN"] or "")
+    expected = str(settings.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN or "")
     # A published default token opens nothing: anyone could read it in this repository.
     if not usable(expected) or not hmac.compare_digest(token.encode(), expected.encode()):
         # The token is never logged: a wrong one may be a near miss of the real one.
@@ -104,8 +104,8 @@ def heartland_event(token: str) -> Response:
         return _error(401, "bad_token", "the URL's token is not Tillbridge's Heartland webhook token; "
                       "register the URL again with `tillbridge heartland webhooks register`")
     body = request.get_data(cache=False)
-    if len(body) > settings["MAX_EVENT_BYTES"]:
-        return _error(413, "too_large", f"event body is {len(body)} bytes; the limit is {settings['MAX_EVENT_BYTES']}")
+    if len(body) > settings.MAX_EVENT_BYTES:
+        return _error(413, "too_large", f"event body is {len(body)} bytes; the limit is {settings.MAX_EVENT_BYTES}")
     document, refused = read_event(body)
     if refused is not None:
         return refused

@@ -28,6 +28,7 @@ from service.kernel.signing import (
     verify,
     verify_legacy,
 )
+from service.settings import Settings
 from service.settings.secrets import usable
 
 log = logging.getLogger(__name__)
@@ -56,20 +57,20 @@ def read_event(body: bytes) -> tuple[Any, Response | None]:
     return document, None
 
 
-def webhook_secrets(settings: Mapping[str, Any]) -> list[str]:
+def webhook_secrets(settings: Settings) -> list[str]:
     """The secrets an event may be signed with: the current one and, during a rotation, the previous
     one. A published default is never among them, so an event signed with it is refused."""
     names = ("TILLBRIDGE_WEBHOOK_SECRET", "TILLBRIDGE_WEBHOOK_SECRET_PREVIOUS")
-    return [str(settings.get(name)) for name in names if usable(settings.get(name))]
+    return [getattr(settings, name) for name in names if usable(getattr(settings, name))]
 
 
-def verify_request(settings: Mapping[str, Any], secrets: list[str], headers: Mapping[str, str], body: bytes) -> str:
+def verify_request(settings: Settings, secrets: list[str], headers: Mapping[str, str], body: bytes) -> str:
     """The event id the signature vouches for. The legacy X-Tillbridge-* headers count only when
     ACCEPT_LEGACY_SIGNATURES is on and no Standard Webhooks signature was sent."""
-    tolerance = int(settings["SIGNATURE_TOLERANCE_SECONDS"])
+    tolerance = settings.SIGNATURE_TOLERANCE_SECONDS
     names = {name.lower() for name in headers}
     if SIGNATURE_HEADER not in names and LEGACY_SIGNATURE_HEADER.lower() in names:
-        if not settings.get("ACCEPT_LEGACY_SIGNATURES"):
+        if not settings.ACCEPT_LEGACY_SIGNATURES:
             raise SignatureError(f"the legacy {LEGACY_SIGNATURE_HEADER} signature is no longer accepted: update "
                                  "the Tillbridge module (it sends webhook-id, webhook-timestamp and "
                                  "webhook-signature), or set ACCEPT_LEGACY_SIGNATURES=1 until then")
@@ -82,8 +83,8 @@ def magento_event() -> Response:
     runtime = current()
     settings = runtime.settings
     body = request.get_data(cache=False)
-    if len(body) > settings["MAX_EVENT_BYTES"]:
-        return _error(413, "too_large", f"event body is {len(body)} bytes; the limit is {settings['MAX_EVENT_BYTES']}")
+    if len(body) > settings.MAX_EVENT_BYTES:
+        return _error(413, "too_large", f"event body is {len(body)} bytes; the limit is {settings.MAX_EVENT_BYTES}")
     secrets = webhook_secrets(settings)
     if not secrets:
         log.error("magento event refused: TILLBRIDGE_WEBHOOK_SECRET is unset or a published default")

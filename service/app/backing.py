@@ -6,27 +6,25 @@ Light on purpose (no flows, no app): the runtime opens them here, and so do the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from redis import Redis
 
 from service.app.embedded import redis_url
+from service.settings import Settings
 from service.store.db import Store, database_url
 
 
-def open_store(settings: Mapping[str, Any]) -> Store:
-    return Store(database_url(settings["DATABASE_URL"], settings["DATA_DIR"]),
-                 connect_timeout_seconds=int(settings["DATABASE_CONNECT_TIMEOUT_SECONDS"]),
-                 statement_timeout_seconds=int(settings["DATABASE_STATEMENT_TIMEOUT_SECONDS"]))
+def open_store(settings: Settings) -> Store:
+    return Store(database_url(settings.DATABASE_URL, settings.DATA_DIR),
+                 connect_timeout_seconds=settings.DATABASE_CONNECT_TIMEOUT_SECONDS,
+                 statement_timeout_seconds=settings.DATABASE_STATEMENT_TIMEOUT_SECONDS)
 
 
-def open_redis(settings: Mapping[str, Any], url: str | None = None, socket_timeout: float | None = None) -> Redis:
+def open_redis(settings: Settings, url: str | None = None, socket_timeout: float | None = None) -> Redis:
     """A client of REDIS_URL (else the embedded Redis); ``socket_timeout`` replaces REDIS_SOCKET_TIMEOUT_SECONDS."""
-    return Redis.from_url(url or redis_url(dict(settings)), health_check_interval=30,
-                          socket_connect_timeout=float(settings["REDIS_CONNECT_TIMEOUT_SECONDS"]),
+    return Redis.from_url(url or redis_url(settings), health_check_interval=30,
+                          socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT_SECONDS,
                           socket_timeout=float(socket_timeout if socket_timeout is not None
-                                               else settings["REDIS_SOCKET_TIMEOUT_SECONDS"]))
+                                               else settings.REDIS_SOCKET_TIMEOUT_SECONDS))
 
 
 def check_answering(redis: Redis, store: Store) -> None:

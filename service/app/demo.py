@@ -23,7 +23,7 @@ from cryptography.fernet import Fernet
 from service.app.embedded import embedded_redis_url
 from service.app.processes import ProcessGroup
 from service.sandbox.seed import generate
-from service.settings import load_settings, secrets
+from service.settings import load_settings, replaced, secrets, value_of
 from service.store.db import Store, database_url
 
 ADMIN_USER = "admin"
@@ -38,12 +38,12 @@ class Demo:
                  magento_port: int | None = None, exit_when_synced: bool = False) -> None:
         self.settings = load_settings()
         s = self.settings
-        self.orders = orders if orders is not None else int(s["DEMO_ORDERS"])
-        self.web_port = web_port or int(s["WEB_PORT"])
-        self.heartland_port = heartland_port or int(s["DEMO_HEARTLAND_PORT"])
-        self.magento_port = magento_port or int(s["DEMO_MAGENTO_PORT"])
+        self.orders = orders if orders is not None else s.DEMO_ORDERS
+        self.web_port = web_port or s.WEB_PORT
+        self.heartland_port = heartland_port or s.DEMO_HEARTLAND_PORT
+        self.magento_port = magento_port or s.DEMO_MAGENTO_PORT
         self.exit_when_synced = exit_when_synced
-        self.data_dir = Path(s["DATA_DIR"]).resolve() / "demo"
+        self.data_dir = Path(s.DATA_DIR).resolve() / "demo"
         self.group = ProcessGroup(self.data_dir)
 
     # -- orchestration --------------------------------------------------------------------------
@@ -82,11 +82,11 @@ class Demo:
             shutil.rmtree(self.data_dir)  # the sandboxes start fresh, so the store does too
         self.data_dir.mkdir(parents=True)
         s = self.settings
-        redis_url = s["REDIS_URL"] or embedded_redis_url(str(self.data_dir))
-        db_url = database_url(s["DATABASE_URL"], str(self.data_dir))
+        redis_url = s.REDIS_URL or embedded_redis_url(str(self.data_dir))
+        db_url = database_url(s.DATABASE_URL, str(self.data_dir))
         store = Store(db_url)
         store.upgrade()
-        if s["REDIS_URL"] or s["DATABASE_URL"]:
+        if s.REDIS_URL or s.DATABASE_URL:
             print("note: using REDIS_URL/DATABASE_URL from the environment", flush=True)
         self.admin_password = os.environ.get("TILLBRIDGE_DEMO_PASSWORD") or DEMO_ADMIN_PASSWORD
         self.ensure_admin(store)
@@ -102,8 +102,8 @@ class Demo:
             "AUTO_MIGRATE": "0",
             "TILLBRIDGE_HEARTLAND_URL": f"http://127.0.0.1:{self.heartland_port}/api",
             "TILLBRIDGE_MAGENTO_URL": f"http://127.0.0.1:{self.magento_port}/rest",
-            "TILLBRIDGE_HEARTLAND_TOKEN": s["TILLBRIDGE_HEARTLAND_TOKEN"],
-            "TILLBRIDGE_MAGENTO_TOKEN": s["TILLBRIDGE_MAGENTO_TOKEN"],
+            "TILLBRIDGE_HEARTLAND_TOKEN": s.TILLBRIDGE_HEARTLAND_TOKEN,
+            "TILLBRIDGE_MAGENTO_TOKEN": s.TILLBRIDGE_MAGENTO_TOKEN,
             "TILLBRIDGE_PUBLIC_URL": f"http://127.0.0.1:{self.web_port}",
             "POLL_INTERVAL_SECONDS": poll_interval,
             # the connections page stores credentials encrypted; each demo run starts fresh, so a new key will do
@@ -117,10 +117,10 @@ class Demo:
         environment sets are kept when they would pass the startup check."""
         chosen = {}
         for name in secrets.REQUIRED:
-            value = self.settings.get(name)
+            value = value_of(self.settings, name)
             keep = secrets.problem(name, value) is None
             chosen[name] = str(value) if keep else secrets.generate()
-        self.settings.update(chosen)
+        self.settings = replaced(self.settings, chosen)
         return chosen
 
     def ensure_admin(self, store: Store) -> None:
@@ -135,9 +135,9 @@ class Demo:
         exe = [sys.executable, "-m", "service"]
         s = self.settings
         self.spawn("heartland sandbox", [*exe, "sandbox", "heartland", "--port", str(self.heartland_port),
-                                          "--seed", "demo", "--token", s["TILLBRIDGE_HEARTLAND_TOKEN"]], env)
+                                          "--seed", "demo", "--token", s.TILLBRIDGE_HEARTLAND_TOKEN], env)
         self.spawn("magento sandbox", [*exe, "sandbox", "magento", "--port", str(self.magento_port), "--seed", "demo",
-                                        "--token", s["TILLBRIDGE_MAGENTO_TOKEN"],
+                                        "--token", s.TILLBRIDGE_MAGENTO_TOKEN,
                                         "--events-url", f"http://127.0.0.1:{self.web_port}/webhooks/magento"], env)
         self.spawn("web", [*exe, "web", "--port", str(self.web_port), "--workers", "2"], env)
         self.spawn("worker", [*exe, "worker", "--name", f"demo-worker-{os.getpid()}"], env)
@@ -189,7 +189,7 @@ class Demo:
         from service.connectors.magento.client import MagentoClient
 
         magento = MagentoClient(f"http://127.0.0.1:{self.magento_port}/rest",
-                                token=self.settings["TILLBRIDGE_MAGENTO_TOKEN"])
+                                token=self.settings.TILLBRIDGE_MAGENTO_TOKEN)
         magento.create_product({"sku": "WEB-ONLY-1", "name": "Web-only gift wrap", "price": 4.5,
                                 "attribute_set_id": 4, "type_id": "simple", "status": 1, "visibility": 4,
                                 "extension_attributes": {"stock_item": {"qty": 100, "is_in_stock": True}}})
@@ -218,7 +218,7 @@ class Demo:
 
         seed = generate("demo")
         magento = MagentoClient(f"http://127.0.0.1:{self.magento_port}/rest",
-                                token=self.settings["TILLBRIDGE_MAGENTO_TOKEN"])
+                                token=self.settings.TILLBRIDGE_MAGENTO_TOKEN)
         cheap = sorted(seed.products, key=lambda p: p.price)[:3]
         dearest = max(seed.products, key=lambda p: p.price)
         for product in (*cheap, dearest):  # the sandbox holds a few dozen of each; these orders need more
@@ -266,7 +266,7 @@ class Demo:
 
         from service.store.tables import OrderFact
 
-        store = Store(database_url(self.settings["DATABASE_URL"], str(self.data_dir)))
+        store = Store(database_url(self.settings.DATABASE_URL, str(self.data_dir)))
         try:
             deadline = time.time() + timeout
             while time.time() < deadline:
@@ -281,7 +281,7 @@ class Demo:
         """How many held orders and possible duplicate customers wait for a person."""
         from service.store import customer_reviews, reviews
 
-        store = Store(database_url(self.settings["DATABASE_URL"], str(self.data_dir)))
+        store = Store(database_url(self.settings.DATABASE_URL, str(self.data_dir)))
         try:
             held = reviews.counts_by_state(store).get("queued", 0)
             pairs = customer_reviews.counts(store).get("pending", 0)
@@ -293,7 +293,7 @@ class Demo:
     def show_review(self, order: dict[str, Any] | None, timeout: float = 20.0) -> None:
         if order is None:
             return
-        store = Store(database_url(self.settings["DATABASE_URL"], str(self.data_dir)))
+        store = Store(database_url(self.settings.DATABASE_URL, str(self.data_dir)))
         from service.store import items
 
         deadline = time.time() + timeout
@@ -310,7 +310,7 @@ class Demo:
     def follow(self, placed: list[dict[str, Any]], timeout: float = 60.0) -> bool:
         """Print each order as it arrives in Heartland; True when all did."""
         heartland = f"http://127.0.0.1:{self.heartland_port}/api"
-        headers = {"Authorization": f"Bearer {self.settings['TILLBRIDGE_HEARTLAND_TOKEN']}"}
+        headers = {"Authorization": f"Bearer {self.settings.TILLBRIDGE_HEARTLAND_TOKEN}"}
         wanted = {str(o.get("increment_id")) for o in placed}
         seen: set[str] = set()
         started = time.time()
@@ -333,9 +333,9 @@ class Demo:
         from service.connectors.magento.client import MagentoClient
 
         return (HeartlandClient(f"http://127.0.0.1:{self.heartland_port}/api",
-                                token=self.settings["TILLBRIDGE_HEARTLAND_TOKEN"]),
+                                token=self.settings.TILLBRIDGE_HEARTLAND_TOKEN),
                 MagentoClient(f"http://127.0.0.1:{self.magento_port}/rest",
-                              token=self.settings["TILLBRIDGE_MAGENTO_TOKEN"]))
+                              token=self.settings.TILLBRIDGE_MAGENTO_TOKEN))
 
     def round_trip(self, order: dict[str, Any], timeout: float = 30.0) -> None:
         """One order's life after checkout, as a merchant sees it: Heartland's webhooks registered,
@@ -346,7 +346,7 @@ class Demo:
 
         heartland, magento = self.clients()
         heartland.register_webhook(hook_url(f"http://127.0.0.1:{self.web_port}",
-                                            str(self.settings["TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN"])),
+                                            self.settings.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN),
                                    ["item_created", "item_updated", "customer_created", "customer_updated",
                                     "sales_transaction_completed"])
         number = str(order["increment_id"])
@@ -408,7 +408,7 @@ class Demo:
         from service.store import items
 
         quiet = self.poll_seconds + 1.0
-        store = Store(database_url(self.settings["DATABASE_URL"], str(self.data_dir)))
+        store = Store(database_url(self.settings.DATABASE_URL, str(self.data_dir)))
         try:
             deadline = time.time() + timeout
             last: dict[str, int] = {}

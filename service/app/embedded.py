@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from service.settings import Settings
+
 _servers: dict[str, Any] = {}
 _started_here: set[str] = set()
 _lock = threading.Lock()
@@ -101,5 +103,5 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def redis_url(settings: dict[str, Any]) -> str:
-    return settings["REDIS_URL"] or embedded_redis_url(settings["DATA_DIR"])
+def redis_url(settings: Settings) -> str:
+    return settings.REDIS_URL or embedded_redis_url(settings.DATA_DIR)

@@ -19,12 +19,11 @@ WEB = Path(__file__).resolve().parents[1] / "web"  # the pages' templates and st
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(config)
     app = Flask(__name__, template_folder=str(WEB / "templates"), static_folder=str(WEB / "static"))
-    app.config.update(settings)
-    app.config["SECRET_KEY"] = session_key(str(settings["SECRET_KEY"] or ""))
-    app.config["MAX_CONTENT_LENGTH"] = int(settings["MAX_EVENT_BYTES"]) + 1024
+    app.config["SECRET_KEY"] = session_key(settings.SECRET_KEY)
+    app.config["MAX_CONTENT_LENGTH"] = settings.MAX_EVENT_BYTES + 1024
     runtime = Runtime(settings)
     app.extensions["tillbridge"] = runtime
-    if settings.get("AUTO_MIGRATE", True):
+    if settings.AUTO_MIGRATE:
         runtime.store.upgrade()
     runtime.apply_setting_overrides()  # what admins changed on the settings page
 
@@ -45,7 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             connection.exec_driver_sql("SELECT 1")
         return jsonify({"status": "ok", "warnings": runtime.redis_warnings()})
 
-    logging.basicConfig(level=settings.get("LOG_LEVEL", "INFO"),
+    logging.basicConfig(level=settings.LOG_LEVEL,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return app
 

@@ -24,6 +24,7 @@ from service.engine.trace import record_exchange, tracing_active
 from service.flows import catalog as _catalog  # noqa: F401 - every flow registers itself
 from service.kernel.retry import RetryPolicy
 from service.rules.loader import Rules
+from service.settings import Settings, replaced, value_of
 from service.store.mapping_cache import ActiveMappings
 
 C = TypeVar("C", bound=HttpConnector)
@@ -39,12 +40,16 @@ if TYPE_CHECKING:
 
 
 class Runtime:
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: Settings) -> None:
+        # Frozen: new values (the settings page's overrides, `reconfigure`) swap in a new object, so a
+        # reader holding this one sees one consistent set of settings.
         self.settings = settings
+        self._environment_settings = settings
+        self._overrides: dict[str, Any] = {}
         self.store = open_store(settings)
         self.redis_url = redis_url(settings)
         self.redis = open_redis(settings, self.redis_url)
-        self.rules = Rules(settings["RULES_DIR"])
+        self.rules = Rules(settings.RULES_DIR)
         # The active mapping versions, kept per process; any commit that changes them drops them everywhere.
         self.active_mappings = ActiveMappings(self.store, self.redis)
         self._lock = threading.Lock()
@@ -67,7 +72,7 @@ class Runtime:
 
     @cached_property
     def queue(self) -> Queue:
-        return make_queue(self.redis, self.settings["QUEUE_NAME"], int(self.settings["JOB_TIMEOUT_SECONDS"]))
+        return make_queue(self.redis, self.settings.QUEUE_NAME, self.settings.JOB_TIMEOUT_SECONDS)
 
     def enqueue(self, item_ids: list[int]) -> int:
         return enqueue_items(self.queue, run_item, item_ids)
@@ -75,32 +80,32 @@ class Runtime:
     @cached_property
     def policy(self) -> RetryPolicy:
         s = self.settings
-        return RetryPolicy(base_seconds=float(s["RETRY_BASE_SECONDS"]), cap_seconds=float(s["RETRY_CAP_SECONDS"]),
-                           max_attempts=int(s["MAX_ATTEMPTS"]))
+        return RetryPolicy(base_seconds=s.RETRY_BASE_SECONDS, cap_seconds=s.RETRY_CAP_SECONDS,
+                           max_attempts=s.MAX_ATTEMPTS)
 
     @cached_property
     def pipeline(self) -> Pipeline:
         s = self.settings
-        lease = float(s["JOB_TIMEOUT_SECONDS"]) + float(s["LEASE_GRACE_SECONDS"])
+        lease = float(s.JOB_TIMEOUT_SECONDS) + float(s.LEASE_GRACE_SECONDS)
         engine_settings = EngineSettings(
             lease_seconds=lease,
             lock_ttl_seconds=lease,
-            lock_wait_seconds=float(s["LOCK_WAIT_SECONDS"]),
+            lock_wait_seconds=s.LOCK_WAIT_SECONDS,
             policy=self.policy,
-            wait_limit_seconds=float(s["WAIT_LIMIT_SECONDS"]),
+            wait_limit_seconds=s.WAIT_LIMIT_SECONDS,
         )
         return Pipeline(self.store, self.redis, self.flow, engine_settings)
 
     def breaker(self, destination: str) -> RedisBreaker:
         s = self.settings
-        return RedisBreaker(self.redis, destination, threshold=int(s["BREAKER_FAILURE_THRESHOLD"]),
-                            open_seconds=float(s["BREAKER_OPEN_SECONDS"]))
+        return RedisBreaker(self.redis, destination, threshold=s.BREAKER_FAILURE_THRESHOLD,
+                            open_seconds=s.BREAKER_OPEN_SECONDS)
 
     def rate_limiter(self, destination: str, rate_per_second: float) -> RateLimiter:
         """The destination's rate limit, counted in Redis: shared by every process of the deployment."""
         storage = RedisStorage("redis://", connection_pool=self.redis.connection_pool, key_prefix="tillbridge:rate")
         return RateLimiter(rate_per_second, destination=destination, storage=storage,
-                           max_wait_seconds=float(self.settings["RATE_LIMIT_MAX_WAIT_SECONDS"]))
+                           max_wait_seconds=self.settings.RATE_LIMIT_MAX_WAIT_SECONDS)
 
     @property
     def heartland(self) -> HeartlandClient:
@@ -145,16 +150,18 @@ class Runtime:
             found = setting_overrides.overrides(self.store)
         except SQLAlchemyError:
             return  # not migrated yet: the environment's settings stand
-        if not hasattr(self, "_environment_settings"):
-            self._environment_settings = dict(self.settings)
-        for name in setting_overrides.BY_NAME:
-            if name in found:
-                self.settings[name] = setting_overrides.checked(name, found[name], self._environment_settings[name])
-            else:
-                self.settings[name] = self._environment_settings[name]
+        self._overrides = {name: setting_overrides.checked(name, raw) for name, raw in found.items()
+                           if name in setting_overrides.BY_NAME}
+        self.settings = replaced(self._environment_settings, self._overrides)
+
+    def reconfigure(self, **changes: Any) -> None:
+        """Change settings in this process only, as if its environment had said so (tests, one-off
+        commands); the settings page's overrides still apply over them."""
+        self._environment_settings = replaced(self._environment_settings, changes)
+        self.settings = replaced(self._environment_settings, self._overrides)
 
     def environment_setting(self, name: str) -> Any:
-        return getattr(self, "_environment_settings", self.settings).get(name)
+        return value_of(self._environment_settings, name)
 
     def settings_changed(self) -> None:
         self.redis.incr(SETTINGS_STAMP_KEY)
@@ -185,54 +192,54 @@ class Runtime:
 
         s = self.connection_settings("heartland")
         client = HeartlandClient(
-            s["TILLBRIDGE_HEARTLAND_URL"],
-            s["TILLBRIDGE_HEARTLAND_TOKEN"],
-            timeout=float(s["HTTP_TIMEOUT_SECONDS"]),
-            connect_timeout=float(s["HTTP_CONNECT_TIMEOUT_SECONDS"]),
-            rate_per_second=float(s["HEARTLAND_RATE_PER_SECOND"]),
+            s.TILLBRIDGE_HEARTLAND_URL,
+            s.TILLBRIDGE_HEARTLAND_TOKEN,
+            timeout=s.HTTP_TIMEOUT_SECONDS,
+            connect_timeout=s.HTTP_CONNECT_TIMEOUT_SECONDS,
+            rate_per_second=s.HEARTLAND_RATE_PER_SECOND,
             on_exchange=record_exchange,
         )
-        return self._guarded(client, "heartland", s, rate_per_second=float(s["HEARTLAND_RATE_PER_SECOND"]))
+        return self._guarded(client, "heartland", s, rate_per_second=s.HEARTLAND_RATE_PER_SECOND)
 
     def _build_magento(self) -> MagentoClient:
         from service.connectors.magento.client import MagentoClient
 
         s = self.connection_settings("magento")
         client = MagentoClient(
-            s["TILLBRIDGE_MAGENTO_URL"],
-            store_code=s["TILLBRIDGE_MAGENTO_STORE_CODE"],
-            token=s["TILLBRIDGE_MAGENTO_TOKEN"] or None,
-            consumer_key=s["TILLBRIDGE_MAGENTO_CONSUMER_KEY"] or None,
-            consumer_secret=s["TILLBRIDGE_MAGENTO_CONSUMER_SECRET"] or None,
-            access_token=s["TILLBRIDGE_MAGENTO_ACCESS_TOKEN"] or None,
-            access_token_secret=s["TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET"] or None,
-            timeout=float(s["HTTP_TIMEOUT_SECONDS"]),
-            connect_timeout=float(s["HTTP_CONNECT_TIMEOUT_SECONDS"]),
-            rate_per_second=float(s["MAGENTO_RATE_PER_SECOND"]),
+            s.TILLBRIDGE_MAGENTO_URL,
+            store_code=s.TILLBRIDGE_MAGENTO_STORE_CODE,
+            token=s.TILLBRIDGE_MAGENTO_TOKEN or None,
+            consumer_key=s.TILLBRIDGE_MAGENTO_CONSUMER_KEY or None,
+            consumer_secret=s.TILLBRIDGE_MAGENTO_CONSUMER_SECRET or None,
+            access_token=s.TILLBRIDGE_MAGENTO_ACCESS_TOKEN or None,
+            access_token_secret=s.TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET or None,
+            timeout=s.HTTP_TIMEOUT_SECONDS,
+            connect_timeout=s.HTTP_CONNECT_TIMEOUT_SECONDS,
+            rate_per_second=s.MAGENTO_RATE_PER_SECOND,
             on_exchange=record_exchange,
         )
-        return self._guarded(client, "magento", s, rate_per_second=float(s["MAGENTO_RATE_PER_SECOND"]))
+        return self._guarded(client, "magento", s, rate_per_second=s.MAGENTO_RATE_PER_SECOND)
 
-    def _guarded(self, client: C, system: str, s: dict[str, Any], *, rate_per_second: float) -> C:
+    def _guarded(self, client: C, system: str, s: Settings, *, rate_per_second: float) -> C:
         """What every client of another system gets: the shared breaker and rate limit, the fence
         check before each write, the whole-call deadline, and exchanges kept only for a run's trace."""
         client.breaker = self.breaker(system)
         client.before_write = check_current
         client.exchange_wanted = tracing_active
         client.limiter = self.rate_limiter(system, rate_per_second)
-        client.deadline_seconds = float(s["HTTP_DEADLINE_SECONDS"])
+        client.deadline_seconds = s.HTTP_DEADLINE_SECONDS
         return client
 
-    def connection_settings(self, system: str) -> dict[str, Any]:
+    def connection_settings(self, system: str) -> Settings:
         """The settings with ``system``'s stored credentials (`tillbridge connections set`) in place of
         the environment's; a stored Magento token or OAuth set replaces the environment's whole auth."""
         from service.store import credentials
 
-        stored = credentials.settings_for(self.store, self.settings.get("TILLBRIDGE_ENCRYPTION_KEY"), system)
+        stored = credentials.settings_for(self.store, self.settings.TILLBRIDGE_ENCRYPTION_KEY, system)
         auth = {name for field, name in credentials.FIELDS[system].items() if field not in credentials.PLAIN_FIELDS}
         if auth & stored.keys():
-            return {**self.settings, **dict.fromkeys(auth, ""), **stored}
-        return {**self.settings, **stored}
+            return replaced(self.settings, {**dict.fromkeys(auth, ""), **stored})
+        return replaced(self.settings, stored)
 
     def flow(self, name: str) -> Flow:
         with self._lock:

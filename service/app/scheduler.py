@@ -30,13 +30,13 @@ class SweepResult:
 
 def poll_sources(runtime: Runtime) -> list[PollResult]:
     """Poll each source resource whose interval has passed (POLL_INTERVAL_SECONDS; 0 turns it off)."""
-    interval = float(runtime.settings["POLL_INTERVAL_SECONDS"])
+    interval = runtime.settings.POLL_INTERVAL_SECONDS
     if interval <= 0:
         return []
     from service.flows.registry import build_pollers
 
     return polling.poll_due(runtime.store, build_pollers(runtime), interval_seconds=interval,
-                            overlap_seconds=float(runtime.settings["POLL_OVERLAP_SECONDS"]),
+                            overlap_seconds=runtime.settings.POLL_OVERLAP_SECONDS,
                             enqueue=runtime.enqueue)
 
 
@@ -97,7 +97,7 @@ def sweep(runtime: Runtime) -> SweepResult:
     reclaimed = items.reclaim_expired(runtime.store)
     if reclaimed:
         log.warning("reclaimed %d items whose worker stopped mid-run", len(reclaimed))
-    due = items.due_for_enqueue(runtime.store, float(runtime.settings["STUCK_AFTER_SECONDS"]))
+    due = items.due_for_enqueue(runtime.store, float(runtime.settings.STUCK_AFTER_SECONDS))
     if due:
         runtime.enqueue(due)
     return SweepResult(reclaimed=len(reclaimed), enqueued=len(due), polled=polled)

@@ -44,7 +44,7 @@ def _save(system: str, values: dict[str, str | None]) -> None:
     if not given:
         raise click.UsageError("give at least one field to store (see --help)")
     try:
-        stored = credentials.save(runtime.store, runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY"), system, given,
+        stored = credentials.save(runtime.store, runtime.settings.TILLBRIDGE_ENCRYPTION_KEY, system, given,
                                   actor=f"cli:{getpass.getuser()}")
     except credentials.CredentialsError as exc:
         raise click.ClickException(str(exc)) from None
@@ -84,7 +84,7 @@ def set_magento(url: str | None, store_code: str | None, token: str | None, cons
 def connections_show() -> None:
     """The stored credentials, secrets masked, and which setting each replaces."""
     runtime = _runtime()
-    key = runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY")
+    key = runtime.settings.TILLBRIDGE_ENCRYPTION_KEY
     for system in credentials.FIELDS:
         try:
             stored = credentials.load(runtime.store, key, system)

@@ -61,7 +61,7 @@ def _app_when_reachable() -> Flask:
     from service.settings import load_settings
 
     settings = load_settings()
-    deadline = time.monotonic() + float(settings["STARTUP_WAIT_SECONDS"])
+    deadline = time.monotonic() + settings.STARTUP_WAIT_SECONDS
     said = 0.0
     while True:
         store = open_store(settings)
@@ -114,9 +114,9 @@ def web(host: str | None, port: int | None, workers: int | None) -> None:
     settings = load_settings()
     _checked_app()  # checks secrets and Redis, applies the migrations once (AUTO_MIGRATE) before gunicorn starts its workers
     run_gunicorn(
-        host or settings["WEB_HOST"],
-        port or int(settings["WEB_PORT"]),
-        workers or int(settings["WEB_WORKERS"]),
+        host or settings.WEB_HOST,
+        port or settings.WEB_PORT,
+        workers or settings.WEB_WORKERS,
     )
 
 
@@ -157,11 +157,11 @@ def scheduler(once: bool) -> None:
         result = sweep(runtime)
         click.echo(f"reclaimed {result.reclaimed}, enqueued {result.enqueued}, polled {result.polled}")
         return
-    shutdown.install(float(runtime.settings["WORKER_STOP_GRACE_SECONDS"]))
+    shutdown.install(runtime.settings.WORKER_STOP_GRACE_SECONDS)
     _dump_stacks_on_sigusr2()
-    click.echo(f"scheduler running: a sweep every {runtime.settings['SCHEDULER_TICK_SECONDS']} s; "
+    click.echo(f"scheduler running: a sweep every {runtime.settings.SCHEDULER_TICK_SECONDS} s; "
                "SIGTERM or Ctrl-C stops it", err=True)
-    run_forever(runtime, float(runtime.settings["SCHEDULER_TICK_SECONDS"]))
+    run_forever(runtime, runtime.settings.SCHEDULER_TICK_SECONDS)
 
 
 @main.command()
@@ -196,11 +196,11 @@ def purge(dry_run: bool, days: float | None) -> None:
 
     runtime = _app().extensions["tillbridge"]
     settings = runtime.settings
-    days = float(settings["RETENTION_DAYS"]) if days is None else days
+    days = settings.RETENTION_DAYS if days is None else days
     if days <= 0:
         raise click.ClickException("retention is 0 days (keep everything): nothing to purge")
     try:
-        result = retention.purge(runtime.store, retention_days=days, batch_size=int(settings["RETENTION_BATCH_SIZE"]),
+        result = retention.purge(runtime.store, retention_days=days, batch_size=settings.RETENTION_BATCH_SIZE,
                                  budget_seconds=float("inf"), dry_run=dry_run)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

@@ -107,7 +107,7 @@ def export(name: str, number: int | None, output: Path | None) -> None:
         raise _fail(exc) from None
     if document is None:
         raise click.ClickException(f"workflow {name!r} has no version yet: import or build one first")
-    path = output or files.path_for(runtime.settings["RULES_DIR"], name)
+    path = output or files.path_for(runtime.settings.RULES_DIR, name)
     files.write(document, version=version, state=state, path=path)
     click.echo(f"wrote version {version} ({state}) of {name} to {path}")
 

@@ -24,6 +24,7 @@ import requests
 
 from service.connectors.public_urls import public_session, refusal
 from service.kernel.signing import signed_headers
+from service.settings import Settings, value_of
 
 TYPES = ("webhook", "slack", "email")
 
@@ -152,14 +153,21 @@ def _where(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def build(declared: Mapping[str, Any], settings: Mapping[str, Any]) -> Channel | str:
-    """The channel ``declared`` in rules/alerts.yaml, or why it is not configured."""
+def build(declared: Mapping[str, Any], settings: Settings, given: Mapping[str, Any] | None = None) -> Channel | str:
+    """The channel ``declared`` in rules/alerts.yaml, or why it is not configured. Its URL, secret and
+    recipients come from the settings ``declared`` names (``url_setting``, ``secret_setting``,
+    ``to_setting``), or from ``given`` under the same keys (a workflow's own values)."""
     name = str(declared.get("name") or declared.get("type"))
     kind = str(declared.get("type", ""))
-    http_timeout = (float(settings["HTTP_CONNECT_TIMEOUT_SECONDS"]), float(settings["HTTP_TIMEOUT_SECONDS"]))
+    http_timeout = (settings.HTTP_CONNECT_TIMEOUT_SECONDS, settings.HTTP_TIMEOUT_SECONDS)
 
     def setting(key: str) -> str:
-        return str(settings.get(str(declared.get(key) or ""), "") or "").strip()
+        if given and key in given:
+            return str(given[key] or "").strip()
+        try:
+            return str(value_of(settings, str(declared.get(key) or "")) or "").strip()
+        except KeyError:
+            return ""
 
     if kind == "webhook":
         url = setting("url_setting")
@@ -173,11 +181,11 @@ def build(declared: Mapping[str, Any], settings: Mapping[str, Any]) -> Channel |
                 else f"set {declared.get('url_setting')}")
     if kind == "email":
         to = tuple(a.strip() for a in setting("to_setting").split(",") if a.strip())
-        host = str(settings.get("ALERT_SMTP_HOST") or "")
+        host = str(settings.ALERT_SMTP_HOST or "")
         if not to or not host:
             return f"set {declared.get('to_setting')} and ALERT_SMTP_HOST"
-        return EmailChannel(name, to, str(settings.get("ALERT_EMAIL_FROM") or "tillbridge@localhost"), host,
-                            int(settings["ALERT_SMTP_PORT"]), str(settings.get("ALERT_SMTP_USER") or ""),
-                            str(settings.get("ALERT_SMTP_PASSWORD") or ""), bool(settings["ALERT_SMTP_STARTTLS"]),
-                            float(settings["HTTP_TIMEOUT_SECONDS"]))
+        return EmailChannel(name, to, str(settings.ALERT_EMAIL_FROM or "tillbridge@localhost"), host,
+                            settings.ALERT_SMTP_PORT, str(settings.ALERT_SMTP_USER or ""),
+                            str(settings.ALERT_SMTP_PASSWORD or ""), settings.ALERT_SMTP_STARTTLS,
+                            settings.HTTP_TIMEOUT_SECONDS)
     return f"unknown channel type {kind!r}: use one of {', '.join(TYPES)}"

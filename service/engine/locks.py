@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from redis import Redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
 from service.engine import shutdown
+from service.settings import Settings
 
 LOCK_PREFIX = "tb:lock:"
 
@@ -40,15 +40,15 @@ def release(lock: Lock) -> None:
 
 
 @contextlib.contextmanager
-def shared_record_lock(redis: Redis, name: str, settings: Any, busy: str) -> Iterator[None]:
+def shared_record_lock(redis: Redis, name: str, settings: Settings, busy: str) -> Iterator[None]:
     """A lock beyond the item's own entity lock, for a record several entity keys touch (both
     directions of one customer, one grid's items, one order's refunds). It lasts as long as a
     job's lease; held by another run past LOCK_WAIT_SECONDS, the item is retried (``busy`` says
     what holds it)."""
     from service.kernel.errors import RetryableError
 
-    lock = redis.lock(name, timeout=float(settings["JOB_TIMEOUT_SECONDS"]) + float(settings["LEASE_GRACE_SECONDS"]),
-                      blocking_timeout=float(settings["LOCK_WAIT_SECONDS"]))
+    lock = redis.lock(name, timeout=float(settings.JOB_TIMEOUT_SECONDS + settings.LEASE_GRACE_SECONDS),
+                      blocking_timeout=settings.LOCK_WAIT_SECONDS)
     if not lock.acquire():
         raise RetryableError(busy, hint="nothing to do: it is retried once that run ends", retry_after=1.0)
     try:

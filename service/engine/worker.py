@@ -79,7 +79,7 @@ def make_worker(app: Flask, *, fork: bool = False, name: str | None = None) -> B
     cls: type[AppForkWorker] | type[AppSimpleWorker] = AppForkWorker if fork else AppSimpleWorker
     worker: AppForkWorker | AppSimpleWorker = cls([runtime.queue], connection=runtime.worker_redis, name=name)
     worker.app = app
-    worker.stop_grace_seconds = float(runtime.settings["WORKER_STOP_GRACE_SECONDS"])
+    worker.stop_grace_seconds = runtime.settings.WORKER_STOP_GRACE_SECONDS
     return worker
 
 

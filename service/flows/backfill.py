@@ -227,8 +227,8 @@ class Backfill:
         self.dry_run = dry_run
         self.restart = restart
         settings = runtime.settings
-        self.page_size = max(1, min(int(page_size or settings["BACKFILL_PAGE_SIZE"]), 1000))
-        self.concurrency = max(1, int(concurrency or settings["BACKFILL_CONCURRENCY"]))
+        self.page_size = max(1, min(int(page_size or settings.BACKFILL_PAGE_SIZE), 1000))
+        self.concurrency = max(1, int(concurrency or settings.BACKFILL_CONCURRENCY))
         self.on_progress = on_progress
         self.on_page = on_page  # called after each finished page (tests stop a run here)
         self._template: Template | None = None

@@ -18,12 +18,13 @@ if TYPE_CHECKING:
     from service.engine.breaker import RedisBreaker
     from service.engine.pipeline import Flow, Pipeline
     from service.rules.loader import Rules
+    from service.settings import Settings
     from service.store.db import Store
     from service.store.mapping_cache import ActiveMappings
 
 
 class Context(Protocol):
-    settings: dict[str, Any]
+    settings: Settings
     store: Store
     redis: Redis
     rules: Rules
@@ -55,7 +56,7 @@ class Context(Protocol):
 
     def credentials_changed(self) -> None: ...
 
-    def connection_settings(self, system: str) -> dict[str, Any]: ...
+    def connection_settings(self, system: str) -> Settings: ...
 
 
 def current() -> Context:

@@ -293,11 +293,11 @@ def check(runtime: Context, *, repair: bool = True) -> DriftReport:
     """Compare both systems now; with ``repair``, create the items that bring them back in step
     (committed; the caller enqueues ``report.repaired``) and keep the run's figures in Redis."""
     s = runtime.settings
-    batch = max(1, int(s["DRIFT_BATCH_SIZE"]))
+    batch = max(1, s.DRIFT_BATCH_SIZE)
     report = DriftReport(at=time.time())
     started = time.monotonic()
     check_stock(runtime, report, batch)
-    orders = check_orders(runtime, report, batch, float(s["DRIFT_ORDER_DAYS"]))
+    orders = check_orders(runtime, report, batch, s.DRIFT_ORDER_DAYS)
     if repair:
         repair_stock(runtime, [r for r in report.records if r.kind == "stock"], report)
         repair_orders(runtime, orders, report)
@@ -308,7 +308,7 @@ def check(runtime: Context, *, repair: bool = True) -> DriftReport:
 
 def record_run(runtime: Context, report: DriftReport) -> None:
     summary = json.dumps(report.summary())
-    kept = max(1, int(runtime.settings["DRIFT_RUNS_KEPT"]))
+    kept = max(1, runtime.settings.DRIFT_RUNS_KEPT)
     pipe = runtime.redis.pipeline()
     pipe.set(LAST_KEY, summary)
     pipe.lpush(RUNS_KEY, json.dumps({**report.summary(), "records": [asdict(r) for r in report.records[:200]]}))
@@ -324,7 +324,7 @@ def last_run(runtime: Context) -> dict[str, Any] | None:
 def is_due(runtime: Context, now: float | None = None) -> bool:
     """Whether DRIFT_INTERVAL_SECONDS have passed since the last run, or, before any run, since the
     scheduler first asked (a scheduler starting is no reason to read both whole catalogues)."""
-    interval = float(runtime.settings["DRIFT_INTERVAL_SECONDS"])
+    interval = runtime.settings.DRIFT_INTERVAL_SECONDS
     if interval <= 0:
         return False
     now = now or time.time()
@@ -341,7 +341,7 @@ def run_due(runtime: Context) -> DriftReport | None:
     lock is left to expire, so a failing check does not run again at every tick)."""
     if not is_due(runtime):
         return None
-    interval = float(runtime.settings["DRIFT_INTERVAL_SECONDS"])
+    interval = runtime.settings.DRIFT_INTERVAL_SECONDS
     if not runtime.redis.set(LOCK_KEY, "1", nx=True, ex=max(1, int(interval))):
         return None
     try:

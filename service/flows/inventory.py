@@ -233,7 +233,7 @@ class InventoryFlow(StepFlow):
                                                                  only=["item_id", "id"]))
 
         def record(session: Session, changes: Sequence[StockChange]) -> list[int]:
-            return record_changes(session, changes, float(self.runtime.settings["INVENTORY_SETTLE_SECONDS"]))
+            return record_changes(session, changes, self.runtime.settings.INVENTORY_SETTLE_SECONDS)
 
         return Poller(resource=POLL_RESOURCE, read=read, record=record)
 

@@ -57,6 +57,7 @@ from service.flows.checks.quality import QualityGuard
 from service.flows.payments import Payments
 from service.flows.registry import flow
 from service.kernel.errors import DataError, FatalError, NotFoundInTargetError
+from service.kernel.numbers import whole_number
 from service.rules.templates import MappingError, Template
 from service.store import bindings, items
 from service.store import reviews as order_reviews
@@ -81,6 +82,17 @@ def order_ref(store_code: str, number: str) -> str:
 
 def comment_text(heartland_number: str) -> str:
     return f"Heartland order #{heartland_number}"
+
+
+def configured_id(name: str, raw: str) -> int | None:
+    """A Heartland id set in the environment, or None when it is left empty (the first one is used)."""
+    if not raw.strip():
+        return None
+    number = whole_number(raw.strip())
+    if number is None:
+        raise FatalError(f"{name} is {raw!r}, not a Heartland id",
+                         hint=f"set {name} to the id (a whole number) Heartland shows, or leave it empty to use the first")
+    return number
 
 
 @flow
@@ -412,15 +424,15 @@ class OrdersFlow(StepFlow):
         if self._context is None:
             s = self.runtime.settings
             heartland = self.runtime.heartland
-            location_id = s["TILLBRIDGE_HEARTLAND_LOCATION_ID"]
-            if not location_id:
+            location_id = configured_id("TILLBRIDGE_HEARTLAND_LOCATION_ID", s.TILLBRIDGE_HEARTLAND_LOCATION_ID)
+            if location_id is None:
                 locations = heartland.locations()
                 if not locations:
                     raise FatalError("Heartland has no locations",
                                      hint="create a location or set TILLBRIDGE_HEARTLAND_LOCATION_ID")
                 location_id = locations[0]["id"]
-            station_id = s["TILLBRIDGE_HEARTLAND_STATION_ID"]
-            if not station_id:
+            station_id = configured_id("TILLBRIDGE_HEARTLAND_STATION_ID", s.TILLBRIDGE_HEARTLAND_STATION_ID)
+            if station_id is None:
                 stations = heartland.stations(location_id)
                 if not stations:
                     raise FatalError(f"Heartland location {location_id} has no stations",

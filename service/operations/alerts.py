@@ -152,7 +152,7 @@ def channels(runtime: Context, config: Config) -> tuple[list[Channel], dict[str,
 # -- measures --------------------------------------------------------------------------------------
 @measure("breaker_open")
 def _breakers(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
-    threshold = int(runtime.settings["BREAKER_FAILURE_THRESHOLD"])
+    threshold = runtime.settings.BREAKER_FAILURE_THRESHOLD
     found = []
     for destination in DESTINATIONS:
         state = runtime.breaker(destination).state()
@@ -203,7 +203,7 @@ def _oldest_pending(runtime: Context, rule: Rule, now: datetime) -> list[Signal]
 def _poll_lag(runtime: Context, rule: Rule, now: datetime) -> list[Signal]:
     from service.store import cursors
 
-    if float(runtime.settings["POLL_INTERVAL_SECONDS"]) <= 0:
+    if runtime.settings.POLL_INTERVAL_SECONDS <= 0:
         return []
     return [Signal(c.resource, max(0.0, (now - _aware(c.polled_at)).total_seconds()))
             for c in cursors.all_cursors(runtime.store)]
@@ -282,7 +282,7 @@ def _aware(moment: datetime) -> datetime:
 # -- evaluation ------------------------------------------------------------------------------------
 def run_due(runtime: Context) -> Evaluation | None:
     """The scheduler's alert duty: evaluate once ALERT_INTERVAL_SECONDS have passed, one scheduler at a time."""
-    interval = float(runtime.settings["ALERT_INTERVAL_SECONDS"])
+    interval = runtime.settings.ALERT_INTERVAL_SECONDS
     if interval <= 0 or not runtime.redis.set(LOCK_KEY, "1", nx=True, ex=max(1, int(interval))):
         return None
     return evaluate(runtime)
@@ -361,7 +361,7 @@ def _reopen(s: Session, key: str, rule: Rule, signal: Signal, now: datetime) -> 
 
 
 def _forget_old(s: Session, runtime: Context, now: datetime) -> None:
-    days = float(runtime.settings["RETENTION_DAYS"])
+    days = runtime.settings.RETENTION_DAYS
     if days <= 0:
         return
     cutoff = now - timedelta(days=days)
@@ -383,8 +383,8 @@ def silenced_by(alert: Alert, silences: list[AlertSilence]) -> AlertSilence | No
 
 
 def _deliver(runtime: Context, ready: list[Channel], now: datetime, result: Evaluation) -> None:
-    url = f"{str(runtime.settings['TILLBRIDGE_PUBLIC_URL']).rstrip('/')}/alerts"
-    attempts = int(runtime.settings["ALERT_NOTIFY_ATTEMPTS"])
+    url = f"{runtime.settings.TILLBRIDGE_PUBLIC_URL.rstrip('/')}/alerts"
+    attempts = runtime.settings.ALERT_NOTIFY_ATTEMPTS
     by_name = {c.name: c for c in ready}
     with runtime.store.session() as s:
         recent = now - timedelta(days=1)
@@ -460,7 +460,7 @@ def send_test(runtime: Context) -> dict[str, str]:
     config = load_config(runtime)
     ready, missing = channels(runtime, config)
     outcome = {name: f"not configured: {why}" for name, why in missing.items()}
-    url = f"{str(runtime.settings['TILLBRIDGE_PUBLIC_URL']).rstrip('/')}/alerts"
+    url = f"{runtime.settings.TILLBRIDGE_PUBLIC_URL.rstrip('/')}/alerts"
     notice = Notice(title="[TEST] Tillbridge alerts", url=url, alerts=[{
         "id": 0, "rule": "test", "subject": "", "severity": "info", "state": "firing",
         "summary": "a test notice from the alerts page: this channel works", "value": 0,

@@ -42,7 +42,7 @@ class TestResult:
 
 def source(runtime: Context, system: str) -> str:
     try:
-        stored = credentials.load(runtime.store, runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY"), system)
+        stored = credentials.load(runtime.store, runtime.settings.TILLBRIDGE_ENCRYPTION_KEY, system)
     except credentials.CredentialsError:
         return "stored, but TILLBRIDGE_ENCRYPTION_KEY does not open it"
     if not stored:
@@ -64,7 +64,7 @@ def save_token(runtime: Context, system: str, values: dict[str, str], actor: str
     if system == "heartland":
         cleaned.update(oauth_client_id="", oauth_client_secret="")  # a pasted token replaces an OAuth one
     try:
-        credentials.save(runtime.store, runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY"), system, cleaned, actor)
+        credentials.save(runtime.store, runtime.settings.TILLBRIDGE_ENCRYPTION_KEY, system, cleaned, actor)
     except credentials.CredentialsError as exc:
         raise ConnectionError_(str(exc)) from None
     forget_clients(runtime)
@@ -81,7 +81,7 @@ def heartland_oauth_start(runtime: Context, *, url: str, client_id: str, client_
     pending = {"url": url.rstrip("/"), "client_id": client_id, "client_secret": client_secret,
                "redirect_uri": redirect_uri, "actor": actor}
     runtime.redis.set(OAUTH_KEY + state, fernet.encrypt(json.dumps(pending).encode()), ex=OAUTH_SECONDS)
-    scope = str(runtime.settings.get("TILLBRIDGE_HEARTLAND_OAUTH_SCOPE") or "")
+    scope = str(runtime.settings.TILLBRIDGE_HEARTLAND_OAUTH_SCOPE or "")
     return f"{authorize}?{urlencode({'client_id': client_id, 'scope': scope, 'redirect_uri': redirect_uri, 'state': state})}"
 
 
@@ -100,7 +100,7 @@ def heartland_oauth_finish(runtime: Context, *, state: str, code: str, error: st
     pending = json.loads(_cipher(runtime).decrypt(raw))
     if error:
         raise ConnectionError_(f"Heartland answered {error}: access was not granted; nothing changed")
-    timeout = (float(runtime.settings["HTTP_CONNECT_TIMEOUT_SECONDS"]), float(runtime.settings["HTTP_TIMEOUT_SECONDS"]))
+    timeout = (runtime.settings.HTTP_CONNECT_TIMEOUT_SECONDS, runtime.settings.HTTP_TIMEOUT_SECONDS)
     try:
         response = requests.post(f"{pending['url']}/oauth/token", timeout=timeout, data={
             "client_id": pending["client_id"], "client_secret": pending["client_secret"], "code": code,
@@ -112,7 +112,7 @@ def heartland_oauth_finish(runtime: Context, *, state: str, code: str, error: st
     if response.status_code != 200 or not body.get("access_token"):
         why = body.get("error_description") or body.get("error") or response.text[:200]
         raise ConnectionError_(f"Heartland refused the code ({response.status_code}: {why}); start again")
-    credentials.save(runtime.store, runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY"), "heartland", {
+    credentials.save(runtime.store, runtime.settings.TILLBRIDGE_ENCRYPTION_KEY, "heartland", {
         "url": pending["url"], "token": str(body["access_token"]), "oauth_client_id": pending["client_id"],
         "oauth_client_secret": pending["client_secret"]}, pending.get("actor", ""))
     forget_clients(runtime)
@@ -128,7 +128,7 @@ def magento_activation_received(runtime: Context, form: dict[str, str]) -> None:
                if not form.get(k)]
     if missing:
         raise ConnectionError_(f"Magento's activation post lacks {', '.join(missing)}")
-    expected = origin(str(runtime.connection_settings("magento")["TILLBRIDGE_MAGENTO_URL"]))
+    expected = origin(str(runtime.connection_settings("magento").TILLBRIDGE_MAGENTO_URL))
     if origin(form["store_base_url"]) != expected:
         raise ConnectionError_(f"the activation names store {origin(form['store_base_url'])}, not the configured "
                                f"Magento {expected}: set the Magento URL on the connections page first")
@@ -148,7 +148,7 @@ def magento_activation_finish(runtime: Context, consumer_key: str, actor: str) -
                                "10 minutes): click Activate on the integration in Magento again")
     pending = json.loads(_cipher(runtime).decrypt(raw))
     base = pending["store_base_url"].rstrip("/")
-    timeout = (float(runtime.settings["HTTP_CONNECT_TIMEOUT_SECONDS"]), float(runtime.settings["HTTP_TIMEOUT_SECONDS"]))
+    timeout = (runtime.settings.HTTP_CONNECT_TIMEOUT_SECONDS, runtime.settings.HTTP_TIMEOUT_SECONDS)
 
     def signed_post(client: Client, path: str) -> dict[str, str]:
         from urllib.parse import parse_qsl
@@ -170,7 +170,7 @@ def magento_activation_finish(runtime: Context, consumer_key: str, actor: str) -
     access = signed_post(Client(key, client_secret=secret, resource_owner_key=requested["oauth_token"],
                                 resource_owner_secret=requested["oauth_token_secret"], verifier=pending["oauth_verifier"],
                                 signature_method=SIGNATURE_HMAC_SHA256), "/oauth/token/access")
-    credentials.save(runtime.store, runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY"), "magento", {
+    credentials.save(runtime.store, runtime.settings.TILLBRIDGE_ENCRYPTION_KEY, "magento", {
         "url": f"{base}/rest", "token": "", "consumer_key": key, "consumer_secret": secret,
         "access_token": access["oauth_token"], "access_token_secret": access["oauth_token_secret"]}, actor)
     forget_clients(runtime)
@@ -193,25 +193,25 @@ def test(runtime: Context, system: str) -> TestResult:
         if system == "heartland":
             from service.connectors.heartland.client import HeartlandClient
 
-            client = HeartlandClient(s["TILLBRIDGE_HEARTLAND_URL"], s["TILLBRIDGE_HEARTLAND_TOKEN"],
-                                     timeout=float(s["HTTP_TIMEOUT_SECONDS"]),
-                                     connect_timeout=float(s["HTTP_CONNECT_TIMEOUT_SECONDS"]))
+            client = HeartlandClient(s.TILLBRIDGE_HEARTLAND_URL, s.TILLBRIDGE_HEARTLAND_TOKEN,
+                                     timeout=s.HTTP_TIMEOUT_SECONDS,
+                                     connect_timeout=s.HTTP_CONNECT_TIMEOUT_SECONDS)
             locations = client.locations()
             found = [f"{loc.get('name') or loc.get('public_id')} (#{loc['id']})" for loc in locations]
-            return TestResult(system, True, f"Heartland answered at {s['TILLBRIDGE_HEARTLAND_URL']}: "
+            return TestResult(system, True, f"Heartland answered at {s.TILLBRIDGE_HEARTLAND_URL}: "
                               f"{len(found)} location(s)", found, origin)
         from service.connectors.magento.client import MagentoClient
 
-        magento = MagentoClient(s["TILLBRIDGE_MAGENTO_URL"], store_code=s["TILLBRIDGE_MAGENTO_STORE_CODE"],
-                                token=s["TILLBRIDGE_MAGENTO_TOKEN"] or None,
-                                consumer_key=s["TILLBRIDGE_MAGENTO_CONSUMER_KEY"] or None,
-                                consumer_secret=s["TILLBRIDGE_MAGENTO_CONSUMER_SECRET"] or None,
-                                access_token=s["TILLBRIDGE_MAGENTO_ACCESS_TOKEN"] or None,
-                                access_token_secret=s["TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET"] or None,
-                                timeout=float(s["HTTP_TIMEOUT_SECONDS"]),
-                                connect_timeout=float(s["HTTP_CONNECT_TIMEOUT_SECONDS"]))
+        magento = MagentoClient(s.TILLBRIDGE_MAGENTO_URL, store_code=s.TILLBRIDGE_MAGENTO_STORE_CODE,
+                                token=s.TILLBRIDGE_MAGENTO_TOKEN or None,
+                                consumer_key=s.TILLBRIDGE_MAGENTO_CONSUMER_KEY or None,
+                                consumer_secret=s.TILLBRIDGE_MAGENTO_CONSUMER_SECRET or None,
+                                access_token=s.TILLBRIDGE_MAGENTO_ACCESS_TOKEN or None,
+                                access_token_secret=s.TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET or None,
+                                timeout=s.HTTP_TIMEOUT_SECONDS,
+                                connect_timeout=s.HTTP_CONNECT_TIMEOUT_SECONDS)
         views = magento.store_codes()
-        return TestResult(system, True, f"Magento answered at {s['TILLBRIDGE_MAGENTO_URL']}: {len(views)} store view(s)",
+        return TestResult(system, True, f"Magento answered at {s.TILLBRIDGE_MAGENTO_URL}: {len(views)} store view(s)",
                           [f"{code} (#{view_id})" for view_id, code in sorted(views.items())], origin)
     except AuthError as exc:
         again = ("re-authorise with “Connect with OAuth”" if origin.startswith("OAuth")
@@ -223,6 +223,6 @@ def test(runtime: Context, system: str) -> TestResult:
 
 def _cipher(runtime: Context) -> Any:
     try:
-        return credentials.cipher(runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY"))
+        return credentials.cipher(runtime.settings.TILLBRIDGE_ENCRYPTION_KEY)
     except credentials.CredentialsError as exc:
         raise ConnectionError_(str(exc)) from None

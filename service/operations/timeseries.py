@@ -139,10 +139,10 @@ def roll(s: Session, resolution: str, start: datetime, queue: dict[str, tuple[in
 
 
 def prune(s: Session, runtime: Context, now: datetime) -> None:
-    minute_hours = float(runtime.settings["TIMESERIES_MINUTE_HOURS"])
+    minute_hours = runtime.settings.TIMESERIES_MINUTE_HOURS
     s.execute(delete(MetricRollup).where(MetricRollup.resolution == "minute",
                                          MetricRollup.bucket < now - timedelta(hours=minute_hours)))
-    days = float(runtime.settings["RETENTION_DAYS"])
+    days = runtime.settings.RETENTION_DAYS
     if days > 0:
         s.execute(delete(MetricRollup).where(MetricRollup.resolution == "hour",
                                              MetricRollup.bucket < now - timedelta(days=days)))

@@ -1,45 +1,89 @@
-"""Settings from the environment; every default lives in service/settings/defaults.py."""
+"""Settings from the environment, typed and frozen; every default lives in service/settings/defaults.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from service.settings import defaults
+from service.settings.defaults import Settings
+
+__all__ = ["Settings", "as_environment", "coerce", "default_settings", "load_settings", "names", "repo_path", "replaced", "value_of"]
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+FIELD_TYPES: dict[str, type] = {f.name: _TYPES[str(f.type)] for f in dataclasses.fields(Settings)}
 
 
-def _coerce(name: str, raw: Any, default: Any) -> Any:
-    if isinstance(raw, str) and not isinstance(default, str):
+def names() -> tuple[str, ...]:
+    return tuple(FIELD_TYPES)
+
+
+def coerce(name: str, raw: Any) -> Any:
+    """``raw`` (text from the environment or a form, or a Python value) as setting ``name``'s type."""
+    kind = FIELD_TYPES.get(name)
+    if kind is None:
+        raise ValueError(f"there is no setting {name}: service/settings/defaults.py lists them")
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    if kind is str:
+        if isinstance(raw, bool | int | float):
+            return str(raw)
+    elif kind is bool:
+        if isinstance(raw, str) and raw.strip().lower() in _TRUE + _FALSE:
+            return raw.strip().lower() in _TRUE
+        if isinstance(raw, int) and raw in (0, 1):
+            return bool(raw)
+    elif isinstance(raw, str):
         try:
-            if isinstance(default, bool):
-                return raw.strip().lower() in ("1", "true", "yes", "on")
-            if isinstance(default, int):
-                return int(raw)
-            if isinstance(default, float):
-                return float(raw)
+            return kind(raw.strip())
         except ValueError:
-            raise ValueError(f"setting {name} must be a {type(default).__name__}, got {raw!r}") from None
-    return raw
+            pass
+    elif kind is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    elif kind is int and isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    expected = {bool: "true or false (1/0, yes/no, on/off)", int: "a whole number", float: "a number",
+                str: "text"}[kind]
+    raise ValueError(f"setting {name} must be {expected}, got {raw!r}")
 
 
-def default_settings() -> dict[str, Any]:
-    return {name: getattr(defaults, name) for name in dir(defaults) if name.isupper()}
+def value_of(settings: Settings, name: str) -> Any:
+    """Setting ``name`` where the name comes from data (rules/alerts.yaml, a workflow, a page):
+    KeyError when Tillbridge has no such setting."""
+    if name not in FIELD_TYPES:
+        raise KeyError(name)
+    return getattr(settings, name)
 
 
-def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Defaults, then the environment, then explicit overrides (tests and the CLI pass these)."""
+def as_environment(settings: Settings) -> dict[str, str]:
+    """``settings`` as environment variables, for a process started with the same settings."""
+    return {name: str(getattr(settings, name)) for name in FIELD_TYPES}
+
+
+def default_settings() -> Settings:
+    return Settings()
+
+
+def replaced(settings: Settings, changes: Mapping[str, Any]) -> Settings:
+    """A copy of ``settings`` with ``changes`` (converted to each setting's type)."""
+    if not changes:
+        return settings
+    return dataclasses.replace(settings, **{name: coerce(name, value) for name, value in changes.items()})
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the environment, then explicit overrides (tests and the CLI pass these).
+
+    Each value is converted once, here: a value that does not fit its setting stops the process
+    with a message naming the setting and what it takes."""
     env = os.environ if environ is None else environ
-    settings = default_settings()
-    for name, default in list(settings.items()):
-        if name in env:
-            settings[name] = _coerce(name, env[name], default)
-    for name, value in (overrides or {}).items():
-        settings[name] = _coerce(name, value, settings.get(name, value))
-    data_dir = Path(settings["DATA_DIR"])
-    settings["DATA_DIR"] = str(data_dir)
-    return settings
+    found = {name: env[name] for name in FIELD_TYPES if name in env}
+    settings = replaced(Settings(), {**found, **(overrides or {})})
+    return dataclasses.replace(settings, DATA_DIR=str(Path(settings.DATA_DIR)))
 
 
 def repo_path(relative: str) -> Path:

@@ -13,11 +13,10 @@ published webhook secret or token verifies nothing.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from typing import Any
 
 from service.kernel.signing import SignatureError, secret_key
-from service.settings import defaults
+from service.settings.defaults import Settings
 
 REQUIRED = ("SECRET_KEY", "TILLBRIDGE_WEBHOOK_SECRET", "TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN")
 # Checked the same way when set: a rotation must not fall back to a weak secret.
@@ -26,10 +25,11 @@ MIN_BYTES = 32
 HOW_TO_MAKE = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 # Every value this repository has ever shipped as a default for these settings.
+_DEFAULTS = Settings()
 PUBLISHED = frozenset({
-    defaults.SECRET_KEY,
-    defaults.TILLBRIDGE_WEBHOOK_SECRET,
-    defaults.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN,
+    _DEFAULTS.SECRET_KEY,
+    _DEFAULTS.TILLBRIDGE_WEBHOOK_SECRET,
+    _DEFAULTS.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN,
     "tillbridge-dev-session-key",
     "tillbridge-dev-secret",
     "tillbridge-dev-heartland-hook",
@@ -64,9 +64,9 @@ def problem(name: str, value: Any) -> str | None:
     return None
 
 
-def problems(settings: Mapping[str, Any]) -> list[str]:
-    found = [problem(name, settings.get(name)) for name in REQUIRED]
-    found += [problem(name, settings.get(name)) for name in OPTIONAL if settings.get(name)]
+def problems(settings: Settings) -> list[str]:
+    found = [problem(name, getattr(settings, name)) for name in REQUIRED]
+    found += [problem(name, getattr(settings, name)) for name in OPTIONAL if getattr(settings, name)]
     return [p for p in found if p is not None]
 
 
@@ -74,7 +74,7 @@ class InsecureSecrets(Exception):
     """A required secret is missing, short or published; the message says how to fix each."""
 
 
-def require(settings: Mapping[str, Any]) -> None:
+def require(settings: Settings) -> None:
     found = problems(settings)
     if found:
         lines = "\n".join(f"  - {p}" for p in found)

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from redis import Redis
 from sqlalchemy import Select, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from service.settings import Settings
 from service.store.db import Store
 from service.store.tables import (
     CustomerReview,
@@ -89,15 +88,15 @@ def _purge_items(session: Session, ids: list[int], result: PurgeResult) -> None:
     result.add("sync_items", session.execute(delete(SyncItem).where(SyncItem.id.in_(ids))).rowcount)  # type: ignore[attr-defined]
 
 
-def purge_due(store: Store, redis: Redis, settings: Mapping[str, Any]) -> PurgeResult | None:
+def purge_due(store: Store, redis: Redis, settings: Settings) -> PurgeResult | None:
     """The scheduler's purge: once per RETENTION_INTERVAL_SECONDS across every scheduler (a Redis
     key says when the last one ran); None when it is not due. RETENTION_DAYS 0 keeps everything."""
-    days, interval = float(settings["RETENTION_DAYS"]), float(settings["RETENTION_INTERVAL_SECONDS"])
+    days, interval = settings.RETENTION_DAYS, settings.RETENTION_INTERVAL_SECONDS
     days = max(days, MIN_RETENTION_DAYS) if days > 0 else days
     if days <= 0 or not redis.set(DUE_KEY, "1", nx=True, ex=max(1, int(interval))):
         return None
-    result = purge(store, retention_days=days, batch_size=int(settings["RETENTION_BATCH_SIZE"]),
-                   budget_seconds=float(settings["RETENTION_SWEEP_SECONDS"]))
+    result = purge(store, retention_days=days, batch_size=settings.RETENTION_BATCH_SIZE,
+                   budget_seconds=settings.RETENTION_SWEEP_SECONDS)
     if result.counts:
         log.info("purged past %g days of retention: %s%s", days, ", ".join(result.lines()),
                  "" if result.finished else " (more next time)")

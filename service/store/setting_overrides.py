@@ -8,13 +8,12 @@ and again when the settings stamp in Redis moves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
-from service.settings import _coerce
+from service.settings import coerce
 from service.store.db import Store
 from service.store.tables import SettingChange, SettingOverride, utcnow
 
@@ -46,12 +45,12 @@ class SettingError(ValueError):
     """The value does not fit the setting; the message says what would."""
 
 
-def checked(name: str, raw: str, default: Any) -> Any:
+def checked(name: str, raw: str) -> Any:
     spec = BY_NAME.get(name)
     if spec is None:
         raise SettingError(f"{name} cannot be changed here: set it in the environment and restart")
     try:
-        value = _coerce(name, raw.strip(), default)
+        value = coerce(name, raw.strip())
     except ValueError as exc:
         raise SettingError(str(exc)) from None
     if spec.minimum is not None and isinstance(value, int | float) and value < spec.minimum:
@@ -64,12 +63,12 @@ def overrides(store: Store) -> dict[str, str]:
         return {o.name: o.value for o in s.scalars(select(SettingOverride))}
 
 
-def change(store: Store, name: str, raw: str, defaults: Mapping[str, Any], *, actor: str) -> Any:
+def change(store: Store, name: str, raw: str, environment_value: Any, *, actor: str) -> Any:
     """Store ``raw`` for ``name`` (checked); returns the typed value."""
-    value = checked(name, raw, defaults[name])
+    value = checked(name, raw)
     with store.session() as s:
         row = s.get(SettingOverride, name)
-        old = row.value if row else str(defaults[name])
+        old = row.value if row else str(environment_value)
         if row is None:
             s.add(SettingOverride(name=name, value=str(value), updated_by=actor))
         else:

@@ -89,8 +89,9 @@ def init_app(app: Flask) -> None:
     # Flask's defaults have these keys already (SameSite unset), so they are set, not defaulted.
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["SESSION_COOKIE_SECURE"] = str(app.config["TILLBRIDGE_PUBLIC_URL"]).lower().startswith("https://")
-    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=float(app.config["SESSION_LIFETIME_HOURS"]))
+    settings = app.extensions["tillbridge"].settings
+    app.config["SESSION_COOKIE_SECURE"] = settings.TILLBRIDGE_PUBLIC_URL.lower().startswith("https://")
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=settings.SESSION_LIFETIME_HOURS)
     init_auth(app)
     init_csrf(app)
     init_format(app)

@@ -61,7 +61,7 @@ def index() -> Any:
     unsigned = [c.name for c in ready if c.kind == "webhook" and not getattr(c, "secret", "")]
     return render_template("alerts.html", rows=rows, silences=silences, history=history, config=config,
                            ready=ready, missing=missing, problem=problem, unsigned=unsigned,
-                           silence_hours=SILENCE_HOURS, interval=runtime.settings["ALERT_INTERVAL_SECONDS"], now=now)
+                           silence_hours=SILENCE_HOURS, interval=runtime.settings.ALERT_INTERVAL_SECONDS, now=now)
 
 
 @bp.post("/silences")

@@ -218,7 +218,7 @@ def login() -> Any:
             return render_template("login.html", error="This account is disabled: ask an admin to enable it "
                                    "on the Users page.", username=username, next=next_path), 403
         session.clear()  # a fresh session (and CSRF token) after sign-in: no session fixation
-        lifetime = timedelta(hours=float(current_app.config["SESSION_LIFETIME_HOURS"]))
+        lifetime = timedelta(hours=float(current().settings.SESSION_LIFETIME_HOURS))
         session[SESSION_TOKEN] = web_sessions.start(_store(), account.id, lifetime, address)
         session.permanent = True  # the cookie expires with the stored session
         login_user(WebUser(account))
@@ -241,10 +241,10 @@ def logout() -> Any:
 def init_auth(app: Flask) -> None:
     runtime = app.extensions["tillbridge"]
     app.extensions["tillbridge.login_throttle"] = LoginThrottle(
-        runtime.redis, secret=str(app.config["SECRET_KEY"]),
-        per_account=int(app.config["LOGIN_FAILURES_PER_ACCOUNT"]),
-        per_address=int(app.config["LOGIN_FAILURES_PER_ADDRESS"]),
-        window_minutes=int(app.config["LOGIN_FAILURE_WINDOW_MINUTES"]))
+        runtime.redis, secret=runtime.settings.SECRET_KEY,
+        per_account=runtime.settings.LOGIN_FAILURES_PER_ACCOUNT,
+        per_address=runtime.settings.LOGIN_FAILURES_PER_ADDRESS,
+        window_minutes=runtime.settings.LOGIN_FAILURE_WINDOW_MINUTES)
     manager = LoginManager()
     manager.user_loader(_load_session_user)
     manager.request_loader(_load_token_user)

@@ -26,7 +26,7 @@ TOKEN_FIELDS = {"heartland": ("url", "token"),
 
 def _view(system: str) -> dict[str, Any]:
     runtime = current()
-    key = runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY")
+    key = runtime.settings.TILLBRIDGE_ENCRYPTION_KEY
     problem = ""
     stored: dict[str, str] = {}
     try:
@@ -34,7 +34,7 @@ def _view(system: str) -> dict[str, Any]:
     except credentials.CredentialsError as exc:
         problem = str(exc)
     settings = runtime.settings
-    url = stored.get("url") or settings["TILLBRIDGE_HEARTLAND_URL" if system == "heartland" else "TILLBRIDGE_MAGENTO_URL"]
+    url = stored.get("url") or (settings.TILLBRIDGE_HEARTLAND_URL if system == "heartland" else settings.TILLBRIDGE_MAGENTO_URL)
     return {"system": system, "source": connections.source(runtime, system), "url": url, "problem": problem,
             "stored": {f: credentials.mask(f, v) for f, v in stored.items()}}
 
@@ -47,10 +47,10 @@ def index() -> Any:
     if wants_json():
         return jsonify(views)
     return render_template("connections.html", views=views,
-                           can_store=bool(runtime.settings.get("TILLBRIDGE_ENCRYPTION_KEY")),
+                           can_store=bool(runtime.settings.TILLBRIDGE_ENCRYPTION_KEY),
                            callback=url_for("connections.heartland_callback", _external=True),
                            default_authorize=connections.default_authorize_url(views["heartland"]["url"]),
-                           client_id=runtime.settings.get("TILLBRIDGE_HEARTLAND_OAUTH_CLIENT_ID") or "")
+                           client_id=runtime.settings.TILLBRIDGE_HEARTLAND_OAUTH_CLIENT_ID or "")
 
 
 @bp.post("/<system>/token")
@@ -122,7 +122,7 @@ def magento_identity() -> Any:
     result = connections.test(current(), "magento")
     flash(f"{message}. Test: {result.summary}", "ok" if result.ok else "error")
     back = request.args.get("success_call_back", "")
-    configured = connections.origin(str(current().connection_settings("magento")["TILLBRIDGE_MAGENTO_URL"]))
+    configured = connections.origin(str(current().connection_settings("magento").TILLBRIDGE_MAGENTO_URL))
     if back and connections.origin(back) == configured:
         return redirect(back)  # Magento's page that closes the activation popup
     return redirect(url_for("connections.index"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from service.flows.context import current
 from service.kernel.errors import SyncError
@@ -49,7 +49,7 @@ def index() -> Any:
                            at_risk=risky, at_risk_shown=AT_RISK_SHOWN, patterns=forecasts.pattern_counts(store, run.id) if run else {},
                            channel_chart=insights.chart(by_channel, axis), location_chart=insights.chart(by_location, axis),
                            stock_chart=insights.chart(stock, axis), people=insights.customers(store, date_from, date_to),
-                           currency=str(current_app.config.get("STORE_CURRENCY") or "USD"))
+                           currency=str(current().settings.STORE_CURRENCY or "USD"))
 
 
 def sparkline(recent: list[float], ahead: list[float], width: int = 160, height: int = 28) -> dict[str, str]:

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 
 from service.flows.context import current
+from service.settings import value_of
 from service.store import setting_overrides
 from service.store.setting_overrides import SettingError
 from service.web.auth import actor, require_role, wants_json
@@ -27,7 +28,7 @@ def _fresh_settings() -> None:
 def index() -> Any:
     runtime = current()
     found = setting_overrides.overrides(runtime.store)
-    rows = [{"name": e.name, "help": e.help, "value": runtime.settings[e.name],
+    rows = [{"name": e.name, "help": e.help, "value": value_of(runtime.settings, e.name),
              "environment": runtime.environment_setting(e.name), "overridden": e.name in found}
             for e in setting_overrides.EDITABLE]
     if wants_json():
@@ -41,7 +42,7 @@ def change(name: str) -> Any:
     runtime = current()
     try:
         value = setting_overrides.change(runtime.store, name, str(request.form.get("value", "")),
-                                         {name: runtime.environment_setting(name)}, actor=actor())
+                                         runtime.environment_setting(name), actor=actor())
     except (SettingError, KeyError) as exc:
         flash(f"Not changed: {exc if isinstance(exc, SettingError) else name + ' is not a setting'}.", "error")
         return redirect(url_for("settings.index"))

@@ -37,6 +37,7 @@ from service.engine.outcome import Outcome
 from service.engine.steps import Run, Step, run_until_outcome
 from service.kernel.errors import DataError, DestinationUnavailable, FatalError, SyncError, error_for_status
 from service.kernel.signing import signed_headers
+from service.settings import Settings, value_of
 from service.workflows import conditions, effects, expressions
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class StepTypeError(ValueError):
 class WorkflowContext(Protocol):
     """What workflow steps need of the running process (service.app.runtime.Runtime is one)."""
 
-    settings: dict[str, Any]
+    settings: Settings
     store: Store
     redis: Redis
 
@@ -440,31 +441,32 @@ class WorkflowNotice(alert_channels.Notice):
 def _setting(env: Env, name: str) -> str:
     if not name:
         return ""
-    if name not in env.context.settings:
+    try:
+        value = value_of(env.context.settings, name)
+    except KeyError:
         raise FatalError(f"the workflow names the setting {name!r}, which Tillbridge does not have",
-                         hint="use an existing setting (e.g. ALERT_WEBHOOK_URL, ALERT_SLACK_WEBHOOK_URL)")
-    return str(env.context.settings.get(name) or "").strip()
+                         hint="use an existing setting (e.g. ALERT_WEBHOOK_URL, ALERT_SLACK_WEBHOOK_URL)") from None
+    return str(value or "").strip()
 
 
 def _channel(env: Env, config: Mapping[str, Any]) -> alert_channels.Channel:
     s = env.context.settings
     declared = {"type": config.get("channel"), "name": f"workflow {env.workflow}",
-                "public_only": not s.get("WEBHOOKS_ALLOW_PRIVATE_URLS")}
+                "public_only": not s.WEBHOOKS_ALLOW_PRIVATE_URLS}
     kind = config.get("channel")
     if kind == "email":
-        built = alert_channels.build({**declared, "to_setting": "__to"}, {**s, "__to": config.get("to")})
+        built = alert_channels.build(declared, s, {"to_setting": config.get("to")})
     else:
         url = str(config.get("url") or "") or _setting(env, str(config.get("url_setting") or ""))
         if not url:
             raise FatalError(f"the {kind} notice has no URL: {config.get('url_setting')} is empty",
                              hint=f"set {config.get('url_setting')}")
         try:
-            url = check_public_url(url, allow_private=bool(s.get("WEBHOOKS_ALLOW_PRIVATE_URLS")))
+            url = check_public_url(url, allow_private=s.WEBHOOKS_ALLOW_PRIVATE_URLS)
         except UnsafeURL as exc:
             raise FatalError(f"the workflow's {kind} URL may not be used: {exc}", hint="give a public URL") from None
-        built = alert_channels.build({**declared, "url_setting": "__url", "secret_setting": "__secret"},
-                                     {**s, "__url": url,
-                                      "__secret": _setting(env, str(config.get("secret_setting") or ""))})
+        built = alert_channels.build(declared, s, {
+            "url_setting": url, "secret_setting": _setting(env, str(config.get("secret_setting") or ""))})
     if isinstance(built, str):
         raise FatalError(f"the workflow's {kind} notice cannot be sent: {built}")
     return built
@@ -473,7 +475,7 @@ def _channel(env: Env, config: Mapping[str, Any]) -> alert_channels.Channel:
 def _send_notice(env: Env, config: Mapping[str, Any], message: str, *, key: str, run: Run) -> str:
     channel = _channel(env, config)
     item = run.item
-    notice = WorkflowNotice(title=message, alerts=[], url=str(env.context.settings.get("TILLBRIDGE_PUBLIC_URL")
+    notice = WorkflowNotice(title=message, alerts=[], url=str(env.context.settings.TILLBRIDGE_PUBLIC_URL
                                                                or "") + f"/items/{getattr(item, 'id', '')}",
                             id=key, data={"workflow": env.workflow, "version": env.version, "key": key,
                                           "item": getattr(item, "id", None), "entity": getattr(item, "entity_key", "")})
@@ -533,7 +535,7 @@ def _http(spec: Any, env: Env, nested: Mapping[str, Sequence[Step]]) -> Does:
             return
         s = env.context.settings
         try:
-            url = check_public_url(url, allow_private=bool(s.get("WEBHOOKS_ALLOW_PRIVATE_URLS")))
+            url = check_public_url(url, allow_private=s.WEBHOOKS_ALLOW_PRIVATE_URLS)
         except UnsafeURL as exc:
             raise FatalError(f"step {spec.id!r} may not call {url}: {exc}", hint="give a public URL") from None
         where = alert_channels._where(url)
@@ -550,9 +552,9 @@ def _http(spec: Any, env: Env, nested: Mapping[str, Sequence[Step]]) -> Does:
         headers = signed_headers(secret, key, data) if secret else {"Content-Type": "application/json",
                                                                     "webhook-id": key}
         headers["Idempotency-Key"] = key
-        timeout = (float(s["HTTP_CONNECT_TIMEOUT_SECONDS"]), float(s["HTTP_TIMEOUT_SECONDS"]))
+        timeout = (s.HTTP_CONNECT_TIMEOUT_SECONDS, s.HTTP_TIMEOUT_SECONDS)
         try:
-            with public_session(allow_private=bool(s.get("WEBHOOKS_ALLOW_PRIVATE_URLS"))) as session:
+            with public_session(allow_private=s.WEBHOOKS_ALLOW_PRIVATE_URLS) as session:
                 response = session.request(method, url, data=data or None, headers=headers, timeout=timeout,
                                            allow_redirects=False)
         except requests.RequestException as exc:

@@ -32,7 +32,7 @@ def post(client: Any, document: Any, token: str = TOKEN) -> Any:
 
 @pytest.fixture
 def client(app: Any, runtime: Any) -> Any:
-    runtime.settings["TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN"] = TOKEN
+    runtime.reconfigure(TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN=TOKEN)
     return app.test_client()
 
 
@@ -73,7 +73,7 @@ def test_a_wrong_token_is_refused_with_nothing_stored(client: Any, runtime: Any,
 
 
 def test_an_empty_configured_token_refuses_everything(app: Any, runtime: Any) -> None:
-    runtime.settings["TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN"] = ""
+    runtime.reconfigure(TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN="")
     assert app.test_client().post("/webhooks/heartland/x", json=item()).status_code == 401
     assert counts(runtime) == (0, 0, 0)
 

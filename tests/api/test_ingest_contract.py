@@ -51,8 +51,8 @@ no_fixture_reset = settings(max_examples=60, deadline=None, suppress_health_chec
 
 @pytest.fixture
 def configured(runtime: Any) -> Any:
-    runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"] = SECRET
-    runtime.settings["TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN"] = TOKEN
+    runtime.reconfigure(TILLBRIDGE_WEBHOOK_SECRET=SECRET)
+    runtime.reconfigure(TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN=TOKEN)
     return runtime
 
 

@@ -31,7 +31,7 @@ def test_figures_by_flow_state_dead_letters_breakers_and_poll_lag(app: Any, runt
     fence = items.claim(store, doomed.id, 60).fence  # type: ignore[union-attr]
     items.kill(store, doomed, fence=fence, failure_class="data", error="bad", attempts=1, steps=[])
     breaker = runtime.breaker("magento")
-    for _ in range(int(runtime.settings["BREAKER_FAILURE_THRESHOLD"])):
+    for _ in range(int(runtime.settings.BREAKER_FAILURE_THRESHOLD)):
         breaker.record_failure()
 
     response = scrape(app)
@@ -54,14 +54,14 @@ def test_figures_by_flow_state_dead_letters_breakers_and_poll_lag(app: Any, runt
 
 
 def test_without_a_token_only_this_machine_may_read(app: Any, runtime: Any) -> None:
-    runtime.settings["METRICS_TOKEN"] = ""
+    runtime.reconfigure(METRICS_TOKEN="")
     assert scrape(app, LOCAL).status_code == 200
     refused = scrape(app, REMOTE)
     assert refused.status_code == 403 and "METRICS_TOKEN" in refused.json["message"]
 
 
 def test_with_a_token_every_caller_needs_it(app: Any, runtime: Any) -> None:
-    runtime.settings["METRICS_TOKEN"] = "scrape-me-5c1d"
+    runtime.reconfigure(METRICS_TOKEN="scrape-me-5c1d")
     assert scrape(app, LOCAL).status_code == 401
     assert scrape(app, REMOTE, Authorization="Bearer wrong").status_code == 401
     assert scrape(app, REMOTE, Authorization="Bearer scrape-me-5c1d").status_code == 200

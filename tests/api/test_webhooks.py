@@ -39,7 +39,7 @@ def envelope(data: dict[str, Any] | None = None, event: str = "order.created") -
 
 
 def test_accepts_stores_then_enqueues_and_acknowledges_replays(app: Any, runtime: Any) -> None:
-    runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"] = SECRET
+    runtime.reconfigure(TILLBRIDGE_WEBHOOK_SECRET=SECRET)
     client = app.test_client()
     event_id = str(uuid.uuid4())
     first = post(client, envelope(), event_id)
@@ -57,7 +57,7 @@ def test_accepts_stores_then_enqueues_and_acknowledges_replays(app: Any, runtime
 
 
 def test_bad_signature_is_refused_with_the_reason(app: Any, runtime: Any) -> None:
-    runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"] = SECRET
+    runtime.reconfigure(TILLBRIDGE_WEBHOOK_SECRET=SECRET)
     response = post(app.test_client(), envelope(), secret="wrong")
     assert response.status_code == 401
     assert "shared secret" in response.json["message"]
@@ -65,7 +65,7 @@ def test_bad_signature_is_refused_with_the_reason(app: Any, runtime: Any) -> Non
 
 
 def test_bad_envelope_lists_each_field_and_enqueues_nothing(app: Any, runtime: Any) -> None:
-    runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"] = SECRET
+    runtime.reconfigure(TILLBRIDGE_WEBHOOK_SECRET=SECRET)
     bad = {"event": "order.exploded", "occurred_at": "yesterday", "data": {}, "extra": 1}
     response = post(app.test_client(), bad)
     assert response.status_code == 400
@@ -76,7 +76,7 @@ def test_bad_envelope_lists_each_field_and_enqueues_nothing(app: Any, runtime: A
 
 
 def test_card_number_is_refused_and_never_stored(app: Any, runtime: Any, db_url: str) -> None:
-    runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"] = SECRET
+    runtime.reconfigure(TILLBRIDGE_WEBHOOK_SECRET=SECRET)
     card = "4111 1111 1111 1111"
     data = order(payment={"method": "braintree", "additional_information": [f"card {card}"]})
     response = post(app.test_client(), envelope(data))
@@ -91,13 +91,13 @@ def test_card_number_is_refused_and_never_stored(app: Any, runtime: Any, db_url:
 
 
 def test_a_non_luhn_long_number_is_accepted(app: Any, runtime: Any) -> None:
-    runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"] = SECRET
+    runtime.reconfigure(TILLBRIDGE_WEBHOOK_SECRET=SECRET)
     response = post(app.test_client(), envelope(order(quote_id="4111111111111112")))
     assert response.status_code == 202
 
 
 def test_a_credit_memo_is_stored_and_enqueued_for_the_refunds_flow(app: Any, runtime: Any) -> None:
-    runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"] = SECRET
+    runtime.reconfigure(TILLBRIDGE_WEBHOOK_SECRET=SECRET)
     creditmemo = {"entity_id": 5, "order_id": 42, "increment_id": "000000005", "grand_total": 25.0}
     response = post(app.test_client(), envelope(creditmemo, event="creditmemo.created"))
     assert response.status_code == 202
@@ -120,7 +120,7 @@ def test_healthz_warns_when_redis_may_evict_work(app: Any, runtime: Any) -> None
 
 
 def test_a_date_time_out_of_range_is_a_clear_400_and_nothing_is_stored(app: Any, runtime: Any) -> None:
-    runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"] = SECRET
+    runtime.reconfigure(TILLBRIDGE_WEBHOOK_SECRET=SECRET)
     document = {**envelope(), "occurred_at": "0001-01-01T00:00:00+01:00"}  # before year 1 in UTC
     response = post(app.test_client(), document)
     assert response.status_code == 400, response.get_data(as_text=True)

@@ -79,7 +79,7 @@ def test_retryable_backs_off_then_succeeds_counting_attempts(runtime: Any) -> No
 
 
 def test_retryable_gives_up_into_a_dead_letter_after_max_attempts(runtime: Any) -> None:
-    runtime.settings["MAX_ATTEMPTS"] = 2
+    runtime.reconfigure(MAX_ATTEMPTS=2)
     runtime.__dict__.pop("policy", None)
     runtime.__dict__.pop("pipeline", None)
     flow = ScriptedFlow([RetryableError("503"), RetryableError("503 again")])

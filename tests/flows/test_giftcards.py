@@ -142,7 +142,7 @@ def sides(runtime: Any) -> Iterator[Any]:
 
     heartland: RunningSandbox = start_in_thread(create_heartland(seed="demo", token=HEARTLAND_TOKEN))
     magento: RunningSandbox = start_in_thread(create_magento(seed="demo", token=MAGENTO_TOKEN))
-    runtime.settings.update({"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
+    runtime.reconfigure(**{"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
                              "TILLBRIDGE_HEARTLAND_TOKEN": HEARTLAND_TOKEN,
                              "TILLBRIDGE_MAGENTO_URL": f"{magento.url}/rest",
                              "TILLBRIDGE_MAGENTO_TOKEN": MAGENTO_TOKEN})
@@ -249,7 +249,7 @@ def test_rules_say_which_cards_sync_and_which_reasons_to_use(sides: Any, tmp_pat
     (rules_dir / "giftcards.yaml").write_text(
         "number_prefixes: [tbgc]\ncreate_in_magento: true\ncreate_in_heartland: false\n"
         "heartland_reasons: {credit: Promotion, debit: Redeemed online}\nlocal_reasons: [Correction]\n")
-    runtime.settings["RULES_DIR"] = str(rules_dir)
+    runtime.reconfigure(RULES_DIR=str(rules_dir))
     runtime.rules.directory = rules_dir
     other = new_number("XX")
     runtime.magento.create_giftcard(other, 10)
@@ -278,7 +278,7 @@ def test_a_copy_that_failed_is_retried_after_the_card_was_opened(sides: Any) -> 
     import requests
 
     runtime = sides
-    magento_url = str(runtime.settings["TILLBRIDGE_MAGENTO_URL"]).removesuffix("/rest")
+    magento_url = str(runtime.settings.TILLBRIDGE_MAGENTO_URL).removesuffix("/rest")
     number = new_number("TBGC")
     card = runtime.heartland.create_gift_card({"number": number, "balance": 0})
     issue = runtime.heartland.adjust_gift_card(int(card["id"]), 20, reason(runtime, "Issued"))

@@ -140,7 +140,7 @@ def test_magento_already_in_step_is_ignored_with_a_reason(app: Any, runtime: Any
     heartland = start_in_thread(create_heartland(seed="demo", token=HEARTLAND_TOKEN))
     magento = start_in_thread(create_magento(seed="demo", token=MAGENTO_TOKEN))
     try:
-        runtime.settings.update({"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
+        runtime.reconfigure(**{"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
                                  "TILLBRIDGE_HEARTLAND_TOKEN": HEARTLAND_TOKEN,
                                  "TILLBRIDGE_MAGENTO_URL": f"{magento.url}/rest",
                                  "TILLBRIDGE_MAGENTO_TOKEN": MAGENTO_TOKEN,
@@ -179,7 +179,7 @@ def test_msi_writes_each_selling_location_to_its_source(app: Any, runtime: Any, 
         from service.rules.loader import Rules
 
         runtime.rules = Rules(rules)
-        runtime.settings.update({"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
+        runtime.reconfigure(**{"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
                                  "TILLBRIDGE_HEARTLAND_TOKEN": HEARTLAND_TOKEN,
                                  "TILLBRIDGE_MAGENTO_URL": f"{magento.url}/rest",
                                  "TILLBRIDGE_MAGENTO_TOKEN": MAGENTO_TOKEN,
@@ -243,7 +243,7 @@ def test_a_failed_delivery_is_retried_with_the_level_read_again(app: Any, runtim
     heartland = start_in_thread(create_heartland(seed="demo", token=HEARTLAND_TOKEN))
     magento = start_in_thread(create_magento(seed="demo", token=MAGENTO_TOKEN))
     try:
-        runtime.settings.update({"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
+        runtime.reconfigure(**{"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
                                  "TILLBRIDGE_HEARTLAND_TOKEN": HEARTLAND_TOKEN,
                                  "TILLBRIDGE_MAGENTO_URL": f"{magento.url}/rest",
                                  "TILLBRIDGE_MAGENTO_TOKEN": MAGENTO_TOKEN,

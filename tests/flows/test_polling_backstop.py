@@ -108,7 +108,7 @@ def sides(runtime: Any) -> Iterator[tuple[RunningSandbox, RunningSandbox]]:
 
     heartland = start_in_thread(create_heartland(seed="demo", token=HEARTLAND_TOKEN))
     magento = start_in_thread(create_magento(seed="demo", token=MAGENTO_TOKEN))
-    runtime.settings.update({"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
+    runtime.reconfigure(**{"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
                              "TILLBRIDGE_HEARTLAND_TOKEN": HEARTLAND_TOKEN,
                              "TILLBRIDGE_MAGENTO_URL": f"{magento.url}/rest",
                              "TILLBRIDGE_MAGENTO_TOKEN": MAGENTO_TOKEN,
@@ -187,7 +187,7 @@ def test_an_order_event_and_the_poll_make_one_item_and_a_bound_order_is_ignored_
              "data": order}
     body = json.dumps(event).encode()
     response = app.test_client().post("/webhooks/magento", data=body, headers=signed_headers(
-        runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"], "evt-order-1", body))
+        runtime.settings.TILLBRIDGE_WEBHOOK_SECRET, "evt-order-1", body))
     assert response.status_code == 202, response.json
     assert polling.poll(runtime.store, poller, overlap_seconds=60).item_ids == []
     time.sleep(1.1)  # Magento stamps whole seconds: our comment below lands in a later one
@@ -222,7 +222,7 @@ def test_conflicting_product_edits_on_both_sides_heartland_owns_the_product(
     body = json.dumps({"event": "product.saved", "occurred_at": "2026-11-27T10:00:00+00:00", "store_code": "admin",
                        "data": edited}).encode()
     saved = app.test_client().post("/webhooks/magento", data=body, headers=signed_headers(
-        runtime.settings["TILLBRIDGE_WEBHOOK_SECRET"], "evt-product-1", body))
+        runtime.settings.TILLBRIDGE_WEBHOOK_SECRET, "evt-product-1", body))
     assert saved.status_code == 202, saved.json
     # rules/products.yaml magento_edits: restore. The edit is seen, and a run of the Heartland item
     # (under its lock, with Heartland's values as they are now) sets the name and price back.

@@ -33,7 +33,7 @@ def sandboxes(runtime: Any) -> Iterator[tuple[RunningSandbox, RunningSandbox]]:
     # before its scenario, and the checks need only enough SKUs with a history (rules/quality.yaml).
     heartland = start_in_thread(create_heartland(seed="demo", token=HEARTLAND_TOKEN, seed_products=CATALOGUE))
     magento = start_in_thread(create_magento(seed="demo", token=MAGENTO_TOKEN, products=CATALOGUE))
-    runtime.settings.update({"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
+    runtime.reconfigure(**{"TILLBRIDGE_HEARTLAND_URL": f"{heartland.url}/api",
                              "TILLBRIDGE_HEARTLAND_TOKEN": HEARTLAND_TOKEN,
                              "TILLBRIDGE_MAGENTO_URL": f"{magento.url}/rest", "TILLBRIDGE_MAGENTO_TOKEN": MAGENTO_TOKEN,
                              "INVENTORY_SETTLE_SECONDS": 0})

@@ -30,7 +30,7 @@ ORDER = {
 
 @pytest.fixture
 def service(app: Flask) -> Iterator[RunningSandbox]:
-    app.extensions["tillbridge"].settings["TILLBRIDGE_WEBHOOK_SECRET"] = SECRET
+    app.extensions["tillbridge"].reconfigure(TILLBRIDGE_WEBHOOK_SECRET=SECRET)
     server = start_in_thread(app)
     yield server
     server.stop()

@@ -20,7 +20,7 @@ CONSUMER_SECRET = "mg-consumer-secret-8b2d6f0a4c"
 
 def test_the_raw_row_holds_no_secret_and_the_runtime_prefers_stored_credentials(runtime: Any) -> None:
     key = Fernet.generate_key().decode()
-    runtime.settings["TILLBRIDGE_ENCRYPTION_KEY"] = key
+    runtime.reconfigure(TILLBRIDGE_ENCRYPTION_KEY=key)
     credentials.save(runtime.store, key, "heartland", {"url": "https://acme.retail.heartland.us/api", "token": TOKEN})
     with runtime.store.engine.connect() as connection:
         raw = [str(tuple(row)) for row in connection.execute(text("SELECT * FROM credentials"))]
@@ -28,19 +28,18 @@ def test_the_raw_row_holds_no_secret_and_the_runtime_prefers_stored_credentials(
     assert TOKEN not in raw[0] and "acme" not in raw[0]
 
     assert runtime.heartland.base_url.startswith("https://acme.retail.heartland.us/api")
-    assert runtime.connection_settings("heartland")["TILLBRIDGE_HEARTLAND_TOKEN"] == TOKEN
-    assert runtime.connection_settings("magento")["TILLBRIDGE_MAGENTO_TOKEN"] == runtime.settings[
-        "TILLBRIDGE_MAGENTO_TOKEN"]  # nothing stored for Magento: the environment's
+    assert runtime.connection_settings("heartland").TILLBRIDGE_HEARTLAND_TOKEN == TOKEN
+    assert runtime.connection_settings("magento").TILLBRIDGE_MAGENTO_TOKEN == runtime.settings.TILLBRIDGE_MAGENTO_TOKEN  # nothing stored for Magento: the environment's
 
 
 def test_stored_oauth_replaces_the_environments_token(runtime: Any) -> None:
     key = Fernet.generate_key().decode()
-    runtime.settings["TILLBRIDGE_ENCRYPTION_KEY"] = key
+    runtime.reconfigure(TILLBRIDGE_ENCRYPTION_KEY=key)
     credentials.save(runtime.store, key, "magento", {"consumer_key": "ck", "consumer_secret": CONSUMER_SECRET,
                                                      "access_token": "at", "access_token_secret": "ats"})
     magento = runtime.connection_settings("magento")
-    assert magento["TILLBRIDGE_MAGENTO_TOKEN"] == ""
-    assert magento["TILLBRIDGE_MAGENTO_CONSUMER_SECRET"] == CONSUMER_SECRET
+    assert magento.TILLBRIDGE_MAGENTO_TOKEN == ""
+    assert magento.TILLBRIDGE_MAGENTO_CONSUMER_SECRET == CONSUMER_SECRET
 
 
 def test_a_missing_or_wrong_key_says_how_to_make_one(runtime: Any) -> None:
@@ -68,5 +67,5 @@ def test_cli_sets_and_shows_masked_values(settings: dict[str, Any]) -> None:
     no_key = runner.invoke(main, ["connections", "show"], env={**env, "TILLBRIDGE_ENCRYPTION_KEY": ""})
     assert no_key.exit_code == 1 and "TILLBRIDGE_ENCRYPTION_KEY is not set" in no_key.output
     app = create_app({**settings, "AUTO_MIGRATE": False, "TILLBRIDGE_ENCRYPTION_KEY": env["TILLBRIDGE_ENCRYPTION_KEY"]})
-    assert app.extensions["tillbridge"].connection_settings("magento")["TILLBRIDGE_MAGENTO_TOKEN"] == CONSUMER_SECRET
+    assert app.extensions["tillbridge"].connection_settings("magento").TILLBRIDGE_MAGENTO_TOKEN == CONSUMER_SECRET
     app.extensions["tillbridge"].store.dispose()

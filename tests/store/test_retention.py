@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
 from service.cli.main import main
+from service.settings import replaced
 from service.store import inbox, items, retention
 from service.store.tables import (
     CustomerReview,
@@ -98,7 +99,7 @@ def test_a_sweep_purges_in_batches_within_its_budget_and_carries_on_next_time(ru
         _item(runtime, f"old-{n}", "done", OLD)
     partial = retention.purge(runtime.store, retention_days=30, batch_size=10, budget_seconds=0.0)
     assert not partial.finished and partial.counts == {}  # the budget was spent before the first batch
-    settings = {**runtime.settings, "RETENTION_BATCH_SIZE": 10, "RETENTION_SWEEP_SECONDS": 5.0}
+    settings = replaced(runtime.settings, {"RETENTION_BATCH_SIZE": 10, "RETENTION_SWEEP_SECONDS": 5.0})
     runtime.redis.delete(retention.DUE_KEY)
     first = retention.purge_due(runtime.store, runtime.redis, settings)
     assert first is not None and first.finished and first.counts["sync_items"] == 30

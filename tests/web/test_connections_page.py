@@ -13,6 +13,7 @@ from flask import Flask
 
 from service.sandbox.heartland.app import create_app as create_heartland
 from service.sandbox.server import RunningSandbox, start_in_thread
+from service.settings import value_of
 from service.store.tables import StoredCredential
 from tests.web.browser import sign_in_browser
 from tests.web.support import post_form
@@ -56,7 +57,7 @@ def test_heartland_is_connected_through_oauth_and_tested(live_server: str, brows
     assert "Heartland connected through OAuth 2.0" in flash and "location(s)" in flash, flash
     assert page.locator("[data-test=source-heartland]").inner_text() == "OAuth 2.0 (connections page)"
 
-    token = runtime.connection_settings("heartland")["TILLBRIDGE_HEARTLAND_TOKEN"]
+    token = runtime.connection_settings("heartland").TILLBRIDGE_HEARTLAND_TOKEN
     assert token.startswith("hlo_") and token != "env-token-1234"
     with runtime.store.session() as s:
         row = s.get(StoredCredential, "heartland")
@@ -69,7 +70,7 @@ def test_heartland_is_connected_through_oauth_and_tested(live_server: str, brows
 
 def test_a_wrong_token_is_refused_with_what_to_do(app: Flask, signed_in: Callable[[str], Any]) -> None:
     client = signed_in("admin")
-    response = post_form(client, "/connections/heartland/token", {"url": app.config["TILLBRIDGE_HEARTLAND_URL"],
+    response = post_form(client, "/connections/heartland/token", {"url": app.extensions["tillbridge"].settings.TILLBRIDGE_HEARTLAND_URL,
                                                                    "token": "not-a-token"}, follow_redirects=True)
     text = response.get_data(as_text=True)
     assert "heartland refused the credentials" in text and "paste a new token" in text
@@ -80,7 +81,7 @@ def test_a_callback_with_an_unknown_or_used_state_changes_nothing(app: Flask, si
     client = signed_in("admin")
     response = client.get("/connections/heartland/callback?code=abc&state=forged", follow_redirects=True)
     assert "unknown or older than 10 minutes" in response.get_data(as_text=True)
-    assert app.extensions["tillbridge"].connection_settings("heartland")["TILLBRIDGE_HEARTLAND_TOKEN"] == "env-token-1234"
+    assert app.extensions["tillbridge"].connection_settings("heartland").TILLBRIDGE_HEARTLAND_TOKEN == "env-token-1234"
 
 
 def test_only_admins_see_connections(signed_in: Callable[[str], Any]) -> None:
@@ -103,7 +104,7 @@ def test_magento_is_connected_through_the_integration_activation_handshake(
     import requests
 
     runtime = app.extensions["tillbridge"]
-    runtime.settings["TILLBRIDGE_MAGENTO_URL"] = f"{magento.url}/rest"
+    runtime.reconfigure(TILLBRIDGE_MAGENTO_URL=f"{magento.url}/rest")
     page = browser_page
     sign_in_browser(page, live_server, make_user("admin", "ada"))
 
@@ -139,11 +140,11 @@ def test_another_process_uses_new_credentials_without_a_restart(app: Flask, sett
     from service.app.runtime import CREDENTIALS_STAMP_SECONDS
 
     web = app.extensions["tillbridge"]
-    worker = create_app({**settings, "AUTO_MIGRATE": False, **{k: app.config[k] for k in (
+    worker = create_app({**settings, "AUTO_MIGRATE": False, **{k: value_of(app.extensions["tillbridge"].settings, k) for k in (
         "TILLBRIDGE_ENCRYPTION_KEY", "TILLBRIDGE_HEARTLAND_URL", "TILLBRIDGE_HEARTLAND_TOKEN")}}).extensions["tillbridge"]
     assert worker.heartland.token == "env-token-1234"
     from service.operations import connections
-    connections.save_token(web, "heartland", {"url": app.config["TILLBRIDGE_HEARTLAND_URL"], "token": "pasted-token-99"},
+    connections.save_token(web, "heartland", {"url": app.extensions["tillbridge"].settings.TILLBRIDGE_HEARTLAND_URL, "token": "pasted-token-99"},
                            "ada")
     worker._stamp_read_at -= CREDENTIALS_STAMP_SECONDS  # as if the few seconds had passed
     assert worker.heartland.token == "pasted-token-99"

@@ -22,8 +22,8 @@ def test_a_run_asked_for_on_the_page_is_queued_then_shows_how_it_ended(live_serv
     assert runtime.queue.count == 1  # the job a worker takes
 
     # What the worker does with it; no system answers on this machine's default addresses.
-    runtime.settings["TILLBRIDGE_HEARTLAND_URL"] = "http://127.0.0.1:9/api"
-    runtime.settings["TILLBRIDGE_MAGENTO_URL"] = "http://127.0.0.1:9/rest"
+    runtime.reconfigure(TILLBRIDGE_HEARTLAND_URL="http://127.0.0.1:9/api")
+    runtime.reconfigure(TILLBRIDGE_MAGENTO_URL="http://127.0.0.1:9/rest")
     reconciliation.execute(runtime, run_id, announce=lambda *args: None)
     page.reload()
     row = page.locator(f"[data-test=run-{run_id}]")

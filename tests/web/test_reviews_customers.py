@@ -185,7 +185,7 @@ def test_decisions_download_as_training_labels(signed_in: Any, runtime: Runtime,
     assert [(r["review_id"], r["label"]) for r in rows] == [(str(pair.id), "0"), (str(other.id), "1")]
     assert rows[0]["left_last_name"] == "Lopez" and rows[0]["right_last_name"] == "Garcia"
     assert rows[1]["decided_by"] == "integrator-user"
-    path = Path(runtime.settings["DATA_DIR"]) / "labels.csv"
+    path = Path(runtime.settings.DATA_DIR) / "labels.csv"
     path.write_text(response.get_data(as_text=True), encoding="utf-8")
     labelled = read_pairs(path)  # what `tillbridge models train dedup --pairs` reads
     assert labelled.labels.tolist() == [0, 1]

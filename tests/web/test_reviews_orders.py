@@ -32,8 +32,8 @@ def magento(runtime: Runtime) -> Iterator[RunningSandbox]:
     with runtime.store.session() as s:  # a shared PostgreSQL keeps facts of earlier tests' orders
         s.execute(delete(OrderFact))
     server = start_in_thread(create_magento(seed="demo", token=TOKEN))
-    runtime.settings["TILLBRIDGE_MAGENTO_URL"] = f"{server.url}/rest"
-    runtime.settings["TILLBRIDGE_MAGENTO_TOKEN"] = TOKEN
+    runtime.reconfigure(TILLBRIDGE_MAGENTO_URL=f"{server.url}/rest")
+    runtime.reconfigure(TILLBRIDGE_MAGENTO_TOKEN=TOKEN)
     try:
         yield server
     finally:

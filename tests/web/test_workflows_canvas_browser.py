@@ -79,7 +79,7 @@ def test_an_integrator_builds_a_workflow_on_the_canvas(stack: Stack, receiver: R
                                                        tmp_path: Path) -> None:
     runtime = stack.runtime
     stack.settings["WEBHOOKS_ALLOW_PRIVATE_URLS"] = "1"  # the receiver is on this machine
-    runtime.settings["WEBHOOKS_ALLOW_PRIVATE_URLS"] = True
+    runtime.reconfigure(WEBHOOKS_ALLOW_PRIVATE_URLS=True)
     shots = Path(SHOTS or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     create_user(runtime.store, "ivy", PASSWORD, "integrator")

@@ -45,7 +45,7 @@ def test_a_replayed_event_and_a_killed_worker_make_one_order_and_one_notice(stac
                                                                             receiver: Receiver) -> None:
     runtime = stack.runtime
     stack.settings["WEBHOOKS_ALLOW_PRIVATE_URLS"] = "1"  # the receiver is on this machine
-    runtime.settings["WEBHOOKS_ALLOW_PRIVATE_URLS"] = True
+    runtime.reconfigure(WEBHOOKS_ALLOW_PRIVATE_URLS=True)
     actions.save(runtime, three_steps(receiver.url), base_revision=None, actor="ana")
     assert actions.publish(runtime, "orders", actor="ana").number == 1
 

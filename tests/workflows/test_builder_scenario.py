@@ -90,7 +90,7 @@ def _item_for(stack: Stack, entity_id: Any) -> Any:
 def test_big_orders_from_new_customers_are_held_and_notified_once(stack: Stack, receiver: Receiver) -> None:
     runtime = stack.runtime
     stack.settings["WEBHOOKS_ALLOW_PRIVATE_URLS"] = "1"  # the receiver is on this machine
-    runtime.settings["WEBHOOKS_ALLOW_PRIVATE_URLS"] = True
+    runtime.reconfigure(WEBHOOKS_ALLOW_PRIVATE_URLS=True)
 
     draft = actions.save(runtime, big_first_order(receiver.url), base_revision=None, actor="ana")
     assert (draft.number, draft.revision, draft.state) == (1, 1, "draft")

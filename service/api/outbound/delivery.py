@@ -28,6 +28,7 @@ from service.connectors.public_urls import public_session, refusal
 from service.flows.context import current
 from service.kernel.cards import mask_card_numbers
 from service.kernel.signing import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from service.settings import Settings
 from service.store.api_tables import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from service.store.tables import utcnow
 
@@ -37,12 +38,12 @@ KEPT_RESPONSE = 2000  # characters of a subscriber's answer kept for the deliver
 USER_AGENT = "Tillbridge-Webhooks/1"
 
 
-def schedule(settings: dict[str, Any]) -> list[float]:
-    return [float(part) for part in str(settings["WEBHOOK_RETRY_SCHEDULE"]).split(",") if part.strip()]
+def schedule(settings: Settings) -> list[float]:
+    return [float(part) for part in settings.WEBHOOK_RETRY_SCHEDULE.split(",") if part.strip()]
 
 
 def enqueue(runtime: Any, delivery_ids: list[int]) -> None:
-    timeout = int(float(runtime.settings["WEBHOOK_TIMEOUT_SECONDS"]) * 2 + 10)
+    timeout = int(runtime.settings.WEBHOOK_TIMEOUT_SECONDS * 2 + 10)
     with runtime.redis.pipeline() as pipe:
         for delivery_id in delivery_ids:
             runtime.queue.enqueue(deliver_job, delivery_id, result_ttl=0, failure_ttl=86400, job_timeout=timeout,
@@ -56,7 +57,7 @@ def deliver_job(delivery_id: int) -> str:
 
 def _claim(runtime: Any, delivery_id: int) -> bool:
     now = utcnow()
-    lease = now + timedelta(seconds=float(runtime.settings["WEBHOOK_TIMEOUT_SECONDS"]) * 2 + 30)
+    lease = now + timedelta(seconds=runtime.settings.WEBHOOK_TIMEOUT_SECONDS * 2 + 30)
     with runtime.store.session() as s:
         claimed: Any = s.execute(update(WebhookDelivery)
                                  .where(WebhookDelivery.id == delivery_id, WebhookDelivery.state == "pending",
@@ -81,7 +82,7 @@ def attempt(runtime: Any, delivery_id: int) -> str:
             delivery.next_attempt_at = None
             return delivery.state
         url, body = endpoint.url, json.dumps(event.payload, separators=(",", ":")).encode()
-        secrets_now = signing_secrets(endpoint, settings.get("TILLBRIDGE_ENCRYPTION_KEY"))
+        secrets_now = signing_secrets(endpoint, settings.TILLBRIDGE_ENCRYPTION_KEY)
         event_public_id, endpoint_id = event.public_id, endpoint.id
     status, error, answer = _post(url, body, event_public_id, secrets_now, settings)
     wait = schedule(settings)
@@ -106,10 +107,10 @@ def attempt(runtime: Any, delivery_id: int) -> str:
     return state
 
 
-def _post(url: str, body: bytes, event_id: str, secrets_now: list[str], settings: dict[str, Any]
+def _post(url: str, body: bytes, event_id: str, secrets_now: list[str], settings: Settings
           ) -> tuple[int | None, str, str]:
     try:
-        check_url(url, allow_private=bool(settings["WEBHOOKS_ALLOW_PRIVATE_URLS"]))
+        check_url(url, allow_private=settings.WEBHOOKS_ALLOW_PRIVATE_URLS)
     except EndpointError as exc:
         return None, f"not sent: {exc}", ""
     timestamp = int(time.time())
@@ -119,9 +120,9 @@ def _post(url: str, body: bytes, event_id: str, secrets_now: list[str], settings
         SIGNATURE_HEADER: " ".join(sign(secret, event_id, timestamp, body) for secret in secrets_now),
     }
     try:
-        with public_session(allow_private=bool(settings["WEBHOOKS_ALLOW_PRIVATE_URLS"])) as session:
+        with public_session(allow_private=settings.WEBHOOKS_ALLOW_PRIVATE_URLS) as session:
             response = session.post(url, data=body, headers=headers,
-                                    timeout=float(settings["WEBHOOK_TIMEOUT_SECONDS"]), allow_redirects=False)
+                                    timeout=settings.WEBHOOK_TIMEOUT_SECONDS, allow_redirects=False)
     except requests.RequestException as exc:
         why = refusal(exc)
         return None, (f"not sent: {why}" if why else f"no answer: {type(exc).__name__}"), ""

@@ -47,7 +47,7 @@ def emit(runtime: Any, event_type: str, data: dict[str, Any], *, dedup_key: str,
     """Record one event and its deliveries, then queue them; None if this fact was emitted before."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    payload = payload_for(event_type, data, url, int(runtime.settings["WEBHOOK_MAX_PAYLOAD_BYTES"]))
+    payload = payload_for(event_type, data, url, runtime.settings.WEBHOOK_MAX_PAYLOAD_BYTES)
     try:
         with runtime.store.session() as s:
             event = WebhookEvent(public_id=f"evt_{secrets.token_hex(12)}", type=event_type,
@@ -77,7 +77,7 @@ def purge(runtime: Any) -> int:
     """Forget events older than RETENTION_DAYS once none of their deliveries is still pending."""
     from sqlalchemy import delete, exists
 
-    days = float(runtime.settings.get("RETENTION_DAYS") or 0)
+    days = float(runtime.settings.RETENTION_DAYS or 0)
     if days <= 0:
         return 0
     cutoff = utcnow() - timedelta(days=days)

@@ -162,7 +162,7 @@ def _before() -> Response | None:
     g.api_caller = caller
     limiter = current_app.extensions.get("tillbridge.api_rate_limit")
     if limiter is None:
-        limiter = ApiRateLimit(int(current_app.config["API_RATE_LIMIT_PER_MINUTE"]))
+        limiter = ApiRateLimit(int(current().settings.API_RATE_LIMIT_PER_MINUTE))
         current_app.extensions["tillbridge.api_rate_limit"] = limiter
     g.rate_limit = (limiter.limit.amount, *limiter.hit(caller.key))
     require(caller, resource, request.method)
@@ -178,7 +178,7 @@ def _before() -> Response | None:
             fail(422, f"the request holds a card number at {', '.join(paths)}: send a token and the last 4 "
                  "digits only; nothing was stored", error="card_number_refused",
                  fields={p: ["a card number"] for p in paths})
-        return idempotency.begin(current().store, caller.key, float(current_app.config["API_IDEMPOTENCY_HOURS"]))
+        return idempotency.begin(current().store, caller.key, float(current().settings.API_IDEMPOTENCY_HOURS))
     return None
 
 

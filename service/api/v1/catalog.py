@@ -7,8 +7,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from flask import current_app
-
 from service.api.v1.errors import fail
 from service.flows.context import current
 from service.kernel.errors import DataError, DestinationUnavailable, NotFoundInTargetError, SyncError
@@ -22,7 +20,7 @@ def runtime() -> Any:
 
 
 def currency() -> str:
-    return str(current_app.config.get("STORE_CURRENCY") or "USD")
+    return str(current().settings.STORE_CURRENCY or "USD")
 
 
 @contextmanager

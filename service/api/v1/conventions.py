@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, current_app, g, request
+from flask import Response, g, request
 from marshmallow import Schema, fields, validate
+
+from service.flows.context import current
 
 REQUEST_ID = "Request-Id"
 
@@ -87,4 +89,4 @@ def finish_response(response: Response) -> Response:
 
 
 def page_limit(requested: int) -> int:
-    return max(1, min(requested, int(current_app.config.get("API_PAGE_LIMIT_MAX", 100))))
+    return max(1, min(requested, int(current().settings.API_PAGE_LIMIT_MAX)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, url_for
+from flask import g, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -85,7 +85,7 @@ class DeliveryArgs(ListArgs):
 
 
 def _allow_private() -> bool:
-    return bool(current_app.config["WEBHOOKS_ALLOW_PRIVATE_URLS"])
+    return bool(current().settings.WEBHOOKS_ALLOW_PRIVATE_URLS)
 
 
 def _number(public_id: str, prefix: str) -> int:
@@ -137,7 +137,7 @@ class Endpoints(MethodView):
         g.idempotency_redact = ("secret",)
         try:
             created, secret = endpoints.create(
-                current().store, current_app.config.get("TILLBRIDGE_ENCRYPTION_KEY"), url=body["url"],
+                current().store, current().settings.TILLBRIDGE_ENCRYPTION_KEY, url=body["url"],
                 events=body["events"], description=body["description"], actor=g.api_caller.actor,
                 allow_private=_allow_private())
         except endpoints.EndpointError as exc:
@@ -181,8 +181,8 @@ class Rotate(MethodView):
         found = _get(endpoint_id)
         g.idempotency_redact = ("secret",)
         try:
-            rotated, secret = endpoints.rotate(current().store, current_app.config.get("TILLBRIDGE_ENCRYPTION_KEY"),
-                                               found.id, float(current_app.config["WEBHOOK_SECRET_ROTATION_HOURS"]))
+            rotated, secret = endpoints.rotate(current().store, current().settings.TILLBRIDGE_ENCRYPTION_KEY,
+                                               found.id, float(current().settings.WEBHOOK_SECRET_ROTATION_HOURS))
         except CredentialsError as exc:
             fail(503, f"webhook secrets cannot be stored: {exc}", error="encryption_key_missing")
         return endpoint_object(rotated, secret)

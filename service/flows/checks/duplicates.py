@@ -201,7 +201,7 @@ class CustomerDedup:
         with self._lock:
             if self._resolver is None:
                 self._resolver = Resolver(index, rules=rules,
-                                          models_dir=str(self.runtime.settings.get("MODELS_DIR", "models")))
+                                          models_dir=self.runtime.settings.MODELS_DIR)
             return self._resolver
 
     def resolve(self, customer: Mapping[str, Any], key: str) -> Decision:

@@ -53,7 +53,7 @@ def scorer_for(runtime: Context) -> AnomalyScorer:
     follows models/registry.json and rules/anomaly.yaml, so a promote or a new review budget takes
     effect without a restart.
     """
-    return scorer_for_paths(str(runtime.settings["MODELS_DIR"]), str(runtime.settings["RULES_DIR"]))
+    return scorer_for_paths(runtime.settings.MODELS_DIR, runtime.settings.RULES_DIR)
 
 
 def scorer_for_paths(models_dir: str, rules_dir: str) -> AnomalyScorer:

@@ -55,7 +55,7 @@ def test_the_secret_is_shown_once_stored_encrypted_and_rotated(settings: dict[st
 
     with runtime.store.session() as s:
         live = signing_secrets(s.get(WebhookEndpoint, int(made["id"][3:])), settings.get("TILLBRIDGE_ENCRYPTION_KEY")
-                               or app.config["TILLBRIDGE_ENCRYPTION_KEY"])
+                               or app.extensions["tillbridge"].settings.TILLBRIDGE_ENCRYPTION_KEY)
     assert live == [rotated["secret"], secret]  # both sign during the rotation
     app.extensions["tillbridge"].store.dispose()
 
@@ -104,7 +104,7 @@ def test_old_events_are_purged_once_delivered(runtime: Any) -> None:
     emit(runtime, "inventory.updated", {"id": "B", "object": "inventory"}, dedup_key="new", url="/x")
     with runtime.store.session() as s:
         s.query(WebhookEvent).filter(WebhookEvent.dedup_key == "old").update(
-            {"created_at": utcnow() - timedelta(days=int(runtime.settings["RETENTION_DAYS"]) + 1)})
+            {"created_at": utcnow() - timedelta(days=int(runtime.settings.RETENTION_DAYS) + 1)})
     assert purge(runtime) == 1
     with runtime.store.session() as s:
         assert [e.dedup_key for e in s.query(WebhookEvent)] == ["new"]
