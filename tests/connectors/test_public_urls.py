@@ -15,6 +15,7 @@ from flask import Flask
 from service.api.outbound.delivery import _post
 from service.connectors.public_urls import UnsafeURL, check_public_url, public_session, refusal
 from service.sandbox.server import RunningSandbox, start_in_thread
+from service.settings import load_settings
 
 REBINDING_HOST = "rebinding.tillbridge-test.example"
 PUBLIC_ADDRESS = "93.184.216.34"
@@ -81,7 +82,7 @@ def test_plain_requests_would_have_reached_inside(receiver: tuple[RunningSandbox
 def test_an_outbound_webhook_to_a_rebinding_host_is_not_sent(receiver: tuple[RunningSandbox, list[bytes]],
                                                             rebinding_dns: list[str]) -> None:
     server, got = receiver
-    settings = {"WEBHOOKS_ALLOW_PRIVATE_URLS": False, "WEBHOOK_TIMEOUT_SECONDS": 5}
+    settings = load_settings({"WEBHOOKS_ALLOW_PRIVATE_URLS": False, "WEBHOOK_TIMEOUT_SECONDS": 5}, environ={})
     status, error, _answer = _post(f"http://{REBINDING_HOST}:{port(server)}/hook", b"{}", "evt_1", ["whsec_c2VjcmV0LWtleS1mb3ItdGVzdHM="],
                                    settings)
     assert status is None and error.startswith("not sent:") and "not a public address" in error
