@@ -124,11 +124,11 @@ def test_magento_is_connected_through_the_integration_activation_handshake(
     assert "Integration activated" in page.content()
 
     stored = runtime.connection_settings("magento")
-    assert stored["TILLBRIDGE_MAGENTO_CONSUMER_KEY"] == clicked.json()["consumer_key"]
-    assert stored["TILLBRIDGE_MAGENTO_ACCESS_TOKEN"] and stored["TILLBRIDGE_MAGENTO_TOKEN"] == ""
+    assert stored.TILLBRIDGE_MAGENTO_CONSUMER_KEY == clicked.json()["consumer_key"]
+    assert stored.TILLBRIDGE_MAGENTO_ACCESS_TOKEN and stored.TILLBRIDGE_MAGENTO_TOKEN == ""
     with runtime.store.session() as s:
         row = s.get(StoredCredential, "magento")
-        assert row is not None and stored["TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET"] not in row.ciphertext
+        assert row is not None and stored.TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET not in row.ciphertext
     page.goto(f"{live_server}/connections")
     page.click("[data-test=test-magento]")
     assert "Magento answered" in page.locator(".flash").inner_text()
