@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
-import requests
+import certifi
+import requests.utils
+import urllib3
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
-from requests.adapters import HTTPAdapter
+from requests.utils import requote_uri
 
 from service.kernel.cards import mask_card_numbers
-from service.kernel.errors import RateLimitedError, RetryableError, SyncError, error_for_status
+from service.kernel.errors import FatalError, RateLimitedError, RetryableError, SyncError, error_for_status
 from service.kernel.exchanges import Exchange, ExchangeHook
 from service.kernel.redaction import (
     GIFT_CARD_PATH,
@@ -28,32 +31,139 @@ from service.kernel.redaction import (
     redact_json,
 )
 
+# Sent with every call unless the connector sets its own (an answer compressed with either is unpacked).
+DEFAULT_HEADERS = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate", "User-Agent": "Tillbridge"}
 
-class _Session(requests.Session):
-    """A requests session that reads the environment's proxy settings (``HTTPS_PROXY``, ``NO_PROXY``, …)
-    and CA bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) once per destination, not on every call
-    (requests walks the whole environment twice a call: a tenth of a worker's CPU). ``~/.netrc`` is not
-    read: each connector sends its own credentials. A change to those variables takes a restart."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.trust_env = False  # the environment is read below, once per origin
-        self._environment: dict[tuple[str, str], tuple[dict[str, str], str | None]] = {}
+class Response:
+    """What one call answered: its status, its headers (looked up case-insensitively) and its whole body."""
 
-    def merge_environment_settings(self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any,
-                                   cert: Any) -> Any:
-        text = url.decode() if isinstance(url, bytes) else str(url or "")
-        parts = urlsplit(text)
+    __slots__ = ("content", "headers", "reason", "status_code", "url")
+
+    def __init__(self, status_code: int, reason: str, headers: Mapping[str, str], content: bytes, url: str) -> None:
+        self.status_code = status_code
+        self.reason = reason
+        self.headers = headers
+        self.content = content
+        self.url = url
+
+    def json(self) -> Any:
+        """The body as JSON (ValueError when it is not)."""
+        return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        kind = self.headers.get("Content-Type") or ""
+        charset = kind.partition("charset=")[2].split(";")[0].strip().strip('"') or "utf-8"
+        try:
+            return self.content.decode(charset, errors="replace")
+        except LookupError:
+            return self.content.decode("utf-8", errors="replace")
+
+
+class TransportError(Exception):
+    """No answer: the connection could not be made, broke, or timed out."""
+
+
+class _Transport:
+    """Connections kept open per destination (urllib3 pools) for every call a connector makes.
+
+    The environment's proxy settings (``HTTPS_PROXY``, ``NO_PROXY``, …) and CA bundle
+    (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``, else certifi's) are read once per destination, not on
+    every call; a change to them takes a restart. ``~/.netrc`` is not read: each connector sends its own
+    credentials. A redirect is answered, not followed (an API that moved says so as an error)."""
+
+    def __init__(self, pool_size: int) -> None:
+        self.pool_size = pool_size
+        self._routes: dict[tuple[str, str], tuple[str | None, str]] = {}
+        self._managers: dict[tuple[str | None, str], urllib3.PoolManager] = {}
+        self._lock = threading.Lock()
+
+    def route(self, url: str) -> tuple[str | None, str]:
+        """The proxy (or None) and CA bundle a call to ``url`` goes through."""
+        parts = urlsplit(url)
         origin = (parts.scheme, parts.netloc)
-        known = self._environment.get(origin)
+        known = self._routes.get(origin)
         if known is None:
-            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            known = self._environment[origin] = (dict(requests.utils.get_environ_proxies(text)), bundle)
-        environment_proxies, bundle = known
-        proxies = {**environment_proxies, **(proxies or {})}
-        if bundle and verify in (True, None):
-            verify = bundle
-        return super().merge_environment_settings(url, proxies, stream, verify, cert)
+            proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
+            known = self._routes[origin] = (proxy or None, bundle)
+        return known
+
+    def _manager(self, url: str) -> urllib3.PoolManager:
+        route = self.route(url)
+        manager = self._managers.get(route)
+        if manager is None:
+            with self._lock:
+                manager = self._managers.get(route)
+                if manager is None:
+                    proxy, bundle = route
+                    options: dict[str, Any] = {"num_pools": 8, "maxsize": self.pool_size, "block": False,
+                                               "retries": False, "cert_reqs": "CERT_REQUIRED", "ca_certs": bundle}
+                    if proxy:
+                        found = urlsplit(proxy)
+                        headers = (urllib3.util.make_headers(proxy_basic_auth=f"{unquote(found.username)}:"
+                                                                              f"{unquote(found.password or '')}")
+                                   if found.username else None)
+                        manager = urllib3.ProxyManager(proxy, proxy_headers=headers, **options)
+                    else:
+                        manager = urllib3.PoolManager(**options)
+                    self._managers[route] = manager
+        return manager
+
+    def request(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str],
+                timeout: tuple[float, float], deadline_seconds: float) -> Response:
+        """The answer, read whole before ``deadline_seconds`` have passed since the call began."""
+        deadline = time.monotonic() + deadline_seconds
+        connect, read = (min(timeout[0], deadline_seconds), min(timeout[1], deadline_seconds))
+        try:
+            answer = self._manager(url).urlopen(
+                method, url, body=body, headers=dict(headers), timeout=urllib3.Timeout(connect=connect, read=read),
+                retries=False, redirect=False, preload_content=False, decode_content=True)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+        complete = False
+        try:
+            content = bytearray()
+            # read1 returns what has arrived (a plain read waits to fill its buffer), so the clock is
+            # looked at between every few bytes of a slow answer.
+            while chunk := answer.read1(64 * 1024):
+                content += chunk
+                if time.monotonic() > deadline:
+                    raise CallDeadlineExceeded(f"the answer was still arriving after {deadline_seconds:g} s")
+            complete = True
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            if not complete:
+                answer.close()  # a half-read connection is not reused
+            # Read to the end, the connection goes back to the pool for the next call.
+            answer.release_conn()
+        if time.monotonic() > deadline:
+            raise CallDeadlineExceeded(f"the call took longer than {deadline_seconds:g} s")
+        return Response(answer.status, answer.reason or "", answer.headers, bytes(content), url)
+
+    def close(self) -> None:
+        with self._lock:
+            for manager in self._managers.values():
+                manager.clear()
+            self._managers.clear()
+
+
+def query_string(params: Any) -> str:
+    """``params`` as a URL query, as the connectors give them: a mapping or pairs, a list value sent
+    once per item, a None value left out."""
+    if not params:
+        return ""
+    if isinstance(params, str | bytes):
+        return params.decode() if isinstance(params, bytes) else params
+    pairs = params.items() if isinstance(params, Mapping) else params
+    flat: list[tuple[str, str]] = []
+    for key, values in pairs:
+        for value in (values if isinstance(values, list | tuple) else [values]):
+            if value is not None:
+                flat.append((str(key), str(value)))
+    return urlencode(flat)
 
 
 class Breaker(Protocol):
@@ -144,10 +254,7 @@ class HttpConnector:
         self.timeout = (connect_timeout, timeout)
         self.limiter = RateLimiter(rate_per_second, destination=self.destination)
         self.on_exchange = on_exchange
-        self.session = _Session()
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.transport = _Transport(pool_size)
 
     def url(self, path: str) -> str:
         if path.startswith("http://") or path.startswith("https://"):
@@ -155,15 +262,18 @@ class HttpConnector:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def send(self, method: str, path: str, *, json_body: Any = None, params: Any = None,
-             headers: dict[str, str] | None = None) -> requests.Response:
-        """Send one request; raise a classified SyncError for anything but 2xx/3xx."""
-        url = self.url(path)
-        kwargs: dict[str, Any] = {"params": params, "headers": dict(headers or {}), "timeout": self.timeout}
+             headers: dict[str, str] | None = None) -> Response:
+        """Send one request; raise a classified SyncError for anything but 2xx."""
+        url = requote_uri(self.url(path))
+        query = query_string(params)
+        if query:
+            url = f"{url}{'&' if urlsplit(url).query else '?'}{query}"
+        sent = {**DEFAULT_HEADERS, **(headers or {})}
+        data = None
         if json_body is not None:
-            kwargs["data"] = json.dumps(json_body, separators=(",", ":"))
-            kwargs["headers"].setdefault("Content-Type", "application/json")
-        kwargs["headers"].setdefault("Accept", "application/json")
-        self.prepare_request(method, url, kwargs)
+            data = json.dumps(json_body, separators=(",", ":")).encode()
+            sent.setdefault("Content-Type", "application/json")
+        self.prepare_request(method, url, sent)
         if method != "GET" and self.before_write is not None:
             self.before_write()  # a run that lost its record (service/engine/lease.py) writes nothing
         if self.breaker is not None:
@@ -171,8 +281,8 @@ class HttpConnector:
         self.limiter.acquire()
         started = time.perf_counter()
         try:
-            response = self._within_deadline(method, url, kwargs)
-        except (requests.RequestException, CallDeadlineExceeded) as exc:
+            response = self.transport.request(method, url, data, sent, self.timeout, self.deadline_seconds)
+        except (TransportError, CallDeadlineExceeded) as exc:
             ms = (time.perf_counter() - started) * 1000
             self._record(method, url, json_body, None, None, ms, f"{type(exc).__name__}: {exc}")
             if self.breaker is not None:
@@ -192,49 +302,26 @@ class HttpConnector:
                 self.breaker.record_failure()
             elif response.status_code != 429:  # throttled says nothing about whether it is up
                 self.breaker.record_success()
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             raise self.error_from(method, path, response, body)
         return response
 
-    def _within_deadline(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
-        """The answer, read whole before ``deadline_seconds`` have passed since the call began."""
-        deadline = time.monotonic() + self.deadline_seconds
-        connect, read = kwargs["timeout"]
-        kwargs = {**kwargs, "timeout": (min(connect, self.deadline_seconds), min(read, self.deadline_seconds)),
-                  "stream": True}
-        response = self.session.request(method, url, **kwargs)
-        complete = False
-        try:
-            body = bytearray()
-            # read1 returns what has arrived (a plain read waits to fill its buffer), so the clock is
-            # looked at between every few bytes of a slow answer.
-            while chunk := response.raw.read1(64 * 1024, decode_content=True):
-                body += chunk
-                if time.monotonic() > deadline:
-                    raise CallDeadlineExceeded(f"the answer was still arriving after {self.deadline_seconds:g} s")
-            response._content = bytes(body)  # the body as requests keeps it when not streaming
-            complete = True
-        finally:
-            if complete:
-                # Read to the end: the connection goes back to the pool for the next call (closing
-                # the response would close it, and every call would pay a new connection).
-                response.raw.release_conn()
-            else:
-                response.close()
-        if time.monotonic() > deadline:
-            raise CallDeadlineExceeded(f"the call took longer than {self.deadline_seconds:g} s")
-        return response
+    def prepare_request(self, method: str, url: str, headers: dict[str, str]) -> None:
+        """Subclasses add authentication to ``headers`` here (a token, or a signature of ``url``)."""
 
-    def prepare_request(self, method: str, url: str, kwargs: dict[str, Any]) -> None:
-        """Subclasses add authentication here (headers or signing)."""
-
-    def error_from(self, method: str, path: str, response: requests.Response, body: Any) -> SyncError:
+    def error_from(self, method: str, path: str, response: Response, body: Any) -> SyncError:
         if GIFT_CARD_PATH.search(path):  # errors are kept with items: a gift card's number never is
             path, body = redact_gift_card_url(path), redact_gift_cards(body)
         message = body.get("message") if isinstance(body, dict) else None
         # The error is kept with the item: a card number the answer echoes is masked in it.
         text = mask_card_numbers(str(message or (body if isinstance(body, str) else "") or response.reason))
         body = redact(body)
+        if 300 <= response.status_code < 400:
+            moved = redact_gift_card_url(str(response.headers.get("Location") or "another address"))
+            return FatalError(f"{self.destination} {method} {path} answered {response.status_code}: a redirect to {moved}",
+                              hint=f"the {self.destination} API is not at this address: set its URL to where it "
+                                   "points (a redirect is not followed, so a write is never sent twice)",
+                              status=response.status_code, destination=self.destination)
         return error_for_status(
             response.status_code,
             f"{self.destination} {method} {path} answered {response.status_code}: {text}",
@@ -244,7 +331,7 @@ class HttpConnector:
         )
 
     @staticmethod
-    def _body(response: requests.Response) -> Any:
+    def _body(response: Response) -> Any:
         if not response.content:
             return None
         try:

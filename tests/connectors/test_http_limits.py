@@ -16,15 +16,25 @@ from limits.storage import RedisStorage
 from redis import Redis
 
 from service.connectors.http import HttpConnector, RateLimiter
-from service.kernel.errors import FailureClass, RateLimitedError, RetryableError
+from service.kernel.errors import FailureClass, FatalError, RateLimitedError, RetryableError
 
 
 class Recorder(BaseHTTPRequestHandler):
     arrivals: list[float] = []
+    paths: list[str] = []
     drip_seconds = 0.0
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        type(self).paths.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(301)
+        self.send_header("Location", "https://api.example/v2")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         type(self).arrivals.append(time.time())
+        type(self).paths.append(self.path)
         if self.path.startswith("/drip"):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -52,6 +62,7 @@ class Recorder(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[str]:
     Recorder.arrivals = []
+    Recorder.paths = []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -137,12 +148,29 @@ def test_the_proxy_environment_is_read_once_per_destination(server: str, monkeyp
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     client = HttpConnector(server)
     assert client.send("GET", "/ping").json() == {"ok": True}  # NO_PROXY: straight to the server
-    session = client.session
-    assert session.merge_environment_settings("http://shop.example/x", {}, None, None, None)["proxies"][
-        "http"] == "http://proxy.invalid:3128"
+    transport = client.transport
+    assert transport.route(f"{server}/ping")[0] is None
+    assert transport.route("http://shop.example/x")[0] == "http://proxy.invalid:3128"
     monkeypatch.setenv("HTTP_PROXY", "http://other.invalid:8080")  # read once: the first answer stands
-    assert session.merge_environment_settings("http://shop.example/y", {}, None, None, None)["proxies"][
-        "http"] == "http://proxy.invalid:3128"
+    assert transport.route("http://shop.example/y")[0] == "http://proxy.invalid:3128"
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
-    assert session.merge_environment_settings("https://new.example/", {}, None, True, None)["verify"] == (
-        "/etc/ssl/certs/ca-certificates.crt")
+    assert transport.route("https://new.example/")[1] == "/etc/ssl/certs/ca-certificates.crt"
+
+
+def test_a_call_through_the_proxy_goes_to_the_proxy(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxy (here the test server itself) receives the call with the whole destination URL."""
+    monkeypatch.setenv("HTTP_PROXY", server)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = HttpConnector("http://shop.example/api")
+    assert client.send("GET", "/ping", params={"q": "a b", "skip": None, "ids": [1, 2]}).json() == {"ok": True}
+    assert Recorder.paths[-1] == "http://shop.example/api/ping?q=a+b&ids=1&ids=2"
+
+
+def test_a_redirect_is_an_error_that_says_where_the_api_went(server: str) -> None:
+    client = HttpConnector(server)
+    with pytest.raises(FatalError) as failure:
+        client.send("POST", "/moved", json_body={"a": 1})
+    assert "answered 301: a redirect to https://api.example/v2" in str(failure.value)
+    assert "set its URL to where it points" in str(failure.value.hint)
+    assert Recorder.paths == ["/moved"], "the write was sent once and not followed"

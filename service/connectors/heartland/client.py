@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-import requests
-
-from service.connectors.http import HttpConnector
+from service.connectors.http import HttpConnector, Response
 from service.kernel.errors import DestinationUnavailable, FatalError, NotFoundInTargetError, RetryableError
 from service.kernel.exchanges import ExchangeHook
 from service.kernel.retry import RetryPolicy
@@ -111,11 +109,11 @@ class HeartlandClient(HttpConnector):
         self.read_retries = read_retries
         self.key_field = key_field
 
-    def prepare_request(self, method: str, url: str, kwargs: dict[str, Any]) -> None:
-        kwargs["headers"]["Authorization"] = f"Bearer {self.token}"
+    def prepare_request(self, method: str, url: str, headers: dict[str, str]) -> None:
+        headers["Authorization"] = f"Bearer {self.token}"
 
     # -- generic verbs -----------------------------------------------------------------------------
-    def _read(self, method: str, path: str, params: Any = None) -> requests.Response:
+    def _read(self, method: str, path: str, params: Any = None) -> Response:
         attempt = 0
         while True:
             try:
@@ -221,7 +219,7 @@ class HeartlandClient(HttpConnector):
         return int(self._created_body(path, response)["id"])
 
     @staticmethod
-    def _created_body(path: str, response: requests.Response) -> Record:
+    def _created_body(path: str, response: Response) -> Record:
         """The record a create answered in its body, for the few resources that send one."""
         created = response.json() if response.content else None
         if isinstance(created, dict) and "id" in created:

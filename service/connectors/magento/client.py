@@ -19,10 +19,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import requests
-from requests_oauthlib import OAuth1
+from oauthlib import oauth1
 
-from service.connectors.http import HttpConnector
+from service.connectors.http import HttpConnector, Response
 from service.kernel.errors import FatalError, SyncError, error_for_status
 from service.kernel.exchanges import ExchangeHook
 from service.kernel.redaction import GIFT_CARD_PATH, redact_gift_card_url, redact_gift_cards
@@ -131,10 +130,11 @@ class MagentoClient(HttpConnector):
         self.store_code = store_code or None
         self.token = token
         oauth_values = (consumer_key, consumer_secret, access_token, access_token_secret)
-        self.oauth: OAuth1 | None = None
+        self.oauth: oauth1.Client | None = None
         if all(oauth_values):
-            self.oauth = OAuth1(consumer_key, consumer_secret, access_token, access_token_secret,
-                                signature_method=signature_method, signature_type="AUTH_HEADER")
+            self.oauth = oauth1.Client(consumer_key, client_secret=consumer_secret, resource_owner_key=access_token,
+                                       resource_owner_secret=access_token_secret, signature_method=signature_method,
+                                       signature_type=oauth1.SIGNATURE_TYPE_AUTH_HEADER)
         elif any(oauth_values):
             raise ValueError("Magento OAuth 1.0a needs all four of consumer key, consumer secret, access token "
                              "and access token secret (TILLBRIDGE_MAGENTO_CONSUMER_KEY and friends); "
@@ -149,13 +149,15 @@ class MagentoClient(HttpConnector):
         route = route.lstrip("/")
         return f"{code}/V1/{route}" if code else f"V1/{route}"
 
-    def prepare_request(self, method: str, url: str, kwargs: dict[str, Any]) -> None:
+    def prepare_request(self, method: str, url: str, headers: dict[str, str]) -> None:
         if self.oauth is not None:
-            kwargs["auth"] = self.oauth
+            # OAuth 1.0a in the Authorization header; a JSON body is not part of the signature.
+            _, signed, _ = self.oauth.sign(url, method, None, headers)
+            headers["Authorization"] = signed["Authorization"]
         else:
-            kwargs["headers"]["Authorization"] = f"Bearer {self.token}"
+            headers["Authorization"] = f"Bearer {self.token}"
 
-    def error_from(self, method: str, path: str, response: requests.Response, body: Any) -> SyncError:
+    def error_from(self, method: str, path: str, response: Response, body: Any) -> SyncError:
         if GIFT_CARD_PATH.search(path):  # the error names the card: keep its last four characters only
             path, body = redact_gift_card_url(path), redact_gift_cards(body)
         base = super().error_from(method, path, response, body)
