@@ -21,7 +21,14 @@ from sqlalchemy import inspect, select, text
 from service.flows.backfill import Backfill
 from service.flows.order_polling import POLL_RESOURCE as ORDERS_POLL
 from service.flows.products import POLL_RESOURCE as ITEMS_POLL
-from service.kernel.cards import card_number_paths, find_card_numbers, luhn_valid, mask_value, screen
+from service.kernel.cards import (
+    CARD_RUN,
+    card_number_paths,
+    find_card_numbers,
+    luhn_valid,
+    mask_value,
+    screen,
+)
 from service.kernel.redaction import redact, redact_json
 from service.store import cursors, items, users
 from service.store.tables import DeadLetter, SyncItem, TraceStep
@@ -62,6 +69,23 @@ def test_the_fraction_of_a_decimal_number_is_not_a_card_number() -> None:
     assert luhn_valid(noise.split(".")[1])
     assert find_card_numbers(noise) == [] and mask_value({"p50_ms": noise}) == {"p50_ms": noise}
     assert find_card_numbers(f"order {card}.") == [card] and find_card_numbers(f"x.{card}") == [card]
+
+
+def test_the_fast_test_before_the_pattern_never_hides_a_number() -> None:
+    """Text the fast test clears skips the pattern: whatever the text holds (digits of other scripts,
+    characters beyond ASCII, runs of separators, lone surrogates), what is found is what the pattern
+    alone finds."""
+    card = card_number()
+    arabic_indic = "".join(chr(0x0660 + int(d)) for d in card)  # digits \d matches, beyond ASCII
+    pieces = [card, f"{card[:8]} {card[8:]}", "-".join(card[i:i + 4] for i in range(0, 16, 4)), card[:7],
+              arabic_indic, arabic_indic[:7], "\U0001d7ce" * 5, "é", "中文", " ", "-", " - ", "12", "x", ".", "\ud800"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        alone = [digits for match in CARD_RUN.finditer(text)
+                 if 13 <= len(digits := match.group(0).replace(" ", "").replace("-", "")) <= 19 and luhn_valid(digits)]
+        assert find_card_numbers(text) == alone, repr(text)
+    assert find_card_numbers(f"Müller {card[:4]} {card[4:8]} {card[8:12]} {card[12:]}") == [card]
 
 
 def test_redact_masks_numbers_held_as_ints() -> None:

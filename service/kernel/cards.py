@@ -21,13 +21,19 @@ from typing import Any
 CARD_RUN = re.compile(r"(?<!\d)(?<!\d\.)(\d[ -]?){12,18}\d(?!\d)")
 MIN_DIGITS, MAX_DIGITS = 13, 19
 # A card number's run, with its spaces and dashes taken out, is 13 digits in a row or more: text
-# without such a row after that holds none, which one fast search says (most text has none).
-_SEPARATORS = str.maketrans("", "", " -")
-_DIGIT_ROW = re.compile(rf"\d{{{MIN_DIGITS}}}")
+# without such a row after that holds none, which one fast test says (most text has none). It
+# runs on the text's UTF-8 bytes, several times faster than a pattern (each position of which is a
+# step of the regular expression engine): every ASCII digit written as 0, the separators dropped,
+# and every byte of a character beyond ASCII written as 0 as well, so a digit of another script
+# (which \d matches) still counts; other such characters only make the test say "maybe" more
+# often, and then CARD_RUN decides.
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789" + bytes(range(128, 256)), b"0" * (10 + 128))
+_ZERO_ROW = b"0" * MIN_DIGITS
 
 
 def _may_hold_run(text: str) -> bool:
-    return len(text) >= MIN_DIGITS and _DIGIT_ROW.search(text.translate(_SEPARATORS)) is not None
+    return (len(text) >= MIN_DIGITS
+            and _ZERO_ROW in text.encode("utf-8", "surrogatepass").translate(_DIGITS_AS_ZERO, b" -"))
 
 
 def luhn_valid(digits: str) -> bool:

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from service.store import bulk
 from service.store.tables import InboxEvent, SyncItem
 
 
@@ -28,9 +28,14 @@ def add_new(session: Session, rows: Sequence[dict[str, Any]]) -> dict[tuple[str,
         return {}
     table = cast(Table, InboxEvent.__table__)
     dialect = session.get_bind().dialect.name
-    statement = (sqlite_insert(table) if dialect == "sqlite" else postgresql_insert(table)
-                 ).on_conflict_do_nothing(index_elements=["source", "event_id"])
-    inserted = session.connection().execute(statement.returning(table.c.id, table.c.source, table.c.event_id), rows)
+    inserted: list[tuple[Any, ...]]
+    if dialect == "postgresql":  # one statement text for any number of events (service/store/bulk.py)
+        inserted = bulk.insert_rows(session, table, rows, returning=("id", "source", "event_id"),
+                                    skip_conflicts_on=("source", "event_id"))
+    else:
+        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=["source", "event_id"])
+        inserted = [tuple(row) for row in session.connection().execute(
+            statement.returning(table.c.id, table.c.source, table.c.event_id), rows)]
     return {(source, event_id): int(event) for event, source, event_id in inserted}
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from service.kernel.cards import mask_card_numbers, mask_value, might_hold_card_numbers, screen
+from service.store import bulk
 from service.store.db import Store
 from service.store.tables import DeadLetter, SyncItem, TraceStep, utcnow
 
@@ -122,6 +123,10 @@ def item_values(*, flow: str, entity_key: str, payload: dict[str, Any], label: s
 def add_many(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert items (``item_values``) in one statement; their ids, in the order given."""
     table = cast(Table, SyncItem.__table__)
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement text for any number of items (service/store/bulk.py); its ids rise in the
+        # order given.
+        return sorted(int(item_id) for (item_id,) in bulk.insert_rows(session, table, rows, returning=("id",)))
     inserted = session.connection().execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
     return [int(i) for i in inserted.scalars()]
 
