@@ -81,3 +81,13 @@ def test_the_runtime_swaps_in_new_settings_and_keeps_the_settings_pages_override
     assert runtime.settings.MAX_ATTEMPTS == 2
     assert runtime.settings.POLL_INTERVAL_SECONDS == 7.5, "the page's override still applies"
     assert runtime.environment_setting("POLL_INTERVAL_SECONDS") == 3.0
+
+
+def test_a_settings_repr_never_shows_a_secret() -> None:
+    settings = load_settings({"SECRET_KEY": "s3cr3t-session-key-0123456789abcdef", "ALERT_SMTP_PASSWORD": "hunter2",
+                              "DATABASE_URL": "postgresql+psycopg://app:pa55word@db/tillbridge",
+                              "TILLBRIDGE_HEARTLAND_TOKEN": "hl-token-99", "METRICS_TOKEN": ""}, environ={})
+    shown = repr(settings)
+    for secret in ("s3cr3t", "hunter2", "pa55word", "hl-token-99", "tillbridge-dev-secret"):
+        assert secret not in shown
+    assert "SECRET_KEY='<set>'" in shown and "METRICS_TOKEN=''" in shown and "MAX_ATTEMPTS=8" in shown

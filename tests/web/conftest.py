@@ -30,7 +30,7 @@ from tests.web.support import PASSWORD, Seeded, make_dead, make_done, sign_in
 TOUCHED_TABLES = ("triage_labels", "user_events", "web_sessions", "api_tokens", "users", "trace_steps", "dead_letters",
                   "sync_items", "inbox_events", "order_reviews", "order_facts", "customer_reviews",
                   "quality_findings", "reconciliation_results", "reconciliation_runs", "ledger_entries",
-                  "bindings", "alerts", "alert_events")
+                  "bindings", "alerts", "alert_events", "setting_overrides", "setting_changes")
 
 
 @pytest.fixture(scope="session")
