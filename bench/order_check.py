@@ -8,8 +8,8 @@ check for ``--orders`` new orders one by one, as the orders flow runs it
   history + score   StoreOrderHistory (velocity windows of the customer and the address), the
                     store's baseline (its last N scores, refreshed every few seconds), the
                     promoted anomaly model
-  duplicate lookup  the customer's binding, a person's merge decision, and the resolver (the
-                    index's candidates in Redis, scored by the promoted dedup model)
+  duplicate lookup  the customer's binding and a person's merge decision (one read), and the
+                    resolver (the index's candidates in Redis, scored by the promoted dedup model)
 
 and, after the timing of each order, records its facts as the flow does (so history grows). Prints
 p50/p95/p99 for the check and its parts, in wall time and in this thread's CPU time: on a machine
@@ -46,7 +46,7 @@ from service.ai.anomaly.features import order_facts  # noqa: E402
 from service.ai.dedup.normalise import normalise  # noqa: E402
 from service.app.embedded import embedded_redis_url, stop_embedded_redis  # noqa: E402
 from service.flows.checks import duplicates, fraud  # noqa: E402
-from service.store import bindings  # noqa: E402
+from service.store import customer_reviews  # noqa: E402
 from service.store.db import Store, database_url  # noqa: E402
 from service.store.tables import Binding, OrderFact  # noqa: E402
 from training.synthetic import generate_history  # noqa: E402
@@ -158,10 +158,12 @@ def main() -> None:
             c1, t1 = time.thread_time(), time.perf_counter()
             customer = magento_customer(order)
             customer_key = f"bench:email:{customer['email'].lower()}"
-            # As the flow does: the customer's binding, and for a customer without one, the resolver.
-            if bindings.find(runtime.store, "customer", customer_key, "heartland") is None:
+            # As the flow does: the customer's binding (with a person's merge decision), and for a
+            # customer without one, the resolver.
+            binding, merged = customer_reviews.binding_and_merge(runtime.store, customer_key)
+            if binding is None:
                 c_resolve, t_resolve = time.thread_time(), time.perf_counter()
-                link = duplicates.link_customer(runtime, customer, customer_key, f"order {n}")
+                link = duplicates.link_customer(runtime, customer, customer_key, f"order {n}", merged=merged)
                 resolve_ms.append((time.perf_counter() - t_resolve) * 1000)
                 cpu["resolve"].append((time.thread_time() - c_resolve) * 1000)
                 matched += link.decision is not None and link.decision.kind == "match"

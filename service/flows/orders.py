@@ -59,7 +59,7 @@ from service.flows.registry import flow
 from service.kernel.errors import DataError, FatalError, NotFoundInTargetError
 from service.kernel.numbers import whole_number
 from service.rules.templates import MappingError, Template
-from service.store import bindings, items
+from service.store import bindings, customer_reviews, items
 from service.store import reviews as order_reviews
 from service.store.retention import MIN_RETENTION_DAYS
 from service.store.tables import Binding, OrderReview, SyncItem
@@ -445,13 +445,14 @@ class OrdersFlow(StepFlow):
         heartland = self.runtime.heartland
         key = (f"magento:{store_code}:{order.customer_id}" if order.customer_id and not order.is_guest
                else f"email:{order.email}")
-        binding = bindings.find(self.store, "customer", key, "heartland")
+        # With the binding, a person's merge decision (what duplicate resolution asks first): one read.
+        binding, merged = customer_reviews.binding_and_merge(self.store, key)
         customer_id: int | None = int(binding.external_id) if binding else None
         known_ids: dict[str, int] = dict((binding.data or {}).get("addresses", {})) if binding else {}
         link = None
         if customer_id is None:
             # Duplicate resolution first: a match is the Heartland customer this person already is.
-            link = duplicates.link_order_customer(self.runtime, order, key)
+            link = duplicates.link_order_customer(self.runtime, order, key, merged=merged)
             customer_id = link.heartland_id
         addresses_read = False
         found: dict[str, Any] | None = None

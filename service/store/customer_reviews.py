@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from service.canonical.customer import MATCH_FIELDS as FIELDS
 from service.store.db import Store
-from service.store.tables import CustomerReview, utcnow
+from service.store.tables import Binding, CustomerReview, utcnow
 
 STATES = ("pending", "merged", "not_same", "skipped")
 OPEN_STATES = ("pending", "skipped")
@@ -110,6 +110,29 @@ def merged_target(store: Store, left_key: str) -> str | None:
     on a connection without a transaction around it (``Store.lookup_engine``)."""
     with store.lookup_engine.connect() as conn:
         return conn.execute(_MERGED_TARGET, {"left_key": left_key}).scalar()
+
+
+# The customer's Heartland binding (or none: the outer join keeps the one row) with the merged target.
+_BINDINGS = Binding.__table__.c
+_BINDING_AND_MERGE = (
+    select(*_BINDINGS, _MERGED_TARGET.scalar_subquery().label("merged_target"))
+    .select_from(select(literal(1).label("one")).subquery())
+    .outerjoin(Binding.__table__, and_(_BINDINGS.entity == "customer", _BINDINGS.key == bindparam("left_key"),
+                                       _BINDINGS.system == "heartland")))
+
+
+def binding_and_merge(store: Store, key: str) -> tuple[Binding | None, str | None]:
+    """The Heartland binding of customer ``key`` and :func:`merged_target`, in one statement.
+
+    The orders flow reads the binding of every order's customer and, for a customer without one,
+    asks duplicate resolution, whose first question is the merged target: asking both at once saves
+    a round trip to PostgreSQL for each new customer. The binding comes back detached (built from
+    the row, not loaded through an ORM session: a third of the read's time), to read, not to change.
+    """
+    with store.lookup_engine.connect() as conn:
+        row = conn.execute(_BINDING_AND_MERGE, {"left_key": key}).one()._mapping
+    binding = None if row["id"] is None else Binding(**{c.key: row[c] for c in _BINDINGS})
+    return binding, row["merged_target"]
 
 
 def decide(store: Store, review_id: int, decision: str, *, actor: str, note: str = "",

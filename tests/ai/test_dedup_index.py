@@ -126,3 +126,44 @@ def test_a_record_gone_from_the_hash_is_not_a_candidate(redis_url: str, vocab: V
         assert [cid for cid, _ in index.candidates(_p(vocab, first_name="X", email="ann@example.com"))] == ["b"]
     finally:
         index.clear()
+
+
+def test_candidates_are_read_back_whole_with_odd_text_and_alike_from_either_client(redis_url: str,
+                                                                                  vocab: Vocabulary) -> None:
+    # Read at once (joined, decoded and split once): every field of every candidate, non-ASCII text,
+    # empty fields and a record missing from the hash; a client decoding its replies itself reads the same.
+    people = [("heartland:1", _p(vocab, first_name="Zoë", last_name="Ødegård", email="zoe@example.com",
+                                 street="1 Rue de l'Église", city="Montréal", country="CA")),
+              ("heartland:2", _p(vocab, last_name="Ødegård", email="zoe@example.com")),
+              ("magento:3", _p(vocab, email="zoe@example.com", phone="206 555 0142", dob="1979-04-11")),
+              ("heartland:4", _p(vocab, first_name="Zoe", email="zoe@example.com"))]
+    prefix = f"tb:test:{uuid.uuid4().hex[:8]}:"
+    index = RedisIndex(Redis.from_url(redis_url), KEYS_ONLY, prefix=prefix)
+    try:
+        index.add_many(people)
+        index.client.hdel(prefix + "records", "magento:3")
+        wanted = [p for p in people if p[0] != "magento:3"]
+        probe = _p(vocab, email="zoe@example.com")
+        assert sorted(index.candidates(probe)) == sorted(wanted)
+        decoding = RedisIndex(Redis.from_url(redis_url, decode_responses=True), KEYS_ONLY, prefix=prefix)
+        assert sorted(decoding.candidates(probe)) == sorted(wanted)
+    finally:
+        index.clear()
+
+
+def test_a_profile_of_another_width_fails_as_it_did_and_never_shifts_the_others(redis_url: str,
+                                                                                vocab: Vocabulary) -> None:
+    prefix = f"tb:test:{uuid.uuid4().hex[:8]}:"
+    index = RedisIndex(Redis.from_url(redis_url), KEYS_ONLY, prefix=prefix)
+    try:
+        index.add_many([("a", _p(vocab, first_name="Ann", email="ann@example.com")),
+                        ("b", _p(vocab, first_name="Bo", email="ann@example.com")),
+                        ("c", _p(vocab, first_name="Cy", email="ann@example.com"))])
+        records = prefix + "records"
+        # One field short and one too many: together the right count of fields, every id displaced.
+        index.client.hset(records, "a", index.client.hget(records, "a").rsplit(b"\x1f", 1)[0])
+        index.client.hset(records, "b", index.client.hget(records, "b") + b"\x1f")
+        with pytest.raises(TypeError):
+            index.candidates(_p(vocab, email="ann@example.com"))
+    finally:
+        index.clear()

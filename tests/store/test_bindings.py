@@ -62,3 +62,35 @@ def test_another_item_of_the_record_ever_claimed(runtime: Any) -> None:
     items.claim(store, first, lease_seconds=60)
     assert items.other_ever_claimed(store, "orders:magento:default:10", second)
     assert not items.other_ever_claimed(store, "orders:magento:default:10", first)
+
+
+def test_a_customer_s_binding_and_merge_decision_come_in_one_read_as_each_alone(runtime: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from service.store import customer_reviews
+    from service.store.customer_reviews import NewPair
+
+    store = runtime.store
+    assert customer_reviews.binding_and_merge(store, "email:nobody@example.com") == (None, None)
+    bindings.bind(store, entity="customer", key="magento:default:7", system="heartland", external_id="100042",
+                  data={"addresses": {"1 main st|78701": 5}})
+    bindings.bind(store, entity="customer", key="magento:default:7", system="magento", external_id="7")
+    bindings.bind(store, entity="order", key="email:jo@example.com", system="heartland", external_id="9")
+    found, merged = customer_reviews.binding_and_merge(store, "magento:default:7")
+    alone = bindings.find(store, "customer", "magento:default:7", "heartland")
+    assert found is not None and alone is not None and merged is None
+    columns = [c.key for c in found.__table__.c]
+    assert {c: getattr(found, c) for c in columns} == {c: getattr(alone, c) for c in columns}
+    # Only the customer's Heartland binding: not another system's, nor another entity's of that key.
+    assert customer_reviews.binding_and_merge(store, "email:jo@example.com") == (None, None)
+
+    # A guest email merged twice on the review page: the newest decision wins, as merged_target says.
+    for n, (right, minutes) in enumerate((("300", 10), ("301", 20))):
+        pair = customer_reviews.queue(store, NewPair(
+            left_key="email:jo@example.com", left_id="", left={"first_name": "Jo"}, right_id=right,
+            right={"first_name": "Jo"}, linked_id="", linked_created=False, score=0.5, drivers=[],
+            origin=f"Magento order #{n}", model_version="test"))
+        customer_reviews.decide(store, pair.id, "merged", actor="tester",
+                                at=datetime(2026, 11, 27, tzinfo=UTC) + timedelta(minutes=minutes))
+    assert customer_reviews.merged_target(store, "email:jo@example.com") == "301"
+    assert customer_reviews.binding_and_merge(store, "email:jo@example.com") == (None, "301")

@@ -176,19 +176,27 @@ def features_against(a: Profile, others: Sequence[Profile]) -> np.ndarray:
         out[:, 4] = np.where(named, _ratios(fuzz.token_set_ratio, f"{a.first} {a.middle} {a.last}", full_names), NAN)
     if a.middle:
         out[:, 5] = _per_value(lambda v: _middle_to(a.middle, v), b.middle)
+    # The equality-like features inline (as _phone and _postcode say): a call per candidate was
+    # most of their time.
     if a.email:
-        local = a.email.split("@", 1)[0]
-        out[:, 6] = [(1.0 if v == a.email else 0.0) if v else NAN for v in b.email]
-        out[:, 7] = [_jw(local, v.split("@", 1)[0]) if v else NAN for v in b.email]  # (nearly all distinct)
-    out[:, 8] = [_phone(a.phone, v) for v in b.phone]
+        email, local = a.email, a.email.partition("@")[0]
+        out[:, 6] = [(1.0 if v == email else 0.0) if v else NAN for v in b.email]
+        out[:, 7] = [_jw(local, v.partition("@")[0]) if v else NAN for v in b.email]  # (nearly all distinct)
+    if a.phone:
+        phone, line = a.phone, a.phone[-7:]
+        out[:, 8] = [(1.0 if v == phone else 0.6 if v[-7:] == line else 0.0) if v else NAN for v in b.phone]
     if a.street:
         out[:, 9] = np.where([bool(v) for v in b.street], _ratios(fuzz.token_sort_ratio, a.street, b.street), NAN)
     if a.house:
-        out[:, 10] = [(1.0 if v == a.house else 0.0) if v else NAN for v in b.house]
-    out[:, 11] = [_postcode(a.postcode, v) for v in b.postcode]
+        house = a.house
+        out[:, 10] = [(1.0 if v == house else 0.0) if v else NAN for v in b.house]
+    if a.postcode:
+        postcode, area = a.postcode, a.postcode[:3]
+        out[:, 11] = [(1.0 if v == postcode else 0.5 if v[:3] == area else 0.0) if v else NAN for v in b.postcode]
     if a.city:
         out[:, 12] = _per_value(lambda v: _jw(a.city, v) if v else NAN, b.city)
-    out[:, 13] = _per_value(lambda v: _dob(a.dob, v), b.dob)
+    if a.dob:
+        out[:, 13] = _per_value(lambda v: _dob(a.dob, v), b.dob)
     return out
 
 

@@ -79,16 +79,19 @@ class FlatForest:
 
     def leaves(self, matrix: np.ndarray) -> np.ndarray:
         """The value of each row's exit leaf in each tree: (rows, trees)."""
-        n = len(matrix)
         trees = self.masks.shape[1]
-        rows = np.empty((n, len(self.features)), dtype=np.int64)
-        for i, (column, thresholds, offset) in enumerate(zip(self.features, self.thresholds, self.offsets,
-                                                             strict=True)):
+        reachable: np.ndarray | None = None
+        for column, thresholds, offset in zip(self.features, self.thresholds, self.offsets, strict=True):
             x = matrix[:, column]
             # Splits with a threshold below x send it right; a missing value has its own row.
-            rows[:, i] = np.where(np.isnan(x), offset + len(thresholds) + 1,
-                                  offset + np.searchsorted(thresholds, x, side="left"))
-        reachable = np.bitwise_and.reduce(self.masks[rows], axis=1)
+            rows = np.where(np.isnan(x), offset + len(thresholds) + 1, offset + np.searchsorted(thresholds, x))
+            # AND feature by feature: one (rows, trees) table at a time, not all features' at once.
+            if reachable is None:
+                reachable = self.masks.take(rows, axis=0)
+            else:
+                np.bitwise_and(reachable, self.masks.take(rows, axis=0), out=reachable)
+        if reachable is None:  # no splits at all: every tree is one leaf
+            reachable = np.ones((len(matrix), trees), dtype=self.masks.dtype)
         lowest = reachable & (~reachable + reachable.dtype.type(1))
         exit_leaf = np.frexp(lowest.astype(np.float64))[1] - 1  # a power of two: exact
         return self.leaf_values[np.arange(trees) * self.max_leaves + exit_leaf]

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from service.ai.dedup.blocking import block_keys, name_order_key
-from service.ai.dedup.normalise import Profile, pack, unpack
+from service.ai.dedup.normalise import PACK_SEPARATOR, Profile, pack, unpack
 
 _NUL = "\x00"
 
@@ -352,8 +352,7 @@ class RedisIndex:
         reply = self._candidates(keys=[], args=[
             self.prefix + "block:", self._records_key, self._names_key, settings.max_block,
             settings.max_candidates, settings.neighbourhood, name_order_key(profile), *block_keys(profile)])
-        return [(_decode(reply[i]), unpack(_decode(reply[i + 1])))
-                for i in range(0, len(reply), 2) if reply[i + 1] is not None]
+        return _decode_candidates(reply)
 
     def clear(self) -> None:
         """Drop every key of this index (tests, and rebuilding the index from the store)."""
@@ -368,3 +367,24 @@ class RedisIndex:
 
 def _decode(value: Any) -> Any:
     return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+_WIDTH = len(Profile._fields) + 1  # an id and its profile's fields
+
+
+def _decode_candidates(reply: Sequence[Any]) -> list[tuple[str, Profile]]:
+    """The candidates script's id, packed profile pairs as (id, profile), those without a record left out.
+
+    Up to 200 pairs: joined, decoded and split at once, then cut into rows of an id and its fields,
+    instead of two decodes and a split each (a fifth of a lookup). The ids must land where they
+    were: else (a profile of another width, written by other code) the pairs are read one by one,
+    where such a profile fails as it always did."""
+    pairs = [(reply[i], reply[i + 1]) for i in range(0, len(reply), 2) if reply[i + 1] is not None]
+    if pairs and all(isinstance(v, bytes) for pair in pairs for v in pair):
+        sep = PACK_SEPARATOR.encode()
+        flat = sep.join(v for pair in pairs for v in pair).decode("utf-8").split(PACK_SEPARATOR)
+        ids = sep.join(cid for cid, _ in pairs).decode("utf-8").split(PACK_SEPARATOR)
+        if len(flat) == _WIDTH * len(pairs) and flat[::_WIDTH] == ids:
+            columns = (flat[k::_WIDTH] for k in range(1, _WIDTH))
+            return list(zip(ids, map(Profile._make, zip(*columns, strict=True)), strict=True))
+    return [(_decode(cid), unpack(_decode(packed))) for cid, packed in pairs]

@@ -23,7 +23,8 @@ from service.canonical.customer import MATCH_FIELDS
 FIELDS = MATCH_FIELDS
 ID_FIELDS: tuple[str, ...] = ("magento_id", "heartland_id")
 
-_SEP = "\x1f"
+#: What ``pack`` joins a profile's fields with (no field holds it).
+PACK_SEPARATOR = _SEP = "\x1f"
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "rev"})
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md", "esq"})
 _NON_NAME = re.compile(r"[^a-z' -]+")

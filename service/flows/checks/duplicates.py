@@ -16,6 +16,7 @@ Every decision is noted in the run's trace with its score and the fields that dr
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
@@ -49,6 +50,14 @@ INDEX_PREFIX = "heartland:"
 RULE_FILES = ("dedup.yaml", "nicknames.yaml")
 #: The fields a Heartland customer record holds itself; phone and address live on its addresses.
 HEARTLAND_CUSTOMER_FIELDS = ("first_name", "last_name", "email")
+
+
+class _Unread(enum.Enum):
+    UNREAD = enum.auto()
+
+
+#: A merged target not read yet (``resolve`` reads it); the orders flow reads it with the binding.
+UNREAD = _Unread.UNREAD
 
 
 def index_id(heartland_id: int | str) -> str:
@@ -204,9 +213,11 @@ class CustomerDedup:
                                           models_dir=self.runtime.settings.MODELS_DIR)
             return self._resolver
 
-    def resolve(self, customer: Mapping[str, Any], key: str) -> Decision:
-        """Decide who ``customer`` (bound under ``key`` once synced) is; a person's merge decision wins."""
-        merged = customer_reviews.merged_target(self.store, key)
+    def resolve(self, customer: Mapping[str, Any], key: str, merged: str | None | _Unread = UNREAD) -> Decision:
+        """Decide who ``customer`` (bound under ``key`` once synced) is; a person's merge decision wins.
+        ``merged``: the caller read the merge target already (``customer_reviews.binding_and_merge``)."""
+        if merged is UNREAD:
+            merged = customer_reviews.merged_target(self.store, key)
         if merged is not None:
             return Decision("match", index_id(merged), 1.0, ["a person merged this customer on the review page"])
         return self.resolver.resolve(customer)
@@ -313,23 +324,27 @@ class CustomerLink:
               f"this order uses Heartland customer {heartland_id} meanwhile", decision, status="review")
 
 
-def link_order_customer(runtime: Context, order: Order, key: str) -> CustomerLink:
+def link_order_customer(runtime: Context, order: Order, key: str, *, merged: str | None | _Unread = UNREAD
+                        ) -> CustomerLink:
     """Resolve a Magento order's customer (bound under ``key`` once synced); see :func:`link_customer`."""
-    return link_customer(runtime, order_customer(order), key, f"Magento order #{order.number}")
+    return link_customer(runtime, order_customer(order), key, f"Magento order #{order.number}", merged=merged)
 
 
-def link_customer(runtime: Context, customer: dict[str, str], key: str, origin: str) -> CustomerLink:
+def link_customer(runtime: Context, customer: dict[str, str], key: str, origin: str, *,
+                  merged: str | None | _Unread = UNREAD) -> CustomerLink:
     """Resolve a canonical customer against the known Heartland customers, noting the decision in the trace.
 
     ``key`` is the record's binding key, ``origin`` what a person calls the record that brought it
-    ("Magento order #42"). A missing model does not hold the sync up: the decision is noted as an
-    error and the flow goes on as without duplicate resolution (email lookup, else a new customer).
+    ("Magento order #42"), ``merged`` a person's merge decision when the caller read it with the
+    binding (``customer_reviews.binding_and_merge``). A missing model does not hold the sync up: the
+    decision is noted as an error and the flow goes on as without duplicate resolution (email
+    lookup, else a new customer).
     """
     service = for_runtime(runtime)
     try:
         service.resolver  # noqa: B018 - loads the model on first use, outside the timing below
         started = time.perf_counter()
-        decision = service.resolve(customer, key)
+        decision = service.resolve(customer, key, merged)
     except ModelError as exc:
         log.warning("duplicate resolution is off for %s: %s", origin, exc)
         tracing_note(f"duplicate resolution skipped: {exc}", status="error")
