@@ -100,13 +100,29 @@ def settle_counts(redis_url: str, quiet_seconds: float = 3 * FLUSH_SECONDS) -> d
 def profile_to(directory: str, role: str) -> None:
     """Profile this process's main thread (cProfile) and write ``<role>-<pid>.prof`` into
     ``directory`` when it exits: where a worker's time goes, per function. Wall time, or CPU time
-    with ``BENCH_PROFILE_CLOCK=cpu`` (what the process itself spends, not what it waits for)."""
+    with ``BENCH_PROFILE_CLOCK=cpu`` (what the process itself spends, not what it waits for); with
+    ``BENCH_PROFILE_SCOPE=job``, only while a worker runs a job."""
     import atexit
     import cProfile
 
     profiler = (cProfile.Profile(time.process_time) if os.environ.get("BENCH_PROFILE_CLOCK") == "cpu"
                 else cProfile.Profile())
-    profiler.enable()
+    if os.environ.get("BENCH_PROFILE_SCOPE") == "job":
+        # Only while a job runs: start-up imports and the idle dequeue loop left out.
+        from service.engine.worker import AppWorkerMixin
+
+        perform = AppWorkerMixin.perform_job
+
+        def profiled(self: Any, job: Any, queue: Any) -> bool:
+            profiler.enable()
+            try:
+                return perform(self, job, queue)
+            finally:
+                profiler.disable()
+
+        AppWorkerMixin.perform_job = profiled  # type: ignore[method-assign]
+    else:
+        profiler.enable()
     atexit.register(lambda: profiler.dump_stats(str(Path(directory) / f"{role}-{os.getpid()}.prof")))
 
 
