@@ -96,7 +96,7 @@ def masked(url: str) -> str:
 def heartland_event(token: str) -> Response:
     runtime = current()
     settings = runtime.settings
-    expected = str(settings.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN or "")
+    expected = settings.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN
     # A published default token opens nothing: anyone could read it in this repository.
     if not usable(expected) or not hmac.compare_digest(token.encode(), expected.encode()):
         # The token is never logged: a wrong one may be a near miss of the real one.

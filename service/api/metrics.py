@@ -171,7 +171,7 @@ def _refused(status: int, error: str, message: str) -> Response:
 @bp.get("/metrics")
 def metrics() -> Response:
     runtime = current()
-    token = str(runtime.settings.METRICS_TOKEN or "")
+    token = runtime.settings.METRICS_TOKEN
     if token:
         sent = request.headers.get("Authorization", "")
         scheme, _, value = sent.partition(" ")

@@ -97,7 +97,7 @@ def sweep(runtime: Runtime) -> SweepResult:
     reclaimed = items.reclaim_expired(runtime.store)
     if reclaimed:
         log.warning("reclaimed %d items whose worker stopped mid-run", len(reclaimed))
-    due = items.due_for_enqueue(runtime.store, float(runtime.settings.STUCK_AFTER_SECONDS))
+    due = items.due_for_enqueue(runtime.store, runtime.settings.STUCK_AFTER_SECONDS)
     if due:
         runtime.enqueue(due)
     return SweepResult(reclaimed=len(reclaimed), enqueued=len(due), polled=polled)

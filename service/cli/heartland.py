@@ -17,7 +17,7 @@ def _runtime() -> Any:
 
 
 def _token(runtime: Any) -> str:
-    token = str(runtime.settings.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN or "")
+    token = runtime.settings.TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN
     if not token:
         raise click.ClickException("TILLBRIDGE_HEARTLAND_WEBHOOK_TOKEN is empty; set a long random token first")
     return token
@@ -41,7 +41,7 @@ def register(base_url: str | None) -> None:
     runtime = _runtime()
     from service.api import heartland_hooks as hooks  # the web layer: loaded when a command runs
 
-    base = base_url or str(runtime.settings.TILLBRIDGE_PUBLIC_URL or "")
+    base = base_url or runtime.settings.TILLBRIDGE_PUBLIC_URL
     if not base:
         raise click.ClickException("no URL: pass --url https://tillbridge.example.com or set TILLBRIDGE_PUBLIC_URL")
     url = hooks.hook_url(base, _token(runtime))

@@ -181,11 +181,11 @@ def build(declared: Mapping[str, Any], settings: Settings, given: Mapping[str, A
                 else f"set {declared.get('url_setting')}")
     if kind == "email":
         to = tuple(a.strip() for a in setting("to_setting").split(",") if a.strip())
-        host = str(settings.ALERT_SMTP_HOST or "")
+        host = settings.ALERT_SMTP_HOST
         if not to or not host:
             return f"set {declared.get('to_setting')} and ALERT_SMTP_HOST"
-        return EmailChannel(name, to, str(settings.ALERT_EMAIL_FROM or "tillbridge@localhost"), host,
-                            settings.ALERT_SMTP_PORT, str(settings.ALERT_SMTP_USER or ""),
-                            str(settings.ALERT_SMTP_PASSWORD or ""), settings.ALERT_SMTP_STARTTLS,
+        return EmailChannel(name, to, settings.ALERT_EMAIL_FROM or "tillbridge@localhost", host,
+                            settings.ALERT_SMTP_PORT, settings.ALERT_SMTP_USER,
+                            settings.ALERT_SMTP_PASSWORD, settings.ALERT_SMTP_STARTTLS,
                             settings.HTTP_TIMEOUT_SECONDS)
     return f"unknown channel type {kind!r}: use one of {', '.join(TYPES)}"

@@ -36,7 +36,7 @@ class Samples:
 
 
 def _store_code(runtime: Context) -> str:
-    return str(runtime.settings.TILLBRIDGE_MAGENTO_STORE_CODE or "default")
+    return runtime.settings.TILLBRIDGE_MAGENTO_STORE_CODE or "default"
 
 
 def _magento_orders(runtime: Context, limit: int) -> Samples:

@@ -81,7 +81,7 @@ def heartland_oauth_start(runtime: Context, *, url: str, client_id: str, client_
     pending = {"url": url.rstrip("/"), "client_id": client_id, "client_secret": client_secret,
                "redirect_uri": redirect_uri, "actor": actor}
     runtime.redis.set(OAUTH_KEY + state, fernet.encrypt(json.dumps(pending).encode()), ex=OAUTH_SECONDS)
-    scope = str(runtime.settings.TILLBRIDGE_HEARTLAND_OAUTH_SCOPE or "")
+    scope = runtime.settings.TILLBRIDGE_HEARTLAND_OAUTH_SCOPE
     return f"{authorize}?{urlencode({'client_id': client_id, 'scope': scope, 'redirect_uri': redirect_uri, 'state': state})}"
 
 

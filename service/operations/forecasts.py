@@ -48,7 +48,7 @@ def lead_times(runtime: Any) -> LeadTimes:
 
 
 def yesterday(runtime: Any) -> date:
-    zone = ZoneInfo(str(runtime.settings.STORE_TIMEZONE or "UTC"))
+    zone = ZoneInfo(runtime.settings.STORE_TIMEZONE or "UTC")
     return datetime.now(zone).date() - timedelta(days=1)
 
 
@@ -131,7 +131,7 @@ def _recent(history: Any, first: str, end: date) -> dict[str, list[float]]:
 
 
 def _prune(runtime: Any) -> None:
-    kept = max(1, int(runtime.settings.FORECAST_RUNS_KEPT or 3))
+    kept = max(1, runtime.settings.FORECAST_RUNS_KEPT or 3)
     with runtime.store.session() as s:
         newest = list(s.scalars(select(ForecastRun.id).order_by(ForecastRun.id.desc()).limit(kept)))
         if newest:
@@ -142,7 +142,7 @@ def _prune(runtime: Any) -> None:
 
 def run_due(runtime: Any) -> None:
     """The scheduler's nightly run, once per FORECAST_INTERVAL_SECONDS however many schedulers run."""
-    interval = float(runtime.settings.FORECAST_INTERVAL_SECONDS or 0)
+    interval = runtime.settings.FORECAST_INTERVAL_SECONDS
     if interval <= 0:
         return
     if not runtime.redis.set(LAST_RUN_KEY, utcnow().isoformat(), nx=True, ex=max(1, int(interval))):

@@ -190,9 +190,9 @@ def save(store: Any, entries: Iterable[Entry]) -> list[Entry]:
 
 
 def collect(runtime: Any, date_from: str, date_to: str, pad_days: int) -> list[Entry]:
-    zone = str(runtime.settings.STORE_TIMEZONE or "UTC")
+    zone = runtime.settings.STORE_TIMEZONE or "UTC"
     start, end = _window(date_from, date_to, zone, pad_days)
-    currency = str(runtime.settings.STORE_CURRENCY or "USD")
+    currency = runtime.settings.STORE_CURRENCY or "USD"
     entries = magento_entries(runtime.magento, start, end, zone) + \
         heartland_entries(runtime.heartland, start, end, zone, currency)
     return save(runtime.store, entries)

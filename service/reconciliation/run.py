@@ -198,14 +198,14 @@ def resolve(runtime: Any, result_id: int, note: str, actor: str) -> Reconciliati
 def run_due(runtime: Any, *, announce: Announce) -> None:
     """The scheduler's daily run over the last RECONCILIATION_DAYS days, once per interval (Redis-held).
     (Runs no worker finished are failed by the scheduler's housekeeping: service/app/api_duties.py.)"""
-    interval = float(runtime.settings.RECONCILIATION_INTERVAL_SECONDS or 0)
+    interval = runtime.settings.RECONCILIATION_INTERVAL_SECONDS
     if interval <= 0:
         return
     # One scheduler runs it per interval, however many there are: the key lives for the interval.
     if not runtime.redis.set(LAST_RUN_KEY, utcnow().isoformat(), nx=True, ex=max(1, int(interval))):
         return
-    zone = ZoneInfo(str(runtime.settings.STORE_TIMEZONE or "UTC"))
+    zone = ZoneInfo(runtime.settings.STORE_TIMEZONE or "UTC")
     today = datetime.now(zone).date()
-    days = max(1, int(runtime.settings.RECONCILIATION_DAYS or 3))
+    days = max(1, runtime.settings.RECONCILIATION_DAYS or 3)
     run(runtime, (today - timedelta(days=days)).isoformat(), (today - timedelta(days=1)).isoformat(), "schedule",
         announce=announce)

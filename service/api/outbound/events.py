@@ -77,7 +77,7 @@ def purge(runtime: Any) -> int:
     """Forget events older than RETENTION_DAYS once none of their deliveries is still pending."""
     from sqlalchemy import delete, exists
 
-    days = float(runtime.settings.RETENTION_DAYS or 0)
+    days = runtime.settings.RETENTION_DAYS
     if days <= 0:
         return 0
     cutoff = utcnow() - timedelta(days=days)
