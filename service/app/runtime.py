@@ -191,33 +191,15 @@ class Runtime:
         from service.connectors.heartland.client import HeartlandClient
 
         s = self.connection_settings("heartland")
-        client = HeartlandClient(
-            s.TILLBRIDGE_HEARTLAND_URL,
-            s.TILLBRIDGE_HEARTLAND_TOKEN,
-            timeout=s.HTTP_TIMEOUT_SECONDS,
-            connect_timeout=s.HTTP_CONNECT_TIMEOUT_SECONDS,
-            rate_per_second=s.HEARTLAND_RATE_PER_SECOND,
-            on_exchange=record_exchange,
-        )
+        client = HeartlandClient.from_settings(s, rate_per_second=s.HEARTLAND_RATE_PER_SECOND,
+                                               on_exchange=record_exchange)
         return self._guarded(client, "heartland", s, rate_per_second=s.HEARTLAND_RATE_PER_SECOND)
 
     def _build_magento(self) -> MagentoClient:
         from service.connectors.magento.client import MagentoClient
 
         s = self.connection_settings("magento")
-        client = MagentoClient(
-            s.TILLBRIDGE_MAGENTO_URL,
-            store_code=s.TILLBRIDGE_MAGENTO_STORE_CODE,
-            token=s.TILLBRIDGE_MAGENTO_TOKEN or None,
-            consumer_key=s.TILLBRIDGE_MAGENTO_CONSUMER_KEY or None,
-            consumer_secret=s.TILLBRIDGE_MAGENTO_CONSUMER_SECRET or None,
-            access_token=s.TILLBRIDGE_MAGENTO_ACCESS_TOKEN or None,
-            access_token_secret=s.TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET or None,
-            timeout=s.HTTP_TIMEOUT_SECONDS,
-            connect_timeout=s.HTTP_CONNECT_TIMEOUT_SECONDS,
-            rate_per_second=s.MAGENTO_RATE_PER_SECOND,
-            on_exchange=record_exchange,
-        )
+        client = MagentoClient.from_settings(s, rate_per_second=s.MAGENTO_RATE_PER_SECOND, on_exchange=record_exchange)
         return self._guarded(client, "magento", s, rate_per_second=s.MAGENTO_RATE_PER_SECOND)
 
     def _guarded(self, client: C, system: str, s: Settings, *, rate_per_second: float) -> C:

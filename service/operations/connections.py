@@ -193,23 +193,14 @@ def test(runtime: Context, system: str) -> TestResult:
         if system == "heartland":
             from service.connectors.heartland.client import HeartlandClient
 
-            client = HeartlandClient(s.TILLBRIDGE_HEARTLAND_URL, s.TILLBRIDGE_HEARTLAND_TOKEN,
-                                     timeout=s.HTTP_TIMEOUT_SECONDS,
-                                     connect_timeout=s.HTTP_CONNECT_TIMEOUT_SECONDS)
+            client = HeartlandClient.from_settings(s)
             locations = client.locations()
             found = [f"{loc.get('name') or loc.get('public_id')} (#{loc['id']})" for loc in locations]
             return TestResult(system, True, f"Heartland answered at {s.TILLBRIDGE_HEARTLAND_URL}: "
                               f"{len(found)} location(s)", found, origin)
         from service.connectors.magento.client import MagentoClient
 
-        magento = MagentoClient(s.TILLBRIDGE_MAGENTO_URL, store_code=s.TILLBRIDGE_MAGENTO_STORE_CODE,
-                                token=s.TILLBRIDGE_MAGENTO_TOKEN or None,
-                                consumer_key=s.TILLBRIDGE_MAGENTO_CONSUMER_KEY or None,
-                                consumer_secret=s.TILLBRIDGE_MAGENTO_CONSUMER_SECRET or None,
-                                access_token=s.TILLBRIDGE_MAGENTO_ACCESS_TOKEN or None,
-                                access_token_secret=s.TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET or None,
-                                timeout=s.HTTP_TIMEOUT_SECONDS,
-                                connect_timeout=s.HTTP_CONNECT_TIMEOUT_SECONDS)
+        magento = MagentoClient.from_settings(s)
         views = magento.store_codes()
         return TestResult(system, True, f"Magento answered at {s.TILLBRIDGE_MAGENTO_URL}: {len(views)} store view(s)",
                           [f"{code} (#{view_id})" for view_id, code in sorted(views.items())], origin)

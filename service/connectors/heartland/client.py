@@ -27,6 +27,7 @@ from service.connectors.http import HttpConnector, Response
 from service.kernel.errors import DestinationUnavailable, FatalError, NotFoundInTargetError, RetryableError
 from service.kernel.exchanges import ExchangeHook
 from service.kernel.retry import RetryPolicy
+from service.settings import Settings
 
 Record = dict[str, Any]
 Filters = dict[str, Any] | list[dict[str, Any]] | None
@@ -108,6 +109,12 @@ class HeartlandClient(HttpConnector):
         self.sequential_writes = sequential_writes
         self.read_retries = read_retries
         self.key_field = key_field
+
+    @classmethod
+    def from_settings(cls, s: Settings, **options: Any) -> HeartlandClient:
+        """A client of the Heartland ``s`` names (URL, token, timeouts); ``options`` as for the constructor."""
+        return cls(s.TILLBRIDGE_HEARTLAND_URL, s.TILLBRIDGE_HEARTLAND_TOKEN, timeout=s.HTTP_TIMEOUT_SECONDS,
+                   connect_timeout=s.HTTP_CONNECT_TIMEOUT_SECONDS, **options)
 
     def prepare_request(self, method: str, url: str, headers: dict[str, str]) -> None:
         headers["Authorization"] = f"Bearer {self.token}"

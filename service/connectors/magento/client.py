@@ -25,6 +25,7 @@ from service.connectors.http import HttpConnector, Response
 from service.kernel.errors import FatalError, SyncError, error_for_status
 from service.kernel.exchanges import ExchangeHook
 from service.kernel.redaction import GIFT_CARD_PATH, redact_gift_card_url, redact_gift_cards
+from service.settings import Settings
 
 FilterSpec = tuple[str, Any] | tuple[str, Any, str]
 FilterEntry = FilterSpec | Sequence[FilterSpec]
@@ -142,6 +143,18 @@ class MagentoClient(HttpConnector):
         elif not token:
             raise ValueError("Magento credentials missing: set TILLBRIDGE_MAGENTO_TOKEN (Bearer) or the four "
                              "TILLBRIDGE_MAGENTO_CONSUMER_*/ACCESS_TOKEN* OAuth 1.0a values")
+
+    @classmethod
+    def from_settings(cls, s: Settings, **options: Any) -> MagentoClient:
+        """A client of the Magento ``s`` names (URL, store view, Bearer token or OAuth 1.0a values,
+        timeouts); ``options`` as for the constructor."""
+        return cls(s.TILLBRIDGE_MAGENTO_URL, store_code=s.TILLBRIDGE_MAGENTO_STORE_CODE,
+                   token=s.TILLBRIDGE_MAGENTO_TOKEN or None,
+                   consumer_key=s.TILLBRIDGE_MAGENTO_CONSUMER_KEY or None,
+                   consumer_secret=s.TILLBRIDGE_MAGENTO_CONSUMER_SECRET or None,
+                   access_token=s.TILLBRIDGE_MAGENTO_ACCESS_TOKEN or None,
+                   access_token_secret=s.TILLBRIDGE_MAGENTO_ACCESS_TOKEN_SECRET or None,
+                   timeout=s.HTTP_TIMEOUT_SECONDS, connect_timeout=s.HTTP_CONNECT_TIMEOUT_SECONDS, **options)
 
     # -- plumbing --------------------------------------------------------------------------------
     def path(self, route: str, store_code: str | None = None) -> str:
