@@ -10,16 +10,12 @@ from typing import Any
 
 from service.settings.defaults import Settings
 
-__all__ = ["Settings", "as_environment", "coerce", "default_settings", "load_settings", "names", "repo_path", "replaced", "value_of"]
+__all__ = ["Settings", "as_environment", "coerce", "load_settings", "repo_path", "replaced", "value_of"]
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 _TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
 FIELD_TYPES: dict[str, type] = {f.name: _TYPES[str(f.type)] for f in dataclasses.fields(Settings)}
-
-
-def names() -> tuple[str, ...]:
-    return tuple(FIELD_TYPES)
 
 
 def coerce(name: str, raw: Any) -> Any:
@@ -62,10 +58,6 @@ def value_of(settings: Settings, name: str) -> Any:
 def as_environment(settings: Settings) -> dict[str, str]:
     """``settings`` as environment variables, for a process started with the same settings."""
     return {name: str(getattr(settings, name)) for name in FIELD_TYPES}
-
-
-def default_settings() -> Settings:
-    return Settings()
 
 
 def replaced(settings: Settings, changes: Mapping[str, Any]) -> Settings:
