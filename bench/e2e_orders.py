@@ -431,6 +431,11 @@ def main() -> None:
         print(f"ceiling on this machine {cores_ms / max(sum(cpu.values()), 1e-9):7.1f} orders/s with every core busy; "
               f"{cores_ms / max(others, 1e-9):.1f} orders/s ({cores_ms / max(others, 1e-9) / direct:.2f}x) "
               "if the worker cost nothing")
+        # Tillbridge's own processes against the direct loop's own (its client): a comparison the
+        # sandboxes and the database, which both pay, do not blur.
+        own = sum(cpu.get(kind, 0.0) for kind in ("web", "worker", "scheduler"))
+        print(f"tillbridge's own cpu   {own:8.1f} ms/order (web, worker, scheduler) against the direct loop's "
+              f"client {direct_client:.1f}: {own / max(direct_client, 1e-9):.1f}x")
     finally:
         for problem in procs.stop(10):
             print(problem, file=sys.stderr)
