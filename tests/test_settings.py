@@ -91,3 +91,15 @@ def test_a_settings_repr_never_shows_a_secret() -> None:
     for secret in ("s3cr3t", "hunter2", "pa55word", "hl-token-99", "tillbridge-dev-secret"):
         assert secret not in shown
     assert "SECRET_KEY='<set>'" in shown and "METRICS_TOKEN=''" in shown and "MAX_ATTEMPTS=8" in shown
+
+
+@pytest.mark.parametrize("command", [["health"], ["worker", "--burst"], ["scheduler", "--once"]])
+def test_a_command_with_a_bad_setting_says_which_in_one_line(command: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from service.cli.main import main
+
+    result = CliRunner().invoke(main, command, env={"MAX_ATTEMPTS": "three"})
+    assert result.exit_code == 1
+    assert result.output.strip().endswith("Error: setting MAX_ATTEMPTS must be a whole number, got 'three'")
+    assert "Traceback" not in result.output

@@ -13,7 +13,20 @@ if TYPE_CHECKING:
     from flask import Flask
 
 
-@click.group()
+class _Commands(click.Group):
+    """Every command: a setting the environment gets wrong ends it with one line naming the setting
+    (``Error: setting MAX_ATTEMPTS must be a whole number, got 'three'``), not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from service.settings import SettingsError
+
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Tillbridge keeps a Heartland Retail store and a Magento 2 shop in step."""
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from service.settings.defaults import Settings
 
-__all__ = ["Settings", "as_environment", "coerce", "load_settings", "repo_path", "replaced", "value_of"]
+__all__ = ["Settings", "SettingsError", "as_environment", "coerce", "load_settings", "repo_path", "replaced", "value_of"]
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -18,11 +18,15 @@ _TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
 FIELD_TYPES: dict[str, type] = {f.name: _TYPES[str(f.type)] for f in dataclasses.fields(Settings)}
 
 
+class SettingsError(ValueError):
+    """A setting's value does not fit its type, or no such setting exists; the message says which."""
+
+
 def coerce(name: str, raw: Any) -> Any:
     """``raw`` (text from the environment or a form, or a Python value) as setting ``name``'s type."""
     kind = FIELD_TYPES.get(name)
     if kind is None:
-        raise ValueError(f"there is no setting {name}: service/settings/defaults.py lists them")
+        raise SettingsError(f"there is no setting {name}: service/settings/defaults.py lists them")
     if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
         return raw
     if kind is str:
@@ -44,7 +48,7 @@ def coerce(name: str, raw: Any) -> Any:
         return int(raw)
     expected = {bool: "true or false (1/0, yes/no, on/off)", int: "a whole number", float: "a number",
                 str: "text"}[kind]
-    raise ValueError(f"setting {name} must be {expected}, got {raw!r}")
+    raise SettingsError(f"setting {name} must be {expected}, got {raw!r}")
 
 
 def value_of(settings: Settings, name: str) -> Any:
