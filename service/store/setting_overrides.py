@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service.settings import coerce
+from service.settings import SettingsError, coerce
 from service.store.db import Store
 from service.store.tables import SettingChange, SettingOverride, utcnow
 
@@ -41,8 +41,9 @@ EDITABLE: tuple[Editable, ...] = (
 BY_NAME = {e.name: e for e in EDITABLE}
 
 
-class SettingError(ValueError):
-    """The value does not fit the setting; the message says what would."""
+class SettingError(SettingsError):
+    """The settings page refuses the value (it does not fit, is below the setting's minimum, or the
+    setting cannot change while running); the message says what would do."""
 
 
 def checked(name: str, raw: str) -> Any:
