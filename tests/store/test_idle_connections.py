@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -35,7 +36,7 @@ def _pings(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sent: list[int] = []
     ping = store.engine.dialect.do_ping
 
-    def counted(dbapi_connection: object) -> bool:
+    def counted(dbapi_connection: Any) -> bool:
         sent.append(1)
         return ping(dbapi_connection)
 
