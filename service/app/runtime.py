@@ -86,7 +86,7 @@ class Runtime:
     @cached_property
     def pipeline(self) -> Pipeline:
         s = self.settings
-        lease = float(s.JOB_TIMEOUT_SECONDS) + float(s.LEASE_GRACE_SECONDS)
+        lease = s.lease_seconds
         engine_settings = EngineSettings(
             lease_seconds=lease,
             lock_ttl_seconds=lease,

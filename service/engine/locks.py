@@ -47,7 +47,7 @@ def shared_record_lock(redis: Redis, name: str, settings: Settings, busy: str) -
     what holds it)."""
     from service.kernel.errors import RetryableError
 
-    lock = redis.lock(name, timeout=float(settings.JOB_TIMEOUT_SECONDS + settings.LEASE_GRACE_SECONDS),
+    lock = redis.lock(name, timeout=settings.lease_seconds,
                       blocking_timeout=settings.LOCK_WAIT_SECONDS)
     if not lock.acquire():
         raise RetryableError(busy, hint="nothing to do: it is retried once that run ends", retry_after=1.0)

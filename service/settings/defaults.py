@@ -169,6 +169,11 @@ class Settings:
     RECONCILIATION_FUZZY_DAYS: int = 2  # a fuzzy match may be this many days apart
     STORE_CURRENCY: str = "USD"  # the currency of Heartland amounts (Heartland records carry none)
 
+    @property
+    def lease_seconds(self) -> float:
+        """How long an item's lease and the locks its run holds last: a job's timeout and the grace after it."""
+        return float(self.JOB_TIMEOUT_SECONDS + self.LEASE_GRACE_SECONDS)
+
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={'<set>' if SECRET_NAME.search(f.name) and getattr(self, f.name) else getattr(self, f.name)!r}"
                           for f in fields(self))
