@@ -12,10 +12,11 @@ from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
+from service.api.v1.errors import is_v1
 from service.web.auth import init_auth, wants_json
 from service.web.csrf import init_csrf
 from service.web.format import init_format
@@ -102,8 +103,31 @@ def init_app(app: Flask) -> None:
     def _layout() -> dict[str, Any]:
         return {"navigation": visible_navigation()}
 
+    app.before_request(_refuse_nul_characters)
     for code in (400, 403, 404, 405):
         app.register_error_handler(code, _http_error)
+
+
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _refuse_nul_characters() -> None:
+    """400 for a NUL character (U+0000) in the address, a query value or a form field of a page or
+    an ingest endpoint: PostgreSQL refuses it in every text value, so a search or a saved field
+    holding one would otherwise fail as a server error. /v1 answers it with its own 422."""
+    if is_v1():
+        return
+    found: list[str] = []
+    if "\x00" in request.path:
+        found.append("the address")
+    found.extend(f"query {key!r}" for key, value in request.args.items(multi=True)
+                 if "\x00" in key or "\x00" in value)
+    if request.mimetype in _FORMS:
+        found.extend(f"field {key!r}" for key, value in request.form.items(multi=True)
+                     if "\x00" in key or "\x00" in value)
+    if found:
+        abort(400, description=f"NUL characters (U+0000) are not accepted; found in {', '.join(found)}: "
+                               "remove them and send it again.")
 
 
 def visible_navigation() -> list[tuple[str, list[tuple[str, str, bool]], str]]:
