@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify, request
+from werkzeug.routing import IntegerConverter, Map
 
 from service.app.runtime import Runtime
 from service.settings import load_settings
@@ -16,9 +17,19 @@ from service.settings.secrets import session_key
 WEB = Path(__file__).resolve().parents[1] / "web"  # the pages' templates and static files
 
 
+class RowId(IntegerConverter):
+    """``<int:…>`` in every route: a number the store's integer ids can hold. A larger one names no
+    row, so the route does not match (404) instead of the database refusing the lookup (500)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(config)
     app = Flask(__name__, template_folder=str(WEB / "templates"), static_folder=str(WEB / "static"))
+    app.url_map.converters["int"] = RowId  # before any route is added
     app.config["SECRET_KEY"] = session_key(settings.SECRET_KEY)
     app.config["MAX_CONTENT_LENGTH"] = settings.MAX_EVENT_BYTES + 1024
     runtime = Runtime(settings)

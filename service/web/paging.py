@@ -27,8 +27,14 @@ class Page:
         return url_for(str(request.endpoint), **args)
 
 
+#: The last page a list goes to: beyond it the rows skipped would not fit the database's integers
+#: (a page asked for past the end shows no rows, as any page past the end does).
+MAX_PAGE = 1_000_000
+
+
 def page_number(raw: str | None) -> int:
+    """The page asked for: 1 for a missing or unreadable number, at most MAX_PAGE."""
     try:
-        return max(1, int(raw or 1))
+        return min(MAX_PAGE, max(1, int(raw or 1)))
     except ValueError:
         return 1

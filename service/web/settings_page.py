@@ -55,6 +55,9 @@ def change(name: str) -> Any:
 @require_role("admin")
 def reset(name: str) -> Any:
     runtime = current()
+    if name not in {entry.name for entry in setting_overrides.EDITABLE}:
+        flash(f"Not reset: {name} is not a setting this page changes.", "error")
+        return redirect(url_for("settings.index"))
     if setting_overrides.reset(runtime.store, name, actor=actor(), environment_value=runtime.environment_setting(name)):
         runtime.settings_changed()
         flash(f"{name} is back to the environment's value ({runtime.environment_setting(name)}).", "ok")
