@@ -109,11 +109,31 @@ def init_app(app: Flask) -> None:
 
 
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Ingest keeps an event's body as it came, NUL characters included (in a JSON column, where
+# PostgreSQL takes them); its text fields are checked by the endpoints themselves.
+_INGEST = ("webhooks", "heartland_hooks")
+
+
+def _holds_nul(document: Any) -> bool:
+    """Whether any text of a parsed JSON document (keys included) holds a NUL character; without
+    recursion, so a deeply nested body costs no stack."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def _refuse_nul_characters() -> None:
-    """400 for a NUL character (U+0000) in the address, a query value or a form field of a page or
-    an ingest endpoint: PostgreSQL refuses it in every text value, so a search or a saved field
+    """400 for a NUL character (U+0000) in the address, a query value, a form field or a JSON body
+    sent to a page: PostgreSQL refuses it in every text value, so a search or a saved field
     holding one would otherwise fail as a server error. /v1 answers it with its own 422."""
     if is_v1():
         return
@@ -125,6 +145,8 @@ def _refuse_nul_characters() -> None:
     if request.mimetype in _FORMS:
         found.extend(f"field {key!r}" for key, value in request.form.items(multi=True)
                      if "\x00" in key or "\x00" in value)
+    elif request.is_json and request.blueprint not in _INGEST and _holds_nul(request.get_json(silent=True)):
+        found.append("the JSON body")
     if found:
         abort(400, description=f"NUL characters (U+0000) are not accepted; found in {', '.join(found)}: "
                                "remove them and send it again.")

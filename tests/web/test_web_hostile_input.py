@@ -77,3 +77,12 @@ def test_resetting_a_setting_the_page_does_not_change_says_so(signed_in: Callabl
     response = post_form(client, "/settings/NO_SUCH_SETTING/reset", follow_redirects=True)
     assert response.status_code == 200
     assert "Not reset: NO_SUCH_SETTING is not a setting this page changes." in response.get_data(as_text=True)
+
+
+def test_a_json_body_holding_a_nul_is_refused(signed_in: Callable[[str], FlaskClient]) -> None:
+    client = signed_in("operator")
+    body = {"note": "fine", "nested": [{"deeper": {"k\u0000": "v"}}]}
+    response = client.post("/items/1/resolve", json=body, headers={"Accept": "application/json",
+                                                                    "X-CSRF-Token": csrf_from(client)})
+    assert response.status_code == 400
+    assert response.get_json()["message"].startswith("NUL characters (U+0000) are not accepted; found in the JSON body")
