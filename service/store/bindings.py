@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from service.kernel.cards import mask_value
@@ -49,18 +50,12 @@ def bind(
     data: dict[str, Any] | None = None,
 ) -> Binding:
     """Record the binding, or update the one that exists for this key (``data`` merged in); idempotent.
+    IntegrityError when the external id is bound to another key.
 
     ``data`` keeps what a flow last wrote: a card number in it is masked (a record's fields may hold one)."""
-    data = mask_value(data) if data is not None else None
     with store.session() as s:
-        binding = _upsert(s, entity, key, system, external_id, external_ref, source_version, data)
-        if binding is not None:
-            return binding
-    # Another run bound this key between our read and our insert: its binding is the one to update.
-    with store.session() as s:
-        binding = _upsert(s, entity, key, system, external_id, external_ref, source_version, data, again=True)
-        assert binding is not None  # a second refusal raises: the external id is bound to another key
-        return binding
+        return bind_within(s, entity=entity, key=key, system=system, external_id=external_id,
+                           external_ref=external_ref, source_version=source_version, data=data)
 
 
 def bind_within(
@@ -75,47 +70,35 @@ def bind_within(
     data: dict[str, Any] | None = None,
 ) -> Binding:
     """``bind`` inside the caller's transaction (a run's end records its bindings with its outcome).
-    Each try is a savepoint: a lost insert race undoes the try, not the caller's other writes."""
+
+    A new key is inserted only if no other run inserted it since our read (``ON CONFLICT DO
+    NOTHING`` on the key alone); if one did, its binding is read and updated. So a lost race costs
+    no savepoint, and an external id bound to another key still raises IntegrityError (which,
+    like any refused write, fails the caller's transaction)."""
     data = mask_value(data) if data is not None else None
-    args = (entity, key, system, external_id, external_ref, source_version, data)
-    try:
-        with s.begin_nested():
-            binding = _upsert(s, *args, again=True)
-    except IntegrityError:
+    binding = s.scalars(_FIND.execution_options(populate_existing=True),
+                        {"entity": entity, "key": key, "system": system}).first()
+    if binding is None:
+        dialect_insert = postgresql_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        inserted = s.scalars(
+            dialect_insert(Binding).values(entity=entity, key=key, system=system, external_id=external_id,
+                                           external_ref=external_ref, source_version=source_version, data=data or {})
+            .on_conflict_do_nothing(index_elements=["entity", "key", "system"])
+            .returning(Binding)
+        ).first()
+        if inserted is not None:
+            return inserted
         # Another run bound this key between our read and our insert: its binding is the one to update.
-        with s.begin_nested():
-            binding = _upsert(s, *args, again=True)
-    assert binding is not None  # with ``again`` a refusal raises
-    return binding
-
-
-def _upsert(s: Session, entity: str, key: str, system: str, external_id: str, external_ref: str,
-            source_version: str, data: dict[str, Any] | None, *, again: bool = False) -> Binding | None:
-    """One transaction's read-then-write of a binding; None when a concurrent insert may have won the
-    race (the session is rolled back: the caller tries ``again``, which raises instead)."""
-    binding = s.scalars(
-        select(Binding).where(Binding.entity == entity, Binding.key == key, Binding.system == system)
-    ).first()
-    if binding is not None:
-        binding.external_id = external_id
-        binding.external_ref = external_ref or binding.external_ref
-        binding.source_version = source_version or binding.source_version
-        if data is not None:
-            # Several flows keep their own keys on one binding (the orders flow its address ids,
-            # the customers flow what it last wrote): each write merges, none wipes the others.
-            binding.data = {**(binding.data or {}), **data}
-        s.flush()
-        return binding
-    binding = Binding(entity=entity, key=key, system=system, external_id=external_id, external_ref=external_ref,
-                      source_version=source_version, data=data or {})
-    s.add(binding)
-    try:
-        s.flush()
-    except IntegrityError:
-        if again:
-            raise
-        s.rollback()
-        return None
+        binding = s.scalars(_FIND.execution_options(populate_existing=True),
+                            {"entity": entity, "key": key, "system": system}).one()
+    binding.external_id = external_id
+    binding.external_ref = external_ref or binding.external_ref
+    binding.source_version = source_version or binding.source_version
+    if data is not None:
+        # Several flows keep their own keys on one binding (the orders flow its address ids,
+        # the customers flow what it last wrote): each write merges, none wipes the others.
+        binding.data = {**(binding.data or {}), **data}
+    s.flush()
     return binding
 
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,13 +55,12 @@ def record_fact(store: Store, *, order_key: str, entity_id: str, increment_id: s
         "created_at": _naive_utc(created_at), "features": dict(features), "score": score,
         "model_version": model_version,
     }
-    try:
-        with store.session() as s:
-            changed = s.execute(update(OrderFact).where(OrderFact.order_key == order_key).values(**values))
-            if not changed.rowcount:  # type: ignore[attr-defined]
-                s.add(OrderFact(order_key=order_key, **values))
-    except IntegrityError:  # another run of the same order recorded it first: theirs is as good
-        pass
+    # One statement either way (insert, or update the row of an earlier run of the same order).
+    with store.session() as s:
+        dialect_insert = postgresql_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        upsert = dialect_insert(OrderFact).values(order_key=order_key, **values)
+        s.execute(upsert.on_conflict_do_update(index_elements=["order_key"],
+                                               set_={name: upsert.excluded[name] for name in values}))
 
 
 def customer_orders(store: Store, email: str, *, exclude_key: str = "", limit: int = 50) -> list[OrderFact]:

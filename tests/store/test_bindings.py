@@ -94,3 +94,47 @@ def test_a_customer_s_binding_and_merge_decision_come_in_one_read_as_each_alone(
                                 at=datetime(2026, 11, 27, tzinfo=UTC) + timedelta(minutes=minutes))
     assert customer_reviews.merged_target(store, "email:jo@example.com") == "301"
     assert customer_reviews.binding_and_merge(store, "email:jo@example.com") == (None, "301")
+
+
+def test_a_key_bound_by_another_run_between_read_and_insert_is_updated_not_refused(runtime: Any) -> None:
+    from sqlalchemy import event, insert
+
+    from service.store.tables import Binding
+
+    store = runtime.store
+    raced: list[str] = []
+
+    def another_run_binds_first(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO BINDINGS") and not raced:
+            raced.append(statement)
+            with store.engine.connect() as other:
+                other.execute(insert(Binding).values(entity="order", key="magento:default:11", system="heartland",
+                                                     external_id="88", data={"theirs": 1}))
+                other.commit()
+
+    event.listen(store.engine, "before_cursor_execute", another_run_binds_first)
+    try:
+        with store.session() as s:
+            bound = bindings.bind_within(s, entity="order", key="magento:default:11", system="heartland",
+                                         external_id="88", external_ref="30088", data={"ours": 2})
+    finally:
+        event.remove(store.engine, "before_cursor_execute", another_run_binds_first)
+    assert raced, "the race was not staged"
+    found = bindings.find(store, "order", "magento:default:11", "heartland")
+    assert found is not None and found.id == bound.id
+    assert (found.external_ref, found.data) == ("30088", {"theirs": 1, "ours": 2})
+    assert bindings.count(store, "order", "heartland") == 1
+
+
+def test_an_external_id_bound_to_another_key_is_refused(runtime: Any) -> None:
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    store = runtime.store
+    bindings.bind(store, entity="customer", key="email:a@example.com", system="heartland", external_id="500")
+    with pytest.raises(IntegrityError):
+        bindings.bind(store, entity="customer", key="email:b@example.com", system="heartland", external_id="500")
+    with pytest.raises(IntegrityError), store.session() as s:
+        bindings.bind_within(s, entity="customer", key="email:b@example.com", system="heartland", external_id="500")
+    assert bindings.find(store, "customer", "email:b@example.com", "heartland") is None
+    assert bindings.find(store, "customer", "email:a@example.com", "heartland").external_id == "500"
