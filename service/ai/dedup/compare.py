@@ -172,7 +172,11 @@ def features_against(a: Profile, b: ProfileColumns) -> np.ndarray:
         swapped = np.minimum(_per_value(lambda v: _jw(a.first, v), b.last), _per_value(lambda v: _jw(a.last, v), b.first))
         out[:, 3] = np.where(named, swapped, NAN)
         full_names = [f"{f} {m} {last}" for f, m, last in zip(b.first, b.middle, b.last, strict=True)]
-        out[:, 4] = np.where(named, _ratios(fuzz.token_set_ratio, f"{a.first} {a.middle} {a.last}", full_names), NAN)
+        # Candidates found through a name key share their full name: one ratio per distinct name.
+        distinct = list(dict.fromkeys(full_names))
+        ratios = dict(zip(distinct, _ratios(fuzz.token_set_ratio, f"{a.first} {a.middle} {a.last}", distinct).tolist(),
+                          strict=True))
+        out[:, 4] = np.where(named, [ratios[name] for name in full_names], NAN)
     if a.middle:
         out[:, 5] = _per_value(lambda v: _middle_to(a.middle, v), b.middle)
     # The equality-like features inline (as _phone and _postcode say): a call per candidate was
