@@ -410,15 +410,18 @@ def _decode_candidates(reply: Sequence[Any]) -> Candidates:
     """The candidates script's id, packed profile pairs as :class:`Candidates`, those without a record
     left out.
 
-    Up to 200 pairs: joined, decoded and split at once, then cut into an id column and a column per
-    field, instead of two decodes and a split each (a fifth of a lookup). The ids must land where
-    they were: else (a profile of another width, written by other code) the pairs are read one by
-    one, where such a profile fails as it always did."""
-    pairs = [(reply[i], reply[i + 1]) for i in range(0, len(reply), 2) if reply[i + 1] is not None]
-    if pairs and all(isinstance(v, bytes) for pair in pairs for v in pair):
+    Up to 200 pairs: the reply joined, decoded and split at once, then cut into an id column and a
+    column per field, instead of two decodes and a split each (a fifth of a lookup). The ids must
+    land where they were: else (a profile of another width, written by other code) the pairs are
+    read one by one, where such a profile fails as it always did."""
+    if None in reply:  # records removed meanwhile (rare): their ids go too
+        reply = [v for i in range(0, len(reply), 2) if reply[i + 1] is not None for v in reply[i : i + 2]]
+    # A client's replies are all bytes, or all text when it decodes them itself.
+    if reply and isinstance(reply[0], bytes):
         sep = PACK_SEPARATOR.encode()
-        flat = sep.join(v for pair in pairs for v in pair).decode("utf-8").split(PACK_SEPARATOR)
-        ids = sep.join(cid for cid, _ in pairs).decode("utf-8").split(PACK_SEPARATOR)
-        if len(flat) == _WIDTH * len(pairs) and flat[::_WIDTH] == ids:
+        flat = sep.join(reply).decode("utf-8").split(PACK_SEPARATOR)
+        ids = sep.join(reply[::2]).decode("utf-8").split(PACK_SEPARATOR)
+        if len(flat) == _WIDTH * (len(reply) // 2) and flat[::_WIDTH] == ids:
             return Candidates(ids, ProfileColumns._make(flat[k::_WIDTH] for k in range(1, _WIDTH)))
+    pairs = zip(reply[::2], reply[1::2], strict=True)
     return Candidates.from_rows([(_decode(cid), unpack(_decode(packed))) for cid, packed in pairs])
