@@ -168,7 +168,8 @@ def features_against(a: Profile, b: ProfileColumns) -> np.ndarray:
     if a.last:
         out[:, 2] = _per_value(lambda v: _jw(a.last, v) if v else NAN, b.last)
     if a.first and a.last:
-        named = np.array([bool(f and last) for f, last in zip(b.first, b.last, strict=True)])
+        # Both names known on the other side too: exactly where both similarities above are numbers.
+        named = ~(np.isnan(out[:, 0]) | np.isnan(out[:, 2]))
         swapped = np.minimum(_per_value(lambda v: _jw(a.first, v), b.last), _per_value(lambda v: _jw(a.last, v), b.first))
         out[:, 3] = np.where(named, swapped, NAN)
         full_names = [f"{f} {m} {last}" for f, m, last in zip(b.first, b.middle, b.last, strict=True)]
