@@ -53,6 +53,8 @@ class Candidates(NamedTuple):
 
     def without(self, exclude: Collection[str]) -> Candidates:
         """These candidates but those in ``exclude``."""
+        if not exclude:
+            return self
         keep = [i for i, cid in enumerate(self.ids) if cid not in exclude]
         if len(keep) == len(self.ids):
             return self
@@ -374,12 +376,12 @@ class RedisIndex:
         return unpack(packed) if packed is not None else None
 
     def candidates(self, profile: Profile) -> list[tuple[str, Profile]]:
-        """The same candidates as :meth:`MemoryIndex.candidates`, in one round trip: the block sizes,
-        members, neighbours and records are read inside Redis (``_CANDIDATES``), which returns the
-        ranked, capped ids with their packed profiles."""
         return self.candidate_columns(profile).rows()
 
     def candidate_columns(self, profile: Profile) -> Candidates:
+        """The same candidates as :meth:`MemoryIndex.candidates`, in one round trip: the block sizes,
+        members, neighbours and records are read inside Redis (``_CANDIDATES``), which returns the
+        ranked, capped ids with their packed profiles."""
         settings = self.settings
         if self._candidates is None:
             self._candidates = self.client.register_script(_CANDIDATES)

@@ -72,6 +72,7 @@ class ProfileColumns(NamedTuple):
 
     @classmethod
     def of(cls, profiles: Sequence[Profile]) -> ProfileColumns:
+        """The columns of ``profiles`` (none: every column empty)."""
         if not profiles:
             return cls._make([()] * len(cls._fields))
         return cls._make(zip(*profiles, strict=True))
