@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from service.ai.dedup.compare import FEATURES, features, features_against
-from service.ai.dedup.normalise import Profile, Vocabulary, normalise
+from service.ai.dedup.normalise import Profile, ProfileColumns, Vocabulary, normalise
 from service.ai.dedup.resolver import load_rules
 from training.dedup_data import generate
 
@@ -29,7 +29,7 @@ def test_generated_customers_compare_alike_one_by_one_and_at_once(vocab: Vocabul
         others = [profiles[i] for i in rng.choice(len(profiles), size=150, replace=False)]
         others += [p for p, e in zip(profiles, dataset.entity, strict=True) if e == dataset.entity[anchor]]
         a = profiles[int(anchor)]
-        assert np.array_equal(features_against(a, others), one_by_one(a, others), equal_nan=True)
+        assert np.array_equal(features_against(a, ProfileColumns.of(others)), one_by_one(a, others), equal_nan=True)
 
 
 def test_sparse_and_odd_records_compare_alike(vocab: Vocabulary) -> None:
@@ -44,5 +44,5 @@ def test_sparse_and_odd_records_compare_alike(vocab: Vocabulary) -> None:
     ]
     profiles = [normalise(r, vocab) for r in records]
     for a in profiles:
-        assert np.array_equal(features_against(a, profiles), one_by_one(a, profiles), equal_nan=True)
-    assert features_against(profiles[2], []).shape == (0, len(FEATURES))
+        assert np.array_equal(features_against(a, ProfileColumns.of(profiles)), one_by_one(a, profiles), equal_nan=True)
+    assert features_against(profiles[2], ProfileColumns.of([])).shape == (0, len(FEATURES))

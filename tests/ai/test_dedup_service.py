@@ -3,6 +3,8 @@ index on the runtime's Redis, bindings shared by several records, and resolution
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from service.app.runtime import Runtime
 from service.engine.trace import Trace, tracing
 from service.flows.checks import duplicates
 from service.flows.checks.duplicates import heartland_customer, utc_text
+from service.settings import repo_path
 from service.store import bindings
 
 
@@ -62,6 +65,29 @@ def test_without_a_model_customers_are_still_indexed_and_the_trace_says_resoluti
     assert [s["status"] for s in trace.steps] == ["error"]
     assert "no promoted dedup model" in trace.steps[0]["message"]
     assert duplicates.for_runtime(modelless).is_indexed(501)
+
+
+def test_an_edited_dedup_rules_file_applies_once_the_files_are_looked_at_again(
+        settings: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.app.factory import create_app
+
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(repo_path("rules"), rules_dir)
+    app: Flask = create_app({**settings, "AUTO_MIGRATE": False, "RULES_DIR": str(rules_dir)})
+    runtime: Runtime = app.extensions["tillbridge"]
+    service = duplicates.for_runtime(runtime)
+    assert service.rules.thresholds.review == 0.45
+    dedup = rules_dir / "dedup.yaml"
+    dedup.write_text(dedup.read_text(encoding="utf-8").replace("review: 0.45", "review: 0.5"), encoding="utf-8")
+    later = dedup.stat().st_mtime + 5
+    os.utime(dedup, (later, later))
+    # Between two looks at the files (once a second), the rules in use stand.
+    monkeypatch.setattr(duplicates, "RULES_CHECK_SECONDS", 3600.0)
+    assert service.rules.thresholds.review == 0.45
+    monkeypatch.setattr(duplicates, "RULES_CHECK_SECONDS", 0.0)
+    assert service.rules.thresholds.review == 0.5
+    assert service.resolver.rules.thresholds.review == 0.5
+    runtime.store.dispose()
 
 
 def test_a_customer_bound_under_another_key_keeps_its_binding(runtime: Runtime) -> None:

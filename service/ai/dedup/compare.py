@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
-from service.ai.dedup.normalise import Profile
+from service.ai.dedup.normalise import Profile, ProfileColumns
 
 #: Feature names, in vector order. The trained artifact stores this list; loading checks it.
 FEATURES: tuple[str, ...] = (
@@ -149,19 +149,18 @@ def features(a: Profile, b: Profile) -> list[float]:
     ]
 
 
-def features_against(a: Profile, others: Sequence[Profile]) -> np.ndarray:
-    """``features(a, b)`` for every ``b`` in ``others``, as the rows of one matrix, value for value.
+def features_against(a: Profile, b: ProfileColumns) -> np.ndarray:
+    """``features(a, other)`` for every profile of ``b``, as the rows of one matrix, value for value.
 
     A resolution compares one profile with up to a few hundred candidates, which share first names,
     surnames, cities and postcodes: each distinct value is compared once, and the token ratios of all
     candidates are one rapidfuzz call. (Its batched Jaro-Winkler can differ in the last bit, so those
-    stay one call per distinct value.)
+    stay one call per distinct value.) The candidates come field by field, as they are compared.
     """
-    n = len(others)
+    n = len(b.first)
     out = np.full((n, len(FEATURES)), NAN)
     if not n:
         return out
-    b: Any = Profile._make(zip(*others, strict=True))  # per field, the tuple of every candidate's value
     if a.first:
         out[:, 0] = _per_value(lambda v: _jw(a.first, v) if v else NAN, b.first)
         roots = set(a.first_roots.split("|")) if a.first_roots else set()
@@ -169,11 +168,16 @@ def features_against(a: Profile, others: Sequence[Profile]) -> np.ndarray:
     if a.last:
         out[:, 2] = _per_value(lambda v: _jw(a.last, v) if v else NAN, b.last)
     if a.first and a.last:
-        named = np.array([bool(f and last) for f, last in zip(b.first, b.last, strict=True)])
+        # Both names known on the other side too: exactly where both similarities above are numbers.
+        named = ~(np.isnan(out[:, 0]) | np.isnan(out[:, 2]))
         swapped = np.minimum(_per_value(lambda v: _jw(a.first, v), b.last), _per_value(lambda v: _jw(a.last, v), b.first))
         out[:, 3] = np.where(named, swapped, NAN)
         full_names = [f"{f} {m} {last}" for f, m, last in zip(b.first, b.middle, b.last, strict=True)]
-        out[:, 4] = np.where(named, _ratios(fuzz.token_set_ratio, f"{a.first} {a.middle} {a.last}", full_names), NAN)
+        # Candidates found through a name key share their full name: one ratio per distinct name.
+        distinct = list(dict.fromkeys(full_names))
+        ratios = dict(zip(distinct, _ratios(fuzz.token_set_ratio, f"{a.first} {a.middle} {a.last}", distinct).tolist(),
+                          strict=True))
+        out[:, 4] = np.where(named, [ratios[name] for name in full_names], NAN)
     if a.middle:
         out[:, 5] = _per_value(lambda v: _middle_to(a.middle, v), b.middle)
     # The equality-like features inline (as _phone and _postcode say): a call per candidate was

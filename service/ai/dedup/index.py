@@ -15,14 +15,14 @@ web processes and workers on any machine see the same index as customers sync.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from service.ai.dedup.blocking import block_keys, name_order_key
-from service.ai.dedup.normalise import PACK_SEPARATOR, Profile, pack, unpack
+from service.ai.dedup.normalise import PACK_SEPARATOR, Profile, ProfileColumns, pack, unpack
 
 _NUL = "\x00"
 
@@ -32,6 +32,34 @@ class BlockingSettings:
     max_block: int = 400
     neighbourhood: int = 4
     max_candidates: int = 200
+
+
+class Candidates(NamedTuple):
+    """A profile's candidates as a resolution reads them: their ids and, field by field, their
+    profiles (comparing one field of all candidates at a time needs no profile per candidate)."""
+
+    ids: list[str]
+    columns: ProfileColumns
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[str, Profile]]) -> Candidates:
+        return cls([cid for cid, _ in rows], ProfileColumns.of([p for _, p in rows]))
+
+    def profile(self, i: int) -> Profile:
+        return Profile._make(column[i] for column in self.columns)
+
+    def rows(self) -> list[tuple[str, Profile]]:
+        return list(zip(self.ids, map(Profile._make, zip(*self.columns, strict=True)), strict=True))
+
+    def without(self, exclude: Collection[str]) -> Candidates:
+        """These candidates but those in ``exclude``."""
+        if not exclude:
+            return self
+        keep = [i for i, cid in enumerate(self.ids) if cid not in exclude]
+        if len(keep) == len(self.ids):
+            return self
+        return Candidates([self.ids[i] for i in keep],
+                          ProfileColumns._make([column[i] for i in keep] for column in self.columns))
 
 
 class CustomerIndex(Protocol):
@@ -46,6 +74,8 @@ class CustomerIndex(Protocol):
     def get(self, customer_id: str) -> Profile | None: ...
 
     def candidates(self, profile: Profile) -> list[tuple[str, Profile]]: ...
+
+    def candidate_columns(self, profile: Profile) -> Candidates: ...
 
     def __len__(self) -> int: ...
 
@@ -185,6 +215,9 @@ class MemoryIndex:
                 if len(out) >= settings.max_candidates:
                     return out
         return out
+
+    def candidate_columns(self, profile: Profile) -> Candidates:
+        return Candidates.from_rows(self.candidates(profile))
 
 
 # Writes customers into the index in one server-side pass: packing one command per posting in
@@ -343,6 +376,9 @@ class RedisIndex:
         return unpack(packed) if packed is not None else None
 
     def candidates(self, profile: Profile) -> list[tuple[str, Profile]]:
+        return self.candidate_columns(profile).rows()
+
+    def candidate_columns(self, profile: Profile) -> Candidates:
         """The same candidates as :meth:`MemoryIndex.candidates`, in one round trip: the block sizes,
         members, neighbours and records are read inside Redis (``_CANDIDATES``), which returns the
         ranked, capped ids with their packed profiles."""
@@ -372,19 +408,22 @@ def _decode(value: Any) -> Any:
 _WIDTH = len(Profile._fields) + 1  # an id and its profile's fields
 
 
-def _decode_candidates(reply: Sequence[Any]) -> list[tuple[str, Profile]]:
-    """The candidates script's id, packed profile pairs as (id, profile), those without a record left out.
+def _decode_candidates(reply: Sequence[Any]) -> Candidates:
+    """The candidates script's id, packed profile pairs as :class:`Candidates`, those without a record
+    left out.
 
-    Up to 200 pairs: joined, decoded and split at once, then cut into rows of an id and its fields,
-    instead of two decodes and a split each (a fifth of a lookup). The ids must land where they
-    were: else (a profile of another width, written by other code) the pairs are read one by one,
-    where such a profile fails as it always did."""
-    pairs = [(reply[i], reply[i + 1]) for i in range(0, len(reply), 2) if reply[i + 1] is not None]
-    if pairs and all(isinstance(v, bytes) for pair in pairs for v in pair):
+    Up to 200 pairs: the reply joined, decoded and split at once, then cut into an id column and a
+    column per field, instead of two decodes and a split each (a fifth of a lookup). The ids must
+    land where they were: else (a profile of another width, written by other code) the pairs are
+    read one by one, where such a profile fails as it always did."""
+    if None in reply:  # records removed meanwhile (rare): their ids go too
+        reply = [v for i in range(0, len(reply), 2) if reply[i + 1] is not None for v in reply[i : i + 2]]
+    # A client's replies are all bytes, or all text when it decodes them itself.
+    if reply and isinstance(reply[0], bytes):
         sep = PACK_SEPARATOR.encode()
-        flat = sep.join(v for pair in pairs for v in pair).decode("utf-8").split(PACK_SEPARATOR)
-        ids = sep.join(cid for cid, _ in pairs).decode("utf-8").split(PACK_SEPARATOR)
-        if len(flat) == _WIDTH * len(pairs) and flat[::_WIDTH] == ids:
-            columns = (flat[k::_WIDTH] for k in range(1, _WIDTH))
-            return list(zip(ids, map(Profile._make, zip(*columns, strict=True)), strict=True))
-    return [(_decode(cid), unpack(_decode(packed))) for cid, packed in pairs]
+        flat = sep.join(reply).decode("utf-8").split(PACK_SEPARATOR)
+        ids = sep.join(reply[::2]).decode("utf-8").split(PACK_SEPARATOR)
+        if len(flat) == _WIDTH * (len(reply) // 2) and flat[::_WIDTH] == ids:
+            return Candidates(ids, ProfileColumns._make(flat[k::_WIDTH] for k in range(1, _WIDTH)))
+    pairs = zip(reply[::2], reply[1::2], strict=True)
+    return Candidates.from_rows([(_decode(cid), unpack(_decode(packed))) for cid, packed in pairs])

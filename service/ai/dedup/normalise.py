@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -50,6 +50,32 @@ class Profile(NamedTuple):
     postcode: str
     country: str
     dob: str  # YYYY-MM-DD
+
+
+class ProfileColumns(NamedTuple):
+    """Many profiles field by field, in :class:`Profile`'s field order: ``first[i]`` is profile
+    i's first name. A resolution reads its candidates so, one field at a time."""
+
+    first: Sequence[str]
+    middle: Sequence[str]
+    last: Sequence[str]
+    first_roots: Sequence[str]
+    email: Sequence[str]
+    phone: Sequence[str]
+    street: Sequence[str]
+    house: Sequence[str]
+    city: Sequence[str]
+    region: Sequence[str]
+    postcode: Sequence[str]
+    country: Sequence[str]
+    dob: Sequence[str]
+
+    @classmethod
+    def of(cls, profiles: Sequence[Profile]) -> ProfileColumns:
+        """The columns of ``profiles`` (none: every column empty)."""
+        if not profiles:
+            return cls._make([()] * len(cls._fields))
+        return cls._make(zip(*profiles, strict=True))
 
 
 def pack(profile: Profile) -> str:

@@ -176,18 +176,18 @@ class Resolver:
         """Decide whether ``customer`` is a known customer (``exclude``: ids that are this very record)."""
         self._refresh_model()
         profile = self.profile(customer)
-        found = [(cid, other) for cid, other in self.index.candidates(profile) if cid not in exclude]
-        if not found:
+        found = self.index.candidate_columns(profile).without(exclude)
+        if not found.ids:
             return Decision("create", None, 0.0, ["no known customer shares an email, phone, name or address key"])
-        matrix = features_against(profile, [other for _, other in found])
+        matrix = features_against(profile, found.columns)
         scores = self.model.probabilities(matrix)
         order = np.argsort(-scores, kind="stable")
         best = int(order[0])
         score = float(scores[best])
         kind = self.rules.thresholds.decide(score)
-        drivers = self.model.drivers(profile, found[best][1], matrix[best].tolist(), score)
-        candidates = [Candidate(found[i][0], round(float(scores[i]), 4)) for i in order[:top]]
-        return Decision(kind, found[best][0], round(score, 4), drivers, candidates)
+        drivers = self.model.drivers(profile, found.profile(best), matrix[best].tolist(), score)
+        candidates = [Candidate(found.ids[i], round(float(scores[i]), 4)) for i in order[:top]]
+        return Decision(kind, found.ids[best], round(score, 4), drivers, candidates)
 
     def compare(self, a: Any, b: Any) -> tuple[float, list[str]]:
         """Score two customers against each other, with the drivers (for the review page)."""

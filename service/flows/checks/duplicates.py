@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import threading
 import time
 import weakref
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 
 INDEX_PREFIX = "heartland:"
 RULE_FILES = ("dedup.yaml", "nicknames.yaml")
+#: How often a process looks at the rule files' modification times: stating them on every
+#: resolution was a noticeable part of it, and an edited rules file may take a second to apply.
+RULES_CHECK_SECONDS = 1.0
 #: The fields a Heartland customer record holds itself; phone and address live on its addresses.
 HEARTLAND_CUSTOMER_FIELDS = ("first_name", "last_name", "email")
 
@@ -168,6 +172,8 @@ class CustomerDedup:
         self._index: RedisIndex | None = None
         self._resolver: Resolver | None = None
         self._stamp: tuple[float, ...] = ()
+        self._seen_stamp: tuple[float, ...] = ()
+        self._stamp_read_at = -math.inf
         self._lock = threading.Lock()
 
     @property
@@ -182,7 +188,12 @@ class CustomerDedup:
         return self.runtime.store
 
     def _rules_stamp(self) -> tuple[float, ...]:
-        return tuple(self.runtime.rules.path(name).stat().st_mtime for name in RULE_FILES)
+        """The rule files' modification times, as read at most every ``RULES_CHECK_SECONDS``."""
+        now = time.monotonic()
+        if now - self._stamp_read_at >= RULES_CHECK_SECONDS:
+            self._seen_stamp = tuple(self.runtime.rules.path(name).stat().st_mtime for name in RULE_FILES)
+            self._stamp_read_at = now
+        return self._seen_stamp
 
     def _current(self) -> tuple[DedupRules, RedisIndex]:
         stamp = self._rules_stamp()
