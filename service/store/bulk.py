@@ -123,6 +123,7 @@ class _Columns:
 
 
 _statements: dict[tuple[Any, ...], tuple[TextClause, _Columns]] = {}
+_linked_statements: dict[tuple[Any, ...], tuple[TextClause, _Columns, _Columns]] = {}
 
 
 def _recordset(dialect: Dialect, fields: Sequence[str], keys: Sequence[str]) -> str:
@@ -163,3 +164,60 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         documents.append(document)
     return [tuple(row) for row in session.connection().execute(statement, {"rows": json.dumps(documents)})]
 
+
+def insert_linked(session: Session, parent: Table, pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], *,
+                  child: Table, link: str, key: Sequence[str]) -> dict[tuple[Any, ...], int]:
+    """Insert parent rows and, for each parent row inserted, its child row (whose ``link`` column
+    gets the parent's id), in one statement on PostgreSQL: one round trip and one statement to
+    prepare instead of two (both tables' primary key is ``id``). A parent row whose ``key`` (the columns of a unique constraint) is
+    already there is left alone, and its child is not inserted. The children's ids by their
+    parents' key values.
+
+    Each pair's rows have the same columns as every other pair's (the child's ``link`` is left out),
+    and no two pairs' parents have the same key.
+    A child's JSON value that is the very object of its parent's same column (an event kept as it
+    arrived and run as it is) travels once and is written to both.
+    """
+    if not pairs:
+        return {}
+    first_parent, first_child = pairs[0]
+    parent_given = tuple(first_parent)
+    child_given = tuple(name for name in first_child if name != link)
+    # The child's JSON columns that may share their parent's value (never one where SQL NULL means
+    # something: a shared value travels as the child's NULL).
+    shareable = tuple(name for name in child_given if name in parent_given and _kind(child.c[name]) == _JSON
+                      and _kind(parent.c[name]) == _JSON)
+    cache_key = ("linked", parent.name, parent_given, child.name, child_given, link, tuple(key))
+    found = _linked_statements.get(cache_key)
+    if found is None:
+        dialect = session.get_bind().dialect
+        quote = dialect.identifier_preparer.quote
+        parents, children = _Columns.of(parent, parent_given, "p."), _Columns.of(child, child_given, "c.")
+        child_values = children.values(dialect, "given")
+        for name in shareable:  # a child's NULL here stands for its parent's value
+            at = children.names.index(name)
+            child_values[at] = (f"CAST(COALESCE(given.{quote('c.' + name)}, given.{quote('p.' + name)}) AS JSON)")
+        matches = " AND ".join(f"inserted.{quote(name)} = given.{quote('p.' + name)}" for name in key)
+        table = dialect.identifier_preparer.format_table
+        recordset = _recordset(dialect, parents.fields(dialect) + children.fields(dialect), parents.keys + children.keys)
+        key_names = ", ".join(quote(name) for name in key)
+        sql = (f"WITH given AS (SELECT * FROM {recordset}), "
+               f"inserted AS (INSERT INTO {table(parent)} ({', '.join(quote(name) for name in parents.names)}) "
+               f"SELECT {', '.join(parents.values(dialect, 'given'))} FROM given ORDER BY place "
+               f"ON CONFLICT ({key_names}) DO NOTHING RETURNING id, {key_names}), "
+               f"linked AS (INSERT INTO {table(child)} ({', '.join(quote(name) for name in children.names)}, "
+               f"{quote(link)}) SELECT {', '.join(child_values)}, inserted.id FROM given JOIN inserted ON {matches} "
+               f"ORDER BY place RETURNING id, {quote(link)}) "
+               f"SELECT {', '.join(f'inserted.{quote(name)}' for name in key)}, linked.id FROM linked "
+               f"JOIN inserted ON inserted.id = linked.{quote(link)}")
+        found = _linked_statements[cache_key] = (text(sql), parents, children)
+    statement, parents, children = found
+    defaults = {**parents.computed_defaults(), **children.computed_defaults()}
+    documents = []
+    for parent_row, child_row in pairs:
+        document = dict(defaults)
+        parents.fill(document, parent_row)
+        children.fill(document, child_row, [name for name in shareable if child_row[name] is parent_row[name]])
+        documents.append(document)
+    rows = session.connection().execute(statement, {"rows": json.dumps(documents)})
+    return {tuple(row[:-1]): int(row[-1]) for row in rows}
