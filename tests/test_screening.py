@@ -25,6 +25,7 @@ from service.kernel.cards import (
     CARD_RUN,
     card_number_paths,
     find_card_numbers,
+    json_body_may_hold_card_numbers,
     luhn_valid,
     mask_value,
     screen,
@@ -86,6 +87,34 @@ def test_the_fast_test_before_the_pattern_never_hides_a_number() -> None:
                  if 13 <= len(digits := match.group(0).replace(" ", "").replace("-", "")) <= 19 and luhn_valid(digits)]
         assert find_card_numbers(text) == alone, repr(text)
     assert find_card_numbers(f"Müller {card[:4]} {card[4:8]} {card[8:12]} {card[12:]}") == [card]
+
+
+def test_a_body_cleared_by_its_bytes_holds_no_card_number() -> None:
+    """The ingest endpoints skip the walk of a document whose body's bytes clear it: no body that
+    parses to a document holding a card number (written plainly, spread, escaped, as a number in
+    any form, in a key, or in another encoding) is ever cleared."""
+    card = card_number()
+    escaped = "".join(f"\\u{ord(d):04x}" for d in card)
+    holding = [f'"{card}"', f'"{card[:4]} {card[4:8]} {card[8:12]} {card[12:]}"', card, f"{card}.0", f"-{card}",
+               f"{card[0]}.{card[1:]}e15", f"{card[0]}.{card[1:]}E+15", f"{int(card) - 1}.9999999999", f'"{escaped}"',
+               f"{card[:13]}.{card[13:]}e3"]
+    for value in holding:
+        for document in (f'{{"v": {value}}}', f'[1, {value}]', f'{{"a": {{"b": [{value}]}}}}'):
+            body = document.encode()
+            assert card_number_paths(json.loads(body)) or find_card_numbers(body.decode()), document
+            assert json_body_may_hold_card_numbers(body), document
+        key = json.dumps({card: 1}).encode()
+        assert json_body_may_hold_card_numbers(key) and json_body_may_hold_card_numbers(key.decode().encode("utf-16"))
+    rng = random.Random(11)
+    pieces = ["1", "12", "123456", "0.5", ".25", "9999", "-", " ", "e", "é", "x"]
+    for _ in range(3000):  # whatever is cleared, the walk and the text search find nothing in either
+        numbers = ["".join(rng.choice(pieces[:5]) for _ in range(rng.randint(1, 4))).lstrip(".") for _ in range(3)]
+        strings = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(3)]
+        body = json.dumps({"n": [float(n) if "." in n else int(n) for n in numbers if n.replace(".", "", 1).isdigit()],
+                           "s": strings, strings[0]: numbers[0]}, ensure_ascii=rng.random() < 0.5).encode()
+        if not json_body_may_hold_card_numbers(body):
+            assert not card_number_paths(json.loads(body)) and not find_card_numbers(body.decode()), body
+    assert not json_body_may_hold_card_numbers(b'{"order": "000000042", "total": 85.7, "items": [{"qty": 1.0}]}')
 
 
 def test_redact_masks_numbers_held_as_ints() -> None:

@@ -108,27 +108,28 @@ def inbox_writer(runtime: Context) -> GroupCommit[IncomingEvent, Stored | None]:
 
 
 def store_events(session: Session, events: Sequence[IncomingEvent]) -> list[Stored | None]:
-    """Add the events and their items to ``session`` (not committed), two bulk inserts for the lot:
-    per event its item, or None for one already in the inbox (or earlier in the same batch)."""
+    """Add the events and their items to ``session`` (not committed), in one bulk insert for the lot
+    (two on SQLite): per event its item, or None for one already in the inbox (or earlier in the
+    same batch)."""
     firsts: dict[tuple[str, str], IncomingEvent] = {}
     for event in events:
         firsts.setdefault((event.source, event.event_id), event)
     now = utcnow()
-    new_ids = inbox.add_new(session, [
-        {"source": e.source, "event_id": e.event_id, "event_type": e.event_type, "store_code": e.store_code,
-         "occurred_at": e.occurred_at, "payload": e.document, "received_at": now} for e in firsts.values()])
-    fresh = [(key, firsts[key], inbox_id) for key, inbox_id in new_ids.items()]
-    rows = []
-    for _, event, inbox_id in fresh:
+    pairs = []
+    for event in firsts.values():
         enabled = event.flow in ENABLED_FLOWS and not event.ignored_reason
         reason = event.ignored_reason or f"the {event.flow} flow is not enabled yet; the event is kept for replay"
-        rows.append(items.item_values(
-            flow=event.flow, direction=event.direction, entity_key=event.entity_key,
-            label=printable(event.label, 200), payload=event.payload, source_version=event.source_version,
-            inbox_event_id=inbox_id, state="received" if enabled else "ignored", reason="" if enabled else reason))
-    item_ids = items.add_many(session, rows) if rows else []
-    stored = {key: Stored(item_id, row["state"] == "received")
-              for (key, _, _), row, item_id in zip(fresh, rows, item_ids, strict=True)}
+        pairs.append((
+            {"source": event.source, "event_id": event.event_id, "event_type": event.event_type,
+             "store_code": event.store_code, "occurred_at": event.occurred_at, "payload": event.document,
+             "received_at": now},
+            items.item_values(
+                flow=event.flow, direction=event.direction, entity_key=event.entity_key,
+                label=printable(event.label, 200), payload=event.payload, source_version=event.source_version,
+                state="received" if enabled else "ignored", reason="" if enabled else reason)))
+    item_ids = inbox.add_new_with_items(session, pairs)
+    stored = {key: Stored(item_ids[key], item["state"] == "received")
+              for key, (_, item) in zip(firsts, pairs, strict=True) if key in item_ids}
     # The first of several deliveries of one event in a batch gets its item; the others are duplicates.
     return [stored.pop((e.source, e.event_id), None) if e is firsts[(e.source, e.event_id)] else None
             for e in events]

@@ -117,6 +117,29 @@ def might_hold_card_numbers_text(text: str) -> bool:
     return "e+" in text or "E+" in text or bool(find_card_numbers(text))
 
 
+# For a JSON body's bytes: what _DIGITS_AS_ZERO does, and every exponent written "e", so a digit
+# followed by an exponent is b"0e"; a \\u escape counts as a digit (it can write one).
+_BODY_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789E" + bytes(range(128, 256)), b"0" * 10 + b"e" + b"0" * 128)
+_ESCAPE = re.compile(rb"\\u[0-9a-fA-F]{4}")
+
+
+def json_body_may_hold_card_numbers(body: bytes) -> bool:
+    """False when the JSON document ``body`` parses to surely holds no card number anywhere (a
+    string, a key, a number), from the body's bytes alone: what most bodies cost instead of
+    ``card_number_paths`` on the document plus ``find_card_numbers`` on the text. Its bytes are
+    UTF-8 (a body without a NUL byte cannot be JSON in UTF-16 or UTF-32), and, with each \\u
+    escape counted as a digit, they hold no run of 13 digits however separated (as
+    ``_may_hold_run`` counts them) and no exponent: so every number shows its integral digits in
+    the text, at most 12 in a row (a float rounded to 13 integral digits is 10**12, no card
+    number), and no string or key holds 13 characters that could be digits in a row."""
+    if b"\x00" in body:
+        return True
+    if b"\\u" in body:
+        body = _ESCAPE.sub(b"0", body)
+    shown = body.translate(_BODY_DIGITS_AS_ZERO)
+    return b"0e" in shown or _ZERO_ROW in shown.translate(None, b" -")
+
+
 def card_number_paths(value: Any, path: str = "$") -> list[str]:
     """JSON paths of the values (and keys) that hold a card number; never the digits themselves."""
     if path == "$" and isinstance(value, Mapping | list | tuple) and not might_hold_card_numbers(value):
