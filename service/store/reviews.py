@@ -55,12 +55,13 @@ def record_fact(store: Store, *, order_key: str, entity_id: str, increment_id: s
         "created_at": _naive_utc(created_at), "features": dict(features), "score": score,
         "model_version": model_version,
     }
-    # One statement either way (insert, or update the row of an earlier run of the same order).
-    with store.session() as s:
-        dialect_insert = postgresql_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # One statement either way (insert, or update the row of an earlier run of the same order), in
+    # a transaction of its own without an ORM session around it.
+    with store.engine.begin() as conn:
+        dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
         upsert = dialect_insert(OrderFact).values(order_key=order_key, **values)
-        s.execute(upsert.on_conflict_do_update(index_elements=["order_key"],
-                                               set_={name: upsert.excluded[name] for name in values}))
+        conn.execute(upsert.on_conflict_do_update(index_elements=["order_key"],
+                                                  set_={name: upsert.excluded[name] for name in values}))
 
 
 def customer_orders(store: Store, email: str, *, exclude_key: str = "", limit: int = 50) -> list[OrderFact]:
