@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from service.kernel.cards import mask_value
-from service.store.db import Store
+from service.store.db import Store, conflict_insert
 from service.store.tables import Binding
 
 # Built once: every order asks for its customer's binding, and building the statement cost more
@@ -79,7 +77,7 @@ def bind_within(
     binding = s.scalars(_FIND.execution_options(populate_existing=True),
                         {"entity": entity, "key": key, "system": system}).first()
     if binding is None:
-        dialect_insert = postgresql_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        dialect_insert = conflict_insert(s.get_bind().dialect)
         inserted = s.scalars(
             dialect_insert(Binding).values(entity=entity, key=key, system=system, external_id=external_id,
                                            external_ref=external_ref, source_version=source_version, data=data or {})

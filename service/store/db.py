@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +28,12 @@ def database_url(configured: str, data_dir: str) -> str:
     if configured.startswith("postgresql://"):
         configured = "postgresql+psycopg://" + configured[len("postgresql://") :]
     return configured
+
+
+def conflict_insert(dialect: Dialect) -> Callable[..., Any]:
+    """The store's ``insert`` that takes ``ON CONFLICT`` clauses (``on_conflict_do_nothing``,
+    ``on_conflict_do_update``): PostgreSQL's or SQLite's, the two databases a store runs on."""
+    return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
 
 
 def _sqlite_durable(dbapi_connection: Any, _record: Any) -> None:

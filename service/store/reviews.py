@@ -13,12 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.store.db import Store
+from service.store.db import Store, conflict_insert
 from service.store.tables import OrderFact, OrderReview, SyncItem, TraceStep, utcnow
 
 STATES = ("queued", "approved", "rejected", "escalated")
@@ -58,7 +56,7 @@ def record_fact(store: Store, *, order_key: str, entity_id: str, increment_id: s
     # One statement either way (insert, or update the row of an earlier run of the same order), in
     # a transaction of its own without an ORM session around it.
     with store.engine.begin() as conn:
-        dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        dialect_insert = conflict_insert(conn.dialect)
         upsert = dialect_insert(OrderFact).values(order_key=order_key, **values)
         conn.execute(upsert.on_conflict_do_update(index_elements=["order_key"],
                                                   set_={name: upsert.excluded[name] for name in values}))
