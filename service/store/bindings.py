@@ -15,6 +15,8 @@ from service.store.tables import Binding
 # than the indexed read.
 _FIND = select(Binding).where(Binding.entity == bindparam("entity"), Binding.key == bindparam("key"),
                               Binding.system == bindparam("system"))
+# The same read for a write: the row as the database has it now, over any copy the session holds.
+_FIND_FRESH = _FIND.execution_options(populate_existing=True)
 
 
 def find(store: Store, entity: str, key: str, system: str, *, session: Session | None = None) -> Binding | None:
@@ -74,8 +76,8 @@ def bind_within(
     no savepoint, and an external id bound to another key still raises IntegrityError (which,
     like any refused write, fails the caller's transaction)."""
     data = mask_value(data) if data is not None else None
-    binding = s.scalars(_FIND.execution_options(populate_existing=True),
-                        {"entity": entity, "key": key, "system": system}).first()
+    params = {"entity": entity, "key": key, "system": system}
+    binding = s.scalars(_FIND_FRESH, params).first()
     if binding is None:
         dialect_insert = conflict_insert(s.get_bind().dialect)
         inserted = s.scalars(
@@ -87,8 +89,7 @@ def bind_within(
         if inserted is not None:
             return inserted
         # Another run bound this key between our read and our insert: its binding is the one to update.
-        binding = s.scalars(_FIND.execution_options(populate_existing=True),
-                            {"entity": entity, "key": key, "system": system}).one()
+        binding = s.scalars(_FIND_FRESH, params).one()
     binding.external_id = external_id
     binding.external_ref = external_ref or binding.external_ref
     binding.source_version = source_version or binding.source_version
